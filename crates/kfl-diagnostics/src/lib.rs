@@ -1,0 +1,200 @@
+//! Diagnostics as data.
+//!
+//! Invariants:
+//! - A [`Diagnostic`] is plain data: a permanent [`Code`], a [`Severity`], a short lowercase message
+//!   without a final period, one primary [`Label`] at the exact span, optional secondary labels and
+//!   optional help. Renderers (miette in the CLI, LSP in the server, JSON, SARIF) only convert it.
+//! - Spans are byte offsets into the text of one file. A label with `path: None` points into the
+//!   file the diagnostic belongs to; a label with a path points into that other file.
+//! - Every code is listed once in [`codes::ALL`] with its documentation; a code is never reused for a
+//!   different problem. This crate does no IO.
+
+pub mod codes;
+
+use std::sync::Arc;
+
+pub use codes::{Code, CodeInfo};
+
+/// A half-open byte range `start..end` in one file's text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        debug_assert!(start <= end);
+        Span { start: start as u32, end: end as u32 }
+    }
+    pub fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+    /// The smallest span covering both.
+    pub fn cover(self, other: Span) -> Span {
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+    pub fn shifted(self, by: usize) -> Span {
+        Span { start: self.start + by as u32, end: self.end + by as u32 }
+    }
+    pub fn contains(self, offset: usize) -> bool {
+        (self.start as usize) <= offset && offset <= (self.end as usize)
+    }
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize)]
+pub struct Label {
+    /// `None`: the file the diagnostic belongs to. `Some(path)`: another file of the project.
+    pub path: Option<Arc<str>>,
+    pub span: Span,
+    pub message: String,
+}
+
+impl Label {
+    pub fn new(span: Span, message: impl Into<String>) -> Label {
+        Label { path: None, span, message: message.into() }
+    }
+    pub fn in_file(path: Arc<str>, span: Span, message: impl Into<String>) -> Label {
+        Label { path: Some(path), span, message: message.into() }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with the code's own severity and a primary label at `span`.
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: code.info().severity,
+            message: message.into(),
+            primary: Label::new(span, ""),
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+    /// Sets what the primary label says about its span.
+    pub fn label(mut self, message: impl Into<String>) -> Diagnostic {
+        self.primary.message = message.into();
+        self
+    }
+    pub fn secondary(mut self, label: Label) -> Diagnostic {
+        self.secondary.push(label);
+        self
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+    pub fn maybe_help(mut self, help: Option<String>) -> Diagnostic {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Orders diagnostics by position, then code, so that every front end shows them alike.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (a.primary.span.start, a.primary.span.end, a.code).cmp(&(b.primary.span.start, b.primary.span.end, b.code))
+    });
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        if candidate == name {
+            continue;
+        }
+        let distance = if candidate.eq_ignore_ascii_case(name) { 0 } else { edit_distance(name, candidate) };
+        if distance <= limit && best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Levenshtein distance counting a swap of two neighbours as one edit (optimal string alignment).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_swaps_once() {
+        assert_eq!(edit_distance("procesed", "processed"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn did_you_mean_picks_the_closest_plausible_name() {
+        let names = ["processed_data", "rows", "raw_data"];
+        assert_eq!(did_you_mean("procesed_data", names), Some("processed_data"));
+        assert_eq!(did_you_mean("row", names), Some("rows"));
+        assert_eq!(did_you_mean("completely_else", names), None);
+    }
+}
