@@ -1,1 +1,376 @@
-//! kfl-syntax
+//! KFL syntax: the pest grammar (`grammar/kfl.pest`, the single source of truth), the AST with byte
+//! spans, and error recovery.
+//!
+//! Invariants:
+//! - [`parse`] never fails and never panics: it returns a tree *and* a list of diagnostics. A file
+//!   with errors still yields every item that parsed, because recovery happens at item boundaries
+//!   (item keywords are reserved, so each `import`, `artifact`, `component` or `pipeline` outside a
+//!   string or comment starts an item): a broken component does not hide errors in the next one.
+//! - All spans are byte offsets into the text given to [`parse`].
+//! - No IO, no global state beyond pest's.
+
+pub mod ast;
+mod parser;
+pub mod scan;
+
+use kfl_diagnostics::{Code, Diagnostic, Span};
+use parser::{Builder, Rule};
+
+pub use scan::Comment;
+
+/// The result of parsing one file.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Parse {
+    pub file: ast::File,
+    pub errors: Vec<Diagnostic>,
+    pub comments: Vec<Comment>,
+}
+
+pub fn parse(text: &str) -> Parse {
+    let scan = scan::scan(text);
+    let mut builder = Builder {
+        offset: 0,
+        errors: Vec::new(),
+    };
+    let mut file = ast::File::default();
+    match parser::parse_file(text) {
+        Ok(pairs) => {
+            for pair in pairs {
+                if pair.as_rule() == Rule::item {
+                    file.items.extend(builder.item(pair));
+                }
+            }
+        }
+        Err(_) => {
+            // Detailed attempts make better messages but cost time, so only the error path has them.
+            pest::set_error_detail(true);
+            // It stays on: pest keeps it in a global, and turning it off again would race with
+            // parses on other threads (a language server parses on several).
+            recover(text, &scan, &mut builder, &mut file);
+        }
+    }
+    let mut errors = builder.errors;
+    kfl_diagnostics::sort(&mut errors);
+    Parse {
+        file,
+        errors,
+        comments: scan.comments,
+    }
+}
+
+/// Parses item by item, so that every item that is well formed makes it into the tree and every
+/// broken one reports its own first error.
+fn recover(text: &str, scan: &scan::Scan, builder: &mut Builder, file: &mut ast::File) {
+    let mut bounds: Vec<usize> = scan.item_starts.clone();
+    bounds.push(text.len());
+    // Text before the first item that is not blank or a comment is an error of its own.
+    let first = bounds[0];
+    if !is_trivia(text, 0, first, scan) {
+        let at = first_non_trivia(text, 0, first, scan);
+        builder.errors.push(
+            Diagnostic::new(
+                Code::SyntaxError,
+                token_span(text, at),
+                format!("expected an item, found {}", describe_at(text, at)),
+            )
+            .label("expected `import`, `artifact`, `component` or `pipeline`")
+            .help("a file is a list of imports, artifact types, components and pipelines"),
+        );
+    }
+    for window in bounds.windows(2) {
+        let (start, end) = (window[0], window[1]);
+        let chunk = &text[start..end];
+        builder.offset = start;
+        match parser::parse_item(chunk) {
+            Ok(pairs) => {
+                for pair in pairs {
+                    if pair.as_rule() == Rule::item {
+                        file.items.extend(builder.item(pair));
+                    }
+                }
+            }
+            Err(error) => {
+                let in_chunk = |span: &Span| (start..end).contains(&(span.start as usize));
+                if let Some(open) = scan.unterminated.iter().find(|s| in_chunk(s)) {
+                    builder.errors.push(
+                        Diagnostic::new(Code::UnterminatedString, *open, "unterminated string")
+                            .label("this string has no closing quote")
+                            .help(if open.len() == 3 {
+                                "close the block with `\"\"\"`"
+                            } else {
+                                "close the string with `\"` on the same line, or use `\"\"\"` for text over several lines"
+                            }),
+                    );
+                } else {
+                    builder
+                        .errors
+                        .push(syntax_error(text, start, chunk, &error));
+                }
+            }
+        }
+    }
+    builder.offset = 0;
+}
+
+fn is_trivia(text: &str, start: usize, end: usize, scan: &scan::Scan) -> bool {
+    first_non_trivia(text, start, end, scan) >= end
+}
+
+fn first_non_trivia(text: &str, start: usize, end: usize, scan: &scan::Scan) -> usize {
+    let mut i = start;
+    'outer: while i < end {
+        if text.as_bytes()[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        for c in &scan.comments {
+            if c.span.start as usize == i {
+                i = c.span.end as usize;
+                continue 'outer;
+            }
+        }
+        return i;
+    }
+    end
+}
+
+/// The span of the token at `at`: a word, a number, or one character; empty at the end of the text.
+fn token_span(text: &str, at: usize) -> Span {
+    let rest = &text[at.min(text.len())..];
+    let len = match rest.chars().next() {
+        None => 0,
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+    };
+    Span::new(at, at + len)
+}
+
+fn describe_at(text: &str, at: usize) -> String {
+    let span = token_span(text, at);
+    if span.is_empty() {
+        "the end of the file".to_string()
+    } else {
+        format!("`{}`", &text[span.range()])
+    }
+}
+
+fn syntax_error(
+    text: &str,
+    chunk_start: usize,
+    chunk: &str,
+    error: &pest::error::Error<Rule>,
+) -> Diagnostic {
+    let pos = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    // With error detail on, pest also knows the furthest place where a literal token was expected,
+    // which is nearer the mistake than the furthest rule.
+    let pos = error
+        .parse_attempts()
+        .map_or(pos, |a| a.max_position.max(pos));
+    // Point at the next token, not at the blank before it.
+    let pos = pos
+        + chunk
+            .get(pos..)
+            .map_or(0, |rest| rest.len() - rest.trim_start().len());
+    let at = chunk_start + pos.min(chunk.len());
+    // The chunk ends where the next item starts: an error there means the item was cut short.
+    let found = if pos >= chunk.trim_end().len() && chunk_start + chunk.len() < text.len() {
+        format!(
+            "the start of the next item ({})",
+            describe_at(text, chunk_start + chunk.len())
+        )
+    } else if pos >= chunk.len() {
+        "the end of the file".to_string()
+    } else {
+        describe_at(text, at)
+    };
+    let expected = expected_list(error);
+    let message = match &expected {
+        Some(list) => format!("expected {list}, found {found}"),
+        None => format!("unexpected {found}"),
+    };
+    let mut diagnostic =
+        Diagnostic::new(Code::SyntaxError, token_span(text, at), message).label(match &expected {
+            Some(list) => format!("expected {list}"),
+            None => "unexpected here".to_string(),
+        });
+    if let Some(help) = syntax_help(text, at, error) {
+        diagnostic = diagnostic.help(help);
+    }
+    diagnostic
+}
+
+fn rule_description(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::ident => "a name",
+        Rule::string | Rule::string_inner => "a string",
+        Rule::triple_string | Rule::triple_inner => "a `\"\"\"` string",
+        Rule::number | Rule::number_value => "a number",
+        Rule::number_unit => "a unit",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::postfix
+        | Rule::primary => "an expression",
+        Rule::cmp_op => "a comparison",
+        Rule::type_expr => "a type",
+        Rule::item | Rule::item_only => "an item",
+        Rule::import => "`import`",
+        Rule::artifact => "`artifact`",
+        Rule::component => "`component`",
+        Rule::pipeline => "`pipeline`",
+        Rule::component_member => "a member (`input`, `output`, a field, a block or a script)",
+        Rule::input_decl | Rule::kw_input => "`input`",
+        Rule::output_sig | Rule::kw_output | Rule::pipeline_out => "`output`",
+        Rule::script | Rule::script_lang => "`python` or `sh`",
+        Rule::kv_block => "a block",
+        Rule::kv_entry => "an entry `key = value`",
+        Rule::field => "a field `name = value`",
+        Rule::stmt => "a statement",
+        Rule::task_binding | Rule::task_call | Rule::call => "a task",
+        Rule::task_block => "`{`",
+        Rule::task_member => "a field or block",
+        Rule::if_stmt | Rule::kw_if => "`if`",
+        Rule::kw_else => "`else`",
+        Rule::for_stmt | Rule::kw_for => "`for`",
+        Rule::kw_in => "`in`",
+        Rule::kw_parallel => "`parallel`",
+        Rule::finally_stmt | Rule::kw_finally => "`finally`",
+        Rule::params | Rule::param => "a parameter",
+        Rule::block => "`{`",
+        Rule::list => "a list",
+        Rule::map | Rule::map_entry => "a map",
+        Rule::arg => "an argument",
+        Rule::paren => "`(`",
+        Rule::boolean => "`true` or `false`",
+        Rule::doc => "a doc comment",
+        Rule::module_path => "a module path",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::kw_not => "`not`",
+        Rule::kw_import => "`import`",
+        Rule::kw_artifact => "`artifact`",
+        Rule::kw_component => "`component`",
+        Rule::kw_pipeline => "`pipeline`",
+        Rule::EOI => "the end of the file",
+        _ => return None,
+    })
+}
+
+fn expected_list(error: &pest::error::Error<Rule>) -> Option<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            // Only exact tokens (`{`, `=`, `import`, …): ranges and case-insensitive parts of numbers
+            // say nothing to a reader. `ParsingToken` is not exported, hence the look at its form.
+            let text = token.to_string();
+            if format!("{token:?}").starts_with("Sensitive")
+                && !text.starts_with("//")
+                && !text.trim().is_empty()
+                && text != "\u{FEFF}"
+            {
+                tokens.push(text);
+            }
+        }
+    }
+    let mut items: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !items.contains(&s) {
+            items.push(s);
+        }
+    };
+    // The first characters of a string, a list or a negative number mean that a value was expected.
+    let value_expected = tokens.iter().any(|t| t == "\"" || t == "[");
+    for token in &tokens {
+        match token.as_str() {
+            "\"" | "\"\"\"" | "-" | "[" | "true" | "false" | "not" if value_expected => {
+                push("a value".to_string())
+            }
+            "(" | "{" if value_expected => push("a value".to_string()),
+            "_" if value_expected => push("a value".to_string()),
+            "_" => push("a name".to_string()),
+            "\u{feff}" => {}
+            other => push(format!("`{other}`")),
+        }
+    }
+    // Rules that failed are reported at where they started, which is before the exact tokens.
+    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) =
+        (tokens.is_empty(), &error.variant)
+    {
+        for rule in positives {
+            if let Some(d) = rule_description(*rule) {
+                push(d.to_string());
+            }
+        }
+    }
+    items.truncate(6);
+    match items.len() {
+        0 => None,
+        1 => Some(items.remove(0)),
+        _ => {
+            let last = items.pop().unwrap_or_default();
+            Some(format!("{} or {last}", items.join(", ")))
+        }
+    }
+}
+
+fn syntax_help(text: &str, at: usize, _error: &pest::error::Error<Rule>) -> Option<String> {
+    let rest = text.get(at..).unwrap_or_default();
+    let before = text.get(..at).unwrap_or_default().trim_end();
+    if rest.starts_with(':') && before.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+        return Some("fields are set with `=`; `:` is for types and call arguments".to_string());
+    }
+    if rest.starts_with('=') && !rest.starts_with("==") {
+        return Some("call arguments are written `name: value`".to_string());
+    }
+    if rest.starts_with('}') || rest.is_empty() {
+        return Some("something is missing before this point; check the line above".to_string());
+    }
+    if rest.starts_with('\'') {
+        return Some("strings use double quotes: \"…\"".to_string());
+    }
+    let word = &rest[..token_span(text, at).len()];
+    if ["let", "def", "fn", "var", "return", "elif", "while"].contains(&word) {
+        return Some(format!(
+            "`{word}` is not a KFL keyword; see `docs/language.md` for the statements KFL has"
+        ));
+    }
+    None
+}
+
+/// Removes the first line break after `"""` and the indentation common to all non-blank lines, and
+/// the last line if it holds only indentation (the line of the closing `"""`).
+pub fn dedent(raw: &str) -> String {
+    let raw = raw
+        .strip_prefix("\r\n")
+        .or_else(|| raw.strip_prefix('\n'))
+        .unwrap_or(raw);
+    let mut lines: Vec<&str> = raw.split('\n').collect();
+    if lines.len() > 1 && lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(raw.len());
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        out.push_str(line.get(indent..).unwrap_or_else(|| line.trim_start()));
+    }
+    if raw.ends_with('\n') || lines.len() > 1 {
+        out.push('\n');
+    }
+    out
+}
