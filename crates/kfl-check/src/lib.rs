@@ -1,1 +1,190 @@
-//! kfl-check
+//! KFL semantics on a salsa database: name resolution across files, types, units, and every check
+//! the language promises before anything runs.
+//!
+//! Invariants:
+//! - Pure: no IO. The inputs are [`SourceFile`]s (a path and a text) collected in one [`Project`];
+//!   whoever owns the world (the CLI, the language server) reads files and sets the inputs.
+//! - Checking never panics and never stops at the first problem: [`check_file`] returns every
+//!   diagnostic of one file, each with a permanent code and a span into that file.
+//! - Incremental: a file's own checks read other files only through [`items::file_exports`], which
+//!   holds names and signatures without spans, so an edit that changes no signature re-checks only
+//!   the edited file. Spans of other files are read only to label an error.
+//! - No salsa cycles: imports are read one level deep per query, and import cycles are found by an
+//!   explicit walk and reported as E0115.
+
+pub mod check;
+pub mod items;
+pub mod k8s;
+pub mod types;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kfl_diagnostics::Diagnostic;
+
+pub use items::{file_exports, Export, Exports};
+pub use types::Ty;
+
+/// One `.kfl` file: its normalized path (`/` separators) and its text.
+#[salsa::input(debug)]
+pub struct SourceFile {
+    #[returns(ref)]
+    pub path: Arc<str>,
+    #[returns(ref)]
+    pub text: String,
+}
+
+/// Every file the project knows, by normalized path.
+#[salsa::input(debug)]
+pub struct Project {
+    #[returns(ref)]
+    pub files: BTreeMap<Arc<str>, SourceFile>,
+}
+
+#[salsa::db]
+pub trait Db: salsa::Database {
+    fn project(&self) -> Project;
+}
+
+/// The database the CLI, the language server and the tests share.
+#[salsa::db]
+#[derive(Clone)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+    /// Set once, right after the storage is made (a salsa input needs a database to be created in).
+    project: Option<Project>,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        let storage = salsa::Storage::default();
+        let mut db = Database {
+            storage,
+            project: None,
+        };
+        db.project = Some(Project::new(&db, BTreeMap::new()));
+        db
+    }
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {
+    fn project(&self) -> Project {
+        #[allow(clippy::expect_used)]
+        self.project
+            .expect("the project input is created with the database")
+    }
+}
+
+impl Database {
+    /// Adds a file, or changes its text if the path is known. Returns the file.
+    pub fn set_file(&mut self, path: &str, text: String) -> SourceFile {
+        use salsa::Setter;
+        let path = normalize_path(path);
+        if let Some(file) = self.project().files(self).get(&*path).copied() {
+            if file.text(self) != &text {
+                file.set_text(self).to(text);
+            }
+            return file;
+        }
+        let file = SourceFile::new(self, path.clone(), text);
+        let mut files = self.project().files(self).clone();
+        files.insert(path, file);
+        self.project().set_files(self).to(files);
+        file
+    }
+
+    pub fn remove_file(&mut self, path: &str) {
+        use salsa::Setter;
+        let path = normalize_path(path);
+        let mut files = self.project().files(self).clone();
+        if files.remove(&*path).is_some() {
+            self.project().set_files(self).to(files);
+        }
+    }
+
+    pub fn file(&self, path: &str) -> Option<SourceFile> {
+        self.project()
+            .files(self)
+            .get(&*normalize_path(path))
+            .copied()
+    }
+
+    pub fn files(&self) -> Vec<SourceFile> {
+        self.project().files(self).values().copied().collect()
+    }
+}
+
+/// The parse of one file: its tree, its syntax errors and its comments.
+#[salsa::tracked(returns(ref))]
+pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
+    Arc::new(kfl_syntax::parse(file.text(db)))
+}
+
+/// Every diagnostic of one file, sorted by position.
+#[salsa::tracked(returns(ref))]
+pub fn check_file(db: &dyn Db, file: SourceFile) -> Arc<Vec<Diagnostic>> {
+    let mut diagnostics = parse(db, file).errors.clone();
+    diagnostics.extend(check::check(db, file));
+    kfl_diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
+    Arc::new(diagnostics)
+}
+
+/// A path with `/` separators and without `.` or `..` segments (as far as they can be resolved).
+pub fn normalize_path(path: &str) -> Arc<str> {
+    let path = path.replace('\\', "/");
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}").into()
+    } else {
+        joined.into()
+    }
+}
+
+/// The path an import names, relative to the importing file's folder.
+pub fn resolve_import_path(importer: &str, relative: &str) -> Arc<str> {
+    if relative.starts_with('/') {
+        return normalize_path(relative);
+    }
+    match importer.rfind('/') {
+        Some(slash) => normalize_path(&format!("{}/{relative}", &importer[..slash])),
+        None => normalize_path(relative),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalize() {
+        assert_eq!(&*normalize_path("a/./b/../c.kfl"), "a/c.kfl");
+        assert_eq!(&*normalize_path("/x/../../y.kfl"), "/y.kfl");
+        assert_eq!(&*normalize_path("../y.kfl"), "../y.kfl");
+        assert_eq!(
+            &*resolve_import_path("p/main.kfl", "components/a.kfl"),
+            "p/components/a.kfl"
+        );
+        assert_eq!(
+            &*resolve_import_path("main.kfl", "../lib.kfl"),
+            "../lib.kfl"
+        );
+    }
+}

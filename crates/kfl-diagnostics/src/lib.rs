@@ -226,3 +226,93 @@ mod tests {
         assert_eq!(did_you_mean("completely_else", names), None);
     }
 }
+
+/// Converts byte offsets into lines and columns, as people and editors count them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LineIndex {
+    /// Byte offset of the start of each line.
+    line_starts: Vec<usize>,
+}
+
+/// A position: 0-based line, and 0-based column in Unicode scalar values and in UTF-16 code units.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+pub struct LineCol {
+    pub line: u32,
+    pub column: u32,
+    pub column_utf16: u32,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { line_starts }
+    }
+
+    /// The position of a byte offset (clamped to the text, and to a character boundary).
+    pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
+        let prefix = &text[self.line_starts[line]..offset];
+        LineCol {
+            line: line as u32,
+            column: prefix.chars().count() as u32,
+            column_utf16: prefix.encode_utf16().count() as u32,
+        }
+    }
+
+    /// The byte offset of a 0-based line and UTF-16 column (clamped to the line).
+    pub fn offset_utf16(&self, text: &str, line: u32, column_utf16: u32) -> usize {
+        let Some(&start) = self.line_starts.get(line as usize) else {
+            return text.len();
+        };
+        let end = self
+            .line_starts
+            .get(line as usize + 1)
+            .map_or(text.len(), |&e| e);
+        let mut units = 0u32;
+        for (i, c) in text[start..end].char_indices() {
+            if units >= column_utf16 || c == '\n' {
+                return start + i;
+            }
+            units += c.len_utf16() as u32;
+        }
+        end
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::*;
+
+    #[test]
+    fn counts_characters_and_utf16_units() {
+        let text = "ab\nçé𝄞x\n";
+        let index = LineIndex::new(text);
+        let x = text.find('x').unwrap_or_default();
+        assert_eq!(
+            index.line_col(text, x),
+            LineCol {
+                line: 1,
+                column: 3,
+                column_utf16: 4
+            }
+        );
+        assert_eq!(index.offset_utf16(text, 1, 4), x);
+        assert_eq!(
+            index.line_col(text, text.len()),
+            LineCol {
+                line: 2,
+                column: 0,
+                column_utf16: 0
+            }
+        );
+    }
+}
