@@ -6,24 +6,14 @@ use std::sync::Arc;
 use kfl_diagnostics::{did_you_mean, Code, Diagnostic, Label, Span};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use crate::items::{
-    self, file_exports, file_imports, imported_files, lookup, visible_names, Export, Found,
-};
-use crate::types::{
-    self, is_assignable, is_comparable, unify, ArtifactTy, Ty, BUILTIN_ARTIFACTS, PARAMETER_TYPES,
-};
+use crate::items::{self, file_exports, file_imports, imported_files, lookup, visible_names, Export, Found};
+use crate::types::{self, is_assignable, is_comparable, unify, ArtifactTy, Ty, BUILTIN_ARTIFACTS, PARAMETER_TYPES};
 use crate::units::{self, UnitError};
 use crate::{k8s, parse, Db, SourceFile};
 
 pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
     let parse = parse(db, file);
-    let mut checker = Checker {
-        db,
-        file,
-        path: file.path(db).clone(),
-        out: Vec::new(),
-        used_imports: HashSet::new(),
-    };
+    let mut checker = Checker { db, file, path: file.path(db).clone(), out: Vec::new(), used_imports: HashSet::new() };
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);
     for item in &parse.file.items {
@@ -48,35 +38,12 @@ pub(crate) struct Checker<'db> {
 }
 
 /// The fields every component and task may set, beside the blocks.
-const COMPONENT_FIELDS: [&str; 9] = [
-    "image",
-    "packages",
-    "command",
-    "args",
-    "description",
-    "retries",
-    "timeout",
-    "cache",
-    "tolerations",
-];
-const TASK_FIELDS: [&str; 6] = [
-    "retries",
-    "timeout",
-    "cache",
-    "tolerations",
-    "after",
-    "display_name",
-];
+const COMPONENT_FIELDS: [&str; 9] =
+    ["image", "packages", "command", "args", "description", "retries", "timeout", "cache", "tolerations"];
+const TASK_FIELDS: [&str; 6] = ["retries", "timeout", "cache", "tolerations", "after", "display_name"];
 const PIPELINE_FIELDS: [&str; 2] = ["description", "display_name"];
 const BLOCKS: [&str; 5] = ["resources", "env", "node_selector", "labels", "annotations"];
-const RESOURCES: [&str; 6] = [
-    "cpu",
-    "memory",
-    "gpu",
-    "accelerator",
-    "cpu_limit",
-    "memory_limit",
-];
+const RESOURCES: [&str; 6] = ["cpu", "memory", "gpu", "accelerator", "cpu_limit", "memory_limit"];
 const ARTIFACT_PROPERTIES: [&str; 3] = ["path", "uri", "metadata"];
 
 fn is_ident_char(c: char) -> bool {
@@ -99,10 +66,7 @@ fn mentions(text: &str, word: &str) -> bool {
     false
 }
 
-fn help_did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+fn help_did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     did_you_mean(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
@@ -112,9 +76,9 @@ fn unit_error_code(error: &UnitError) -> Code {
         UnitError::MissingUnit { .. } => Code::MissingUnit,
         UnitError::NonPositive { .. } | UnitError::Negative { .. } => Code::NonPositiveResource,
         UnitError::NotWhole { .. } => Code::InvalidGpuCount,
-        UnitError::Malformed { .. }
-        | UnitError::UnknownUnit { .. }
-        | UnitError::SubSecondUnit { .. } => Code::InvalidQuantity,
+        UnitError::Malformed { .. } | UnitError::UnknownUnit { .. } | UnitError::SubSecondUnit { .. } => {
+            Code::InvalidQuantity
+        }
     }
 }
 
@@ -152,11 +116,7 @@ impl<'db> Checker<'db> {
 
     /// The span of an item's name in the file that declares it (read only to label an error).
     fn item_name_span(&self, owner: SourceFile, name: &str) -> Option<Span> {
-        parse(self.db, owner)
-            .file
-            .items
-            .iter()
-            .find_map(|item| item.name().filter(|n| n.text == name).map(|n| n.span))
+        parse(self.db, owner).file.items.iter().find_map(|item| item.name().filter(|n| n.text == name).map(|n| n.span))
     }
 
     fn lookup(&mut self, name: &str) -> Found<'db> {
@@ -195,14 +155,10 @@ impl<'db> Checker<'db> {
             let Some(name) = item.name() else { continue };
             if let Some(first) = seen.get(name.text.as_str()) {
                 self.push(
-                    Diagnostic::new(
-                        Code::DuplicateItem,
-                        name.span,
-                        format!("`{}` is defined twice", name.text),
-                    )
-                    .label("defined again here")
-                    .secondary(Label::new(first.span, "first defined here"))
-                    .help("rename one of them"),
+                    Diagnostic::new(Code::DuplicateItem, name.span, format!("`{}` is defined twice", name.text))
+                        .label("defined again here")
+                        .secondary(Label::new(first.span, "first defined here"))
+                        .help("rename one of them"),
                 );
                 continue;
             }
@@ -247,22 +203,18 @@ impl<'db> Checker<'db> {
 
     fn check_imports(&mut self, file: &ast::File) {
         let imports = file_imports(self.db, self.file);
-        let project_paths: Vec<Arc<str>> =
-            self.db.project().files(self.db).keys().cloned().collect();
+        let project_paths: Vec<Arc<str>> = self.db.project().files(self.db).keys().cloned().collect();
         for import in imports {
             match import.file {
                 None => {
                     let candidates: Vec<&str> = project_paths.iter().map(|p| &**p).collect();
-                    let help = help_did_you_mean(&import.path, candidates.iter().copied())
-                        .unwrap_or_else(|| "paths are relative to the importing file; a module path `a.b` means `a/b.kfl`".to_string());
+                    let help = help_did_you_mean(&import.path, candidates.iter().copied()).unwrap_or_else(|| {
+                        "paths are relative to the importing file; a module path `a.b` means `a/b.kfl`".to_string()
+                    });
                     self.push(
-                        Diagnostic::new(
-                            Code::ImportNotFound,
-                            import.span,
-                            format!("cannot find `{}`", import.path),
-                        )
-                        .label("no such file")
-                        .help(help),
+                        Diagnostic::new(Code::ImportNotFound, import.span, format!("cannot find `{}`", import.path))
+                            .label("no such file")
+                            .help(help),
                     );
                 }
                 Some(target) if target == self.file => self.push(
@@ -272,18 +224,11 @@ impl<'db> Checker<'db> {
                 ),
                 Some(target) => {
                     if let Some(chain) = import_cycle(self.db, self.file, target) {
-                        let names: Vec<String> =
-                            chain.iter().map(|f| f.path(self.db).to_string()).collect();
+                        let names: Vec<String> = chain.iter().map(|f| f.path(self.db).to_string()).collect();
                         self.push(
-                            Diagnostic::new(
-                                Code::ImportCycle,
-                                import.span,
-                                "files import each other in a cycle",
-                            )
-                            .label(format!("cycle: {} → {}", self.path, names.join(" → ")))
-                            .help(
-                                "move what both files need into a third file that imports neither",
-                            ),
+                            Diagnostic::new(Code::ImportCycle, import.span, "files import each other in a cycle")
+                                .label(format!("cycle: {} → {}", self.path, names.join(" → ")))
+                                .help("move what both files need into a third file that imports neither"),
                         );
                     }
                 }
@@ -299,23 +244,16 @@ impl<'db> Checker<'db> {
         let mut reported = HashSet::new();
         for import in imports {
             let Some(target) = import.file else { continue };
-            if target == self.file
-                || self.used_imports.contains(&target)
-                || !reported.insert(target)
-            {
+            if target == self.file || self.used_imports.contains(&target) || !reported.insert(target) {
                 continue;
             }
             if file_exports(self.db, target).items.is_empty() {
                 continue;
             }
             self.push(
-                Diagnostic::new(
-                    Code::UnusedImport,
-                    import.span,
-                    format!("nothing from `{}` is used", import.path),
-                )
-                .label("unused import")
-                .help("remove the import"),
+                Diagnostic::new(Code::UnusedImport, import.span, format!("nothing from `{}` is used", import.path))
+                    .label("unused import")
+                    .help("remove the import"),
             );
         }
     }
@@ -331,11 +269,7 @@ impl<'db> Checker<'db> {
             }
             let message = match expected {
                 0 => format!("`{}` takes no type arguments", ty.name.text),
-                _ => format!(
-                    "`{}` takes {expected} type argument, found {}",
-                    ty.name.text,
-                    ty.args.len()
-                ),
+                _ => format!("`{}` takes {expected} type argument, found {}", ty.name.text, ty.args.len()),
             };
             let help = match ty.name.text.as_str() {
                 "List" => "write `List<T>`, for example `List<Float>`",
@@ -392,10 +326,7 @@ impl<'db> Checker<'db> {
             name => match self.lookup(name) {
                 Found::One(owner, Export::Artifact { .. }) => {
                     if arity(self, 0) {
-                        Ty::Artifact(ArtifactTy {
-                            name: name.to_string(),
-                            file: Some(owner),
-                        })
+                        Ty::Artifact(ArtifactTy { name: name.to_string(), file: Some(owner) })
                     } else {
                         Ty::Unknown
                     }
@@ -413,35 +344,29 @@ impl<'db> Checker<'db> {
                 }
                 Found::One(_, export) => {
                     self.push(
-                        Diagnostic::new(Code::UnknownType, ty.name.span, format!("`{name}` is a {}, not a type", export.kind_name()))
-                            .label("not a type")
-                            .help("types are String, Int, Float, Bool, List<T>, Map<T> and artifact types"),
+                        Diagnostic::new(
+                            Code::UnknownType,
+                            ty.name.span,
+                            format!("`{name}` is a {}, not a type", export.kind_name()),
+                        )
+                        .label("not a type")
+                        .help("types are String, Int, Float, Bool, List<T>, Map<T> and artifact types"),
                     );
                     Ty::Unknown
                 }
                 Found::None => {
                     let visible = visible_names(self.db, self.file);
-                    let artifacts = visible
-                        .iter()
-                        .filter(|(_, e)| matches!(e, Export::Artifact { .. }))
-                        .map(|(n, _)| *n);
-                    let candidates: Vec<&str> = PARAMETER_TYPES
-                        .iter()
-                        .copied()
-                        .chain(BUILTIN_ARTIFACTS)
-                        .chain(artifacts)
-                        .collect();
+                    let artifacts =
+                        visible.iter().filter(|(_, e)| matches!(e, Export::Artifact { .. })).map(|(n, _)| *n);
+                    let candidates: Vec<&str> =
+                        PARAMETER_TYPES.iter().copied().chain(BUILTIN_ARTIFACTS).chain(artifacts).collect();
                     let help = help_did_you_mean(name, candidates.iter().copied()).unwrap_or_else(|| {
                         "types are String, Int, Float, Bool, List<T>, Map<T>, the artifact types (Dataset, Model, …) and those declared with `artifact`".to_string()
                     });
                     self.push(
-                        Diagnostic::new(
-                            Code::UnknownType,
-                            ty.name.span,
-                            format!("unknown type `{name}`"),
-                        )
-                        .label("no such type")
-                        .help(help),
+                        Diagnostic::new(Code::UnknownType, ty.name.span, format!("unknown type `{name}`"))
+                            .label("no such type")
+                            .help(help),
                     );
                     Ty::Unknown
                 }
@@ -504,9 +429,13 @@ impl<'db> Checker<'db> {
     fn number_ty(&mut self, n: &ast::NumberLit, span: Span) -> Ty {
         if let Some(unit) = &n.unit {
             self.push(
-                Diagnostic::new(Code::WrongUnit, span, format!("`{}{unit}` has a unit, but a plain number is expected here", n.value))
-                    .label("unit not allowed here")
-                    .help("units are for resources (cpu, memory, gpu) and durations (timeout); write the plain number"),
+                Diagnostic::new(
+                    Code::WrongUnit,
+                    span,
+                    format!("`{}{unit}` has a unit, but a plain number is expected here", n.value),
+                )
+                .label("unit not allowed here")
+                .help("units are for resources (cpu, memory, gpu) and durations (timeout); write the plain number"),
             );
             return Ty::Unknown;
         }
@@ -529,13 +458,9 @@ impl<'db> Checker<'db> {
                 Ok(v) if v.is_finite() => Ty::Float,
                 _ => {
                     self.push(
-                        Diagnostic::new(
-                            Code::InvalidNumber,
-                            span,
-                            format!("`{}` is not a finite number", n.value),
-                        )
-                        .label("out of range")
-                        .help("use a smaller exponent"),
+                        Diagnostic::new(Code::InvalidNumber, span, format!("`{}` is not a finite number", n.value))
+                            .label("out of range")
+                            .help("use a smaller exponent"),
                     );
                     Ty::Unknown
                 }
@@ -561,13 +486,9 @@ impl<'db> Checker<'db> {
             ExprKind::Path(parts) => {
                 let first = &parts[0];
                 self.push(
-                    Diagnostic::new(
-                        Code::UnresolvedName,
-                        first.span,
-                        format!("`{}` cannot be used here", first.text),
-                    )
-                    .label("only literal values are allowed here")
-                    .help("write a literal value such as a string, a number, a list or a map"),
+                    Diagnostic::new(Code::UnresolvedName, first.span, format!("`{}` cannot be used here", first.text))
+                        .label("only literal values are allowed here")
+                        .help("write a literal value such as a string, a number, a list or a map"),
                 );
                 Ty::Unknown
             }
@@ -577,13 +498,9 @@ impl<'db> Checker<'db> {
             }
             ExprKind::Field(..) | ExprKind::Not(_) | ExprKind::Binary(..) => {
                 self.push(
-                    Diagnostic::new(
-                        Code::FieldTypeMismatch,
-                        expr.span,
-                        "expected a literal value",
-                    )
-                    .label("not a literal")
-                    .help("write a literal value such as a string, a number, a list or a map"),
+                    Diagnostic::new(Code::FieldTypeMismatch, expr.span, "expected a literal value")
+                        .label("not a literal")
+                        .help("write a literal value such as a string, a number, a list or a map"),
                 );
                 Ty::Unknown
             }
@@ -603,10 +520,7 @@ impl<'db> Checker<'db> {
                             format!("this element is a {ty}, but the list holds {elem}"),
                         )
                         .label(format!("{ty}"))
-                        .secondary(Label::new(
-                            items[0].span,
-                            format!("the first element is a {}", tys[0]),
-                        ))
+                        .secondary(Label::new(items[0].span, format!("the first element is a {}", tys[0])))
                         .help("all elements of a list have one type"),
                     );
                     return Ty::List(Box::new(Ty::Unknown));
@@ -618,11 +532,7 @@ impl<'db> Checker<'db> {
 
     fn map_ty(&mut self, entries: &[ast::MapEntry], tys: Vec<Ty>) -> Ty {
         if entries.iter().all(|e| matches!(e.key, ast::Key::Ident(_))) && !entries.is_empty() {
-            let mut fields: Vec<(String, Ty)> = entries
-                .iter()
-                .map(|e| e.key.text().to_string())
-                .zip(tys)
-                .collect();
+            let mut fields: Vec<(String, Ty)> = entries.iter().map(|e| e.key.text().to_string()).zip(tys).collect();
             fields.sort_by(|a, b| a.0.cmp(&b.0));
             fields.dedup_by(|a, b| a.0 == b.0);
             return Ty::Struct(fields);
@@ -658,10 +568,7 @@ impl<'db> Checker<'db> {
             Diagnostic::new(
                 Code::CallInExpression,
                 call.span,
-                format!(
-                    "`{}(…)` cannot be called inside an expression",
-                    call.callee.text
-                ),
+                format!("`{}(…)` cannot be called inside an expression", call.callee.text),
             )
             .label("call inside an expression")
             .help(help),
@@ -674,13 +581,9 @@ impl<'db> Checker<'db> {
             return true;
         }
         self.push(
-            Diagnostic::new(
-                Code::FieldTypeMismatch,
-                expr.span,
-                format!("{what} expects {expected}, found {actual}"),
-            )
-            .label(format!("this is {actual}"))
-            .help(format!("write a value of type {expected}")),
+            Diagnostic::new(Code::FieldTypeMismatch, expr.span, format!("{what} expects {expected}, found {actual}"))
+                .label(format!("this is {actual}"))
+                .help(format!("write a value of type {expected}")),
         );
         false
     }
@@ -760,19 +663,19 @@ impl<'db> Checker<'db> {
                 let key = entry.key.text();
                 if !KEYS.contains(&key) {
                     self.push(
-                        Diagnostic::new(Code::UnknownField, entry.key.span(), format!("a toleration has no field `{key}`"))
-                            .label("unknown field")
-                            .maybe_help(help_did_you_mean(key, KEYS))
-                            .help_if_none("a toleration has `key`, `operator`, `value`, `effect` and `toleration_seconds`"),
+                        Diagnostic::new(
+                            Code::UnknownField,
+                            entry.key.span(),
+                            format!("a toleration has no field `{key}`"),
+                        )
+                        .label("unknown field")
+                        .maybe_help(help_did_you_mean(key, KEYS))
+                        .help_if_none("a toleration has `key`, `operator`, `value`, `effect` and `toleration_seconds`"),
                     );
                     continue;
                 }
                 let ty = self.literal_ty(&entry.value);
-                let expected = if key == "toleration_seconds" {
-                    Ty::Int
-                } else {
-                    Ty::String
-                };
+                let expected = if key == "toleration_seconds" { Ty::Int } else { Ty::String };
                 self.expect_type(&entry.value, &ty, &expected, &format!("`{key}`"));
             }
         }
@@ -851,21 +754,20 @@ impl<'db> Checker<'db> {
                 for entry in &block.entries {
                     if let Err(why) = k8s::check_env_name(entry.key.text()) {
                         self.push(
-                            Diagnostic::new(Code::InvalidEnvName, entry.key.span(), format!("`{}` is not a valid environment variable name", entry.key.text()))
-                                .label(why)
-                                .help("use letters, digits and `_`, not starting with a digit, e.g. `HF_TOKEN`"),
+                            Diagnostic::new(
+                                Code::InvalidEnvName,
+                                entry.key.span(),
+                                format!("`{}` is not a valid environment variable name", entry.key.text()),
+                            )
+                            .label(why)
+                            .help("use letters, digits and `_`, not starting with a digit, e.g. `HF_TOKEN`"),
                         );
                     }
                     match &strip_parens(&entry.value).kind {
-                        ExprKind::Call(call) if call.callee.text == "secret" => {
-                            self.check_secret(call)
-                        }
+                        ExprKind::Call(call) if call.callee.text == "secret" => self.check_secret(call),
                         _ => {
                             let ty = self.literal_ty(&entry.value);
-                            if !matches!(
-                                ty,
-                                Ty::String | Ty::Int | Ty::Float | Ty::Bool | Ty::Unknown
-                            ) {
+                            if !matches!(ty, Ty::String | Ty::Int | Ty::Float | Ty::Bool | Ty::Unknown) {
                                 self.push(
                                     Diagnostic::new(
                                         Code::FieldTypeMismatch,
@@ -923,13 +825,9 @@ impl<'db> Checker<'db> {
         for arg in &call.args {
             let Some(name) = &arg.name else {
                 self.push(
-                    Diagnostic::new(
-                        Code::PositionalArgument,
-                        arg.span,
-                        "arguments of `secret` must be named",
-                    )
-                    .label("unnamed argument")
-                    .help("write `secret(name: \"my-secret\", key: \"token\")`"),
+                    Diagnostic::new(Code::PositionalArgument, arg.span, "arguments of `secret` must be named")
+                        .label("unnamed argument")
+                        .help("write `secret(name: \"my-secret\", key: \"token\")`"),
                 );
                 continue;
             };
@@ -942,9 +840,7 @@ impl<'db> Checker<'db> {
                     )
                     .label("unknown argument")
                     .maybe_help(help_did_you_mean(&name.text, ["name", "key"]))
-                    .help_if_none(
-                        "`secret` takes `name` (the Kubernetes secret) and `key` (the entry in it)",
-                    ),
+                    .help_if_none("`secret` takes `name` (the Kubernetes secret) and `key` (the entry in it)"),
                 );
                 continue;
             }
@@ -952,10 +848,7 @@ impl<'db> Checker<'db> {
             let ty = self.literal_ty(&arg.value);
             self.expect_type(&arg.value, &ty, &Ty::String, &format!("`{}`", name.text));
         }
-        let missing: Vec<&str> = ["name", "key"]
-            .into_iter()
-            .filter(|n| !has.contains(n))
-            .collect();
+        let missing: Vec<&str> = ["name", "key"].into_iter().filter(|n| !has.contains(n)).collect();
         if !missing.is_empty() {
             self.push(
                 Diagnostic::new(
@@ -986,8 +879,7 @@ impl<'db> Checker<'db> {
             match key {
                 "cpu" | "cpu_limit" => {
                     self.check_quantity(value, units::QuantityKind::Cpu);
-                    let parsed =
-                        number.and_then(|n| units::parse_cpu(&n.value, n.unit.as_deref()).ok());
+                    let parsed = number.and_then(|n| units::parse_cpu(&n.value, n.unit.as_deref()).ok());
                     if key == "cpu" {
                         cpu = parsed.map(|c| (c, value.span))
                     } else {
@@ -996,8 +888,7 @@ impl<'db> Checker<'db> {
                 }
                 "memory" | "memory_limit" => {
                     self.check_quantity(value, units::QuantityKind::Memory);
-                    let parsed =
-                        number.and_then(|n| units::parse_memory(&n.value, n.unit.as_deref()).ok());
+                    let parsed = number.and_then(|n| units::parse_memory(&n.value, n.unit.as_deref()).ok());
                     if key == "memory" {
                         memory = parsed.map(|m| (m, value.span))
                     } else {
@@ -1053,13 +944,9 @@ impl<'db> Checker<'db> {
         }
         if let (Some(span), true) = (accelerator, gpu.unwrap_or(0) == 0) {
             self.push(
-                Diagnostic::new(
-                    Code::AcceleratorWithoutGpu,
-                    span,
-                    "an accelerator is named but no GPU is requested",
-                )
-                .label("no `gpu` in this block")
-                .help("add `gpu = 1` (or more), or remove `accelerator`"),
+                Diagnostic::new(Code::AcceleratorWithoutGpu, span, "an accelerator is named but no GPU is requested")
+                    .label("no `gpu` in this block")
+                    .help("add `gpu = 1` (or more), or remove `accelerator`"),
             );
         }
     }
@@ -1069,14 +956,10 @@ impl<'db> Checker<'db> {
         for name in names {
             if let Some(first) = seen.get(name.text.as_str()) {
                 self.push(
-                    Diagnostic::new(
-                        Code::DuplicateField,
-                        name.span,
-                        format!("`{}` is set twice", name.text),
-                    )
-                    .label("set again here")
-                    .secondary(Label::new(*first, "first set here"))
-                    .help("remove one of them"),
+                    Diagnostic::new(Code::DuplicateField, name.span, format!("`{}` is set twice", name.text))
+                        .label("set again here")
+                        .secondary(Label::new(*first, "first set here"))
+                        .help("remove one of them"),
                 );
             } else {
                 seen.insert(&name.text, name.span);
@@ -1087,31 +970,19 @@ impl<'db> Checker<'db> {
     fn unknown_field(&mut self, name: &Ident, allowed: &[&str], what: &str) {
         let candidates: Vec<&str> = allowed.iter().copied().chain(BLOCKS).collect();
         self.push(
-            Diagnostic::new(
-                Code::UnknownField,
-                name.span,
-                format!("{what} has no field `{}`", name.text),
-            )
-            .label("unknown field")
-            .maybe_help(help_did_you_mean(&name.text, candidates.iter().copied()))
-            .help_if_none(format!(
-                "{what} sets {}, and the blocks {}",
-                allowed.join(", "),
-                BLOCKS.join(", ")
-            )),
+            Diagnostic::new(Code::UnknownField, name.span, format!("{what} has no field `{}`", name.text))
+                .label("unknown field")
+                .maybe_help(help_did_you_mean(&name.text, candidates.iter().copied()))
+                .help_if_none(format!("{what} sets {}, and the blocks {}", allowed.join(", "), BLOCKS.join(", "))),
         );
     }
 
     fn unknown_block(&mut self, name: &Ident, what: &str) {
         self.push(
-            Diagnostic::new(
-                Code::UnknownField,
-                name.span,
-                format!("{what} has no block `{}`", name.text),
-            )
-            .label("unknown block")
-            .maybe_help(help_did_you_mean(&name.text, BLOCKS))
-            .help_if_none(format!("the blocks are {}", BLOCKS.join(", "))),
+            Diagnostic::new(Code::UnknownField, name.span, format!("{what} has no block `{}`", name.text))
+                .label("unknown block")
+                .maybe_help(help_did_you_mean(&name.text, BLOCKS))
+                .help_if_none(format!("the blocks are {}", BLOCKS.join(", "))),
         );
     }
 
@@ -1151,16 +1022,10 @@ impl<'db> Checker<'db> {
                     Diagnostic::new(
                         Code::DuplicateMember,
                         name.span,
-                        format!(
-                            "`{}` is declared twice in `{}`",
-                            name.text, component.name.text
-                        ),
+                        format!("`{}` is declared twice in `{}`", name.text, component.name.text),
                     )
                     .label(format!("{kind} declared again here"))
-                    .secondary(Label::new(
-                        *first,
-                        format!("first declared here as an {first_kind}"),
-                    ))
+                    .secondary(Label::new(*first, format!("first declared here as an {first_kind}")))
                     .help("inputs and outputs of one component need distinct names"),
                 );
                 continue;
@@ -1174,8 +1039,7 @@ impl<'db> Checker<'db> {
                 }
                 ast::MemberKind::Output(o) => {
                     let ty = self.resolve_type(&o.ty);
-                    if matches!(&ty, Ty::List(inner) | Ty::Map(inner) if inner.contains_artifact())
-                    {
+                    if matches!(&ty, Ty::List(inner) | Ty::Map(inner) if inner.contains_artifact()) {
                         self.push(
                             Diagnostic::new(Code::UnsupportedOutputType, o.ty.span, format!("a component cannot output `{ty}`"))
                                 .label("unsupported output type")
@@ -1210,29 +1074,45 @@ impl<'db> Checker<'db> {
         let container = command.or(args);
         match (scripts.as_slice(), container) {
             ([], None) => self.push(
-                Diagnostic::new(Code::MissingBody, component.name.span, format!("component `{}` has no body", component.name.text))
-                    .label("neither a script nor a command")
-                    .help("add `python \"\"\"…\"\"\"`, `sh \"\"\"…\"\"\"`, or `image` and `command = [...]`"),
+                Diagnostic::new(
+                    Code::MissingBody,
+                    component.name.span,
+                    format!("component `{}` has no body", component.name.text),
+                )
+                .label("neither a script nor a command")
+                .help("add `python \"\"\"…\"\"\"`, `sh \"\"\"…\"\"\"`, or `image` and `command = [...]`"),
             ),
             ([_, second, ..], _) => self.push(
-                Diagnostic::new(Code::ConflictingBody, second.lang_span, format!("component `{}` has more than one script", component.name.text))
-                    .label("second script")
-                    .secondary(Label::new(scripts[0].lang_span, "first script"))
-                    .help("a component runs one script; split the work into two components"),
+                Diagnostic::new(
+                    Code::ConflictingBody,
+                    second.lang_span,
+                    format!("component `{}` has more than one script", component.name.text),
+                )
+                .label("second script")
+                .secondary(Label::new(scripts[0].lang_span, "first script"))
+                .help("a component runs one script; split the work into two components"),
             ),
             ([script], Some(field)) => self.push(
-                Diagnostic::new(Code::ConflictingBody, field.name.span, format!("component `{}` has both a script and a command", component.name.text))
-                    .label(format!("`{}` of a container component", field.name.text))
-                    .secondary(Label::new(script.lang_span, "script"))
-                    .help("use either a script or `command`/`args`, not both"),
+                Diagnostic::new(
+                    Code::ConflictingBody,
+                    field.name.span,
+                    format!("component `{}` has both a script and a command", component.name.text),
+                )
+                .label(format!("`{}` of a container component", field.name.text))
+                .secondary(Label::new(script.lang_span, "script"))
+                .help("use either a script or `command`/`args`, not both"),
             ),
             ([script], None) => self.check_script_mentions(script, &inputs, &outputs),
             ([], Some(_)) => {
                 if image.is_none() {
                     self.push(
-                        Diagnostic::new(Code::MissingImage, component.name.span, format!("container component `{}` has no image", component.name.text))
-                            .label("no `image`")
-                            .help("add `image = \"registry/name:tag\"`: a command runs in a container image"),
+                        Diagnostic::new(
+                            Code::MissingImage,
+                            component.name.span,
+                            format!("container component `{}` has no image", component.name.text),
+                        )
+                        .label("no `image`")
+                        .help("add `image = \"registry/name:tag\"`: a command runs in a container image"),
                     );
                 }
             }
@@ -1251,9 +1131,7 @@ impl<'db> Checker<'db> {
                     format!("artifact input `{}` cannot have a default", param.name.text),
                 )
                 .label("default of an artifact")
-                .help(
-                    "artifacts come from other tasks; remove the default and pass the artifact in",
-                ),
+                .help("artifacts come from other tasks; remove the default and pass the artifact in"),
             );
             return;
         }
@@ -1309,12 +1187,7 @@ impl<'db> Checker<'db> {
             return;
         }
         let ty = self.literal_ty(&field.value);
-        if !self.expect_type(
-            &field.value,
-            &ty,
-            &Ty::List(Box::new(Ty::String)),
-            "`packages`",
-        ) {
+        if !self.expect_type(&field.value, &ty, &Ty::List(Box::new(Ty::String)), "`packages`") {
             return;
         }
         if let ExprKind::List(items) = &strip_parens(&field.value).kind {
@@ -1355,10 +1228,7 @@ impl<'db> Checker<'db> {
                     format!("`{}` expects a list", field.name.text),
                 )
                 .label("not a list")
-                .help(format!(
-                    "write `{} = [\"python\", \"-m\", \"train\"]`",
-                    field.name.text
-                )),
+                .help(format!("write `{} = [\"python\", \"-m\", \"train\"]`", field.name.text)),
             );
             return;
         };
@@ -1376,10 +1246,7 @@ impl<'db> Checker<'db> {
                     Diagnostic::new(
                         Code::FieldTypeMismatch,
                         item.span,
-                        format!(
-                            "`{}` holds strings, numbers and placeholders",
-                            field.name.text
-                        ),
+                        format!("`{}` holds strings, numbers and placeholders", field.name.text),
                     )
                     .label("not a string, number or placeholder")
                     .help("write a string, an input's name, or `artifact.path`"),
@@ -1403,10 +1270,14 @@ impl<'db> Checker<'db> {
             (None, Some((_, ty))) => (ty, true),
             (None, None) => {
                 self.push(
-                    Diagnostic::new(Code::UnresolvedName, head.span, format!("`{}` is not an input or output of this component", head.text))
-                        .label("unknown name")
-                        .maybe_help(help_did_you_mean(&head.text, names.iter().copied()))
-                        .help_if_none("a command may refer to the component's inputs and outputs; quote literal text"),
+                    Diagnostic::new(
+                        Code::UnresolvedName,
+                        head.span,
+                        format!("`{}` is not an input or output of this component", head.text),
+                    )
+                    .label("unknown name")
+                    .maybe_help(help_did_you_mean(&head.text, names.iter().copied()))
+                    .help_if_none("a command may refer to the component's inputs and outputs; quote literal text"),
                 );
                 return;
             }
@@ -1432,10 +1303,7 @@ impl<'db> Checker<'db> {
                     format!("output parameter `{}` needs `.path` here", head.text),
                 )
                 .label("an output, not a value")
-                .help(format!(
-                    "write `{}.path`: the container writes the value into that file",
-                    head.text
-                )),
+                .help(format!("write `{}.path`: the container writes the value into that file", head.text)),
             ),
             (true, _, Some(prop)) if ["path", "uri"].contains(&prop.text.as_str()) => {}
             (false, true, Some(prop)) if prop.text == "path" => {}
@@ -1447,20 +1315,13 @@ impl<'db> Checker<'db> {
                     (false, false) => &[],
                 };
                 let help = if allowed.is_empty() {
-                    format!(
-                        "`{}` is a parameter and stands for its value; write just `{}`",
-                        head.text, head.text
-                    )
+                    format!("`{}` is a parameter and stands for its value; write just `{}`", head.text, head.text)
                 } else {
                     help_did_you_mean(&prop.text, allowed.iter().copied()).unwrap_or_else(|| {
                         format!(
                             "in a command, `{}` has {}",
                             head.text,
-                            allowed
-                                .iter()
-                                .map(|a| format!("`.{a}`"))
-                                .collect::<Vec<_>>()
-                                .join(" and ")
+                            allowed.iter().map(|a| format!("`.{a}`")).collect::<Vec<_>>().join(" and ")
                         )
                     })
                 };
@@ -1590,6 +1451,8 @@ struct TaskInfo<'a, 'db> {
     /// Output name → read somewhere.
     outputs_read: HashMap<String, bool>,
     named_in_after: bool,
+    /// A reference to this task had an error: its unused-result warnings would only add noise.
+    had_bad_reference: bool,
     deps: Vec<(usize, Span)>,
 }
 
@@ -1683,10 +1546,14 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             "rename one of the tasks".to_string()
                         };
                         self.c.push(
-                            Diagnostic::new(Code::DuplicateTask, name.span, format!("a task named `{}` already exists in `{}`", name.text, self.pipeline.name.text))
-                                .label("task declared again here")
-                                .secondary(Label::new(first_span, "first task of that name"))
-                                .help(help),
+                            Diagnostic::new(
+                                Code::DuplicateTask,
+                                name.span,
+                                format!("a task named `{}` already exists in `{}`", name.text, self.pipeline.name.text),
+                            )
+                            .label("task declared again here")
+                            .secondary(Label::new(first_span, "first task of that name"))
+                            .help(help),
                         );
                         // Still check it, under its own entry, so its mistakes are reported.
                     } else {
@@ -1699,6 +1566,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         callee: None,
                         outputs_read: HashMap::new(),
                         named_in_after: false,
+                        had_bad_reference: false,
                         deps: Vec::new(),
                     });
                 }
@@ -1749,9 +1617,13 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     self.collect(&block.stmts, false, finally_seen);
                 }
                 ast::StmtKind::Field(f) if !top => self.c.push(
-                    Diagnostic::new(Code::UnknownField, f.name.span, format!("`{}` cannot be set inside a block", f.name.text))
-                        .label("field inside a condition or loop")
-                        .help("pipeline fields belong at the top of the pipeline; a task is written `name = component(…)`"),
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        f.name.span,
+                        format!("`{}` cannot be set inside a block", f.name.text),
+                    )
+                    .label("field inside a condition or loop")
+                    .help("pipeline fields belong at the top of the pipeline; a task is written `name = component(…)`"),
                 ),
                 ast::StmtKind::Output(o) if !top => self.c.push(
                     Diagnostic::new(Code::UnknownField, o.name.span, "`output` belongs at the top level of a pipeline")
@@ -1777,15 +1649,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         field_names.push(&f.name);
                         if PIPELINE_FIELDS.contains(&f.name.text.as_str()) {
                             let ty = self.c.literal_ty(&f.value);
-                            self.c.expect_type(
-                                &f.value,
-                                &ty,
-                                &Ty::String,
-                                &format!("`{}`", f.name.text),
-                            );
+                            self.c.expect_type(&f.value, &ty, &Ty::String, &format!("`{}`", f.name.text));
                         } else {
-                            self.c
-                                .unknown_field(&f.name, &PIPELINE_FIELDS, "a pipeline");
+                            self.c.unknown_field(&f.name, &PIPELINE_FIELDS, "a pipeline");
                         }
                     }
                 }
@@ -1823,15 +1689,20 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     self.enclosing_deps.truncate(pushed);
                     if !self.loops[index].used {
                         self.c.push(
-                            Diagnostic::new(Code::UnusedLoopVariable, f.var.span, format!("loop variable `{}` is never used", f.var.text))
-                                .label("unused")
-                                .help(format!("pass `{}` to a task in the loop; name it `_{}` if each iteration really ignores it", f.var.text, f.var.text)),
+                            Diagnostic::new(
+                                Code::UnusedLoopVariable,
+                                f.var.span,
+                                format!("loop variable `{}` is never used", f.var.text),
+                            )
+                            .label("unused")
+                            .help(format!(
+                                "pass `{}` to a task in the loop; name it `_{}` if each iteration really ignores it",
+                                f.var.text, f.var.text
+                            )),
                         );
                     }
                 }
-                ast::StmtKind::Finally(block) => {
-                    self.walk(&block.stmts, loop_counter, task_counter)
-                }
+                ast::StmtKind::Finally(block) => self.walk(&block.stmts, loop_counter, task_counter),
                 ast::StmtKind::Output(_) => {}
             }
         }
@@ -1849,24 +1720,16 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 _ => "a condition is a Bool: a comparison, a Bool parameter or output, or `and`/`or`/`not` of those",
             };
             self.c.push(
-                Diagnostic::new(
-                    Code::ConditionNotBool,
-                    cond.span,
-                    format!("a condition must be a Bool, found {ty}"),
-                )
-                .label(format!("this is {ty}"))
-                .help(help),
+                Diagnostic::new(Code::ConditionNotBool, cond.span, format!("a condition must be a Bool, found {ty}"))
+                    .label(format!("this is {ty}"))
+                    .help(help),
             );
         }
         if is_constant(cond) {
             self.c.push(
-                Diagnostic::new(
-                    Code::ConstantCondition,
-                    cond.span,
-                    "this condition is always the same",
-                )
-                .label("made only of literals")
-                .help("compare a parameter or a task's output, or remove the `if`"),
+                Diagnostic::new(Code::ConstantCondition, cond.span, "this condition is always the same")
+                    .label("made only of literals")
+                    .help("compare a parameter or a task's output, or remove the `if`"),
             );
         }
         let _ = before;
@@ -1894,28 +1757,28 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         if let ExprKind::List(items) = &strip_parens(&f.iterable).kind {
             if items.is_empty() {
                 self.c.push(
-                    Diagnostic::new(
-                        Code::EmptyLoop,
-                        f.iterable.span,
-                        "this loop iterates over an empty list",
-                    )
-                    .label("no items")
-                    .help("add items, or remove the loop"),
+                    Diagnostic::new(Code::EmptyLoop, f.iterable.span, "this loop iterates over an empty list")
+                        .label("no items")
+                        .help("add items, or remove the loop"),
                 );
             }
         }
         if let Some(parallel) = &f.parallel {
             let ok = match &strip_parens(parallel).kind {
-                ExprKind::Number(n) => {
-                    n.unit.is_none() && n.value.parse::<u32>().is_ok_and(|v| v > 0)
-                }
+                ExprKind::Number(n) => n.unit.is_none() && n.value.parse::<u32>().is_ok_and(|v| v > 0),
                 _ => false,
             };
             if !ok {
                 self.c.push(
-                    Diagnostic::new(Code::InvalidParallelism, parallel.span, "`parallel` takes a positive whole number")
-                        .label("not a positive integer literal")
-                        .help("write `parallel 4` to run at most four iterations at once, or leave it out to run all at once"),
+                    Diagnostic::new(
+                        Code::InvalidParallelism,
+                        parallel.span,
+                        "`parallel` takes a positive whole number",
+                    )
+                    .label("not a positive integer literal")
+                    .help(
+                        "write `parallel 4` to run at most four iterations at once, or leave it out to run all at once",
+                    ),
                 );
             }
         }
@@ -1932,19 +1795,13 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
         }
         let callee = match self.c.lookup(&call.callee.text) {
-            Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => {
-                Some((owner, export))
-            }
+            Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => Some((owner, export)),
             Found::One(_, export) => {
                 self.c.push(
                     Diagnostic::new(
                         Code::NotCallable,
                         call.callee.span,
-                        format!(
-                            "`{}` is an {}, not a component",
-                            call.callee.text,
-                            export.kind_name()
-                        ),
+                        format!("`{}` is an {}, not a component", call.callee.text, export.kind_name()),
                     )
                     .label("cannot be called")
                     .help("a task calls a component or a pipeline"),
@@ -1976,15 +1833,16 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     );
                 } else {
                     let visible = visible_names(self.c.db, self.c.file);
-                    let callables = visible
-                        .iter()
-                        .filter(|(_, e)| e.signature().is_some())
-                        .map(|(n, _)| *n);
+                    let callables = visible.iter().filter(|(_, e)| e.signature().is_some()).map(|(n, _)| *n);
                     self.c.push(
-                        Diagnostic::new(Code::UnresolvedCallee, call.callee.span, format!("no component or pipeline named `{name}`"))
-                            .label("not found")
-                            .maybe_help(help_did_you_mean(name, callables))
-                            .help_if_none("declare the component in this file, or import the file that declares it"),
+                        Diagnostic::new(
+                            Code::UnresolvedCallee,
+                            call.callee.span,
+                            format!("no component or pipeline named `{name}`"),
+                        )
+                        .label("not found")
+                        .maybe_help(help_did_you_mean(name, callables))
+                        .help_if_none("declare the component in this file, or import the file that declares it"),
                     );
                 }
                 None
@@ -2023,13 +1881,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     None => "arguments are written `name: value`".to_string(),
                 };
                 self.c.push(
-                    Diagnostic::new(
-                        Code::PositionalArgument,
-                        arg.span,
-                        "arguments must be named",
-                    )
-                    .label("unnamed argument")
-                    .help(help),
+                    Diagnostic::new(Code::PositionalArgument, arg.span, "arguments must be named")
+                        .label("unnamed argument")
+                        .help(help),
                 );
                 if let Some(input) = sig.inputs.get(position) {
                     passed.entry(input.name.as_str()).or_insert(arg.span);
@@ -2038,36 +1892,27 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             };
             if let Some(first) = passed.get(name.text.as_str()) {
                 self.c.push(
-                    Diagnostic::new(
-                        Code::DuplicateArgument,
-                        name.span,
-                        format!("`{}` is passed twice", name.text),
-                    )
-                    .label("passed again here")
-                    .secondary(Label::new(*first, "first passed here"))
-                    .help("remove one of them"),
+                    Diagnostic::new(Code::DuplicateArgument, name.span, format!("`{}` is passed twice", name.text))
+                        .label("passed again here")
+                        .secondary(Label::new(*first, "first passed here"))
+                        .help("remove one of them"),
                 );
                 continue;
             }
             passed.insert(&name.text, name.span);
             let Some(input) = sig.input(&name.text) else {
                 let help =
-                    help_did_you_mean(&name.text, sig.inputs.iter().map(|i| i.name.as_str()))
-                        .unwrap_or_else(|| {
-                            if sig.inputs.is_empty() {
-                                format!("`{}` takes no inputs", call.callee.text)
-                            } else {
-                                format!(
-                                    "`{}` takes {}",
-                                    call.callee.text,
-                                    sig.inputs
-                                        .iter()
-                                        .map(|i| format!("`{}`", i.name))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            }
-                        });
+                    help_did_you_mean(&name.text, sig.inputs.iter().map(|i| i.name.as_str())).unwrap_or_else(|| {
+                        if sig.inputs.is_empty() {
+                            format!("`{}` takes no inputs", call.callee.text)
+                        } else {
+                            format!(
+                                "`{}` takes {}",
+                                call.callee.text,
+                                sig.inputs.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+                            )
+                        }
+                    });
                 let mut d = Diagnostic::new(
                     Code::UnknownArgument,
                     name.span,
@@ -2076,11 +1921,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 .label("unknown argument")
                 .help(help);
                 if let Some(span) = self.c.item_name_span(owner, &call.callee.text) {
-                    d = d.secondary(self.c.label_in(
-                        owner,
-                        span,
-                        format!("`{}` is declared here", call.callee.text),
-                    ));
+                    d = d.secondary(self.c.label_in(owner, span, format!("`{}` is declared here", call.callee.text)));
                 }
                 self.c.push(d);
                 continue;
@@ -2090,7 +1931,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 self.c.check_lossy(&arg.value, &expected);
             } else {
                 let help = match (&actual, &expected) {
-                    (Ty::Float, Ty::Int) => "a Float does not narrow to an Int; pass a whole number or change the input to Float".to_string(),
+                    (Ty::Float, Ty::Int) => {
+                        "a Float does not narrow to an Int; pass a whole number or change the input to Float"
+                            .to_string()
+                    }
                     (Ty::Artifact(_), Ty::Artifact(_)) => {
                         format!("an input of type {expected} accepts {expected} or a type declared with `artifact X: {expected}`")
                     }
@@ -2107,41 +1951,24 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 );
             }
         }
-        let missing: Vec<&items::InputSig> = sig
-            .inputs
-            .iter()
-            .filter(|i| !i.has_default && !passed.contains_key(i.name.as_str()))
-            .collect();
+        let missing: Vec<&items::InputSig> =
+            sig.inputs.iter().filter(|i| !i.has_default && !passed.contains_key(i.name.as_str())).collect();
         if !missing.is_empty() {
-            let list: Vec<String> = missing
-                .iter()
-                .map(|i| format!("`{}: {}`", i.name, items::input_ty(self.c.db, owner, i)))
-                .collect();
+            let list: Vec<String> =
+                missing.iter().map(|i| format!("`{}: {}`", i.name, items::input_ty(self.c.db, owner, i))).collect();
             let mut d = Diagnostic::new(
                 Code::MissingArgument,
                 call.callee.span,
                 format!(
                     "`{}` needs {}",
                     call.callee.text,
-                    missing
-                        .iter()
-                        .map(|i| format!("`{}`", i.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    missing.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
                 ),
             )
-            .label(if missing.len() == 1 {
-                "missing an argument"
-            } else {
-                "missing arguments"
-            })
+            .label(if missing.len() == 1 { "missing an argument" } else { "missing arguments" })
             .help(format!("pass {}", list.join(", ")));
             if let Some(span) = self.c.item_name_span(owner, &call.callee.text) {
-                d = d.secondary(self.c.label_in(
-                    owner,
-                    span,
-                    format!("`{}` is declared here", call.callee.text),
-                ));
+                d = d.secondary(self.c.label_in(owner, span, format!("`{}` is declared here", call.callee.text)));
             }
             self.c.push(d);
         }
@@ -2211,22 +2038,22 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     self.tasks[target].named_in_after = true;
                     if self.tasks[index].deps.iter().any(|(t, _)| *t == target) {
                         self.c.push(
-                            Diagnostic::new(Code::RedundantAfter, head.span, format!("this task already waits for `{}`", head.text))
-                                .label("redundant")
-                                .help("it reads an output of that task, which orders them already; remove it from `after`"),
+                            Diagnostic::new(
+                                Code::RedundantAfter,
+                                head.span,
+                                format!("this task already waits for `{}`", head.text),
+                            )
+                            .label("redundant")
+                            .help("it reads an output of that task, which orders them already; remove it from `after`"),
                         );
                     }
                     self.check_task_visible(target, head, true);
                     self.tasks[index].deps.push((target, head.span));
                 }
                 Some(_) => self.c.push(
-                    Diagnostic::new(
-                        Code::AfterNonTask,
-                        item.span,
-                        "`after` names tasks, not their outputs",
-                    )
-                    .label("an output")
-                    .help(format!("write `after = [{}]`", head.text)),
+                    Diagnostic::new(Code::AfterNonTask, item.span, "`after` names tasks, not their outputs")
+                        .label("an output")
+                        .help(format!("write `after = [{}]`", head.text)),
                 ),
                 None => {
                     let is_param = self.params.iter().any(|(p, _, _)| p.name.text == head.text);
@@ -2237,8 +2064,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         .filter(|t| t.stmt.call.callee.text == head.text)
                         .map(|t| format!("`{}`", t.name.text))
                         .collect();
-                    let is_item =
-                        !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
+                    let is_item = !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
                     if is_item {
                         let help = if callers.is_empty() {
                             "`after` names tasks of this pipeline, not components".to_string()
@@ -2262,11 +2088,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                                 format!(
                                     "`{}` is a {}, not a task",
                                     head.text,
-                                    if is_param {
-                                        "parameter"
-                                    } else {
-                                        "loop variable"
-                                    }
+                                    if is_param { "parameter" } else { "loop variable" }
                                 ),
                             )
                             .label("not a task")
@@ -2275,14 +2097,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     } else {
                         let names: Vec<&str> = self.task_index.keys().copied().collect();
                         self.c.push(
-                            Diagnostic::new(
-                                Code::UnresolvedName,
-                                head.span,
-                                format!("no task named `{}`", head.text),
-                            )
-                            .label("not found")
-                            .maybe_help(help_did_you_mean(&head.text, names.iter().copied()))
-                            .help_if_none("`after` names tasks of this pipeline"),
+                            Diagnostic::new(Code::UnresolvedName, head.span, format!("no task named `{}`", head.text))
+                                .label("not found")
+                                .maybe_help(help_did_you_mean(&head.text, names.iter().copied()))
+                                .help_if_none("`after` names tasks of this pipeline"),
                         );
                     }
                 }
@@ -2303,10 +2121,14 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 Scope::Loop(_) => loops_left += 1,
                 Scope::Branch(_) if !is_after => {
                     self.c.push(
-                        Diagnostic::new(Code::ConditionalOutputEscapes, at.span, format!("task `{}` runs only inside a condition", at.text))
-                            .label("read outside its branch")
-                            .secondary(Label::new(self.tasks[target].name.span, "declared inside an `if` branch"))
-                            .help("use the output inside the same branch, or move the task out of the `if`"),
+                        Diagnostic::new(
+                            Code::ConditionalOutputEscapes,
+                            at.span,
+                            format!("task `{}` runs only inside a condition", at.text),
+                        )
+                        .label("read outside its branch")
+                        .secondary(Label::new(self.tasks[target].name.span, "declared inside an `if` branch"))
+                        .help("use the output inside the same branch, or move the task out of the `if`"),
                     );
                     return loops_left;
                 }
@@ -2329,10 +2151,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 self.c.list_ty(items, &tys)
             }
             ExprKind::Map(entries) => {
-                let tys: Vec<Ty> = entries
-                    .iter()
-                    .map(|e| self.expr_ty(&e.value, condition))
-                    .collect();
+                let tys: Vec<Ty> = entries.iter().map(|e| self.expr_ty(&e.value, condition)).collect();
                 self.c.map_ty(entries, tys)
             }
             ExprKind::Call(call) => {
@@ -2355,7 +2174,8 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     let ordering = !matches!(op, ast::BinaryOp::Eq | ast::BinaryOp::Ne);
                     if !is_comparable(&lt, &rt, ordering) {
                         let help = if lt.is_artifact() || rt.is_artifact() {
-                            "artifacts cannot be compared; compare an output parameter such as a score instead".to_string()
+                            "artifacts cannot be compared; compare an output parameter such as a score instead"
+                                .to_string()
                         } else if ordering && lt == rt {
                             format!("`{}` needs numbers or strings", op.text())
                         } else {
@@ -2410,17 +2230,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             format!("this item has no field `{}`", name.text),
                         )
                         .label("unknown field")
-                        .maybe_help(help_did_you_mean(
-                            &name.text,
-                            fields.iter().map(|(n, _)| n.as_str()),
-                        ))
+                        .maybe_help(help_did_you_mean(&name.text, fields.iter().map(|(n, _)| n.as_str())))
                         .help_if_none(format!(
                             "the items have {}",
-                            fields
-                                .iter()
-                                .map(|(n, _)| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            fields.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                         )),
                     );
                     Ty::Unknown
@@ -2461,11 +2274,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         let mut ty = if let Some(i) = in_scope_loop {
             self.loops[i].used = true;
             self.loops[i].elem.clone()
-        } else if let Some(p) = self
-            .params
-            .iter_mut()
-            .find(|(p, _, _)| p.name.text == head.text)
-        {
+        } else if let Some(p) = self.params.iter_mut().find(|(p, _, _)| p.name.text == head.text) {
             p.2 = true;
             p.1.clone()
         } else if let Some(&target) = self.task_index.get(head.text.as_str()) {
@@ -2479,11 +2288,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             );
             return Ty::Unknown;
         } else {
-            let mut names: Vec<&str> = self
-                .params
-                .iter()
-                .map(|(p, _, _)| p.name.text.as_str())
-                .collect();
+            let mut names: Vec<&str> = self.params.iter().map(|(p, _, _)| p.name.text.as_str()).collect();
             names.extend(self.task_index.keys().copied());
             for scope in &self.scopes {
                 if let Scope::Loop(i) = scope {
@@ -2491,17 +2296,13 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 }
             }
             let help = help_did_you_mean(&head.text, names.iter().copied()).unwrap_or_else(|| {
-                "a value is a parameter, a loop variable, or a task's output `task.output`"
-                    .to_string()
+                "a value is a parameter, a loop variable, or a task's output `task.output`".to_string()
             });
             self.c.push(
                 Diagnostic::new(
                     Code::UnresolvedName,
                     head.span,
-                    format!(
-                        "cannot find `{}` in pipeline `{}`",
-                        head.text, self.pipeline.name.text
-                    ),
+                    format!("cannot find `{}` in pipeline `{}`", head.text, self.pipeline.name.text),
                 )
                 .label("not found")
                 .help(help),
@@ -2514,23 +2315,13 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         ty
     }
 
-    fn task_output_ty(
-        &mut self,
-        target: usize,
-        head: &Ident,
-        rest: &[Ident],
-        condition: bool,
-    ) -> Ty {
+    fn task_output_ty(&mut self, target: usize, head: &Ident, rest: &[Ident], condition: bool) -> Ty {
         let Some((output_name, extra)) = rest.split_first() else {
-            let outputs: Vec<String> =
-                match self.tasks[target].callee.and_then(|(_, e)| e.signature()) {
-                    Some(sig) => sig
-                        .outputs
-                        .iter()
-                        .map(|o| format!("`{}.{}`", head.text, o.name))
-                        .collect(),
-                    None => Vec::new(),
-                };
+            self.tasks[target].had_bad_reference = true;
+            let outputs: Vec<String> = match self.tasks[target].callee.and_then(|(_, e)| e.signature()) {
+                Some(sig) => sig.outputs.iter().map(|o| format!("`{}.{}`", head.text, o.name)).collect(),
+                None => Vec::new(),
+            };
             let help = if outputs.is_empty() {
                 "pass one of its outputs, `task.output`; to only wait for the task, use `after = [task]`".to_string()
             } else {
@@ -2541,13 +2332,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 )
             };
             self.c.push(
-                Diagnostic::new(
-                    Code::TaskUsedAsValue,
-                    head.span,
-                    format!("`{}` is a task, not a value", head.text),
-                )
-                .label("a task")
-                .help(help),
+                Diagnostic::new(Code::TaskUsedAsValue, head.span, format!("`{}` is a task, not a value", head.text))
+                    .label("a task")
+                    .help(help),
             );
             return Ty::Unknown;
         };
@@ -2568,40 +2355,28 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         } else {
             self.enclosing_deps.push((target, head.span));
         }
-        let loops_left = self.check_task_visible(
-            target,
-            head,
-            condition && self.tasks[target].scopes.is_empty(),
-        );
+        let loops_left = self.check_task_visible(target, head, condition && self.tasks[target].scopes.is_empty());
         let Some((owner, export)) = self.tasks[target].callee else {
-            self.tasks[target]
-                .outputs_read
-                .insert(output_name.text.clone(), true);
+            self.tasks[target].outputs_read.insert(output_name.text.clone(), true);
             return Ty::Unknown;
         };
         let Some(sig) = export.signature() else {
             return Ty::Unknown;
         };
         let Some(output) = sig.output(&output_name.text) else {
+            self.tasks[target].had_bad_reference = true;
             let callee = &self.tasks[target].stmt.call.callee.text;
-            let help = help_did_you_mean(
-                &output_name.text,
-                sig.outputs.iter().map(|o| o.name.as_str()),
-            )
-            .unwrap_or_else(|| {
-                if sig.outputs.is_empty() {
-                    format!("`{callee}` has no outputs")
-                } else {
-                    format!(
-                        "`{callee}` outputs {}",
-                        sig.outputs
-                            .iter()
-                            .map(|o| format!("`{}`", o.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            });
+            let help = help_did_you_mean(&output_name.text, sig.outputs.iter().map(|o| o.name.as_str()))
+                .unwrap_or_else(|| {
+                    if sig.outputs.is_empty() {
+                        format!("`{callee}` has no outputs")
+                    } else {
+                        format!(
+                            "`{callee}` outputs {}",
+                            sig.outputs.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                });
             let mut d = Diagnostic::new(
                 Code::UnknownOutput,
                 output_name.span,
@@ -2610,18 +2385,12 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             .label("unknown output")
             .help(help);
             if let Some(span) = self.c.item_name_span(owner, callee) {
-                d = d.secondary(self.c.label_in(
-                    owner,
-                    span,
-                    format!("`{callee}` is declared here"),
-                ));
+                d = d.secondary(self.c.label_in(owner, span, format!("`{callee}` is declared here")));
             }
             self.c.push(d);
             return Ty::Unknown;
         };
-        self.tasks[target]
-            .outputs_read
-            .insert(output_name.text.clone(), true);
+        self.tasks[target].outputs_read.insert(output_name.text.clone(), true);
         let mut ty = items::output_ty(self.c.db, owner, output);
         for _ in 0..loops_left {
             ty = Ty::List(Box::new(ty));
@@ -2661,10 +2430,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         Diagnostic::new(
                             Code::OutputTypeMismatch,
                             out.value.span,
-                            format!(
-                                "output `{}` is declared {declared}, but this is {actual}",
-                                out.name.text
-                            ),
+                            format!("output `{}` is declared {declared}, but this is {actual}", out.name.text),
                         )
                         .label(format!("this is {actual}"))
                         .secondary(Label::new(ty.span, format!("declared {declared}")))
@@ -2678,8 +2444,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
 
     fn check_graph(&mut self) {
         use petgraph::graph::DiGraph;
-        let mut graph: DiGraph<usize, Span> =
-            DiGraph::with_capacity(self.tasks.len(), self.tasks.len());
+        let mut graph: DiGraph<usize, Span> = DiGraph::with_capacity(self.tasks.len(), self.tasks.len());
         let nodes: Vec<_> = (0..self.tasks.len()).map(|i| graph.add_node(i)).collect();
         for (i, task) in self.tasks.iter().enumerate() {
             for &(dep, span) in &task.deps {
@@ -2694,14 +2459,15 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
             let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
             members.sort_unstable();
-            let names: Vec<String> = members
-                .iter()
-                .map(|&i| format!("`{}`", self.tasks[i].name.text))
-                .collect();
+            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", self.tasks[i].name.text)).collect();
             let first = members[0];
-            let mut d = Diagnostic::new(Code::DependencyCycle, self.tasks[first].name.span, format!("tasks depend on each other in a cycle: {}", names.join(" → ")))
-                .label("part of a cycle")
-                .help("a pipeline is a graph without cycles; break the cycle by removing one of these references");
+            let mut d = Diagnostic::new(
+                Code::DependencyCycle,
+                self.tasks[first].name.span,
+                format!("tasks depend on each other in a cycle: {}", names.join(" → ")),
+            )
+            .label("part of a cycle")
+            .help("a pipeline is a graph without cycles; break the cycle by removing one of these references");
             for &i in &members[1..] {
                 d = d.secondary(Label::new(self.tasks[i].name.span, "also in the cycle"));
             }
@@ -2715,12 +2481,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 by_k8s.entry(name).or_insert(i);
                 continue;
             }
-            let cut: String = name
-                .chars()
-                .take(63)
-                .collect::<String>()
-                .trim_end_matches('-')
-                .to_string();
+            let cut: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_string();
             match by_k8s.get(&cut) {
                 Some(&other) if self.tasks[other].name.text != task.name.text => {
                     let other_span = self.tasks[other].name.span;
@@ -2765,14 +2526,11 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 if !seen.insert((file, name.clone())) {
                     continue;
                 }
-                let Some(Export::Pipeline(_)) = file_exports(self.c.db, file).items.get(&name)
-                else {
+                let Some(Export::Pipeline(_)) = file_exports(self.c.db, file).items.get(&name) else {
                     continue;
                 };
                 for callee in pipeline_callees(self.c.db, file, &name) {
-                    if let Found::One(next_file, Export::Pipeline(_)) =
-                        lookup(self.c.db, file, &callee)
-                    {
+                    if let Found::One(next_file, Export::Pipeline(_)) = lookup(self.c.db, file, &callee) {
                         if (next_file, callee.clone()) == me {
                             found = true;
                         }
@@ -2785,10 +2543,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     Diagnostic::new(
                         Code::RecursivePipeline,
                         task.stmt.call.callee.span,
-                        format!(
-                            "pipeline `{}` calls `{}`, which calls `{}` again",
-                            me.1, start.1, me.1
-                        ),
+                        format!("pipeline `{}` calls `{}`, which calls `{}` again", me.1, start.1, me.1),
                     )
                     .label("recursive call")
                     .help("pipelines cannot call each other in a cycle"),
@@ -2828,11 +2583,11 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             let Some(sig) = export.signature() else {
                 continue;
             };
-            let outputs: Vec<(&str, Ty)> = sig
-                .outputs
-                .iter()
-                .map(|o| (o.name.as_str(), items::output_ty(self.c.db, owner, o)))
-                .collect();
+            if task.had_bad_reference {
+                continue;
+            }
+            let outputs: Vec<(&str, Ty)> =
+                sig.outputs.iter().map(|o| (o.name.as_str(), items::output_ty(self.c.db, owner, o))).collect();
             let any_read = task.outputs_read.values().any(|r| *r)
                 || task.named_in_after
                 || pipeline_outputs.contains(task.name.text.as_str());
@@ -2851,9 +2606,16 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     continue;
                 }
                 warnings.push(
-                    Diagnostic::new(Code::UnusedTask, task.name.span, format!("the results of task `{}` are never used", task.name.text))
-                        .label("nothing reads its outputs")
-                        .help(format!("pass `{}.{}` to another task, expose it with `output … = {}.{}`, or remove the task", task.name.text, unread[0], task.name.text, unread[0])),
+                    Diagnostic::new(
+                        Code::UnusedTask,
+                        task.name.span,
+                        format!("the results of task `{}` are never used", task.name.text),
+                    )
+                    .label("nothing reads its outputs")
+                    .help(format!(
+                        "pass `{}.{}` to another task, expose it with `output … = {}.{}`, or remove the task",
+                        task.name.text, unread[0], task.name.text, unread[0]
+                    )),
                 );
             } else {
                 for name in unread {

@@ -21,10 +21,7 @@ pub struct TypeRef {
 
 impl TypeRef {
     pub fn from_ast(ty: &ast::TypeExpr) -> TypeRef {
-        TypeRef {
-            name: ty.name.text.clone(),
-            args: ty.args.iter().map(TypeRef::from_ast).collect(),
-        }
+        TypeRef { name: ty.name.text.clone(), args: ty.args.iter().map(TypeRef::from_ast).collect() }
     }
 }
 
@@ -107,12 +104,7 @@ pub fn file_exports(db: &dyn Db, file: SourceFile) -> Exports {
     for item in &parse.file.items {
         let (name, export) = match item {
             ast::Item::Import(_) => continue,
-            ast::Item::Artifact(a) => (
-                &a.name,
-                Export::Artifact {
-                    base: a.base.as_ref().map(|b| b.text.clone()),
-                },
-            ),
+            ast::Item::Artifact(a) => (&a.name, Export::Artifact { base: a.base.as_ref().map(|b| b.text.clone()) }),
             ast::Item::Component(c) => (&c.name, Export::Component(component_signature(c))),
             ast::Item::Pipeline(p) => (&p.name, Export::Pipeline(pipeline_signature(p))),
         };
@@ -125,19 +117,14 @@ fn component_signature(component: &ast::Component) -> Signature {
     let mut sig = Signature::default();
     for member in &component.members {
         match &member.kind {
-            ast::MemberKind::Input(p) if sig.input(&p.name.text).is_none() => {
-                sig.inputs.push(InputSig {
-                    name: p.name.text.clone(),
-                    ty: TypeRef::from_ast(&p.ty),
-                    has_default: p.default.is_some(),
-                })
-            }
-            ast::MemberKind::Output(o) if sig.output(&o.name.text).is_none() => {
-                sig.outputs.push(OutputSigE {
-                    name: o.name.text.clone(),
-                    ty: OutputTy::Declared(TypeRef::from_ast(&o.ty)),
-                })
-            }
+            ast::MemberKind::Input(p) if sig.input(&p.name.text).is_none() => sig.inputs.push(InputSig {
+                name: p.name.text.clone(),
+                ty: TypeRef::from_ast(&p.ty),
+                has_default: p.default.is_some(),
+            }),
+            ast::MemberKind::Output(o) if sig.output(&o.name.text).is_none() => sig
+                .outputs
+                .push(OutputSigE { name: o.name.text.clone(), ty: OutputTy::Declared(TypeRef::from_ast(&o.ty)) }),
             _ => {}
         }
     }
@@ -168,40 +155,28 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
         let ty = match (&out.ty, out.value.as_path()) {
             (Some(ty), _) => OutputTy::Declared(TypeRef::from_ast(ty)),
             (None, Some([task, output])) => match tasks.get(task.text.as_str()) {
-                Some((callee, fan_in)) => OutputTy::FromTask {
-                    callee: callee.to_string(),
-                    output: output.text.clone(),
-                    fan_in: *fan_in,
-                },
+                Some((callee, fan_in)) => {
+                    OutputTy::FromTask { callee: callee.to_string(), output: output.text.clone(), fan_in: *fan_in }
+                }
                 None => OutputTy::Unknown,
             },
-            (None, Some([param])) => {
-                match pipeline.params.iter().find(|p| p.name.text == param.text) {
-                    Some(p) => OutputTy::Declared(TypeRef::from_ast(&p.ty)),
-                    None => OutputTy::Unknown,
-                }
-            }
+            (None, Some([param])) => match pipeline.params.iter().find(|p| p.name.text == param.text) {
+                Some(p) => OutputTy::Declared(TypeRef::from_ast(&p.ty)),
+                None => OutputTy::Unknown,
+            },
             _ => OutputTy::Unknown,
         };
-        sig.outputs.push(OutputSigE {
-            name: out.name.text.clone(),
-            ty,
-        });
+        sig.outputs.push(OutputSigE { name: out.name.text.clone(), ty });
     }
     sig
 }
 
-fn collect_task_callees<'a>(
-    stmts: &'a [ast::Stmt],
-    in_loop: bool,
-    out: &mut BTreeMap<&'a str, (&'a str, bool)>,
-) {
+fn collect_task_callees<'a>(stmts: &'a [ast::Stmt], in_loop: bool, out: &mut BTreeMap<&'a str, (&'a str, bool)>) {
     for stmt in stmts {
         match &stmt.kind {
             ast::StmtKind::Task(t) => {
                 let name = t.binding.as_ref().unwrap_or(&t.call.callee);
-                out.entry(name.text.as_str())
-                    .or_insert((t.call.callee.text.as_str(), in_loop));
+                out.entry(name.text.as_str()).or_insert((t.call.callee.text.as_str(), in_loop));
             }
             ast::StmtKind::If(i) => {
                 let mut current = Some(i);
@@ -244,11 +219,7 @@ pub fn file_imports(db: &dyn Db, file: SourceFile) -> Vec<ImportRef> {
             ast::Item::Import(import) => {
                 let path = resolve_import_path(file.path(db), &import.target.relative_path());
                 let target = files.get(&path).copied();
-                Some(ImportRef {
-                    span: import.target.span(),
-                    path,
-                    file: target,
-                })
+                Some(ImportRef { span: import.target.span(), path, file: target })
             }
             _ => None,
         })
@@ -299,18 +270,9 @@ pub fn lookup<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Found<'db> 
 
 /// Every name visible in a file, for "did you mean" and completion: own items and imported ones.
 pub fn visible_names(db: &dyn Db, file: SourceFile) -> Vec<(&str, &Export)> {
-    let mut out: Vec<(&str, &Export)> = file_exports(db, file)
-        .items
-        .iter()
-        .map(|(n, e)| (n.as_str(), e))
-        .collect();
+    let mut out: Vec<(&str, &Export)> = file_exports(db, file).items.iter().map(|(n, e)| (n.as_str(), e)).collect();
     for &import in imported_files(db, file) {
-        out.extend(
-            file_exports(db, import)
-                .items
-                .iter()
-                .map(|(n, e)| (n.as_str(), e)),
-        );
+        out.extend(file_exports(db, import).items.iter().map(|(n, e)| (n.as_str(), e)));
     }
     out
 }
@@ -319,15 +281,8 @@ pub fn visible_names(db: &dyn Db, file: SourceFile) -> Vec<(&str, &Export)> {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum TypeError {
     Unknown(String),
-    Arity {
-        name: String,
-        expected: usize,
-        found: usize,
-    },
-    NotAType {
-        name: String,
-        kind: &'static str,
-    },
+    Arity { name: String, expected: usize, found: usize },
+    NotAType { name: String, kind: &'static str },
 }
 
 /// Resolves a written type in the file that wrote it.
@@ -336,11 +291,7 @@ pub fn resolve_type(db: &dyn Db, file: SourceFile, ty: &TypeRef) -> Result<Ty, T
         if ty.args.len() == expected {
             Ok(())
         } else {
-            Err(TypeError::Arity {
-                name: ty.name.clone(),
-                expected,
-                found: ty.args.len(),
-            })
+            Err(TypeError::Arity { name: ty.name.clone(), expected, found: ty.args.len() })
         }
     };
     match ty.name.as_str() {
@@ -359,10 +310,7 @@ pub fn resolve_type(db: &dyn Db, file: SourceFile, ty: &TypeRef) -> Result<Ty, T
         name => match resolve_artifact_name(db, file, name) {
             Some(artifact) => arity(0).map(|_| Ty::Artifact(artifact)),
             None => match lookup(db, file, name) {
-                Found::One(_, export) => Err(TypeError::NotAType {
-                    name: name.to_string(),
-                    kind: export.kind_name(),
-                }),
+                Found::One(_, export) => Err(TypeError::NotAType { name: name.to_string(), kind: export.kind_name() }),
                 _ => Err(TypeError::Unknown(name.to_string())),
             },
         },
@@ -385,11 +333,7 @@ fn output_ty_depth(db: &dyn Db, owner: SourceFile, output: &OutputSigE, depth: u
         OutputTy::Unknown => Ty::Unknown,
         // Pipelines that call each other in a cycle are E0305; the bound keeps this finite.
         OutputTy::FromTask { .. } if depth > 16 => Ty::Unknown,
-        OutputTy::FromTask {
-            callee,
-            output: name,
-            fan_in,
-        } => {
+        OutputTy::FromTask { callee, output: name, fan_in } => {
             let Found::One(callee_file, export) = lookup(db, owner, callee) else {
                 return Ty::Unknown;
             };

@@ -69,9 +69,7 @@ fn fit_label_length(full: String) -> String {
 
 /// FNV-1a, 32 bits: small, stable across Rust versions and platforms (unlike `DefaultHasher`).
 fn fnv1a_32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
-    })
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193))
 }
 
 /// Why a KFL name cannot become a Kubernetes name. Offsets are byte offsets into the KFL name.
@@ -132,18 +130,15 @@ impl fmt::Display for K8sNameError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             K8sNameError::Empty => formatter.write_str("a Kubernetes name cannot be empty"),
-            K8sNameError::Uppercase { found, .. } => write!(
-                formatter,
-                "uppercase letter `{found}` in a name that must be lowercase for Kubernetes"
-            ),
-            K8sNameError::InvalidCharacter { found, .. } => write!(
-                formatter,
-                "`{found}` cannot appear in a name that becomes a Kubernetes name"
-            ),
-            K8sNameError::BadStart { found, .. } => write!(
-                formatter,
-                "a name that becomes a Kubernetes name must start with a letter, not `{found}`"
-            ),
+            K8sNameError::Uppercase { found, .. } => {
+                write!(formatter, "uppercase letter `{found}` in a name that must be lowercase for Kubernetes")
+            }
+            K8sNameError::InvalidCharacter { found, .. } => {
+                write!(formatter, "`{found}` cannot appear in a name that becomes a Kubernetes name")
+            }
+            K8sNameError::BadStart { found, .. } => {
+                write!(formatter, "a name that becomes a Kubernetes name must start with a letter, not `{found}`")
+            }
             K8sNameError::BadEnd { found, .. } => write!(
                 formatter,
                 "a name that becomes a Kubernetes name must end with a letter or digit, not `{found}`"
@@ -168,40 +163,23 @@ pub fn k8s_name(kfl_name: &str) -> Result<K8sName, K8sNameError> {
     };
     for (byte_offset, found) in kfl_name.char_indices() {
         if found.is_ascii_uppercase() {
-            return Err(K8sNameError::Uppercase {
-                byte_offset,
-                found,
-                suggestion: suggest_k8s_name(kfl_name),
-            });
+            return Err(K8sNameError::Uppercase { byte_offset, found, suggestion: suggest_k8s_name(kfl_name) });
         }
         if !(found.is_ascii_lowercase() || found.is_ascii_digit() || found == '_' || found == '-') {
-            return Err(K8sNameError::InvalidCharacter {
-                byte_offset,
-                found,
-                suggestion: suggest_k8s_name(kfl_name),
-            });
+            return Err(K8sNameError::InvalidCharacter { byte_offset, found, suggestion: suggest_k8s_name(kfl_name) });
         }
     }
     if !first.is_ascii_lowercase() {
-        return Err(K8sNameError::BadStart {
-            found: first,
-            suggestion: suggest_k8s_name(kfl_name),
-        });
+        return Err(K8sNameError::BadStart { found: first, suggestion: suggest_k8s_name(kfl_name) });
     }
     if let Some(last) = kfl_name.chars().next_back() {
         if !(last.is_ascii_lowercase() || last.is_ascii_digit()) {
-            return Err(K8sNameError::BadEnd {
-                found: last,
-                suggestion: suggest_k8s_name(kfl_name),
-            });
+            return Err(K8sNameError::BadEnd { found: last, suggestion: suggest_k8s_name(kfl_name) });
         }
     }
     // Only ASCII is left, so bytes are characters.
     if kfl_name.len() > LABEL_MAX_LENGTH {
-        return Err(K8sNameError::TooLong {
-            length: kfl_name.len(),
-            suggestion: suggest_k8s_name(kfl_name),
-        });
+        return Err(K8sNameError::TooLong { length: kfl_name.len(), suggestion: suggest_k8s_name(kfl_name) });
     }
     Ok(K8sName(kfl_name.replace('_', "-")))
 }
@@ -237,17 +215,10 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
         return Err("an environment variable name cannot be empty".to_string());
     };
     if first.is_ascii_digit() {
-        return Err(format!(
-            "environment variable `{name}` starts with a digit; start it with a letter or `_`"
-        ));
+        return Err(format!("environment variable `{name}` starts with a digit; start it with a letter or `_`"));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|character| !(character.is_ascii_alphanumeric() || *character == '_'))
-    {
-        return Err(format!(
-            "environment variable `{name}` contains `{bad}`; use only letters, digits and `_`"
-        ));
+    if let Some(bad) = name.chars().find(|character| !(character.is_ascii_alphanumeric() || *character == '_')) {
+        return Err(format!("environment variable `{name}` contains `{bad}`; use only letters, digits and `_`"));
     }
     Ok(())
 }
@@ -339,20 +310,13 @@ pub fn check_image(reference: &str) -> Result<ImageRef, String> {
         check_tag(tag)?;
     }
     if name.is_empty() {
-        return Err(format!(
-            "image reference `{reference}` has no repository name"
-        ));
+        return Err(format!("image reference `{reference}` has no repository name"));
     }
     if name.len() > IMAGE_NAME_MAX_LENGTH {
-        return Err(format!(
-            "image name is {} characters long, more than {IMAGE_NAME_MAX_LENGTH}",
-            name.len()
-        ));
+        return Err(format!("image name is {} characters long, more than {IMAGE_NAME_MAX_LENGTH}", name.len()));
     }
     let (registry, repository) = match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':']) || first.starts_with('[') || first == "localhost" =>
-        {
+        Some((first, rest)) if first.contains(['.', ':']) || first.starts_with('[') || first == "localhost" => {
             (Some(first), rest)
         }
         _ => (None, name),
@@ -373,20 +337,12 @@ fn check_digest(digest: &str) -> Result<(), String> {
     let expected_length = match digest.split_once(':') {
         Some(("sha256", _)) => 64,
         Some(("sha512", _)) => 128,
-        _ => {
-            return Err(format!(
-                "image digest `{digest}` must be `sha256:` followed by 64 hex digits"
-            ))
-        }
+        _ => return Err(format!("image digest `{digest}` must be `sha256:` followed by 64 hex digits")),
     };
     let hex = digest.split_once(':').map_or("", |(_, hex)| hex);
-    let is_lowercase_hex = hex
-        .chars()
-        .all(|character| character.is_ascii_digit() || ('a'..='f').contains(&character));
+    let is_lowercase_hex = hex.chars().all(|character| character.is_ascii_digit() || ('a'..='f').contains(&character));
     if hex.len() != expected_length || !is_lowercase_hex {
-        return Err(format!(
-            "image digest `{digest}` must have {expected_length} lowercase hex digits after the `:`"
-        ));
+        return Err(format!("image digest `{digest}` must have {expected_length} lowercase hex digits after the `:`"));
     }
     Ok(())
 }
@@ -397,23 +353,13 @@ fn check_tag(tag: &str) -> Result<(), String> {
         return Err("image tag after `:` is empty".to_string());
     };
     if !is_word(first) {
-        return Err(format!(
-            "image tag `{tag}` must start with a letter, digit or `_`"
-        ));
+        return Err(format!("image tag `{tag}` must start with a letter, digit or `_`"));
     }
-    if let Some(bad) = tag
-        .chars()
-        .find(|character| !(is_word(*character) || *character == '.' || *character == '-'))
-    {
-        return Err(format!(
-            "image tag `{tag}` contains `{bad}`; tags use letters, digits, `_`, `.` and `-`"
-        ));
+    if let Some(bad) = tag.chars().find(|character| !(is_word(*character) || *character == '.' || *character == '-')) {
+        return Err(format!("image tag `{tag}` contains `{bad}`; tags use letters, digits, `_`, `.` and `-`"));
     }
     if tag.len() > 128 {
-        return Err(format!(
-            "image tag is {} characters long, more than 128",
-            tag.len()
-        ));
+        return Err(format!("image tag is {} characters long, more than 128", tag.len()));
     }
     Ok(())
 }
@@ -424,23 +370,15 @@ fn check_registry(registry: &str) -> Result<(), String> {
         Some(after_bracket) => match after_bracket.split_once(']') {
             Some((address, rest)) => {
                 let is_ipv6 = !address.is_empty()
-                    && address
-                        .chars()
-                        .all(|character| character.is_ascii_hexdigit() || character == ':');
+                    && address.chars().all(|character| character.is_ascii_hexdigit() || character == ':');
                 if !is_ipv6 {
-                    return Err(format!(
-                        "image registry `{registry}` is not a valid IPv6 address"
-                    ));
+                    return Err(format!("image registry `{registry}` is not a valid IPv6 address"));
                 }
                 match rest {
                     "" => (None, None),
                     _ => match rest.strip_prefix(':') {
                         Some(port) => (None, Some(port)),
-                        None => {
-                            return Err(format!(
-                                "image registry `{registry}` has text after the `]`"
-                            ))
-                        }
+                        None => return Err(format!("image registry `{registry}` has text after the `]`")),
                     },
                 }
             }
@@ -454,41 +392,31 @@ fn check_registry(registry: &str) -> Result<(), String> {
     if let Some(host) = host {
         let valid_component = |component: &str| {
             !component.is_empty()
-                && component
-                    .chars()
-                    .all(|character| character.is_ascii_alphanumeric() || character == '-')
+                && component.chars().all(|character| character.is_ascii_alphanumeric() || character == '-')
                 && !component.starts_with('-')
                 && !component.ends_with('-')
         };
         if !host.split('.').all(valid_component) {
-            return Err(format!(
-                "image registry `{registry}` is not a valid host name"
-            ));
+            return Err(format!("image registry `{registry}` is not a valid host name"));
         }
     }
     if let Some(port) = port {
         if port.is_empty() || !port.chars().all(|character| character.is_ascii_digit()) {
-            return Err(format!(
-                "image registry `{registry}` has a port that is not a number"
-            ));
+            return Err(format!("image registry `{registry}` has a port that is not a number"));
         }
     }
     Ok(())
 }
 
 fn check_repository(repository: &str) -> Result<(), String> {
-    if repository
-        .chars()
-        .any(|character| character.is_ascii_uppercase())
-    {
+    if repository.chars().any(|character| character.is_ascii_uppercase()) {
         return Err(format!(
             "image repository `{repository}` has uppercase letters; write it in lowercase: `{}`",
             repository.to_ascii_lowercase()
         ));
     }
     for component in repository.split('/') {
-        check_path_component(component)
-            .map_err(|why| format!("image repository `{repository}` {why}"))?;
+        check_path_component(component).map_err(|why| format!("image repository `{repository}` {why}"))?;
     }
     Ok(())
 }
@@ -499,28 +427,20 @@ fn check_path_component(component: &str) -> Result<(), String> {
         return Err("has an empty part between `/`".to_string());
     }
     if let Some(bad) = component.chars().find(|character| {
-        !(character.is_ascii_lowercase()
-            || character.is_ascii_digit()
-            || matches!(character, '.' | '_' | '-'))
+        !(character.is_ascii_lowercase() || character.is_ascii_digit() || matches!(character, '.' | '_' | '-'))
     }) {
         return Err(format!("contains `{bad}`"));
     }
     let is_separator = |character: char| matches!(character, '.' | '_' | '-');
     if component.starts_with(is_separator) || component.ends_with(is_separator) {
-        return Err(format!(
-            "has a part `{component}` that does not start and end with a letter or digit"
-        ));
+        return Err(format!("has a part `{component}` that does not start and end with a letter or digit"));
     }
-    for separator in component
-        .split(|character: char| character.is_ascii_alphanumeric())
-        .filter(|separator| !separator.is_empty())
+    for separator in
+        component.split(|character: char| character.is_ascii_alphanumeric()).filter(|separator| !separator.is_empty())
     {
-        let allowed = matches!(separator, "." | "_" | "__")
-            || separator.chars().all(|character| character == '-');
+        let allowed = matches!(separator, "." | "_" | "__") || separator.chars().all(|character| character == '-');
         if !allowed {
-            return Err(format!(
-                "has `{separator}` in `{component}`; join words with `.`, `_`, `__` or `-`"
-            ));
+            return Err(format!("has `{separator}` in `{component}`; join words with `.`, `_`, `__` or `-`"));
         }
     }
     Ok(())
@@ -563,17 +483,12 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
 /// The shared rule of label names and values, for a non-empty text. Returns the end of a message.
 fn check_label_text(text: &str) -> Result<(), String> {
     if text.len() > LABEL_MAX_LENGTH {
-        return Err(format!(
-            "is {} characters long, more than {LABEL_MAX_LENGTH}",
-            text.len()
-        ));
+        return Err(format!("is {} characters long, more than {LABEL_MAX_LENGTH}", text.len()));
     }
-    if let Some(bad) = text.chars().find(|character| {
-        !(character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.'))
-    }) {
-        return Err(format!(
-            "contains `{bad}`; use letters, digits, `-`, `_` and `.`"
-        ));
+    if let Some(bad) =
+        text.chars().find(|character| !(character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.')))
+    {
+        return Err(format!("contains `{bad}`; use letters, digits, `-`, `_` and `.`"));
     }
     let alphanumeric = |character: char| character.is_ascii_alphanumeric();
     if !text.starts_with(alphanumeric) || !text.ends_with(alphanumeric) {
@@ -586,30 +501,19 @@ fn check_label_text(text: &str) -> Result<(), String> {
 /// and `-`, each starting and ending with a letter or digit. Returns the end of a message.
 fn check_dns_subdomain(text: &str) -> Result<(), String> {
     if text.len() > SUBDOMAIN_MAX_LENGTH {
-        return Err(format!(
-            "is {} characters long, more than {SUBDOMAIN_MAX_LENGTH}",
-            text.len()
-        ));
+        return Err(format!("is {} characters long, more than {SUBDOMAIN_MAX_LENGTH}", text.len()));
     }
     if let Some(bad) = text.chars().find(|character| {
-        !(character.is_ascii_lowercase()
-            || character.is_ascii_digit()
-            || matches!(character, '-' | '.'))
+        !(character.is_ascii_lowercase() || character.is_ascii_digit() || matches!(character, '-' | '.'))
     }) {
-        return Err(format!(
-            "contains `{bad}`; use lowercase letters, digits, `-` and `.`"
-        ));
+        return Err(format!("contains `{bad}`; use lowercase letters, digits, `-` and `.`"));
     }
     let alphanumeric = |character: char| character.is_ascii_alphanumeric();
-    let parts_are_valid = text
-        .split('.')
-        .all(|part| part.starts_with(alphanumeric) && part.ends_with(alphanumeric));
+    let parts_are_valid = text.split('.').all(|part| part.starts_with(alphanumeric) && part.ends_with(alphanumeric));
     if !parts_are_valid {
-        return Err(
-            "must be parts of letters and digits joined by `.`, each starting and ending with a \
+        return Err("must be parts of letters and digits joined by `.`, each starting and ending with a \
              letter or digit"
-                .to_string(),
-        );
+            .to_string());
     }
     Ok(())
 }
@@ -647,32 +551,24 @@ pub fn package_is_pinned(spec: &str) -> bool {
 }
 
 fn is_vcs_url(text: &str) -> bool {
-    ["git+", "hg+", "svn+", "bzr+"]
-        .iter()
-        .any(|scheme| text.starts_with(scheme))
+    ["git+", "hg+", "svn+", "bzr+"].iter().any(|scheme| text.starts_with(scheme))
 }
 
 /// A version-control URL is pinned by `@revision` after its last `/`, as in `…/repo.git@v1.2`
 /// (an `@` in `git@github.com` is the user, not a revision).
 fn vcs_url_has_revision(url: &str) -> bool {
     let without_fragment = url.split('#').next().unwrap_or_default();
-    let after_scheme = without_fragment
-        .split_once("://")
-        .map_or(without_fragment, |(_, rest)| rest);
+    let after_scheme = without_fragment.split_once("://").map_or(without_fragment, |(_, rest)| rest);
     let last_part = after_scheme.rsplit('/').next().unwrap_or_default();
-    last_part
-        .split_once('@')
-        .is_some_and(|(_, revision)| !revision.is_empty())
+    last_part.split_once('@').is_some_and(|(_, revision)| !revision.is_empty())
 }
 
 /// A wheel or source archive named by URL or path: one fixed file.
 fn is_archive(requirement: &str) -> bool {
-    let looks_like_location = requirement.contains("://")
-        || requirement.starts_with(['.', '/'])
-        || requirement.starts_with("file:");
-    let is_file = [".whl", ".tar.gz", ".tgz", ".tar.bz2", ".zip"]
-        .iter()
-        .any(|extension| requirement.ends_with(extension));
+    let looks_like_location =
+        requirement.contains("://") || requirement.starts_with(['.', '/']) || requirement.starts_with("file:");
+    let is_file =
+        [".whl", ".tar.gz", ".tgz", ".tar.bz2", ".zip"].iter().any(|extension| requirement.ends_with(extension));
     looks_like_location && is_file
 }
 
@@ -740,11 +636,7 @@ mod tests {
     fn uppercase_names() {
         assert_eq!(
             k8s_name("trainModel"),
-            Err(K8sNameError::Uppercase {
-                byte_offset: 5,
-                found: 'M',
-                suggestion: Some(name("trainmodel"))
-            })
+            Err(K8sNameError::Uppercase { byte_offset: 5, found: 'M', suggestion: Some(name("trainmodel")) })
         );
         assert_eq!(suggestion_of("Train"), Some("train".to_string()));
     }
@@ -753,72 +645,28 @@ mod tests {
     fn invalid_characters() {
         assert_eq!(
             k8s_name("train.model"),
-            Err(K8sNameError::InvalidCharacter {
-                byte_offset: 5,
-                found: '.',
-                suggestion: Some(name("train-model"))
-            })
+            Err(K8sNameError::InvalidCharacter { byte_offset: 5, found: '.', suggestion: Some(name("train-model")) })
         );
         assert_eq!(
             k8s_name("café"),
-            Err(K8sNameError::InvalidCharacter {
-                byte_offset: 3,
-                found: 'é',
-                suggestion: Some(name("caf"))
-            })
+            Err(K8sNameError::InvalidCharacter { byte_offset: 3, found: 'é', suggestion: Some(name("caf")) })
         );
         assert_eq!(suggestion_of("a..b"), Some("a-b".to_string()));
     }
 
     #[test]
     fn bad_start_and_end() {
-        assert_eq!(
-            k8s_name("2nd_step"),
-            Err(K8sNameError::BadStart {
-                found: '2',
-                suggestion: None
-            })
-        );
-        assert_eq!(
-            k8s_name("_private"),
-            Err(K8sNameError::BadStart {
-                found: '_',
-                suggestion: Some(name("private"))
-            })
-        );
-        assert_eq!(
-            k8s_name("-x"),
-            Err(K8sNameError::BadStart {
-                found: '-',
-                suggestion: Some(name("x"))
-            })
-        );
-        assert_eq!(
-            k8s_name("train_"),
-            Err(K8sNameError::BadEnd {
-                found: '_',
-                suggestion: Some(name("train"))
-            })
-        );
-        assert_eq!(
-            k8s_name("___"),
-            Err(K8sNameError::BadStart {
-                found: '_',
-                suggestion: None
-            })
-        );
+        assert_eq!(k8s_name("2nd_step"), Err(K8sNameError::BadStart { found: '2', suggestion: None }));
+        assert_eq!(k8s_name("_private"), Err(K8sNameError::BadStart { found: '_', suggestion: Some(name("private")) }));
+        assert_eq!(k8s_name("-x"), Err(K8sNameError::BadStart { found: '-', suggestion: Some(name("x")) }));
+        assert_eq!(k8s_name("train_"), Err(K8sNameError::BadEnd { found: '_', suggestion: Some(name("train")) }));
+        assert_eq!(k8s_name("___"), Err(K8sNameError::BadStart { found: '_', suggestion: None }));
     }
 
     #[test]
     fn too_long_names() {
         let long = "a".repeat(64);
-        assert_eq!(
-            k8s_name(&long),
-            Err(K8sNameError::TooLong {
-                length: 64,
-                suggestion: Some(name(&"a".repeat(63)))
-            })
-        );
+        assert_eq!(k8s_name(&long), Err(K8sNameError::TooLong { length: 64, suggestion: Some(name(&"a".repeat(63))) }));
         // Cutting must not leave a trailing dash.
         let long_with_dash_at_cut = format!("{}_{}", "a".repeat(62), "b".repeat(10));
         assert_eq!(suggestion_of(&long_with_dash_at_cut), Some("a".repeat(62)));
@@ -826,18 +674,7 @@ mod tests {
 
     #[test]
     fn suggestions_are_always_valid_names() {
-        for text in [
-            "Train",
-            "My__Model",
-            "x.y.z",
-            "_a_",
-            "a-",
-            "TRAIN_MODEL",
-            "日本",
-            "a日本",
-            "Ab_",
-            "a b",
-        ] {
+        for text in ["Train", "My__Model", "x.y.z", "_a_", "a-", "TRAIN_MODEL", "日本", "a日本", "Ab_", "a b"] {
             if let Err(error) = k8s_name(text) {
                 if let Some(suggestion) = error.suggestion() {
                     assert_eq!(k8s_name(suggestion.as_str()).as_ref(), Ok(suggestion));
@@ -853,9 +690,7 @@ mod tests {
         let error = k8s_name("trainModel").err();
         assert_eq!(
             error.as_ref().map(|error| error.to_string()),
-            Some(
-                "uppercase letter `M` in a name that must be lowercase for Kubernetes".to_string()
-            )
+            Some("uppercase letter `M` in a name that must be lowercase for Kubernetes".to_string())
         );
         let help = error.map(|error| error.help()).unwrap_or_default();
         assert!(help.starts_with("use `trainmodel`;"), "{help}");
@@ -871,10 +706,7 @@ mod tests {
 
     #[test]
     fn join_keeps_names_valid_and_short() {
-        assert_eq!(
-            name("pipeline").join(&name("train")).as_str(),
-            "pipeline-train"
-        );
+        assert_eq!(name("pipeline").join(&name("train")).as_str(), "pipeline-train");
         let left = name(&"a".repeat(40));
         let right = name(&"b".repeat(40));
         let joined = left.join(&right);
@@ -901,23 +733,14 @@ mod tests {
         for valid in ["HOME", "_X", "a1", "MY_VAR_2", "_"] {
             assert_eq!(check_env_name(valid), Ok(()), "{valid}");
         }
-        assert_eq!(
-            check_env_name(""),
-            Err("an environment variable name cannot be empty".to_string())
-        );
+        assert_eq!(check_env_name(""), Err("an environment variable name cannot be empty".to_string()));
         assert_eq!(
             check_env_name("1X"),
-            Err(
-                "environment variable `1X` starts with a digit; start it with a letter or `_`"
-                    .to_string()
-            )
+            Err("environment variable `1X` starts with a digit; start it with a letter or `_`".to_string())
         );
         assert_eq!(
             check_env_name("MY-VAR"),
-            Err(
-                "environment variable `MY-VAR` contains `-`; use only letters, digits and `_`"
-                    .to_string()
-            )
+            Err("environment variable `MY-VAR` contains `-`; use only letters, digits and `_`".to_string())
         );
         assert!(check_env_name("É").is_err());
         assert!(check_env_name("A B").is_err());
@@ -969,10 +792,7 @@ mod tests {
         assert_eq!(org.registry(), None);
         assert_eq!(org.repository(), "myorg/app");
         // Registry host names may have uppercase letters.
-        assert_eq!(
-            image("Registry.Example.com/app").registry(),
-            Some("Registry.Example.com")
-        );
+        assert_eq!(image("Registry.Example.com/app").registry(), Some("Registry.Example.com"));
     }
 
     #[test]
@@ -1013,14 +833,7 @@ mod tests {
 
     #[test]
     fn path_component_separators() {
-        for valid in [
-            "my_org/my.app",
-            "org/app__v2",
-            "org/my-app",
-            "org/my--app",
-            "a/b/c/d/e",
-            "a1/2b",
-        ] {
+        for valid in ["my_org/my.app", "org/app__v2", "org/my-app", "org/my--app", "a/b/c/d/e", "a1/2b"] {
             assert!(check_image(valid).is_ok(), "{valid}");
         }
         assert!(image_error("org/my___app").contains("`___`"));
@@ -1034,10 +847,7 @@ mod tests {
 
     #[test]
     fn image_errors() {
-        assert_eq!(
-            image_error(""),
-            "an image reference cannot be empty".to_string()
-        );
+        assert_eq!(image_error(""), "an image reference cannot be empty".to_string());
         assert!(image_error("python 3").contains("whitespace"));
         assert!(image_error(" python").contains("whitespace"));
         assert_eq!(
@@ -1071,22 +881,10 @@ mod tests {
 
     #[test]
     fn label_keys() {
-        for valid in [
-            "app",
-            "App.Name",
-            "app_name-2",
-            "kfl.dev/pipeline",
-            "app.kubernetes.io/name",
-            "a",
-            "x/y",
-        ] {
+        for valid in ["app", "App.Name", "app_name-2", "kfl.dev/pipeline", "app.kubernetes.io/name", "a", "x/y"] {
             assert_eq!(check_label_key(valid), Ok(()), "{valid}");
         }
-        assert_eq!(
-            check_label_key(&"a".repeat(63)),
-            Ok(()),
-            "63 characters is the limit"
-        );
+        assert_eq!(check_label_key(&"a".repeat(63)), Ok(()), "63 characters is the limit");
         assert!(check_label_key(&"a".repeat(64)).is_err_and(|error| error.contains("more than 63")));
         assert!(check_label_key("").is_err_and(|error| error.contains("empty name")));
         assert!(check_label_key("kfl.dev/").is_err_and(|error| error.contains("empty name")));

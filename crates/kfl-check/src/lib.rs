@@ -59,10 +59,7 @@ pub struct Database {
 impl Default for Database {
     fn default() -> Self {
         let storage = salsa::Storage::default();
-        let mut db = Database {
-            storage,
-            project: None,
-        };
+        let mut db = Database { storage, project: None };
         db.project = Some(Project::new(&db, BTreeMap::new()));
         db
     }
@@ -75,8 +72,7 @@ impl salsa::Database for Database {}
 impl Db for Database {
     fn project(&self) -> Project {
         #[allow(clippy::expect_used)]
-        self.project
-            .expect("the project input is created with the database")
+        self.project.expect("the project input is created with the database")
     }
 }
 
@@ -108,10 +104,7 @@ impl Database {
     }
 
     pub fn file(&self, path: &str) -> Option<SourceFile> {
-        self.project()
-            .files(self)
-            .get(&*normalize_path(path))
-            .copied()
+        self.project().files(self).get(&*normalize_path(path)).copied()
     }
 
     pub fn files(&self) -> Vec<SourceFile> {
@@ -178,13 +171,7 @@ mod tests {
         assert_eq!(&*normalize_path("a/./b/../c.kfl"), "a/c.kfl");
         assert_eq!(&*normalize_path("/x/../../y.kfl"), "/y.kfl");
         assert_eq!(&*normalize_path("../y.kfl"), "../y.kfl");
-        assert_eq!(
-            &*resolve_import_path("p/main.kfl", "components/a.kfl"),
-            "p/components/a.kfl"
-        );
-        assert_eq!(
-            &*resolve_import_path("main.kfl", "../lib.kfl"),
-            "../lib.kfl"
-        );
+        assert_eq!(&*resolve_import_path("p/main.kfl", "components/a.kfl"), "p/components/a.kfl");
+        assert_eq!(&*resolve_import_path("main.kfl", "../lib.kfl"), "../lib.kfl");
     }
 }

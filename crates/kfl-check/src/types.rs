@@ -20,13 +20,8 @@ pub const BUILTIN_ARTIFACTS: [&str; 8] = [
 
 /// Artifact types meant to be looked at in a UI rather than read by another task: an unread output of
 /// one of these is never a warning.
-pub const DISPLAY_ARTIFACTS: [&str; 5] = [
-    "Metrics",
-    "ClassificationMetrics",
-    "SlicedClassificationMetrics",
-    "HTML",
-    "Markdown",
-];
+pub const DISPLAY_ARTIFACTS: [&str; 5] =
+    ["Metrics", "ClassificationMetrics", "SlicedClassificationMetrics", "HTML", "Markdown"];
 
 pub const PARAMETER_TYPES: [&str; 6] = ["String", "Int", "Float", "Bool", "List", "Map"];
 
@@ -56,10 +51,7 @@ pub struct ArtifactTy {
 
 impl ArtifactTy {
     pub fn builtin(name: &str) -> ArtifactTy {
-        ArtifactTy {
-            name: name.to_string(),
-            file: None,
-        }
+        ArtifactTy { name: name.to_string(), file: None }
     }
     pub fn is_root(&self) -> bool {
         self.file.is_none() && self.name == "Artifact"
@@ -132,10 +124,7 @@ pub fn artifact_base(db: &dyn Db, ty: &ArtifactTy) -> Option<ArtifactTy> {
 /// Finds the artifact type a name means in a file: a built-in one or one declared there or imported.
 pub fn resolve_artifact_name(db: &dyn Db, file: SourceFile, name: &str) -> Option<ArtifactTy> {
     match lookup(db, file, name) {
-        Found::One(owner, Export::Artifact { .. }) => Some(ArtifactTy {
-            name: name.to_string(),
-            file: Some(owner),
-        }),
+        Found::One(owner, Export::Artifact { .. }) => Some(ArtifactTy { name: name.to_string(), file: Some(owner) }),
         Found::None if BUILTIN_ARTIFACTS.contains(&name) => Some(ArtifactTy::builtin(name)),
         _ => None,
     }
@@ -164,15 +153,10 @@ pub fn is_assignable(db: &dyn Db, from: &Ty, to: &Ty) -> bool {
         (Ty::Unknown, _) | (_, Ty::Unknown) => true,
         (Ty::Int, Ty::Float) => true,
         (Ty::List(a), Ty::List(b)) | (Ty::Map(a), Ty::Map(b)) => is_assignable(db, a, b),
-        (Ty::Struct(fields), Ty::Map(value)) => {
-            fields.iter().all(|(_, ty)| is_assignable(db, ty, value))
-        }
+        (Ty::Struct(fields), Ty::Map(value)) => fields.iter().all(|(_, ty)| is_assignable(db, ty, value)),
         (Ty::Map(_), Ty::Struct(_)) => false,
         (Ty::Struct(a), Ty::Struct(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((na, ta), (nb, tb))| na == nb && is_assignable(db, ta, tb))
+            a.len() == b.len() && a.iter().zip(b).all(|((na, ta), (nb, tb))| na == nb && is_assignable(db, ta, tb))
         }
         (Ty::Artifact(a), Ty::Artifact(b)) => is_artifact_subtype(db, a, b),
         (a, b) => a == b,

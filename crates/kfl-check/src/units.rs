@@ -52,9 +52,7 @@ impl QuantityKind {
                  k M G T P E powers of 1000)"
             }
             QuantityKind::Gpu => "write a GPU count as a plain whole number such as 1 or 2",
-            QuantityKind::Duration => {
-                "write a duration with a unit such as 30s, 10m, 2h, 1d or 1h30m"
-            }
+            QuantityKind::Duration => "write a duration with a unit such as 30s, 10m, 2h, 1d or 1h30m",
         }
     }
 }
@@ -94,22 +92,11 @@ pub enum MalformedReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitError {
     /// The number itself is wrong (see [`MalformedReason`]).
-    Malformed {
-        expected: QuantityKind,
-        reason: MalformedReason,
-    },
+    Malformed { expected: QuantityKind, reason: MalformedReason },
     /// A unit no kind knows, with the likely intended unit of the expected kind.
-    UnknownUnit {
-        unit: String,
-        expected: QuantityKind,
-        suggestion: Option<&'static str>,
-    },
+    UnknownUnit { unit: String, expected: QuantityKind, suggestion: Option<&'static str> },
     /// A real unit, but of another kind: `Gi` for CPU, `h` for memory, `m` for memory.
-    WrongUnit {
-        unit: String,
-        expected: QuantityKind,
-        meant_for: QuantityKind,
-    },
+    WrongUnit { unit: String, expected: QuantityKind, meant_for: QuantityKind },
     /// A number without a unit where one is required (durations only).
     MissingUnit { expected: QuantityKind },
     /// A sub-second duration unit (`ms`, `us`, `ns`): pods are timed in whole seconds.
@@ -142,8 +129,7 @@ impl UnitError {
         match self {
             UnitError::UnknownUnit { suggestion, .. } => *suggestion,
             UnitError::WrongUnit { unit, expected, .. }
-                if unit == "M"
-                    && matches!(expected, QuantityKind::Cpu | QuantityKind::Duration) =>
+                if unit == "M" && matches!(expected, QuantityKind::Cpu | QuantityKind::Duration) =>
             {
                 Some("m")
             }
@@ -155,27 +141,18 @@ impl UnitError {
     pub fn help(&self) -> String {
         match self {
             UnitError::Malformed { expected, reason } => malformed_help(*expected, reason),
-            UnitError::UnknownUnit {
-                expected: QuantityKind::Gpu,
-                ..
-            } => QuantityKind::Gpu.how_to_write().to_string(),
-            UnitError::UnknownUnit {
-                expected,
-                suggestion: Some(suggestion),
-                ..
-            } => format!("did you mean `{suggestion}`? {}", expected.how_to_write()),
+            UnitError::UnknownUnit { expected: QuantityKind::Gpu, .. } => QuantityKind::Gpu.how_to_write().to_string(),
+            UnitError::UnknownUnit { expected, suggestion: Some(suggestion), .. } => {
+                format!("did you mean `{suggestion}`? {}", expected.how_to_write())
+            }
             UnitError::UnknownUnit { expected, .. } => expected.how_to_write().to_string(),
-            UnitError::WrongUnit {
-                unit,
-                expected: QuantityKind::Memory,
-                ..
-            } if unit == "m" => "`m` means millicores for CPU or minutes for a duration; \
+            UnitError::WrongUnit { unit, expected: QuantityKind::Memory, .. } if unit == "m" => {
+                "`m` means millicores for CPU or minutes for a duration; \
                                  write memory with a unit such as 512Mi or 4Gi"
-                .to_string(),
+                    .to_string()
+            }
             UnitError::WrongUnit {
-                unit,
-                expected: expected @ (QuantityKind::Cpu | QuantityKind::Duration),
-                ..
+                unit, expected: expected @ (QuantityKind::Cpu | QuantityKind::Duration), ..
             } if unit == "M" => {
                 let meaning = match expected {
                     QuantityKind::Cpu => "millicores",
@@ -183,15 +160,9 @@ impl UnitError {
                 };
                 format!("did you mean `m` ({meaning})? `M` is mega, a memory unit")
             }
-            UnitError::WrongUnit {
-                unit,
-                expected,
-                meant_for,
-            } => format!(
-                "`{unit}` is for {}; {}",
-                meant_for.human_name(),
-                expected.how_to_write()
-            ),
+            UnitError::WrongUnit { unit, expected, meant_for } => {
+                format!("`{unit}` is for {}; {}", meant_for.human_name(), expected.how_to_write())
+            }
             UnitError::MissingUnit { expected } => expected.how_to_write().to_string(),
             UnitError::SubSecondUnit { .. } => {
                 "pods start and stop in seconds; write whole seconds such as 1s or 30s".to_string()
@@ -218,28 +189,20 @@ fn malformed_help(expected: QuantityKind, reason: &MalformedReason) -> String {
     match reason {
         MalformedReason::NotANumber { .. } => "write a number such as 2, 0.5 or 1e3".to_string(),
         MalformedReason::TooManyDigits => "write the number with fewer digits".to_string(),
-        MalformedReason::TooLarge => format!(
-            "this is more than a {} can hold; check the number and its unit",
-            expected.human_name()
-        ),
-        MalformedReason::FinerThanMillicore => {
-            "the smallest CPU amount is 1m (0.001 cores)".to_string()
+        MalformedReason::TooLarge => {
+            format!("this is more than a {} can hold; check the number and its unit", expected.human_name())
         }
-        MalformedReason::FractionalMillicores => {
-            "millicores are whole: write 500m, not 500.5m".to_string()
-        }
+        MalformedReason::FinerThanMillicore => "the smallest CPU amount is 1m (0.001 cores)".to_string(),
+        MalformedReason::FractionalMillicores => "millicores are whole: write 500m, not 500.5m".to_string(),
         MalformedReason::FractionalBytes => {
             "memory is whole bytes: use a smaller unit, such as 1536Mi for 1.5Gi".to_string()
         }
         MalformedReason::FractionalSeconds => {
             "durations are whole seconds: use a smaller unit, such as 90s for 1.5m".to_string()
         }
-        MalformedReason::NumberWithoutUnit { .. } => {
-            "give every number in a duration a unit, as in 1h30m".to_string()
-        }
+        MalformedReason::NumberWithoutUnit { .. } => "give every number in a duration a unit, as in 1h30m".to_string(),
         MalformedReason::DurationUnitsOutOfOrder { .. } => {
-            "write each unit once, from largest to smallest (d, h, m, s), as in 1d2h or 1h30m"
-                .to_string()
+            "write each unit once, from largest to smallest (d, h, m, s), as in 1d2h or 1h30m".to_string()
         }
         MalformedReason::UnitsCombined { .. } => {
             format!("only durations combine units; {}", expected.how_to_write())
@@ -254,54 +217,31 @@ impl fmt::Display for UnitError {
                 MalformedReason::NotANumber { text } => {
                     write!(formatter, "`{text}` is not a number")
                 }
-                MalformedReason::TooManyDigits => {
-                    formatter.write_str("number has too many significant digits")
-                }
+                MalformedReason::TooManyDigits => formatter.write_str("number has too many significant digits"),
                 MalformedReason::TooLarge => write!(formatter, "{expected} is too large"),
-                MalformedReason::FinerThanMillicore => {
-                    formatter.write_str("CPU is finer than one millicore")
-                }
-                MalformedReason::FractionalMillicores => {
-                    formatter.write_str("millicores must be a whole number")
-                }
-                MalformedReason::FractionalBytes => {
-                    formatter.write_str("memory is not a whole number of bytes")
-                }
-                MalformedReason::FractionalSeconds => {
-                    formatter.write_str("duration is not a whole number of seconds")
-                }
+                MalformedReason::FinerThanMillicore => formatter.write_str("CPU is finer than one millicore"),
+                MalformedReason::FractionalMillicores => formatter.write_str("millicores must be a whole number"),
+                MalformedReason::FractionalBytes => formatter.write_str("memory is not a whole number of bytes"),
+                MalformedReason::FractionalSeconds => formatter.write_str("duration is not a whole number of seconds"),
                 MalformedReason::NumberWithoutUnit { number } => {
                     write!(formatter, "`{number}` in the duration has no unit")
                 }
                 MalformedReason::DurationUnitsOutOfOrder { unit } => {
-                    write!(
-                        formatter,
-                        "`{unit}` is repeated or out of order in the duration"
-                    )
+                    write!(formatter, "`{unit}` is repeated or out of order in the duration")
                 }
                 MalformedReason::UnitsCombined { unit } => {
-                    write!(
-                        formatter,
-                        "units cannot be combined in {expected}: `{unit}`"
-                    )
+                    write!(formatter, "units cannot be combined in {expected}: `{unit}`")
                 }
             },
-            UnitError::UnknownUnit {
-                unit,
-                expected: QuantityKind::Gpu,
-                ..
-            } => write!(formatter, "a GPU count takes no unit, found `{unit}`"),
+            UnitError::UnknownUnit { unit, expected: QuantityKind::Gpu, .. } => {
+                write!(formatter, "a GPU count takes no unit, found `{unit}`")
+            }
             UnitError::UnknownUnit { unit, expected, .. } => {
                 write!(formatter, "unknown {expected} unit `{unit}`")
             }
-            UnitError::WrongUnit {
-                unit,
-                expected,
-                meant_for,
-            } => write!(
-                formatter,
-                "`{unit}` is a {meant_for} unit, not a {expected} unit"
-            ),
+            UnitError::WrongUnit { unit, expected, meant_for } => {
+                write!(formatter, "`{unit}` is a {meant_for} unit, not a {expected} unit")
+            }
             UnitError::MissingUnit { expected } => write!(formatter, "{expected} needs a unit"),
             UnitError::SubSecondUnit { unit } => {
                 write!(formatter, "`{unit}` is finer than a second")
@@ -365,14 +305,8 @@ pub struct Memory {
     without_unit: bool,
 }
 
-const BINARY_MEMORY_UNITS: [(&str, u64); 6] = [
-    ("Ei", 1 << 60),
-    ("Pi", 1 << 50),
-    ("Ti", 1 << 40),
-    ("Gi", 1 << 30),
-    ("Mi", 1 << 20),
-    ("Ki", 1 << 10),
-];
+const BINARY_MEMORY_UNITS: [(&str, u64); 6] =
+    [("Ei", 1 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
 
 const DECIMAL_MEMORY_UNITS: [(&str, u64); 6] = [
     ("E", 1_000_000_000_000_000_000),
@@ -386,10 +320,7 @@ const DECIMAL_MEMORY_UNITS: [(&str, u64); 6] = [
 impl Memory {
     /// `None` for zero: a memory amount is always positive.
     pub fn from_bytes(bytes: u64) -> Option<Memory> {
-        NonZeroU64::new(bytes).map(|bytes| Memory {
-            bytes,
-            without_unit: false,
-        })
+        NonZeroU64::new(bytes).map(|bytes| Memory { bytes, without_unit: false })
     }
 
     pub fn bytes(self) -> u64 {
@@ -407,10 +338,7 @@ impl Memory {
         let bytes = self.bytes();
         let mut best_number = bytes;
         let mut best_suffix = "";
-        for (suffix, size) in BINARY_MEMORY_UNITS
-            .iter()
-            .chain(DECIMAL_MEMORY_UNITS.iter())
-        {
+        for (suffix, size) in BINARY_MEMORY_UNITS.iter().chain(DECIMAL_MEMORY_UNITS.iter()) {
             if bytes.is_multiple_of(*size) && bytes / size < best_number {
                 best_number = bytes / size;
                 best_suffix = suffix;
@@ -554,10 +482,7 @@ pub fn parse_memory(value: &str, unit: Option<&str>) -> Result<Memory, UnitError
         .and_then(|bytes| u64::try_from(bytes).map_err(|_| MalformedReason::TooLarge))
         .map_err(|reason| UnitError::Malformed { expected, reason })?;
     let bytes = NonZeroU64::new(bytes).ok_or(UnitError::NonPositive { expected })?;
-    Ok(Memory {
-        bytes,
-        without_unit,
-    })
+    Ok(Memory { bytes, without_unit })
 }
 
 /// Parses a GPU count: a whole number, 0 or more, without a unit.
@@ -572,15 +497,9 @@ pub fn parse_gpu(value: &str, unit: Option<&str>) -> Result<u32, UnitError> {
     }
     let count = number.scaled_whole(1, 0).map_err(|inexact| match inexact {
         Inexact::Fraction => UnitError::NotWhole { expected },
-        Inexact::Overflow => UnitError::Malformed {
-            expected,
-            reason: MalformedReason::TooLarge,
-        },
+        Inexact::Overflow => UnitError::Malformed { expected, reason: MalformedReason::TooLarge },
     })?;
-    u32::try_from(count).map_err(|_| UnitError::Malformed {
-        expected,
-        reason: MalformedReason::TooLarge,
-    })
+    u32::try_from(count).map_err(|_| UnitError::Malformed { expected, reason: MalformedReason::TooLarge })
 }
 
 /// Parses a duration: `s`, `m`, `h`, `d`, or a compound where the unit text continues the number
@@ -589,9 +508,7 @@ pub fn parse_gpu(value: &str, unit: Option<&str>) -> Result<u32, UnitError> {
 pub fn parse_duration(value: &str, unit: Option<&str>) -> Result<Duration, UnitError> {
     let expected = QuantityKind::Duration;
     let number = ExactDecimal::parse(value, expected)?;
-    let unit_text = unit
-        .filter(|unit| !unit.is_empty())
-        .ok_or(UnitError::MissingUnit { expected })?;
+    let unit_text = unit.filter(|unit| !unit.is_empty()).ok_or(UnitError::MissingUnit { expected })?;
     if number.negative && !number.is_zero() {
         return Err(UnitError::NonPositive { expected });
     }
@@ -600,42 +517,27 @@ pub fn parse_duration(value: &str, unit: Option<&str>) -> Result<Duration, UnitE
     let mut rest = unit_text;
     let first_unit = take_leading(&mut rest, |byte| byte.is_ascii_alphabetic());
     if first_unit.is_empty() {
-        return Err(UnitError::UnknownUnit {
-            unit: unit_text.to_string(),
-            expected,
-            suggestion: None,
-        });
+        return Err(UnitError::UnknownUnit { unit: unit_text.to_string(), expected, suggestion: None });
     }
     let (first_rank, first_seconds) = duration_unit(first_unit)?;
-    let mut total_seconds =
-        number
-            .scaled_whole(u128::from(first_seconds), 0)
-            .map_err(|inexact| match inexact {
-                Inexact::Fraction => malformed(MalformedReason::FractionalSeconds),
-                Inexact::Overflow => malformed(MalformedReason::TooLarge),
-            })?;
+    let mut total_seconds = number.scaled_whole(u128::from(first_seconds), 0).map_err(|inexact| match inexact {
+        Inexact::Fraction => malformed(MalformedReason::FractionalSeconds),
+        Inexact::Overflow => malformed(MalformedReason::TooLarge),
+    })?;
     let mut previous_rank = first_rank;
     while !rest.is_empty() {
         let digits = take_leading(&mut rest, |byte| byte.is_ascii_digit());
         let part_unit = take_leading(&mut rest, |byte| byte.is_ascii_alphabetic());
         if digits.is_empty() {
             // Not a letter and not a digit: the grammar never gives this, but stay total.
-            return Err(UnitError::UnknownUnit {
-                unit: unit_text.to_string(),
-                expected,
-                suggestion: None,
-            });
+            return Err(UnitError::UnknownUnit { unit: unit_text.to_string(), expected, suggestion: None });
         }
         if part_unit.is_empty() {
-            return Err(malformed(MalformedReason::NumberWithoutUnit {
-                number: digits.to_string(),
-            }));
+            return Err(malformed(MalformedReason::NumberWithoutUnit { number: digits.to_string() }));
         }
         let (rank, seconds_per_unit) = duration_unit(part_unit)?;
         if rank <= previous_rank {
-            return Err(malformed(MalformedReason::DurationUnitsOutOfOrder {
-                unit: part_unit.to_string(),
-            }));
+            return Err(malformed(MalformedReason::DurationUnitsOutOfOrder { unit: part_unit.to_string() }));
         }
         previous_rank = rank;
         let count = parse_whole_digits(digits).ok_or(malformed(MalformedReason::TooLarge))?;
@@ -647,8 +549,7 @@ pub fn parse_duration(value: &str, unit: Option<&str>) -> Result<Duration, UnitE
     if number.negative && total_seconds != 0 {
         return Err(UnitError::NonPositive { expected });
     }
-    let total_seconds =
-        u64::try_from(total_seconds).map_err(|_| malformed(MalformedReason::TooLarge))?;
+    let total_seconds = u64::try_from(total_seconds).map_err(|_| malformed(MalformedReason::TooLarge))?;
     Duration::from_seconds(total_seconds).ok_or(UnitError::NonPositive { expected })
 }
 
@@ -663,10 +564,7 @@ fn duration_unit(unit: &str) -> Result<(usize, u64), UnitError> {
 }
 
 fn memory_unit_scale(unit: &str) -> Option<(u128, i64)> {
-    let binary = BINARY_MEMORY_UNITS
-        .iter()
-        .find(|(name, _)| *name == unit)
-        .map(|(_, size)| (u128::from(*size), 0));
+    let binary = BINARY_MEMORY_UNITS.iter().find(|(name, _)| *name == unit).map(|(_, size)| (u128::from(*size), 0));
     let decimal = ["k", "M", "G", "T", "P", "E"]
         .iter()
         .zip([3, 6, 9, 12, 15, 18])
@@ -685,11 +583,9 @@ fn take_leading<'text>(text: &mut &'text str, accept: fn(&u8) -> bool) -> &'text
 }
 
 fn parse_whole_digits(digits: &str) -> Option<u128> {
-    digits.bytes().try_fold(0u128, |total, byte| {
-        total
-            .checked_mul(10)?
-            .checked_add(u128::from(byte.checked_sub(b'0')?))
-    })
+    digits
+        .bytes()
+        .try_fold(0u128, |total, byte| total.checked_mul(10)?.checked_add(u128::from(byte.checked_sub(b'0')?)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,14 +604,10 @@ fn is_unit_of(unit: &str, kind: QuantityKind) -> bool {
 /// The kind other than `expected` that `unit` belongs to; memory is tried first, then CPU, then
 /// durations (so `m` given to memory is a CPU unit, and `m` given to CPU is fine).
 fn other_owner(unit: &str, expected: QuantityKind) -> Option<QuantityKind> {
-    [
-        QuantityKind::Memory,
-        QuantityKind::Cpu,
-        QuantityKind::Duration,
-    ]
-    .into_iter()
-    .filter(|kind| *kind != expected)
-    .find(|kind| is_unit_of(unit, *kind))
+    [QuantityKind::Memory, QuantityKind::Cpu, QuantityKind::Duration]
+        .into_iter()
+        .filter(|kind| *kind != expected)
+        .find(|kind| is_unit_of(unit, *kind))
 }
 
 /// Likely meanings of units nobody accepts: spellings from other tools and wrong letter case.
@@ -732,9 +624,7 @@ fn guess_unit(unit: &str) -> Option<(&'static str, QuantityKind)> {
         "min" | "mins" | "minute" | "minutes" => ("m", QuantityKind::Duration),
         "h" | "hr" | "hrs" | "hour" | "hours" => ("h", QuantityKind::Duration),
         "d" | "day" | "days" => ("d", QuantityKind::Duration),
-        "mc" | "mcpu" | "millicpu" | "millicore" | "millicores" | "u" | "n" => {
-            ("m", QuantityKind::Cpu)
-        }
+        "mc" | "mcpu" | "millicpu" | "millicore" | "millicores" | "u" | "n" => ("m", QuantityKind::Cpu),
         _ => return None,
     };
     Some(guess)
@@ -753,12 +643,7 @@ fn unit_error(unit: &str, expected: QuantityKind) -> UnitError {
     let mut rest = unit;
     let leading = take_leading(&mut rest, |byte| byte.is_ascii_alphabetic());
     if !rest.is_empty() && is_unit_of(leading, expected) {
-        return UnitError::Malformed {
-            expected,
-            reason: MalformedReason::UnitsCombined {
-                unit: unit.to_string(),
-            },
-        };
+        return UnitError::Malformed { expected, reason: MalformedReason::UnitsCombined { unit: unit.to_string() } };
     }
     let judged = if leading.is_empty() { unit } else { leading };
     classify_unit(judged, unit, expected)
@@ -770,36 +655,18 @@ fn classify_unit(judged: &str, reported: &str, expected: QuantityKind) -> UnitEr
     if is_sub_second(judged) {
         return match expected {
             QuantityKind::Duration => UnitError::SubSecondUnit { unit },
-            _ => UnitError::WrongUnit {
-                unit,
-                expected,
-                meant_for: QuantityKind::Duration,
-            },
+            _ => UnitError::WrongUnit { unit, expected, meant_for: QuantityKind::Duration },
         };
     }
     if let Some(meant_for) = other_owner(judged, expected) {
-        return UnitError::WrongUnit {
-            unit,
-            expected,
-            meant_for,
-        };
+        return UnitError::WrongUnit { unit, expected, meant_for };
     }
     match guess_unit(judged) {
-        Some((suggestion, kind)) if kind == expected => UnitError::UnknownUnit {
-            unit,
-            expected,
-            suggestion: Some(suggestion),
-        },
-        Some((_, meant_for)) if expected != QuantityKind::Gpu => UnitError::WrongUnit {
-            unit,
-            expected,
-            meant_for,
-        },
-        _ => UnitError::UnknownUnit {
-            unit,
-            expected,
-            suggestion: None,
-        },
+        Some((suggestion, kind)) if kind == expected => {
+            UnitError::UnknownUnit { unit, expected, suggestion: Some(suggestion) }
+        }
+        Some((_, meant_for)) if expected != QuantityKind::Gpu => UnitError::WrongUnit { unit, expected, meant_for },
+        _ => UnitError::UnknownUnit { unit, expected, suggestion: None },
     }
 }
 
@@ -829,12 +696,8 @@ const MAX_SIGNIFICANT_DIGITS: usize = 38;
 impl ExactDecimal {
     /// Reads `-?digits(.digits)?([eE][+-]?digits)?`, the grammar's `number_value`.
     fn parse(text: &str, expected: QuantityKind) -> Result<ExactDecimal, UnitError> {
-        let not_a_number = || UnitError::Malformed {
-            expected,
-            reason: MalformedReason::NotANumber {
-                text: text.to_string(),
-            },
-        };
+        let not_a_number =
+            || UnitError::Malformed { expected, reason: MalformedReason::NotANumber { text: text.to_string() } };
         let (negative, mut rest) = match text.strip_prefix('-') {
             Some(after_minus) => (true, after_minus),
             None => (false, text),
@@ -863,11 +726,9 @@ impl ExactDecimal {
                 return Err(not_a_number());
             }
             // Saturating: an exponent beyond ±i64 is far beyond anything that can be whole and fit.
-            written_exponent = exponent_digits.bytes().fold(0i64, |total, byte| {
-                total
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(byte - b'0'))
-            });
+            written_exponent = exponent_digits
+                .bytes()
+                .fold(0i64, |total, byte| total.saturating_mul(10).saturating_add(i64::from(byte - b'0')));
             if exponent_negative {
                 written_exponent = -written_exponent;
             }
@@ -876,43 +737,23 @@ impl ExactDecimal {
             return Err(not_a_number());
         }
 
-        let all_digits: Vec<u8> = integer_digits
-            .bytes()
-            .chain(fraction_digits.bytes())
-            .collect();
+        let all_digits: Vec<u8> = integer_digits.bytes().chain(fraction_digits.bytes()).collect();
         let fraction_length = i64::try_from(fraction_digits.len()).unwrap_or(i64::MAX);
         let leading_zeros = all_digits.iter().take_while(|byte| **byte == b'0').count();
         let significant = &all_digits[leading_zeros..];
-        let trailing_zeros = significant
-            .iter()
-            .rev()
-            .take_while(|byte| **byte == b'0')
-            .count();
+        let trailing_zeros = significant.iter().rev().take_while(|byte| **byte == b'0').count();
         let significant = &significant[..significant.len() - trailing_zeros];
         if significant.is_empty() {
-            return Ok(ExactDecimal {
-                negative,
-                significand: 0,
-                exponent: 0,
-            });
+            return Ok(ExactDecimal { negative, significand: 0, exponent: 0 });
         }
         if significant.len() > MAX_SIGNIFICANT_DIGITS {
-            return Err(UnitError::Malformed {
-                expected,
-                reason: MalformedReason::TooManyDigits,
-            });
+            return Err(UnitError::Malformed { expected, reason: MalformedReason::TooManyDigits });
         }
-        let significand = significant
-            .iter()
-            .fold(0u128, |total, byte| total * 10 + u128::from(byte - b'0'));
+        let significand = significant.iter().fold(0u128, |total, byte| total * 10 + u128::from(byte - b'0'));
         let exponent = written_exponent
             .saturating_sub(fraction_length)
             .saturating_add(i64::try_from(trailing_zeros).unwrap_or(i64::MAX));
-        Ok(ExactDecimal {
-            negative,
-            significand,
-            exponent,
-        })
+        Ok(ExactDecimal { negative, significand, exponent })
     }
 
     fn is_zero(self) -> bool {
@@ -921,10 +762,7 @@ impl ExactDecimal {
 
     /// `|self| × multiplier × 10^exponent_shift` as a whole number, ignoring the sign.
     fn scaled_whole(self, multiplier: u128, exponent_shift: i64) -> Result<u128, Inexact> {
-        let product = self
-            .significand
-            .checked_mul(multiplier)
-            .ok_or(Inexact::Overflow)?;
+        let product = self.significand.checked_mul(multiplier).ok_or(Inexact::Overflow)?;
         if product == 0 {
             return Ok(0);
         }
@@ -989,9 +827,7 @@ mod tests {
 
     /// Splits a canonical quantity like "1536Mi" into the parser's two texts.
     fn split_literal(text: &str) -> (&str, Option<&str>) {
-        let unit_start = text
-            .find(|character: char| character.is_ascii_alphabetic())
-            .unwrap_or(text.len());
+        let unit_start = text.find(|character: char| character.is_ascii_alphabetic()).unwrap_or(text.len());
         let (value, unit) = text.split_at(unit_start);
         (value, if unit.is_empty() { None } else { Some(unit) })
     }
@@ -1001,62 +837,21 @@ mod tests {
     #[test]
     fn decimal_parsing_is_exact() {
         let parse = |text| ExactDecimal::parse(text, QuantityKind::Cpu);
-        assert_eq!(
-            parse("1.50"),
-            Ok(ExactDecimal {
-                negative: false,
-                significand: 15,
-                exponent: -1
-            })
-        );
-        assert_eq!(
-            parse("-2000"),
-            Ok(ExactDecimal {
-                negative: true,
-                significand: 2,
-                exponent: 3
-            })
-        );
-        assert_eq!(
-            parse("1e3"),
-            Ok(ExactDecimal {
-                negative: false,
-                significand: 1,
-                exponent: 3
-            })
-        );
-        assert_eq!(
-            parse("2.5E-2"),
-            Ok(ExactDecimal {
-                negative: false,
-                significand: 25,
-                exponent: -3
-            })
-        );
-        assert_eq!(
-            parse("000.000"),
-            Ok(ExactDecimal {
-                negative: false,
-                significand: 0,
-                exponent: 0
-            })
-        );
+        assert_eq!(parse("1.50"), Ok(ExactDecimal { negative: false, significand: 15, exponent: -1 }));
+        assert_eq!(parse("-2000"), Ok(ExactDecimal { negative: true, significand: 2, exponent: 3 }));
+        assert_eq!(parse("1e3"), Ok(ExactDecimal { negative: false, significand: 1, exponent: 3 }));
+        assert_eq!(parse("2.5E-2"), Ok(ExactDecimal { negative: false, significand: 25, exponent: -3 }));
+        assert_eq!(parse("000.000"), Ok(ExactDecimal { negative: false, significand: 0, exponent: 0 }));
     }
 
     #[test]
     fn malformed_numbers_are_rejected_without_panicking() {
-        for text in [
-            "", "-", ".5", "1.", "1..5", "1e", "1e+", "abc", "1x", "--1", "+1", "1.2.3", "١", "1 ",
-            "1e3.5", "é",
-        ] {
+        for text in
+            ["", "-", ".5", "1.", "1..5", "1e", "1e+", "abc", "1x", "--1", "+1", "1.2.3", "١", "1 ", "1e3.5", "é"]
+        {
             assert_eq!(
                 parse_cpu(text, None),
-                Err(malformed(
-                    QuantityKind::Cpu,
-                    MalformedReason::NotANumber {
-                        text: text.to_string()
-                    }
-                )),
+                Err(malformed(QuantityKind::Cpu, MalformedReason::NotANumber { text: text.to_string() })),
                 "{text:?}"
             );
         }
@@ -1067,10 +862,7 @@ mod tests {
         let forty_digits = "1234567890123456789012345678901234567891";
         assert_eq!(
             parse_memory(forty_digits, None),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::TooManyDigits
-            ))
+            Err(malformed(QuantityKind::Memory, MalformedReason::TooManyDigits))
         );
         // Trailing and leading zeros do not count as significant digits.
         let padded = format!("000{}.{}", "1", "0".repeat(60));
@@ -1081,16 +873,11 @@ mod tests {
         );
         assert_eq!(
             parse_memory("1e-99999999999999999999999", Some("Gi")),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::FractionalBytes
-            ))
+            Err(malformed(QuantityKind::Memory, MalformedReason::FractionalBytes))
         );
         assert_eq!(
             parse_cpu("0e99999999999999999999999", None),
-            Err(UnitError::NonPositive {
-                expected: QuantityKind::Cpu
-            })
+            Err(UnitError::NonPositive { expected: QuantityKind::Cpu })
         );
     }
 
@@ -1111,31 +898,17 @@ mod tests {
 
     #[test]
     fn cpu_precision_is_one_millicore() {
-        assert_eq!(
-            parse_cpu("0.0001", None),
-            Err(malformed(
-                QuantityKind::Cpu,
-                MalformedReason::FinerThanMillicore
-            ))
-        );
+        assert_eq!(parse_cpu("0.0001", None), Err(malformed(QuantityKind::Cpu, MalformedReason::FinerThanMillicore)));
         assert_eq!(
             parse_cpu("1.5", Some("m")),
-            Err(malformed(
-                QuantityKind::Cpu,
-                MalformedReason::FractionalMillicores
-            ))
+            Err(malformed(QuantityKind::Cpu, MalformedReason::FractionalMillicores))
         );
     }
 
     #[test]
     fn cpu_must_be_positive() {
         for (value, unit) in [("0", None), ("-2", None), ("0", Some("m")), ("-0.5", None)] {
-            assert_eq!(
-                parse_cpu(value, unit),
-                Err(UnitError::NonPositive {
-                    expected: QuantityKind::Cpu
-                })
-            );
+            assert_eq!(parse_cpu(value, unit), Err(UnitError::NonPositive { expected: QuantityKind::Cpu }));
         }
     }
 
@@ -1146,10 +919,7 @@ mod tests {
             parse_cpu("18446744073709551616", Some("m")),
             Err(malformed(QuantityKind::Cpu, MalformedReason::TooLarge))
         );
-        assert_eq!(
-            parse_cpu("18446744073709552", None),
-            Err(malformed(QuantityKind::Cpu, MalformedReason::TooLarge))
-        );
+        assert_eq!(parse_cpu("18446744073709552", None), Err(malformed(QuantityKind::Cpu, MalformedReason::TooLarge)));
     }
 
     #[test]
@@ -1180,44 +950,19 @@ mod tests {
             expected: QuantityKind::Cpu,
             meant_for,
         };
-        assert_eq!(
-            parse_cpu("4", Some("Gi")),
-            Err(wrong("Gi", QuantityKind::Memory))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("h")),
-            Err(wrong("h", QuantityKind::Duration))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("s")),
-            Err(wrong("s", QuantityKind::Duration))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("min")),
-            Err(wrong("min", QuantityKind::Duration))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("GB")),
-            Err(wrong("GB", QuantityKind::Memory))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("ms")),
-            Err(wrong("ms", QuantityKind::Duration))
-        );
-        assert_eq!(
-            parse_cpu("1", Some("h30m")),
-            Err(wrong("h30m", QuantityKind::Duration))
-        );
+        assert_eq!(parse_cpu("4", Some("Gi")), Err(wrong("Gi", QuantityKind::Memory)));
+        assert_eq!(parse_cpu("1", Some("h")), Err(wrong("h", QuantityKind::Duration)));
+        assert_eq!(parse_cpu("1", Some("s")), Err(wrong("s", QuantityKind::Duration)));
+        assert_eq!(parse_cpu("1", Some("min")), Err(wrong("min", QuantityKind::Duration)));
+        assert_eq!(parse_cpu("1", Some("GB")), Err(wrong("GB", QuantityKind::Memory)));
+        assert_eq!(parse_cpu("1", Some("ms")), Err(wrong("ms", QuantityKind::Duration)));
+        assert_eq!(parse_cpu("1", Some("h30m")), Err(wrong("h30m", QuantityKind::Duration)));
         // `M` is mega (memory), but for CPU it is almost always a mistyped `m`.
         let capital_m = parse_cpu("500", Some("M"));
         assert_eq!(capital_m, Err(wrong("M", QuantityKind::Memory)));
         if let Err(error) = capital_m {
             assert_eq!(error.suggested_unit(), Some("m"));
-            assert!(
-                error.help().contains("did you mean `m` (millicores)"),
-                "{}",
-                error.help()
-            );
+            assert!(error.help().contains("did you mean `m` (millicores)"), "{}", error.help());
         }
         assert_eq!(
             parse_cpu("500", Some("millicores")),
@@ -1229,20 +974,11 @@ mod tests {
         );
         assert_eq!(
             parse_cpu("2", Some("cores")),
-            Err(UnitError::UnknownUnit {
-                unit: "cores".to_string(),
-                expected: QuantityKind::Cpu,
-                suggestion: None
-            })
+            Err(UnitError::UnknownUnit { unit: "cores".to_string(), expected: QuantityKind::Cpu, suggestion: None })
         );
         assert_eq!(
             parse_cpu("500", Some("m5")),
-            Err(malformed(
-                QuantityKind::Cpu,
-                MalformedReason::UnitsCombined {
-                    unit: "m5".to_string()
-                }
-            ))
+            Err(malformed(QuantityKind::Cpu, MalformedReason::UnitsCombined { unit: "m5".to_string() }))
         );
     }
 
@@ -1292,57 +1028,29 @@ mod tests {
 
     #[test]
     fn memory_must_be_whole_bytes() {
-        assert_eq!(
-            parse_memory("1.5", None),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::FractionalBytes
-            ))
-        );
+        assert_eq!(parse_memory("1.5", None), Err(malformed(QuantityKind::Memory, MalformedReason::FractionalBytes)));
         assert_eq!(
             parse_memory("0.0001", Some("k")),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::FractionalBytes
-            ))
+            Err(malformed(QuantityKind::Memory, MalformedReason::FractionalBytes))
         );
         assert_eq!(
             parse_memory("0.3", Some("Ki")),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::FractionalBytes
-            ))
+            Err(malformed(QuantityKind::Memory, MalformedReason::FractionalBytes))
         );
     }
 
     #[test]
     fn memory_must_be_positive() {
-        for (value, unit) in [
-            ("0", Some("Gi")),
-            ("-1", Some("Gi")),
-            ("0", None),
-            ("-0.0", None),
-        ] {
-            assert_eq!(
-                parse_memory(value, unit),
-                Err(UnitError::NonPositive {
-                    expected: QuantityKind::Memory
-                })
-            );
+        for (value, unit) in [("0", Some("Gi")), ("-1", Some("Gi")), ("0", None), ("-0.0", None)] {
+            assert_eq!(parse_memory(value, unit), Err(UnitError::NonPositive { expected: QuantityKind::Memory }));
         }
     }
 
     #[test]
     fn memory_overflow() {
         assert_eq!(memory("15", Some("Ei")).bytes(), 15 << 60);
-        assert_eq!(
-            parse_memory("16", Some("Ei")),
-            Err(malformed(QuantityKind::Memory, MalformedReason::TooLarge))
-        );
-        assert_eq!(
-            parse_memory("1e30", None),
-            Err(malformed(QuantityKind::Memory, MalformedReason::TooLarge))
-        );
+        assert_eq!(parse_memory("16", Some("Ei")), Err(malformed(QuantityKind::Memory, MalformedReason::TooLarge)));
+        assert_eq!(parse_memory("1e30", None), Err(malformed(QuantityKind::Memory, MalformedReason::TooLarge)));
         // Significand times the unit overflows u128 before the exponent is applied.
         assert_eq!(
             parse_memory("99999999999999999999999999999999999999", Some("Ei")),
@@ -1370,11 +1078,7 @@ mod tests {
     #[test]
     fn memory_suggestions() {
         let unknown = |unit: &str, suggestion| {
-            Err(UnitError::UnknownUnit {
-                unit: unit.to_string(),
-                expected: QuantityKind::Memory,
-                suggestion,
-            })
+            Err(UnitError::UnknownUnit { unit: unit.to_string(), expected: QuantityKind::Memory, suggestion })
         };
         assert_eq!(parse_memory("4", Some("GB")), unknown("GB", Some("Gi")));
         assert_eq!(parse_memory("4", Some("gi")), unknown("gi", Some("Gi")));
@@ -1392,40 +1096,16 @@ mod tests {
     #[test]
     fn memory_wrong_units() {
         let wrong = |unit: &str, meant_for| {
-            Err(UnitError::WrongUnit {
-                unit: unit.to_string(),
-                expected: QuantityKind::Memory,
-                meant_for,
-            })
+            Err(UnitError::WrongUnit { unit: unit.to_string(), expected: QuantityKind::Memory, meant_for })
         };
-        assert_eq!(
-            parse_memory("1", Some("h")),
-            wrong("h", QuantityKind::Duration)
-        );
-        assert_eq!(
-            parse_memory("1", Some("s")),
-            wrong("s", QuantityKind::Duration)
-        );
-        assert_eq!(
-            parse_memory("1", Some("d")),
-            wrong("d", QuantityKind::Duration)
-        );
-        assert_eq!(
-            parse_memory("1", Some("hours")),
-            wrong("hours", QuantityKind::Duration)
-        );
-        assert_eq!(
-            parse_memory("1", Some("ms")),
-            wrong("ms", QuantityKind::Duration)
-        );
+        assert_eq!(parse_memory("1", Some("h")), wrong("h", QuantityKind::Duration));
+        assert_eq!(parse_memory("1", Some("s")), wrong("s", QuantityKind::Duration));
+        assert_eq!(parse_memory("1", Some("d")), wrong("d", QuantityKind::Duration));
+        assert_eq!(parse_memory("1", Some("hours")), wrong("hours", QuantityKind::Duration));
+        assert_eq!(parse_memory("1", Some("ms")), wrong("ms", QuantityKind::Duration));
         assert_eq!(
             parse_memory("1", Some("Gi512Mi")),
-            Err(malformed(
-                QuantityKind::Memory,
-                MalformedReason::UnitsCombined {
-                    unit: "Gi512Mi".to_string()
-                }
-            ))
+            Err(malformed(QuantityKind::Memory, MalformedReason::UnitsCombined { unit: "Gi512Mi".to_string() }))
         );
     }
 
@@ -1461,10 +1141,7 @@ mod tests {
         assert!(parse_cpu("500", Some("m")).ok() < parse_cpu("1", None).ok());
         assert_eq!(parse_cpu("0.5", None), parse_cpu("500", Some("m")));
         assert!(parse_duration("90", Some("m")).ok() > parse_duration("1", Some("h")).ok());
-        assert_eq!(
-            parse_duration("1", Some("h30m")),
-            parse_duration("90", Some("m"))
-        );
+        assert_eq!(parse_duration("1", Some("h30m")), parse_duration("90", Some("m")));
     }
 
     // ---- GPU ----------------------------------------------------------------------------------
@@ -1478,28 +1155,10 @@ mod tests {
         assert_eq!(parse_gpu("1e1", None), Ok(10));
         assert_eq!(parse_gpu("2.0", None), Ok(2));
         assert_eq!(parse_gpu("4294967295", None), Ok(u32::MAX));
-        assert_eq!(
-            parse_gpu("4294967296", None),
-            Err(malformed(QuantityKind::Gpu, MalformedReason::TooLarge))
-        );
-        assert_eq!(
-            parse_gpu("0.5", None),
-            Err(UnitError::NotWhole {
-                expected: QuantityKind::Gpu
-            })
-        );
-        assert_eq!(
-            parse_gpu("-1", None),
-            Err(UnitError::Negative {
-                expected: QuantityKind::Gpu
-            })
-        );
-        assert_eq!(
-            parse_gpu("-0.5", None),
-            Err(UnitError::Negative {
-                expected: QuantityKind::Gpu
-            })
-        );
+        assert_eq!(parse_gpu("4294967296", None), Err(malformed(QuantityKind::Gpu, MalformedReason::TooLarge)));
+        assert_eq!(parse_gpu("0.5", None), Err(UnitError::NotWhole { expected: QuantityKind::Gpu }));
+        assert_eq!(parse_gpu("-1", None), Err(UnitError::Negative { expected: QuantityKind::Gpu }));
+        assert_eq!(parse_gpu("-0.5", None), Err(UnitError::Negative { expected: QuantityKind::Gpu }));
     }
 
     #[test]
@@ -1523,11 +1182,7 @@ mod tests {
         let unknown = parse_gpu("2", Some("gpus"));
         assert_eq!(
             unknown,
-            Err(UnitError::UnknownUnit {
-                unit: "gpus".to_string(),
-                expected: QuantityKind::Gpu,
-                suggestion: None
-            })
+            Err(UnitError::UnknownUnit { unit: "gpus".to_string(), expected: QuantityKind::Gpu, suggestion: None })
         );
         if let Err(error) = unknown {
             assert_eq!(error.to_string(), "a GPU count takes no unit, found `gpus`");
@@ -1536,11 +1191,7 @@ mod tests {
         // A likely misspelling of another kind's unit is still not a GPU unit.
         assert_eq!(
             parse_gpu("1", Some("GB")),
-            Err(UnitError::UnknownUnit {
-                unit: "GB".to_string(),
-                expected: QuantityKind::Gpu,
-                suggestion: None
-            })
+            Err(UnitError::UnknownUnit { unit: "GB".to_string(), expected: QuantityKind::Gpu, suggestion: None })
         );
     }
 
@@ -1573,60 +1224,28 @@ mod tests {
         let expected = QuantityKind::Duration;
         assert_eq!(
             parse_duration("30", Some("m1h")),
-            Err(malformed(
-                expected,
-                MalformedReason::DurationUnitsOutOfOrder {
-                    unit: "h".to_string()
-                }
-            ))
+            Err(malformed(expected, MalformedReason::DurationUnitsOutOfOrder { unit: "h".to_string() }))
         );
         assert_eq!(
             parse_duration("1", Some("h2h")),
-            Err(malformed(
-                expected,
-                MalformedReason::DurationUnitsOutOfOrder {
-                    unit: "h".to_string()
-                }
-            ))
+            Err(malformed(expected, MalformedReason::DurationUnitsOutOfOrder { unit: "h".to_string() }))
         );
         assert_eq!(
             parse_duration("1", Some("h30")),
-            Err(malformed(
-                expected,
-                MalformedReason::NumberWithoutUnit {
-                    number: "30".to_string()
-                }
-            ))
+            Err(malformed(expected, MalformedReason::NumberWithoutUnit { number: "30".to_string() }))
         );
         assert_eq!(
             parse_duration("1", Some("h30min")),
-            Err(UnitError::UnknownUnit {
-                unit: "min".to_string(),
-                expected,
-                suggestion: Some("m")
-            })
+            Err(UnitError::UnknownUnit { unit: "min".to_string(), expected, suggestion: Some("m") })
         );
-        assert_eq!(
-            parse_duration("1", Some("s500ms")),
-            Err(UnitError::SubSecondUnit {
-                unit: "ms".to_string()
-            })
-        );
+        assert_eq!(parse_duration("1", Some("s500ms")), Err(UnitError::SubSecondUnit { unit: "ms".to_string() }));
         assert_eq!(
             parse_duration("1", Some("h30Gi")),
-            Err(UnitError::WrongUnit {
-                unit: "Gi".to_string(),
-                expected,
-                meant_for: QuantityKind::Memory
-            })
+            Err(UnitError::WrongUnit { unit: "Gi".to_string(), expected, meant_for: QuantityKind::Memory })
         );
         assert_eq!(
             parse_duration("1", Some("h-")),
-            Err(UnitError::UnknownUnit {
-                unit: "h-".to_string(),
-                expected,
-                suggestion: None
-            })
+            Err(UnitError::UnknownUnit { unit: "h-".to_string(), expected, suggestion: None })
         );
         assert_eq!(
             parse_duration("1", Some("h99999999999999999999999999999999999999999m")),
@@ -1637,14 +1256,8 @@ mod tests {
     #[test]
     fn duration_needs_a_unit() {
         let expected = QuantityKind::Duration;
-        assert_eq!(
-            parse_duration("30", None),
-            Err(UnitError::MissingUnit { expected })
-        );
-        assert_eq!(
-            parse_duration("30", Some("")),
-            Err(UnitError::MissingUnit { expected })
-        );
+        assert_eq!(parse_duration("30", None), Err(UnitError::MissingUnit { expected }));
+        assert_eq!(parse_duration("30", Some("")), Err(UnitError::MissingUnit { expected }));
         if let Err(error) = parse_duration("30", None) {
             assert!(error.help().contains("30s"), "{}", error.help());
         }
@@ -1654,94 +1267,51 @@ mod tests {
     fn sub_second_durations_are_rejected() {
         for unit in ["ms", "us", "ns", "MS"] {
             let error = parse_duration("500", Some(unit));
-            assert_eq!(
-                error,
-                Err(UnitError::SubSecondUnit {
-                    unit: unit.to_string()
-                })
-            );
+            assert_eq!(error, Err(UnitError::SubSecondUnit { unit: unit.to_string() }));
             if let Err(error) = error {
                 assert!(error.help().contains("whole seconds"));
             }
         }
         assert_eq!(
             parse_duration("1.5", Some("s")),
-            Err(malformed(
-                QuantityKind::Duration,
-                MalformedReason::FractionalSeconds
-            ))
+            Err(malformed(QuantityKind::Duration, MalformedReason::FractionalSeconds))
         );
         assert_eq!(
             parse_duration("0.001", Some("m")),
-            Err(malformed(
-                QuantityKind::Duration,
-                MalformedReason::FractionalSeconds
-            ))
+            Err(malformed(QuantityKind::Duration, MalformedReason::FractionalSeconds))
         );
     }
 
     #[test]
     fn duration_must_be_positive() {
         let expected = QuantityKind::Duration;
-        for (value, unit) in [
-            ("0", "s"),
-            ("-1", "h"),
-            ("0", "h0m"),
-            ("-0", "h30m"),
-            ("-1.5", "s"),
-        ] {
-            assert_eq!(
-                parse_duration(value, Some(unit)),
-                Err(UnitError::NonPositive { expected }),
-                "{value}{unit}"
-            );
+        for (value, unit) in [("0", "s"), ("-1", "h"), ("0", "h0m"), ("-0", "h30m"), ("-1.5", "s")] {
+            assert_eq!(parse_duration(value, Some(unit)), Err(UnitError::NonPositive { expected }), "{value}{unit}");
         }
     }
 
     #[test]
     fn duration_unit_suggestions_and_wrong_units() {
         let expected = QuantityKind::Duration;
-        let unknown = |unit: &str, suggestion| {
-            Err(UnitError::UnknownUnit {
-                unit: unit.to_string(),
-                expected,
-                suggestion,
-            })
-        };
+        let unknown =
+            |unit: &str, suggestion| Err(UnitError::UnknownUnit { unit: unit.to_string(), expected, suggestion });
         assert_eq!(parse_duration("5", Some("min")), unknown("min", Some("m")));
-        assert_eq!(
-            parse_duration("5", Some("minutes")),
-            unknown("minutes", Some("m"))
-        );
+        assert_eq!(parse_duration("5", Some("minutes")), unknown("minutes", Some("m")));
         assert_eq!(parse_duration("2", Some("hr")), unknown("hr", Some("h")));
-        assert_eq!(
-            parse_duration("2", Some("hours")),
-            unknown("hours", Some("h"))
-        );
+        assert_eq!(parse_duration("2", Some("hours")), unknown("hours", Some("h")));
         assert_eq!(parse_duration("2", Some("H")), unknown("H", Some("h")));
         assert_eq!(parse_duration("30", Some("sec")), unknown("sec", Some("s")));
         assert_eq!(parse_duration("30", Some("S")), unknown("S", Some("s")));
-        assert_eq!(
-            parse_duration("1", Some("days")),
-            unknown("days", Some("d"))
-        );
+        assert_eq!(parse_duration("1", Some("days")), unknown("days", Some("d")));
         assert_eq!(parse_duration("1", Some("w")), unknown("w", None));
         assert_eq!(
             parse_duration("4", Some("Gi")),
-            Err(UnitError::WrongUnit {
-                unit: "Gi".to_string(),
-                expected,
-                meant_for: QuantityKind::Memory
-            })
+            Err(UnitError::WrongUnit { unit: "Gi".to_string(), expected, meant_for: QuantityKind::Memory })
         );
         let capital_m = parse_duration("5", Some("M"));
         assert_eq!(
             capital_m,
-            Err(UnitError::WrongUnit {
-                unit: "M".to_string(),
-                expected,
-                meant_for: QuantityKind::Memory
-            })
+            Err(UnitError::WrongUnit { unit: "M".to_string(), expected, meant_for: QuantityKind::Memory })
         );
         if let Err(error) = capital_m {
             assert_eq!(error.suggested_unit(), Some("m"));
@@ -1749,11 +1319,7 @@ mod tests {
         }
         assert_eq!(
             parse_duration("5", Some("millicores")),
-            Err(UnitError::WrongUnit {
-                unit: "millicores".to_string(),
-                expected,
-                meant_for: QuantityKind::Cpu
-            })
+            Err(UnitError::WrongUnit { unit: "millicores".to_string(), expected, meant_for: QuantityKind::Cpu })
         );
     }
 
@@ -1784,19 +1350,13 @@ mod tests {
             let (again_value, again_unit) = split_literal(text);
             assert_eq!(parse_duration(again_value, again_unit), Ok(parsed));
         }
-        assert_eq!(
-            Duration::from_seconds(u64::MAX).map(|duration| duration.seconds()),
-            Some(u64::MAX)
-        );
+        assert_eq!(Duration::from_seconds(u64::MAX).map(|duration| duration.seconds()), Some(u64::MAX));
         assert_eq!(Duration::from_seconds(0), None);
     }
 
     #[test]
     fn duration_overflow() {
-        assert_eq!(
-            seconds("213503982334601", "d"),
-            213_503_982_334_601 * 86_400
-        );
+        assert_eq!(seconds("213503982334601", "d"), 213_503_982_334_601 * 86_400);
         assert_eq!(
             parse_duration("213503982334602", Some("d")),
             Err(malformed(QuantityKind::Duration, MalformedReason::TooLarge))
@@ -1813,14 +1373,8 @@ mod tests {
     fn constructors_reject_zero() {
         assert_eq!(Cpu::from_millicores(0), None);
         assert_eq!(Memory::from_bytes(0), None);
-        assert_eq!(
-            Cpu::from_millicores(250).map(Cpu::to_k8s),
-            Some("250m".to_string())
-        );
-        assert_eq!(
-            Memory::from_bytes(1 << 30).map(Memory::to_k8s),
-            Some("1Gi".to_string())
-        );
+        assert_eq!(Cpu::from_millicores(250).map(Cpu::to_k8s), Some("250m".to_string()));
+        assert_eq!(Memory::from_bytes(1 << 30).map(Memory::to_k8s), Some("1Gi".to_string()));
         assert_eq!(
             Duration::from_seconds(60).map(|duration| duration.to_std()),
             Some(std::time::Duration::from_secs(60))
@@ -1872,16 +1426,12 @@ mod tests {
         }
         if let Err(error) = parse_memory("4", Some("GB")) {
             assert_eq!(error.to_string(), "unknown memory unit `GB`");
-            assert!(error
-                .help()
-                .starts_with("did you mean `Gi`? write memory with a unit such as 512Mi or 4Gi"));
+            assert!(error.help().starts_with("did you mean `Gi`? write memory with a unit such as 512Mi or 4Gi"));
             assert_eq!(error.expected(), QuantityKind::Memory);
         }
         if let Err(error) = parse_cpu("4", Some("Gi")) {
             assert_eq!(error.to_string(), "`Gi` is a memory unit, not a CPU unit");
-            assert!(error
-                .help()
-                .starts_with("`Gi` is for memory; write CPU as cores"));
+            assert!(error.help().starts_with("`Gi` is for memory; write CPU as cores"));
         }
     }
 }

@@ -54,9 +54,7 @@ impl Code {
     }
     /// Finds a code by its id (`E0102`, case-insensitive) or its name (`unresolved-name`).
     pub fn lookup(text: &str) -> Option<Code> {
-        ALL.iter()
-            .find(|info| info.id.eq_ignore_ascii_case(text) || info.name == text)
-            .map(|info| info.code)
+        ALL.iter().find(|info| info.id.eq_ignore_ascii_case(text) || info.name == text).map(|info| info.code)
     }
 }
 

@@ -25,10 +25,7 @@ pub struct Span {
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
         debug_assert!(start <= end);
-        Span {
-            start: start as u32,
-            end: end as u32,
-        }
+        Span { start: start as u32, end: end as u32 }
     }
     pub fn len(self) -> usize {
         (self.end - self.start) as usize
@@ -41,16 +38,10 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn cover(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
     pub fn shifted(self, by: usize) -> Span {
-        Span {
-            start: self.start + by as u32,
-            end: self.end + by as u32,
-        }
+        Span { start: self.start + by as u32, end: self.end + by as u32 }
     }
     pub fn contains(self, offset: usize) -> bool {
         (self.start as usize) <= offset && offset <= (self.end as usize)
@@ -89,18 +80,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(span: Span, message: impl Into<String>) -> Label {
-        Label {
-            path: None,
-            span,
-            message: message.into(),
-        }
+        Label { path: None, span, message: message.into() }
     }
     pub fn in_file(path: Arc<str>, span: Span, message: impl Into<String>) -> Label {
-        Label {
-            path: Some(path),
-            span,
-            message: message.into(),
-        }
+        Label { path: Some(path), span, message: message.into() }
     }
 }
 
@@ -153,30 +136,19 @@ impl Diagnostic {
 /// Orders diagnostics by position, then code, so that every front end shows them alike.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.primary.span.start, a.primary.span.end, a.code).cmp(&(
-            b.primary.span.start,
-            b.primary.span.end,
-            b.code,
-        ))
+        (a.primary.span.start, a.primary.span.end, a.code).cmp(&(b.primary.span.start, b.primary.span.end, b.code))
     });
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         if candidate == name {
             continue;
         }
-        let distance = if candidate.eq_ignore_ascii_case(name) {
-            0
-        } else {
-            edit_distance(name, candidate)
-        };
+        let distance = if candidate.eq_ignore_ascii_case(name) { 0 } else { edit_distance(name, candidate) };
         if distance <= limit && best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
             best = Some((distance, candidate));
         }
@@ -269,10 +241,7 @@ impl LineIndex {
         let Some(&start) = self.line_starts.get(line as usize) else {
             return text.len();
         };
-        let end = self
-            .line_starts
-            .get(line as usize + 1)
-            .map_or(text.len(), |&e| e);
+        let end = self.line_starts.get(line as usize + 1).map_or(text.len(), |&e| e);
         let mut units = 0u32;
         for (i, c) in text[start..end].char_indices() {
             if units >= column_utf16 || c == '\n' {
@@ -297,22 +266,8 @@ mod line_index_tests {
         let text = "ab\nçé𝄞x\n";
         let index = LineIndex::new(text);
         let x = text.find('x').unwrap_or_default();
-        assert_eq!(
-            index.line_col(text, x),
-            LineCol {
-                line: 1,
-                column: 3,
-                column_utf16: 4
-            }
-        );
+        assert_eq!(index.line_col(text, x), LineCol { line: 1, column: 3, column_utf16: 4 });
         assert_eq!(index.offset_utf16(text, 1, 4), x);
-        assert_eq!(
-            index.line_col(text, text.len()),
-            LineCol {
-                line: 2,
-                column: 0,
-                column_utf16: 0
-            }
-        );
+        assert_eq!(index.line_col(text, text.len()), LineCol { line: 2, column: 0, column_utf16: 0 });
     }
 }

@@ -93,11 +93,7 @@ impl ImportTarget {
         match self {
             ImportTarget::Path(s) => s.value.clone(),
             ImportTarget::Module(parts) => {
-                let mut path = parts
-                    .iter()
-                    .map(|p| p.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let mut path = parts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("/");
                 path.push_str(".kfl");
                 path
             }

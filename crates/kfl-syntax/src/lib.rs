@@ -28,10 +28,7 @@ pub struct Parse {
 
 pub fn parse(text: &str) -> Parse {
     let scan = scan::scan(text);
-    let mut builder = Builder {
-        offset: 0,
-        errors: Vec::new(),
-    };
+    let mut builder = Builder { offset: 0, errors: Vec::new() };
     let mut file = ast::File::default();
     match parser::parse_file(text) {
         Ok(pairs) => {
@@ -51,11 +48,7 @@ pub fn parse(text: &str) -> Parse {
     }
     let mut errors = builder.errors;
     kfl_diagnostics::sort(&mut errors);
-    Parse {
-        file,
-        errors,
-        comments: scan.comments,
-    }
+    Parse { file, errors, comments: scan.comments }
 }
 
 /// Parses item by item, so that every item that is well formed makes it into the tree and every
@@ -102,9 +95,7 @@ fn recover(text: &str, scan: &scan::Scan, builder: &mut Builder, file: &mut ast:
                             }),
                     );
                 } else {
-                    builder
-                        .errors
-                        .push(syntax_error(text, start, chunk, &error));
+                    builder.errors.push(syntax_error(text, start, chunk, &error));
                 }
             }
         }
@@ -139,9 +130,9 @@ fn token_span(text: &str, at: usize) -> Span {
     let rest = &text[at.min(text.len())..];
     let len = match rest.chars().next() {
         None => 0,
-        Some(c) if c.is_alphanumeric() || c == '_' => rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len()),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len())
+        }
         Some(c) => c.len_utf8(),
     };
     Span::new(at, at + len)
@@ -156,33 +147,20 @@ fn describe_at(text: &str, at: usize) -> String {
     }
 }
 
-fn syntax_error(
-    text: &str,
-    chunk_start: usize,
-    chunk: &str,
-    error: &pest::error::Error<Rule>,
-) -> Diagnostic {
+fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
     let pos = match error.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
     // With error detail on, pest also knows the furthest place where a literal token was expected,
     // which is nearer the mistake than the furthest rule.
-    let pos = error
-        .parse_attempts()
-        .map_or(pos, |a| a.max_position.max(pos));
+    let pos = error.parse_attempts().map_or(pos, |a| a.max_position.max(pos));
     // Point at the next token, not at the blank before it.
-    let pos = pos
-        + chunk
-            .get(pos..)
-            .map_or(0, |rest| rest.len() - rest.trim_start().len());
+    let pos = pos + chunk.get(pos..).map_or(0, |rest| rest.len() - rest.trim_start().len());
     let at = chunk_start + pos.min(chunk.len());
     // The chunk ends where the next item starts: an error there means the item was cut short.
     let found = if pos >= chunk.trim_end().len() && chunk_start + chunk.len() < text.len() {
-        format!(
-            "the start of the next item ({})",
-            describe_at(text, chunk_start + chunk.len())
-        )
+        format!("the start of the next item ({})", describe_at(text, chunk_start + chunk.len()))
     } else if pos >= chunk.len() {
         "the end of the file".to_string()
     } else {
@@ -193,11 +171,10 @@ fn syntax_error(
         Some(list) => format!("expected {list}, found {found}"),
         None => format!("unexpected {found}"),
     };
-    let mut diagnostic =
-        Diagnostic::new(Code::SyntaxError, token_span(text, at), message).label(match &expected {
-            Some(list) => format!("expected {list}"),
-            None => "unexpected here".to_string(),
-        });
+    let mut diagnostic = Diagnostic::new(Code::SyntaxError, token_span(text, at), message).label(match &expected {
+        Some(list) => format!("expected {list}"),
+        None => "unexpected here".to_string(),
+    });
     if let Some(help) = syntax_help(text, at, error) {
         diagnostic = diagnostic.help(help);
     }
@@ -289,9 +266,7 @@ fn expected_list(error: &pest::error::Error<Rule>) -> Option<String> {
     let value_expected = tokens.iter().any(|t| t == "\"" || t == "[");
     for token in &tokens {
         match token.as_str() {
-            "\"" | "\"\"\"" | "-" | "[" | "true" | "false" | "not" if value_expected => {
-                push("a value".to_string())
-            }
+            "\"" | "\"\"\"" | "-" | "[" | "true" | "false" | "not" if value_expected => push("a value".to_string()),
             "(" | "{" if value_expected => push("a value".to_string()),
             "_" if value_expected => push("a value".to_string()),
             "_" => push("a name".to_string()),
@@ -300,9 +275,7 @@ fn expected_list(error: &pest::error::Error<Rule>) -> Option<String> {
         }
     }
     // Rules that failed are reported at where they started, which is before the exact tokens.
-    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) =
-        (tokens.is_empty(), &error.variant)
-    {
+    if let (true, pest::error::ErrorVariant::ParsingError { positives, .. }) = (tokens.is_empty(), &error.variant) {
         for rule in positives {
             if let Some(d) = rule_description(*rule) {
                 push(d.to_string());
@@ -337,9 +310,7 @@ fn syntax_help(text: &str, at: usize, _error: &pest::error::Error<Rule>) -> Opti
     }
     let word = &rest[..token_span(text, at).len()];
     if ["let", "def", "fn", "var", "return", "elif", "while"].contains(&word) {
-        return Some(format!(
-            "`{word}` is not a KFL keyword; see `docs/language.md` for the statements KFL has"
-        ));
+        return Some(format!("`{word}` is not a KFL keyword; see `docs/language.md` for the statements KFL has"));
     }
     None
 }
@@ -347,10 +318,7 @@ fn syntax_help(text: &str, at: usize, _error: &pest::error::Error<Rule>) -> Opti
 /// Removes the first line break after `"""` and the indentation common to all non-blank lines, and
 /// the last line if it holds only indentation (the line of the closing `"""`).
 pub fn dedent(raw: &str) -> String {
-    let raw = raw
-        .strip_prefix("\r\n")
-        .or_else(|| raw.strip_prefix('\n'))
-        .unwrap_or(raw);
+    let raw = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
     let mut lines: Vec<&str> = raw.split('\n').collect();
     if lines.len() > 1 && lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();

@@ -25,19 +25,13 @@ pub(crate) struct Builder {
 
 pub(crate) fn parse_file(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Rule>> {
     let mut pairs = KflParser::parse(Rule::file, text)?;
-    let file = pairs
-        .next()
-        .map(|p| p.into_inner().collect())
-        .unwrap_or_default();
+    let file = pairs.next().map(|p| p.into_inner().collect()).unwrap_or_default();
     Ok(file)
 }
 
 pub(crate) fn parse_item(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Rule>> {
     let mut pairs = KflParser::parse(Rule::item_only, text)?;
-    Ok(pairs
-        .next()
-        .map(|p| p.into_inner().collect())
-        .unwrap_or_default())
+    Ok(pairs.next().map(|p| p.into_inner().collect()).unwrap_or_default())
 }
 
 impl Builder {
@@ -47,10 +41,7 @@ impl Builder {
     }
 
     fn ident(&self, pair: P) -> Ident {
-        Ident {
-            text: pair.as_str().to_string(),
-            span: self.span(&pair),
-        }
+        Ident { text: pair.as_str().to_string(), span: self.span(&pair) }
     }
 
     pub fn item(&mut self, pair: P) -> Option<Item> {
@@ -86,9 +77,7 @@ impl Builder {
         for p in inner {
             match p.as_rule() {
                 Rule::string => target = ImportTarget::Path(self.string(p)),
-                Rule::module_path => {
-                    target = ImportTarget::Module(p.into_inner().map(|i| self.ident(i)).collect())
-                }
+                Rule::module_path => target = ImportTarget::Module(p.into_inner().map(|i| self.ident(i)).collect()),
                 _ => {}
             }
         }
@@ -102,12 +91,7 @@ impl Builder {
         let mut idents = inner.filter(|p| p.as_rule() == Rule::ident);
         let name = self.ident(idents.next()?);
         let base = idents.next().map(|p| self.ident(p));
-        Some(ArtifactDecl {
-            doc,
-            name,
-            base,
-            span,
-        })
+        Some(ArtifactDecl { doc, name, base, span })
     }
 
     fn component(&mut self, pair: P) -> Option<Component> {
@@ -123,12 +107,7 @@ impl Builder {
                 _ => {}
             }
         }
-        Some(Component {
-            doc,
-            name: name?,
-            members,
-            span,
-        })
+        Some(Component { doc, name: name?, members, span })
     }
 
     fn member(&mut self, pair: P) -> Option<Member> {
@@ -149,19 +128,10 @@ impl Builder {
                 let span = self.span(&p);
                 let mut it = p.into_inner();
                 let lang_pair = it.next()?;
-                let lang = if lang_pair.as_str() == "python" {
-                    ScriptLang::Python
-                } else {
-                    ScriptLang::Sh
-                };
+                let lang = if lang_pair.as_str() == "python" { ScriptLang::Python } else { ScriptLang::Sh };
                 let lang_span = self.span(&lang_pair);
                 let source = self.any_string(it.next()?);
-                MemberKind::Script(Script {
-                    lang,
-                    lang_span,
-                    source,
-                    span,
-                })
+                MemberKind::Script(Script { lang, lang_span, source, span })
             }
             Rule::kv_block => MemberKind::Block(self.kv_block(p)?),
             Rule::field => MemberKind::Field(self.field(p)?),
@@ -173,10 +143,7 @@ impl Builder {
     /// `input name: T = default` (after `kw_input`) or a pipeline `param`.
     fn param(&mut self, pair: P, outer_doc: Doc) -> Option<Param> {
         let span = self.span(&pair);
-        let mut inner = pair
-            .into_inner()
-            .filter(|p| p.as_rule() != Rule::kw_input)
-            .peekable();
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_input).peekable();
         let doc = self.docs(&mut inner);
         let doc = if doc.lines.is_empty() { outer_doc } else { doc };
         let name = self.ident(inner.next()?);
@@ -185,13 +152,7 @@ impl Builder {
             Some(p) => Some(self.expr(p)?),
             None => None,
         };
-        Some(Param {
-            doc,
-            name,
-            ty,
-            default,
-            span,
-        })
+        Some(Param { doc, name, ty, default, span })
     }
 
     fn type_expr(&mut self, pair: P) -> Option<TypeExpr> {
@@ -222,11 +183,7 @@ impl Builder {
             let value = self.expr(it.next()?)?;
             entries.push(KvEntry { key, value, span });
         }
-        Some(KvBlock {
-            name,
-            entries,
-            span,
-        })
+        Some(KvBlock { name, entries, span })
     }
 
     fn key(&mut self, pair: P) -> Key {
@@ -263,19 +220,10 @@ impl Builder {
         let open = text[after_name..].find('(').map(|n| after_name + n);
         let close = text[after_name..].find(')').map(|n| after_name + n + 1);
         let params_span = match (open, close) {
-            (Some(o), Some(c)) => {
-                Span::new(pair_start + o + self.offset, pair_start + c + self.offset)
-            }
+            (Some(o), Some(c)) => Span::new(pair_start + o + self.offset, pair_start + c + self.offset),
             _ => name.span,
         };
-        Some(Pipeline {
-            doc,
-            name,
-            params,
-            body,
-            params_span,
-            span,
-        })
+        Some(Pipeline { doc, name, params, body, params_span, span })
     }
 
     fn stmt(&mut self, pair: P) -> Option<Stmt> {
@@ -296,19 +244,13 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::Task(TaskStmt {
-                    binding,
-                    call: call?,
-                    overrides,
-                })
+                StmtKind::Task(TaskStmt { binding, call: call?, overrides })
             }
             Rule::field => StmtKind::Field(self.field(p)?),
             Rule::if_stmt => StmtKind::If(self.if_stmt(p)?),
             Rule::for_stmt => {
                 let span = self.span(&p);
-                let mut it = p
-                    .into_inner()
-                    .filter(|q| !matches!(q.as_rule(), Rule::kw_for | Rule::kw_in));
+                let mut it = p.into_inner().filter(|q| !matches!(q.as_rule(), Rule::kw_for | Rule::kw_in));
                 let var = self.ident(it.next()?);
                 let iterable = self.expr(it.next()?)?;
                 let mut parallel = None;
@@ -320,17 +262,9 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::For(ForStmt {
-                    var,
-                    iterable,
-                    parallel,
-                    body: body?,
-                    span,
-                })
+                StmtKind::For(ForStmt { var, iterable, parallel, body: body?, span })
             }
-            Rule::finally_stmt => {
-                StmtKind::Finally(self.block(p.into_inner().find(|q| q.as_rule() == Rule::block)?)?)
-            }
+            Rule::finally_stmt => StmtKind::Finally(self.block(p.into_inner().find(|q| q.as_rule() == Rule::block)?)?),
             Rule::pipeline_out => {
                 let mut it = p.into_inner().filter(|q| q.as_rule() != Rule::kw_output);
                 let name = self.ident(it.next()?);
@@ -343,11 +277,7 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::Output(PipelineOutput {
-                    name,
-                    ty,
-                    value: value?,
-                })
+                StmtKind::Output(PipelineOutput { name, ty, value: value? })
             }
             _ => return None,
         };
@@ -384,12 +314,7 @@ impl Builder {
                 _ => {}
             }
         }
-        Some(IfStmt {
-            cond: cond?,
-            then: then?,
-            otherwise,
-            span,
-        })
+        Some(IfStmt { cond: cond?, then: then?, otherwise, span })
     }
 
     fn block(&mut self, pair: P) -> Option<Block> {
@@ -411,11 +336,7 @@ impl Builder {
                 [value] => (None, value.clone()),
                 _ => continue,
             };
-            args.push(Arg {
-                name,
-                value: self.expr(value)?,
-                span,
-            });
+            args.push(Arg { name, value: self.expr(value)?, span });
         }
         Some(Call { callee, args, span })
     }
@@ -425,21 +346,14 @@ impl Builder {
         match pair.as_rule() {
             Rule::expr | Rule::primary => self.expr(pair.into_inner().next()?),
             Rule::or_expr | Rule::and_expr => {
-                let op = if pair.as_rule() == Rule::or_expr {
-                    BinaryOp::Or
-                } else {
-                    BinaryOp::And
-                };
+                let op = if pair.as_rule() == Rule::or_expr { BinaryOp::Or } else { BinaryOp::And };
                 let mut inner = pair.into_inner();
                 let mut lhs = self.expr(inner.next()?)?;
                 while let Some(op_pair) = inner.next() {
                     let op_span = self.span(&op_pair);
                     let rhs = self.expr(inner.next()?)?;
                     let span = lhs.span.cover(rhs.span);
-                    lhs = Expr {
-                        kind: ExprKind::Binary(op, op_span, Box::new(lhs), Box::new(rhs)),
-                        span,
-                    };
+                    lhs = Expr { kind: ExprKind::Binary(op, op_span, Box::new(lhs), Box::new(rhs)), span };
                 }
                 Some(lhs)
             }
@@ -448,10 +362,7 @@ impl Builder {
                 let first = inner.next()?;
                 if first.as_rule() == Rule::kw_not {
                     let operand = self.expr(inner.next()?)?;
-                    Some(Expr {
-                        kind: ExprKind::Not(Box::new(operand)),
-                        span,
-                    })
+                    Some(Expr { kind: ExprKind::Not(Box::new(operand)), span })
                 } else {
                     self.expr(first)
                 }
@@ -472,16 +383,13 @@ impl Builder {
                 };
                 let op_span = self.span(&op_pair);
                 let rhs = self.expr(inner.next()?)?;
-                Some(Expr {
-                    kind: ExprKind::Binary(op, op_span, Box::new(lhs), Box::new(rhs)),
-                    span,
-                })
+                Some(Expr { kind: ExprKind::Binary(op, op_span, Box::new(lhs), Box::new(rhs)), span })
             }
             Rule::postfix => {
                 let mut inner = pair.into_inner();
                 let head = inner.next()?;
-                let head_is_name = head.as_rule() == Rule::primary
-                    && head.clone().into_inner().next()?.as_rule() == Rule::ident;
+                let head_is_name =
+                    head.as_rule() == Rule::primary && head.clone().into_inner().next()?.as_rule() == Rule::ident;
                 let mut expr = self.expr(head)?;
                 for field in inner {
                     let field = self.ident(field);
@@ -489,35 +397,17 @@ impl Builder {
                     expr = match expr.kind {
                         ExprKind::Path(mut parts) if head_is_name => {
                             parts.push(field);
-                            Expr {
-                                kind: ExprKind::Path(parts),
-                                span,
-                            }
+                            Expr { kind: ExprKind::Path(parts), span }
                         }
-                        kind => Expr {
-                            kind: ExprKind::Field(
-                                Box::new(Expr {
-                                    kind,
-                                    span: expr.span,
-                                }),
-                                field,
-                            ),
-                            span,
-                        },
+                        kind => Expr { kind: ExprKind::Field(Box::new(Expr { kind, span: expr.span }), field), span },
                     };
                 }
                 Some(expr)
             }
-            Rule::paren => Some(Expr {
-                kind: ExprKind::Paren(Box::new(self.expr(pair.into_inner().next()?)?)),
-                span,
-            }),
+            Rule::paren => Some(Expr { kind: ExprKind::Paren(Box::new(self.expr(pair.into_inner().next()?)?)), span }),
             Rule::list => {
                 let items = pair.into_inner().filter_map(|p| self.expr(p)).collect();
-                Some(Expr {
-                    kind: ExprKind::List(items),
-                    span,
-                })
+                Some(Expr { kind: ExprKind::List(items), span })
             }
             Rule::map => {
                 let mut entries = Vec::new();
@@ -528,36 +418,18 @@ impl Builder {
                     let value = self.expr(it.next()?)?;
                     entries.push(MapEntry { key, value, span });
                 }
-                Some(Expr {
-                    kind: ExprKind::Map(entries),
-                    span,
-                })
+                Some(Expr { kind: ExprKind::Map(entries), span })
             }
-            Rule::string | Rule::triple_string => Some(Expr {
-                kind: ExprKind::Str(self.any_string(pair)),
-                span,
-            }),
+            Rule::string | Rule::triple_string => Some(Expr { kind: ExprKind::Str(self.any_string(pair)), span }),
             Rule::number => {
                 let mut inner = pair.into_inner();
                 let value = inner.next()?.as_str().to_string();
                 let unit = inner.next().map(|u| u.as_str().to_string());
-                Some(Expr {
-                    kind: ExprKind::Number(NumberLit { value, unit }),
-                    span,
-                })
+                Some(Expr { kind: ExprKind::Number(NumberLit { value, unit }), span })
             }
-            Rule::boolean => Some(Expr {
-                kind: ExprKind::Bool(pair.as_str() == "true"),
-                span,
-            }),
-            Rule::call => Some(Expr {
-                kind: ExprKind::Call(self.call(pair)?),
-                span,
-            }),
-            Rule::ident => Some(Expr {
-                kind: ExprKind::Path(vec![self.ident(pair)]),
-                span,
-            }),
+            Rule::boolean => Some(Expr { kind: ExprKind::Bool(pair.as_str() == "true"), span }),
+            Rule::call => Some(Expr { kind: ExprKind::Call(self.call(pair)?), span }),
+            Rule::ident => Some(Expr { kind: ExprKind::Path(vec![self.ident(pair)]), span }),
             _ => None,
         }
     }
@@ -565,16 +437,8 @@ impl Builder {
     fn any_string(&mut self, pair: P) -> StrLit {
         if pair.as_rule() == Rule::triple_string {
             let span = self.span(&pair);
-            let raw = pair
-                .into_inner()
-                .next()
-                .map(|p| p.as_str())
-                .unwrap_or_default();
-            StrLit {
-                value: crate::dedent(raw),
-                triple: true,
-                span,
-            }
+            let raw = pair.into_inner().next().map(|p| p.as_str()).unwrap_or_default();
+            StrLit { value: crate::dedent(raw), triple: true, span }
         } else {
             self.string(pair)
         }
@@ -583,9 +447,7 @@ impl Builder {
     fn string(&mut self, pair: P) -> StrLit {
         let span = self.span(&pair);
         let raw_pair = pair.into_inner().next();
-        let raw_start = raw_pair
-            .as_ref()
-            .map_or(span.start as usize + 1, |p| self.span(p).start as usize);
+        let raw_start = raw_pair.as_ref().map_or(span.start as usize + 1, |p| self.span(p).start as usize);
         let raw = raw_pair.map(|p| p.as_str()).unwrap_or_default();
         let mut value = String::with_capacity(raw.len());
         let mut chars = raw.char_indices();
@@ -616,10 +478,6 @@ impl Builder {
                 }
             }
         }
-        StrLit {
-            value,
-            triple: false,
-            span,
-        }
+        StrLit { value, triple: false, span }
     }
 }

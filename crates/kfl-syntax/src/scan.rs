@@ -43,11 +43,7 @@ pub fn scan(text: &str) -> Scan {
         }
         if text[i..].starts_with("//") {
             let end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-            let end_trimmed = if end > i && bytes[end - 1] == b'\r' {
-                end - 1
-            } else {
-                end
-            };
+            let end_trimmed = if end > i && bytes[end - 1] == b'\r' { end - 1 } else { end };
             let body = &text[i..end_trimmed];
             let is_doc = body.starts_with("///") && !body.starts_with("////");
             if is_doc {
@@ -55,11 +51,7 @@ pub fn scan(text: &str) -> Scan {
             } else {
                 doc_run_start = None;
             }
-            out.comments.push(Comment {
-                span: Span::new(i, end_trimmed),
-                text: body.to_string(),
-                is_doc,
-            });
+            out.comments.push(Comment { span: Span::new(i, end_trimmed), text: body.to_string(), is_doc });
             i = end;
             continue;
         }
@@ -88,13 +80,7 @@ pub fn scan(text: &str) -> Scan {
                         i += 1;
                         break;
                     }
-                    Some(b'\\') => {
-                        i += if bytes.get(i + 1).is_some_and(|&c| c != b'\n') {
-                            2
-                        } else {
-                            1
-                        }
-                    }
+                    Some(b'\\') => i += if bytes.get(i + 1).is_some_and(|&c| c != b'\n') { 2 } else { 1 },
                     Some(_) => i += 1,
                 }
             }
@@ -126,15 +112,11 @@ mod tests {
 
     #[test]
     fn finds_comments_strings_and_item_starts() {
-        let text =
-            "// a\n/// doc\ncomponent x { image = \"// not a comment\" }\npipeline p() { }\n";
+        let text = "// a\n/// doc\ncomponent x { image = \"// not a comment\" }\npipeline p() { }\n";
         let scan = scan(text);
         assert_eq!(scan.comments.len(), 2);
         assert!(scan.comments[1].is_doc);
-        assert_eq!(
-            scan.item_starts,
-            vec![5, text.find("pipeline").unwrap_or_default()]
-        );
+        assert_eq!(scan.item_starts, vec![5, text.find("pipeline").unwrap_or_default()]);
         assert!(scan.unterminated.is_empty());
     }
 

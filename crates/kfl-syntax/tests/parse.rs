@@ -67,40 +67,22 @@ fn parses_the_sketch() {
     let parse = parse(SKETCH);
     assert!(parse.errors.is_empty(), "{:#?}", parse.errors);
     assert_eq!(parse.file.items.len(), 3);
-    let Item::Component(c) = &parse.file.items[0] else {
-        panic!("not a component")
-    };
+    let Item::Component(c) = &parse.file.items[0] else { panic!("not a component") };
     assert_eq!(c.name.text, "preprocess_data");
-    assert_eq!(
-        c.doc.text().as_deref(),
-        Some("Loads raw data, drops bad rows, and saves the result.")
-    );
+    assert_eq!(c.doc.text().as_deref(), Some("Loads raw data, drops bad rows, and saves the result."));
     assert_eq!(c.members.len(), 8);
-    let MemberKind::Script(script) = &c.members[7].kind else {
-        panic!("not a script")
-    };
-    assert_eq!(
-        script.source.value,
-        "import pandas as pd\ndf = pd.read_csv(raw_data.path)\nrows = len(df)\n"
-    );
-    let Item::Pipeline(p) = &parse.file.items[2] else {
-        panic!("not a pipeline")
-    };
+    let MemberKind::Script(script) = &c.members[7].kind else { panic!("not a script") };
+    assert_eq!(script.source.value, "import pandas as pd\ndf = pd.read_csv(raw_data.path)\nrows = len(df)\n");
+    let Item::Pipeline(p) = &parse.file.items[2] else { panic!("not a pipeline") };
     assert_eq!(p.params.len(), 2);
     assert_eq!(p.body.len(), 9);
-    let StmtKind::Task(t) = &p.body[3].kind else {
-        panic!("not a task")
-    };
+    let StmtKind::Task(t) = &p.body[3].kind else { panic!("not a task") };
     assert_eq!(t.binding.as_ref().map(|b| b.text.as_str()), Some("train"));
     assert_eq!(t.overrides.as_ref().map(|o| o.members.len()), Some(3));
-    let StmtKind::If(i) = &p.body[5].kind else {
-        panic!("not an if")
-    };
+    let StmtKind::If(i) = &p.body[5].kind else { panic!("not an if") };
     assert!(matches!(i.cond.kind, ExprKind::Binary(BinaryOp::And, ..)));
     assert!(matches!(i.otherwise, Some(Else::If(_))));
-    let StmtKind::For(f) = &p.body[6].kind else {
-        panic!("not a for")
-    };
+    let StmtKind::For(f) = &p.body[6].kind else { panic!("not a for") };
     assert_eq!(f.var.text, "shard");
     assert!(matches!(p.body[7].kind, StmtKind::Finally(_)));
     assert!(matches!(p.body[8].kind, StmtKind::Output(_)));
@@ -110,42 +92,24 @@ fn parses_the_sketch() {
 fn numbers_keep_their_units() {
     let parse = parse("component c { resources { cpu = 500m, memory = 1.5Gi } timeout = 1h30m retries = -1 x = 1e3 }");
     assert!(parse.errors.is_empty(), "{:#?}", parse.errors);
-    let Item::Component(c) = &parse.file.items[0] else {
-        panic!()
-    };
-    let MemberKind::Block(b) = &c.members[0].kind else {
-        panic!()
-    };
-    let ExprKind::Number(n) = &b.entries[1].value.kind else {
-        panic!()
-    };
+    let Item::Component(c) = &parse.file.items[0] else { panic!() };
+    let MemberKind::Block(b) = &c.members[0].kind else { panic!() };
+    let ExprKind::Number(n) = &b.entries[1].value.kind else { panic!() };
     assert_eq!((n.value.as_str(), n.unit.as_deref()), ("1.5", Some("Gi")));
-    let MemberKind::Field(f) = &c.members[1].kind else {
-        panic!()
-    };
-    let ExprKind::Number(n) = &f.value.kind else {
-        panic!()
-    };
+    let MemberKind::Field(f) = &c.members[1].kind else { panic!() };
+    let ExprKind::Number(n) = &f.value.kind else { panic!() };
     assert_eq!((n.value.as_str(), n.unit.as_deref()), ("1", Some("h30m")));
-    let MemberKind::Field(f) = &c.members[3].kind else {
-        panic!()
-    };
-    let ExprKind::Number(n) = &f.value.kind else {
-        panic!()
-    };
+    let MemberKind::Field(f) = &c.members[3].kind else { panic!() };
+    let ExprKind::Number(n) = &f.value.kind else { panic!() };
     assert_eq!((n.value.as_str(), n.unit.as_deref()), ("1e3", None));
 }
 
 #[test]
 fn a_broken_item_does_not_hide_the_next_one() {
-    let text =
-        "component a {\n  image = \n}\n\ncomponent b { input x Int }\n\npipeline p() { a() }\n";
+    let text = "component a {\n  image = \n}\n\ncomponent b { input x Int }\n\npipeline p() { a() }\n";
     let parse = parse(text);
     assert_eq!(parse.errors.len(), 2, "{:#?}", parse.errors);
-    assert!(parse
-        .errors
-        .iter()
-        .all(|e| e.code == kfl_diagnostics::Code::SyntaxError));
+    assert!(parse.errors.iter().all(|e| e.code == kfl_diagnostics::Code::SyntaxError));
     assert_eq!(parse.file.items.len(), 1);
     for e in &parse.errors {
         eprintln!("{} at {:?}: {}", e.code, e.primary.span, e.message);

@@ -1,1 +1,210 @@
-fn main(){}
+//! `kflc`: the KFL command line.
+//!
+//! Invariants:
+//! - This is where the world is: files are read and written here, never in the core crates.
+//! - Exit codes: 0 when everything is fine (warnings allowed), 1 when the input has errors or
+//!   `fmt --check` finds unformatted files, 2 when the command itself cannot run (bad usage, unreadable
+//!   files).
+//! - Files are written atomically (a temporary file renamed over the original).
+
+mod load;
+mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "kflc", version, about = "KFL: typed machine-learning pipelines for Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check .kfl files (and everything they import) and report every problem.
+    Check {
+        /// Files or folders (searched for .kfl files); the current folder if none.
+        paths: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Treat warnings as errors for the exit code.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Format .kfl files in the canonical layout, keeping every comment.
+    Fmt {
+        /// Files or folders; the current folder if none. `-` formats standard input to standard output.
+        paths: Vec<PathBuf>,
+        /// Write nothing; list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the documentation of a diagnostic code, e.g. `kflc explain E0102`.
+    Explain {
+        /// A code (`E0102`) or its name (`unresolved-name`); leave out to list every code.
+        code: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// Rendered for people, with source excerpts (colour on a terminal).
+    Human,
+    /// One JSON array of diagnostics.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths, format, deny_warnings } => check(paths, format, deny_warnings),
+        Command::Fmt { paths, check } => fmt(paths, check),
+        Command::Explain { code } => explain(code),
+    }
+}
+
+fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
+    let (db, files, load_errors) = match load::load_project(&paths) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut all = Vec::new();
+    for file in &files {
+        for diagnostic in kfl_check::check_file(&db, *file).iter() {
+            all.push((*file, diagnostic.clone()));
+        }
+    }
+    let errors = all.iter().filter(|(_, d)| d.is_error()).count();
+    let warnings = all.len() - errors;
+    match format {
+        Format::Json => {
+            let json = render::json(&db, &all);
+            println!("{json}");
+        }
+        Format::Human => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let mut stderr = std::io::stderr().lock();
+            for (file, diagnostic) in &all {
+                let _ = write!(stderr, "{}", render::human(&db, *file, diagnostic, colour));
+            }
+            for message in &load_errors {
+                let _ = writeln!(stderr, "warning: {message}");
+            }
+            let _ = writeln!(
+                stderr,
+                "checked {} file{}: {errors} error{}, {warnings} warning{}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" },
+            );
+        }
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
+    if paths.len() == 1 && paths[0].as_os_str() == "-" {
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("error: cannot read standard input: {e}");
+            return ExitCode::from(2);
+        }
+        return match kfl_fmt::format(&text) {
+            Ok(formatted) => {
+                print!("{formatted}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                let mut db = kfl_check::Database::default();
+                let file = db.set_file("<stdin>", text);
+                for d in &error.errors {
+                    eprint!("{}", render::human(&db, file, d, std::io::stderr().is_terminal()));
+                }
+                ExitCode::from(1)
+            }
+        };
+    }
+    let files = match load::collect_kfl_files(&paths) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = false;
+    let mut unformatted = 0;
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        match kfl_fmt::format(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                unformatted += 1;
+                if check_only {
+                    println!("{} is not formatted", path.display());
+                } else if let Err(e) = load::write_atomically(path, &formatted) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+            Err(error) => {
+                let mut db = kfl_check::Database::default();
+                let file = db.set_file(&path.to_string_lossy(), text);
+                for d in &error.errors {
+                    eprint!("{}", render::human(&db, file, d, std::io::stderr().is_terminal()));
+                }
+                eprintln!("error: {} has syntax errors and was not formatted", path.display());
+                failed = true;
+            }
+        }
+    }
+    if check_only {
+        eprintln!("{} file{} checked, {unformatted} not formatted", files.len(), if files.len() == 1 { "" } else { "s" });
+    } else {
+        eprintln!("{} file{} checked, {unformatted} reformatted", files.len(), if files.len() == 1 { "" } else { "s" });
+    }
+    if failed || (check_only && unformatted > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn explain(code: Option<String>) -> ExitCode {
+    let Some(code) = code else {
+        for info in kfl_diagnostics::codes::ALL {
+            println!("{}  {:<8} {:<28} {}", info.id, info.severity.as_str(), info.name, info.summary);
+        }
+        return ExitCode::SUCCESS;
+    };
+    match kfl_diagnostics::Code::lookup(&code) {
+        Some(code) => {
+            let info = code.info();
+            println!("{}", info.doc.trim_end());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("error: there is no diagnostic code `{code}`; `kflc explain` lists them all");
+            ExitCode::from(2)
+        }
+    }
+}

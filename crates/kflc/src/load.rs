@@ -1,0 +1,99 @@
+//! Reading projects from disk into the database.
+
+use std::path::{Path, PathBuf};
+
+use kfl_check::{Database, SourceFile};
+
+/// Every `.kfl` file named or found below the named folders (the current folder if none), sorted.
+pub fn collect_kfl_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
+    let mut out = Vec::new();
+    for root in &roots {
+        let meta = std::fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        if meta.is_dir() {
+            walk(root, &mut out).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        } else {
+            out.push(root.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() && name.ends_with(".kfl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn key(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    text.strip_prefix("./").unwrap_or(&text).to_string()
+}
+
+/// Loads the named files and, transitively, the files they import. Returns the database, every
+/// loaded file, and notes on imported files that could not be read (the checker reports them as
+/// not found).
+pub fn load_project(paths: &[PathBuf]) -> Result<(Database, Vec<SourceFile>, Vec<String>), String> {
+    let mut db = Database::default();
+    let mut notes = Vec::new();
+    for path in collect_kfl_files(paths)? {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        db.set_file(&key(&path), text);
+    }
+    // Follow imports until no new file turns up.
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        let mut missing = Vec::new();
+        for file in db.files() {
+            for import in kfl_check::items::file_imports(&db, file) {
+                if import.file.is_none() && tried.insert(import.path.clone()) {
+                    missing.push(import.path.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            break;
+        }
+        for path in missing {
+            match std::fs::read_to_string(&*path) {
+                Ok(text) => {
+                    db.set_file(&path, text);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => notes.push(format!("cannot read imported file {path}: {e}")),
+            }
+        }
+    }
+    let files = db.files();
+    Ok((db, files, notes))
+}
+
+/// Writes through a temporary file in the same folder and a rename, so a reader never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.kflc-{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,135 @@
+//! The `kflc` command line, run as a user runs it: rendered diagnostics are snapshots (insta), exit
+//! codes and machine-readable output are asserted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn kflc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kflc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("kflc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kflc-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn check_renders_diagnostics_with_codes_spans_and_help() {
+    let (code, _, stderr) = kflc(&["check", "tests/cli/typo.kfl"]);
+    assert_eq!(code, 1, "errors give exit code 1");
+    insta::assert_snapshot!("check_typo_human", stderr);
+}
+
+#[test]
+fn check_follows_imports_and_labels_other_files() {
+    let (code, _, stderr) = kflc(&["check", "tests/cli/imports/main.kfl"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("check_imports_human", stderr);
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let (code, stdout, _) = kflc(&["check", "--format", "json", "tests/cli/typo.kfl"]);
+    assert_eq!(code, 1);
+    let value: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    let items = value.as_array().expect("an array");
+    assert!(!items.is_empty());
+    for item in items {
+        for key in ["path", "range", "start", "end", "code", "severity", "message", "help"] {
+            assert!(item.get(key).is_some(), "missing {key} in {item}");
+        }
+    }
+    let typo = items.iter().find(|d| d["code"] == "E0103").expect("the typo is reported");
+    assert_eq!(typo["path"], "tests/cli/typo.kfl");
+    assert_eq!(typo["start"]["line"], 33);
+    assert_eq!(typo["start"]["column"], 30);
+    assert_eq!(typo["help"], "did you mean `processed_data`?");
+    let text = std::fs::read_to_string(root().join("tests/cli/typo.kfl")).expect("fixture");
+    let range = typo["range"].as_array().expect("range");
+    let start = range[0].as_u64().unwrap_or(0) as usize;
+    let end = range[1].as_u64().unwrap_or(0) as usize;
+    assert_eq!(&text[start..end], "procesed_data");
+    insta::assert_snapshot!("check_typo_json", stdout);
+}
+
+#[test]
+fn check_passes_on_examples() {
+    let (code, _, stderr) = kflc(&["check", "examples"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(": 0 errors, 0 warnings"), "{stderr}");
+}
+
+#[test]
+fn warnings_alone_exit_zero_unless_denied() {
+    let dir = tempdir("warn");
+    let file = dir.join("w.kfl");
+    std::fs::write(&file, "component c {\n    image = \"python\"\n    python \"\"\"\n        print(1)\n    \"\"\"\n}\n").expect("write");
+    let path = file.to_string_lossy().to_string();
+    let (code, _, stderr) = kflc(&["check", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("W0012"), "{stderr}");
+    let (code, _, _) = kflc(&["check", "--deny-warnings", &path]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn explain_prints_the_documentation() {
+    let (code, stdout, _) = kflc(&["explain", "E0103"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("# E0103: unknown-output"), "{stdout}");
+    assert!(stdout.contains("## Example") && stdout.contains("## Fix"));
+    let (code, stdout, _) = kflc(&["explain", "unresolved-name"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("# E0102"));
+    let (code, stdout, _) = kflc(&["explain"]);
+    assert_eq!(code, 0);
+    let documented = std::fs::read_dir(root().join("crates/kfl-diagnostics/docs")).expect("docs").count();
+    assert_eq!(stdout.lines().count(), documented);
+    let (code, _, stderr) = kflc(&["explain", "E9999"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no diagnostic code"));
+}
+
+#[test]
+fn fmt_writes_formats_checks_and_refuses_broken_files() {
+    let dir = tempdir("fmt");
+    let file = dir.join("messy.kfl");
+    std::fs::write(
+        &file,
+        "component   c{image=\"python:3.11-slim\"\n  // keep me\ninput x:Int=1 python \"\"\"\n  print(x)\n\"\"\"}\n",
+    )
+    .expect("write");
+    let path = file.to_string_lossy().to_string();
+    let (code, stdout, _) = kflc(&["fmt", "--check", &path]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("is not formatted"));
+    let (code, _, stderr) = kflc(&["fmt", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert!(formatted.contains("// keep me"));
+    let (code, _, _) = kflc(&["fmt", "--check", &path]);
+    assert_eq!(code, 0, "formatting is idempotent:\n{formatted}");
+    let broken = dir.join("broken.kfl");
+    std::fs::write(&broken, "component c {\n  input x: \n}\n").expect("write");
+    let broken_path = broken.to_string_lossy().to_string();
+    let (code, _, stderr) = kflc(&["fmt", &broken_path]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("E0001"), "{stderr}");
+    let after = std::fs::read_to_string(&broken).expect("read");
+    assert_eq!(after, "component c {\n  input x: \n}\n", "a broken file is left alone");
+}
