@@ -58,10 +58,20 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        let storage = salsa::Storage::default();
+        Database::with_storage(salsa::Storage::default())
+    }
+}
+
+impl Database {
+    fn with_storage(storage: salsa::Storage<Self>) -> Self {
         let mut db = Database { storage, project: None };
         db.project = Some(Project::new(&db, BTreeMap::new()));
         db
+    }
+
+    /// A database that reports every salsa event (for tests of what is recomputed, and tracing).
+    pub fn with_event_callback(callback: impl Fn(salsa::Event) + Send + Sync + 'static) -> Self {
+        Database::with_storage(salsa::Storage::new(Some(Box::new(callback))))
     }
 }
 
