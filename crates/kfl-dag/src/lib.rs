@@ -1,0 +1,23 @@
+//! KFL's one DAG: a checked pipeline lowered into a petgraph graph of tasks, typed data edges and
+//! ordering edges, with the groups that conditions, loops, exit handlers and called pipelines form.
+//! It is the only input every backend (Argo, Kubeflow, the local runner) reads.
+//!
+//! Invariants:
+//! - Only pipelines without errors are lowered ([`lower`] refuses otherwise), so every name in a
+//!   [`Dag`] resolves and the graph has no cycle.
+//! - Each component appears once in [`Dag::components`], however many tasks run it.
+//! - A task's [`model::Settings`] are the component's defaults with the task's overrides applied.
+//! - Pipelines called as tasks are inlined: their tasks are named `caller.inner` and sit in a
+//!   [`model::GroupKind::SubPipeline`] group.
+//! - Pure: no IO.
+
+pub mod lower;
+pub mod model;
+
+pub use lower::{errors_in_project, literal, lower, LowerError};
+pub use model::*;
+
+/// The image of a python script component that names none.
+pub const DEFAULT_PYTHON_IMAGE: &str = "python:3.11-slim";
+/// The image of an sh script component that names none.
+pub const DEFAULT_SH_IMAGE: &str = "alpine:3.20";

@@ -1,0 +1,360 @@
+//! The lowered pipeline: plain data that every backend reads.
+
+use std::collections::BTreeMap;
+
+use kfl_check::units::{Cpu, Duration, Memory};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+/// A constant value.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Value {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    List(Vec<Value>),
+    /// A map or a record, in source order.
+    Map(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The value as JSON, which is how both backends pass structured parameters.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(entries) => {
+                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+
+    /// The value as a command-line or parameter string: strings as they are, the rest as JSON.
+    pub fn to_plain_string(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            other => other.to_json().to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ParamType {
+    String,
+    Int,
+    Float,
+    Bool,
+    List,
+    /// Maps and records.
+    Map,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum IoType {
+    Parameter(ParamType),
+    /// An artifact: its KFL type name and the built-in type it is (or extends), e.g. `Checkpoint` / `Model`.
+    Artifact {
+        name: String,
+        builtin: String,
+    },
+    /// A list of artifacts (pipeline outputs and inputs fed by a loop's fan-in).
+    ArtifactList {
+        name: String,
+        builtin: String,
+    },
+}
+
+impl IoType {
+    pub fn is_artifact(&self) -> bool {
+        !matches!(self, IoType::Parameter(_))
+    }
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct Input {
+    pub name: String,
+    pub ty: IoType,
+    pub default: Option<Value>,
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct Output {
+    pub name: String,
+    pub ty: IoType,
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ScriptLang {
+    Python,
+    Sh,
+}
+
+/// One element of a container's command or args.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum CommandPart {
+    Literal(String),
+    /// The value of an input parameter.
+    InputValue(String),
+    InputPath(String),
+    InputUri(String),
+    OutputPath(String),
+    OutputUri(String),
+    /// The file a container writes an output parameter's value into.
+    OutputParameterPath(String),
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Body {
+    Script { lang: ScriptLang, source: String },
+    Container { command: Vec<CommandPart>, args: Vec<CommandPart> },
+}
+
+/// What a component does, without the settings a task may override: tasks of one component share it.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Component {
+    pub name: String,
+    pub k8s_name: String,
+    pub doc: Option<String>,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
+    pub image: String,
+    pub packages: Vec<String>,
+    pub body: Body,
+    /// The file that declares it.
+    pub source: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum EnvValue {
+    Literal(String),
+    Secret { name: String, key: String },
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+    pub toleration_seconds: Option<i64>,
+}
+
+/// Resources and runtime settings: a component's defaults, with a task's overrides applied.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Settings {
+    pub cpu: Option<Cpu>,
+    pub cpu_limit: Option<Cpu>,
+    pub memory: Option<Memory>,
+    pub memory_limit: Option<Memory>,
+    pub gpu: Option<u32>,
+    pub accelerator: Option<String>,
+    pub env: Vec<(String, EnvValue)>,
+    pub node_selector: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    pub retries: Option<u32>,
+    pub timeout: Option<Duration>,
+    /// `None`: caching on (the default).
+    pub cache: Option<bool>,
+}
+
+/// Where a task input's value comes from.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Source {
+    Value(Value),
+    /// A pipeline parameter.
+    Param(String),
+    /// An output of another task (an edge of the graph).
+    Output {
+        task: NodeIndex,
+        output: String,
+    },
+    /// The current item of an enclosing loop, or one field of it.
+    LoopItem {
+        group: usize,
+        field: Option<String>,
+    },
+    /// An output of a task inside a loop, collected over all iterations into a list (fan-in).
+    Collected {
+        task: NodeIndex,
+        output: String,
+        group: usize,
+    },
+}
+
+/// What must have happened to a task's dependencies before it runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Trigger {
+    /// Every dependency succeeded (the default).
+    AllSucceeded,
+    /// Every dependency finished, whatever its outcome (exit handlers).
+    AllDone,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct Task {
+    pub name: String,
+    pub k8s_name: String,
+    pub display_name: Option<String>,
+    /// Index into [`Dag::components`].
+    pub component: usize,
+    pub args: Vec<(String, Source)>,
+    /// The innermost group (condition, loop, exit handler) the task is in.
+    pub group: Option<usize>,
+    pub settings: Settings,
+    pub trigger: Trigger,
+}
+
+/// An edge from a producer to a consumer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Edge {
+    /// The consumer reads `output` of the producer (into `input`, or in a condition or loop list).
+    Data { output: String, input: Option<String> },
+    /// `after`, or the order of an exit handler.
+    Order,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Operand {
+    Value(Value),
+    Param(String),
+    Output { task: NodeIndex, output: String },
+    LoopItem { group: usize, field: Option<String> },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Condition {
+    /// A Bool operand on its own.
+    Is(Operand),
+    Compare(CompareOp, Operand, Operand),
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+    Not(Box<Condition>),
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum LoopItems {
+    Values(Vec<Value>),
+    Param(String),
+    Output { task: NodeIndex, output: String },
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum GroupKind {
+    /// One branch of an `if`/`else if`/`else`: its whole condition (earlier branches negated).
+    Condition {
+        condition: Condition,
+        branch: usize,
+        of_if: usize,
+    },
+    Loop {
+        var: String,
+        items: LoopItems,
+        parallelism: Option<u32>,
+    },
+    /// The tasks of `finally`.
+    ExitHandler,
+    /// The tasks of a pipeline called as a component (inlined).
+    SubPipeline {
+        task: String,
+        pipeline: String,
+    },
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct Group {
+    pub kind: GroupKind,
+    pub parent: Option<usize>,
+    /// A stable name for templates and sub-DAGs: `condition-1`, `for-loop-2`, `exit-handler-1`.
+    pub k8s_name: String,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct PipelineParam {
+    pub name: String,
+    pub ty: IoType,
+    pub default: Option<Value>,
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct PipelineOutput {
+    pub name: String,
+    pub ty: IoType,
+    pub source: Source,
+}
+
+/// A checked pipeline, lowered: the one input of every backend.
+#[derive(Clone, Debug)]
+pub struct Dag {
+    pub name: String,
+    pub k8s_name: String,
+    pub description: Option<String>,
+    pub display_name: Option<String>,
+    /// The file that declares the pipeline, as given to the database.
+    pub source: String,
+    pub params: Vec<PipelineParam>,
+    pub outputs: Vec<PipelineOutput>,
+    /// Each component once, however many tasks run it.
+    pub components: Vec<Component>,
+    pub graph: DiGraph<Task, Edge>,
+    pub groups: Vec<Group>,
+}
+
+impl Dag {
+    pub fn task(&self, index: NodeIndex) -> &Task {
+        &self.graph[index]
+    }
+
+    pub fn component_of(&self, index: NodeIndex) -> &Component {
+        &self.components[self.graph[index].component]
+    }
+
+    /// Groups from the outermost to `group`.
+    pub fn group_chain(&self, group: Option<usize>) -> Vec<usize> {
+        let mut chain = Vec::new();
+        let mut current = group;
+        while let Some(g) = current {
+            chain.push(g);
+            current = self.groups[g].parent;
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// Tasks in an order where every task comes after those it depends on.
+    pub fn topological_order(&self) -> Vec<NodeIndex> {
+        petgraph::algo::toposort(&self.graph, None).unwrap_or_else(|_| self.graph.node_indices().collect())
+    }
+}
