@@ -13,7 +13,14 @@ use crate::{k8s, parse, Db, SourceFile};
 
 pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
     let parse = parse(db, file);
-    let mut checker = Checker { db, file, path: file.path(db).clone(), out: Vec::new(), used_imports: HashSet::new() };
+    let mut checker = Checker {
+        db,
+        file,
+        path: file.path(db).clone(),
+        out: Vec::new(),
+        used_imports: HashSet::new(),
+        resource_base: Vec::new(),
+    };
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);
     for item in &parse.file.items {
@@ -35,6 +42,8 @@ pub(crate) struct Checker<'db> {
     out: Vec<Diagnostic>,
     /// Imported files from which this file uses at least one name.
     used_imports: HashSet<SourceFile>,
+    /// The component's `resources` entries while a task's `resources` block is checked.
+    resource_base: Vec<ast::KvEntry>,
 }
 
 /// The fields every component and task may set, beside the blocks.
@@ -204,7 +213,24 @@ impl<'db> Checker<'db> {
     fn check_imports(&mut self, file: &ast::File) {
         let imports = file_imports(self.db, self.file);
         let project_paths: Vec<Arc<str>> = self.db.project().files(self.db).keys().cloned().collect();
+        let mut seen: HashMap<SourceFile, Span> = HashMap::new();
         for import in imports {
+            if let Some(target) = import.file {
+                if let Some(first) = seen.get(&target) {
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnusedImport,
+                            import.span,
+                            format!("`{}` is already imported", import.path),
+                        )
+                        .label("imported again here")
+                        .secondary(Label::new(*first, "first imported here"))
+                        .help("remove this import"),
+                    );
+                    continue;
+                }
+                seen.insert(target, import.span);
+            }
             match import.file {
                 None => {
                     let candidates: Vec<&str> = project_paths.iter().map(|p| &**p).collect();
@@ -347,13 +373,14 @@ impl<'db> Checker<'db> {
                         Diagnostic::new(
                             Code::UnknownType,
                             ty.name.span,
-                            format!("`{name}` is a {}, not a type", export.kind_name()),
+                            format!("`{name}` is {}, not a type", export.kind_name()),
                         )
                         .label("not a type")
                         .help("types are String, Int, Float, Bool, List<T>, Map<T> and artifact types"),
                     );
                     Ty::Unknown
                 }
+                Found::None if items::is_broken_item(self.db, self.file, name) => Ty::Unknown,
                 Found::None => {
                     let visible = visible_names(self.db, self.file);
                     let artifacts =
@@ -399,7 +426,7 @@ impl<'db> Checker<'db> {
             Found::None if BUILTIN_ARTIFACTS.contains(&base.text.as_str()) => {}
             Found::Ambiguous(owners) => self.ambiguous(base, &owners),
             Found::One(_, export) => self.push(
-                Diagnostic::new(Code::InvalidArtifactBase, base.span, format!("`{}` is a {}, not an artifact type", base.text, export.kind_name()))
+                Diagnostic::new(Code::InvalidArtifactBase, base.span, format!("`{}` is {}, not an artifact type", base.text, export.kind_name()))
                     .label("not an artifact type")
                     .help("an artifact type extends `Artifact`, `Dataset`, `Model`, `Metrics`, … or another declared artifact type"),
             ),
@@ -408,6 +435,7 @@ impl<'db> Checker<'db> {
                     .label("not an artifact type")
                     .help("an artifact type extends `Artifact`, `Dataset`, `Model`, `Metrics`, … or another declared artifact type"),
             ),
+            Found::None if items::is_broken_item(self.db, self.file, &base.text) => {}
             Found::None => {
                 let visible = visible_names(self.db, self.file);
                 let artifacts = visible.iter().filter(|(_, e)| matches!(e, Export::Artifact { .. })).map(|(n, _)| *n);
@@ -517,10 +545,10 @@ impl<'db> Checker<'db> {
                         Diagnostic::new(
                             Code::MixedList,
                             item.span,
-                            format!("this element is a {ty}, but the list holds {elem}"),
+                            format!("this element has type {ty}, but the list holds {elem}"),
                         )
                         .label(format!("{ty}"))
-                        .secondary(Label::new(items[0].span, format!("the first element is a {}", tys[0])))
+                        .secondary(Label::new(items[0].span, format!("the first element has type {}", tys[0])))
                         .help("all elements of a list have one type"),
                     );
                     return Ty::List(Box::new(Ty::Unknown));
@@ -546,7 +574,7 @@ impl<'db> Checker<'db> {
                         Diagnostic::new(
                             Code::MixedList,
                             entry.value.span,
-                            format!("this value is a {ty}, but the map holds {value}"),
+                            format!("this value has type {ty}, but the map holds {value}"),
                         )
                         .label(format!("{ty}"))
                         .help("all values of a map have one type"),
@@ -822,13 +850,21 @@ impl<'db> Checker<'db> {
 
     fn check_secret(&mut self, call: &ast::Call) {
         let mut has = HashSet::new();
-        for arg in &call.args {
+        for (position, arg) in call.args.iter().enumerate() {
             let Some(name) = &arg.name else {
+                let which = ["name", "key"].get(position).copied();
                 self.push(
                     Diagnostic::new(Code::PositionalArgument, arg.span, "arguments of `secret` must be named")
                         .label("unnamed argument")
-                        .help("write `secret(name: \"my-secret\", key: \"token\")`"),
+                        .help(match which {
+                            Some(w) => format!("name it: `{w}: …`"),
+                            None => "write `secret(name: \"my-secret\", key: \"token\")`".to_string(),
+                        }),
                 );
+                // Count it where it stands, so the call is not also reported as missing it.
+                if let Some(w) = which {
+                    has.insert(w);
+                }
                 continue;
             };
             if name.text != "name" && name.text != "key" {
@@ -869,6 +905,29 @@ impl<'db> Checker<'db> {
         let mut memory_limit = None;
         let mut gpu: Option<u32> = None;
         let mut accelerator = None;
+        // A task's block overrides the component's entry by entry: start from the component's values.
+        let base = std::mem::take(&mut self.resource_base);
+        let number_of = |e: &ast::KvEntry| match &strip_parens(&e.value).kind {
+            ExprKind::Number(n) => Some(n.clone()),
+            _ => None,
+        };
+        let mut gpu_present = block.entries.iter().chain(&base).any(|e| e.key.text() == "gpu");
+        for entry in base.iter().filter(|b| !block.entries.iter().any(|e| e.key.text() == b.key.text())) {
+            let Some(n) = number_of(entry) else { continue };
+            let span = entry.value.span;
+            let unit = n.unit.as_deref();
+            match entry.key.text() {
+                "cpu" => cpu = units::parse_cpu(&n.value, unit).ok().map(|c| (c, span)),
+                "cpu_limit" => cpu_limit = units::parse_cpu(&n.value, unit).ok().map(|c| (c, span)),
+                "memory" => memory = units::parse_memory(&n.value, unit).ok().map(|m| (m, span)),
+                "memory_limit" => memory_limit = units::parse_memory(&n.value, unit).ok().map(|m| (m, span)),
+                "gpu" => gpu = units::parse_gpu(&n.value, unit).ok(),
+                _ => {}
+            }
+        }
+        if gpu_present && gpu.is_none() && !block.entries.iter().any(|e| e.key.text() == "gpu") {
+            gpu_present = base.iter().any(|e| e.key.text() == "gpu" && number_of(e).is_some());
+        }
         for entry in &block.entries {
             let key = entry.key.text();
             let value = strip_parens(&entry.value);
@@ -942,7 +1001,9 @@ impl<'db> Checker<'db> {
                 );
             }
         }
-        if let (Some(span), true) = (accelerator, gpu.unwrap_or(0) == 0) {
+        // An invalid `gpu` entry has its own error; only a missing or zero one makes this warning.
+        let gpu_invalid = gpu_present && gpu.is_none();
+        if let (Some(span), true) = (accelerator, gpu.unwrap_or(0) == 0 && !gpu_invalid) {
             self.push(
                 Diagnostic::new(Code::AcceleratorWithoutGpu, span, "an accelerator is named but no GPU is requested")
                     .label("no `gpu` in this block")
@@ -1555,10 +1616,24 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             .secondary(Label::new(first_span, "first task of that name"))
                             .help(help),
                         );
-                        // Still check it, under its own entry, so its mistakes are reported.
+                        // Still check it, under its own entry, so its mistakes are reported; which of
+                        // the two a reference means is unclear, so neither gets unused warnings.
+                        self.tasks[first].had_bad_reference = true;
+                    } else if let Some((param, _, _)) = self.params.iter().find(|(p, _, _)| p.name.text == name.text) {
+                        self.c.push(
+                            Diagnostic::new(
+                                Code::DuplicateTask,
+                                name.span,
+                                format!("task `{}` has the same name as a parameter", name.text),
+                            )
+                            .label("task named like a parameter")
+                            .secondary(Label::new(param.name.span, "the parameter"))
+                            .help("rename the task: a reference to this name would mean the parameter"),
+                        );
                     } else {
                         self.task_index.insert(&name.text, self.tasks.len());
                     }
+                    let duplicate = self.task_index.get(name.text.as_str()) != Some(&self.tasks.len());
                     self.tasks.push(TaskInfo {
                         name,
                         stmt: t,
@@ -1566,7 +1641,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         callee: None,
                         outputs_read: HashMap::new(),
                         named_in_after: false,
-                        had_bad_reference: false,
+                        had_bad_reference: duplicate,
                         deps: Vec::new(),
                     });
                 }
@@ -1597,7 +1672,17 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     self.scopes.pop();
                 }
                 ast::StmtKind::Finally(block) => {
-                    let finally_span = Span::new(stmt.span.start as usize, stmt.span.start as usize + "finally".len());
+                    let keyword_start = match stmt.doc.span {
+                        Some(doc) => {
+                            let text = self.c.file.text(self.c.db);
+                            let from = doc.end as usize;
+                            text.get(from..)
+                                .and_then(|rest| rest.find("finally"))
+                                .map_or(stmt.span.start as usize, |i| from + i)
+                        }
+                        None => stmt.span.start as usize,
+                    };
+                    let finally_span = Span::new(keyword_start, keyword_start + "finally".len());
                     if !top {
                         self.c.push(
                             Diagnostic::new(Code::MisplacedFinally, finally_span, "`finally` must be at the top level of a pipeline")
@@ -1764,6 +1849,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
         }
         if let Some(parallel) = &f.parallel {
+            if let ExprKind::Path(_) = &strip_parens(parallel).kind {
+                // Resolve it, so a parameter used here counts as used (and a typo is reported).
+                self.expr_ty(parallel, false);
+            }
             let ok = match &strip_parens(parallel).kind {
                 ExprKind::Number(n) => n.unit.is_none() && n.value.parse::<u32>().is_ok_and(|v| v > 0),
                 _ => false,
@@ -1801,7 +1890,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     Diagnostic::new(
                         Code::NotCallable,
                         call.callee.span,
-                        format!("`{}` is an {}, not a component", call.callee.text, export.kind_name()),
+                        format!("`{}` is {}, not a component", call.callee.text, export.kind_name()),
                     )
                     .label("cannot be called")
                     .help("a task calls a component or a pipeline"),
@@ -1812,9 +1901,29 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 self.c.ambiguous(&call.callee, &owners);
                 None
             }
+            Found::None if items::is_broken_item(self.c.db, self.c.file, &call.callee.text) => None,
             Found::None => {
                 let name = &call.callee.text;
-                if name == "secret"
+                let local = if self.params.iter().any(|(p, _, _)| p.name.text == *name) {
+                    Some("a parameter")
+                } else if self.task_index.get(name.as_str()).is_some_and(|&t| t != index) {
+                    Some("a task")
+                } else if self.loops.iter().any(|l| l.var.text == *name) {
+                    Some("a loop variable")
+                } else {
+                    None
+                };
+                if let Some(kind) = local {
+                    self.c.push(
+                        Diagnostic::new(
+                            Code::NotCallable,
+                            call.callee.span,
+                            format!("`{name}` is {kind}, not a component"),
+                        )
+                        .label("cannot be called")
+                        .help("a task calls a component or a pipeline; pass this value as an argument instead"),
+                    );
+                } else if name == "secret"
                     || BUILTIN_ARTIFACTS.contains(&name.as_str())
                     || PARAMETER_TYPES.contains(&name.as_str())
                 {
@@ -1974,12 +2083,44 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         }
     }
 
+    /// The `resources` entries of the component a task calls (none for pipelines).
+    fn component_resources(&self, index: usize) -> Vec<ast::KvEntry> {
+        let Some((owner, Export::Component(_))) = self.tasks[index].callee else { return Vec::new() };
+        let callee = &self.tasks[index].stmt.call.callee.text;
+        let parse = parse(self.c.db, owner);
+        let mut entries = Vec::new();
+        for item in &parse.file.items {
+            let ast::Item::Component(c) = item else { continue };
+            if c.name.text != *callee {
+                continue;
+            }
+            for member in &c.members {
+                if let ast::MemberKind::Block(b) = &member.kind {
+                    if b.name.text == "resources" {
+                        entries.extend(b.entries.iter().cloned());
+                    }
+                }
+            }
+        }
+        entries
+    }
+
     fn check_overrides(&mut self, index: usize, block: &'a ast::TaskBlock) {
         let mut names = Vec::new();
         for member in &block.members {
             match member {
                 ast::TaskMember::Block(b) => {
                     names.push(&b.name);
+                    if b.name.text == "resources" {
+                        let mut base = self.component_resources(index);
+                        // Spans in another file must not label this one: point them at the block.
+                        if self.tasks[index].callee.is_some_and(|(owner, _)| owner != self.c.file) {
+                            for entry in &mut base {
+                                entry.value.span = b.name.span;
+                            }
+                        }
+                        self.c.resource_base = base;
+                    }
                     if !self.c.check_block(b) {
                         self.c.unknown_block(&b.name, "a task");
                     }
@@ -2156,6 +2297,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
             ExprKind::Call(call) => {
                 self.c.call_in_expression(call);
+                // Still look inside, so names there resolve (or are reported) and count as used.
+                for arg in &call.args {
+                    self.expr_ty(&arg.value, condition);
+                }
                 Ty::Unknown
             }
             ExprKind::Field(base, name) => {
@@ -2177,7 +2322,10 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             "artifacts cannot be compared; compare an output parameter such as a score instead"
                                 .to_string()
                         } else if ordering && lt == rt {
-                            format!("`{}` needs numbers or strings", op.text())
+                            format!(
+                                "`{}` compares numbers; {lt} values can only be compared with `==` and `!=`",
+                                op.text()
+                            )
                         } else {
                             "compare values of the same type: numbers with numbers, strings with strings".to_string()
                         };
@@ -2254,7 +2402,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
             other => {
                 self.c.push(
-                    Diagnostic::new(Code::UnknownArtifactProperty, name.span, format!("a {other} has no property `{}`", name.text))
+                    Diagnostic::new(Code::UnknownArtifactProperty, name.span, format!("a value of type {other} has no property `{}`", name.text))
                         .label("no such property")
                         .help("only task outputs (`task.output`) and fields of loop items (`item.field`) are written with `.`"),
                 );
@@ -2600,11 +2748,6 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 continue;
             }
             if !any_read {
-                let has_display = outputs.iter().any(|(_, ty)| ty.is_display_artifact());
-                if has_display {
-                    // A task that shows results (metrics, reports) is used by being looked at.
-                    continue;
-                }
                 warnings.push(
                     Diagnostic::new(
                         Code::UnusedTask,

@@ -83,9 +83,9 @@ impl Export {
     }
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Export::Component(_) => "component",
-            Export::Pipeline(_) => "pipeline",
-            Export::Artifact { .. } => "artifact type",
+            Export::Component(_) => "a component",
+            Export::Pipeline(_) => "a pipeline",
+            Export::Artifact { .. } => "an artifact type",
         }
     }
 }
@@ -95,6 +95,8 @@ impl Export {
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Exports {
     pub items: BTreeMap<String, Export>,
+    /// Names of items with syntax errors (not in `items`).
+    pub broken: std::collections::BTreeSet<String>,
 }
 
 #[salsa::tracked(returns(ref))]
@@ -110,7 +112,8 @@ pub fn file_exports(db: &dyn Db, file: SourceFile) -> Exports {
         };
         items.entry(name.text.clone()).or_insert(export);
     }
-    Exports { items }
+    let broken = parse.broken_items.iter().filter(|n| !items.contains_key(*n)).cloned().collect();
+    Exports { items, broken }
 }
 
 fn component_signature(component: &ast::Component) -> Signature {
@@ -266,6 +269,12 @@ pub fn lookup<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Found<'db> 
         (Some(_), _) => Found::Ambiguous(all),
         (None, _) => Found::None,
     }
+}
+
+/// Whether `name` is an item with a syntax error in this file or a file it imports.
+pub fn is_broken_item(db: &dyn Db, file: SourceFile, name: &str) -> bool {
+    file_exports(db, file).broken.contains(name)
+        || imported_files(db, file).iter().any(|&f| file_exports(db, f).broken.contains(name))
 }
 
 /// Every name visible in a file, for "did you mean" and completion: own items and imported ones.

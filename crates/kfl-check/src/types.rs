@@ -190,11 +190,9 @@ pub fn is_comparable(a: &Ty, b: &Ty, ordering: bool) -> bool {
         (Ty::Unknown, _) | (_, Ty::Unknown) => true,
         (Ty::Artifact(_), _) | (_, Ty::Artifact(_)) => false,
         (x, y) if x.is_numeric() && y.is_numeric() => true,
-        (Ty::String, Ty::String) => true,
-        (Ty::Bool, Ty::Bool) => !ordering,
-        (Ty::List(_), Ty::List(_)) | (Ty::Map(_), Ty::Map(_)) | (Ty::Struct(_), Ty::Struct(_)) => {
-            !ordering && unify(a, b).is_some()
-        }
+        // Conditions become CEL (Kubeflow) and Argo expressions: both compare strings and Bools for
+        // equality, and only numbers by order. Lists and maps are not compared.
+        (Ty::String, Ty::String) | (Ty::Bool, Ty::Bool) => !ordering,
         _ => false,
     }
 }

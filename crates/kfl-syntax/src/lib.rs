@@ -24,12 +24,17 @@ pub struct Parse {
     pub file: ast::File,
     pub errors: Vec<Diagnostic>,
     pub comments: Vec<Comment>,
+    /// Names of items that did not parse: uses of them are not reported as unknown names, since the
+    /// syntax error already says what is wrong.
+    pub broken_items: Vec<String>,
 }
 
 pub fn parse(text: &str) -> Parse {
     let scan = scan::scan(text);
-    let mut builder = Builder { offset: 0, errors: Vec::new() };
+    let comment_starts_by_end = scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
+    let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
     let mut file = ast::File::default();
+    let mut broken_items = Vec::new();
     match parser::parse_file(text) {
         Ok(pairs) => {
             for pair in pairs {
@@ -43,17 +48,23 @@ pub fn parse(text: &str) -> Parse {
             pest::set_error_detail(true);
             // It stays on: pest keeps it in a global, and turning it off again would race with
             // parses on other threads (a language server parses on several).
-            recover(text, &scan, &mut builder, &mut file);
+            recover(text, &scan, &mut builder, &mut file, &mut broken_items);
         }
     }
     let mut errors = builder.errors;
     kfl_diagnostics::sort(&mut errors);
-    Parse { file, errors, comments: scan.comments }
+    Parse { file, errors, comments: scan.comments, broken_items }
 }
 
 /// Parses item by item, so that every item that is well formed makes it into the tree and every
 /// broken one reports its own first error.
-fn recover(text: &str, scan: &scan::Scan, builder: &mut Builder, file: &mut ast::File) {
+fn recover(
+    text: &str,
+    scan: &scan::Scan,
+    builder: &mut Builder<'_>,
+    file: &mut ast::File,
+    broken_items: &mut Vec<String>,
+) {
     let mut bounds: Vec<usize> = scan.item_starts.clone();
     bounds.push(text.len());
     // Text before the first item that is not blank or a comment is an error of its own.
@@ -84,6 +95,9 @@ fn recover(text: &str, scan: &scan::Scan, builder: &mut Builder, file: &mut ast:
             }
             Err(error) => {
                 let in_chunk = |span: &Span| (start..end).contains(&(span.start as usize));
+                if let Some(name) = item_name(chunk) {
+                    broken_items.push(name);
+                }
                 if let Some(open) = scan.unterminated.iter().find(|s| in_chunk(s)) {
                     builder.errors.push(
                         Diagnostic::new(Code::UnterminatedString, *open, "unterminated string")
@@ -94,13 +108,56 @@ fn recover(text: &str, scan: &scan::Scan, builder: &mut Builder, file: &mut ast:
                                 "close the string with `\"` on the same line, or use `\"\"\"` for text over several lines"
                             }),
                     );
-                } else {
-                    builder.errors.push(syntax_error(text, start, chunk, &error));
+                    continue;
                 }
+                // A whole item followed by something else (a stray `}`, a dangling doc comment):
+                // keep the item and report what follows it.
+                if let Ok((pair, consumed)) = parser::parse_item_prefix(chunk) {
+                    if let Some(item) = builder.item(pair) {
+                        file.items.push(item);
+                    }
+                    let at = first_non_trivia(text, start + consumed, end, scan);
+                    builder.errors.push(stray_text(text, at, scan));
+                    continue;
+                }
+                builder.errors.push(syntax_error(text, start, chunk, &error));
             }
         }
     }
     builder.offset = 0;
+}
+
+/// The name an item declares, read from its first words (`component train {` → `train`).
+fn item_name(chunk: &str) -> Option<String> {
+    let mut words = chunk
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .flat_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty());
+    match words.next()? {
+        "component" | "pipeline" | "artifact" => words.next().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// What follows a complete item but is not an item.
+fn stray_text(text: &str, at: usize, scan: &scan::Scan) -> Diagnostic {
+    if let Some(doc) = scan.comments.iter().find(|c| c.span.start as usize == at && c.is_doc) {
+        return Diagnostic::new(Code::SyntaxError, doc.span, "a doc comment must stand before what it documents")
+            .label("documents nothing")
+            .help("move it above an item, or make it a plain comment with `//`");
+    }
+    Diagnostic::new(
+        Code::SyntaxError,
+        token_span(text, at),
+        format!("expected an item, found {}", describe_at(text, at)),
+    )
+    .label("expected `import`, `artifact`, `component` or `pipeline`")
+    .help(if text[at..].starts_with('}') {
+        "this `}` closes nothing: the block before it is already closed"
+    } else {
+        "a file is a list of imports, artifact types, components and pipelines"
+    })
 }
 
 fn is_trivia(text: &str, start: usize, end: usize, scan: &scan::Scan) -> bool {
@@ -166,6 +223,29 @@ fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error
     } else {
         describe_at(text, at)
     };
+    if let Some(keyword) = keyword_before(text, at) {
+        if [":", "=", "(", ",", ")"].iter().any(|p| text[at..].starts_with(p)) {
+            return Diagnostic::new(
+                Code::SyntaxError,
+                keyword,
+                format!("`{}` is a keyword and cannot be used as a name", &text[keyword.range()]),
+            )
+            .label("reserved keyword")
+            .help(format!("choose another name, such as `{}_value`", &text[keyword.range()]));
+        }
+        if &text[keyword.range()] == "in" && text[at..].starts_with("in") {
+            return Diagnostic::new(Code::SyntaxError, keyword, "`in` is a keyword and cannot be used as a name")
+                .label("reserved keyword")
+                .help("choose another name for the loop variable");
+        }
+    }
+    if let Some(word) = word_before(text, at) {
+        if ["elif", "elsif", "elseif"].contains(&&text[word.range()]) {
+            return Diagnostic::new(Code::SyntaxError, word, format!("`{}` is not a KFL keyword", &text[word.range()]))
+                .label("unknown keyword")
+                .help("write `else if`");
+        }
+    }
     let expected = expected_list(error);
     let message = match &expected {
         Some(list) => format!("expected {list}, found {found}"),
@@ -179,6 +259,38 @@ fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error
         diagnostic = diagnostic.help(help);
     }
     diagnostic
+}
+
+/// The word that ends right before `at` (skipping blanks), if any.
+fn word_before(text: &str, at: usize) -> Option<Span> {
+    let before = text.get(..at)?.trim_end();
+    let word_start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    (word_start < before.len()).then(|| Span::new(word_start, before.len()))
+}
+
+/// The reserved keyword that ends right before `at`, if any.
+fn keyword_before(text: &str, at: usize) -> Option<Span> {
+    const KEYWORDS: [&str; 17] = [
+        "component",
+        "pipeline",
+        "artifact",
+        "import",
+        "input",
+        "output",
+        "if",
+        "else",
+        "for",
+        "in",
+        "parallel",
+        "finally",
+        "and",
+        "or",
+        "not",
+        "true",
+        "false",
+    ];
+    let word = word_before(text, at)?;
+    KEYWORDS.contains(&&text[word.range()]).then_some(word)
 }
 
 fn rule_description(rule: Rule) -> Option<&'static str> {

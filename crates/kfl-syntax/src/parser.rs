@@ -18,9 +18,14 @@ type P<'i> = Pair<'i, Rule>;
 
 /// Builds AST nodes from pairs, shifting spans by `offset` (the position of the parsed chunk in the
 /// whole file) and collecting the lexical errors the grammar accepts but the language does not.
-pub(crate) struct Builder {
+pub(crate) struct Builder<'t> {
     pub offset: usize,
     pub errors: Vec<Diagnostic>,
+    /// The whole file, and where each comment that ends at an offset starts: pest's spans of rules
+    /// that end in an optional part include the blanks and comments skipped before it, which spans
+    /// must not.
+    pub text: &'t str,
+    pub comment_starts_by_end: std::collections::HashMap<usize, usize>,
 }
 
 pub(crate) fn parse_file(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Rule>> {
@@ -29,15 +34,42 @@ pub(crate) fn parse_file(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Ru
     Ok(file)
 }
 
+/// Parses one item at the start of `text`, returning it and how many bytes it took.
+pub(crate) fn parse_item_prefix(text: &str) -> Result<(P<'_>, usize), pest::error::Error<Rule>> {
+    let mut pairs = KflParser::parse(Rule::item, text)?;
+    match pairs.next() {
+        Some(pair) => {
+            let end = pair.as_span().end();
+            Ok((pair, end))
+        }
+        None => Err(pest::error::Error::new_from_pos(
+            pest::error::ErrorVariant::CustomError { message: "no item".to_string() },
+            pest::Position::from_start(text),
+        )),
+    }
+}
+
 pub(crate) fn parse_item(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Rule>> {
     let mut pairs = KflParser::parse(Rule::item_only, text)?;
     Ok(pairs.next().map(|p| p.into_inner().collect()).unwrap_or_default())
 }
 
-impl Builder {
+impl Builder<'_> {
     fn span(&self, pair: &P) -> Span {
         let s = pair.as_span();
-        Span::new(s.start() + self.offset, s.end() + self.offset)
+        let start = s.start() + self.offset;
+        let mut end = s.end() + self.offset;
+        loop {
+            let trimmed = start + self.text[start..end].trim_end().len();
+            match self.comment_starts_by_end.get(&trimmed) {
+                Some(&comment_start) if comment_start >= start => end = comment_start,
+                _ => {
+                    end = trimmed;
+                    break;
+                }
+            }
+        }
+        Span::new(start, end)
     }
 
     fn ident(&self, pair: P) -> Ident {
