@@ -30,13 +30,7 @@ fn read_case(root: &Path, path: &Path) -> Vec<(String, String)> {
         .into_iter()
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("read case");
-            (
-                p.strip_prefix(root)
-                    .expect("inside root")
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-                text,
-            )
+            (p.strip_prefix(root).expect("inside root").to_string_lossy().replace('\\', "/"), text)
         })
         .collect()
 }
@@ -45,10 +39,8 @@ fn read_case(root: &Path, path: &Path) -> Vec<(String, String)> {
 fn inline_marks_match_the_checker() {
     let root = workspace_root();
     let dir = root.join("tests/check");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/check exists")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(&dir).expect("tests/check exists").map(|e| e.expect("entry").path()).collect();
     entries.sort();
     let mut failures = Vec::new();
     let mut cases = 0;
@@ -68,36 +60,22 @@ fn inline_marks_match_the_checker() {
         expected.sort();
         actual.sort();
         if expected != actual {
-            let missing: Vec<String> = expected
-                .iter()
-                .filter(|m| !actual.contains(m))
-                .map(|m| m.to_string())
-                .collect();
-            let extra: Vec<String> = actual
-                .iter()
-                .filter(|m| !expected.contains(m))
-                .map(|m| m.to_string())
-                .collect();
+            let missing: Vec<String> = expected.iter().filter(|m| !actual.contains(m)).map(|m| m.to_string()).collect();
+            let extra: Vec<String> = actual.iter().filter(|m| !expected.contains(m)).map(|m| m.to_string()).collect();
             let mut text = format!("{}:\n", entry.display());
             for (path, _) in &files {
                 for d in diagnostics(&db, path) {
-                    text.push_str(&format!(
-                        "    reported {path} {:?} {}: {}\n",
-                        d.primary.span, d.code, d.message
-                    ));
+                    text.push_str(&format!("    reported {path} {:?} {}: {}\n", d.primary.span, d.code, d.message));
                 }
             }
-            text.push_str(&format!("    expected but not reported: {missing:?}\n    reported but not expected: {extra:?}\n"));
+            text.push_str(&format!(
+                "    expected but not reported: {missing:?}\n    reported but not expected: {extra:?}\n"
+            ));
             failures.push(text);
         }
     }
     assert!(cases > 0, "no cases under tests/check");
-    assert!(
-        failures.is_empty(),
-        "{} of {cases} cases differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {cases} cases differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// Every example is a project that checks without a single diagnostic, warnings included.
@@ -110,10 +88,7 @@ fn examples_check_clean() {
     let mut problems = Vec::new();
     for (path, _) in &files {
         for d in diagnostics(&db, path) {
-            problems.push(format!(
-                "{path} {:?} {} {}",
-                d.primary.span, d.code, d.message
-            ));
+            problems.push(format!("{path} {:?} {} {}", d.primary.span, d.code, d.message));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

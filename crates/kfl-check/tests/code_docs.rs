@@ -34,22 +34,12 @@ fn example(doc: &str, heading: &str) -> Option<Vec<(String, String)>> {
 fn every_code_has_a_true_example_and_fix() {
     let mut failures = Vec::new();
     for info in ALL {
-        let (Some(bad), Some(good)) = (example(info.doc, "Example"), example(info.doc, "Fix"))
-        else {
-            failures.push(format!(
-                "{}: the documentation lacks an `## Example` or `## Fix` block",
-                info.id
-            ));
+        let (Some(bad), Some(good)) = (example(info.doc, "Example"), example(info.doc, "Fix")) else {
+            failures.push(format!("{}: the documentation lacks an `## Example` or `## Fix` block", info.id));
             continue;
         };
-        if !info
-            .doc
-            .starts_with(&format!("# {}: {}\n", info.id, info.name))
-        {
-            failures.push(format!(
-                "{}: the documentation must start with `# {}: {}`",
-                info.id, info.id, info.name
-            ));
+        if !info.doc.starts_with(&format!("# {}: {}\n", info.id, info.name)) {
+            failures.push(format!("{}: the documentation must start with `# {}: {}`", info.id, info.id, info.name));
         }
         let db = project(&bad);
         let found = diagnostics(&db, &bad[0].0);
@@ -57,10 +47,7 @@ fn every_code_has_a_true_example_and_fix() {
             failures.push(format!(
                 "{}: the example does not produce it; it produces {:?}",
                 info.id,
-                found
-                    .iter()
-                    .map(|d| format!("{} {}", d.code, d.message))
-                    .collect::<Vec<_>>()
+                found.iter().map(|d| format!("{} {}", d.code, d.message)).collect::<Vec<_>>()
             ));
         }
         let db = project(&good);
@@ -74,10 +61,5 @@ fn every_code_has_a_true_example_and_fix() {
             failures.push(format!("{}: the fix still produces {wrong:?}", info.id));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} problems:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
 }

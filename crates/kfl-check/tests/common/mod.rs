@@ -8,10 +8,7 @@ use kfl_check::{check_file, Database};
 use kfl_diagnostics::{Diagnostic, LineIndex};
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
 /// A project made of `(path, text)` files; returns the database.
@@ -43,15 +40,7 @@ pub struct Mark {
 
 impl std::fmt::Display for Mark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}-{} {}",
-            self.path,
-            self.line,
-            self.start + 1,
-            self.end + 1,
-            self.code
-        )
+        write!(f, "{}:{}:{}-{} {}", self.path, self.line, self.start + 1, self.end + 1, self.code)
     }
 }
 
@@ -64,10 +53,7 @@ fn parse_mark(line: &str) -> Option<(u32, u32, String)> {
     }
     let caret_start = line.chars().position(|c| c == '^')? as u32;
     let carets = rest_trim.chars().take_while(|c| *c == '^').count() as u32;
-    let code = rest_trim[carets as usize..]
-        .split_whitespace()
-        .next()?
-        .to_string();
+    let code = rest_trim[carets as usize..].split_whitespace().next()?.to_string();
     Some((caret_start, caret_start + carets, code))
 }
 
@@ -76,13 +62,9 @@ pub fn expected_marks(path: &str, text: &str) -> Vec<Mark> {
     let mut last_real_line = 0u32;
     for (i, line) in text.lines().enumerate() {
         match parse_mark(line) {
-            Some((start, end, code)) => marks.push(Mark {
-                path: path.to_string(),
-                line: last_real_line,
-                start,
-                end,
-                code,
-            }),
+            Some((start, end, code)) => {
+                marks.push(Mark { path: path.to_string(), line: last_real_line, start, end, code })
+            }
             None => last_real_line = i as u32 + 1,
         }
     }
