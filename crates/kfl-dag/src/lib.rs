@@ -13,6 +13,7 @@
 
 pub mod lower;
 pub mod model;
+pub mod params;
 
 pub use lower::{errors_in_project, literal, lower, LowerError};
 pub use model::*;
