@@ -133,3 +133,52 @@ fn fmt_writes_formats_checks_and_refuses_broken_files() {
     let after = std::fs::read_to_string(&broken).expect("read");
     assert_eq!(after, "component c {\n  input x: \n}\n", "a broken file is left alone");
 }
+
+#[test]
+fn github_format_annotates_each_diagnostic() {
+    let (code, stdout, _) = kflc(&["check", "--format", "github", "tests/cli/typo.kfl"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let typo = lines.iter().find(|l| l.contains("E0103")).expect("the typo");
+    assert!(
+        typo.starts_with("::error file=tests/cli/typo.kfl,line=33,endLine=33,col=30,endColumn=43,title=E0103 unknown-output::"),
+        "{typo}"
+    );
+    // Newlines inside the message are escaped, so each annotation stays on one line.
+    assert!(typo.contains("%0Ahelp: did you mean `processed_data`?"), "{typo}");
+    assert!(lines.iter().all(|l| l.starts_with("::error ")), "{stdout}");
+}
+
+#[test]
+fn sarif_format_is_a_valid_log() {
+    let (code, stdout, _) = kflc(&["check", "--format", "sarif", "tests/cli/typo.kfl"]);
+    assert_eq!(code, 1);
+    let log: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "kflc");
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    for result in results {
+        let index = result["ruleIndex"].as_u64().expect("index") as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"], "ruleIndex points at the rule");
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap_or(0) >= 1 && region["startColumn"].as_u64().unwrap_or(0) >= 1);
+        assert!(["error", "warning"].contains(&result["level"].as_str().unwrap_or("")));
+    }
+    let typo = results.iter().find(|r| r["ruleId"] == "E0103").expect("typo");
+    assert_eq!(typo["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "tests/cli/typo.kfl");
+    assert_eq!(typo["locations"][0]["physicalLocation"]["region"]["startColumn"], 30);
+    assert_eq!(typo["relatedLocations"][0]["message"]["text"], "`preprocess` is declared here");
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout, _) = kflc(&["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(stdout.contains("kflc") && stdout.contains("check") && stdout.contains("explain"), "{shell}");
+    }
+}

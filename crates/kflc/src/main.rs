@@ -49,6 +49,11 @@ enum Command {
         /// A code (`E0102`) or its name (`unresolved-name`); leave out to list every code.
         code: Option<String>,
     },
+    /// Print a shell completion script: `kflc completions bash > /etc/bash_completion.d/kflc`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -57,6 +62,10 @@ enum Format {
     Human,
     /// One JSON array of diagnostics.
     Json,
+    /// GitHub Actions workflow commands (`::error file=…::…`), which show as annotations on a pull request.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +74,11 @@ fn main() -> ExitCode {
         Command::Check { paths, format, deny_warnings } => check(paths, format, deny_warnings),
         Command::Fmt { paths, check } => fmt(paths, check),
         Command::Explain { code } => explain(code),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "kflc", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -85,10 +99,9 @@ fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
     let errors = all.iter().filter(|(_, d)| d.is_error()).count();
     let warnings = all.len() - errors;
     match format {
-        Format::Json => {
-            let json = render::json(&db, &all);
-            println!("{json}");
-        }
+        Format::Json => println!("{}", render::json(&db, &all)),
+        Format::Github => print!("{}", render::github(&db, &all)),
+        Format::Sarif => println!("{}", render::sarif(&db, &all)),
         Format::Human => {
             let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut stderr = std::io::stderr().lock();

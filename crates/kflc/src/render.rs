@@ -175,3 +175,114 @@ pub fn json(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
         .collect();
     serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
 }
+
+/// A position as 1-based line and 1-based column (Unicode scalar values, or UTF-16 units for SARIF).
+fn line_col(db: &Database, path: &str, offset: u32, utf16: bool) -> (u32, u32) {
+    match db.file(path) {
+        Some(file) => {
+            let text = file.text(db);
+            let at = LineIndex::new(text).line_col(text, offset as usize);
+            (at.line + 1, if utf16 { at.column_utf16 } else { at.column } + 1)
+        }
+        None => (1, 1),
+    }
+}
+
+/// GitHub Actions workflow commands: one `::error …::message` line per diagnostic.
+pub fn github(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
+    // Workflow-command escaping: data escapes `%`, CR and LF; property values also `:` and `,`.
+    fn data(text: &str) -> String {
+        text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    }
+    fn property(text: &str) -> String {
+        data(text).replace(':', "%3A").replace(',', "%2C")
+    }
+    let mut out = String::new();
+    for (file, d) in diagnostics {
+        let path = file.path(db).to_string();
+        let (line, col) = line_col(db, &path, d.primary.span.start, false);
+        let (end_line, end_col) = line_col(db, &path, d.primary.span.end, false);
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        out.push_str(&format!(
+            "::{level} file={},line={line},endLine={end_line},col={col},endColumn={end_col},title={}::{}\n",
+            property(&path),
+            property(&format!("{} {}", d.code.id(), d.code.info().name)),
+            data(&message),
+        ));
+    }
+    out
+}
+
+/// SARIF 2.1.0 with one run of the `kflc` tool, every code as a rule.
+pub fn sarif(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
+    use serde_json::json;
+    let rules: Vec<serde_json::Value> = kfl_diagnostics::codes::ALL
+        .iter()
+        .map(|info| {
+            json!({
+                "id": info.id,
+                "name": info.name,
+                "shortDescription": { "text": info.summary },
+                "help": { "text": info.doc, "markdown": info.doc },
+                "defaultConfiguration": { "level": info.severity.as_str() },
+            })
+        })
+        .collect();
+    let region = |path: &str, span: kfl_diagnostics::Span| {
+        let (start_line, start_column) = line_col(db, path, span.start, true);
+        let (end_line, end_column) = line_col(db, path, span.end, true);
+        json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
+    };
+    let results: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|(file, d)| {
+            let path = file.path(db).to_string();
+            let rule_index = kfl_diagnostics::codes::ALL.iter().position(|i| i.code == d.code).unwrap_or(0);
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str(&format!(" (help: {help})"));
+            }
+            let related: Vec<serde_json::Value> = d
+                .secondary
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let lpath = l.path.as_deref().unwrap_or(&path).to_string();
+                    json!({
+                        "id": i,
+                        "message": { "text": l.message },
+                        "physicalLocation": { "artifactLocation": { "uri": lpath.clone() }, "region": region(&lpath, l.span) },
+                    })
+                })
+                .collect();
+            json!({
+                "ruleId": d.code.id(),
+                "ruleIndex": rule_index,
+                "level": d.severity.as_str(),
+                "message": { "text": text },
+                "locations": [{
+                    "physicalLocation": { "artifactLocation": { "uri": path.clone() }, "region": region(&path, d.primary.span) },
+                }],
+                "relatedLocations": related,
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": { "name": "kflc", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
+            "columnKind": "utf16CodeUnits",
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&log).unwrap_or_else(|_| "{}".to_string())
+}
