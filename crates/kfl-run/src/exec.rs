@@ -1,0 +1,626 @@
+//! Running one task instance: the cache lookup, the attempts (each in its own process group, under a
+//! timeout, with retries and backoff), and moving the outputs into place only when an attempt
+//! succeeded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use kfl_dag::{Body, CommandPart, Component, EnvValue, IoType, Settings};
+use kfl_launcher::{InputBinding, OutputBinding};
+use serde_json::{json, Value as Json};
+use tokio::sync::watch;
+
+use crate::cache;
+use crate::fsutil;
+use crate::plan::{parse_parameter, plain, Plan};
+use crate::scheduler::{ArtifactRef, Job, Outputs, Resolved, Status};
+use crate::venv;
+
+/// What every task of a run shares.
+pub struct RunEnv {
+    pub run_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub venv_dir: PathBuf,
+    /// `--no-cache`: never reuse earlier outputs.
+    pub no_cache: bool,
+    /// `--host`: run container components' commands on this machine.
+    pub host: bool,
+    pub container_runtime: tokio::sync::OnceCell<Option<String>>,
+    /// The first backoff between attempts; it doubles each retry.
+    pub backoff: Duration,
+}
+
+/// How an instance ended.
+#[derive(Clone, Debug)]
+pub struct JobResult {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub outputs: Outputs,
+    pub attempts: u32,
+    pub cache_key: Option<String>,
+    pub elapsed: Duration,
+    pub log_tail: Vec<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+struct AttemptRecord {
+    attempt: u32,
+    exit_code: Option<i32>,
+    duration_ms: u128,
+    error: Option<String>,
+}
+
+enum AttemptOutcome {
+    Succeeded(Outputs),
+    Failed { error: String, exit_code: Option<i32> },
+    Cancelled,
+}
+
+/// The folder of an instance inside the run directory.
+pub fn instance_dir(run_dir: &Path, name: &str) -> PathBuf {
+    run_dir.join(name.replace('/', "_"))
+}
+
+/// Runs one instance to its end. Never panics on user input: every problem becomes a failure.
+pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch::Receiver<bool>) -> JobResult {
+    let started = Instant::now();
+    let started_at = unix_seconds();
+    let node = plan.tasks[job.key.0].node;
+    let task = &plan.dag.graph[node];
+    let component = plan.dag.component_of(node);
+    let dir = instance_dir(&env.run_dir, &job.name);
+    let mut result = JobResult {
+        status: Status::Failed,
+        reason: None,
+        outputs: Outputs::default(),
+        attempts: 0,
+        cache_key: None,
+        elapsed: Duration::ZERO,
+        log_tail: Vec::new(),
+    };
+    let mut attempts: Vec<AttemptRecord> = Vec::new();
+    let key = cache::cache_key(component, &task.settings, &job.inputs);
+    result.cache_key = Some(key.clone());
+    let caching = task.settings.cache != Some(false);
+
+    let outcome: Result<(), String> = async {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        write_manifest(&dir, &job, component, "running", &result, &attempts, started_at, None);
+        if caching && !env.no_cache {
+            if let Some(outputs) = cache::restore(&env.cache_dir, &key, &dir) {
+                result.status = Status::Cached;
+                result.outputs = outputs;
+                return Ok(());
+            }
+        }
+        let python = match &component.body {
+            Body::Script { lang: kfl_dag::ScriptLang::Python, .. } if !component.packages.is_empty() => {
+                let log = dir.join("stderr.log");
+                Some(venv::python_with(&env.venv_dir, &component.packages, &log, cancel.clone()).await?)
+            }
+            _ => None,
+        };
+        let retries = task.settings.retries.unwrap_or(0);
+        for attempt in 1..=retries + 1 {
+            if *cancel.borrow() {
+                result.status = Status::Cancelled;
+                return Ok(());
+            }
+            result.attempts = attempt;
+            let attempt_started = Instant::now();
+            let outcome =
+                run_attempt(&env, &job, component, &task.settings, &dir, attempt, python.as_deref(), cancel.clone())
+                    .await;
+            let duration_ms = attempt_started.elapsed().as_millis();
+            match outcome {
+                AttemptOutcome::Succeeded(outputs) => {
+                    attempts.push(AttemptRecord { attempt, exit_code: Some(0), duration_ms, error: None });
+                    result.status = Status::Succeeded;
+                    result.outputs = outputs;
+                    if caching {
+                        if let Err(e) = cache::store(&env.cache_dir, &key, &dir, &result.outputs, &job.name) {
+                            append_log(
+                                &dir.join("stderr.log"),
+                                &format!("kfl: could not store the outputs in the cache: {e}\n"),
+                            );
+                        }
+                    }
+                    return Ok(());
+                }
+                AttemptOutcome::Cancelled => {
+                    attempts.push(AttemptRecord {
+                        attempt,
+                        exit_code: None,
+                        duration_ms,
+                        error: Some("cancelled".into()),
+                    });
+                    result.status = Status::Cancelled;
+                    result.reason = Some("cancelled".into());
+                    return Ok(());
+                }
+                AttemptOutcome::Failed { error, exit_code } => {
+                    append_log(&dir.join("stderr.log"), &format!("kfl: attempt {attempt} failed: {error}\n"));
+                    attempts.push(AttemptRecord { attempt, exit_code, duration_ms, error: Some(error.clone()) });
+                    result.reason =
+                        Some(if retries > 0 { format!("{error} (after {attempt} attempts)") } else { error });
+                    if attempt <= retries {
+                        let delay = env.backoff.saturating_mul(1 << (attempt - 1).min(6)).min(Duration::from_secs(30));
+                        let mut cancel = cancel.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = wait_cancelled(&mut cancel) => {}
+                        }
+                    }
+                }
+            }
+        }
+        result.status = Status::Failed;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        result.status = if *cancel.borrow() { Status::Cancelled } else { Status::Failed };
+        result.reason = Some(e);
+    }
+    result.elapsed = started.elapsed();
+    if result.status == Status::Failed {
+        let mut tail = fsutil::tail(&dir.join("stderr.log"), 15);
+        if tail.is_empty() {
+            tail = fsutil::tail(&dir.join("stdout.log"), 15);
+        }
+        result.log_tail = tail;
+    }
+    let status = match result.status {
+        Status::Cached => "cached",
+        Status::Succeeded => "succeeded",
+        Status::Cancelled => "cancelled",
+        _ => "failed",
+    };
+    write_manifest(&dir, &job, component, status, &result, &attempts, started_at, Some(result.elapsed));
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_attempt(
+    env: &RunEnv,
+    job: &Job,
+    component: &Component,
+    settings: &Settings,
+    dir: &Path,
+    attempt: u32,
+    python: Option<&Path>,
+    mut cancel: watch::Receiver<bool>,
+) -> AttemptOutcome {
+    let tmp = dir.join(format!(".attempt-{attempt}.tmp"));
+    let _ = fsutil::remove_any(&tmp);
+    let prepared = match prepare(env, job, component, dir, &tmp, python).await {
+        Ok(p) => p,
+        Err(error) => {
+            let _ = fsutil::remove_any(&tmp);
+            return AttemptOutcome::Failed { error, exit_code: None };
+        }
+    };
+    let stdout = open_log(&dir.join("stdout.log"), attempt);
+    let stderr = open_log(&dir.join("stderr.log"), attempt);
+    let (Ok(stdout), Ok(stderr)) = (stdout, stderr) else {
+        let _ = fsutil::remove_any(&tmp);
+        return AttemptOutcome::Failed { error: "cannot open the log files".into(), exit_code: None };
+    };
+    let mut command = tokio::process::Command::new(&prepared.argv[0]);
+    command
+        .args(&prepared.argv[1..])
+        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&prepared.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .kill_on_drop(true);
+    for (name, value) in &settings.env {
+        match value {
+            EnvValue::Literal(text) => {
+                command.env(name, text);
+            }
+            EnvValue::Secret { .. } => {
+                // A local run has no cluster secrets: the variable keeps the value it has here, if any.
+            }
+        }
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = fsutil::remove_any(&tmp);
+            return AttemptOutcome::Failed {
+                error: format!("cannot start `{}`: {e}", prepared.argv[0]),
+                exit_code: None,
+            };
+        }
+    };
+    let pid = child.id();
+    let timeout = settings.timeout.map(|t| t.to_std());
+    enum End {
+        Exited(std::io::Result<std::process::ExitStatus>),
+        TimedOut,
+        Cancelled,
+    }
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status),
+        _ = sleep_or_forever(timeout) => End::TimedOut,
+        _ = wait_cancelled(&mut cancel) => End::Cancelled,
+    };
+    let end = match end {
+        End::Exited(status) => {
+            // Whatever the program left behind in its group goes too.
+            kill_group(pid, rustix::process::Signal::KILL);
+            End::Exited(status)
+        }
+        other => {
+            stop_group(&mut child, pid, prepared.container_name.as_deref(), prepared.runtime.as_deref()).await;
+            other
+        }
+    };
+    let outcome = match end {
+        End::TimedOut => AttemptOutcome::Failed {
+            error: format!("timed out after {}", settings.timeout.map(|t| t.to_string()).unwrap_or_default()),
+            exit_code: None,
+        },
+        End::Cancelled => AttemptOutcome::Cancelled,
+        End::Exited(Err(e)) => {
+            AttemptOutcome::Failed { error: format!("cannot wait for the task: {e}"), exit_code: None }
+        }
+        End::Exited(Ok(status)) if !status.success() => AttemptOutcome::Failed {
+            error: match status.code() {
+                Some(code) => format!("exited with code {code}"),
+                None => "killed by a signal".to_string(),
+            },
+            exit_code: status.code(),
+        },
+        End::Exited(Ok(_)) => match collect_outputs(component, &tmp, dir) {
+            Ok(outputs) => AttemptOutcome::Succeeded(outputs),
+            Err(error) => AttemptOutcome::Failed { error, exit_code: Some(0) },
+        },
+    };
+    let _ = fsutil::remove_any(&tmp);
+    outcome
+}
+
+struct Prepared {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    /// The container's name, to stop it (docker or podman).
+    container_name: Option<String>,
+    runtime: Option<String>,
+}
+
+/// Lays out the attempt's folder (inputs, outputs, work) and builds the command.
+async fn prepare(
+    env: &RunEnv,
+    job: &Job,
+    component: &Component,
+    dir: &Path,
+    tmp: &Path,
+    python: Option<&Path>,
+) -> Result<Prepared, String> {
+    let io = |e: std::io::Error| format!("cannot prepare {}: {e}", tmp.display());
+    let work = tmp.join("work");
+    std::fs::create_dir_all(&work).map_err(io)?;
+    std::fs::create_dir_all(tmp.join("outputs/artifacts")).map_err(io)?;
+    std::fs::create_dir_all(tmp.join("outputs/parameters")).map_err(io)?;
+    // Where the outputs will be once the attempt succeeded: their URIs name the final place.
+    let final_outputs = dir.join("outputs");
+    let mut inputs = Vec::new();
+    for (name, value) in &job.inputs {
+        let binding = match value {
+            Resolved::Parameter(v) => InputBinding::Text(plain(v)),
+            Resolved::Artifact(a) => InputBinding::Artifact { path: path_text(&a.path), uri: a.uri.clone() },
+            Resolved::ArtifactList(list) => {
+                // The launcher reads a list of artifacts as `<dir>/<i>/data`.
+                let list_dir = tmp.join("inputs").join(name);
+                for (i, a) in list.iter().enumerate() {
+                    let element = PathBuf::from(kfl_launcher::list_element_path(&path_text(&list_dir), i));
+                    fsutil::link_or_copy_tree(&a.path, &element).map_err(io)?;
+                    let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
+                    std::fs::write(metadata_path(&element), metadata).map_err(io)?;
+                }
+                std::fs::create_dir_all(&list_dir).map_err(io)?;
+                InputBinding::Artifacts {
+                    dir: path_text(&list_dir),
+                    uris: list.iter().map(|a| a.uri.clone()).collect(),
+                }
+            }
+        };
+        inputs.push((name.clone(), binding));
+    }
+    let mut outputs = Vec::new();
+    for output in &component.outputs {
+        let binding = match output.ty {
+            IoType::Parameter(_) => {
+                OutputBinding::Parameter { path: path_text(&tmp.join("outputs/parameters").join(&output.name)) }
+            }
+            _ => OutputBinding::Artifact {
+                path: path_text(&tmp.join("outputs/artifacts").join(&output.name)),
+                uri: file_uri(&final_outputs.join("artifacts").join(&output.name)),
+            },
+        };
+        outputs.push((output.name.clone(), binding));
+    }
+    let mut vars = kfl_launcher::env_for(component, &inputs, &outputs);
+    // Packages are installed once per set into a cached virtualenv, not on every run.
+    vars.retain(|(k, _)| k != kfl_launcher::PACKAGES_VAR);
+    match &component.body {
+        Body::Script { .. } => {
+            let mut argv = kfl_launcher::script_command(component).ok_or("not a script")?;
+            if let Some(python) = python {
+                argv[0] = path_text(python);
+            }
+            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None })
+        }
+        Body::Container { command, args } => {
+            let substitute = |part: &CommandPart| -> Result<String, String> {
+                Ok(match part {
+                    CommandPart::Literal(text) => text.clone(),
+                    CommandPart::InputValue(n) => match input_of(job, n)? {
+                        Resolved::Parameter(v) => plain(v),
+                        _ => return Err(format!("`{n}` is an artifact")),
+                    },
+                    CommandPart::InputPath(n) => match input_of(job, n)? {
+                        Resolved::Artifact(a) => path_text(&a.path),
+                        Resolved::ArtifactList(_) => path_text(&tmp.join("inputs").join(n)),
+                        Resolved::Parameter(v) => plain(v),
+                    },
+                    CommandPart::InputUri(n) => match input_of(job, n)? {
+                        Resolved::Artifact(a) => a.uri.clone(),
+                        Resolved::ArtifactList(list) => {
+                            Json::Array(list.iter().map(|a| Json::String(a.uri.clone())).collect()).to_string()
+                        }
+                        Resolved::Parameter(v) => plain(v),
+                    },
+                    CommandPart::OutputPath(n) => path_text(&tmp.join("outputs/artifacts").join(n)),
+                    CommandPart::OutputUri(n) => file_uri(&final_outputs.join("artifacts").join(n)),
+                    CommandPart::OutputParameterPath(n) => path_text(&tmp.join("outputs/parameters").join(n)),
+                })
+            };
+            let mut line = Vec::new();
+            for part in command.iter().chain(args) {
+                line.push(substitute(part)?);
+            }
+            if env.host {
+                if command.is_empty() {
+                    return Err(format!(
+                        "component `{}` has no `command` (it runs its image's entrypoint), which --host cannot run",
+                        component.name
+                    ));
+                }
+                return Ok(Prepared { argv: line, env: vars, cwd: work, container_name: None, runtime: None });
+            }
+            let runtime = env.container_runtime.get_or_init(detect_runtime).await.clone();
+            let Some(runtime) = runtime else {
+                return Err(format!(
+                    "component `{}` runs the container image `{}`, and neither docker nor podman answers here \
+                     (`docker info` failed); start a container daemon, or pass --host to run its command on this machine",
+                    component.name, component.image
+                ));
+            };
+            let container_name =
+                format!("kfl-{}", fsutil::sha256_hex(path_text(tmp).as_bytes()).get(..16).unwrap_or("task"));
+            let mount = path_text(&env.run_dir);
+            let mut argv = vec![runtime.clone(), "run".into(), "--rm".into(), "--name".into(), container_name.clone()];
+            argv.extend(["-v".into(), format!("{mount}:{mount}"), "-w".into(), path_text(&work)]);
+            for (k, v) in &vars {
+                argv.extend(["-e".into(), format!("{k}={v}")]);
+            }
+            let mut rest = line.into_iter();
+            if !command.is_empty() {
+                if let Some(entrypoint) = rest.next() {
+                    argv.extend(["--entrypoint".into(), entrypoint]);
+                }
+            }
+            argv.push(component.image.clone());
+            argv.extend(rest);
+            Ok(Prepared {
+                argv,
+                env: Vec::new(),
+                cwd: work,
+                container_name: Some(container_name),
+                runtime: Some(runtime),
+            })
+        }
+    }
+}
+
+fn input_of<'j>(job: &'j Job, name: &str) -> Result<&'j Resolved, String> {
+    job.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v).ok_or_else(|| format!("no input `{name}`"))
+}
+
+/// `docker` or `podman`, whichever daemon answers first.
+async fn detect_runtime() -> Option<String> {
+    for runtime in ["docker", "podman"] {
+        let mut command = tokio::process::Command::new(runtime);
+        command.arg("info").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+        let Ok(mut child) = command.spawn() else { continue };
+        if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
+            if status.success() {
+                return Some(runtime.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Checks the outputs an attempt wrote and moves them into place in one rename.
+fn collect_outputs(component: &Component, tmp: &Path, dir: &Path) -> Result<Outputs, String> {
+    let written = tmp.join("outputs");
+    let mut parameters = BTreeMap::new();
+    for output in &component.outputs {
+        match &output.ty {
+            IoType::Parameter(_) => {
+                let path = written.join("parameters").join(&output.name);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|_| format!("the task did not write its output parameter `{}`", output.name))?;
+                let value = parse_parameter(&output.ty, &text).map_err(|e| format!("output `{}`: {e}", output.name))?;
+                parameters.insert(output.name.clone(), value);
+            }
+            _ => {
+                let path = written.join("artifacts").join(&output.name);
+                if std::fs::symlink_metadata(&path).is_err() {
+                    return Err(format!("the task did not write its output artifact `{}`", output.name));
+                }
+            }
+        }
+    }
+    let target = dir.join("outputs");
+    fsutil::remove_any(&target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
+    std::fs::rename(&written, &target).map_err(|e| format!("cannot move the outputs into place: {e}"))?;
+    let mut artifacts = BTreeMap::new();
+    for output in component.outputs.iter().filter(|o| o.ty.is_artifact()) {
+        let path = target.join("artifacts").join(&output.name);
+        let hash = fsutil::content_hash(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .ok_or_else(|| format!("the output artifact `{}` vanished", output.name))?;
+        let metadata = read_metadata(&path);
+        artifacts.insert(output.name.clone(), ArtifactRef { uri: file_uri(&path), path, hash, metadata });
+    }
+    Ok(Outputs { parameters, artifacts })
+}
+
+pub fn metadata_path(artifact: &Path) -> PathBuf {
+    PathBuf::from(kfl_launcher::metadata_path(&path_text(artifact)))
+}
+
+pub fn read_metadata(artifact: &Path) -> Json {
+    std::fs::read(metadata_path(artifact))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok())
+        .filter(Json::is_object)
+        .unwrap_or_else(|| json!({}))
+}
+
+pub fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path_text(path))
+}
+
+fn open_log(path: &Path, attempt: u32) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    if attempt > 1 {
+        writeln!(file, "--- attempt {attempt} ---")?;
+    }
+    Ok(file)
+}
+
+fn append_log(path: &Path, text: &str) {
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = file.write_all(text.as_bytes());
+    }
+}
+
+fn kill_group(pid: Option<u32>, signal: rustix::process::Signal) {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) else { return };
+    let _ = rustix::process::kill_process_group(pid, signal);
+}
+
+/// Stops a task's whole process tree: SIGTERM to its group, SIGKILL a moment later.
+async fn stop_group(
+    child: &mut tokio::process::Child,
+    pid: Option<u32>,
+    container: Option<&str>,
+    runtime: Option<&str>,
+) {
+    if let (Some(container), Some(runtime)) = (container, runtime) {
+        let _ = tokio::process::Command::new(runtime)
+            .args(["kill", container])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
+    }
+    kill_group(pid, rustix::process::Signal::TERM);
+    if tokio::time::timeout(Duration::from_millis(1500), child.wait()).await.is_err() {
+        kill_group(pid, rustix::process::Signal::KILL);
+        let _ = child.wait().await;
+    }
+    kill_group(pid, rustix::process::Signal::KILL);
+}
+
+async fn sleep_or_forever(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once the run is cancelled.
+pub async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+pub fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn input_json(value: &Resolved) -> Json {
+    match value {
+        Resolved::Parameter(v) => v.clone(),
+        Resolved::Artifact(a) => json!({ "path": a.path, "uri": a.uri, "hash": a.hash }),
+        Resolved::ArtifactList(list) => {
+            Json::Array(list.iter().map(|a| json!({ "path": a.path, "uri": a.uri, "hash": a.hash })).collect())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_manifest(
+    dir: &Path,
+    job: &Job,
+    component: &Component,
+    status: &str,
+    result: &JobResult,
+    attempts: &[AttemptRecord],
+    started_at: u64,
+    elapsed: Option<Duration>,
+) {
+    let inputs: serde_json::Map<String, Json> = job.inputs.iter().map(|(n, v)| (n.clone(), input_json(v))).collect();
+    let outputs = json!({
+        "parameters": result.outputs.parameters,
+        "artifacts": result.outputs.artifacts.iter().map(|(n, a)| (n.clone(), json!({
+            "path": a.path, "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
+        }))).collect::<serde_json::Map<String, Json>>(),
+    });
+    let manifest = json!({
+        "task": job.name,
+        "iteration": job.key.1,
+        "component": component.name,
+        "status": status,
+        "cached": result.status == Status::Cached,
+        "cache_key": result.cache_key,
+        "reason": result.reason,
+        "inputs": inputs,
+        "outputs": outputs,
+        "exit_code": attempts.last().and_then(|a| a.exit_code),
+        "attempts": attempts,
+        "started_at": started_at,
+        "duration_ms": elapsed.map(|e| e.as_millis()),
+        "logs": { "stdout": "stdout.log", "stderr": "stderr.log" },
+    });
+    let _ = fsutil::write_json_atomically(&dir.join("manifest.json"), &manifest);
+}
+
+/// The manifest of an instance that never started (skipped), so that every instance has one.
+pub fn write_skip_manifest(run_dir: &Path, name: &str, status: Status, reason: &str) {
+    let dir = instance_dir(run_dir, name);
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let manifest = json!({ "task": name, "status": status.label(), "reason": reason, "cached": false });
+    let _ = fsutil::write_json_atomically(&dir.join("manifest.json"), &manifest);
+}

@@ -1,0 +1,463 @@
+//! `kflc run`: runs a KFL pipeline on this machine, the default that needs no cluster.
+//!
+//! The input is the one [`kfl_dag::Dag`]; script components run with the host's `python3` or `sh`
+//! through the same launcher the cluster backends use (`kfl-launcher`), python packages in one cached
+//! virtualenv per package set, container components with docker or podman (or on the host with
+//! `--host`). Independent tasks run concurrently, at most `--parallelism` at once.
+//!
+//! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
+//! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
+//! `<root>/runs/<run-id>/run.json` the run's; `<root>/cache/<key>/` the cache.
+//!
+//! Invariants:
+//! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
+//!   tasks: finished), inside its conditions only if they hold on the actual values, once per loop
+//!   iteration; a failure stops what depends on it and nothing else.
+//! - A task's outputs appear in the run directory only when it succeeded, in one rename of the
+//!   folder it wrote them to; a cache entry appears only complete, in one rename. Nothing
+//!   half-written is ever read or reused.
+//! - The cache key is a hash of the component's definition and the resolved inputs, artifacts by
+//!   the hash of their content: a task with the same key does the same work.
+//! - Every task runs in its own process group; a timeout, a failure of the run or Ctrl-C kills the
+//!   whole group, so no process outlives its task.
+//! - Every instance that started has a `manifest.json` that says how it ended (`cancelled` too).
+
+mod cache;
+mod exec;
+mod fsutil;
+mod load;
+mod plan;
+pub mod report;
+mod scheduler;
+mod venv;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kfl_dag::IoType;
+use serde_json::Value as Json;
+use tokio::sync::watch;
+
+pub use report::ProgressMode;
+pub use scheduler::{ArtifactRef, Outputs, Status};
+
+/// The arguments of `kflc run`.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// The `.kfl` file that declares the pipeline.
+    pub file: PathBuf,
+    /// Which pipeline, when the file declares several.
+    pub pipeline: Option<String>,
+    /// `name=value` values of pipeline parameters.
+    pub params: Vec<String>,
+    /// At most this many tasks at once (default: the number of cores).
+    pub parallelism: Option<usize>,
+    /// Reuse no earlier outputs.
+    pub no_cache: bool,
+    /// Run container components' commands on this machine instead of in a container.
+    pub host: bool,
+    /// Where runs and the cache live (default `.kfl`).
+    pub root: PathBuf,
+    /// Where the virtualenvs live (default `~/.cache/kfl/venvs`).
+    pub venv_dir: Option<PathBuf>,
+    pub progress: ProgressMode,
+}
+
+impl RunArgs {
+    pub fn new(file: impl Into<PathBuf>) -> RunArgs {
+        RunArgs {
+            file: file.into(),
+            pipeline: None,
+            params: Vec::new(),
+            parallelism: None,
+            no_cache: false,
+            host: false,
+            root: PathBuf::from(".kfl"),
+            venv_dir: None,
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// How one task instance ended.
+#[derive(Clone, Debug)]
+pub struct InstanceReport {
+    /// The task's name, with `@i` iteration indices inside loops.
+    pub name: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub elapsed: Option<Duration>,
+    pub cache_key: Option<String>,
+    pub outputs: Outputs,
+    /// Its folder in the run directory.
+    pub dir: PathBuf,
+    pub log_tail: Vec<String>,
+}
+
+/// One value of a `Metrics` output.
+#[derive(Clone, Debug)]
+pub struct MetricRow {
+    pub task: String,
+    pub output: String,
+    pub key: String,
+    pub value: Json,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub status: RunStatus,
+    pub instances: Vec<InstanceReport>,
+    /// Tasks none of whose instances could be made (their loop list never became known).
+    pub never_ran: Vec<String>,
+    /// The pipeline's outputs: parameters as their values, artifacts as their paths.
+    pub outputs: BTreeMap<String, Result<Json, String>>,
+    pub metrics: Vec<MetricRow>,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    pub fn instance(&self, name: &str) -> Option<&InstanceReport> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// How many instances really ran a program (not cached, not skipped).
+    pub fn executed(&self) -> usize {
+        self.instances.iter().filter(|i| matches!(i.status, Status::Succeeded | Status::Failed)).count()
+    }
+}
+
+/// Stops a run from another thread (Ctrl-C does the same in [`run_command`]).
+#[derive(Clone)]
+pub struct Canceller(Arc<watch::Sender<bool>>);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A canceller and the signal it drives.
+pub fn cancellation() -> (Canceller, CancelSignal) {
+    let (tx, rx) = watch::channel(false);
+    (Canceller(Arc::new(tx)), CancelSignal(rx))
+}
+
+/// What a run watches to know it was cancelled.
+#[derive(Clone)]
+pub struct CancelSignal(watch::Receiver<bool>);
+
+/// `kflc run`: runs the pipeline, shows progress and a summary; exit code 0 when it succeeded, 1 when
+/// it failed, 2 when it could not start, 130 when cancelled.
+pub fn run_command(args: RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (canceller, signal) = cancellation();
+    let result = runtime.block_on(async {
+        let ctrl_c = canceller.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ncancelling: stopping every running task…");
+                ctrl_c.cancel();
+            }
+        });
+        run_async(&args, signal).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Ok(report) => {
+            print!("{}", report::summary(&report));
+            match report.status {
+                RunStatus::Succeeded => ExitCode::SUCCESS,
+                RunStatus::Failed => ExitCode::from(1),
+                RunStatus::Cancelled => ExitCode::from(130),
+            }
+        }
+    }
+}
+
+/// Runs a pipeline to its end on a runtime of its own. `Err` when it cannot start (the file does not
+/// check, a parameter is wrong); a failed run is an `Ok` report that says so.
+pub fn run(args: &RunArgs, cancel: Option<CancelSignal>) -> Result<RunReport, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let signal = cancel.unwrap_or_else(|| cancellation().1);
+    let report = runtime.block_on(run_async(args, signal));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    report
+}
+
+/// Loads, checks and lowers the pipeline, with the parameters applied.
+pub fn load_plan(args: &RunArgs) -> Result<plan::Plan, String> {
+    let (db, file) = load::load_file(&args.file)?;
+    let mut dag = kfl_dag::lower(&db, file, args.pipeline.as_deref()).map_err(|e| match e {
+        kfl_dag::LowerError::HasErrors(errors) => {
+            let mut text = format!("{} does not check; run `kflc check {}`", args.file.display(), args.file.display());
+            for (path, d) in errors.iter().take(5) {
+                text.push_str(&format!("\n  {path}: {} {}", d.code, d.message));
+            }
+            text
+        }
+        other => other.to_string(),
+    })?;
+    kfl_dag::params::apply_params(&mut dag, &args.params).map_err(|e| e.to_string())?;
+    plan::Plan::new(dag).map_err(|e| e.0)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, String> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    std::env::current_dir().map(|d| d.join(path)).map_err(|e| format!("cannot read the current folder: {e}"))
+}
+
+/// A sortable, unique run id: `YYYYMMDD-HHMMSS-xxxxxx`.
+fn run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let rest = secs % 86_400;
+    let unique = fsutil::sha256_hex(fsutil::unique_suffix().as_bytes());
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        unique.get(..6).unwrap_or("000000")
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, String> {
+    let started = Instant::now();
+    let plan = Arc::new(load_plan(args)?);
+    let root = absolute(&args.root)?;
+    let id = run_id();
+    let run_dir = root.join("runs").join(&id);
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+    if !root.join(".gitignore").exists() {
+        let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
+    }
+    let env = Arc::new(exec::RunEnv {
+        run_dir: run_dir.clone(),
+        cache_dir: root.join("cache"),
+        venv_dir: args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir),
+        no_cache: args.no_cache,
+        host: args.host,
+        container_runtime: tokio::sync::OnceCell::new(),
+        backoff: Duration::from_millis(500),
+    });
+    let parallelism =
+        args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let run_json = |status: &str,
+                    scheduler: Option<&scheduler::Scheduler>,
+                    outputs: Option<&BTreeMap<String, Result<Json, String>>>| {
+        let tasks: serde_json::Map<String, Json> = scheduler
+            .map(|s| s.instances.values().map(|i| (i.name.clone(), Json::String(i.status.label().into()))).collect())
+            .unwrap_or_default();
+        let outputs: serde_json::Map<String, Json> = outputs
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|e| serde_json::json!({ "unavailable": e }))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::json!({
+            "run_id": id,
+            "pipeline": plan.dag.name,
+            "file": args.file,
+            "params": plan.params,
+            "status": status,
+            "parallelism": parallelism,
+            "no_cache": args.no_cache,
+            "duration_ms": started.elapsed().as_millis(),
+            "tasks": tasks,
+            "outputs": outputs,
+        })
+    };
+    fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json("running", None, None))
+        .map_err(|e| format!("cannot write {}: {e}", run_dir.display()))?;
+    point_latest(&root, &id);
+
+    let mut progress = report::progress(args.progress);
+    progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
+    let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
+    let mut cancel_rx = cancel.0.clone();
+    loop {
+        if *cancel_rx.borrow() {
+            scheduler.cancelled = true;
+        }
+        let (jobs, skips) = scheduler.schedule();
+        for skip in skips {
+            exec::write_skip_manifest(&run_dir, &skip.name, skip.status, &skip.reason);
+            progress.finished(&skip.name, skip.status, None, Some(&skip.reason));
+        }
+        for job in jobs {
+            progress.started(&job.name);
+            let (plan, env, tx, cancel) = (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.0.clone());
+            tokio::spawn(async move {
+                let key = job.key.clone();
+                let result = exec::execute(plan, env, job, cancel).await;
+                let _ = tx.send((key, result));
+            });
+        }
+        if scheduler.running == 0 {
+            break;
+        }
+        tokio::select! {
+            Some((key, result)) = done_rx.recv() => {
+                let mut name = String::new();
+                scheduler.finish(&key, |instance| {
+                    instance.status = result.status;
+                    instance.reason = result.reason.clone();
+                    instance.outputs = result.outputs.clone();
+                    instance.attempts = result.attempts;
+                    instance.cache_key = result.cache_key.clone();
+                    instance.elapsed = Some(result.elapsed);
+                    instance.log_tail = result.log_tail.clone();
+                    name = instance.name.clone();
+                });
+                progress.finished(&name, result.status, Some(result.elapsed), result.reason.as_deref());
+            }
+            _ = exec::wait_cancelled(&mut cancel_rx), if !scheduler.cancelled => {
+                scheduler.cancelled = true;
+            }
+        }
+    }
+    progress.close();
+
+    let outputs: BTreeMap<String, Result<Json, String>> = scheduler
+        .pipeline_outputs()
+        .into_iter()
+        .map(|(name, value)| {
+            let json = value.map(|v| match v {
+                scheduler::Resolved::Parameter(v) => v,
+                scheduler::Resolved::Artifact(a) => Json::String(a.path.to_string_lossy().into_owned()),
+                scheduler::Resolved::ArtifactList(list) => {
+                    Json::Array(list.iter().map(|a| Json::String(a.path.to_string_lossy().into_owned())).collect())
+                }
+            });
+            (name, json)
+        })
+        .collect();
+    let status = if scheduler.cancelled {
+        RunStatus::Cancelled
+    } else if scheduler.failed() {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    let label = match status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    };
+    let _ =
+        fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json(label, Some(&scheduler), Some(&outputs)));
+
+    let mut metrics = Vec::new();
+    let mut instances = Vec::new();
+    for ((task, _), instance) in &scheduler.instances {
+        let component = plan.dag.component_of(plan.tasks[*task].node);
+        for output in &component.outputs {
+            let IoType::Artifact { builtin, .. } = &output.ty else { continue };
+            if builtin != "Metrics" {
+                continue;
+            }
+            let Some(artifact) = instance.outputs.artifacts.get(&output.name) else { continue };
+            let value = std::fs::read(&artifact.path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Json>(&b).ok())
+                .filter(Json::is_object)
+                .unwrap_or_else(|| artifact.metadata.clone());
+            let mut rows = Vec::new();
+            report::flatten("", &value, &mut rows);
+            for (key, value) in rows {
+                metrics.push(MetricRow { task: instance.name.clone(), output: output.name.clone(), key, value });
+            }
+        }
+        instances.push(InstanceReport {
+            name: instance.name.clone(),
+            status: instance.status,
+            reason: instance.reason.clone(),
+            attempts: instance.attempts,
+            elapsed: instance.elapsed,
+            cache_key: instance.cache_key.clone(),
+            outputs: instance.outputs.clone(),
+            dir: exec::instance_dir(&run_dir, &instance.name),
+            log_tail: instance.log_tail.clone(),
+        });
+    }
+    Ok(RunReport {
+        run_id: id,
+        run_dir,
+        status,
+        instances,
+        never_ran: scheduler.never_created(),
+        outputs,
+        metrics,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `<root>/runs/latest` → the newest run (best effort).
+fn point_latest(root: &Path, id: &str) {
+    let runs = root.join("runs");
+    let tmp = runs.join(format!(".latest.{}.tmp", fsutil::unique_suffix()));
+    if std::os::unix::fs::symlink(id, &tmp).is_ok() && std::fs::rename(&tmp, runs.join("latest")).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+    }
+}

@@ -1,0 +1,246 @@
+//! What the user sees: a live view of the tasks while the run goes (indicatif on a terminal, one
+//! plain line per event otherwise) and the closing summary, with the failing tasks' last log lines,
+//! the pipeline's outputs and every `Metrics` output as a table.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::scheduler::Status;
+use crate::{RunReport, RunStatus};
+
+/// How the run's progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProgressMode {
+    /// A live view when stderr is a terminal, plain lines otherwise.
+    #[default]
+    Auto,
+    Plain,
+    /// Nothing (for tests and embedding).
+    Quiet,
+}
+
+pub trait Progress: Send {
+    fn started(&mut self, name: &str);
+    fn finished(&mut self, name: &str, status: Status, elapsed: Option<Duration>, reason: Option<&str>);
+    fn message(&mut self, text: &str);
+    fn close(&mut self);
+}
+
+pub fn progress(mode: ProgressMode) -> Box<dyn Progress> {
+    use std::io::IsTerminal;
+    match mode {
+        ProgressMode::Quiet => Box::new(Quiet),
+        ProgressMode::Plain => Box::new(Plain { start: Instant::now() }),
+        ProgressMode::Auto if std::io::stderr().is_terminal() => Box::new(Live::new()),
+        ProgressMode::Auto => Box::new(Plain { start: Instant::now() }),
+    }
+}
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&mut self, _: &str) {}
+    fn finished(&mut self, _: &str, _: Status, _: Option<Duration>, _: Option<&str>) {}
+    fn message(&mut self, _: &str) {}
+    fn close(&mut self) {}
+}
+
+struct Plain {
+    start: Instant,
+}
+
+fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Succeeded => "✓",
+        Status::Cached => "✓",
+        Status::Failed => "✗",
+        Status::Cancelled => "✗",
+        Status::SkippedCondition | Status::SkippedUpstream => "-",
+        Status::Waiting | Status::Running => "…",
+    }
+}
+
+fn finished_line(name: &str, status: Status, elapsed: Option<Duration>, reason: Option<&str>) -> String {
+    let mut line = format!("{} {name} {}", mark(status), status.label());
+    if let Some(e) = elapsed {
+        let _ = write!(line, " in {}", human(e));
+    }
+    if let Some(r) = reason {
+        let _ = write!(line, ": {r}");
+    }
+    line
+}
+
+impl Progress for Plain {
+    fn started(&mut self, name: &str) {
+        eprintln!("[{:>7}] started {name}", human(self.start.elapsed()));
+    }
+    fn finished(&mut self, name: &str, status: Status, elapsed: Option<Duration>, reason: Option<&str>) {
+        eprintln!("[{:>7}] {}", human(self.start.elapsed()), finished_line(name, status, elapsed, reason));
+    }
+    fn message(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+    fn close(&mut self) {}
+}
+
+/// The live view: one spinner per running task with its elapsed time, finished tasks printed above.
+struct Live {
+    multi: indicatif::MultiProgress,
+    bars: HashMap<String, indicatif::ProgressBar>,
+    done: usize,
+    header: indicatif::ProgressBar,
+}
+
+impl Live {
+    fn new() -> Live {
+        let multi = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let header = multi.add(indicatif::ProgressBar::new_spinner());
+        header.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        header.enable_steady_tick(Duration::from_millis(120));
+        Live { multi, bars: HashMap::new(), done: 0, header }
+    }
+
+    fn update_header(&self) {
+        self.header.set_message(format!("{} running, {} finished", self.bars.len(), self.done));
+    }
+}
+
+impl Progress for Live {
+    fn started(&mut self, name: &str) {
+        let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        self.bars.insert(name.to_string(), bar);
+        self.update_header();
+    }
+    fn finished(&mut self, name: &str, status: Status, elapsed: Option<Duration>, reason: Option<&str>) {
+        if let Some(bar) = self.bars.remove(name) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        self.done += 1;
+        let _ = self.multi.println(finished_line(name, status, elapsed, reason));
+        self.update_header();
+    }
+    fn message(&mut self, text: &str) {
+        let _ = self.multi.println(text);
+    }
+    fn close(&mut self) {
+        for (_, bar) in self.bars.drain() {
+            bar.finish_and_clear();
+        }
+        self.header.finish_and_clear();
+        let _ = self.multi.clear();
+    }
+}
+
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// Flattens a JSON object into `key → value` rows, nested keys joined with dots.
+pub fn flatten(prefix: &str, value: &Json, out: &mut Vec<(String, Json)>) {
+    match value {
+        Json::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
+fn cell(value: &Json) -> String {
+    match value {
+        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        Json::String(s) => s.clone(),
+        other => {
+            let text = other.to_string();
+            if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(60).collect::<String>())
+            } else {
+                text
+            }
+        }
+    }
+}
+
+/// The closing summary.
+pub fn summary(report: &RunReport) -> String {
+    let mut out = String::new();
+    let count = |f: &dyn Fn(Status) -> bool| report.instances.iter().filter(|i| f(i.status)).count();
+    let succeeded = count(&|s| s == Status::Succeeded);
+    let cached = count(&|s| s == Status::Cached);
+    let failed = count(&|s| s == Status::Failed);
+    let skipped = count(&|s| s == Status::SkippedCondition);
+    let not_run = count(&|s| matches!(s, Status::SkippedUpstream | Status::Waiting)) + report.never_ran.len();
+    let cancelled = count(&|s| s == Status::Cancelled);
+    let verdict = match report.status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "was cancelled",
+    };
+    let _ = writeln!(out, "\nrun {} {verdict} in {}", report.run_id, human(report.elapsed));
+    let mut parts = vec![format!("{succeeded} ran"), format!("{cached} cached")];
+    for (n, label) in [(failed, "failed"), (skipped, "skipped"), (not_run, "not run"), (cancelled, "cancelled")] {
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    let _ = writeln!(out, "  tasks: {}", parts.join(", "));
+    let _ = writeln!(out, "  run directory: {}", report.run_dir.display());
+    for instance in report.instances.iter().filter(|i| i.status == Status::Failed) {
+        let _ = writeln!(out, "\nfailed: {}: {}", instance.name, instance.reason.as_deref().unwrap_or("failed"));
+        let _ = writeln!(out, "  logs: {}", instance.dir.join("stderr.log").display());
+        for line in &instance.log_tail {
+            let _ = writeln!(out, "  │ {line}");
+        }
+    }
+    if !report.outputs.is_empty() {
+        let _ = writeln!(out, "\noutputs:");
+        let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (name, value) in &report.outputs {
+            let text = match value {
+                Ok(v) => cell(v),
+                Err(e) => format!("(unavailable: {e})"),
+            };
+            let _ = writeln!(out, "  {name:<width$} = {text}");
+        }
+    }
+    if !report.metrics.is_empty() {
+        let _ = writeln!(out, "\nmetrics:");
+        let rows: Vec<(String, String, String)> = report
+            .metrics
+            .iter()
+            .map(|m| (format!("{}.{}", m.task, m.output), m.key.clone(), cell(&m.value)))
+            .collect();
+        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max(6);
+        let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max(6);
+        let _ = writeln!(out, "  {:<w0$}  {:<w1$}  value", "output", "metric");
+        for (a, b, c) in rows {
+            let _ = writeln!(out, "  {a:<w0$}  {b:<w1$}  {c}");
+        }
+    }
+    out
+}

@@ -1,0 +1,745 @@
+//! The scheduler's state machine, without IO: which task instances exist (one per loop iteration),
+//! what state each is in, and which may start now. Loops are expanded lazily, when the list they go
+//! over is known; conditions are evaluated on actual values; a failure skips what depends on it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kfl_dag::{CompareOp, Condition, GroupKind, IoType, LoopItems, Operand, Source, Trigger};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::plan::Plan;
+
+/// A task and its iteration indices (one per enclosing loop, outermost first).
+pub type InstanceKey = (usize, Vec<usize>);
+
+/// An artifact produced by a task.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ArtifactRef {
+    pub path: PathBuf,
+    pub uri: String,
+    /// The content hash (sha256 of the file, or of a folder's names and contents).
+    pub hash: String,
+    pub metadata: Json,
+}
+
+/// What a finished task produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Outputs {
+    pub parameters: BTreeMap<String, Json>,
+    pub artifacts: BTreeMap<String, ArtifactRef>,
+}
+
+/// The value given to one input of a task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    Parameter(Json),
+    Artifact(ArtifactRef),
+    ArtifactList(Vec<ArtifactRef>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Waiting,
+    Running,
+    Succeeded,
+    /// Succeeded by reusing the outputs of an earlier run.
+    Cached,
+    Failed,
+    /// Its condition was false (or it needed a task whose condition was false): not a failure.
+    SkippedCondition,
+    /// Something it depends on failed.
+    SkippedUpstream,
+    Cancelled,
+}
+
+impl Status {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Status::Waiting | Status::Running)
+    }
+    pub fn succeeded(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Cached)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Waiting => "waiting",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Cached => "cached",
+            Status::Failed => "failed",
+            Status::SkippedCondition => "skipped",
+            Status::SkippedUpstream => "not run",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub name: String,
+    pub status: Status,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+    pub outputs: Outputs,
+    pub started: Option<std::time::Instant>,
+    pub elapsed: Option<std::time::Duration>,
+    pub attempts: u32,
+    pub cache_key: Option<String>,
+    /// The last lines of its logs, when it failed.
+    pub log_tail: Vec<String>,
+}
+
+/// A task instance that may start now, with its inputs resolved.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub key: InstanceKey,
+    pub name: String,
+    pub inputs: Vec<(String, Resolved)>,
+}
+
+/// A change the scheduler made on its own (a skip), for the progress view.
+#[derive(Clone, Debug)]
+pub struct Skip {
+    pub name: String,
+    pub status: Status,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug)]
+enum LoopState {
+    Items(Vec<Json>),
+    Unavailable(String),
+}
+
+/// The instances of a task below a prefix of iteration indices that are known so far.
+struct Expansion {
+    instances: Vec<Vec<usize>>,
+    /// Some loop list is not known yet.
+    pending: bool,
+    /// Some loop list will never be known (its producer did not succeed).
+    unavailable: Option<String>,
+}
+
+enum Readiness {
+    NotYet,
+    Skip(Status, String),
+    Run,
+}
+
+pub struct Scheduler {
+    pub plan: Arc<Plan>,
+    pub instances: BTreeMap<InstanceKey, Instance>,
+    loops: HashMap<(usize, Vec<usize>), LoopState>,
+    /// Per loop and outer iteration: the iterations that have started and not finished.
+    active_iterations: HashMap<(usize, Vec<usize>), BTreeSet<usize>>,
+    pub running: usize,
+    pub parallelism: usize,
+    pub cancelled: bool,
+}
+
+impl Scheduler {
+    pub fn new(plan: Arc<Plan>, parallelism: usize) -> Scheduler {
+        Scheduler {
+            plan,
+            instances: BTreeMap::new(),
+            loops: HashMap::new(),
+            active_iterations: HashMap::new(),
+            running: 0,
+            parallelism: parallelism.max(1),
+            cancelled: false,
+        }
+    }
+
+    /// Creates the instances that became known, skips those that cannot run, and returns those that
+    /// may start now (marked running).
+    pub fn schedule(&mut self) -> (Vec<Job>, Vec<Skip>) {
+        let mut jobs = Vec::new();
+        let mut skips = Vec::new();
+        self.retire_iterations();
+        let plan = Arc::clone(&self.plan);
+        for &task in &plan.order {
+            let expansion = self.expand(task, &[]);
+            for iteration in expansion.instances {
+                let key = (task, iteration);
+                let status = match self.instances.get(&key) {
+                    Some(instance) => instance.status,
+                    None => {
+                        let name = plan.instance_name(task, &key.1);
+                        self.instances.insert(key.clone(), new_instance(name));
+                        Status::Waiting
+                    }
+                };
+                if status != Status::Waiting || self.cancelled {
+                    continue;
+                }
+                match self.readiness(task, &key.1) {
+                    Readiness::NotYet => {}
+                    Readiness::Skip(status, reason) => {
+                        if let Some(instance) = self.instances.get_mut(&key) {
+                            instance.status = status;
+                            instance.reason = Some(reason.clone());
+                            skips.push(Skip { name: instance.name.clone(), status, reason });
+                        }
+                    }
+                    Readiness::Run => {
+                        if self.running >= self.parallelism || !self.iterations_allow(task, &key.1) {
+                            continue;
+                        }
+                        match self.resolve_inputs(task, &key.1) {
+                            Ok(inputs) => {
+                                self.claim_iterations(task, &key.1);
+                                self.running += 1;
+                                if let Some(instance) = self.instances.get_mut(&key) {
+                                    instance.status = Status::Running;
+                                    instance.started = Some(std::time::Instant::now());
+                                    jobs.push(Job { key: key.clone(), name: instance.name.clone(), inputs });
+                                }
+                            }
+                            Err(reason) => {
+                                if let Some(instance) = self.instances.get_mut(&key) {
+                                    instance.status = Status::SkippedUpstream;
+                                    instance.reason = Some(reason.clone());
+                                    skips.push(Skip {
+                                        name: instance.name.clone(),
+                                        status: Status::SkippedUpstream,
+                                        reason,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (jobs, skips)
+    }
+
+    /// Records the end of a running instance.
+    pub fn finish(&mut self, key: &InstanceKey, update: impl FnOnce(&mut Instance)) {
+        if let Some(instance) = self.instances.get_mut(key) {
+            if instance.status == Status::Running {
+                self.running = self.running.saturating_sub(1);
+            }
+            update(instance);
+        }
+    }
+
+    /// Whether anything failed or was cancelled.
+    pub fn failed(&self) -> bool {
+        self.instances.values().any(|i| matches!(i.status, Status::Failed | Status::Cancelled))
+    }
+
+    /// Tasks of which no instance ever existed (their loop list never became known).
+    pub fn never_created(&self) -> Vec<String> {
+        let plan = &self.plan;
+        (0..plan.tasks.len())
+            .filter(|t| !self.instances.keys().any(|(task, _)| task == t))
+            .filter(|t| {
+                // A loop over an empty list creates no instance, and that is not worth a mention.
+                let loops = &plan.tasks[*t].loops;
+                !loops.iter().any(|g| {
+                    self.loops
+                        .iter()
+                        .any(|((lg, _), s)| lg == g && matches!(s, LoopState::Items(items) if items.is_empty()))
+                })
+            })
+            .map(|t| plan.dag.graph[plan.tasks[t].node].name.clone())
+            .collect()
+    }
+
+    fn expand(&mut self, task: usize, prefix: &[usize]) -> Expansion {
+        let mut out = Expansion { instances: Vec::new(), pending: false, unavailable: None };
+        let loops = self.plan.tasks[task].loops.clone();
+        let mut current = prefix.to_vec();
+        self.expand_into(&loops, &mut current, &mut out);
+        out
+    }
+
+    fn expand_into(&mut self, loops: &[usize], current: &mut Vec<usize>, out: &mut Expansion) {
+        if current.len() >= loops.len() {
+            out.instances.push(current.clone());
+            return;
+        }
+        let g = loops[current.len()];
+        match self.loop_items(g, current) {
+            None => out.pending = true,
+            Some(LoopState::Unavailable(reason)) => {
+                out.unavailable.get_or_insert(reason);
+            }
+            Some(LoopState::Items(items)) => {
+                for i in 0..items.len() {
+                    current.push(i);
+                    self.expand_into(loops, current, out);
+                    current.pop();
+                }
+            }
+        }
+    }
+
+    /// The items of loop `g` for the outer iterations `prefix`; `None` while they are not known.
+    fn loop_items(&mut self, g: usize, prefix: &[usize]) -> Option<LoopState> {
+        let key = (g, prefix.to_vec());
+        if let Some(state) = self.loops.get(&key) {
+            return Some(state.clone());
+        }
+        let plan = Arc::clone(&self.plan);
+        let GroupKind::Loop { items, var, .. } = &plan.dag.groups[g].kind else {
+            return Some(LoopState::Unavailable("not a loop".into()));
+        };
+        let state = match items {
+            LoopItems::Values(values) => LoopState::Items(values.iter().map(|v| v.to_json()).collect()),
+            LoopItems::Param(p) => match plan.params.get(p) {
+                Some(Json::Array(items)) => LoopState::Items(items.clone()),
+                _ => LoopState::Unavailable(format!("the loop over `{p}` needs a list")),
+            },
+            LoopItems::Output { task, output } => {
+                let producer = task.index();
+                let depth = plan.tasks[producer].loops.len().min(prefix.len());
+                let expansion = self.expand(producer, &prefix[..depth]);
+                if expansion.pending {
+                    return None;
+                }
+                let producer_name = &plan.dag.graph[*task].name;
+                match expansion.instances.first().and_then(|iv| self.instances.get(&(producer, iv.clone()))) {
+                    None => LoopState::Unavailable(format!("`{producer_name}` did not run")),
+                    Some(instance) if !instance.status.is_terminal() => return None,
+                    Some(instance) if instance.status.succeeded() => match instance.outputs.parameters.get(output) {
+                        Some(Json::Array(items)) => LoopState::Items(items.clone()),
+                        _ => LoopState::Unavailable(format!(
+                            "`for {var}` needs a list, and `{producer_name}.{output}` is not one"
+                        )),
+                    },
+                    Some(_) => LoopState::Unavailable(format!("`{producer_name}` did not succeed")),
+                }
+            }
+        };
+        self.loops.insert(key, state.clone());
+        Some(state)
+    }
+
+    fn status_of(&self, key: &InstanceKey) -> Option<Status> {
+        self.instances.get(key).map(|i| i.status)
+    }
+
+    fn readiness(&mut self, task: usize, iteration: &[usize]) -> Readiness {
+        let plan = Arc::clone(&self.plan);
+        let task_plan = &plan.tasks[task];
+        let mut failed: Option<String> = None;
+        let mut condition_skipped: Option<String> = None;
+        let mut data_missing: Option<String> = None;
+        for dep in &task_plan.dependencies {
+            let common = plan.common_loops(task, dep.producer);
+            let expansion = self.expand(dep.producer, &iteration[..common.min(iteration.len())]);
+            if expansion.pending {
+                return Readiness::NotYet;
+            }
+            let producer_name = &plan.dag.graph[plan.tasks[dep.producer].node].name;
+            for iv in &expansion.instances {
+                let Some(status) = self.status_of(&(dep.producer, iv.clone())) else { return Readiness::NotYet };
+                if !status.is_terminal() {
+                    return Readiness::NotYet;
+                }
+                let name = plan.instance_name(dep.producer, iv);
+                match status {
+                    Status::Succeeded | Status::Cached => {}
+                    Status::SkippedCondition => {
+                        if dep.data {
+                            condition_skipped.get_or_insert(format!("`{name}` was skipped"));
+                            data_missing.get_or_insert(format!("`{name}` was skipped"));
+                        }
+                    }
+                    _ => {
+                        failed.get_or_insert(format!("`{name}` {}", status_phrase(status)));
+                        if dep.data {
+                            data_missing.get_or_insert(format!("`{name}` {}", status_phrase(status)));
+                        }
+                    }
+                }
+            }
+            if let Some(reason) = expansion.unavailable {
+                failed.get_or_insert(format!("`{producer_name}` never ran: {reason}"));
+                if dep.data {
+                    data_missing.get_or_insert(reason);
+                }
+            }
+        }
+        for &g in &task_plan.conditions {
+            let GroupKind::Condition { condition, .. } = &plan.dag.groups[g].kind else { continue };
+            match self.evaluate(condition, task, iteration) {
+                Ok(true) => {}
+                Ok(false) => return Readiness::Skip(Status::SkippedCondition, "its condition is false".into()),
+                Err(reason) => {
+                    return Readiness::Skip(
+                        Status::SkippedUpstream,
+                        format!("its condition cannot be evaluated: {reason}"),
+                    )
+                }
+            }
+        }
+        match task_plan.trigger {
+            Trigger::AllSucceeded => {
+                if let Some(reason) = failed {
+                    Readiness::Skip(Status::SkippedUpstream, reason)
+                } else if let Some(reason) = condition_skipped {
+                    Readiness::Skip(Status::SkippedCondition, reason)
+                } else {
+                    Readiness::Run
+                }
+            }
+            Trigger::AllDone => match data_missing {
+                Some(reason) => Readiness::Skip(Status::SkippedUpstream, format!("an input is unavailable: {reason}")),
+                None => Readiness::Run,
+            },
+        }
+    }
+
+    /// The instance of `producer` that a task instance reads (the producer is in no loop the task
+    /// has left).
+    fn producer_outputs(&self, task: usize, iteration: &[usize], producer: usize) -> Result<&Outputs, String> {
+        let plan = &self.plan;
+        let common = plan.common_loops(task, producer).min(iteration.len());
+        let key = (producer, iteration[..common].to_vec());
+        let name = plan.instance_name(producer, &key.1);
+        match self.instances.get(&key) {
+            Some(instance) if instance.status.succeeded() => Ok(&instance.outputs),
+            Some(instance) => Err(format!("`{name}` {}", status_phrase(instance.status))),
+            None => Err(format!("`{name}` did not run")),
+        }
+    }
+
+    fn loop_item(&self, g: usize, field: Option<&str>, task: usize, iteration: &[usize]) -> Result<Json, String> {
+        let loops = &self.plan.tasks[task].loops;
+        let depth = loops.iter().position(|l| *l == g).ok_or("the loop variable is used outside its loop")?;
+        let index = *iteration.get(depth).ok_or("no iteration")?;
+        let Some(LoopState::Items(items)) = self.loops.get(&(g, iteration[..depth].to_vec())) else {
+            return Err("the loop list is unknown".into());
+        };
+        let item = items.get(index).cloned().ok_or("no such item")?;
+        match field {
+            None => Ok(item),
+            Some(field) => item.get(field).cloned().ok_or_else(|| format!("the loop item has no field `{field}`")),
+        }
+    }
+
+    fn operand(&self, operand: &Operand, task: usize, iteration: &[usize]) -> Result<Json, String> {
+        match operand {
+            Operand::Value(v) => Ok(v.to_json()),
+            Operand::Param(p) => self.plan.params.get(p).cloned().ok_or_else(|| format!("no parameter `{p}`")),
+            Operand::Output { task: producer, output } => {
+                let outputs = self.producer_outputs(task, iteration, producer.index())?;
+                outputs.parameters.get(output).cloned().ok_or_else(|| format!("no output `{output}`"))
+            }
+            Operand::LoopItem { group, field } => self.loop_item(*group, field.as_deref(), task, iteration),
+        }
+    }
+
+    fn evaluate(&self, condition: &Condition, task: usize, iteration: &[usize]) -> Result<bool, String> {
+        Ok(match condition {
+            Condition::Is(operand) => truthy(&self.operand(operand, task, iteration)?),
+            Condition::Compare(op, a, b) => {
+                compare(*op, &self.operand(a, task, iteration)?, &self.operand(b, task, iteration)?)
+            }
+            Condition::And(a, b) => self.evaluate(a, task, iteration)? && self.evaluate(b, task, iteration)?,
+            Condition::Or(a, b) => self.evaluate(a, task, iteration)? || self.evaluate(b, task, iteration)?,
+            Condition::Not(a) => !self.evaluate(a, task, iteration)?,
+        })
+    }
+
+    fn resolve_inputs(&mut self, task: usize, iteration: &[usize]) -> Result<Vec<(String, Resolved)>, String> {
+        let plan = Arc::clone(&self.plan);
+        let node = plan.tasks[task].node;
+        let task_def = &plan.dag.graph[node];
+        let component = plan.dag.component_of(node);
+        let mut out = Vec::with_capacity(component.inputs.len());
+        for input in &component.inputs {
+            let source = task_def.args.iter().find(|(name, _)| *name == input.name).map(|(_, s)| s);
+            let resolved = match source {
+                None => match &input.default {
+                    Some(v) => Resolved::Parameter(v.to_json()),
+                    None if input.ty.is_artifact() => {
+                        return Err(format!("the artifact input `{}` is not given", input.name))
+                    }
+                    None => Resolved::Parameter(Json::Null),
+                },
+                Some(source) => self.resolve_source(source, task, iteration)?,
+            };
+            out.push((input.name.clone(), resolved));
+        }
+        Ok(out)
+    }
+
+    /// The value of a source for one task instance (also used for the pipeline's outputs).
+    pub fn resolve_source(&mut self, source: &Source, task: usize, iteration: &[usize]) -> Result<Resolved, String> {
+        let plan = Arc::clone(&self.plan);
+        match source {
+            Source::Value(v) => Ok(Resolved::Parameter(v.to_json())),
+            Source::Param(p) => {
+                plan.params.get(p).cloned().map(Resolved::Parameter).ok_or_else(|| format!("no parameter `{p}`"))
+            }
+            Source::LoopItem { group, field } => {
+                self.loop_item(*group, field.as_deref(), task, iteration).map(Resolved::Parameter)
+            }
+            Source::Output { task: producer, output } => {
+                let outputs = self.producer_outputs(task, iteration, producer.index())?;
+                if let Some(a) = outputs.artifacts.get(output) {
+                    Ok(Resolved::Artifact(a.clone()))
+                } else if let Some(p) = outputs.parameters.get(output) {
+                    Ok(Resolved::Parameter(p.clone()))
+                } else {
+                    Err(format!("`{}` has no output `{output}`", plan.dag.graph[*producer].name))
+                }
+            }
+            Source::Collected { task: producer, output, .. } => {
+                let producer = producer.index();
+                let common = plan.common_loops(task, producer).min(iteration.len());
+                let expansion = self.expand(producer, &iteration[..common]);
+                if let Some(reason) = expansion.unavailable {
+                    return Err(reason);
+                }
+                let is_artifact = plan.dag.components[plan.dag.graph[plan.tasks[producer].node].component]
+                    .outputs
+                    .iter()
+                    .any(|o| o.name == *output && o.ty.is_artifact());
+                let mut parameters = Vec::new();
+                let mut artifacts = Vec::new();
+                for iv in expansion.instances {
+                    let name = plan.instance_name(producer, &iv);
+                    let instance =
+                        self.instances.get(&(producer, iv)).ok_or_else(|| format!("`{name}` did not run"))?;
+                    if !instance.status.succeeded() {
+                        // A skipped iteration (its condition was false) contributes nothing, as on the cluster.
+                        if instance.status == Status::SkippedCondition {
+                            continue;
+                        }
+                        return Err(format!("`{name}` {}", status_phrase(instance.status)));
+                    }
+                    if is_artifact {
+                        let a = instance
+                            .outputs
+                            .artifacts
+                            .get(output)
+                            .ok_or_else(|| format!("`{name}` has no `{output}`"))?;
+                        artifacts.push(a.clone());
+                    } else {
+                        parameters.push(instance.outputs.parameters.get(output).cloned().unwrap_or(Json::Null));
+                    }
+                }
+                Ok(if is_artifact {
+                    Resolved::ArtifactList(artifacts)
+                } else {
+                    Resolved::Parameter(Json::Array(parameters))
+                })
+            }
+        }
+    }
+
+    /// Whether the loops' `parallel N` limits let this instance start.
+    fn iterations_allow(&self, task: usize, iteration: &[usize]) -> bool {
+        let plan = &self.plan;
+        for (depth, g) in plan.tasks[task].loops.iter().enumerate() {
+            let GroupKind::Loop { parallelism: Some(limit), .. } = plan.dag.groups[*g].kind else { continue };
+            let Some(active) = self.active_iterations.get(&(*g, iteration[..depth].to_vec())) else { continue };
+            if !active.contains(&iteration[depth]) && active.len() >= limit.max(1) as usize {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn claim_iterations(&mut self, task: usize, iteration: &[usize]) {
+        let plan = Arc::clone(&self.plan);
+        for (depth, g) in plan.tasks[task].loops.iter().enumerate() {
+            if let GroupKind::Loop { parallelism: Some(_), .. } = plan.dag.groups[*g].kind {
+                self.active_iterations.entry((*g, iteration[..depth].to_vec())).or_default().insert(iteration[depth]);
+            }
+        }
+    }
+
+    /// Forgets the iterations all of whose tasks have finished, so that others may start.
+    fn retire_iterations(&mut self) {
+        let keys: Vec<(usize, Vec<usize>)> = self.active_iterations.keys().cloned().collect();
+        for key in keys {
+            let active: Vec<usize> =
+                self.active_iterations.get(&key).map(|s| s.iter().copied().collect()).unwrap_or_default();
+            for i in active {
+                let mut prefix = key.1.clone();
+                prefix.push(i);
+                if self.iteration_done(key.0, &prefix) {
+                    if let Some(set) = self.active_iterations.get_mut(&key) {
+                        set.remove(&i);
+                    }
+                }
+            }
+        }
+    }
+
+    fn iteration_done(&mut self, g: usize, prefix: &[usize]) -> bool {
+        let tasks = self.plan.loop_tasks.get(&g).cloned().unwrap_or_default();
+        for task in tasks {
+            let expansion = self.expand(task, prefix);
+            if expansion.pending {
+                return false;
+            }
+            for iv in expansion.instances {
+                if !self.status_of(&(task, iv)).is_some_and(Status::is_terminal) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The pipeline's outputs, once the run is over.
+    pub fn pipeline_outputs(&mut self) -> BTreeMap<String, Result<Resolved, String>> {
+        let plan = Arc::clone(&self.plan);
+        let mut out = BTreeMap::new();
+        for output in &plan.dag.outputs {
+            // Pipeline outputs are read from outside every loop: use a task-less context.
+            let resolved = match &output.source {
+                Source::Output { task, output: name } => {
+                    let key = (task.index(), Vec::new());
+                    match self.instances.get(&key) {
+                        Some(i) if i.status.succeeded() => i
+                            .outputs
+                            .artifacts
+                            .get(name)
+                            .cloned()
+                            .map(Resolved::Artifact)
+                            .or_else(|| i.outputs.parameters.get(name).cloned().map(Resolved::Parameter))
+                            .ok_or_else(|| format!("no output `{name}`")),
+                        Some(i) => Err(format!("`{}` {}", i.name, status_phrase(i.status))),
+                        None => Err(format!("`{}` did not run", plan.dag.graph[*task].name)),
+                    }
+                }
+                Source::Collected { task, .. } => {
+                    let producer = task.index();
+                    // Collect at the top level: the outermost loop of the producer.
+                    self.resolve_source_top(&output.source, producer)
+                }
+                other => self.resolve_source_top(other, usize::MAX),
+            };
+            out.insert(output.name.clone(), resolved);
+        }
+        out
+    }
+
+    fn resolve_source_top(&mut self, source: &Source, producer: usize) -> Result<Resolved, String> {
+        match source {
+            Source::Collected { output, .. } if producer != usize::MAX => {
+                let plan = Arc::clone(&self.plan);
+                let expansion = self.expand(producer, &[]);
+                let is_artifact = matches!(
+                    plan.dag.components[plan.dag.graph[plan.tasks[producer].node].component]
+                        .outputs
+                        .iter()
+                        .find(|o| o.name == *output)
+                        .map(|o| &o.ty),
+                    Some(IoType::Artifact { .. })
+                );
+                let mut parameters = Vec::new();
+                let mut artifacts = Vec::new();
+                for iv in expansion.instances {
+                    let Some(instance) = self.instances.get(&(producer, iv)) else { continue };
+                    if !instance.status.succeeded() {
+                        continue;
+                    }
+                    if is_artifact {
+                        artifacts.extend(instance.outputs.artifacts.get(output).cloned());
+                    } else {
+                        parameters.push(instance.outputs.parameters.get(output).cloned().unwrap_or(Json::Null));
+                    }
+                }
+                Ok(if is_artifact {
+                    Resolved::ArtifactList(artifacts)
+                } else {
+                    Resolved::Parameter(Json::Array(parameters))
+                })
+            }
+            Source::Value(v) => Ok(Resolved::Parameter(v.to_json())),
+            Source::Param(p) => {
+                self.plan.params.get(p).cloned().map(Resolved::Parameter).ok_or_else(|| format!("no parameter `{p}`"))
+            }
+            _ => Err("not available outside its loop".into()),
+        }
+    }
+}
+
+fn new_instance(name: String) -> Instance {
+    Instance {
+        name,
+        status: Status::Waiting,
+        reason: None,
+        outputs: Outputs::default(),
+        started: None,
+        elapsed: None,
+        attempts: 0,
+        cache_key: None,
+        log_tail: Vec::new(),
+    }
+}
+
+fn status_phrase(status: Status) -> &'static str {
+    match status {
+        Status::Failed => "failed",
+        Status::Cancelled => "was cancelled",
+        Status::SkippedUpstream => "did not run",
+        Status::SkippedCondition => "was skipped",
+        _ => "did not finish",
+    }
+}
+
+fn truthy(value: &Json) -> bool {
+    match value {
+        Json::Bool(b) => *b,
+        Json::String(s) => s == "true" || s == "True",
+        Json::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Json::Null => false,
+        Json::Array(a) => !a.is_empty(),
+        Json::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Compares two values as the cluster's condition language does: numbers as numbers, strings as
+/// strings, anything else only for equality.
+pub fn compare(op: CompareOp, a: &Json, b: &Json) -> bool {
+    use std::cmp::Ordering;
+    let ordering = match (a, b) {
+        (Json::Number(x), Json::Number(y)) => x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
+        (Json::String(x), Json::String(y)) => Some(x.cmp(y)),
+        (Json::Bool(x), Json::Bool(y)) => Some(x.cmp(y)),
+        // A number compared with its text (a String parameter holding "3").
+        (Json::Number(x), Json::String(y)) => {
+            x.as_f64().zip(y.trim().parse::<f64>().ok()).and_then(|(x, y)| x.partial_cmp(&y))
+        }
+        (Json::String(x), Json::Number(y)) => {
+            x.trim().parse::<f64>().ok().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y))
+        }
+        _ => (a == b).then_some(Ordering::Equal),
+    };
+    match op {
+        CompareOp::Eq => ordering == Some(Ordering::Equal),
+        CompareOp::Ne => ordering != Some(Ordering::Equal),
+        CompareOp::Lt => ordering == Some(Ordering::Less),
+        CompareOp::Le => matches!(ordering, Some(Ordering::Less | Ordering::Equal)),
+        CompareOp::Gt => ordering == Some(Ordering::Greater),
+        CompareOp::Ge => matches!(ordering, Some(Ordering::Greater | Ordering::Equal)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn comparisons_follow_the_values() {
+        assert!(compare(CompareOp::Ge, &json!(0.9), &json!(0.8)));
+        assert!(compare(CompareOp::Lt, &json!(1), &json!(1.5)));
+        assert!(compare(CompareOp::Eq, &json!("a"), &json!("a")));
+        assert!(compare(CompareOp::Ne, &json!([1]), &json!([2])));
+        assert!(!compare(CompareOp::Lt, &json!([1]), &json!([2])));
+    }
+}
