@@ -1,0 +1,320 @@
+//! Hover: the signature and doc comment of what a name means, its resolved type, and for a task its
+//! outputs and the resources it runs with.
+
+use kfl_check::items::{self, file_exports, Export};
+use kfl_check::types::{artifact_base, resolve_artifact_name, Ty, BUILTIN_ARTIFACTS, DISPLAY_ARTIFACTS};
+use kfl_check::{Db, SourceFile};
+use kfl_diagnostics::Span;
+use kfl_syntax::ast;
+use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+
+use super::{
+    callable, callee_outputs, effective_resources, field_doc, find_artifact, find_component, find_pipeline,
+    pipeline_output_ty, source, type_text, Ctx, Typer,
+};
+use crate::index::{file_index, Symbol};
+use crate::lexer::{lex, number_unit_start, TokenKind};
+
+pub fn hover(ctx: &Ctx<'_>, offset: usize) -> Option<Hover> {
+    let (span, markdown) = match file_index(ctx.db, ctx.file).at(offset) {
+        Some(occurrence) => (occurrence.span, describe(ctx.db, &occurrence.symbol)?),
+        None => lexical_hover(ctx, offset)?,
+    };
+    let (kind, value) = if ctx.support.markdown_hover {
+        (MarkupKind::Markdown, markdown)
+    } else {
+        (MarkupKind::PlainText, markdown.replace("```kfl\n", "").replace("```\n", "").replace("```", ""))
+    };
+    Some(Hover { contents: HoverContents::Markup(MarkupContent { kind, value }), range: Some(ctx.lines.range(span)) })
+}
+
+fn code(text: &str) -> String {
+    format!("```kfl\n{}\n```", text.trim_end())
+}
+
+fn with_doc(mut out: String, doc: Option<String>) -> String {
+    if let Some(doc) = doc {
+        out.push_str("\n\n---\n\n");
+        out.push_str(&doc);
+    }
+    out
+}
+
+/// Markdown describing a symbol.
+pub fn describe(db: &dyn Db, symbol: &Symbol) -> Option<String> {
+    match symbol {
+        Symbol::Item { file, name } => describe_item(db, *file, name),
+        Symbol::Input { file, owner, name } => describe_input(db, *file, owner, name),
+        Symbol::Output { file, owner, name } => describe_output(db, *file, owner, name),
+        Symbol::Task { file, pipeline, name } => describe_task(db, *file, pipeline, name),
+        Symbol::LoopVar { file, pipeline, name, decl } => {
+            let p = find_pipeline(db, *file, pipeline)?;
+            let ty = Typer::new(db, *file, p).loop_var_ty(*decl);
+            Some(format!("{}\n\nloop variable of pipeline `{pipeline}`", code(&format!("for {name}: {ty}"))))
+        }
+        Symbol::BuiltinType(name) => Some(describe_builtin_type(name)),
+        Symbol::File(file) => Some(format!("imported file `{}`", file.path(db))),
+    }
+}
+
+fn describe_builtin_type(name: &str) -> String {
+    let what = match name {
+        "String" => "text",
+        "Int" => "a 64-bit signed integer",
+        "Float" => "a 64-bit floating point number",
+        "Bool" => "`true` or `false`",
+        "List" => "`List<T>`: a list of `T`",
+        "Map" => "`Map<T>`: a map from strings to `T`",
+        "Artifact" => "the root of all artifact types: a file or directory in the artifact store",
+        _ if DISPLAY_ARTIFACTS.contains(&name) => "a display artifact, meant to be looked at in the run's UI",
+        _ => "a built-in artifact type",
+    };
+    let kind = if BUILTIN_ARTIFACTS.contains(&name) { "built-in artifact type" } else { "built-in parameter type" };
+    let header = if BUILTIN_ARTIFACTS.contains(&name) && name != "Artifact" {
+        format!("artifact {name}: Artifact")
+    } else {
+        name.to_string()
+    };
+    format!("{}\n\n{kind}: {what}", code(&header))
+}
+
+fn describe_item(db: &dyn Db, file: SourceFile, name: &str) -> Option<String> {
+    if let Some(c) = find_component(db, file, name) {
+        return Some(with_doc(code(&component_header(db, file, c)), c.doc.text()));
+    }
+    if let Some(p) = find_pipeline(db, file, name) {
+        return Some(with_doc(code(&pipeline_header(db, file, p)), p.doc.text()));
+    }
+    let a = find_artifact(db, file, name)?;
+    let mut chain = vec![name.to_string()];
+    if let Some(mut current) = resolve_artifact_name(db, file, name) {
+        for _ in 0..16 {
+            match artifact_base(db, &current) {
+                Some(base) => {
+                    chain.push(base.name.clone());
+                    current = base;
+                }
+                None => break,
+            }
+        }
+    }
+    let header = match &a.base {
+        Some(base) => format!("artifact {name}: {}", base.text),
+        None => format!("artifact {name}"),
+    };
+    Some(with_doc(format!("{}\n\nartifact type: {}", code(&header), chain.join(" → ")), a.doc.text()))
+}
+
+/// `component x {` with its inputs, outputs and resources, one per line.
+pub fn component_header(db: &dyn Db, file: SourceFile, c: &ast::Component) -> String {
+    let mut out = format!("component {} {{\n", c.name.text);
+    for member in &c.members {
+        match &member.kind {
+            ast::MemberKind::Input(p) => {
+                out.push_str(&format!("    input  {}: {}", p.name.text, type_text(&p.ty)));
+                if let Some(d) = &p.default {
+                    out.push_str(&format!(" = {}", one_line(source(db, file, d.span))));
+                }
+                out.push('\n');
+            }
+            ast::MemberKind::Output(o) => {
+                out.push_str(&format!("    output {}: {}\n", o.name.text, type_text(&o.ty)));
+            }
+            ast::MemberKind::Block(b) if b.name.text == "resources" => {
+                out.push_str(&format!("    {}\n", one_line(source(db, file, b.span))));
+            }
+            _ => {}
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// `pipeline p(a: Int = 1)` and its outputs with their resolved types.
+pub fn pipeline_header(db: &dyn Db, file: SourceFile, p: &ast::Pipeline) -> String {
+    let params: Vec<String> = p
+        .params
+        .iter()
+        .map(|param| {
+            let mut s = format!("{}: {}", param.name.text, type_text(&param.ty));
+            if let Some(d) = &param.default {
+                s.push_str(&format!(" = {}", one_line(source(db, file, d.span))));
+            }
+            s
+        })
+        .collect();
+    let mut out = format!("pipeline {}({})", p.name.text, params.join(", "));
+    let outputs: Vec<String> = match file_exports(db, file).items.get(&p.name.text) {
+        Some(Export::Pipeline(sig)) => {
+            sig.outputs.iter().map(|o| format!("    output {}: {}", o.name, items::output_ty(db, file, o))).collect()
+        }
+        _ => Vec::new(),
+    };
+    if !outputs.is_empty() {
+        out.push_str(" {\n");
+        out.push_str(&outputs.join("\n"));
+        out.push_str("\n}");
+    }
+    out
+}
+
+fn one_line(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 80 {
+        let cut: String = flat.chars().take(77).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+fn describe_input(db: &dyn Db, file: SourceFile, owner: &str, name: &str) -> Option<String> {
+    let resolved = |file: SourceFile| -> Option<Ty> {
+        let sig = file_exports(db, file).items.get(owner)?.signature()?;
+        Some(items::input_ty(db, file, sig.input(name)?))
+    };
+    if let Some(c) = find_component(db, file, owner) {
+        let (member, p) = c.members.iter().find_map(|m| match &m.kind {
+            ast::MemberKind::Input(p) if p.name.text == name => Some((m, p)),
+            _ => None,
+        })?;
+        let mut line =
+            format!("input {}: {}", name, resolved(file).map_or_else(|| type_text(&p.ty), |t| t.to_string()));
+        if let Some(d) = &p.default {
+            line.push_str(&format!(" = {}", one_line(source(db, file, d.span))));
+        }
+        let required = if p.default.is_some() { "optional" } else { "required" };
+        return Some(with_doc(
+            format!("{}\n\n{required} input of component `{owner}`", code(&line)),
+            member.doc.text(),
+        ));
+    }
+    let pipeline = find_pipeline(db, file, owner)?;
+    let p = pipeline.params.iter().find(|p| p.name.text == name)?;
+    let mut line = format!("{}: {}", name, resolved(file).map_or_else(|| type_text(&p.ty), |t| t.to_string()));
+    if let Some(d) = &p.default {
+        line.push_str(&format!(" = {}", one_line(source(db, file, d.span))));
+    }
+    Some(with_doc(format!("{}\n\nparameter of pipeline `{owner}`", code(&line)), p.doc.text()))
+}
+
+fn describe_output(db: &dyn Db, file: SourceFile, owner: &str, name: &str) -> Option<String> {
+    if let Some(c) = find_component(db, file, owner) {
+        let (member, o) = c.members.iter().find_map(|m| match &m.kind {
+            ast::MemberKind::Output(o) if o.name.text == name => Some((m, o)),
+            _ => None,
+        })?;
+        let sig = file_exports(db, file).items.get(owner).and_then(Export::signature);
+        let ty = sig
+            .and_then(|s| s.output(name))
+            .map_or_else(|| type_text(&o.ty), |out| items::output_ty(db, file, out).to_string());
+        let line = format!("output {name}: {ty}");
+        return Some(with_doc(format!("{}\n\noutput of component `{owner}`", code(&line)), member.doc.text()));
+    }
+    let pipeline = find_pipeline(db, file, owner)?;
+    let stmt = pipeline.body.iter().find(|s| matches!(&s.kind, ast::StmtKind::Output(o) if o.name.text == name))?;
+    let ty = pipeline_output_ty(db, file, owner, name);
+    let line = format!("output {name}: {ty}");
+    Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), stmt.doc.text()))
+}
+
+fn describe_task(db: &dyn Db, file: SourceFile, pipeline: &str, name: &str) -> Option<String> {
+    let p = find_pipeline(db, file, pipeline)?;
+    let typer = Typer::new(db, file, p);
+    let task = typer.task(name)?;
+    let callee = &task.stmt.call.callee.text;
+    let header = if task.stmt.binding.is_some() { format!("{name} = {callee}(…)") } else { format!("{callee}(…)") };
+    let mut out = code(&header);
+    let kind = match callable(db, file, callee) {
+        Some((_, Export::Pipeline(_))) => "pipeline",
+        _ => "component",
+    };
+    out.push_str(&format!("\n\ntask `{name}` of pipeline `{pipeline}`, calls {kind} `{callee}`"));
+    if !task.loops.is_empty() {
+        out.push_str(&format!(" (runs in {} loop{})", task.loops.len(), if task.loops.len() == 1 { "" } else { "s" }));
+    }
+    if let Some((owner, export)) = callable(db, file, callee) {
+        let outputs = callee_outputs(db, owner, export);
+        if !outputs.is_empty() {
+            out.push_str("\n\n**outputs**\n");
+            for (output, ty) in &outputs {
+                out.push_str(&format!("\n- `{name}.{output}`: {ty}"));
+            }
+        }
+    }
+    let resources = effective_resources(db, file, task.stmt);
+    let mut settings: Vec<String> = Vec::new();
+    if !resources.is_empty() {
+        let entries: Vec<String> = resources.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        settings.push(format!("resources {{ {} }}", entries.join(", ")));
+    }
+    // Other settings: the component's, replaced by the task's own.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    if let Some((owner, Export::Component(_))) = callable(db, file, callee) {
+        if let Some(c) = find_component(db, owner, callee) {
+            for member in &c.members {
+                if let ast::MemberKind::Field(f) = &member.kind {
+                    if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
+                        fields.push((f.name.text.clone(), one_line(source(db, owner, f.value.span))));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(block) = &task.stmt.overrides {
+        for member in &block.members {
+            if let ast::TaskMember::Field(f) = member {
+                if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
+                    let value = one_line(source(db, file, f.value.span));
+                    match fields.iter_mut().find(|(k, _)| *k == f.name.text) {
+                        Some(existing) => existing.1 = value,
+                        None => fields.push((f.name.text.clone(), value)),
+                    }
+                }
+            }
+        }
+    }
+    settings.extend(fields.into_iter().map(|(k, v)| format!("{k} = {v}")));
+    if !settings.is_empty() {
+        out.push_str("\n\n**runs with**\n\n");
+        out.push_str(&code(&settings.join("\n")));
+    }
+    Some(with_doc(out, task.doc.text()))
+}
+
+/// Hover where no name is: fields and blocks, and quantities with units.
+fn lexical_hover(ctx: &Ctx<'_>, offset: usize) -> Option<(Span, String)> {
+    let text = ctx.text();
+    // Only the line around the offset is needed.
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset.min(text.len())..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let tokens = lex(line);
+    let index = tokens.iter().position(|t| t.span.shifted(line_start).contains(offset))?;
+    let token = tokens[index];
+    let span = token.span.shifted(line_start);
+    let word = token.text(line);
+    match token.kind {
+        TokenKind::Ident => {
+            let (ty, doc) = field_doc(word)?;
+            Some((span, format!("{}\n\n{doc}", code(&format!("{word}: {ty}")))))
+        }
+        TokenKind::Number => {
+            // `key = 4Gi`: the quantity in Kubernetes terms.
+            let key = (index >= 2 && tokens[index - 1].text(line) == "=").then(|| tokens[index - 2].text(line))?;
+            let unit_at = number_unit_start(word);
+            let (value, unit) = (&word[..unit_at], Some(&word[unit_at..]).filter(|u| !u.is_empty()));
+            let described = match key {
+                "cpu" | "cpu_limit" => kfl_check::units::parse_cpu(value, unit)
+                    .map(|c| format!("{} millicores (Kubernetes `{}`)", c.millicores(), c.to_k8s())),
+                "memory" | "memory_limit" => kfl_check::units::parse_memory(value, unit)
+                    .map(|m| format!("{} bytes (Kubernetes `{}`)", m.bytes(), m.to_k8s())),
+                "timeout" => kfl_check::units::parse_duration(value, unit).map(|d| format!("{} seconds", d.seconds())),
+                "gpu" => kfl_check::units::parse_gpu(value, unit).map(|g| format!("{g} GPU(s)")),
+                _ => return None,
+            };
+            Some((span, described.unwrap_or_else(|e| e.help())))
+        }
+        _ => None,
+    }
+}

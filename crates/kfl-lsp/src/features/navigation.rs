@@ -1,0 +1,110 @@
+//! Go to definition, find references, document highlights and rename, across the files of the
+//! project.
+
+use std::collections::HashMap;
+
+use kfl_diagnostics::Span;
+use tower_lsp_server::ls_types::{
+    DocumentHighlight, DocumentHighlightKind, Location, PrepareRenameResponse, TextEdit, Uri, WorkspaceEdit,
+};
+
+use super::Ctx;
+use crate::convert::Lines;
+use crate::index::{declaration, file_index, references, Role, Symbol};
+use crate::lexer::is_valid_ident;
+
+pub fn definition(ctx: &Ctx<'_>, offset: usize) -> Option<Location> {
+    let index = file_index(ctx.db, ctx.file);
+    let occurrence = index.at(offset)?;
+    let (file, span) = declaration(ctx.db, &occurrence.symbol)?;
+    ctx.uris.location(ctx.db, file, span)
+}
+
+pub fn find_references(ctx: &Ctx<'_>, offset: usize, include_declaration: bool) -> Option<Vec<Location>> {
+    let index = file_index(ctx.db, ctx.file);
+    let symbol = index.at(offset)?.symbol.clone();
+    let mut out = Vec::new();
+    for (file, occurrence) in references(ctx.db, &symbol) {
+        let is_decl = matches!(occurrence.role, Role::Decl | Role::ImplicitDecl);
+        if is_decl && !include_declaration {
+            continue;
+        }
+        out.extend(ctx.uris.location(ctx.db, file, occurrence.span));
+    }
+    Some(out)
+}
+
+pub fn highlights(ctx: &Ctx<'_>, offset: usize) -> Option<Vec<DocumentHighlight>> {
+    let index = file_index(ctx.db, ctx.file);
+    let symbol = &index.at(offset)?.symbol;
+    Some(
+        index
+            .of(symbol)
+            .map(|o| DocumentHighlight {
+                range: ctx.lines.range(o.span),
+                kind: Some(match o.role {
+                    Role::Decl | Role::ImplicitDecl => DocumentHighlightKind::WRITE,
+                    Role::Ref | Role::Mention => DocumentHighlightKind::READ,
+                }),
+            })
+            .collect(),
+    )
+}
+
+/// What can be renamed: components, pipelines, artifact types, inputs, parameters, outputs, tasks
+/// and loop variables; not built-in types or files.
+fn renameable(ctx: &Ctx<'_>, offset: usize) -> Result<(Span, Symbol), String> {
+    let index = file_index(ctx.db, ctx.file);
+    let occurrence = index.at(offset).ok_or("nothing to rename here")?;
+    match &occurrence.symbol {
+        Symbol::BuiltinType(name) => Err(format!("`{name}` is built in and cannot be renamed")),
+        Symbol::File(_) => Err("rename the file itself to rename an import".to_string()),
+        symbol => Ok((occurrence.span, symbol.clone())),
+    }
+}
+
+pub fn prepare_rename(ctx: &Ctx<'_>, offset: usize) -> Result<PrepareRenameResponse, String> {
+    let (span, symbol) = renameable(ctx, offset)?;
+    Ok(PrepareRenameResponse::RangeWithPlaceholder {
+        range: ctx.lines.range(span),
+        placeholder: symbol.name().unwrap_or_default().to_string(),
+    })
+}
+
+pub fn rename(ctx: &Ctx<'_>, offset: usize, new_name: &str) -> Result<WorkspaceEdit, String> {
+    let (_, symbol) = renameable(ctx, offset)?;
+    if !is_valid_ident(new_name) {
+        return Err(format!(
+            "`{new_name}` is not a valid name: a letter or `_`, then letters, digits and `_`, not a keyword"
+        ));
+    }
+    let old = symbol.name().unwrap_or_default();
+    if matches!(symbol, Symbol::Item { .. } | Symbol::Task { .. })
+        && (kfl_check::types::BUILTIN_ARTIFACTS.contains(&new_name)
+            || kfl_check::types::PARAMETER_TYPES.contains(&new_name)
+            || new_name == "secret")
+    {
+        return Err(format!("`{new_name}` is a built-in name"));
+    }
+    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    for (file, occurrence) in references(ctx.db, &symbol) {
+        let Some(uri) = ctx.uris.uri(file.path(ctx.db)) else { continue };
+        let lines = Lines::of(ctx.db, file);
+        let edit = match occurrence.role {
+            // `train(…)` names its task after the callee: renaming the task binds it instead.
+            Role::ImplicitDecl => {
+                let at = lines.range(Span::new(occurrence.span.start as usize, occurrence.span.start as usize));
+                TextEdit { range: at, new_text: format!("{new_name} = ") }
+            }
+            _ => {
+                // Only touch text that really is the old name (a script mention, a reference).
+                if lines.text.get(occurrence.span.range()) != Some(old) {
+                    continue;
+                }
+                TextEdit { range: lines.range(occurrence.span), new_text: new_name.to_string() }
+            }
+        };
+        changes.entry(uri).or_default().push(edit);
+    }
+    Ok(WorkspaceEdit { changes: Some(changes), document_changes: None, change_annotations: None })
+}

@@ -1,0 +1,202 @@
+//! The server's world: the salsa database, the documents the editor has open, and the files read
+//! from disk (imports of open files and every `.kfl` file of the workspace folders).
+//!
+//! Only this module writes the database, and only while the server holds its lock; queries run on
+//! clones ([`Snapshot`]s) that live inside blocking tasks. A write waits until every clone is gone,
+//! and salsa makes the clones' running queries unwind with `Cancelled` so that wait is short.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kfl_check::items::file_imports;
+use kfl_check::{Database, SourceFile};
+use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
+
+use crate::convert::{apply_change, path_of_uri, ClientSupport, UriMap};
+
+/// At most this many files are read from the workspace folders at start.
+const MAX_WORKSPACE_FILES: usize = 10_000;
+/// Files larger than this are not read from disk.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+pub struct OpenDocument {
+    pub uri: Uri,
+    pub version: i32,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub db: Database,
+    /// Open documents by project path.
+    pub open: HashMap<Arc<str>, OpenDocument>,
+    pub uris: Arc<UriMap>,
+    pub roots: Vec<PathBuf>,
+    pub support: ClientSupport,
+    /// Imported paths that were not on disk when last looked for.
+    missing: HashSet<Arc<str>>,
+}
+
+/// A read-only copy of the world for one query. Dropping it lets the next edit in.
+pub struct Snapshot {
+    pub db: Database,
+    pub uris: Arc<UriMap>,
+    pub support: ClientSupport,
+}
+
+impl State {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { db: self.db.clone(), uris: self.uris.clone(), support: self.support }
+    }
+
+    /// Open documents as `(path, uri, version)`, `first` first.
+    pub fn open_documents(&self, first: Option<&str>) -> Vec<(Arc<str>, Uri, i32)> {
+        let mut docs: Vec<(Arc<str>, Uri, i32)> =
+            self.open.iter().map(|(path, doc)| (path.clone(), doc.uri.clone(), doc.version)).collect();
+        docs.sort_by_key(|(path, _, _)| (Some(&**path) != first, path.clone()));
+        docs
+    }
+
+    pub fn did_open(&mut self, uri: Uri, version: i32, text: String) -> Arc<str> {
+        let path = path_of_uri(&uri);
+        Arc::make_mut(&mut self.uris).known.insert(path.clone(), uri.clone());
+        self.open.insert(path.clone(), OpenDocument { uri, version });
+        // A file opened may be the one an import was missing.
+        self.missing.clear();
+        let file = self.db.set_file(&path, text);
+        self.load_imports(vec![file]);
+        path
+    }
+
+    /// Applies the changes in order. Returns the path, or `None` for a document that is not open.
+    pub fn did_change(
+        &mut self,
+        uri: &Uri,
+        version: i32,
+        changes: Vec<TextDocumentContentChangeEvent>,
+    ) -> Option<Arc<str>> {
+        let path = path_of_uri(uri);
+        let doc = self.open.get_mut(&path)?;
+        doc.version = version;
+        let file = self.db.file(&path)?;
+        let mut text = file.text(&self.db).clone();
+        for change in changes {
+            apply_change(&mut text, change.range, &change.text);
+        }
+        let file = self.db.set_file(&path, text);
+        self.load_imports(vec![file]);
+        Some(path)
+    }
+
+    /// Closes a document: the file keeps its text on disk, or leaves the project if it has none.
+    pub fn did_close(&mut self, uri: &Uri) -> Option<(Arc<str>, Uri)> {
+        let path = path_of_uri(uri);
+        let doc = self.open.remove(&path)?;
+        match read(Path::new(&*path)) {
+            Some(text) => {
+                self.db.set_file(&path, text);
+            }
+            None => self.db.remove_file(&path),
+        }
+        Some((path, doc.uri))
+    }
+
+    /// A file changed on disk: read it again unless the editor has it open.
+    pub fn file_changed_on_disk(&mut self, uri: &Uri, deleted: bool) {
+        let path = path_of_uri(uri);
+        self.missing.clear();
+        if self.open.contains_key(&path) {
+            return;
+        }
+        match (deleted, read(Path::new(&*path))) {
+            (false, Some(text)) => {
+                let file = self.db.set_file(&path, text);
+                self.load_imports(vec![file]);
+            }
+            _ => self.db.remove_file(&path),
+        }
+    }
+
+    pub fn forget_missing(&mut self) {
+        self.missing.clear();
+    }
+
+    /// Reads the files that `files` import, and theirs, from disk when the project lacks them.
+    pub fn load_imports(&mut self, mut pending: Vec<SourceFile>) {
+        let mut seen: HashSet<SourceFile> = HashSet::new();
+        while let Some(file) = pending.pop() {
+            if !seen.insert(file) {
+                continue;
+            }
+            let wanted: Vec<Arc<str>> = file_imports(&self.db, file)
+                .iter()
+                .filter(|import| import.file.is_none() && !self.missing.contains(&import.path))
+                .map(|import| import.path.clone())
+                .collect();
+            for path in wanted {
+                // Only absolute paths name files on disk (a document without one imports nothing).
+                let text = if path.starts_with('/') { read(Path::new(&*path)) } else { None };
+                match text {
+                    Some(text) => pending.push(self.db.set_file(&path, text)),
+                    None => {
+                        self.missing.insert(path);
+                    }
+                }
+            }
+            for import in file_imports(&self.db, file) {
+                if let Some(target) = import.file {
+                    pending.push(target);
+                }
+            }
+        }
+    }
+
+    /// Reads every `.kfl` file below the workspace folders that the project does not have yet.
+    pub fn load_workspace(&mut self) {
+        let mut found = Vec::new();
+        for root in self.roots.clone() {
+            walk(&root, &mut found, 0);
+        }
+        found.sort();
+        found.dedup();
+        let mut loaded = Vec::new();
+        for path in found.into_iter().take(MAX_WORKSPACE_FILES) {
+            let key = kfl_check::normalize_path(&path.to_string_lossy());
+            if self.db.file(&key).is_some() {
+                continue;
+            }
+            if let Some(text) = read(&path) {
+                loaded.push(self.db.set_file(&key, text));
+            }
+        }
+        self.load_imports(loaded);
+    }
+}
+
+fn read(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 32 || out.len() >= MAX_WORKSPACE_FILES {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            walk(&entry.path(), out, depth + 1);
+        } else if kind.is_file() && name.ends_with(".kfl") {
+            out.push(entry.path());
+        }
+    }
+}
