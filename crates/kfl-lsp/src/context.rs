@@ -98,6 +98,8 @@ pub struct Cursor<'t> {
     /// Open frames, outermost first; never empty (the first is the top level).
     pub frames: Vec<Frame>,
     pub outline: Outline,
+    /// The cursor starts a new line after a block's `}` (where `else` may follow).
+    pub after_block: bool,
 }
 
 impl<'t> Cursor<'t> {
@@ -163,6 +165,7 @@ pub fn analyze(text: &str, offset: usize) -> Cursor<'_> {
         in_import_string: None,
         frames: Vec::new(),
         outline,
+        after_block: false,
     };
     // The token the cursor is in or right after.
     let mut word_start = offset;
@@ -199,6 +202,18 @@ pub fn analyze(text: &str, offset: usize) -> Cursor<'_> {
     let before: Vec<Token> =
         tokens.iter().copied().filter(|t| (t.span.end as usize) <= word_start && !t.is_trivia()).collect();
     cursor.frames = frames(text, &before);
+    // On a new line after a complete statement, the next statement starts.
+    let last_frame = cursor.frames.len() - 1;
+    let frame = &mut cursor.frames[last_frame];
+    if frame.kind.is_statement_list() {
+        if let Some(last) = frame.stmt.last() {
+            let gap = text.get(last.span.end as usize..word_start).unwrap_or("");
+            if gap.contains('\n') && !continues(last, text) {
+                cursor.after_block = last.text(text) == "}";
+                frame.stmt.clear();
+            }
+        }
+    }
     let in_import = cursor.innermost().kind == FrameKind::TopLevel
         && cursor.innermost().stmt.first().is_some_and(|t| t.is_keyword(text, "import"));
     if !in_import {

@@ -159,9 +159,10 @@ fn placeholder(
     }
     if let Some(typer) = typer {
         if ty.is_artifact() {
-            for task in typer.tasks() {
+            // The closest earlier task first.
+            for task in typer.tasks().iter().rev() {
                 if task.stmt.call.span.start >= call.span.start {
-                    break;
+                    continue;
                 }
                 let Some((owner, export)) = callable(ctx.db, ctx.file, &task.stmt.call.callee.text) else { continue };
                 let Some(sig) = export.signature() else { continue };

@@ -318,7 +318,7 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
                     if top {
                         ["description", "display_name"].iter().for_each(|f| b.field(f, CompletionItemKind::PROPERTY));
                     }
-                    if stmt.last() == Some(&"}") {
+                    if stmt.last() == Some(&"}") || cursor.after_block {
                         b.keyword("else");
                     }
                     b.callables();
