@@ -1,0 +1,97 @@
+// The KFL extension: starts `kflc lsp` as the language server and adds the pipeline graph view.
+import * as vscode from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { GraphPanel } from './graphPanel';
+import { kflcCommand } from './server';
+
+let client: LanguageClient | undefined;
+let outputChannel: vscode.OutputChannel | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  outputChannel = vscode.window.createOutputChannel('KFL Language Server');
+  context.subscriptions.push(outputChannel);
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('kfl.showGraph', async (uri?: vscode.Uri) => {
+      const document = uri
+        ? await vscode.workspace.openTextDocument(uri)
+        : vscode.window.activeTextEditor?.document;
+      if (!document || document.languageId !== 'kfl') {
+        void vscode.window.showWarningMessage('KFL: open a .kfl file to show its pipeline graph.');
+        return;
+      }
+      if (document.isUntitled) {
+        void vscode.window.showWarningMessage('KFL: save the file first; kflc graph reads it from disk.');
+        return;
+      }
+      GraphPanel.show(context, document);
+    }),
+    vscode.commands.registerCommand('kfl.restartServer', async () => {
+      await stopClient();
+      await startClient();
+    }),
+    vscode.workspace.onDidSaveTextDocument((document) => {
+      if (document.languageId === 'kfl') GraphPanel.refreshIfOpen(document);
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (event.affectsConfiguration('kfl.server')) {
+        await stopClient();
+        await startClient();
+      }
+    }),
+  );
+
+  await startClient();
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
+
+async function startClient(): Promise<void> {
+  const { command, extraArgs } = kflcCommand();
+  const serverOptions: ServerOptions = {
+    command,
+    args: ['lsp', ...extraArgs],
+    options: { env: { ...process.env, NO_COLOR: '1' } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: 'file', language: 'kfl' },
+      { scheme: 'untitled', language: 'kfl' },
+    ],
+    synchronize: {
+      // Imported files that change on disk change the diagnostics of the files importing them.
+      fileEvents: vscode.workspace.createFileSystemWatcher('**/*.kfl'),
+    },
+    outputChannel,
+  };
+  // The id `kfl` makes the client read the `kfl.trace.server` setting.
+  const newClient = new LanguageClient('kfl', 'KFL Language Server', serverOptions, clientOptions);
+  try {
+    await newClient.start();
+    client = newClient;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const choice = await vscode.window.showErrorMessage(
+      `KFL: could not start the language server \`${command} lsp\`: ${message}. ` +
+        'Install kflc or set "kfl.server.path".',
+      'Open Settings',
+    );
+    if (choice === 'Open Settings') {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'kfl.server');
+    }
+  }
+}
+
+async function stopClient(): Promise<void> {
+  const running = client;
+  client = undefined;
+  if (running) {
+    try {
+      await running.stop();
+    } catch {
+      // The server may already be gone.
+    }
+  }
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Tests the pre-commit hooks of .pre-commit-hooks.yaml (kfl-check, kfl-fmt) the way a user's
+# repository runs them: `pre-commit try-repo <this repository> HOOK --files …` in a scratch git
+# repository holding a good .kfl file, one with a type error and one that is not formatted.
+#
+# pre-commit 4.7.0 is installed into a venv cached under ~/.cache/kfl-editors-tests. The hooks have
+# `language: rust`, so every try-repo run builds kflc with `cargo install --path <repository>` in
+# release mode: the first build takes a few minutes (about 3 to 6 on two cores); CARGO_TARGET_DIR
+# is kept under ~/.cache/kfl-editors-tests so that later runs only relink.
+#
+# try-repo on a local path uses the repository's committed HEAD plus any uncommitted changes to
+# tracked files (never untracked files): commit .pre-commit-hooks.yaml before running this.
+# KFL_HOOKS_REPO overrides the repository (default: the one holding this script).
+# Prints `N passed, M failed` last and exits non-zero on a failure.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HOOKS_REPO=${KFL_HOOKS_REPO:-$ROOT}
+PRE_COMMIT_VERSION=4.7.0
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kfl-editors-tests
+VENV=$CACHE/pre-commit-$PRE_COMMIT_VERSION
+
+passed=0
+failed=0
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+step() { printf '\n== %s ==\n' "$*"; }
+finish() {
+  echo
+  echo "$passed passed, $failed failed"
+  [[ $failed == 0 ]]
+  exit
+}
+
+step "tools"
+for tool in git cargo python3; do
+  command -v "$tool" >/dev/null || { fail "$tool is needed"; finish; }
+done
+if ! "$VENV/bin/pre-commit" --version 2>/dev/null | grep -q " $PRE_COMMIT_VERSION\$"; then
+  echo "installing pre-commit $PRE_COMMIT_VERSION into $VENV"
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >/dev/null
+    python3 -m venv "$VENV" || { fail "create a venv"; finish; }
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "pre-commit==$PRE_COMMIT_VERSION" ||
+    { fail "pip install pre-commit==$PRE_COMMIT_VERSION"; finish; }
+fi
+PRE_COMMIT=$VENV/bin/pre-commit
+"$PRE_COMMIT" --version
+if [[ ! -f $HOOKS_REPO/.pre-commit-hooks.yaml ]]; then
+  fail "$HOOKS_REPO has no .pre-commit-hooks.yaml"
+  finish
+fi
+if ! git -C "$HOOKS_REPO" cat-file -e HEAD:.pre-commit-hooks.yaml 2>/dev/null; then
+  fail ".pre-commit-hooks.yaml is not committed in $HOOKS_REPO (try-repo reads the committed state)"
+  finish
+fi
+if ! git -C "$HOOKS_REPO" diff --quiet HEAD; then
+  echo "note: $HOOKS_REPO has uncommitted changes to tracked files; try-repo builds them too"
+fi
+
+export CARGO_TARGET_DIR=$CACHE/pre-commit-cargo-target
+export CARGO_TERM_COLOR=never
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export PRE_COMMIT_HOME=$work/pre-commit-home
+
+repo=$work/repo
+mkdir -p "$repo"
+cd "$repo" || exit 1
+git init -q
+git config user.email test@example.com
+git config user.name test
+
+# A correct, formatted file: the formatted examples are checked by the test suite.
+cp "$ROOT/examples/simple_training.kfl" good.kfl
+# A type error: a String where an Int is expected (E0201).
+cat >bad.kfl <<'KFL'
+component count_to {
+    image = "busybox:1.36"
+    input n: Int
+    sh "seq $n"
+}
+
+pipeline counting() {
+    count_to(n: "three")
+}
+KFL
+# Correct but not formatted.
+cat >unformatted.kfl <<'KFL'
+component   count_to{image="busybox:1.36"
+input n:Int=3
+   sh "seq $n"}
+pipeline counting(){count_to(n:4)}
+KFL
+echo "not KFL" >notes.txt
+git add .
+git commit -qm "test files"
+
+# try_repo HOOK FILE… : runs the hook on the files, with its output in $work/out.
+try_repo() {
+  local hook=$1
+  shift
+  local start=$SECONDS
+  "$PRE_COMMIT" try-repo "$HOOKS_REPO" "$hook" --color never --files "$@" >"$work/out" 2>&1
+  local status=$?
+  echo "-- pre-commit try-repo $hook --files $* (exit $status, $((SECONDS - start)) s)"
+  sed -n '/^=*$/,$p' "$work/out" | grep -v '^=*$' | grep -v '^\(Using config\|repos:\|-   repo:\|    rev:\|    hooks:\|    -   id:\)' | sed 's/^/   | /'
+  return $status
+}
+
+step "kfl-check (the first run builds kflc with cargo install: a few minutes)"
+if try_repo kfl-check good.kfl && grep -q '^kflc check\.*Passed' "$work/out"; then
+  ok "kfl-check passes a correct file"
+else
+  fail "kfl-check on a correct file"
+  cat "$work/out"
+fi
+if ! try_repo kfl-check bad.kfl && grep -q '^kflc check\.*Failed' "$work/out" && grep -q 'E0201' "$work/out"; then
+  ok "kfl-check fails a file with a type error, reporting E0201"
+else
+  fail "kfl-check on a file with a type error"
+  cat "$work/out"
+fi
+if ! try_repo kfl-check good.kfl bad.kfl && grep -q '^kflc check\.*Failed' "$work/out"; then
+  ok "kfl-check fails when one of the files is wrong"
+else
+  fail "kfl-check on a good and a bad file"
+fi
+if try_repo kfl-check notes.txt && grep -q '^kflc check\.*(no files to check)Skipped' "$work/out"; then
+  ok "kfl-check leaves files that are not .kfl alone"
+else
+  fail "kfl-check on a file that is not .kfl"
+fi
+
+step "kfl-fmt"
+before=$(cat good.kfl)
+if try_repo kfl-fmt good.kfl && grep -q '^kflc fmt\.*Passed' "$work/out" && [[ $(cat good.kfl) == "$before" ]]; then
+  ok "kfl-fmt passes a formatted file and leaves it alone"
+else
+  fail "kfl-fmt on a formatted file"
+  cat "$work/out"
+fi
+before=$(cat unformatted.kfl)
+if ! try_repo kfl-fmt unformatted.kfl && grep -q '^kflc fmt\.*Failed' "$work/out" &&
+  grep -q 'files were modified by this hook' "$work/out"; then
+  ok "kfl-fmt fails on an unformatted file, as a file modified by the hook"
+else
+  fail "kfl-fmt on an unformatted file"
+  cat "$work/out"
+fi
+if [[ $(cat unformatted.kfl) != "$before" ]] && grep -q '^component count_to {$' unformatted.kfl; then
+  ok "kfl-fmt rewrote the file"
+  sed 's/^/   | /' unformatted.kfl
+else
+  fail "kfl-fmt did not rewrite the file"
+  cat unformatted.kfl
+fi
+git add unformatted.kfl
+if try_repo kfl-fmt unformatted.kfl && grep -q '^kflc fmt\.*Passed' "$work/out"; then
+  ok "the rewritten file is formatted: kfl-fmt passes it"
+else
+  fail "kfl-fmt on the rewritten file"
+  cat "$work/out"
+fi
+if try_repo kfl-check unformatted.kfl && grep -q '^kflc check\.*Passed' "$work/out"; then
+  ok "the rewritten file still checks"
+else
+  fail "kfl-check on the rewritten file"
+fi
+
+finish
