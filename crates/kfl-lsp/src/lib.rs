@@ -28,6 +28,7 @@ pub mod index;
 pub mod lexer;
 pub mod server;
 pub mod state;
+pub mod transport;
 
 use tower_lsp_server::{LspService, Server};
 
@@ -35,16 +36,25 @@ use tower_lsp_server::{LspService, Server};
 /// task, so this bounds the work an editor can queue, not the threads.
 const CONCURRENCY: usize = 32;
 
+/// Buffer between the framing tasks and tower-lsp-server, in bytes.
+const PIPE_BYTES: usize = 1 << 20;
+
 /// Serves LSP on stdin and stdout until the client says `exit`. Builds its own tokio runtime.
 pub fn run_stdio() -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let (service, socket) =
             LspService::build(server::Backend::new).custom_method("kfl/testHook", server::Backend::test_hook).finish();
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .concurrency_level(CONCURRENCY)
-            .serve(service)
-            .await;
+        // tower-lsp-server reads and writes through in-memory pipes; the framing tasks between them
+        // and stdio answer malformed input instead of letting it end the session.
+        let (server_input, input_pipe) = tokio::io::duplex(PIPE_BYTES);
+        let (server_output, output_pipe) = tokio::io::duplex(PIPE_BYTES);
+        let (errors_tx, errors_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(transport::forward_input(tokio::io::stdin(), input_pipe, errors_tx));
+        let writer = tokio::spawn(transport::forward_output(output_pipe, errors_rx, tokio::io::stdout()));
+        Server::new(server_input, server_output, socket).concurrency_level(CONCURRENCY).serve(service).await;
+        // Everything the server wrote reaches the client before the process ends.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
     });
     // Blocking tasks still running (a query whose request was abandoned) are not waited for.
     runtime.shutdown_background();
