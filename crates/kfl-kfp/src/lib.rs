@@ -1,0 +1,168 @@
+//! KFL's Kubeflow Pipelines backend: a lowered [`kfl_dag::Dag`] as a KFP v2 `PipelineSpec`
+//! (`api/v2alpha1/pipeline_spec.proto`, schema 2.1.0) and, for what only Kubernetes knows (secrets
+//! as environment variables, node selectors, tolerations, pod labels and annotations, timeouts), the
+//! `PlatformSpec` that kfp-kubernetes writes as a second YAML document
+//! (`kubernetes_platform/proto/kubernetes_executor_config.proto`).
+//!
+//! Invariants:
+//! - Pure: no IO. The output depends only on the [`kfl_dag::Dag`] and the [`KfpOptions`], and every
+//!   JSON object is emitted with sorted keys, so the YAML is reproducible byte for byte.
+//! - One component (`comp-…`) and one executor (`exec-…`) per distinct pair of a KFL component and
+//!   the executor settings its tasks run with (resources, environment, Kubernetes settings) — never
+//!   one per task, as kfp's compiler does: a hundred tasks of one component share one definition.
+//! - Every condition branch, loop, called pipeline and exit-handler body is a sub-DAG component
+//!   (`comp-condition-1`, `comp-for-loop-2`, …), and every value a DAG reads from outside is one of
+//!   its declared inputs, every value read from inside one of its declared outputs
+//!   (`pipelinechannel--…`), so each task reads only its own DAG and `dependentTasks` names only
+//!   tasks of the same DAG.
+//! - Nothing the user or a run supplies is pasted into shell or Python source: `sh` scripts receive
+//!   values as positional parameters, Python scripts are embedded verbatim as one string literal
+//!   and get values from kfp's executor.
+//! - Python scripts run as kfp *lightweight Python components* (`kfp.dsl.executor_main`), so the
+//!   KFP backend and `kfp.local.SubprocessRunner` run them, and artifacts in a script are kfp's
+//!   artifact objects (`.path`, `.uri`, `.metadata`).
+
+mod compile;
+mod executor;
+mod types;
+
+use kfl_dag::Dag;
+use serde_json::{json, Map, Value as Json};
+
+/// Choices the language leaves to the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KfpOptions {
+    /// `sdkVersion` of the PipelineSpec.
+    pub sdk_version: String,
+    /// The pip requirement that puts kfp's executor into a Python script's container, installed
+    /// with `--no-deps` at start as the kfp SDK does; `None` if the images already have kfp.
+    pub kfp_runtime: Option<String>,
+    /// The Kubernetes resource a `gpu` request asks for.
+    pub gpu_resource: String,
+    /// The node label an `accelerator` selects nodes by (GKE's by default); `None` ignores
+    /// `accelerator`.
+    pub accelerator_node_label: Option<String>,
+}
+
+impl Default for KfpOptions {
+    fn default() -> KfpOptions {
+        KfpOptions {
+            sdk_version: format!("kfl-{}", env!("CARGO_PKG_VERSION")),
+            kfp_runtime: Some("kfp==2.17.3".to_string()),
+            gpu_resource: "nvidia.com/gpu".to_string(),
+            accelerator_node_label: Some("cloud.google.com/gke-accelerator".to_string()),
+        }
+    }
+}
+
+/// The PipelineSpec of `dag`, and its PlatformSpec if any task needs Kubernetes settings.
+pub fn pipeline_spec(dag: &Dag, options: &KfpOptions) -> (Json, Option<Json>) {
+    let compiled = compile::Compiler::new(dag, options).compile();
+    let mut info = Map::new();
+    info.insert("name".into(), json!(pipeline_name(dag)));
+    if let Some(display_name) = &dag.display_name {
+        info.insert("displayName".into(), json!(display_name));
+    }
+    if let Some(description) = &dag.description {
+        info.insert("description".into(), json!(description));
+    }
+    let spec = json!({
+        "pipelineInfo": info,
+        "schemaVersion": "2.1.0",
+        "sdkVersion": options.sdk_version,
+        "root": compiled.root,
+        "components": compiled.components,
+        "deploymentSpec": { "executors": compiled.executors },
+    });
+    let platform = (!compiled.kubernetes.is_empty())
+        .then(|| json!({ "platforms": { "kubernetes": { "deploymentSpec": { "executors": compiled.kubernetes } } } }));
+    (sorted(spec), platform.map(sorted))
+}
+
+fn pipeline_name(dag: &Dag) -> String {
+    if dag.k8s_name.is_empty() {
+        compile::k8s_like(&dag.name).unwrap_or_else(|| "pipeline".to_string())
+    } else {
+        dag.k8s_name.clone()
+    }
+}
+
+/// The pipeline as KFP's YAML: a comment header, the PipelineSpec, and the PlatformSpec as a
+/// second document if there is one.
+pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> Result<String, serde_norway::Error> {
+    let (spec, platform) = pipeline_spec(dag, options);
+    let mut out = header(dag);
+    out.push_str(&serde_norway::to_string(&spec)?);
+    if let Some(platform) = platform {
+        out.push_str("---\n");
+        out.push_str(&serde_norway::to_string(&platform)?);
+    }
+    Ok(out)
+}
+
+/// A comment like kfp's `# PIPELINE DEFINITION` header: what the pipeline takes and gives.
+fn header(dag: &Dag) -> String {
+    let mut out = String::from("# PIPELINE DEFINITION\n");
+    out.push_str(&format!("# Name: {}\n", pipeline_name(dag)));
+    if let Some(description) = &dag.description {
+        out.push_str(&comment("Description: ", description));
+    }
+    out.push_str(&format!("# Source: {} (pipeline `{}`), compiled by KFL\n", dag.source, dag.name));
+    if !dag.params.is_empty() {
+        out.push_str("# Inputs:\n");
+        for p in &dag.params {
+            let default = p.default.as_ref().map(|d| format!(" [Default: {}]", d.to_json())).unwrap_or_default();
+            out.push_str(&comment(&format!("   {}: {}", p.name, type_name(&p.ty)), &default));
+        }
+    }
+    if !dag.outputs.is_empty() {
+        out.push_str("# Outputs:\n");
+        for o in &dag.outputs {
+            out.push_str(&format!("#    {}: {}\n", o.name, type_name(&o.ty)));
+        }
+    }
+    out
+}
+
+fn comment(prefix: &str, text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = if i == 0 { format!("# {prefix}{line}") } else { format!("#   {line}") };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if out.is_empty() {
+        out = format!("# {}\n", prefix.trim_end());
+    }
+    out
+}
+
+fn type_name(ty: &kfl_dag::IoType) -> String {
+    use kfl_dag::{IoType, ParamType};
+    match ty {
+        IoType::Parameter(p) => match p {
+            ParamType::String => "String",
+            ParamType::Int => "Int",
+            ParamType::Float => "Float",
+            ParamType::Bool => "Bool",
+            ParamType::List => "List",
+            ParamType::Map => "Map",
+        }
+        .to_string(),
+        IoType::Artifact { name, .. } => name.clone(),
+        IoType::ArtifactList { name, .. } => format!("List<{name}>"),
+    }
+}
+
+/// The same value with every object's keys in sorted order, whatever map serde_json was built with.
+fn sorted(value: Json) -> Json {
+    match value {
+        Json::Object(map) => {
+            let mut entries: Vec<(String, Json)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}

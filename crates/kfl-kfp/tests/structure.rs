@@ -1,0 +1,273 @@
+//! The shape of the PipelineSpec: what the snapshots show, stated as properties.
+
+mod common;
+
+use kfl_kfp::{pipeline_spec, KfpOptions};
+use serde_json::Value;
+
+fn spec(source: &str) -> (Value, Option<Value>) {
+    pipeline_spec(&common::lower_source(source), &KfpOptions::default())
+}
+
+fn executor_components(spec: &Value) -> Vec<&String> {
+    let components = spec["components"].as_object().expect("components");
+    components.iter().filter(|(_, c)| c.get("executorLabel").is_some()).map(|(name, _)| name).collect()
+}
+
+const STEP: &str = r#"
+component step {
+    image = "python:3.11-slim"
+    input n: Int
+    output doubled: Int
+    python """
+        doubled = n * 2
+    """
+}
+"#;
+
+#[test]
+fn a_hundred_tasks_of_one_component_share_one_component_and_one_executor() {
+    let tasks: String =
+        (0..100).map(|i| format!("    t{i} = step(n: {i})\n    output o{i} = t{i}.doubled\n")).collect();
+    let (spec, platform) = spec(&format!("{STEP}\npipeline many() {{\n{tasks}}}\n"));
+    assert_eq!(spec["root"]["dag"]["tasks"].as_object().expect("tasks").len(), 100);
+    assert_eq!(executor_components(&spec), ["comp-step"]);
+    assert_eq!(spec["deploymentSpec"]["executors"].as_object().expect("executors").len(), 1);
+    assert!(platform.is_none());
+    for (name, task) in spec["root"]["dag"]["tasks"].as_object().expect("tasks") {
+        assert_eq!(task["componentRef"]["name"], "comp-step", "{name}");
+    }
+}
+
+#[test]
+fn tasks_with_different_settings_get_their_own_executor() {
+    let (spec, platform) = spec(&format!(
+        r#"{STEP}
+pipeline two() {{
+    small = step(n: 1)
+    big = step(n: 2) {{
+        resources {{ cpu = 4, memory = 8Gi }}
+        env {{ TOKEN = secret(name: "api", key: "token") }}
+    }}
+    same = step(n: 3)
+    output a = small.doubled
+    output b = big.doubled
+    output c = same.doubled
+}}
+"#
+    ));
+    let tasks = &spec["root"]["dag"]["tasks"];
+    assert_eq!(tasks["small"]["componentRef"]["name"], "comp-step");
+    assert_eq!(tasks["same"]["componentRef"]["name"], "comp-step");
+    assert_eq!(tasks["big"]["componentRef"]["name"], "comp-step-2");
+    assert_eq!(spec["components"]["comp-step-2"]["executorLabel"], "exec-step-2");
+    let big = &spec["deploymentSpec"]["executors"]["exec-step-2"]["container"]["resources"];
+    assert_eq!(big["resourceCpuRequest"], "4");
+    assert_eq!(big["resourceMemoryRequest"], "8Gi");
+    assert!(spec["deploymentSpec"]["executors"]["exec-step"]["container"].get("resources").is_none());
+    let platform = platform.expect("a secret needs the platform spec");
+    let secret = &platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-step-2"]["secretAsEnv"][0];
+    assert_eq!(secret["secretName"], "api");
+    assert_eq!(secret["keyToEnv"][0], serde_json::json!({ "envVar": "TOKEN", "secretKey": "token" }));
+}
+
+#[test]
+fn a_condition_is_a_sub_dag_with_a_cel_trigger_over_its_inputs() {
+    let (spec, _) = spec(&format!(
+        r#"{STEP}
+pipeline gated(limit: Int = 3, label: String = "it's") {{
+    first = step(n: 1)
+    if first.doubled > limit and label == "it's" {{
+        second = step(n: first.doubled)
+    }}
+}}
+"#
+    ));
+    let condition = &spec["root"]["dag"]["tasks"]["condition-1"];
+    assert_eq!(
+        condition["triggerPolicy"]["condition"],
+        "int(inputs.parameter_values['pipelinechannel--first--doubled']) > \
+         int(inputs.parameter_values['pipelinechannel--limit']) && \
+         inputs.parameter_values['pipelinechannel--label'] == 'it\\'s'"
+    );
+    assert_eq!(condition["dependentTasks"], serde_json::json!(["first"]));
+    let inputs = &condition["inputs"]["parameters"];
+    assert_eq!(inputs["pipelinechannel--limit"]["componentInputParameter"], "limit");
+    assert_eq!(inputs["pipelinechannel--first--doubled"]["taskOutputParameter"]["producerTask"], "first");
+    let sub_dag = &spec["components"]["comp-condition-1"];
+    assert_eq!(
+        sub_dag["dag"]["tasks"]["second"]["inputs"]["parameters"]["n"]["componentInputParameter"],
+        "pipelinechannel--first--doubled"
+    );
+    assert_eq!(sub_dag["inputDefinitions"]["parameters"]["pipelinechannel--limit"]["parameterType"], "NUMBER_INTEGER");
+}
+
+#[test]
+fn a_loop_iterates_with_a_parallelism_limit_and_collects_its_outputs() {
+    let (spec, _) = spec(&format!(
+        r#"{STEP}
+component total {{
+    image = "python:3.11-slim"
+    input values: List<Int>
+    output sum: Int
+    python """
+        sum = sum(values)
+    """
+}}
+
+pipeline sweep() {{
+    for n in [1, 2, 3] parallel 2 {{
+        trial = step(n: n)
+    }}
+    summed = total(values: trial.doubled)
+    output result = summed.sum
+}}
+"#
+    ));
+    let tasks = &spec["root"]["dag"]["tasks"];
+    let lp = &tasks["for-loop-1"];
+    assert_eq!(lp["iteratorPolicy"]["parallelismLimit"], 2);
+    assert_eq!(lp["parameterIterator"]["items"]["raw"], "[1,2,3]");
+    assert_eq!(lp["parameterIterator"]["itemInput"], "pipelinechannel--for-loop-1-loop-item");
+    let body = &spec["components"]["comp-for-loop-1"];
+    assert_eq!(
+        body["dag"]["tasks"]["trial"]["inputs"]["parameters"]["n"]["componentInputParameter"],
+        "pipelinechannel--for-loop-1-loop-item"
+    );
+    assert_eq!(
+        body["inputDefinitions"]["parameters"]["pipelinechannel--for-loop-1-loop-item"]["parameterType"],
+        "NUMBER_INTEGER"
+    );
+    // Fan-in: the loop's sub-DAG exposes the list of `trial.doubled`, and `summed` reads it.
+    assert_eq!(body["dag"]["outputs"]["parameters"]["trial-doubled"]["valueFromParameter"]["producerSubtask"], "trial");
+    assert_eq!(body["outputDefinitions"]["parameters"]["trial-doubled"]["parameterType"], "LIST");
+    let values = &tasks["summed"]["inputs"]["parameters"]["values"]["taskOutputParameter"];
+    assert_eq!(values["producerTask"], "for-loop-1");
+    assert_eq!(values["outputParameterKey"], "trial-doubled");
+    assert_eq!(tasks["summed"]["dependentTasks"], serde_json::json!(["for-loop-1"]));
+}
+
+#[test]
+fn a_loop_over_records_selects_fields_with_cel() {
+    let (spec, _) = spec(&format!(
+        r#"{STEP}
+pipeline records() {{
+    for cfg in [{{ n: 1, name: "a" }}, {{ n: 2, name: "b" }}] {{
+        trial = step(n: cfg.n)
+    }}
+}}
+"#
+    ));
+    let n = &spec["components"]["comp-for-loop-1"]["dag"]["tasks"]["trial"]["inputs"]["parameters"]["n"];
+    assert_eq!(n["componentInputParameter"], "pipelinechannel--for-loop-1-loop-item");
+    assert_eq!(n["parameterExpressionSelector"], "parseJson(string_value)[\"n\"]");
+}
+
+#[test]
+fn the_exit_handler_wraps_the_body_and_runs_after_it_whatever_happened() {
+    let (spec, _) = spec(&format!(
+        r#"{STEP}
+component cleanup {{
+    image = "alpine:3.20"
+    input what: String
+    sh "echo cleaning $what"
+}}
+
+pipeline guarded(scratch: String = "/tmp/x") {{
+    work = step(n: 1)
+    finally {{
+        cleanup(what: scratch)
+    }}
+    output r = work.doubled
+}}
+"#
+    ));
+    let tasks = spec["root"]["dag"]["tasks"].as_object().expect("tasks");
+    let mut names: Vec<&String> = tasks.keys().collect();
+    names.sort();
+    assert_eq!(names, ["cleanup", "exit-handler-1"]);
+    assert_eq!(tasks["cleanup"]["triggerPolicy"]["strategy"], "ALL_UPSTREAM_TASKS_COMPLETED");
+    assert_eq!(tasks["cleanup"]["dependentTasks"], serde_json::json!(["exit-handler-1"]));
+    let body = &spec["components"]["comp-exit-handler-1"]["dag"];
+    assert!(body["tasks"].get("work").is_some());
+    // The pipeline output surfaces through the exit handler's sub-DAG.
+    assert_eq!(
+        spec["root"]["dag"]["outputs"]["parameters"]["r"]["valueFromParameter"]["producerSubtask"],
+        "exit-handler-1"
+    );
+}
+
+#[test]
+fn sh_scripts_get_values_as_positional_parameters_never_in_their_text() {
+    let (spec, _) = spec(
+        r#"
+component shout {
+    image = "alpine:3.20"
+    input message: String
+    output loud: String
+    sh """
+        echo "$message" | tr a-z A-Z > "$loud"
+    """
+}
+pipeline p(message: String = "$(rm -rf /)") {
+    s = shout(message: message)
+    output o = s.loud
+}
+"#,
+    );
+    let container = &spec["deploymentSpec"]["executors"]["exec-shout"]["container"];
+    let script = container["command"][2].as_str().expect("script");
+    assert_eq!((&container["command"][0], &container["command"][1]), (&Value::from("sh"), &Value::from("-c")));
+    assert!(!script.contains("{{$"), "no placeholder in the script text: {script}");
+    assert!(script.contains("export message=\"${1}\"") && script.contains("export loud=\"${2}\""), "{script}");
+    assert_eq!(
+        container["args"],
+        serde_json::json!([
+            "shout",
+            "{{$.inputs.parameters['message']}}",
+            "{{$.outputs.parameters['loud'].output_file}}"
+        ])
+    );
+}
+
+#[test]
+fn python_scripts_are_kfp_lightweight_components() {
+    let (spec, _) = spec(&format!("{STEP}\npipeline one() {{\n    s = step(n: 1)\n    output o = s.doubled\n}}\n"));
+    let container = &spec["deploymentSpec"]["executors"]["exec-step"]["container"];
+    assert_eq!(container["args"], serde_json::json!(["--executor_input", "{{$}}", "--function_to_execute", "step"]));
+    let command: Vec<&str> =
+        container["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
+    assert!(command[2].contains("'kfp==2.17.3' '--no-deps'"), "{}", command[2]);
+    assert!(command[5].contains("python3 -m kfp.dsl.executor_main"));
+    let module = command[6];
+    assert!(module.contains("def step(\n    n: int,\n) -> NamedTuple('Outputs', [('doubled', int)]):"), "{module}");
+    assert!(module.contains("_KFL_SCRIPT = r'''doubled = n * 2'''"), "{module}");
+}
+
+#[test]
+fn a_called_pipeline_is_a_sub_dag_whose_outputs_surface() {
+    let (spec, _) = spec(&format!(
+        r#"{STEP}
+pipeline inner(x: Int) {{
+    s = step(n: x)
+    output y = s.doubled
+}}
+pipeline outer() {{
+    called = inner(x: 4)
+    after_it = step(n: called.y)
+    output z = after_it.doubled
+}}
+"#
+    ));
+    let tasks = &spec["root"]["dag"]["tasks"];
+    assert_eq!(tasks["called"]["componentRef"]["name"], "comp-inner");
+    let n = &tasks["after-it"]["inputs"]["parameters"]["n"]["taskOutputParameter"];
+    assert_eq!(n["producerTask"], "called");
+    assert_eq!(tasks["after-it"]["dependentTasks"], serde_json::json!(["called"]));
+    let inner = &spec["components"]["comp-inner"];
+    assert_eq!(
+        inner["dag"]["outputs"]["parameters"][n["outputParameterKey"].as_str().expect("key")]["valueFromParameter"]
+            ["producerSubtask"],
+        "called-s"
+    );
+}
