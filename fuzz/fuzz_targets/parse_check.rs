@@ -1,0 +1,88 @@
+//! The parser and the checker never panic, on any text, alone or imported by another file.
+//!
+//! The input is UTF-8 (anything else is skipped). Without a NUL byte it is one file, `main.kfl`.
+//! With one, the text before the first NUL is `lib.kfl` and the text after it is `main.kfl`, which
+//! gets `import "lib.kfl"` as its first line, so that resolution across files is exercised too.
+//!
+//! Checked beside "no panic":
+//! - every label of every diagnostic points inside the text of its file, on character boundaries
+//!   (a renderer slices the text there);
+//! - with two files, checking incrementally (first with an empty `lib.kfl`, then with the real one)
+//!   gives the same diagnostics as checking from scratch.
+#![no_main]
+
+use kfl_check::{check_file, Database};
+use kfl_diagnostics::{Diagnostic, Label};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match text.split_once('\0') {
+        None => one_file(text),
+        Some((lib, main)) => two_files(lib, main),
+    }
+});
+
+fn one_file(text: &str) {
+    let mut db = Database::default();
+    let file = db.set_file("main.kfl", text.to_string());
+    let diagnostics = check_file(&db, file);
+    assert_spans_valid(&db, "main.kfl", diagnostics);
+}
+
+fn two_files(lib: &str, main: &str) {
+    let main = format!("import \"lib.kfl\"\n{main}");
+
+    let mut fresh = Database::default();
+    fresh.set_file("lib.kfl", lib.to_string());
+    fresh.set_file("main.kfl", main.clone());
+    let from_scratch = check_all(&fresh);
+
+    let mut db = Database::default();
+    db.set_file("lib.kfl", String::new());
+    db.set_file("main.kfl", main);
+    check_all(&db);
+    db.set_file("lib.kfl", lib.to_string());
+    let incremental = check_all(&db);
+
+    assert_eq!(from_scratch, incremental, "an incremental check differs from a check from scratch");
+}
+
+fn check_all(db: &Database) -> Vec<(String, Vec<Diagnostic>)> {
+    let mut out = Vec::new();
+    for file in db.files() {
+        let path = file.path(db).to_string();
+        let diagnostics = check_file(db, file);
+        assert_spans_valid(db, &path, diagnostics);
+        out.push((path, diagnostics.to_vec()));
+    }
+    out
+}
+
+fn assert_spans_valid(db: &Database, path: &str, diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        for label in std::iter::once(&diagnostic.primary).chain(&diagnostic.secondary) {
+            assert_label_valid(db, path, diagnostic, label);
+        }
+    }
+}
+
+fn assert_label_valid(db: &Database, path: &str, diagnostic: &Diagnostic, label: &Label) {
+    let label_path = label.path.as_deref().unwrap_or(path);
+    let Some(file) = db.file(label_path) else {
+        panic!("a label names a file the project does not have: {label_path}\n{diagnostic:#?}");
+    };
+    let text = file.text(db);
+    let (start, end) = (label.span.start as usize, label.span.end as usize);
+    assert!(
+        start <= end && end <= text.len(),
+        "a label's span {start}..{end} is outside {label_path} ({} bytes)\n{diagnostic:#?}",
+        text.len()
+    );
+    assert!(
+        text.is_char_boundary(start) && text.is_char_boundary(end),
+        "a label's span {start}..{end} cuts a character of {label_path}\n{diagnostic:#?}"
+    );
+}
