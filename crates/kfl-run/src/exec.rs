@@ -305,10 +305,15 @@ async fn prepare(
     python: Option<&Path>,
 ) -> Result<Prepared, String> {
     let io = |e: std::io::Error| format!("cannot prepare {}: {e}", tmp.display());
-    let work = tmp.join("work");
-    std::fs::create_dir_all(&work).map_err(io)?;
-    std::fs::create_dir_all(tmp.join("outputs/artifacts")).map_err(io)?;
-    std::fs::create_dir_all(tmp.join("outputs/parameters")).map_err(io)?;
+    // The program's working folder is the attempt's own, so stray files vanish with it.
+    let work = tmp.to_path_buf();
+    std::fs::create_dir_all(tmp.join("outputs")).map_err(io)?;
+    if component.outputs.iter().any(|o| o.ty.is_artifact()) {
+        std::fs::create_dir_all(tmp.join("outputs/artifacts")).map_err(io)?;
+    }
+    if component.outputs.iter().any(|o| !o.ty.is_artifact()) {
+        std::fs::create_dir_all(tmp.join("outputs/parameters")).map_err(io)?;
+    }
     // Where the outputs will be once the attempt succeeded: their URIs name the final place.
     let final_outputs = dir.join("outputs");
     let mut inputs = Vec::new();

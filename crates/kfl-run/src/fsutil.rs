@@ -21,8 +21,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", unique_suffix()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
+        // No fsync: the rename makes the write atomic for readers, which is what matters here;
+        // durability across a power cut is not worth milliseconds per task.
         file.write_all(bytes)?;
-        file.sync_data()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

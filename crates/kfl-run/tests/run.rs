@@ -1,0 +1,390 @@
+//! Runs small pipelines for real (python3 and sh) and checks what happened, on disk and in the report.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kfl_run::{ProgressMode, RunArgs, RunReport, RunStatus, Status};
+use serde_json::Value as Json;
+
+/// A fresh folder for one test's runs and cache.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kfl-run-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn pipeline(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines").join(format!("{name}.kfl"))
+}
+
+fn args(file: PathBuf, root: &Path, params: &[String]) -> RunArgs {
+    let mut args = RunArgs::new(file);
+    args.root = root.join(".kfl");
+    args.params = params.to_vec();
+    args.progress = ProgressMode::Quiet;
+    args.venv_dir = Some(root.join("venvs"));
+    args.parallelism = Some(4);
+    args
+}
+
+fn run(args: &RunArgs) -> RunReport {
+    match kfl_run::run(args, None) {
+        Ok(report) => report,
+        Err(e) => panic!("the run did not start: {e}"),
+    }
+}
+
+fn status(report: &RunReport, name: &str) -> Status {
+    match report.instance(name) {
+        Some(i) => i.status,
+        None => panic!("no instance `{name}` in {:?}", report.instances.iter().map(|i| &i.name).collect::<Vec<_>>()),
+    }
+}
+
+fn output(report: &RunReport, name: &str) -> Json {
+    match report.outputs.get(name) {
+        Some(Ok(v)) => v.clone(),
+        other => panic!("pipeline output `{name}`: {other:?}"),
+    }
+}
+
+fn manifest(report: &RunReport, name: &str) -> Json {
+    let path = report.run_dir.join(name).join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+fn param(name: &str, value: &Path) -> String {
+    format!("{name}={}", value.display())
+}
+
+/// Whether a process is gone (or a zombie nobody reaped yet).
+fn process_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_until_gone(pids: &[String]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if pids.iter().all(|p| process_gone(p)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn conditions_are_evaluated_on_actual_values() {
+    let root = scratch("conditions");
+    let report = run(&args(pipeline("conditions"), &root, &[]));
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(status(&report, "p"), Status::Succeeded);
+    assert_eq!(status(&report, "big"), Status::Succeeded);
+    assert_eq!(status(&report, "medium"), Status::SkippedCondition);
+    assert_eq!(status(&report, "small"), Status::SkippedCondition);
+    assert_eq!(status(&report, "chatty"), Status::SkippedCondition);
+    assert_eq!(status(&report, "quiet"), Status::Succeeded);
+    assert_eq!(manifest(&report, "medium")["status"], "skipped");
+
+    let report = run(&args(pipeline("conditions"), &root, &["value=2".into(), "verbose=true".into()]));
+    assert_eq!(status(&report, "big"), Status::SkippedCondition);
+    assert_eq!(status(&report, "medium"), Status::Succeeded);
+    assert_eq!(status(&report, "small"), Status::SkippedCondition);
+    assert_eq!(status(&report, "chatty"), Status::Succeeded);
+    assert_eq!(status(&report, "quiet"), Status::SkippedCondition);
+
+    let report = run(&args(pipeline("conditions"), &root, &["value=0".into()]));
+    assert_eq!(status(&report, "small"), Status::Succeeded);
+    assert_eq!(status(&report, "medium"), Status::SkippedCondition);
+}
+
+#[test]
+fn loops_fan_out_in_parallel_and_fan_in() {
+    let root = scratch("loops");
+    let timeline = root.join("timeline.txt");
+    let report = run(&args(pipeline("loops"), &root, &[param("timeline", &timeline)]));
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    for i in 0..4 {
+        assert_eq!(status(&report, &format!("sq@{i}")), Status::Succeeded);
+    }
+    assert_eq!(output(&report, "sum"), Json::from(1 + 4 + 9 + 16));
+    // Artifacts are collected in the loop's order, with their metadata.
+    assert_eq!(output(&report, "files"), Json::from("1@1,4@2,9@3,16@4"));
+    // A loop over a task's output, reading a field of each item.
+    assert_eq!(output(&report, "greetings"), Json::from("hello ada; hello alan; hello grace"));
+    // A loop over records, reading a field of each.
+    assert_eq!(output(&report, "from_records"), Json::from("hello x; hello y"));
+
+    // `parallel 2`: never more than two iterations at once.
+    let text = std::fs::read_to_string(&timeline).expect("timeline");
+    let mut events: Vec<(f64, i32)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(kind, t)| (t.parse().unwrap_or(0.0), if kind == "start" { 1 } else { -1 }))
+        .collect();
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0, 0);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    assert_eq!(most, 2, "{text}");
+}
+
+#[test]
+fn a_failure_stops_its_dependents_only_and_the_exit_handler_runs() {
+    let root = scratch("failures");
+    let marker = root.join("cleaned");
+    let report = run(&args(pipeline("failures"), &root, &[param("marker", &marker)]));
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(status(&report, "broken"), Status::Failed);
+    assert_eq!(status(&report, "downstream"), Status::SkippedUpstream);
+    assert_eq!(status(&report, "first"), Status::Succeeded);
+    assert_eq!(status(&report, "second"), Status::Succeeded);
+    assert_eq!(status(&report, "cleanup"), Status::Succeeded);
+    assert_eq!(std::fs::read_to_string(&marker).expect("the exit handler ran").trim(), "cleaned");
+
+    let broken = report.instance("broken").expect("broken");
+    assert!(broken.reason.as_deref().unwrap_or("").contains("exited with code 3"), "{:?}", broken.reason);
+    assert!(broken.log_tail.iter().any(|l| l.contains("something went wrong")), "{:?}", broken.log_tail);
+    let m = manifest(&report, "broken");
+    assert_eq!(m["status"], "failed");
+    assert_eq!(m["exit_code"], 3);
+    // What the failed task wrote never became an output.
+    assert!(!broken.dir.join("outputs").exists());
+    assert!(leftover_temporaries(&report.run_dir).is_empty());
+    let summary = kfl_run::report::summary(&report);
+    assert!(summary.contains("failed: broken") && summary.contains("something went wrong"), "{summary}");
+}
+
+fn leftover_temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().ends_with(".tmp") {
+            out.push(path.clone());
+        }
+        if path.is_dir() {
+            out.extend(leftover_temporaries(&path));
+        }
+    }
+    out
+}
+
+#[test]
+fn retries_run_again_with_backoff_and_only_the_last_attempt_counts() {
+    let root = scratch("retries");
+    let counter = root.join("counter");
+    let started = Instant::now();
+    let report = run(&args(pipeline("retries"), &root, &[param("counter", &counter)]));
+    let flaky = report.instance("f").expect("f");
+    assert_eq!(flaky.status, Status::Succeeded, "{:?}", flaky.reason);
+    assert_eq!(flaky.attempts, 3);
+    assert_eq!(flaky.outputs.parameters["attempts"], Json::from(3));
+    let data = std::fs::read_to_string(&flaky.outputs.artifacts["data"].path).expect("data");
+    assert_eq!(data.trim(), "attempt 3");
+    // Backoff: 0.5 s, then 1 s.
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+
+    let always = report.instance("a").expect("a");
+    assert_eq!(always.status, Status::Failed);
+    assert_eq!(always.attempts, 2);
+    assert_eq!(manifest(&report, "a")["attempts"].as_array().map(Vec::len), Some(2));
+    assert!(!always.dir.join("outputs").exists());
+    assert_eq!(report.status, RunStatus::Failed);
+    let stderr = std::fs::read_to_string(flaky.dir.join("stderr.log")).expect("log");
+    assert!(stderr.contains("attempt 1 fails") && stderr.contains("--- attempt 3 ---"), "{stderr}");
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_tree() {
+    let root = scratch("timeout");
+    let pids = root.join("pids");
+    let started = Instant::now();
+    let report = run(&args(pipeline("timeout"), &root, &[param("pids", &pids)]));
+    let elapsed = started.elapsed();
+    assert_eq!(report.status, RunStatus::Failed);
+    let task = report.instance("spawn_and_hang").expect("task");
+    assert_eq!(task.status, Status::Failed);
+    assert!(task.reason.as_deref().unwrap_or("").contains("timed out after 2s"), "{:?}", task.reason);
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    let pids: Vec<String> = std::fs::read_to_string(&pids).expect("pids").lines().map(str::to_string).collect();
+    assert_eq!(pids.len(), 2);
+    assert!(wait_until_gone(&pids), "children still alive: {pids:?}");
+}
+
+#[test]
+fn caching_reuses_unchanged_work_and_reruns_only_what_changed() {
+    let root = scratch("caching");
+    let first = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(first.status, RunStatus::Succeeded);
+    assert_eq!(first.executed(), 4);
+    assert_eq!(output(&first, "total"), Json::from(22));
+
+    // Unchanged: no work, except the task that opted out.
+    let second = run(&args(pipeline("caching"), &root, &[]));
+    for name in ["left", "right", "both"] {
+        assert_eq!(status(&second, name), Status::Cached, "{name}");
+        assert_eq!(manifest(&second, name)["cached"], true);
+    }
+    assert_eq!(status(&second, "now"), Status::Succeeded);
+    assert_eq!(second.executed(), 1);
+    assert_eq!(output(&second, "total"), Json::from(22));
+    // Cached outputs are really there, in the new run's folder.
+    let data = &second.instance("left").expect("left").outputs.artifacts["data"];
+    assert!(data.path.starts_with(&second.run_dir));
+    assert_eq!(std::fs::read_to_string(&data.path).expect("data"), "2");
+    assert_eq!(
+        first.instance("both").and_then(|i| i.cache_key.clone()),
+        second.instance("both").and_then(|i| i.cache_key.clone())
+    );
+
+    // One parameter changed: only what depends on it runs.
+    let third = run(&args(pipeline("caching"), &root, &["b=20".into()]));
+    assert_eq!(status(&third, "left"), Status::Cached);
+    assert_eq!(status(&third, "right"), Status::Succeeded);
+    assert_eq!(status(&third, "both"), Status::Succeeded);
+    assert_eq!(status(&third, "now"), Status::Succeeded);
+    assert_eq!(output(&third, "total"), Json::from(42));
+
+    // A task whose inputs changed in value but not in content is still cached: `both` reads
+    // artifacts, keyed by their content.
+    let fourth = run(&args(pipeline("caching"), &root, &["b=20".into()]));
+    assert_eq!(fourth.executed(), 1);
+
+    // --no-cache: everything runs.
+    let mut no_cache = args(pipeline("caching"), &root, &[]);
+    no_cache.no_cache = true;
+    let fifth = run(&no_cache);
+    assert_eq!(fifth.executed(), 4);
+}
+
+#[test]
+fn outputs_appear_only_when_a_task_succeeds() {
+    let root = scratch("atomic");
+    let marker = root.join("marker");
+    let report = run(&args(pipeline("failures"), &root, &[param("marker", &marker)]));
+    let broken = report.instance("broken").expect("broken");
+    assert_eq!(broken.status, Status::Failed);
+    assert!(!broken.dir.join("outputs").exists());
+    // Nothing of the failed task went to the cache: a second run runs it again.
+    let cache = root.join(".kfl/cache");
+    let key = broken.cache_key.clone().expect("key");
+    assert!(!cache.join(&key).exists());
+    let again = run(&args(pipeline("failures"), &root, &[param("marker", &marker)]));
+    assert_eq!(status(&again, "broken"), Status::Failed);
+    assert_eq!(again.instance("broken").map(|i| i.attempts), Some(1));
+    // Successful outputs are in place, complete, and read-only once cached.
+    let first = again.instance("first").expect("first");
+    assert_eq!(first.status, Status::Cached);
+    assert!(cache.join(first.cache_key.as_deref().unwrap_or("")).join("entry.json").exists());
+    assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
+}
+
+#[test]
+fn container_components_need_a_daemon_or_host() {
+    let root = scratch("containers");
+    let daemon = std::process::Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !daemon {
+        let report = run(&args(pipeline("containers"), &root, &[]));
+        let c = report.instance("c").expect("c");
+        assert_eq!(c.status, Status::Failed);
+        let reason = c.reason.clone().unwrap_or_default();
+        assert!(reason.contains("--host") && reason.contains("docker"), "{reason}");
+    }
+    let mut host = args(pipeline("containers"), &root, &[]);
+    host.host = true;
+    host.no_cache = true;
+    let report = run(&host);
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    assert_eq!(output(&report, "words"), Json::from(3));
+    let copy = &report.instance("c").expect("c").outputs.artifacts["copy"];
+    assert_eq!(std::fs::read_to_string(&copy.path).expect("copy"), "one two three");
+}
+
+#[test]
+fn cancelling_stops_every_child_and_records_it() {
+    let root = scratch("cancel");
+    let pids = root.join("pids");
+    let marker = root.join("marker");
+    let (canceller, signal) = kfl_run::cancellation();
+    let pids_file = pids.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pids_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let report = kfl_run::run(
+        &args(pipeline("sleeper"), &root, &[param("pids", &pids), param("marker", &marker)]),
+        Some(signal),
+    )
+    .expect("run");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert_eq!(status(&report, "s"), Status::Cancelled);
+    assert_eq!(manifest(&report, "s")["status"], "cancelled");
+    assert!(!marker.exists(), "a task started after the cancel");
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(report.run_dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(run_json["status"], "cancelled");
+    let pids: Vec<String> = std::fs::read_to_string(&pids).expect("pids").lines().map(str::to_string).collect();
+    assert!(wait_until_gone(&pids), "children still alive: {pids:?}");
+}
+
+#[test]
+fn the_quickstart_runs_end_to_end() {
+    let root = scratch("quickstart");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.kfl");
+    let report = run(&args(file.clone(), &root, &[]));
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    let accuracy = output(&report, "accuracy").as_f64().expect("a Float");
+    assert!(accuracy > 0.8, "{accuracy}");
+    // Accurate enough: the model card was published.
+    let publish = report.instance("publish").expect("publish");
+    assert_eq!(publish.status, Status::Succeeded);
+    let card = std::fs::read_to_string(&publish.outputs.artifacts["model_card"].path).expect("card");
+    assert!(card.contains("# Quickstart classifier"), "{card}");
+    let model = output(&report, "model");
+    assert!(Path::new(model.as_str().expect("a path")).exists());
+    assert!(report.metrics.iter().any(|m| m.key == "accuracy" && m.task == "scores"));
+    let data = &report.instance("data").expect("data").outputs.artifacts["dataset"];
+    assert_eq!(data.metadata["rows"], 500);
+    let summary = kfl_run::report::summary(&report);
+    assert!(summary.contains("metrics:") && summary.contains("precision"), "{summary}");
+
+    // An unattainable threshold: publishing is skipped, and that is not a failure.
+    let strict = run(&args(file.clone(), &root, &["min_accuracy=0.999".into()]));
+    assert_eq!(strict.status, RunStatus::Succeeded);
+    assert_eq!(status(&strict, "publish"), Status::SkippedCondition);
+    assert_eq!(strict.executed(), 0, "everything else is cached");
+
+    let again = run(&args(file, &root, &[]));
+    assert_eq!(again.executed(), 0);
+    assert!(again.instances.iter().all(|i| i.status == Status::Cached));
+}
+
+#[test]
+fn bad_parameters_are_refused_before_anything_runs() {
+    let root = scratch("params");
+    let e = kfl_run::run(&args(pipeline("conditions"), &root, &["value=abc".into()]), None).expect_err("refused");
+    assert!(e.contains("`value` expects an Int"), "{e}");
+    let e = kfl_run::run(&args(pipeline("failures"), &root, &[]), None).expect_err("refused");
+    assert!(e.contains("marker") && e.contains("--param"), "{e}");
+    assert!(!root.join(".kfl/runs").exists());
+}
