@@ -10,18 +10,22 @@ use kfl_argo::{workflow, ArgoOptions};
 
 #[test]
 fn a_real_api_server_accepts_every_example_workflow_strictly() {
-    let (db, pipelines) = common::examples();
     let dir = std::env::temp_dir().join(format!("kfl-argo-workflows-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for (path, name) in &pipelines {
-        let dag = common::lower(&db, path, name);
-        let metadata_name: String = format!("kfl-{}", dag.k8s_name).chars().take(63).collect();
-        let options = ArgoOptions { name: Some(metadata_name.trim_end_matches('-').to_string()), ..Default::default() };
-        let wf = workflow(&dag, &options).unwrap_or_else(|e| panic!("{path} {name}: {e}"));
-        let stem = path.trim_start_matches("examples/").trim_end_matches(".kfl").replace('/', "__");
-        let text = serde_json::to_string_pretty(&wf).expect("json");
-        std::fs::write(dir.join(format!("{stem}__{name}.json")), text).expect("write");
+    let mut count = 0;
+    for (db, pipelines) in [common::examples(), common::fixtures()] {
+        for (path, name) in &pipelines {
+            count += 1;
+            let dag = common::lower(&db, path, name);
+            let metadata_name: String = format!("kfl-{}", dag.k8s_name).chars().take(63).collect();
+            let options =
+                ArgoOptions { name: Some(metadata_name.trim_end_matches('-').to_string()), ..Default::default() };
+            let wf = workflow(&dag, &options).unwrap_or_else(|e| panic!("{path} {name}: {e}"));
+            let stem = path.trim_end_matches(".kfl").replace('/', "__");
+            let text = serde_json::to_string_pretty(&wf).expect("json");
+            std::fs::write(dir.join(format!("{stem}__{name}.json")), text).expect("write");
+        }
     }
     let script = common::root().join("crates/kfl-argo/tests/apiserver.sh");
     let output = Command::new("bash").arg(&script).arg(&dir).output().expect("bash runs");
@@ -30,6 +34,6 @@ fn a_real_api_server_accepts_every_example_workflow_strictly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(output.status.success(), "apiserver.sh failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let expected = format!("{} passed, 0 failed", pipelines.len() + 1);
+    let expected = format!("{} passed, 0 failed", count + 1);
     assert!(stdout.lines().any(|l| l == expected), "expected `{expected}`\n{stdout}");
 }

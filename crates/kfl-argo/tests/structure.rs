@@ -316,3 +316,45 @@ pipeline p() {
 "#;
     assert!(matches!(from_source(source), Err(ArgoError::Unrepresentable(_))));
 }
+
+fn fixture(path: &str, pipeline: &str) -> Json {
+    let (db, _) = common::fixtures();
+    let dag = common::lower(&db, path, pipeline);
+    workflow(&dag, &ArgoOptions::default()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_exit_handler_of_a_called_pipeline_waits_for_its_tasks_whatever_happened() {
+    let wf = fixture("fixtures/sub_pipeline_finally.kfl", "outer");
+    assert_eq!(wf["spec"]["onExit"], "exit-handler-1");
+    let root = template(&wf, "outer");
+    assert_eq!(root["dag"]["failFast"], false);
+    let cleanup = task(root, "first-inner-cleanup");
+    let depends = cleanup["depends"].as_str().expect("depends");
+    assert!(depends.contains("(first-produced.Succeeded || first-produced.Failed"), "{depends}");
+    assert!(depends.contains("first-step.Failed"), "{depends}");
+    assert!(!depends.contains("after-inner"), "{depends}");
+}
+
+#[test]
+fn nested_loops_pass_values_down_and_collect_into_the_outer_body() {
+    let wf = fixture("fixtures/nested_loops.kfl", "nested_loops");
+    let outer_body = template(&wf, "for-loop-1-body");
+    let inner = task(outer_body, "for-loop-2");
+    assert_eq!(argument(inner, "for-loop-1-shard"), "{{inputs.parameters.shard}}");
+    assert_eq!(
+        argument(inner, "kfl-scope"),
+        "{{inputs.parameters.kfl-scope}}/{{inputs.parameters.kfl-index}}/for-loop-2"
+    );
+    let picked = task(outer_body, "picked");
+    assert_eq!(
+        argument(picked, "kfl-key-models"),
+        "{{inputs.parameters.kfl-scope}}/{{inputs.parameters.kfl-index}}/for-loop-2/trained/model"
+    );
+    let inner_body = template(&wf, "for-loop-2-body");
+    let trained = task(inner_body, "trained");
+    assert_eq!(argument(trained, "lr"), r#"{{=fromJSON(inputs.parameters["cfg"])["lr"]}}"#);
+    assert_eq!(argument(trained, "shard"), "{{inputs.parameters.for-loop-1-shard}}");
+    let when = task(inner_body, "log")["when"].as_str().expect("when");
+    assert!(when.contains(r#"inputs.parameters["for-loop-1-shard"] == "a""#), "{when}");
+}
