@@ -11,9 +11,11 @@
 //!   [`model::GroupKind::SubPipeline`] group.
 //! - Pure: no IO.
 
+pub mod analysis;
 pub mod lower;
 pub mod model;
 pub mod params;
+pub mod render;
 
 pub use lower::{errors_in_project, literal, lower, LowerError};
 pub use model::*;
