@@ -107,6 +107,8 @@ pub struct ClientSupport {
     pub diagnostic_tags: bool,
     pub snippets: bool,
     pub markdown_hover: bool,
+    /// Completion items and signatures may carry Markdown documentation.
+    pub markdown_docs: bool,
     pub hierarchical_symbols: bool,
 }
 

@@ -190,6 +190,11 @@ fn client_support(caps: &ClientCapabilities) -> ClientSupport {
             .and_then(|t| t.hover.as_ref())
             .and_then(|h| h.content_format.as_ref())
             .is_none_or(|formats| formats.contains(&MarkupKind::Markdown)),
+        markdown_docs: text
+            .and_then(|t| t.completion.as_ref())
+            .and_then(|c| c.completion_item.as_ref())
+            .and_then(|c| c.documentation_format.as_ref())
+            .is_some_and(|formats| formats.contains(&MarkupKind::Markdown)),
         hierarchical_symbols: text
             .and_then(|t| t.document_symbol.as_ref())
             .and_then(|d| d.hierarchical_document_symbol_support)

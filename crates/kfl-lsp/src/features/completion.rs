@@ -102,8 +102,8 @@ impl Builder<'_, '_> {
                 .map(|c| c.doc.text())
                 .or_else(|| find_pipeline(db, owner, name).map(|p| p.doc.text()))
                 .flatten();
-            let item = self.push(name, CompletionItemKind::FUNCTION, Some(detail));
-            item.documentation = doc.map(markdown);
+            let documentation = doc.map(|d| docs(self.ctx, d));
+            self.push(name, CompletionItemKind::FUNCTION, Some(detail)).documentation = documentation;
         }
     }
 
@@ -149,7 +149,7 @@ impl Builder<'_, '_> {
             let item = self.push(&input.name, CompletionItemKind::FIELD, Some(detail));
             item.text_edit = Some(CompletionTextEdit::Edit(TextEdit { range, new_text }));
             item.sort_text = Some(format!("{}{i:03}", if required { 0 } else { 1 }));
-            item.documentation = input.doc.clone().map(markdown);
+            item.documentation = input.doc.clone().map(Documentation::String);
             if required {
                 item.preselect = Some(i == 0 || inputs[..i].iter().all(|p| written.contains(&p.name)));
             }
@@ -225,8 +225,13 @@ const ARTIFACT_PROPERTIES: [(&str, &str); 3] = [
     ("metadata", "the artifact's metadata (a map)"),
 ];
 
-fn markdown(value: String) -> Documentation {
-    Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })
+/// Documentation as Markdown where the client shows it, as plain text otherwise.
+fn docs(ctx: &Ctx<'_>, value: String) -> Documentation {
+    if ctx.support.markdown_docs {
+        Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })
+    } else {
+        Documentation::String(value)
+    }
 }
 
 pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {

@@ -70,13 +70,15 @@ pub fn signature_help(ctx: &Ctx<'_>, offset: usize) -> Option<SignatureHelp> {
             .position(|i| i.default.is_none() && !frame.written.contains(&i.name))
             .or_else(|| inputs.iter().position(|i| !frame.written.contains(&i.name))),
     };
-    let documentation = Some(Documentation::MarkupContent(MarkupContent {
-        kind: MarkupKind::Markdown,
-        value: match doc {
-            Some(doc) => format!("{kind} `{callee}`\n\n{doc}"),
-            None => format!("{kind} `{callee}`"),
-        },
-    }));
+    let value = match doc {
+        Some(doc) => format!("{kind} `{callee}`\n\n{doc}"),
+        None => format!("{kind} `{callee}`"),
+    };
+    let documentation = Some(if ctx.support.markdown_docs {
+        Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })
+    } else {
+        Documentation::String(value)
+    });
     Some(SignatureHelp {
         signatures: vec![SignatureInformation {
             label,
