@@ -28,6 +28,8 @@ pub struct RunEnv {
     /// `--host`: run container components' commands on this machine.
     pub host: bool,
     pub container_runtime: tokio::sync::OnceCell<Option<String>>,
+    /// Lines for the progress view (a virtualenv being made, a secret missing here).
+    pub notes: tokio::sync::mpsc::UnboundedSender<String>,
     /// The first backoff between attempts; it doubles each retry.
     pub backoff: Duration,
 }
@@ -98,7 +100,16 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
         let python = match &component.body {
             Body::Script { lang: kfl_dag::ScriptLang::Python, .. } if !component.packages.is_empty() => {
                 let log = dir.join("stderr.log");
-                Some(venv::python_with(&env.venv_dir, &component.packages, &log, cancel.clone()).await?)
+                let notes = env.notes.clone();
+                let name = job.name.clone();
+                let announce = move |venv: &Path| {
+                    let _ = notes.send(format!(
+                        "{name}: making a virtualenv for {} (once; kept in {})",
+                        component.packages.join(" "),
+                        venv.display()
+                    ));
+                };
+                Some(venv::python_with(&env.venv_dir, &component.packages, &log, announce, cancel.clone()).await?)
             }
             _ => None,
         };
@@ -137,7 +148,7 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
                         error: Some("cancelled".into()),
                     });
                     result.status = Status::Cancelled;
-                    result.reason = Some("cancelled".into());
+                    result.reason = None;
                     return Ok(());
                 }
                 AttemptOutcome::Failed { error, exit_code } => {
@@ -223,8 +234,14 @@ async fn run_attempt(
             EnvValue::Literal(text) => {
                 command.env(name, text);
             }
-            EnvValue::Secret { .. } => {
+            EnvValue::Secret { name: secret, key } => {
                 // A local run has no cluster secrets: the variable keeps the value it has here, if any.
+                if std::env::var_os(name).is_none() && attempt == 1 {
+                    let _ = env.notes.send(format!(
+                        "{}: `{name}` comes from the secret {secret}/{key} on a cluster; set {name} here to give it a value",
+                        job.name
+                    ));
+                }
             }
         }
     }
@@ -441,7 +458,7 @@ fn input_of<'j>(job: &'j Job, name: &str) -> Result<&'j Resolved, String> {
 }
 
 /// `docker` or `podman`, whichever daemon answers first.
-async fn detect_runtime() -> Option<String> {
+pub async fn detect_runtime() -> Option<String> {
     for runtime in ["docker", "podman"] {
         let mut command = tokio::process::Command::new(runtime);
         command.arg("info").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);

@@ -271,6 +271,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, String> {
     let started = Instant::now();
     let plan = Arc::new(load_plan(args)?);
+    let container_runtime = tokio::sync::OnceCell::new();
+    let containers: Vec<String> = plan
+        .dag
+        .components
+        .iter()
+        .filter(|c| matches!(c.body, kfl_dag::Body::Container { .. }))
+        .map(|c| format!("`{}` ({})", c.name, c.image))
+        .collect();
+    if !containers.is_empty() && !args.host {
+        // Better said before anything runs than after the first half of the pipeline.
+        if container_runtime.get_or_init(exec::detect_runtime).await.is_none() {
+            return Err(format!(
+                "the pipeline has container components ({}), and neither docker nor podman answers here \
+                 (`docker info` failed); start a container daemon, or pass --host to run their commands on this machine",
+                containers.join(", ")
+            ));
+        }
+    }
     let root = absolute(&args.root)?;
     let id = run_id();
     let run_dir = root.join("runs").join(&id);
@@ -278,13 +296,15 @@ async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, St
     if !root.join(".gitignore").exists() {
         let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
     }
+    let (notes_tx, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let env = Arc::new(exec::RunEnv {
         run_dir: run_dir.clone(),
         cache_dir: root.join("cache"),
         venv_dir: args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir),
         no_cache: args.no_cache,
         host: args.host,
-        container_runtime: tokio::sync::OnceCell::new(),
+        container_runtime,
+        notes: notes_tx,
         backoff: Duration::from_millis(500),
     });
     let parallelism =
@@ -360,6 +380,7 @@ async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, St
                 });
                 progress.finished(&name, result.status, Some(result.elapsed), result.reason.as_deref());
             }
+            Some(note) = notes_rx.recv() => progress.message(&note),
             _ = exec::wait_cancelled(&mut cancel_rx), if !scheduler.cancelled => {
                 scheduler.cancelled = true;
             }

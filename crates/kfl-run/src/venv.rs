@@ -38,6 +38,7 @@ pub async fn python_with(
     venv_dir: &Path,
     packages: &[String],
     log: &Path,
+    announce: impl FnOnce(&Path),
     cancel: watch::Receiver<bool>,
 ) -> Result<PathBuf, String> {
     let venv = venv_dir.join(venv_key(packages));
@@ -45,6 +46,7 @@ pub async fn python_with(
     if venv.join(".kfl-complete").exists() {
         return Ok(python);
     }
+    announce(&venv);
     let venv_dir = venv_dir.to_path_buf();
     let packages = packages.to_vec();
     let log = log.to_path_buf();

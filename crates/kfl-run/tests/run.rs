@@ -297,11 +297,10 @@ fn container_components_need_a_daemon_or_host() {
         .status()
         .is_ok_and(|s| s.success());
     if !daemon {
-        let report = run(&args(pipeline("containers"), &root, &[]));
-        let c = report.instance("c").expect("c");
-        assert_eq!(c.status, Status::Failed);
-        let reason = c.reason.clone().unwrap_or_default();
-        assert!(reason.contains("--host") && reason.contains("docker"), "{reason}");
+        // Refused before anything runs, with the way out.
+        let e = kfl_run::run(&args(pipeline("containers"), &root, &[]), None).expect_err("no daemon");
+        assert!(e.contains("--host") && e.contains("docker") && e.contains("count_words"), "{e}");
+        assert!(!root.join(".kfl/runs").exists());
     }
     let mut host = args(pipeline("containers"), &root, &[]);
     host.host = true;
@@ -387,4 +386,32 @@ fn bad_parameters_are_refused_before_anything_runs() {
     let e = kfl_run::run(&args(pipeline("failures"), &root, &[]), None).expect_err("refused");
     assert!(e.contains("marker") && e.contains("--param"), "{e}");
     assert!(!root.join(".kfl/runs").exists());
+}
+
+#[test]
+fn packages_are_installed_once_into_a_shared_virtualenv() {
+    let root = scratch("packages");
+    let report = run(&args(pipeline("packages"), &root, &[]));
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    assert_eq!(output(&report, "version"), Json::from("1.16.0"));
+    let prefix = |name: &str| report.instance(name).expect(name).outputs.parameters["prefix"].clone();
+    assert_eq!(prefix("first"), prefix("second"));
+    let prefix = PathBuf::from(prefix("first").as_str().expect("a path"));
+    assert!(prefix.starts_with(root.join("venvs")), "{}", prefix.display());
+    let venvs: Vec<String> = std::fs::read_dir(root.join("venvs"))
+        .expect("venvs")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(venvs.len(), 1, "{venvs:?}");
+    // The next run reuses it (and its tasks are cached anyway; without the cache they run again in it).
+    let mut again = args(pipeline("packages"), &root, &[]);
+    again.no_cache = true;
+    let report = run(&again);
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(
+        report.instance("first").expect("first").outputs.parameters["prefix"],
+        Json::from(prefix.to_string_lossy().as_ref())
+    );
 }
