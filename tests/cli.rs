@@ -78,7 +78,11 @@ fn check_passes_on_examples() {
 fn warnings_alone_exit_zero_unless_denied() {
     let dir = tempdir("warn");
     let file = dir.join("w.kfl");
-    std::fs::write(&file, "component c {\n    image = \"python\"\n    python \"\"\"\n        print(1)\n    \"\"\"\n}\n").expect("write");
+    std::fs::write(
+        &file,
+        "component c {\n    image = \"python\"\n    python \"\"\"\n        print(1)\n    \"\"\"\n}\n",
+    )
+    .expect("write");
     let path = file.to_string_lossy().to_string();
     let (code, _, stderr) = kflc(&["check", &path]);
     assert_eq!(code, 0, "{stderr}");
@@ -142,7 +146,9 @@ fn github_format_annotates_each_diagnostic() {
     assert_eq!(lines.len(), 3, "{stdout}");
     let typo = lines.iter().find(|l| l.contains("E0103")).expect("the typo");
     assert!(
-        typo.starts_with("::error file=tests/cli/typo.kfl,line=33,endLine=33,col=30,endColumn=43,title=E0103 unknown-output::"),
+        typo.starts_with(
+            "::error file=tests/cli/typo.kfl,line=33,endLine=33,col=30,endColumn=43,title=E0103 unknown-output::"
+        ),
         "{typo}"
     );
     // Newlines inside the message are escaped, so each annotation stays on one line.
@@ -181,4 +187,38 @@ fn completions_are_generated_for_each_shell() {
         assert_eq!(code, 0);
         assert!(stdout.contains("kflc") && stdout.contains("check") && stdout.contains("explain"), "{shell}");
     }
+}
+
+#[test]
+fn build_emits_both_targets_and_refuses_broken_pipelines() {
+    let (code, stdout, stderr) = kflc(&["build", "examples/simple_training.kfl", "--target", "argo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"), "{stdout}");
+    assert!(stdout.contains("nvidia.com/gpu"), "the GPU request reaches the Workflow");
+    let (code, stdout, stderr) =
+        kflc(&["build", "examples/quickstart.kfl", "--target", "kfp", "--param", "n_samples=300"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("schemaVersion: 2.1.0"), "{stdout}");
+    assert!(stdout.contains("300"), "--param sets the default");
+    let (code, _, stderr) = kflc(&["build", "examples/quickstart.kfl", "--target", "kfp", "--param", "n_samples=many"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("expects an Int"), "{stderr}");
+    let (code, stdout, stderr) = kflc(&["build", "tests/cli/typo.kfl", "--target", "argo"]);
+    assert_eq!(code, 1, "a pipeline with errors is never built");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("E0103") && stderr.contains("nothing was built"), "{stderr}");
+}
+
+#[test]
+fn build_summary_and_graph_describe_the_dag() {
+    let (code, stdout, stderr) = kflc(&["build", "examples/simple_training.kfl", "--summary"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("critical path") && stdout.contains("peak gpus              1"), "{stdout}");
+    let (code, stdout, _) = kflc(&["graph", "examples/quickstart.kfl"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("flowchart TD"), "{stdout}");
+    assert!(stdout.contains("subgraph") && stdout.contains("-->"));
+    let (code, stdout, _) = kflc(&["graph", "examples/hyperparameter_sweep.kfl", "--format", "dot"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("digraph") && stdout.contains("cluster_"), "{stdout}");
 }

@@ -49,11 +49,79 @@ enum Command {
         /// A code (`E0102`) or its name (`unresolved-name`); leave out to list every code.
         code: Option<String>,
     },
+    /// Build a pipeline into a workload: an Argo Workflow or a Kubeflow PipelineSpec (YAML).
+    Build {
+        /// The `.kfl` file that declares the pipeline.
+        file: PathBuf,
+        /// Which pipeline, when the file declares several.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// What to emit.
+        #[arg(long, value_enum)]
+        target: Option<Target>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// A pipeline parameter's value, `name=value` (repeatable); it becomes the default.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Print a plan: task count, critical path, peak concurrent CPU, memory and GPUs (to stderr
+        /// when a target is emitted too).
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Draw a pipeline's DAG: tasks, edges labelled with what flows, boxes for conditions and loops.
+    Graph {
+        file: PathBuf,
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Run a pipeline on this machine: tasks run concurrently, outputs are cached by content.
+    Run {
+        /// The `.kfl` file that declares the pipeline.
+        file: PathBuf,
+        /// Which pipeline, when the file declares several.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// A pipeline parameter's value, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// At most this many tasks at once (default: the number of cores).
+        #[arg(long)]
+        parallelism: Option<usize>,
+        /// Reuse no earlier outputs: run every task.
+        #[arg(long)]
+        no_cache: bool,
+        /// Run container components' commands on this machine instead of in docker or podman.
+        #[arg(long)]
+        host: bool,
+        /// Where runs and the cache are kept.
+        #[arg(long, default_value = ".kfl")]
+        root: PathBuf,
+    },
+    /// Start the language server on standard input and output (for editors).
+    Lsp,
     /// Print a shell completion script: `kflc completions bash > /etc/bash_completion.d/kflc`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Target {
+    /// An Argo Workflows `Workflow` (argoproj.io/v1alpha1).
+    Argo,
+    /// A Kubeflow Pipelines PipelineSpec (schemaVersion 2.1.0) and its Kubernetes PlatformSpec.
+    Kfp,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -74,6 +142,27 @@ fn main() -> ExitCode {
         Command::Check { paths, format, deny_warnings } => check(paths, format, deny_warnings),
         Command::Fmt { paths, check } => fmt(paths, check),
         Command::Explain { code } => explain(code),
+        Command::Build { file, pipeline, target, output, params, summary } => {
+            build(&file, pipeline.as_deref(), target, output.as_deref(), &params, summary)
+        }
+        Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
+        Command::Run { file, pipeline, params, parallelism, no_cache, host, root } => {
+            let mut args = kfl_run::RunArgs::new(file);
+            args.pipeline = pipeline;
+            args.params = params;
+            args.parallelism = parallelism;
+            args.no_cache = no_cache;
+            args.host = host;
+            args.root = root;
+            kfl_run::run_command(args)
+        }
+        Command::Lsp => match kfl_lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the language server stopped: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kflc", &mut std::io::stdout());
@@ -191,7 +280,11 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
         }
     }
     if check_only {
-        eprintln!("{} file{} checked, {unformatted} not formatted", files.len(), if files.len() == 1 { "" } else { "s" });
+        eprintln!(
+            "{} file{} checked, {unformatted} not formatted",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
     } else {
         eprintln!("{} file{} checked, {unformatted} reformatted", files.len(), if files.len() == 1 { "" } else { "s" });
     }
@@ -200,6 +293,118 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Loads a file and lowers one of its pipelines; on errors, prints them and returns the exit code.
+fn lowered(file: &std::path::Path, pipeline: Option<&str>) -> Result<kfl_dag::Dag, ExitCode> {
+    let (db, _, _) = match load::load_project(&[file.to_path_buf()]) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let key = file.to_string_lossy();
+    let Some(source) = db.file(key.strip_prefix("./").unwrap_or(&key)) else {
+        eprintln!("error: cannot read {}", file.display());
+        return Err(ExitCode::from(2));
+    };
+    match kfl_dag::lower(&db, source, pipeline) {
+        Ok(dag) => Ok(dag),
+        Err(kfl_dag::LowerError::HasErrors(errors)) => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            for (path, diagnostic) in &errors {
+                if let Some(f) = db.file(path) {
+                    eprint!("{}", render::human(&db, f, diagnostic, colour));
+                }
+            }
+            eprintln!("error: {} has {} error(s); nothing was built", file.display(), errors.len());
+            Err(ExitCode::from(1))
+        }
+        Err(other) => {
+            eprintln!("error: {other}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn emit(output: Option<&std::path::Path>, text: &str) -> ExitCode {
+    match output {
+        Some(path) => match load::write_atomically(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                ExitCode::from(2)
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn build(
+    file: &std::path::Path,
+    pipeline: Option<&str>,
+    target: Option<Target>,
+    output: Option<&std::path::Path>,
+    params: &[String],
+    summary: bool,
+) -> ExitCode {
+    if target.is_none() && !summary {
+        eprintln!("error: say what to build: `--target argo`, `--target kfp`, or `--summary` for a plan");
+        return ExitCode::from(2);
+    }
+    let mut dag = match lowered(file, pipeline) {
+        Ok(dag) => dag,
+        Err(code) => return code,
+    };
+    if let Err(e) = kfl_dag::params::apply_params(&mut dag, params) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let text = match target {
+        None => None,
+        Some(Target::Argo) => match kfl_argo::workflow(&dag, &kfl_argo::ArgoOptions::default()) {
+            Ok(workflow) => Some(kfl_argo::to_yaml(&workflow)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        Some(Target::Kfp) => match kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()) {
+            Ok(yaml) => Some(yaml),
+            Err(e) => {
+                eprintln!("error: cannot write the PipelineSpec as YAML: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if summary {
+        let plan = kfl_dag::analysis::render_summary(&kfl_dag::analysis::summarize(&dag), &dag);
+        if text.is_some() {
+            eprint!("{plan}");
+        } else {
+            print!("{plan}");
+        }
+    }
+    match text {
+        Some(text) => emit(output, &text),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+fn graph(file: &std::path::Path, pipeline: Option<&str>, format: GraphFormat) -> ExitCode {
+    let dag = match lowered(file, pipeline) {
+        Ok(dag) => dag,
+        Err(code) => return code,
+    };
+    let text = match format {
+        GraphFormat::Mermaid => kfl_dag::render::mermaid(&dag),
+        GraphFormat::Dot => kfl_dag::render::dot(&dag),
+    };
+    emit(None, &text)
 }
 
 fn explain(code: Option<String>) -> ExitCode {
