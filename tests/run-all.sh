@@ -1,30 +1,58 @@
 #!/usr/bin/env bash
-# Runs every test of the project, from a clean clone, installing what the tests need.
+# Runs every test of the project, from a clean clone, installing what the tests need itself
+# (Python venvs for kfp and pytest-lsp, npm packages for the VS Code extension, Debian packages
+# such as neovim and graphviz, the local Kubernetes API server from ../shared/tools/k8s-testenv).
 # This is the README's test command and what CI runs (.ci/run calls it).
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
-
-step() { printf '\n== %s ==\n' "$*"; }
-passed=0
-failed=0
-run() {
-  local name=$1; shift
-  step "$name"
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name"; fi
-}
+root=$(pwd)
 
 export CARGO_TERM_COLOR=never
+# One build cache for the workspace and the fuzz crate.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+
+passed=0
+failed=0
+failures=()
+started=$(date +%s)
+run() {
+  local name=$1
+  shift
+  printf '\n== %s ==\n' "$name"
+  local t0
+  t0=$(date +%s)
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "-- $name: ok ($(($(date +%s) - t0))s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "-- $name: FAILED ($(($(date +%s) - t0))s)"
+  fi
+}
+
+# The local Kubernetes API server takes minutes to build the first time: start that early, in the
+# background, while Rust compiles. Its tests wait for it.
+if [[ -x ../shared/tools/k8s-testenv ]]; then
+  (../shared/tools/k8s-testenv build >"$CARGO_TARGET_DIR/k8s-testenv-build.log" 2>&1 &)
+fi
 
 run "rustfmt" cargo fmt --all -- --check
 run "clippy (-D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings
-run "cargo test (workspace)" cargo test --workspace --quiet
+run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace
 run "benchmarks compile" cargo bench --workspace --no-run --quiet
-run "kflc check examples/" cargo run --quiet -- check examples
-run "kflc fmt --check examples/" cargo run --quiet -- fmt --check examples
-if [[ -x fuzz/smoke.sh ]]; then
-  run "fuzz targets build and replay" fuzz/smoke.sh
-fi
+run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
+run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
+run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --root "$CARGO_TARGET_DIR/kfl-runs"
+run "fuzz targets build and replay" bash fuzz/smoke.sh
+run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
+run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
+run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
+run "Neovim and Helix set-ups" bash tests/editors/neovim.sh
+run "pre-commit hooks (try-repo)" bash tests/editors/pre-commit.sh
 
-step "summary"
+printf '\n== summary ==\n'
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "total time: $(($(date +%s) - started))s"
 echo "test suites: $passed passed, $failed failed"
 [[ $failed == 0 ]]
