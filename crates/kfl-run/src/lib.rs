@@ -387,6 +387,13 @@ async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, St
         }
     }
     progress.close();
+    if !scheduler.cancelled {
+        // Nothing runs and these still wait: they can never start. Say so rather than succeed.
+        for instance in scheduler.instances.values_mut().filter(|i| i.status == Status::Waiting) {
+            instance.status = Status::Failed;
+            instance.reason = Some("internal error: what it waits for never finished".into());
+        }
+    }
 
     let outputs: BTreeMap<String, Result<Json, String>> = scheduler
         .pipeline_outputs()

@@ -163,6 +163,8 @@ pub fn flatten(prefix: &str, value: &Json, out: &mut Vec<(String, Json)>) {
                 flatten(&key, v, out);
             }
         }
+        // Metrics are scalars (as in Kubeflow's UI); a list such as a loss curve is no table cell.
+        Json::Array(_) => {}
         other => out.push((prefix.to_string(), other.clone())),
     }
 }

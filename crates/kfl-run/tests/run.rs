@@ -415,3 +415,18 @@ fn packages_are_installed_once_into_a_shared_virtualenv() {
         Json::from(prefix.to_string_lossy().as_ref())
     );
 }
+
+#[test]
+fn called_pipelines_run_inlined() {
+    let root = scratch("nested");
+    let mut a = args(pipeline("nested"), &root, &[]);
+    a.pipeline = Some("outer".into());
+    let report = run(&a);
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    let total = |report: &RunReport, name: &str| report.instance(name).expect(name).outputs.parameters["total"].clone();
+    assert_eq!(total(&report, "first.s"), Json::from(11));
+    assert_eq!(total(&report, "first.t"), Json::from(12));
+    assert_eq!(total(&report, "second.s"), Json::from(112));
+    assert_eq!(output(&report, "total"), Json::from(113));
+    assert!(report.run_dir.join("second.t/manifest.json").exists());
+}
