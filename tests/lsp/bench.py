@@ -198,6 +198,11 @@ def main() -> int:
             assert message["params"]["diagnostics"] == [], message["params"]["diagnostics"][:2]
             edit_times.append(at - started)
 
+        if os.environ.get("KFL_BENCH_EDITS_ONLY"):
+            server.call("shutdown", {})
+            server.notify("exit", {})
+            return 0 if summary("didChange → publishDiagnostics, one-character edit", edit_times, 20) else 1
+
         # Completion after `t_2000.` while the line is being typed (the pipeline does not parse).
         insert_at = len(lines) - 3
         typed = "    x = t_2000."

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use kfl_diagnostics::Span;
 
-use crate::lexer::{lex, Token, TokenKind};
+use crate::lexer::{Token, TokenKind};
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum FrameKind {
@@ -140,21 +140,21 @@ impl<'t> Cursor<'t> {
 }
 
 /// Where the item around `offset` starts and ends.
-pub fn item_bounds(text: &str, offset: usize) -> Span {
-    let starts = kfl_syntax::scan::scan(text).item_starts;
+pub fn item_bounds(text: &str, tokens: &[Token], offset: usize) -> Span {
+    let starts = crate::lexer::item_starts(text, tokens);
     let start = starts.iter().copied().filter(|&s| s < offset).max().unwrap_or(0);
     let end = starts.iter().copied().find(|&s| s >= offset.max(start + 1)).unwrap_or(text.len());
     Span::new(start, end.max(start))
 }
 
-pub fn analyze(text: &str, offset: usize) -> Cursor<'_> {
+/// Reads the cursor's context from the file's tokens (see [`crate::lexer::file_tokens`]).
+pub fn analyze<'t>(text: &'t str, all_tokens: &[Token], offset: usize) -> Cursor<'t> {
     let offset = floor_char_boundary(text, offset.min(text.len()));
-    let bounds = item_bounds(text, offset);
-    let chunk = &text[bounds.range()];
-    let base = bounds.start as usize;
-    let tokens: Vec<Token> =
-        lex(chunk).into_iter().map(|t| Token { kind: t.kind, span: t.span.shifted(base) }).collect();
-    let outline = outline(text, &tokens, bounds);
+    let bounds = item_bounds(text, all_tokens, offset);
+    let first = all_tokens.partition_point(|t| t.span.start < bounds.start);
+    let last = all_tokens.partition_point(|t| t.span.start < bounds.end);
+    let tokens = &all_tokens[first..last];
+    let outline = outline(text, tokens, bounds);
 
     let mut cursor = Cursor {
         text,
@@ -169,7 +169,7 @@ pub fn analyze(text: &str, offset: usize) -> Cursor<'_> {
     };
     // The token the cursor is in or right after.
     let mut word_start = offset;
-    for token in &tokens {
+    for token in tokens {
         let (start, end) = (token.span.start as usize, token.span.end as usize);
         if start >= offset || end < offset {
             continue;
@@ -475,6 +475,10 @@ mod tests {
     fn at(text: &str) -> (String, usize) {
         let offset = text.find('|').unwrap_or(text.len());
         (text.replacen('|', "", 1), offset)
+    }
+
+    fn analyze(text: &str, offset: usize) -> Cursor<'_> {
+        super::analyze(text, &crate::lexer::lex(text), offset)
     }
 
     fn kinds(text: &str) -> Vec<FrameKind> {

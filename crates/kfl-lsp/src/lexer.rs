@@ -6,6 +6,9 @@
 //! its line (a `"""` one to the end of the text). Its idea of strings, comments, numbers and
 //! identifiers follows `grammar/kfl.pest`.
 
+use std::sync::Arc;
+
+use kfl_check::{Db, SourceFile};
 use kfl_diagnostics::Span;
 
 /// The 17 reserved words of KFL.
@@ -105,6 +108,64 @@ pub fn number_unit_start(number: &str) -> usize {
         }
     }
     i
+}
+
+/// The tokens of a file, lexed once per revision of its text.
+#[salsa::tracked(returns(ref))]
+pub fn file_tokens(db: &dyn Db, file: SourceFile) -> Arc<Vec<Token>> {
+    Arc::new(lex(file.text(db)))
+}
+
+/// Where items start, as the parser's recovery sees it: at an item keyword, or at the first of the
+/// doc comments right before it.
+pub fn item_starts(text: &str, tokens: &[Token]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut doc_run: Option<usize> = None;
+    for token in tokens {
+        match token.kind {
+            TokenKind::DocComment => {
+                doc_run.get_or_insert(token.span.start as usize);
+            }
+            TokenKind::Keyword if matches!(token.text(text), "import" | "artifact" | "component" | "pipeline") => {
+                out.push(doc_run.take().unwrap_or(token.span.start as usize));
+            }
+            _ => doc_run = None,
+        }
+    }
+    out
+}
+
+/// The files a text imports, as written (relative paths with `/`), read from tokens: no parse.
+pub fn lexical_imports(text: &str, tokens: &[Token]) -> Vec<String> {
+    let mut out = Vec::new();
+    let code: Vec<&Token> = tokens.iter().filter(|t| !t.is_trivia()).collect();
+    for (i, token) in code.iter().enumerate() {
+        if !token.is_keyword(text, "import") {
+            continue;
+        }
+        match code.get(i + 1) {
+            Some(t) if t.kind == TokenKind::String => {
+                let raw = t.text(text);
+                if raw.len() >= 2 && raw.ends_with('"') {
+                    out.push(raw[1..raw.len() - 1].to_string());
+                }
+            }
+            Some(t) if t.kind == TokenKind::Ident => {
+                let mut parts = vec![t.text(text)];
+                let mut j = i + 2;
+                while code.get(j).is_some_and(|d| d.is_punct(text, ".")) {
+                    match code.get(j + 1) {
+                        Some(n) if n.kind == TokenKind::Ident => parts.push(n.text(text)),
+                        _ => break,
+                    }
+                    j += 2;
+                }
+                out.push(format!("{}.kfl", parts.join("/")));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 pub fn lex(text: &str) -> Vec<Token> {
@@ -222,6 +283,18 @@ mod tests {
         assert_eq!(kinds("a = \"abc\nb"), vec![(Ident, "a"), (Punct, "="), (String, "\"abc"), (Ident, "b")]);
         assert_eq!(kinds("\"\\é\""), vec![(String, "\"\\é\"")]);
         assert_eq!(kinds("\"\"\"abc"), vec![(TripleString, "\"\"\"abc")]);
+    }
+
+    #[test]
+    fn item_starts_and_imports_without_parsing() {
+        let text =
+            "import \"a/b.kfl\"\nimport x.y\n/// d\n/// e\ncomponent c { sh \"pipeline\" }\n// no\npipeline p() {}";
+        let tokens = lex(text);
+        let starts = item_starts(text, &tokens);
+        assert_eq!(starts.len(), 4);
+        assert_eq!(&text[starts[2]..starts[2] + 5], "/// d");
+        assert_eq!(&text[starts[3]..starts[3] + 8], "pipeline");
+        assert_eq!(lexical_imports(text, &tokens), vec!["a/b.kfl".to_string(), "x/y.kfl".to_string()]);
     }
 
     #[test]

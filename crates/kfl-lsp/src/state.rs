@@ -9,11 +9,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kfl_check::items::file_imports;
 use kfl_check::{Database, SourceFile};
 use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
 
 use crate::convert::{apply_change, path_of_uri, ClientSupport, UriMap};
+use crate::lexer::{lex, lexical_imports};
 
 /// At most this many files are read from the workspace folders at start.
 const MAX_WORKSPACE_FILES: usize = 10_000;
@@ -128,11 +128,22 @@ impl State {
             if !seen.insert(file) {
                 continue;
             }
-            let wanted: Vec<Arc<str>> = file_imports(&self.db, file)
+            // Imports are found from tokens, so an edit is not held up by parsing the file.
+            let text = file.text(&self.db);
+            let importer = file.path(&self.db).clone();
+            let imports: Vec<Arc<str>> = lexical_imports(text, &lex(text))
                 .iter()
-                .filter(|import| import.file.is_none() && !self.missing.contains(&import.path))
-                .map(|import| import.path.clone())
+                .map(|relative| kfl_check::resolve_import_path(&importer, relative))
                 .collect();
+            let mut targets = Vec::new();
+            let mut wanted = Vec::new();
+            for path in imports {
+                match self.db.file(&path) {
+                    Some(target) => targets.push(target),
+                    None if !self.missing.contains(&path) => wanted.push(path),
+                    None => {}
+                }
+            }
             for path in wanted {
                 // Only absolute paths name files on disk (a document without one imports nothing).
                 let text = if path.starts_with('/') { read(Path::new(&*path)) } else { None };
@@ -143,11 +154,7 @@ impl State {
                     }
                 }
             }
-            for import in file_imports(&self.db, file) {
-                if let Some(target) = import.file {
-                    pending.push(target);
-                }
-            }
+            pending.extend(targets);
         }
     }
 

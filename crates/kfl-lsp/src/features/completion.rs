@@ -236,7 +236,7 @@ fn docs(ctx: &Ctx<'_>, value: String) -> Documentation {
 
 pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
     let text = ctx.text();
-    let cursor = analyze(text, offset);
+    let cursor = analyze(text, crate::lexer::file_tokens(ctx.db, ctx.file), offset);
     let mut b = Builder { ctx, range: cursor.prefix, items: Vec::new() };
     if let Some(string) = cursor.in_import_string {
         import_paths(&mut b, string.span, cursor.offset);

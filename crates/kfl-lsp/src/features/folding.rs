@@ -4,7 +4,7 @@
 use tower_lsp_server::ls_types::{FoldingRange, FoldingRangeKind};
 
 use super::Ctx;
-use crate::lexer::{lex, TokenKind};
+use crate::lexer::TokenKind;
 
 pub fn folding_ranges(ctx: &Ctx<'_>) -> Vec<FoldingRange> {
     let text = ctx.text();
@@ -17,7 +17,7 @@ pub fn folding_ranges(ctx: &Ctx<'_>) -> Vec<FoldingRange> {
         kind,
         collapsed_text: None,
     };
-    let tokens = lex(text);
+    let tokens = crate::lexer::file_tokens(ctx.db, ctx.file);
     let mut out = Vec::new();
     let mut open: Vec<(char, u32)> = Vec::new();
     let mut comment_run: Option<(u32, u32)> = None;

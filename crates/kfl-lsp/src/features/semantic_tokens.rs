@@ -10,7 +10,7 @@ use tower_lsp_server::ls_types::{SemanticToken, SemanticTokenModifier, SemanticT
 
 use super::Ctx;
 use crate::index::{file_index, Role, Symbol};
-use crate::lexer::{lex, TokenKind};
+use crate::lexer::TokenKind;
 
 const KEYWORD: u32 = 0;
 const TYPE: u32 = 1;
@@ -59,7 +59,7 @@ pub fn semantic_tokens(ctx: &Ctx<'_>) -> Vec<SemanticToken> {
     let by_span: HashMap<(u32, u32), &crate::index::Occurrence> =
         index.occurrences.iter().filter(|o| o.role != Role::Mention).map(|o| ((o.span.start, o.span.end), o)).collect();
     let exports = file_exports(ctx.db, ctx.file);
-    let tokens = lex(text);
+    let tokens = crate::lexer::file_tokens(ctx.db, ctx.file);
     let mut out = Vec::new();
     let mut last = (0u32, 0u32);
     for (i, token) in tokens.iter().enumerate() {

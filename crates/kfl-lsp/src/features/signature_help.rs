@@ -10,7 +10,7 @@ use super::{callable, callee_inputs, callee_outputs, find_component, find_pipeli
 use crate::context::{analyze, FrameKind};
 
 pub fn signature_help(ctx: &Ctx<'_>, offset: usize) -> Option<SignatureHelp> {
-    let cursor = analyze(ctx.text(), offset);
+    let cursor = analyze(ctx.text(), crate::lexer::file_tokens(ctx.db, ctx.file), offset);
     if cursor.in_trivia && cursor.in_import_string.is_none() {
         // Inside a string argument the call is still the one being written.
         let inside_string = cursor.frames.iter().any(|f| matches!(f.kind, FrameKind::Call { .. }));
