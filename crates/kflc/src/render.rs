@@ -81,7 +81,7 @@ pub fn human(db: &Database, file: SourceFile, diagnostic: &Diagnostic, colour: b
     }
     let report = Report {
         diagnostic: diagnostic.clone(),
-        source: NamedSource::new(file.path(db).to_string(), text).with_language("kfl"),
+        source: NamedSource::new(file.path(db), text).with_language("kfl"),
         help,
     };
     let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::none() };
