@@ -4,7 +4,9 @@
 # the 0.7 LSP snippet, which must start the configured server command, attach every KFL buffer of a
 # project to one client and send it the files. The server is tests/editors/fake-lsp.py, a stand-in
 # that records what Neovim sends, so that the test does not depend on `kflc lsp`. The 0.8 snippet
-# (vim.lsp.start) cannot run on 0.7: it is only compiled.
+# (vim.lsp.start) cannot run on 0.7: it is only compiled. When kflc has the `lsp` subcommand (kflc is
+# built with cargo unless KFLC names a binary), the 0.7 snippet is also run against the real
+# `kflc lsp`, which must publish the checker's diagnostic for a file with a type error.
 # Prints `N passed, M failed` last and exits non-zero on a failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -171,6 +173,51 @@ check("didOpen for both files, as languageId kfl",
       uris == ["other.kfl", "train.kfl"] and all(e.get("languageId") == "kfl" for e in opened), opened)
 PY
 )
+
+echo "== the real kflc lsp =="
+if [[ -z ${KFLC:-} ]]; then
+  echo "building kflc (cargo build --bin kflc)"
+  (cd "$ROOT" && cargo build --quiet --bin kflc) && KFLC=$ROOT/target/debug/kflc
+fi
+if [[ -z ${KFLC:-} ]]; then
+  fail "cargo build --bin kflc"
+elif ! "$KFLC" --help | grep -q '^  lsp'; then
+  echo "note: this kflc has no lsp subcommand yet; only the stand-in server was used"
+else
+  cat >"$project/bad.kfl" <<'KFL'
+component count_to {
+    image = "busybox:1.36"
+    input n: Int
+    sh "seq $n"
+}
+
+pipeline counting() {
+    count_to(n: "three")
+}
+KFL
+  cat >"$work/init-real.lua" <<LUA
+vim.opt.runtimepath:prepend('$NVIM_DIR')
+vim.g.kfl_lsp_cmd = { '$KFLC', 'lsp' }
+dofile('$NVIM_DIR/lsp-nvim-0.7.lua')
+LUA
+  cat >"$work/probe-real.lua" <<'LUA'
+vim.wait(30000, function() return #vim.diagnostic.get(0) > 0 end, 100)
+local lines = {}
+for _, d in ipairs(vim.diagnostic.get(0)) do
+  table.insert(lines, string.format('%d:%d %s %s', d.lnum + 1, d.col + 1, tostring(d.code), d.message))
+end
+vim.fn.writefile(lines, vim.env.KFL_PROBE_OUT)
+vim.cmd('qa!')
+LUA
+  (cd "$project" && KFL_PROBE_OUT=$work/real.txt timeout 120 nvim --headless -u "$work/init-real.lua" bad.kfl \
+    -c "luafile $work/probe-real.lua") >"$work/nvim-real.out" 2>&1
+  if grep -q '^8:17 E0201 ' "$work/real.txt" 2>/dev/null; then
+    ok "kflc lsp, started by lsp-nvim-0.7.lua, reports E0201 at 8:17: $(cut -d' ' -f3- "$work/real.txt" | head -1)"
+  else
+    fail "kflc lsp diagnostics in Neovim"
+    cat "$work/real.txt" "$work/nvim-real.out" 2>/dev/null
+  fi
+fi
 
 echo "== lsp-nvim-0.8.lua compiles (vim.lsp.start needs Neovim 0.8; this is 0.7) =="
 if nvim --headless -u NONE -c "lua assert(loadfile('$NVIM_DIR/lsp-nvim-0.8.lua'))" -c 'qa!' >"$work/compile.out" 2>&1 &&
