@@ -20,8 +20,8 @@ pub struct Backend {
     state: Arc<Mutex<State>>,
     /// Bumped by every change to the world; diagnostics computed for an older one are dropped.
     generation: Arc<AtomicU64>,
-    /// The diagnostics last sent for each document; the lock orders the sends.
-    published: Arc<tokio::sync::Mutex<HashMap<Uri, Vec<Diagnostic>>>>,
+    /// The version and diagnostics last sent for each document; the lock orders the sends.
+    published: Arc<tokio::sync::Mutex<HashMap<Uri, (i32, Vec<Diagnostic>)>>>,
     test_hooks: bool,
 }
 
@@ -113,18 +113,18 @@ impl Backend {
                 }
                 drop(snapshot);
             });
-            let first_uri = first.is_some();
-            let mut is_first = first_uri;
+            let mut is_first = first.is_some();
             while let Some((uri, version, diagnostics)) = rx.recv().await {
                 let mut published = published.lock().await;
                 if current.load(Ordering::SeqCst) != generation {
                     // A newer change publishes its own.
                     break;
                 }
-                let unchanged = published.get(&uri) == Some(&diagnostics);
+                // The edited document always; the others when their version or diagnostics changed.
+                let unchanged = published.get(&uri).is_some_and(|(v, d)| *v == version && *d == diagnostics);
                 if !unchanged || is_first {
                     client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(version)).await;
-                    published.insert(uri, diagnostics);
+                    published.insert(uri, (version, diagnostics));
                 }
                 is_first = false;
             }
