@@ -1,0 +1,1 @@
+//! KFL on a live cluster (work in progress).
