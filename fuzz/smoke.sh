@@ -31,10 +31,17 @@ for target in "${targets[@]}"; do
     for input in "${inputs[@]}"; do
         count=$((count + 1))
         # A libFuzzer binary given files runs each once and exits non-zero if one crashes.
-        if ! output=$("$bin_dir/$target" "$input" 2>&1); then
+        status=0
+        output=$("$bin_dir/$target" "$input" 2>&1) || status=$?
+        if [ "$status" -ne 0 ]; then
             failed=$((failed + 1))
-            echo "FAIL $target ${input#"$root"/}"
-            echo "$output" | grep -a -A6 'panicked at' | head -20 | sed 's/^/    /'
+            if [ "$status" -gt 128 ]; then
+                # No panic message: killed by a signal, most often SIGSEGV from a stack overflow.
+                echo "FAIL $target ${input#"$root"/}: killed by signal $((status - 128))"
+            else
+                echo "FAIL $target ${input#"$root"/}"
+                echo "$output" | grep -a -A2 'panicked at' | head -6 | cut -c1-200 | sed 's/^/    /'
+            fi
         fi
     done
     echo "smoke: $target ran $count inputs"

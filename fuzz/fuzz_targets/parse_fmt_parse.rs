@@ -26,8 +26,7 @@ fuzz_target!(|data: &[u8]| {
         "the formatted text does not parse: {:#?}\n--- formatted ---\n{formatted}",
         after.errors
     );
-    let tree_before = erase_spans(&format!("{:#?}", before.file));
-    let tree_after = erase_spans(&format!("{:#?}", after.file));
+    let (tree_before, tree_after) = debug_trees(&before.file, &after.file);
     assert!(
         tree_before == tree_after,
         "formatting changed the tree\n--- formatted ---\n{formatted}\n--- tree before ---\n{tree_before}\n--- tree after ---\n{tree_after}"
@@ -38,6 +37,22 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(again == formatted, "formatting is not idempotent\n--- once ---\n{formatted}\n--- twice ---\n{again}");
 });
+
+/// The `Debug` texts of both trees, spans erased. `Debug` recurses as deep as the tree is nested, so
+/// it runs on a thread with a large stack: a stack overflow here would be the harness's, not a bug
+/// of the crates under test (which run on the fuzzer's own thread). `{:?}`, not `{:#?}`: pretty
+/// printing costs time in the square of the nesting depth.
+fn debug_trees(before: &kfl_syntax::ast::File, after: &kfl_syntax::ast::File) -> (String, String) {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .stack_size(1 << 30)
+            .spawn_scoped(scope, || (erase_spans(&format!("{before:?}")), erase_spans(&format!("{after:?}"))));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(error) => panic!("cannot start the thread that compares trees: {error}"),
+        }
+    })
+}
 
 /// The `Debug` text of a tree with every span (`Span` prints as `start..end`) replaced by `_`.
 /// Text inside string literals is left alone, so a string that holds `1..2` still counts.
