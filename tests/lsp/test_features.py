@@ -505,3 +505,20 @@ async def test_folding_ranges(client: LanguageClient, main: pathlib.Path):
     assert any(s == component_start and e >= component_start + 5 for s, e, _ in spans)
     assert any(s == pipeline_start and e >= pipeline_start + 10 for s, e, _ in spans)
     assert any(s == pos(text, "trained = ").line for s, _, _ in spans)  # the override block
+
+
+async def test_completion_in_an_item_that_does_not_parse(client: LanguageClient, main: pathlib.Path):
+    # The pipeline is half typed: the file's own component `publish` is read from tokens.
+    text = main.read_text(encoding="utf-8").replace("    output model", "    p = publish(\n    output model")
+    published = await open_document(client, main, text)
+    assert "E0001" in [d.code for d in published.diagnostics]
+    items = await complete(client, main, pos(text, "publish(\n", 8))
+    details = {i.label: i.detail for i in items}
+    assert details == {"checkpoint": "Checkpoint (required)", "note": 'String = "ok"'}, details
+    items = await complete(client, main, pos(text, "    p = ", 8))
+    labels = {i.label for i in items}
+    assert {"publish", "train_model", "clean_data", "download_csv"} <= labels, labels
+    help_ = await client.text_document_signature_help_async(
+        types.SignatureHelpParams(text_document=doc(main), position=pos(text, "publish(\n", 8))
+    )
+    assert help_.signatures[0].label == 'publish(checkpoint: Checkpoint, note: String = "ok")'

@@ -69,7 +69,7 @@ pub struct Frame {
 }
 
 /// The kind of item around the cursor, with what its tokens declare.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Outline {
     /// `component`, `pipeline`, `artifact`, `import`, or empty before any item keyword.
     pub keyword: String,
@@ -80,7 +80,28 @@ pub struct Outline {
     pub outputs: Vec<(String, String)>,
     /// Pipeline tasks: name → callee.
     pub tasks: BTreeMap<String, String>,
+    /// Defaults of inputs or parameters, as written: name → text.
+    pub defaults: BTreeMap<String, String>,
+    /// The item's doc comment.
+    pub doc: Option<String>,
     pub span: Span,
+}
+
+/// The outlines of every item of a file, read from its tokens (items that do not parse included).
+#[salsa::tracked(returns(ref))]
+pub fn file_outlines(db: &dyn kfl_check::Db, file: kfl_check::SourceFile) -> std::sync::Arc<Vec<Outline>> {
+    let text = file.text(db);
+    let tokens = crate::lexer::file_tokens(db, file);
+    let mut starts = crate::lexer::item_starts(text, tokens);
+    starts.push(text.len());
+    let mut out = Vec::new();
+    for window in starts.windows(2) {
+        let span = Span::new(window[0], window[1].max(window[0]));
+        let first = tokens.partition_point(|t| (t.span.start as usize) < window[0]);
+        let last = tokens.partition_point(|t| (t.span.start as usize) < window[1]);
+        out.push(outline(text, &tokens[first..last], span));
+    }
+    std::sync::Arc::new(out)
 }
 
 #[derive(Clone, Debug)]
@@ -368,6 +389,17 @@ fn classify_brace(text: &str, frame: &Frame) -> FrameKind {
 fn outline(text: &str, tokens: &[Token], span: Span) -> Outline {
     let code: Vec<&Token> = tokens.iter().filter(|t| !t.is_trivia()).collect();
     let mut out = Outline { span, ..Outline::default() };
+    let docs: Vec<&str> = tokens
+        .iter()
+        .take_while(|t| t.is_trivia())
+        .filter(|t| t.kind == TokenKind::DocComment)
+        .map(|t| {
+            t.text(text).trim_start_matches("///").strip_prefix(' ').unwrap_or(t.text(text).trim_start_matches("///"))
+        })
+        .collect();
+    if !docs.is_empty() {
+        out.doc = Some(docs.join("\n"));
+    }
     let Some(first) = code.first() else { return out };
     if first.kind != TokenKind::Keyword {
         return out;
@@ -411,10 +443,18 @@ fn outline(text: &str, tokens: &[Token], span: Span) -> Outline {
     };
     match out.keyword.as_str() {
         "component" => {
-            for i in 0..code.len() {
+            for (i, keyword) in code.iter().enumerate() {
                 if (s(i) == "input" || s(i) == "output") && is_ident(i + 1) && s(i + 2) == ":" {
                     let entry = (s(i + 1).to_string(), type_at(i + 3));
                     if s(i) == "input" {
+                        // `= default` up to the end of the line (or a comment).
+                        let at = keyword.span.end as usize;
+                        let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+                        let line = &text[at..line_end];
+                        let line = line.find("//").map_or(line, |c| &line[..c]);
+                        if let Some((_, default)) = line.split_once('=') {
+                            out.defaults.insert(entry.0.clone(), default.trim().to_string());
+                        }
                         out.inputs.push(entry);
                     } else {
                         out.outputs.push(entry);
@@ -447,6 +487,31 @@ fn outline(text: &str, tokens: &[Token], span: Span) -> Outline {
                 let starts_param = matches!(s(i.wrapping_sub(1)), "(" | ",");
                 if in_params && depth == 1 && starts_param && is_ident(i) && s(i + 1) == ":" {
                     out.inputs.push((w.to_string(), type_at(i + 2)));
+                    // `= default` up to the `,` or `)` that ends the parameter.
+                    let mut j = i + 2;
+                    let mut inner = 0i32;
+                    let mut default: Option<(usize, usize)> = None;
+                    while let Some(t) = code.get(j) {
+                        match t.text(text) {
+                            "(" | "[" | "{" => inner += 1,
+                            ")" | "]" | "}" if inner == 0 => break,
+                            ")" | "]" | "}" => inner -= 1,
+                            "," if inner == 0 => break,
+                            "=" if inner == 0 && default.is_none() => {
+                                default = Some((t.span.end as usize, t.span.end as usize));
+                                j += 1;
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if let Some(d) = &mut default {
+                            d.1 = t.span.end as usize;
+                        }
+                        j += 1;
+                    }
+                    if let Some((a, b)) = default {
+                        out.defaults.insert(w.to_string(), text[a..b].trim().to_string());
+                    }
                 }
                 if params_done && depth >= 1 && is_ident(i) && s(i + 1) == "(" {
                     let (name, is_task) = if s(i.wrapping_sub(1)) == "=" && is_ident(i.wrapping_sub(2)) {

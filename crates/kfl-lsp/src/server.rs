@@ -15,13 +15,16 @@ use crate::convert::{diagnostic, path_of_uri, ClientSupport};
 use crate::features::{self, Ctx};
 use crate::state::{Snapshot, State};
 
+/// Per document: the version and diagnostics last sent.
+type Published = HashMap<Uri, (i32, Vec<Diagnostic>)>;
+
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
     /// Bumped by every change to the world; diagnostics computed for an older one are dropped.
     generation: Arc<AtomicU64>,
     /// The version and diagnostics last sent for each document; the lock orders the sends.
-    published: Arc<tokio::sync::Mutex<HashMap<Uri, (i32, Vec<Diagnostic>)>>>,
+    published: Arc<tokio::sync::Mutex<Published>>,
     test_hooks: bool,
 }
 

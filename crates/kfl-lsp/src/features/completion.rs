@@ -1,7 +1,7 @@
 //! Completion, from the token context of the cursor (the item being typed rarely parses) and the
 //! signatures the checker knows (which come from the files that do).
 
-use kfl_check::items::{visible_names, Export};
+use kfl_check::items::{file_exports, Export};
 use kfl_check::types::{BUILTIN_ARTIFACTS, PARAMETER_TYPES};
 use kfl_diagnostics::Span;
 use tower_lsp_server::ls_types::{
@@ -9,7 +9,7 @@ use tower_lsp_server::ls_types::{
     TextEdit,
 };
 
-use super::{callable, callee_inputs, callee_outputs, field_doc, find_component, find_pipeline, Ctx, InputInfo};
+use super::{callee_info, callees, field_doc, imports_from_tokens, Ctx, InputInfo};
 use crate::context::{analyze, Cursor, FrameKind};
 use crate::lexer::TokenKind;
 
@@ -68,23 +68,9 @@ impl Builder<'_, '_> {
     }
 
     fn callables(&mut self) {
-        let db = self.ctx.db;
-        let file = self.ctx.file;
-        let mut seen = Vec::new();
-        for (name, export) in visible_names(db, file) {
-            let kind = match export {
-                Export::Component(_) => "component",
-                Export::Pipeline(_) => "pipeline",
-                Export::Artifact { .. } => continue,
-            };
-            if seen.contains(&name) {
-                continue;
-            }
-            seen.push(name);
-            let Some((owner, export)) = callable(db, file, name) else { continue };
-            let inputs = callee_inputs(db, owner, export, name);
-            let outputs = callee_outputs(db, owner, export);
-            let args: Vec<String> = inputs
+        for callee in callees(self.ctx.db, self.ctx.file) {
+            let args: Vec<String> = callee
+                .inputs
                 .iter()
                 .map(|i| {
                     if i.default.is_some() {
@@ -94,16 +80,17 @@ impl Builder<'_, '_> {
                     }
                 })
                 .collect();
-            let mut detail = format!("{kind} ({})", args.join(", "));
-            if !outputs.is_empty() {
-                detail.push_str(&format!(" → ({})", super::outputs_text(&outputs)));
+            let mut detail = format!("{} ({})", callee.kind, args.join(", "));
+            if !callee.outputs.is_empty() {
+                let outputs: Vec<String> = callee
+                    .outputs
+                    .iter()
+                    .map(|(n, t)| if t.is_empty() { n.clone() } else { format!("{n}: {t}") })
+                    .collect();
+                detail.push_str(&format!(" → ({})", outputs.join(", ")));
             }
-            let doc = find_component(db, owner, name)
-                .map(|c| c.doc.text())
-                .or_else(|| find_pipeline(db, owner, name).map(|p| p.doc.text()))
-                .flatten();
-            let documentation = doc.map(|d| docs(self.ctx, d));
-            self.push(name, CompletionItemKind::FUNCTION, Some(detail)).documentation = documentation;
+            let documentation = callee.doc.map(|d| docs(self.ctx, d));
+            self.push(&callee.name, CompletionItemKind::FUNCTION, Some(detail)).documentation = documentation;
         }
     }
 
@@ -116,13 +103,24 @@ impl Builder<'_, '_> {
         for ty in BUILTIN_ARTIFACTS {
             self.push(ty, CompletionItemKind::CLASS, Some("built-in artifact type".to_string()));
         }
+        // The file's own artifact types from tokens (it may not parse), imported ones from exports.
         let db = self.ctx.db;
-        for (name, export) in visible_names(db, self.ctx.file) {
-            if let Export::Artifact { base } = export {
-                let detail = format!("artifact type: {}", base.as_deref().unwrap_or("Artifact"));
-                if !self.items.iter().any(|i| i.label == name) {
-                    self.push(name, CompletionItemKind::CLASS, Some(detail));
+        let mut declared: Vec<(String, String)> = Vec::new();
+        for outline in crate::context::file_outlines(db, self.ctx.file).iter() {
+            if let ("artifact", Some(name)) = (outline.keyword.as_str(), &outline.name) {
+                declared.push((name.clone(), "artifact type".to_string()));
+            }
+        }
+        for imported in imports_from_tokens(db, self.ctx.file) {
+            for (name, export) in &file_exports(db, imported).items {
+                if let Export::Artifact { base } = export {
+                    declared.push((name.clone(), format!("artifact type: {}", base.as_deref().unwrap_or("Artifact"))));
                 }
+            }
+        }
+        for (name, detail) in declared {
+            if !self.items.iter().any(|i| i.label == name) {
+                self.push(&name, CompletionItemKind::CLASS, Some(detail));
             }
         }
     }
@@ -197,8 +195,8 @@ impl Builder<'_, '_> {
         let outline = &cursor.outline;
         if outline.keyword == "pipeline" {
             let Some(callee) = outline.tasks.get(base) else { return };
-            let Some((owner, export)) = callable(self.ctx.db, self.ctx.file, callee) else { return };
-            for (i, (name, ty)) in callee_outputs(self.ctx.db, owner, export).iter().enumerate() {
+            let Some(info) = callee_info(self.ctx.db, self.ctx.file, callee) else { return };
+            for (i, (name, ty)) in info.outputs.iter().enumerate() {
                 let item = self.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee}")));
                 item.sort_text = Some(format!("{i:03}"));
             }
@@ -366,10 +364,7 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
                         .map(|n| InputInfo { name: n.to_string(), ty: "String".into(), default: None, doc: None })
                         .collect()
                 } else {
-                    match callable(ctx.db, ctx.file, callee) {
-                        Some((owner, export)) => callee_inputs(ctx.db, owner, export, callee),
-                        None => Vec::new(),
-                    }
+                    callee_info(ctx.db, ctx.file, callee).map(|c| c.inputs).unwrap_or_default()
                 };
                 b.arguments(&inputs, &frame.written);
             }

@@ -448,3 +448,101 @@ pub fn formatting(ctx: &Ctx<'_>) -> Result<Option<Vec<TextEdit>>, String> {
         Err(_) => Ok(None),
     }
 }
+
+/// A component or pipeline as a caller sees it.
+#[derive(Clone, Debug)]
+pub struct CalleeInfo {
+    pub name: String,
+    /// `component` or `pipeline`.
+    pub kind: &'static str,
+    pub inputs: Vec<InputInfo>,
+    /// Outputs with their types (as written for items of the file itself).
+    pub outputs: Vec<(String, String)>,
+    pub doc: Option<String>,
+}
+
+fn own_callee(outline: &crate::context::Outline) -> Option<CalleeInfo> {
+    let kind = match outline.keyword.as_str() {
+        "component" => "component",
+        "pipeline" => "pipeline",
+        _ => return None,
+    };
+    Some(CalleeInfo {
+        name: outline.name.clone()?,
+        kind,
+        inputs: outline
+            .inputs
+            .iter()
+            .map(|(name, ty)| InputInfo {
+                name: name.clone(),
+                ty: ty.clone(),
+                default: outline.defaults.get(name).cloned(),
+                doc: None,
+            })
+            .collect(),
+        outputs: outline.outputs.clone(),
+        doc: outline.doc.clone(),
+    })
+}
+
+fn imported_callee(db: &dyn Db, owner: SourceFile, name: &str, export: &Export) -> Option<CalleeInfo> {
+    let kind = match export {
+        Export::Component(_) => "component",
+        Export::Pipeline(_) => "pipeline",
+        Export::Artifact { .. } => return None,
+    };
+    let doc = find_component(db, owner, name)
+        .map(|c| c.doc.text())
+        .or_else(|| find_pipeline(db, owner, name).map(|p| p.doc.text()))
+        .flatten();
+    Some(CalleeInfo {
+        name: name.to_string(),
+        kind,
+        inputs: callee_inputs(db, owner, export, name),
+        outputs: callee_outputs(db, owner, export).into_iter().map(|(n, t)| (n, t.to_string())).collect(),
+        doc,
+    })
+}
+
+/// The files a file imports, found from its tokens (without parsing it).
+pub fn imports_from_tokens(db: &dyn Db, file: SourceFile) -> Vec<SourceFile> {
+    let text = file.text(db);
+    let mut out: Vec<SourceFile> = Vec::new();
+    for relative in crate::lexer::lexical_imports(text, crate::lexer::file_tokens(db, file)) {
+        let path = kfl_check::resolve_import_path(file.path(db), &relative);
+        if let Some(target) = crate::index::project_file(db, &path) {
+            if target != file && !out.contains(&target) {
+                out.push(target);
+            }
+        }
+    }
+    out
+}
+
+/// The components and pipelines a file can call. The file itself is usually being typed and does
+/// not parse, so its own items are read from tokens; imported files' come from their exports.
+pub fn callees(db: &dyn Db, file: SourceFile) -> Vec<CalleeInfo> {
+    let mut out: Vec<CalleeInfo> = crate::context::file_outlines(db, file).iter().filter_map(own_callee).collect();
+    for imported in imports_from_tokens(db, file) {
+        for (name, export) in &file_exports(db, imported).items {
+            if out.iter().any(|c| c.name == *name) {
+                continue;
+            }
+            out.extend(imported_callee(db, imported, name, export));
+        }
+    }
+    out
+}
+
+/// One callee by name: the file's own item first, then the imported files' in import order.
+pub fn callee_info(db: &dyn Db, file: SourceFile, name: &str) -> Option<CalleeInfo> {
+    if let Some(own) =
+        crate::context::file_outlines(db, file).iter().filter(|o| o.name.as_deref() == Some(name)).find_map(own_callee)
+    {
+        return Some(own);
+    }
+    imports_from_tokens(db, file).into_iter().find_map(|imported| {
+        let export = file_exports(db, imported).items.get(name)?;
+        imported_callee(db, imported, name, export)
+    })
+}

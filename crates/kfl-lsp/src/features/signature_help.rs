@@ -1,12 +1,11 @@
 //! Signature help inside the parentheses of a call: the callee's inputs, the one being written
 //! highlighted.
 
-use kfl_check::items::Export;
 use tower_lsp_server::ls_types::{
     Documentation, MarkupContent, MarkupKind, ParameterInformation, ParameterLabel, SignatureHelp, SignatureInformation,
 };
 
-use super::{callable, callee_inputs, callee_outputs, find_component, find_pipeline, outputs_text, Ctx, InputInfo};
+use super::{callee_info, Ctx, InputInfo};
 use crate::context::{analyze, FrameKind};
 
 pub fn signature_help(ctx: &Ctx<'_>, offset: usize) -> Option<SignatureHelp> {
@@ -27,14 +26,10 @@ pub fn signature_help(ctx: &Ctx<'_>, offset: usize) -> Option<SignatureHelp> {
             .collect();
         (inputs, String::new(), "function", None)
     } else {
-        let (owner, export) = callable(ctx.db, ctx.file, callee)?;
-        let kind = if matches!(export, Export::Pipeline(_)) { "pipeline" } else { "component" };
-        let doc = find_component(ctx.db, owner, callee)
-            .map(|c| c.doc.text())
-            .or_else(|| find_pipeline(ctx.db, owner, callee).map(|p| p.doc.text()))
-            .flatten();
-        let outputs = outputs_text(&callee_outputs(ctx.db, owner, export));
-        (callee_inputs(ctx.db, owner, export, callee), outputs, kind, doc)
+        let info = callee_info(ctx.db, ctx.file, callee)?;
+        let outputs: Vec<String> =
+            info.outputs.iter().map(|(n, t)| if t.is_empty() { n.clone() } else { format!("{n}: {t}") }).collect();
+        (info.inputs, outputs.join(", "), info.kind, info.doc)
     };
     // The label, with each parameter's place in it (in UTF-16 units, as LSP counts).
     let mut label = format!("{callee}(");
