@@ -39,7 +39,7 @@ fi
 
 run "rustfmt" cargo fmt --all -- --check
 run "clippy (-D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings
-run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace
+run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace --no-fail-fast
 run "benchmarks compile" cargo bench --workspace --no-run --quiet
 run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
 run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
