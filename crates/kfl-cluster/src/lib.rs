@@ -1,1 +1,486 @@
-//! KFL on a live cluster (work in progress).
+//! KFL on a live cluster: `kflc apply`, `plan`, `runs`, `status`, `delete` and `logs`.
+//!
+//! Each command is a plain argument struct and a function returning an exit code
+//! ([`apply_command`], [`plan_command`], …); the `_with` variants write to a [`Console`] instead of
+//! stdout/stderr, and the `_on` variants take an already-made [`Cluster`] (tests pass a
+//! recorded-response client).
+//!
+//! # Invariants
+//!
+//! - This crate is the only one that depends on kube / k8s-openapi / tokio; nothing else in the
+//!   workspace talks to a cluster.
+//! - A pipeline with errors is never submitted: it is lowered (which refuses errors) before any
+//!   connection is made, and the command stops there.
+//! - The cluster is chosen as kubectl chooses it (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`,
+//!   in-cluster; `--context`; `--namespace` else the context's namespace else `default`).
+//! - Every submission is a server-side apply under the field manager `kflc` with strict field
+//!   validation; `--force-conflicts` is the only way fields of another manager are taken over.
+//! - `--dry-run=server` sends `dryRun=All`: the server persists nothing.
+//! - Every run has a unique name `<pipeline>-<yyyymmdd>-<hhmmss>-<hex>` (≤ 63 characters) and the
+//!   labels `kfl.dev/pipeline`, `kfl.dev/run`, `app.kubernetes.io/managed-by: kflc`.
+//! - Workflows are addressed without discovery (`ApiResource::from_gvk_with_plural`).
+//! - Every API failure is reported with what was being done (verb, resource, namespace); a 404 on
+//!   the workflows collection means the Workflow CRD is not installed.
+//! - Exit codes: 0 success; 1 the pipeline, the server or the run said no; 2 the cluster could not
+//!   be reached or configured (or a usage error).
+
+pub mod argo;
+pub mod capacity;
+pub mod connect;
+pub mod diff;
+pub mod error;
+pub mod kfp;
+pub mod logs;
+pub mod project;
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+pub use connect::{Cluster, ClusterArgs};
+pub use error::ClusterError;
+
+/// Where a command writes: normally stdout and stderr; tests pass buffers.
+pub struct Console<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+fn with_std_console(f: impl FnOnce(&mut Console) -> u8) -> ExitCode {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let code = f(&mut Console { out: &mut out, err: &mut err });
+    let _ = out.flush();
+    ExitCode::from(code)
+}
+
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime")
+        .block_on(future)
+}
+
+/// Which system runs the pipeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// Argo Workflows, through the Kubernetes API.
+    #[default]
+    Argo,
+    /// Kubeflow Pipelines, through its REST API (`--endpoint`).
+    Kfp,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "argo" => Ok(Backend::Argo),
+            "kfp" => Ok(Backend::Kfp),
+            other => Err(format!("unknown backend `{other}`: use `argo` or `kfp`")),
+        }
+    }
+}
+
+/// Parses `--dry-run=VALUE`: `server` (send with dryRun=All) or `none`; `client` points to `plan`.
+pub fn parse_dry_run(value: &str) -> Result<bool, String> {
+    match value {
+        "server" => Ok(true),
+        "none" => Ok(false),
+        "client" => Err("--dry-run=client is `kflc plan` (or `kflc build --target argo`)".to_string()),
+        other => Err(format!("unknown --dry-run value `{other}`: use `server`")),
+    }
+}
+
+/// `kflc apply FILE [--pipeline NAME] [--param name=value…]`.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyArgs {
+    pub file: PathBuf,
+    pub pipeline: Option<String>,
+    /// `name=value`.
+    pub params: Vec<String>,
+    /// Apply to this run name instead of a new one (a re-apply).
+    pub name: Option<String>,
+    /// `--dry-run=server`.
+    pub dry_run_server: bool,
+    /// Follow the run until it ends; exit 1 if it fails.
+    pub wait: bool,
+    /// With `--wait`: give up after this long.
+    pub timeout: Option<Duration>,
+    /// Take over fields owned by other field managers.
+    pub force_conflicts: bool,
+    /// Skip the node capacity check.
+    pub skip_capacity_check: bool,
+    pub backend: Backend,
+    /// The Kubeflow Pipelines API (`--backend kfp`), e.g. `http://localhost:8888`.
+    pub endpoint: Option<String>,
+    pub cluster: ClusterArgs,
+}
+
+/// `kflc plan FILE`: the manifest, and what an apply would change.
+#[derive(Clone, Debug, Default)]
+pub struct PlanArgs {
+    pub file: PathBuf,
+    pub pipeline: Option<String>,
+    pub params: Vec<String>,
+    /// Compare with this existing run (else the plan is for a new run).
+    pub name: Option<String>,
+    pub cluster: ClusterArgs,
+}
+
+/// `kflc runs [--pipeline NAME]`.
+#[derive(Clone, Debug, Default)]
+pub struct RunsArgs {
+    /// The pipeline (its KFL or Kubernetes name); all kflc runs without it.
+    pub pipeline: Option<String>,
+    pub cluster: ClusterArgs,
+}
+
+/// `kflc status RUN`.
+#[derive(Clone, Debug, Default)]
+pub struct StatusArgs {
+    pub run: String,
+    /// Follow until the run ends.
+    pub wait: bool,
+    pub timeout: Option<Duration>,
+    pub cluster: ClusterArgs,
+}
+
+/// `kflc delete RUN`.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteArgs {
+    pub run: String,
+    pub cluster: ClusterArgs,
+}
+
+/// `kflc logs RUN [--task NAME]`.
+#[derive(Clone, Debug, Default)]
+pub struct LogsArgs {
+    pub run: String,
+    pub task: Option<String>,
+    pub cluster: ClusterArgs,
+}
+
+fn fail(console: &mut Console, error: &ClusterError) -> u8 {
+    let _ = writeln!(console.err, "error: {error}");
+    error.exit_code()
+}
+
+async fn connected(args: &ClusterArgs, console: &mut Console<'_>) -> Result<Cluster, u8> {
+    connect::connect(args).await.map_err(|e| fail(console, &e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// apply
+
+pub fn apply_command(args: ApplyArgs) -> ExitCode {
+    with_std_console(|c| apply_with(&args, c))
+}
+
+pub fn apply_with(args: &ApplyArgs, console: &mut Console) -> u8 {
+    // Lower first: a pipeline with errors never reaches a connection.
+    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return build_failed(console, &e),
+    };
+    if args.backend == Backend::Kfp {
+        return block_on(kfp::apply(args, &loaded, console));
+    }
+    block_on(async {
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        apply_loaded(&cluster, args, &loaded, console).await
+    })
+}
+
+/// `apply` against a given cluster (tests pass a recorded-response client).
+pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, console: &mut Console<'_>) -> u8 {
+    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return build_failed(console, &e),
+    };
+    apply_loaded(cluster, args, &loaded, console).await
+}
+
+fn build_failed(console: &mut Console, error: &project::BuildError) -> u8 {
+    match error {
+        project::BuildError::HasErrors { .. } => {
+            let _ = writeln!(console.err, "{error}");
+            1
+        }
+        project::BuildError::Other(message) => {
+            let _ = writeln!(console.err, "error: {message}");
+            2
+        }
+    }
+}
+
+async fn apply_loaded(cluster: &Cluster, args: &ApplyArgs, loaded: &project::Loaded, console: &mut Console<'_>) -> u8 {
+    let name =
+        args.name.clone().unwrap_or_else(|| project::run_name(&loaded.dag.k8s_name, std::time::SystemTime::now()));
+    let workflow = match project::workflow(&loaded.dag, &name, &cluster.namespace, &args.params) {
+        Ok(w) => w,
+        Err(e) => return build_failed(console, &e),
+    };
+    if !args.skip_capacity_check {
+        match capacity::check(cluster, &loaded.dag).await {
+            capacity::Outcome::Fits => {}
+            capacity::Outcome::Unknown(warning) => {
+                let _ = writeln!(console.err, "warning: {warning}");
+            }
+            capacity::Outcome::DoesNotFit(problems) => {
+                for p in &problems {
+                    let _ = writeln!(console.err, "error: {p}");
+                }
+                let _ = writeln!(console.err, "error: no node of the cluster can run {} task(s); nothing was submitted (--skip-capacity-check to submit anyway)", problems.len());
+                return 1;
+            }
+        }
+    }
+    let answer = match argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts).await {
+        Ok(a) => a,
+        Err(e) => return fail(console, &locate(e, loaded, &workflow)),
+    };
+    if args.dry_run_server {
+        let _ = write!(console.out, "{}", kfl_argo::to_yaml(&diff::comparable(&answer)));
+        let _ = writeln!(
+            console.err,
+            "dry run: the server accepted run `{name}` in namespace `{}` (dryRun=All: nothing was persisted)",
+            cluster.namespace
+        );
+        return 0;
+    }
+    let _ = writeln!(console.out, "{name}");
+    let _ = writeln!(
+        console.err,
+        "submitted run `{name}` of pipeline `{}` to namespace `{}` (follow it: kflc status {name} --wait)",
+        loaded.dag.name, cluster.namespace
+    );
+    if args.wait {
+        return wait_and_report(cluster, &name, args.timeout, console).await;
+    }
+    0
+}
+
+/// Fills in the `.kfl` origin of each field the server refused.
+pub fn locate(error: ClusterError, loaded: &project::Loaded, workflow: &Json) -> ClusterError {
+    match error {
+        ClusterError::Invalid { message, mut fields } => {
+            for f in &mut fields {
+                f.origin = project::origin_of_field(loaded, workflow, &f.field);
+            }
+            ClusterError::Invalid { message, fields }
+        }
+        other => other,
+    }
+}
+
+async fn wait_and_report(cluster: &Cluster, name: &str, timeout: Option<Duration>, console: &mut Console<'_>) -> u8 {
+    match argo::wait(cluster, name, console.out, timeout).await {
+        Ok(object) => {
+            let phase = argo::phase_of(&object);
+            if phase == "Succeeded" {
+                0
+            } else {
+                let failed: Vec<String> = argo::task_nodes(&object)
+                    .into_iter()
+                    .filter(|(_, (p, _))| p == "Failed" || p == "Error")
+                    .map(|(t, (_, m))| if m.is_empty() { t } else { format!("{t} ({m})") })
+                    .collect();
+                let message = object.pointer("/status/message").and_then(Json::as_str).unwrap_or_default();
+                let _ = writeln!(
+                    console.err,
+                    "error: run `{name}` ended {phase}{}{}",
+                    if message.is_empty() { String::new() } else { format!(": {message}") },
+                    if failed.is_empty() { String::new() } else { format!("; failed tasks: {}", failed.join(", ")) }
+                );
+                1
+            }
+        }
+        Err(e) => fail(console, &e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// plan
+
+pub fn plan_command(args: PlanArgs) -> ExitCode {
+    with_std_console(|c| plan_with(&args, c))
+}
+
+pub fn plan_with(args: &PlanArgs, console: &mut Console) -> u8 {
+    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return build_failed(console, &e),
+    };
+    block_on(async {
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        plan_loaded(&cluster, args, &loaded, console).await
+    })
+}
+
+async fn plan_loaded(cluster: &Cluster, args: &PlanArgs, loaded: &project::Loaded, console: &mut Console<'_>) -> u8 {
+    let name =
+        args.name.clone().unwrap_or_else(|| project::run_name(&loaded.dag.k8s_name, std::time::SystemTime::now()));
+    let workflow = match project::workflow(&loaded.dag, &name, &cluster.namespace, &args.params) {
+        Ok(w) => w,
+        Err(e) => return build_failed(console, &e),
+    };
+    let _ = write!(
+        console.out,
+        "# Workflow `{name}` (namespace `{}`)\n---\n{}",
+        cluster.namespace,
+        kfl_argo::to_yaml(&workflow)
+    );
+    let live = match argo::get(cluster, &name).await {
+        Ok(l) => l,
+        Err(e) => return fail(console, &e),
+    };
+    // The server's own answer (dry run) validates the manifest and gives the object it would store.
+    let would = match argo::apply(cluster, &workflow, true, false).await {
+        Ok(a) => a,
+        Err(e) => return fail(console, &locate(e, loaded, &workflow)),
+    };
+    match live {
+        None => {
+            let _ = writeln!(console.out, "---\n# plan: create run `{name}` (the server accepted it in a dry run)");
+        }
+        Some(live) => {
+            let old = kfl_argo::to_yaml(&diff::comparable(&live));
+            let new = kfl_argo::to_yaml(&diff::comparable(&would));
+            let d = diff::unified(&old, &new, 3);
+            if d.is_empty() {
+                let _ = writeln!(console.out, "---\n# plan: run `{name}` exists and an apply changes nothing");
+            } else {
+                let _ = write!(console.out, "---\n# plan: run `{name}` exists; an apply changes:\n{d}");
+            }
+        }
+    }
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
+// runs, status, delete, logs
+
+pub fn runs_command(args: RunsArgs) -> ExitCode {
+    with_std_console(|c| runs_with(&args, c))
+}
+
+pub fn runs_with(args: &RunsArgs, console: &mut Console) -> u8 {
+    block_on(async {
+        match connected(&args.cluster, console).await {
+            Ok(cluster) => runs_on(&cluster, args, console).await,
+            Err(code) => code,
+        }
+    })
+}
+
+pub async fn runs_on(cluster: &Cluster, args: &RunsArgs, console: &mut Console<'_>) -> u8 {
+    let selector = match &args.pipeline {
+        Some(p) => {
+            let k8s = kfl_check::k8s::k8s_name(p).map(|n| n.as_str().to_string()).unwrap_or_else(|_| p.clone());
+            format!("{}={k8s}", project::PIPELINE_LABEL)
+        }
+        None => "app.kubernetes.io/managed-by=kflc".to_string(),
+    };
+    let runs = match argo::list(cluster, &selector).await {
+        Ok(r) => r,
+        Err(e) => return fail(console, &e),
+    };
+    if runs.is_empty() {
+        let _ = writeln!(console.err, "no runs in namespace `{}` match {selector}", cluster.namespace);
+        return 0;
+    }
+    let width = runs.iter().map(|r| argo::name_of(r).len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(console.out, "{:width$}  {:9}  {:8}  {:20}  FINISHED", "NAME", "PHASE", "PROGRESS", "STARTED");
+    for r in &runs {
+        let at = |p: &str| r.pointer(p).and_then(Json::as_str).unwrap_or("-").to_string();
+        let _ = writeln!(
+            console.out,
+            "{:width$}  {:9}  {:8}  {:20}  {}",
+            argo::name_of(r),
+            argo::phase_of(r),
+            argo::progress_of(r),
+            at("/status/startedAt"),
+            at("/status/finishedAt")
+        );
+    }
+    0
+}
+
+pub fn status_command(args: StatusArgs) -> ExitCode {
+    with_std_console(|c| status_with(&args, c))
+}
+
+pub fn status_with(args: &StatusArgs, console: &mut Console) -> u8 {
+    block_on(async {
+        match connected(&args.cluster, console).await {
+            Ok(cluster) => status_on(&cluster, args, console).await,
+            Err(code) => code,
+        }
+    })
+}
+
+pub async fn status_on(cluster: &Cluster, args: &StatusArgs, console: &mut Console<'_>) -> u8 {
+    if args.wait {
+        return wait_and_report(cluster, &args.run, args.timeout, console).await;
+    }
+    match argo::get(cluster, &args.run).await {
+        Ok(Some(object)) => {
+            let _ = write!(console.out, "{}", argo::describe(&object));
+            0
+        }
+        Ok(None) => fail(console, &not_found(cluster, &args.run, "get")),
+        Err(e) => fail(console, &e),
+    }
+}
+
+fn not_found(cluster: &Cluster, run: &str, verb: &'static str) -> ClusterError {
+    ClusterError::NotFound { op: error::Op::new(verb, argo::RESOURCE, Some(&cluster.namespace), Some(run)) }
+}
+
+pub fn delete_command(args: DeleteArgs) -> ExitCode {
+    with_std_console(|c| delete_with(&args, c))
+}
+
+pub fn delete_with(args: &DeleteArgs, console: &mut Console) -> u8 {
+    block_on(async {
+        match connected(&args.cluster, console).await {
+            Ok(cluster) => delete_on(&cluster, args, console).await,
+            Err(code) => code,
+        }
+    })
+}
+
+pub async fn delete_on(cluster: &Cluster, args: &DeleteArgs, console: &mut Console<'_>) -> u8 {
+    match argo::delete(cluster, &args.run).await {
+        Ok(()) => {
+            let _ = writeln!(console.err, "deleted run `{}` in namespace `{}`", args.run, cluster.namespace);
+            0
+        }
+        Err(e) => fail(console, &e),
+    }
+}
+
+pub fn logs_command(args: LogsArgs) -> ExitCode {
+    with_std_console(|c| logs_with(&args, c))
+}
+
+pub fn logs_with(args: &LogsArgs, console: &mut Console) -> u8 {
+    block_on(async {
+        match connected(&args.cluster, console).await {
+            Ok(cluster) => logs::logs_on(&cluster, args, console).await,
+            Err(code) => code,
+        }
+    })
+}
