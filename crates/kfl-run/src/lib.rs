@@ -25,7 +25,6 @@
 mod cache;
 mod exec;
 mod fsutil;
-mod load;
 mod plan;
 pub mod report;
 mod scheduler;
@@ -215,7 +214,7 @@ pub fn run(args: &RunArgs, cancel: Option<CancelSignal>) -> Result<RunReport, St
 
 /// Loads, checks and lowers the pipeline, with the parameters applied.
 pub fn load_plan(args: &RunArgs) -> Result<plan::Plan, String> {
-    let (db, file) = load::load_file(&args.file)?;
+    let (db, file) = kfl_project::load_file(&args.file)?;
     let mut dag = kfl_dag::lower(&db, file, args.pipeline.as_deref()).map_err(|e| match e {
         kfl_dag::LowerError::HasErrors(errors) => {
             let mut text = format!("{} does not check; run `kflc check {}`", args.file.display(), args.file.display());

@@ -7,7 +7,7 @@
 //!   files).
 //! - Files are written atomically (a temporary file renamed over the original).
 
-mod load;
+use kfl_project as load;
 mod render;
 
 use std::io::{IsTerminal, Write};

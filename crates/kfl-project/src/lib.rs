@@ -1,4 +1,11 @@
-//! Reading projects from disk into the database.
+//! KFL projects on disk: finding `.kfl` files, loading them and the files they import into a
+//! [`Database`], and writing files atomically. The one place the command line, the local runner and
+//! the cluster client read projects from, so they all see a project alike.
+//!
+//! Invariants:
+//! - Paths in the database are the paths as given, without a leading `./`.
+//! - An import that names no file is left out of the database (the checker reports it); any other
+//!   read error is returned.
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +48,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn key(path: &Path) -> String {
+/// The database key of a path: as given, without a leading `./`.
+pub fn key(path: &Path) -> String {
     let text = path.to_string_lossy();
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
@@ -56,19 +64,38 @@ pub fn load_project(paths: &[PathBuf]) -> Result<(Database, Vec<SourceFile>, Vec
         let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         db.set_file(&key(&path), text);
     }
-    // Follow imports until no new file turns up.
+    notes.extend(load_imports(&mut db)?);
+    let files = db.files();
+    Ok((db, files, notes))
+}
+
+/// Loads one file and, transitively, the files it imports.
+pub fn load_file(path: &Path) -> Result<(Database, SourceFile), String> {
+    let mut db = Database::default();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = db.set_file(&key(path), text);
+    if let Some(note) = load_imports(&mut db)?.into_iter().next() {
+        return Err(note);
+    }
+    Ok((db, file))
+}
+
+/// Reads every imported file that is not in the database yet, until no new file turns up. Returns
+/// notes on imported files that exist but could not be read.
+pub fn load_imports(db: &mut Database) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
     let mut tried = std::collections::HashSet::new();
     loop {
         let mut missing = Vec::new();
         for file in db.files() {
-            for import in kfl_check::items::file_imports(&db, file) {
+            for import in kfl_check::items::file_imports(db, file) {
                 if import.file.is_none() && tried.insert(import.path.clone()) {
                     missing.push(import.path.clone());
                 }
             }
         }
         if missing.is_empty() {
-            break;
+            return Ok(notes);
         }
         for path in missing {
             match std::fs::read_to_string(&*path) {
@@ -80,8 +107,6 @@ pub fn load_project(paths: &[PathBuf]) -> Result<(Database, Vec<SourceFile>, Vec
             }
         }
     }
-    let files = db.files();
-    Ok((db, files, notes))
 }
 
 /// Writes through a temporary file in the same folder and a rename, so a reader never sees half a file.
