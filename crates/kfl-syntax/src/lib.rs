@@ -29,8 +29,18 @@ pub struct Parse {
     pub broken_items: Vec<String>,
 }
 
+/// How deeply brackets and `not`s may nest. The parser, the checker and the formatter recurse on
+/// nesting, so a limit keeps any input from exhausting the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// How many operands one `and` or `or` chain may have (a chain nests like brackets do).
+pub const MAX_OPERANDS: usize = 256;
+
 pub fn parse(text: &str) -> Parse {
     let scan = scan::scan(text);
+    if let Some(at) = scan.too_deep {
+        return parse_with_deep_nesting(text, scan, at);
+    }
     let comment_starts_by_end = scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
     let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
     let mut file = ast::File::default();
@@ -54,6 +64,31 @@ pub fn parse(text: &str) -> Parse {
     let mut errors = builder.errors;
     kfl_diagnostics::sort(&mut errors);
     Parse { file, errors, comments: scan.comments, broken_items }
+}
+
+/// A file with nesting beyond [`MAX_NESTING`]: the item that holds it is reported and left out (blanked
+/// to spaces, so every other offset stays where it is), the others are parsed as usual.
+fn parse_with_deep_nesting(text: &str, scan: scan::Scan, at: usize) -> Parse {
+    let mut bounds: Vec<usize> = scan.item_starts.clone();
+    bounds.push(text.len());
+    let deep = bounds.windows(2).find(|w| (w[0]..w[1]).contains(&at)).map_or(0..text.len(), |w| w[0]..w[1]);
+    let masked: String = text
+        .char_indices()
+        .map(|(i, c)| if deep.contains(&i) && c != '\n' { " ".repeat(c.len_utf8()) } else { c.to_string() })
+        .collect();
+    let mut parse = parse(&masked);
+    if let Some(name) = item_name(&text[deep.clone()]) {
+        parse.broken_items.push(name);
+    }
+    parse.errors.push(
+        Diagnostic::new(Code::SyntaxError, token_span(text, at), format!("nested more than {MAX_NESTING} levels deep"))
+            .label("too deeply nested")
+            .help("flatten the expression, or split the work into several tasks"),
+    );
+    kfl_diagnostics::sort(&mut parse.errors);
+    // Comments come from the real text (the masked item's comments are gone from `masked`).
+    parse.comments = scan.comments;
+    parse
 }
 
 /// Parses item by item, so that every item that is well formed makes it into the tree and every
@@ -264,7 +299,11 @@ fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error
 /// The word that ends right before `at` (skipping blanks), if any.
 fn word_before(text: &str, at: usize) -> Option<Span> {
     let before = text.get(..at)?.trim_end();
-    let word_start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     (word_start < before.len()).then(|| Span::new(word_start, before.len()))
 }
 

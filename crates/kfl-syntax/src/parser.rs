@@ -380,6 +380,21 @@ impl Builder<'_> {
             Rule::or_expr | Rule::and_expr => {
                 let op = if pair.as_rule() == Rule::or_expr { BinaryOp::Or } else { BinaryOp::And };
                 let mut inner = pair.into_inner();
+                // Each operand nests the tree one level deeper, and everything after the parser
+                // recurses on it: a chain is limited like any other nesting.
+                let operands = (inner.len() + 1) / 2;
+                if operands > crate::MAX_OPERANDS {
+                    self.errors.push(
+                        Diagnostic::new(
+                            Code::SyntaxError,
+                            span,
+                            format!("more than {} operands of `{}` in one expression", crate::MAX_OPERANDS, op.text()),
+                        )
+                        .label("expression too long")
+                        .help("split the condition, e.g. compute a Bool in a task"),
+                    );
+                    return Some(Expr { kind: ExprKind::Bool(true), span });
+                }
                 let mut lhs = self.expr(inner.next()?)?;
                 while let Some(op_pair) = inner.next() {
                     let op_span = self.span(&op_pair);

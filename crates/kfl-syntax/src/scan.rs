@@ -21,6 +21,8 @@ pub struct Scan {
     pub unterminated: Vec<Span>,
     /// Byte offsets where items start: an item keyword, or the first of the doc comments before it.
     pub item_starts: Vec<usize>,
+    /// Where brackets (or a run of `not`s) first nest deeper than [`crate::MAX_NESTING`].
+    pub too_deep: Option<usize>,
 }
 
 const ITEM_KEYWORDS: [&str; 4] = ["import", "artifact", "component", "pipeline"];
@@ -34,6 +36,8 @@ pub fn scan(text: &str) -> Scan {
     let mut out = Scan::default();
     // Start of the run of doc comments that directly precedes the current position, if any.
     let mut doc_run_start: Option<usize> = None;
+    let mut depth: usize = 0;
+    let mut nots: usize = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -92,6 +96,10 @@ pub fn scan(text: &str) -> Scan {
                 i += 1;
             }
             let word = &text[start..i];
+            nots = if word == "not" { nots + 1 } else { 0 };
+            if nots > crate::MAX_NESTING && out.too_deep.is_none() {
+                out.too_deep = Some(start);
+            }
             let after_digit = start > 0 && bytes[start - 1].is_ascii_digit();
             if !after_digit && ITEM_KEYWORDS.contains(&word) {
                 out.item_starts.push(doc_run_start.unwrap_or(start));
@@ -100,6 +108,19 @@ pub fn scan(text: &str) -> Scan {
             continue;
         }
         doc_run_start = None;
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > crate::MAX_NESTING && out.too_deep.is_none() {
+                    out.too_deep = Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() && b != b'(' {
+            nots = 0;
+        }
         // Step over one whole character, not one byte.
         i += text[i..].chars().next().map_or(1, char::len_utf8);
     }
