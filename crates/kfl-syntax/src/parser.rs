@@ -382,7 +382,7 @@ impl Builder<'_> {
                 let mut inner = pair.into_inner();
                 // Each operand nests the tree one level deeper, and everything after the parser
                 // recurses on it: a chain is limited like any other nesting.
-                let operands = (inner.len() + 1) / 2;
+                let operands = inner.len().div_ceil(2);
                 if operands > crate::MAX_OPERANDS {
                     self.errors.push(
                         Diagnostic::new(
