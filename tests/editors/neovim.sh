@@ -182,7 +182,7 @@ fi
 if [[ -z ${KFLC:-} ]]; then
   fail "cargo build --bin kflc"
 elif ! "$KFLC" --help | grep -q '^  lsp'; then
-  echo "note: this kflc has no lsp subcommand yet; only the stand-in server was used"
+  fail "kflc has no lsp subcommand"
 else
   cat >"$project/bad.kfl" <<'KFL'
 component count_to {

@@ -206,7 +206,7 @@ if [[ -n $chromium ]]; then
       fi
     done
   else
-    echo "note: this kflc has no graph subcommand yet; drew test/sample-graph.mmd only"
+    fail "kflc has no graph subcommand"
   fi
 fi
 
