@@ -118,7 +118,7 @@ pub struct Cursor<'t> {
     pub in_import_string: Option<Token>,
     /// Open frames, outermost first; never empty (the first is the top level).
     pub frames: Vec<Frame>,
-    pub outline: Outline,
+    pub outline: std::borrow::Cow<'t, Outline>,
     /// The cursor starts a new line after a block's `}` (where `else` may follow).
     pub after_block: bool,
 }
@@ -168,7 +168,7 @@ pub fn item_bounds(text: &str, tokens: &[Token], offset: usize) -> Span {
     Span::new(start, end.max(start))
 }
 
-/// Reads the cursor's context from the file's tokens (see [`crate::lexer::file_tokens`]).
+/// Reads the cursor's context from a text's tokens.
 pub fn analyze<'t>(text: &'t str, all_tokens: &[Token], offset: usize) -> Cursor<'t> {
     let offset = floor_char_boundary(text, offset.min(text.len()));
     let bounds = item_bounds(text, all_tokens, offset);
@@ -176,7 +176,35 @@ pub fn analyze<'t>(text: &'t str, all_tokens: &[Token], offset: usize) -> Cursor
     let last = all_tokens.partition_point(|t| t.span.start < bounds.end);
     let tokens = &all_tokens[first..last];
     let outline = outline(text, tokens, bounds);
+    analyze_item(text, tokens, std::borrow::Cow::Owned(outline), offset)
+}
 
+/// Reads the cursor's context in a file of the database, from its memoized tokens and outlines.
+pub fn analyze_file(db: &dyn kfl_check::Db, file: kfl_check::SourceFile, offset: usize) -> Cursor<'_> {
+    let text = file.text(db);
+    let all_tokens = crate::lexer::file_tokens(db, file);
+    let outlines = file_outlines(db, file);
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    // The item whose start is the last one before the offset (as `item_bounds` reads it).
+    let (bounds, outline) = match outlines.iter().rev().find(|o| (o.span.start as usize) < offset) {
+        Some(o) => (o.span, std::borrow::Cow::Borrowed(o)),
+        None => {
+            let end = outlines.first().map_or(text.len(), |o| (o.span.start as usize).max(offset));
+            let bounds = Span::new(0, end);
+            (bounds, std::borrow::Cow::Owned(Outline { span: bounds, ..Outline::default() }))
+        }
+    };
+    let first = all_tokens.partition_point(|t| t.span.start < bounds.start);
+    let last = all_tokens.partition_point(|t| t.span.start < bounds.end);
+    analyze_item(text, &all_tokens[first..last], outline, offset)
+}
+
+fn analyze_item<'t>(
+    text: &'t str,
+    tokens: &[Token],
+    outline: std::borrow::Cow<'t, Outline>,
+    offset: usize,
+) -> Cursor<'t> {
     let mut cursor = Cursor {
         text,
         offset,

@@ -10,7 +10,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::{callee_info, callees, field_doc, imports_from_tokens, Ctx, InputInfo};
-use crate::context::{analyze, Cursor, FrameKind};
+use crate::context::{analyze_file, Cursor, FrameKind};
 use crate::lexer::TokenKind;
 
 const ITEM_KEYWORDS: [&str; 4] = ["import", "artifact", "component", "pipeline"];
@@ -234,7 +234,7 @@ fn docs(ctx: &Ctx<'_>, value: String) -> Documentation {
 
 pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
     let text = ctx.text();
-    let cursor = analyze(text, crate::lexer::file_tokens(ctx.db, ctx.file), offset);
+    let cursor = analyze_file(ctx.db, ctx.file, offset);
     let mut b = Builder { ctx, range: cursor.prefix, items: Vec::new() };
     if let Some(string) = cursor.in_import_string {
         import_paths(&mut b, string.span, cursor.offset);

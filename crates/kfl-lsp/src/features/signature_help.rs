@@ -6,10 +6,10 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::{callee_info, Ctx, InputInfo};
-use crate::context::{analyze, FrameKind};
+use crate::context::{analyze_file, FrameKind};
 
 pub fn signature_help(ctx: &Ctx<'_>, offset: usize) -> Option<SignatureHelp> {
-    let cursor = analyze(ctx.text(), crate::lexer::file_tokens(ctx.db, ctx.file), offset);
+    let cursor = analyze_file(ctx.db, ctx.file, offset);
     if cursor.in_trivia && cursor.in_import_string.is_none() {
         // Inside a string argument the call is still the one being written.
         let inside_string = cursor.frames.iter().any(|f| matches!(f.kind, FrameKind::Call { .. }));
