@@ -222,3 +222,16 @@ fn build_summary_and_graph_describe_the_dag() {
     assert_eq!(code, 0);
     assert!(stdout.starts_with("digraph") && stdout.contains("cluster_"), "{stdout}");
 }
+
+#[test]
+fn apply_never_submits_a_pipeline_with_errors_and_explains_a_missing_cluster() {
+    let (code, _, stderr) = kflc(&["apply", "tests/cli/typo.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("has no output `procesed_data`"), "the errors are shown, and nothing is sent: {stderr}");
+    let (code, _, stderr) = kflc(&["apply", "examples/quickstart.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no Kubernetes configuration found"), "{stderr}");
+    let (code, _, stderr) = kflc(&["apply", "examples/quickstart.kfl", "--dry-run=sometimes"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--dry-run"), "{stderr}");
+}

@@ -103,11 +103,116 @@ enum Command {
     },
     /// Start the language server on standard input and output (for editors).
     Lsp,
+    /// Check, build and submit a pipeline run to Kubernetes (Argo Workflows) or Kubeflow Pipelines.
+    #[cfg(feature = "cluster")]
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Re-apply to this run instead of starting a new one.
+        #[arg(long)]
+        name: Option<String>,
+        /// `server`: send it with dryRun=All and print what the server answered; nothing is stored.
+        #[arg(long, value_name = "server|none", value_parser = kfl_cluster::parse_dry_run, action = clap::ArgAction::Set, default_value = "none", require_equals = true, num_args = 0..=1, default_missing_value = "server")]
+        dry_run: bool,
+        /// Follow the run until it ends; exit non-zero if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        /// Take over fields another field manager owns.
+        #[arg(long)]
+        force_conflicts: bool,
+        /// Do not check that some node could fit every task.
+        #[arg(long)]
+        skip_capacity_check: bool,
+        /// Where to run: `argo` (Kubernetes) or `kfp` (a Kubeflow Pipelines API server, see --endpoint).
+        #[arg(long, default_value = "argo")]
+        backend: kfl_cluster::Backend,
+        /// The Kubeflow Pipelines API endpoint (with --backend kfp).
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Show the manifest `apply` would send and what it would change.
+    #[cfg(feature = "cluster")]
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// List runs (of one pipeline, or all).
+    #[cfg(feature = "cluster")]
+    Runs {
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Show a run's phase and tasks.
+    #[cfg(feature = "cluster")]
+    Status {
+        run: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Delete a run.
+    #[cfg(feature = "cluster")]
+    Delete {
+        run: String,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Print a run's logs, of every task or one.
+    #[cfg(feature = "cluster")]
+    Logs {
+        run: String,
+        #[arg(long)]
+        task: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
     /// Print a shell completion script: `kflc completions bash > /etc/bash_completion.d/kflc`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Which cluster, chosen like kubectl does.
+#[cfg(feature = "cluster")]
+#[derive(clap::Args)]
+struct ClusterFlags {
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long)]
+    context: Option<String>,
+    /// The namespace (default: the context's, then `default`).
+    #[arg(long, short = 'n')]
+    namespace: Option<String>,
+}
+
+#[cfg(feature = "cluster")]
+impl From<ClusterFlags> for kfl_cluster::ClusterArgs {
+    fn from(f: ClusterFlags) -> Self {
+        kfl_cluster::ClusterArgs { kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -163,6 +268,57 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        #[cfg(feature = "cluster")]
+        Command::Apply {
+            file,
+            pipeline,
+            params,
+            name,
+            dry_run,
+            wait,
+            timeout,
+            force_conflicts,
+            skip_capacity_check,
+            backend,
+            endpoint,
+            cluster,
+        } => kfl_cluster::apply_command(kfl_cluster::ApplyArgs {
+            file,
+            pipeline,
+            params,
+            name,
+            dry_run_server: dry_run,
+            wait,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            force_conflicts,
+            skip_capacity_check,
+            backend,
+            endpoint,
+            cluster: cluster.into(),
+        }),
+        #[cfg(feature = "cluster")]
+        Command::Plan { file, pipeline, params, name, cluster } => {
+            kfl_cluster::plan_command(kfl_cluster::PlanArgs { file, pipeline, params, name, cluster: cluster.into() })
+        }
+        #[cfg(feature = "cluster")]
+        Command::Runs { pipeline, cluster } => {
+            kfl_cluster::runs_command(kfl_cluster::RunsArgs { pipeline, cluster: cluster.into() })
+        }
+        #[cfg(feature = "cluster")]
+        Command::Status { run, wait, timeout, cluster } => kfl_cluster::status_command(kfl_cluster::StatusArgs {
+            run,
+            wait,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
+        #[cfg(feature = "cluster")]
+        Command::Delete { run, cluster } => {
+            kfl_cluster::delete_command(kfl_cluster::DeleteArgs { run, cluster: cluster.into() })
+        }
+        #[cfg(feature = "cluster")]
+        Command::Logs { run, task, cluster } => {
+            kfl_cluster::logs_command(kfl_cluster::LogsArgs { run, task, cluster: cluster.into() })
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kflc", &mut std::io::stdout());
