@@ -381,6 +381,10 @@ fn frames(text: &str, tokens: &[Token]) -> Vec<Frame> {
 }
 
 fn note_written(text: &str, frame: &mut Frame) {
+    // Only blocks and calls need to know their keys (long pipeline bodies would make this quadratic).
+    if !matches!(frame.kind, FrameKind::KvBlock { .. } | FrameKind::Call { .. }) {
+        return;
+    }
     if let [key, sep, ..] = frame.stmt.as_slice() {
         if matches!(sep.text(text), "=" | ":") && matches!(key.kind, TokenKind::Ident | TokenKind::String) {
             let key = key.text(text).trim_matches('"').to_string();
