@@ -29,6 +29,9 @@ pub struct Parse {
     pub broken_items: Vec<String>,
 }
 
+/// Guards pest's process-wide error-detail switch (see [`parse`]).
+static DETAIL_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// How deeply brackets and `not`s may nest. The parser, the checker and the formatter recurse on
 /// nesting, so a limit keeps any input from exhausting the stack.
 pub const MAX_NESTING: usize = 64;
@@ -45,21 +48,29 @@ pub fn parse(text: &str) -> Parse {
     let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
     let mut file = ast::File::default();
     let mut broken_items = Vec::new();
-    match parser::parse_file(text) {
-        Ok(pairs) => {
-            for pair in pairs {
-                if pair.as_rule() == Rule::item {
-                    file.items.extend(builder.item(pair));
+    // pest's "error detail" (the exact tokens expected where a parse failed) is a process-wide
+    // switch that makes parsing about twice as slow. Parses that succeed run with it off, under the
+    // read side of this lock; recovery turns it on under the write side, so every parse sees one
+    // setting throughout and error positions do not depend on what other threads are doing.
+    let parsed = {
+        let _shared = DETAIL_LOCK.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match parser::parse_file(text) {
+            Ok(pairs) => {
+                for pair in pairs {
+                    if pair.as_rule() == Rule::item {
+                        file.items.extend(builder.item(pair));
+                    }
                 }
+                true
             }
+            Err(_) => false,
         }
-        Err(_) => {
-            // Detailed attempts make better messages but cost time, so only the error path has them.
-            pest::set_error_detail(true);
-            // It stays on: pest keeps it in a global, and turning it off again would race with
-            // parses on other threads (a language server parses on several).
-            recover(text, &scan, &mut builder, &mut file, &mut broken_items);
-        }
+    };
+    if !parsed {
+        let _exclusive = DETAIL_LOCK.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pest::set_error_detail(true);
+        recover(text, &scan, &mut builder, &mut file, &mut broken_items);
+        pest::set_error_detail(false);
     }
     let mut errors = builder.errors;
     kfl_diagnostics::sort(&mut errors);
