@@ -290,6 +290,14 @@ struct Emitter<'a> {
     /// Extra ordering edges (nested exit handlers), with the trigger of the target.
     extra_edges: Vec<(NodeIndex, NodeIndex)>,
     loop_template_names: HashMap<usize, (String, String)>,
+    /// Per task (by node index): what stands for it in each scope of its scope chain.
+    reps: Vec<Vec<(Scope, Member)>>,
+    /// Each scope's members, in the order the tasks run.
+    scope_members: HashMap<Scope, Vec<Member>>,
+    /// Per loop group: the tasks inside it (at any depth).
+    loop_tasks: HashMap<usize, Vec<NodeIndex>>,
+    /// Per task (by node index): the sources of the edges into it (graph and extra edges).
+    edges_in: Vec<Vec<NodeIndex>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -306,7 +314,84 @@ impl<'a> Emitter<'a> {
             no_fail_fast: BTreeSet::new(),
             extra_edges: Vec::new(),
             loop_template_names: HashMap::new(),
+            reps: Vec::new(),
+            scope_members: HashMap::new(),
+            loop_tasks: HashMap::new(),
+            edges_in: Vec::new(),
         }
+    }
+
+    /// Everything `representative`, `members` and `depends` look up, computed once per emit.
+    fn index(&mut self) {
+        let dag = self.dag;
+        let count = dag.graph.node_count();
+        let mut reps: Vec<Vec<(Scope, Member)>> = vec![Vec::new(); count];
+        let mut loop_tasks: HashMap<usize, Vec<NodeIndex>> = HashMap::new();
+        let mut chains: HashMap<Scope, Vec<Scope>> = HashMap::new();
+        for task in dag.graph.node_indices() {
+            let scope = self.scope_of(task);
+            let chain = chains.entry(scope).or_insert_with(|| self.scope_chain(scope));
+            let rep = &mut reps[task.index()];
+            for (at, s) in chain.iter().enumerate() {
+                match chain.get(at + 1) {
+                    None => rep.push((*s, Member::Task(task))),
+                    Some(Scope::Loop(g)) => {
+                        rep.push((*s, Member::Loop(*g)));
+                        loop_tasks.entry(*g).or_default().push(task);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let mut edges_in: Vec<Vec<NodeIndex>> = vec![Vec::new(); count];
+        for e in dag.graph.edge_references() {
+            edges_in[e.target().index()].push(e.source());
+        }
+        for (source, target) in &self.extra_edges {
+            edges_in[target.index()].push(*source);
+        }
+        let mut sets: HashMap<Scope, BTreeSet<Member>> = HashMap::new();
+        for rep in &reps {
+            for (s, m) in rep {
+                sets.entry(*s).or_default().insert(*m);
+            }
+        }
+        // A loop without tasks still runs (and does nothing); keep it so that its position is kept.
+        for (g, group) in dag.groups.iter().enumerate() {
+            if matches!(group.kind, GroupKind::Loop { .. }) {
+                if let Some(parent) = self.parent_scope(Scope::Loop(g)) {
+                    sets.entry(parent).or_default().insert(Member::Loop(g));
+                }
+            }
+        }
+        // In the order the tasks run (a loop where its first task would run), for readability.
+        let mut position = vec![usize::MAX; count];
+        for (i, n) in dag.topological_order().into_iter().enumerate() {
+            position[n.index()] = i;
+        }
+        let mut group_first = vec![usize::MAX; dag.groups.len()];
+        for n in dag.graph.node_indices() {
+            let mut current = dag.graph[n].group;
+            while let Some(g) = current {
+                group_first[g] = group_first[g].min(position[n.index()]);
+                current = dag.groups[g].parent;
+            }
+        }
+        let rank = |m: &Member| match m {
+            Member::Task(t) => position[t.index()],
+            Member::Loop(g) => group_first[*g],
+        };
+        self.scope_members = sets
+            .into_iter()
+            .map(|(scope, set)| {
+                let mut members: Vec<Member> = set.into_iter().collect();
+                members.sort_by_cached_key(|m| (rank(m), *m));
+                (scope, members)
+            })
+            .collect();
+        self.reps = reps;
+        self.loop_tasks = loop_tasks;
+        self.edges_in = edges_in;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -351,45 +436,11 @@ impl<'a> Emitter<'a> {
 
     /// What stands for `task` in `scope`: the task itself, or the loop of `scope` it is in.
     fn representative(&self, task: NodeIndex, scope: Scope) -> Option<Member> {
-        let chain = self.scope_chain(self.scope_of(task));
-        let at = chain.iter().position(|s| *s == scope)?;
-        match chain.get(at + 1) {
-            None => Some(Member::Task(task)),
-            Some(Scope::Loop(g)) => Some(Member::Loop(*g)),
-            Some(_) => None,
-        }
+        self.reps.get(task.index())?.iter().find(|(s, _)| *s == scope).map(|(_, m)| *m)
     }
 
     fn members(&self, scope: Scope) -> Vec<Member> {
-        let mut members = BTreeSet::new();
-        for task in self.dag.graph.node_indices() {
-            if let Some(m) = self.representative(task, scope) {
-                members.insert(m);
-            }
-        }
-        // A loop without tasks still runs (and does nothing); keep it so that its position is kept.
-        for (g, group) in self.dag.groups.iter().enumerate() {
-            if matches!(group.kind, GroupKind::Loop { .. }) && self.parent_scope(Scope::Loop(g)) == Some(scope) {
-                members.insert(Member::Loop(g));
-            }
-        }
-        // In the order the tasks run (a loop where its first task would run), for readability.
-        let position: HashMap<NodeIndex, usize> =
-            self.dag.topological_order().into_iter().enumerate().map(|(i, n)| (n, i)).collect();
-        let rank = |m: &Member| match m {
-            Member::Task(t) => position.get(t).copied().unwrap_or(usize::MAX),
-            Member::Loop(g) => self
-                .dag
-                .graph
-                .node_indices()
-                .filter(|n| self.dag.group_chain(self.dag.graph[*n].group).contains(g))
-                .filter_map(|n| position.get(&n).copied())
-                .min()
-                .unwrap_or(usize::MAX),
-        };
-        let mut members: Vec<Member> = members.into_iter().collect();
-        members.sort_by_key(|m| (rank(m), *m));
-        members
+        self.scope_members.get(&scope).cloned().unwrap_or_default()
     }
 
     /// The string under which a scope's instance stores its artifacts.
@@ -562,6 +613,7 @@ impl<'a> Emitter<'a> {
             }
         }
         self.add_nested_exit_edges();
+        self.index();
         self.assign_member_names();
         let root_name = self.reserve_template(if dag.k8s_name.is_empty() { "pipeline" } else { &dag.k8s_name });
         let has_exit = dag.groups.iter().any(|g| matches!(g.kind, GroupKind::ExitHandler) && g.parent.is_none());
@@ -1061,17 +1113,20 @@ impl<'a> Emitter<'a> {
 
     fn depends(&self, scope: Scope, member: Member) -> Option<String> {
         let dag = self.dag;
-        let mut edges: Vec<(NodeIndex, NodeIndex)> =
-            dag.graph.edge_references().map(|e| (e.source(), e.target())).collect();
-        edges.extend(self.extra_edges.iter().copied());
+        let targets: &[NodeIndex] = match &member {
+            Member::Task(t) => std::slice::from_ref(t),
+            Member::Loop(g) => self.loop_tasks.get(g).map(Vec::as_slice).unwrap_or_default(),
+        };
         let mut upstream = BTreeSet::new();
-        for (source, target) in edges {
-            if self.representative(target, scope) != Some(member) {
+        for target in targets {
+            if self.representative(*target, scope) != Some(member) {
                 continue;
             }
-            let Some(rep) = self.representative(source, scope) else { continue };
-            if rep != member {
-                upstream.insert(rep);
+            for source in self.edges_in.get(target.index()).map(Vec::as_slice).unwrap_or_default() {
+                let Some(rep) = self.representative(*source, scope) else { continue };
+                if rep != member {
+                    upstream.insert(rep);
+                }
             }
         }
         if upstream.is_empty() {
