@@ -155,14 +155,25 @@ fn type_name(ty: &kfl_dag::IoType) -> String {
 }
 
 /// The same value with every object's keys in sorted order, whatever map serde_json was built with.
-fn sorted(value: Json) -> Json {
+fn sorted(mut value: Json) -> Json {
+    sort_keys(&mut value);
+    value
+}
+
+/// Sorts every object's keys in place; an object whose keys are already in order (always, with
+/// serde_json's default `BTreeMap`) is not rebuilt.
+fn sort_keys(value: &mut Json) {
     match value {
         Json::Object(map) => {
-            let mut entries: Vec<(String, Json)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Json::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            let in_order = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a <= b);
+            if !in_order {
+                let mut entries: Vec<(String, Json)> = std::mem::take(map).into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                *map = entries.into_iter().collect();
+            }
+            map.values_mut().for_each(sort_keys);
         }
-        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
-        other => other,
+        Json::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
