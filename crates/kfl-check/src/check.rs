@@ -1481,6 +1481,14 @@ fn import_cycle(db: &dyn Db, origin: SourceFile, start: SourceFile) -> Option<Ve
     None
 }
 
+/// A name declared a second time: the primary label at the repeat, a secondary at the first.
+fn declared_twice(code: Code, again: Span, first: Span, message: String) -> Diagnostic {
+    Diagnostic::new(code, again, message)
+        .label("declared again here")
+        .secondary(Label::new(first, "first declared here"))
+        .help("rename or remove one of them")
+}
+
 trait HelpIfNone {
     fn help_if_none(self, help: impl Into<String>) -> Self;
 }
@@ -1575,16 +1583,12 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for param in &self.pipeline.params {
             if let Some(first) = seen.get(param.name.text.as_str()) {
-                self.c.push(
-                    Diagnostic::new(
-                        Code::DuplicateParameter,
-                        param.name.span,
-                        format!("parameter `{}` is declared twice", param.name.text),
-                    )
-                    .label("declared again here")
-                    .secondary(Label::new(*first, "first declared here"))
-                    .help("rename or remove one of them"),
-                );
+                self.c.push(declared_twice(
+                    Code::DuplicateParameter,
+                    param.name.span,
+                    *first,
+                    format!("parameter `{}` is declared twice", param.name.text),
+                ));
                 continue;
             }
             seen.insert(&param.name.text, param.name.span);
@@ -2556,16 +2560,12 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 continue;
             };
             if let Some(first) = seen.get(out.name.text.as_str()) {
-                self.c.push(
-                    Diagnostic::new(
-                        Code::DuplicatePipelineOutput,
-                        out.name.span,
-                        format!("output `{}` is declared twice", out.name.text),
-                    )
-                    .label("declared again here")
-                    .secondary(Label::new(*first, "first declared here"))
-                    .help("rename or remove one of them"),
-                );
+                self.c.push(declared_twice(
+                    Code::DuplicatePipelineOutput,
+                    out.name.span,
+                    *first,
+                    format!("output `{}` is declared twice", out.name.text),
+                ));
                 continue;
             }
             seen.insert(&out.name.text, out.name.span);
