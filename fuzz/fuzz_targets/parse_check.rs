@@ -7,6 +7,8 @@
 //! Checked beside "no panic":
 //! - every label of every diagnostic points inside the text of its file, on character boundaries
 //!   (a renderer slices the text there);
+//! - parsing in pieces (`kfl_syntax::parse`, what the database does) gives exactly what parsing the
+//!   whole text in one go gives (`kfl_syntax::parse_whole`);
 //! - with two files, checking incrementally (first with an empty `lib.kfl`, then with the real one)
 //!   gives the same diagnostics as checking from scratch.
 #![no_main]
@@ -26,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn one_file(text: &str) {
+    assert_eq!(kfl_syntax::parse(text), kfl_syntax::parse_whole(text), "parsing in pieces differs from parsing the whole");
     let mut db = Database::default();
     let file = db.set_file("main.kfl", text.to_string());
     let diagnostics = check_file(&db, file);

@@ -123,9 +123,27 @@ impl Database {
 }
 
 /// The parse of one file: its tree, its syntax errors and its comments.
+///
+/// The file is parsed piece by piece ([`kfl_syntax::chunk`]) and each piece is memoized by its text,
+/// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
 #[salsa::tracked(returns(ref))]
 pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
-    Arc::new(kfl_syntax::parse(file.text(db)))
+    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text| {
+        parse_chunk(db, Chunk::new(db, kind, text)).clone()
+    }))
+}
+
+/// A piece of a file, interned by its kind and text: the same text is parsed once.
+#[salsa::interned(debug)]
+struct Chunk<'db> {
+    kind: kfl_syntax::chunk::ChunkKind,
+    #[returns(ref)]
+    text: String,
+}
+
+#[salsa::tracked(returns(ref))]
+fn parse_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
+    kfl_syntax::chunk::parse_chunk(*chunk.kind(db), chunk.text(db)).map(Arc::new)
 }
 
 /// Every diagnostic of one file, sorted by position.

@@ -75,3 +75,53 @@ fn an_edit_rechecks_only_what_depends_on_it() {
     db.set_file("lib.kfl", LIB.replace("input url: String", "input url: String = \"s3://default\""));
     assert_eq!(recheck(&db, &log).len(), 3);
 }
+
+/// A long pipeline and an edit in one of its statements: only that statement is parsed again, the
+/// rest of the file comes from salsa's memo of each piece (`kfl_syntax::chunk`).
+#[test]
+fn an_edit_reparses_only_the_piece_it_touched() {
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = log.clone();
+    let mut db = Database::with_event_callback(move |event| {
+        if let salsa::EventKind::WillExecute { database_key } = event.kind {
+            let text = format!("{database_key:?}");
+            if text.starts_with("parse_chunk") {
+                sink.lock().expect("log").push(text);
+            }
+        }
+    });
+    let statements: Vec<String> = (1..200).map(|i| format!("    t{i} = train(data: raw.data)\n")).collect();
+    let text = |edited: &str| {
+        format!(
+            "{LIB}\npipeline p() {{\n    raw = load(url: \"{edited}\")\n{}    output model = t1.model\n}}\n",
+            statements.concat()
+        )
+    };
+    let parsed = |db: &Database, log: &Arc<Mutex<Vec<String>>>| {
+        log.lock().expect("log").clear();
+        let file = db.file("p.kfl").expect("the file");
+        // Unused tasks are warned about; nothing else.
+        assert!(check_file(db, file).iter().all(|d| d.code.info().id == "W0002"), "{:?}", check_file(db, file).first());
+        log.lock().expect("log").len()
+    };
+    db.set_file("p.kfl", text("s3://a"));
+    // Two components, the pipeline's head and end, a blank piece after the `{`, 201 statements.
+    assert_eq!(parsed(&db, &log), 2 + 2 + 1 + 201);
+
+    // A one-character edit: one piece.
+    db.set_file("p.kfl", text("s3://b"));
+    assert_eq!(parsed(&db, &log), 1);
+
+    // Typing a longer URL moves every later piece, which are still not parsed again.
+    db.set_file("p.kfl", text("s3://bucket/with/a/longer/path"));
+    assert_eq!(parsed(&db, &log), 1);
+    let file = db.file("p.kfl").expect("the file");
+    let parse = kfl_check::parse(&db, file);
+    assert_eq!(**parse, kfl_syntax::parse_whole(file.text(&db)), "the pieces are put where they belong");
+
+    // A syntax error: the piece fails, and the whole file is parsed in one go (nothing memoized).
+    db.set_file("p.kfl", text("s3://b\" \"c"));
+    log.lock().expect("log").clear();
+    let file = db.file("p.kfl").expect("the file");
+    assert!(check_file(&db, file).iter().any(|d| d.code.info().id == "E0001"));
+}

@@ -10,6 +10,7 @@
 //! - No IO, no global state beyond pest's.
 
 pub mod ast;
+pub mod chunk;
 mod parser;
 pub mod scan;
 
@@ -39,7 +40,14 @@ pub const MAX_NESTING: usize = 64;
 /// How many operands one `and` or `or` chain may have (a chain nests like brackets do).
 pub const MAX_OPERANDS: usize = 256;
 
+/// Parses a file. Pieces are parsed one by one ([`chunk`]); the result is exactly
+/// [`parse_whole`]'s.
 pub fn parse(text: &str) -> Parse {
+    chunk::parse_with(text, |kind, piece| chunk::parse_chunk(kind, piece).map(std::sync::Arc::new))
+}
+
+/// Parses a file in one go, with recovery item by item when it has syntax errors.
+pub fn parse_whole(text: &str) -> Parse {
     let scan = scan::scan(text);
     if let Some(at) = scan.too_deep {
         return parse_with_deep_nesting(text, scan, at);
@@ -87,7 +95,7 @@ fn parse_with_deep_nesting(text: &str, scan: scan::Scan, at: usize) -> Parse {
         .char_indices()
         .map(|(i, c)| if deep.contains(&i) && c != '\n' { " ".repeat(c.len_utf8()) } else { c.to_string() })
         .collect();
-    let mut parse = parse(&masked);
+    let mut parse = parse_whole(&masked);
     if let Some(name) = item_name(&text[deep.clone()]) {
         parse.broken_items.push(name);
     }
@@ -363,7 +371,7 @@ fn rule_description(rule: Rule) -> Option<&'static str> {
         Rule::import => "`import`",
         Rule::artifact => "`artifact`",
         Rule::component => "`component`",
-        Rule::pipeline => "`pipeline`",
+        Rule::pipeline | Rule::pipeline_head => "`pipeline`",
         Rule::component_member => "a member (`input`, `output`, a field, a block or a script)",
         Rule::input_decl | Rule::kw_input => "`input`",
         Rule::output_sig | Rule::kw_output | Rule::pipeline_out => "`output`",

@@ -9,6 +9,7 @@ use pest::iterators::Pair;
 use pest::Parser as _;
 
 use crate::ast::*;
+use crate::chunk::PipelineHead;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../grammar/kfl.pest"]
@@ -47,6 +48,18 @@ pub(crate) fn parse_item_prefix(text: &str) -> Result<(P<'_>, usize), pest::erro
             pest::Position::from_start(text),
         )),
     }
+}
+
+/// Parses `text` as the piece `rule` (`item_only`, `head_only` or `stmts_only`), returning the
+/// pair of that rule.
+pub(crate) fn parse_piece(rule: Rule, text: &str) -> Result<P<'_>, pest::error::Error<Rule>> {
+    let mut pairs = KflParser::parse(rule, text)?;
+    pairs.next().ok_or_else(|| {
+        pest::error::Error::new_from_pos(
+            pest::error::ErrorVariant::CustomError { message: "nothing parsed".to_string() },
+            pest::Position::from_start(text),
+        )
+    })
 }
 
 pub(crate) fn parse_item(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Rule>> {
@@ -227,13 +240,20 @@ impl Builder<'_> {
 
     fn pipeline(&mut self, pair: P) -> Option<Pipeline> {
         let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let head = self.pipeline_head(inner.next()?)?;
+        let body = inner.filter(|p| p.as_rule() == Rule::stmt).filter_map(|p| self.stmt(p)).collect();
+        Some(head.into_pipeline(body, span))
+    }
+
+    /// `/// doc  pipeline name(params) {`
+    pub fn pipeline_head(&mut self, pair: P) -> Option<PipelineHead> {
         let text = pair.as_str();
         let pair_start = pair.as_span().start();
         let mut inner = pair.into_inner().peekable();
         let doc = self.docs(&mut inner);
         let mut name = None;
         let mut params = Vec::new();
-        let mut body = Vec::new();
         for p in inner {
             match p.as_rule() {
                 Rule::ident => name = Some(self.ident(p)),
@@ -242,20 +262,24 @@ impl Builder<'_> {
                         params.extend(self.param(param, Doc::default()));
                     }
                 }
-                Rule::stmt => body.extend(self.stmt(p)),
                 _ => {}
             }
         }
         let name: Ident = name?;
-        // `( … )`: from the first `(` after the name to its `)`, found from the text.
+        // `( … )`: from the first `(` after the name to the last `)` before the body's `{`.
         let after_name = name.span.end as usize - self.offset - pair_start;
         let open = text[after_name..].find('(').map(|n| after_name + n);
-        let close = text[after_name..].find(')').map(|n| after_name + n + 1);
+        let close = text.rfind(')').map(|n| n + 1);
         let params_span = match (open, close) {
-            (Some(o), Some(c)) => Span::new(pair_start + o + self.offset, pair_start + c + self.offset),
+            (Some(o), Some(c)) if o < c => Span::new(pair_start + o + self.offset, pair_start + c + self.offset),
             _ => name.span,
         };
-        Some(Pipeline { doc, name, params, body, params_span, span })
+        Some(PipelineHead { doc, name, params, params_span })
+    }
+
+    /// The statements of a `stmts_only` pair.
+    pub fn stmts(&mut self, pair: P) -> Vec<Stmt> {
+        pair.into_inner().filter(|p| p.as_rule() == Rule::stmt).filter_map(|p| self.stmt(p)).collect()
     }
 
     fn stmt(&mut self, pair: P) -> Option<Stmt> {

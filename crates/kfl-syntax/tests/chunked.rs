@@ -1,0 +1,133 @@
+//! Parsing in pieces (`kfl_syntax::parse`) gives exactly what parsing the whole file in one go
+//! (`kfl_syntax::parse_whole`) gives: on every `.kfl` file of the repository, and on thousands of
+//! variants of them with a few characters deleted or inserted (most of which break a piece, some of
+//! which move the cuts).
+
+use std::path::{Path, PathBuf};
+
+use kfl_syntax::{parse, parse_whole};
+
+fn kfl_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut found = Vec::new();
+    for dir in ["examples", "tests", "crates", "fuzz/regressions"] {
+        walk(&root.join(dir), &mut found);
+    }
+    found.sort();
+    assert!(found.len() > 20, "expected the repository's .kfl files, found {}", found.len());
+    found
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            // Fuzz findings have no extension; everything else is a `.kfl` file.
+            let in_regressions = path.ancestors().any(|a| a.ends_with("regressions"));
+            if in_regressions || path.extension().is_some_and(|e| e == "kfl") {
+                out.push(path);
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
+
+/// Returns the parse, which is the same both ways.
+#[track_caller]
+fn assert_same(text: &str, what: &str) -> kfl_syntax::Parse {
+    let pieces = parse(text);
+    let whole = parse_whole(text);
+    if pieces != whole {
+        let scan = kfl_syntax::scan::scan(text);
+        panic!(
+            "{what}: parsing in pieces differs from parsing the whole\n--- text ---\n{text}\n--- chunks ---\n{:#?}\n--- pieces ---\n{pieces:#?}\n--- whole ---\n{whole:#?}",
+            kfl_syntax::chunk::chunks(text, &scan)
+        );
+    }
+    whole
+}
+
+#[test]
+fn every_file_parses_the_same_in_pieces() {
+    let mut pieces = 0;
+    for path in kfl_files() {
+        let text = read(&path);
+        assert_same(&text, &path.display().to_string());
+        let scan = kfl_syntax::scan::scan(&text);
+        pieces += kfl_syntax::chunk::chunks(&text, &scan).map_or(0, |c| c.len());
+    }
+    assert!(pieces > 100, "the files were cut into only {pieces} pieces");
+}
+
+/// Small edits where they matter most (line starts, brackets, quotes, comments) and elsewhere.
+#[test]
+fn edited_files_parse_the_same_in_pieces() {
+    const INSERTS: [&str; 18] = [
+        "",
+        " ",
+        "\n",
+        "}",
+        "{",
+        "\"",
+        "x",
+        "//",
+        "///",
+        "(",
+        ")",
+        "1",
+        "else ",
+        "and ",
+        "\n    t = a()\n",
+        "\"\"\"",
+        "\n}\n",
+        "\\q",
+    ];
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let mut variants = 0;
+    let mut with_errors = 0;
+    for path in kfl_files() {
+        let text = read(&path);
+        if text.is_empty() || text.len() > 20_000 {
+            continue;
+        }
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .filter(|&i| i < text.len())
+            .collect();
+        for round in 0..32 {
+            // Half the edits at a line start or just after its indentation, half anywhere.
+            let at = if round % 2 == 0 {
+                let line = line_starts[next(line_starts.len())];
+                line + text[line..].len() - text[line..].trim_start_matches([' ', '\t']).len()
+            } else {
+                next(text.len())
+            };
+            let Some(at) = (at..=text.len()).find(|&i| text.is_char_boundary(i)) else { continue };
+            let remove = next(3);
+            let end = (at + remove..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+            let edited = format!("{}{}{}", &text[..at], INSERTS[next(INSERTS.len())], &text[end..]);
+            let parsed = assert_same(&edited, &format!("{} edited at {at}", path.display()));
+            variants += 1;
+            with_errors += usize::from(!parsed.errors.is_empty());
+        }
+    }
+    assert!(variants > 1000, "only {variants} variants");
+    // Both kinds must be well represented for the comparison to mean something.
+    assert!(with_errors > variants / 10 && with_errors < variants * 9 / 10, "{with_errors} of {variants} had errors");
+}
