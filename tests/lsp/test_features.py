@@ -323,6 +323,29 @@ async def test_rename_inputs_outputs_and_tasks(client: LanguageClient, main: pat
     assert prepared is None
 
 
+async def test_rename_refuses_a_name_that_is_taken(client: LanguageClient, main: pathlib.Path):
+    text = main.read_text(encoding="utf-8")
+    await open_document(client, main, text)
+    refused = [
+        (pos(text, "trained.accuracy", 2), "cleaned", "a task of `training`"),  # task → another task
+        (pos(text, "trained.accuracy", 2), "epochs", "an input of `training`"),  # task → a parameter
+        (pos(text, "min_accuracy {", 2), "raw", "a task of `training`"),  # parameter → a task
+        (pos(text, "note:", 1), "checkpoint", "an input of `publish`"),  # input → another input
+        (pos(text, "train_model(", 2), "publish", "a component, pipeline or artifact type"),  # across files
+        (pos(text, "component publish", 12), "clean_data", "a component, pipeline or artifact type"),
+    ]
+    for at, new_name, why in refused:
+        with pytest.raises(Exception, match=why.replace("`", ".")):
+            await client.text_document_rename_async(
+                types.RenameParams(text_document=doc(main), position=at, new_name=new_name)
+            )
+    # A free name is fine, and renaming to the same name changes nothing harmful.
+    result = await client.text_document_rename_async(
+        types.RenameParams(text_document=doc(main), position=pos(text, "trained.accuracy", 2), new_name="trained")
+    )
+    assert result is not None
+
+
 # --------------------------------------------------------------------------------------------------
 # Formatting, symbols, semantic tokens
 

@@ -86,8 +86,12 @@ pub fn rename(ctx: &Ctx<'_>, offset: usize, new_name: &str) -> Result<WorkspaceE
     {
         return Err(format!("`{new_name}` is a built-in name"));
     }
+    let found = references(ctx.db, &symbol);
+    if let Some(clash) = collision(ctx, &symbol, &found, new_name) {
+        return Err(clash);
+    }
     let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
-    for (file, occurrence) in references(ctx.db, &symbol) {
+    for (file, occurrence) in found {
         let Some(uri) = ctx.uris.uri(file.path(ctx.db)) else { continue };
         let lines = Lines::of(ctx.db, file);
         let edit = match occurrence.role {
@@ -107,4 +111,64 @@ pub fn rename(ctx: &Ctx<'_>, offset: usize, new_name: &str) -> Result<WorkspaceE
         changes.entry(uri).or_default().push(edit);
     }
     Ok(WorkspaceEdit { changes: Some(changes), document_changes: None, change_annotations: None })
+}
+
+/// Why renaming `symbol` to `new_name` would make two things share a name, if it would: another
+/// item seen by a file that names the symbol; another input or output of the same component or
+/// pipeline; another task or parameter of the same pipeline (loop variables of different loops may
+/// share a name).
+fn collision(
+    ctx: &Ctx<'_>,
+    symbol: &Symbol,
+    found: &[(kfl_check::SourceFile, crate::index::Occurrence)],
+    new_name: &str,
+) -> Option<String> {
+    if symbol.name() == Some(new_name) {
+        return None;
+    }
+    let home = symbol.file()?;
+    let mut files: Vec<kfl_check::SourceFile> = vec![home];
+    if matches!(symbol, Symbol::Item { .. }) {
+        files.extend(found.iter().map(|(file, _)| *file));
+        files.sort_by_key(|f| f.path(ctx.db).clone());
+        files.dedup();
+    }
+    let clashes = |other: &Symbol| match (symbol, other) {
+        (Symbol::Item { .. }, Symbol::Item { name, .. }) => name == new_name,
+        (
+            Symbol::Input { file, owner, .. } | Symbol::Output { file, owner, .. },
+            Symbol::Input { file: f, owner: o, name } | Symbol::Output { file: f, owner: o, name },
+        ) => f == file && o == owner && name == new_name,
+        (
+            Symbol::Task { file, pipeline, .. } | Symbol::LoopVar { file, pipeline, .. },
+            Symbol::Task { file: f, pipeline: p, name },
+        )
+        | (Symbol::Task { file, pipeline, .. }, Symbol::LoopVar { file: f, pipeline: p, name, .. }) => {
+            f == file && p == pipeline && name == new_name
+        }
+        // A pipeline's parameters and tasks share one namespace.
+        (Symbol::Input { file, owner, .. }, Symbol::Task { file: f, pipeline, name }) => {
+            f == file && pipeline == owner && name == new_name
+        }
+        (
+            Symbol::Task { file, pipeline, .. } | Symbol::LoopVar { file, pipeline, .. },
+            Symbol::Input { file: f, owner, name },
+        ) => f == file && owner == pipeline && name == new_name,
+        _ => false,
+    };
+    for file in files {
+        let index = file_index(ctx.db, file);
+        if let Some(other) = index.occurrences.iter().find(|o| clashes(&o.symbol)) {
+            let what = match &other.symbol {
+                Symbol::Item { .. } => "a component, pipeline or artifact type".to_string(),
+                Symbol::Input { owner, .. } => format!("an input of `{owner}`"),
+                Symbol::Output { owner, .. } => format!("an output of `{owner}`"),
+                Symbol::Task { pipeline, .. } => format!("a task of `{pipeline}`"),
+                Symbol::LoopVar { pipeline, .. } => format!("a loop variable of `{pipeline}`"),
+                _ => "taken".to_string(),
+            };
+            return Some(format!("`{new_name}` is already {what} (in {})", file.path(ctx.db)));
+        }
+    }
+    None
 }
