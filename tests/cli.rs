@@ -198,7 +198,7 @@ fn build_emits_both_targets_and_refuses_broken_pipelines() {
     let (code, stdout, stderr) =
         kflc(&["build", "examples/quickstart.kfl", "--target", "kfp", "--param", "n_samples=300"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("schemaVersion: 2.1.0"), "{stdout}");
+    assert!(stdout.contains("schemaVersion: '2.1.0'"), "{stdout}");
     assert!(stdout.contains("300"), "--param sets the default");
     let (code, _, stderr) = kflc(&["build", "examples/quickstart.kfl", "--target", "kfp", "--param", "n_samples=many"]);
     assert_eq!(code, 2);

@@ -46,7 +46,7 @@ fn argo(dag: &Dag, options: &ArgoOptions) -> String {
 }
 
 fn kfp(dag: &Dag, options: &KfpOptions) -> String {
-    kfl_kfp::to_yaml(dag, options).expect("the generated pipeline has a PipelineSpec")
+    kfl_kfp::to_yaml(dag, options)
 }
 
 /// The generated text and its lowered DAG; prints the sizes of the outputs once, as a sanity check.

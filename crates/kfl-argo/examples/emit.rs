@@ -1,5 +1,6 @@
-//! Writes the Workflow of every example pipeline into a folder, as JSON, each with a concrete
-//! `metadata.name` (server-side apply cannot use `generateName`). `tests/apiserver.sh` applies them.
+//! Writes the Workflow of every example pipeline into a folder, as JSON and as YAML, each with a
+//! concrete `metadata.name` (server-side apply cannot use `generateName`). `tests/apiserver.sh`
+//! applies them.
 //!
 //! `cargo run -p kfl-argo --example emit -- OUT_DIR [EXAMPLES_DIR]`
 
@@ -43,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let stem = path.trim_end_matches(".kfl").replace('/', "__");
             let target = out.join(format!("{stem}__{}.json", p.name.text));
             std::fs::write(&target, serde_json::to_string_pretty(&wf)?)?;
+            std::fs::write(target.with_extension("yaml"), kfl_argo::to_yaml(&wf))?;
             written += 1;
         }
     }

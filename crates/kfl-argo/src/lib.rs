@@ -142,9 +142,9 @@ impl From<kfl_dag::params::ParamError> for ArgoError {
     }
 }
 
-/// The Workflow as YAML.
+/// The Workflow as YAML ([`kfl_yaml`]).
 pub fn to_yaml(workflow: &Json) -> String {
-    serde_norway::to_string(workflow).unwrap_or_else(|_| workflow.to_string())
+    kfl_yaml::to_string(workflow)
 }
 
 /// Where input and output files are inside a container.

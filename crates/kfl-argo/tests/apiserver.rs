@@ -1,12 +1,13 @@
 //! The real check, run by `cargo test`: a real API server with Argo's CRD accepts every example's
-//! Workflow under strict field validation (see `apiserver.sh`, which this runs). It needs
+//! Workflow under strict field validation, as JSON and as the YAML `kflc build` writes, and reads the
+//! YAML as the same Workflow (see `apiserver.sh`, which this runs). It needs
 //! `../shared/tools/k8s-testenv` beside the repository (or `KFL_TESTENV_TOOL`), as CI has.
 
 mod common;
 
 use std::process::Command;
 
-use kfl_argo::{workflow, ArgoOptions};
+use kfl_argo::{to_yaml, workflow, ArgoOptions};
 
 #[test]
 fn a_real_api_server_accepts_every_example_workflow_strictly() {
@@ -25,6 +26,7 @@ fn a_real_api_server_accepts_every_example_workflow_strictly() {
             let stem = path.trim_end_matches(".kfl").replace('/', "__");
             let text = serde_json::to_string_pretty(&wf).expect("json");
             std::fs::write(dir.join(format!("{stem}__{name}.json")), text).expect("write");
+            std::fs::write(dir.join(format!("{stem}__{name}.yaml")), to_yaml(&wf)).expect("write");
         }
     }
     let script = common::root().join("crates/kfl-argo/tests/apiserver.sh");
@@ -34,6 +36,7 @@ fn a_real_api_server_accepts_every_example_workflow_strictly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(output.status.success(), "apiserver.sh failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let expected = format!("{} passed, 0 failed", count + 1);
+    // Each Workflow twice (JSON and YAML), and the control.
+    let expected = format!("{} passed, 0 failed", 2 * count + 1);
     assert!(stdout.lines().any(|l| l == expected), "expected `{expected}`\n{stdout}");
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The real check: a real Kubernetes API server with Argo's Workflow CRD accepts every example's
-# Workflow under strict field validation.
+# Workflow under strict field validation, and reads its YAML as the same Workflow as its JSON.
 #
 #   crates/kfl-argo/tests/apiserver.sh [DIR]
 #
-# DIR holds Workflow JSON files, each with a metadata.name (default: generated now with
+# DIR holds Workflow JSON files, each with a metadata.name, and optionally the same Workflows as
+# YAML (NAME.yaml beside NAME.json; default: both generated now with
 # `cargo run -p kfl-argo --example emit`). Starts ../shared/tools/k8s-testenv (building it the
 # first time, ~4.5 min), installs the Argo CRD, server-side-applies each file with
 # dryRun=All&fieldValidation=Strict&fieldManager=kflc and expects HTTP 200 (the server answers an
-# apply with an unknown or mistyped field with 500). Last line: "N passed, M failed".
+# apply with an unknown or mistyped field with 500); the `spec`, labels and annotations the server
+# answers for a YAML file must be those it answered for its JSON file. Last line: "N passed, M failed".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +32,7 @@ if [[ -z $dir ]]; then
   (cd "$repo" && cargo run --quiet -p kfl-argo --example emit -- "$dir")
 fi
 shopt -s nullglob
-files=("$dir"/*.json)
+files=("$dir"/*.json "$dir"/*.yaml)
 ((${#files[@]} > 0)) || { echo "no Workflow files in $dir" >&2; exit 2; }
 
 "$testenv" build >&2
@@ -55,7 +57,8 @@ field client-key-data | base64 -d >"$work/client.key"
 
 apply() { # FILE → the HTTP status of a dry-run, strict server-side apply
   local name url
-  name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["name"])' "$1")
+  # The name of a YAML file's Workflow is read from its JSON twin.
+  name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["name"])' "${1%.*}.json")
   url="$server/apis/argoproj.io/v1alpha1/namespaces/$namespace/workflows/$name?dryRun=All&fieldValidation=Strict&fieldManager=kflc&force=true"
   curl --silent --show-error --output "$work/response.json" --write-out '%{http_code}' \
     --cacert "$work/ca.crt" --cert "$work/client.crt" --key "$work/client.key" \
@@ -69,14 +72,32 @@ except Exception as e:
     print("     (no JSON answer: %s)" % e)' "$work/response.json"
 }
 
+# The `spec`, labels and annotations of the server's answer, as canonical JSON.
+answered_spec() {
+  python3 -c 'import json,sys
+w = json.load(open(sys.argv[1]))
+m = w["metadata"]
+print(json.dumps([w["spec"], m.get("labels"), m.get("annotations")], sort_keys=True))' "$work/response.json"
+}
+
+mkdir -p "$work/specs"
 passed=0
 failed=0
 # 200 (an existing object) or 201 (a new one): accepted.
 for file in "${files[@]}"; do
   code=$(apply "$file")
+  base=$(basename "$file")
   if [[ $code == 200 || $code == 201 ]]; then
+    answered_spec >"$work/specs/$base"
+    twin=$work/specs/${base%.yaml}.json
+    if [[ $file == *.yaml ]] && ! cmp -s "$work/specs/$base" "$twin"; then
+      failed=$((failed + 1))
+      echo "FAIL $base: the server reads the YAML as another Workflow than the JSON"
+      diff <(python3 -m json.tool "$twin") <(python3 -m json.tool "$work/specs/$base") | head -40 || true
+      continue
+    fi
     passed=$((passed + 1))
-    echo "ok   $(basename "$file") (HTTP $code)"
+    echo "ok   $base (HTTP $code)"
   else
     failed=$((failed + 1))
     echo "FAIL $(basename "$file"): HTTP $code"

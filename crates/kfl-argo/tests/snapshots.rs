@@ -1,4 +1,5 @@
-//! Golden Workflows: the YAML of every example pipeline.
+//! Golden Workflows: the YAML of every example pipeline, which reads back as the Workflow it was
+//! written from.
 
 mod common;
 
@@ -12,7 +13,9 @@ fn every_example_pipeline_has_its_workflow() {
         let dag = common::lower(&db, path, name);
         let wf = workflow(&dag, &ArgoOptions::default()).unwrap_or_else(|e| panic!("{path} {name}: {e}"));
         let stem = path.trim_start_matches("examples/").trim_end_matches(".kfl").replace('/', "__");
-        insta::assert_snapshot!(format!("{stem}__{name}"), to_yaml(&wf));
+        let yaml = to_yaml(&wf);
+        assert_reads_back(&yaml, &wf, name);
+        insta::assert_snapshot!(format!("{stem}__{name}"), yaml);
     }
 }
 
@@ -24,6 +27,13 @@ fn every_fixture_pipeline_has_its_workflow() {
         let dag = common::lower(&db, path, name);
         let wf = workflow(&dag, &ArgoOptions::default()).unwrap_or_else(|e| panic!("{path} {name}: {e}"));
         let stem = path.trim_end_matches(".kfl").replace('/', "__");
-        insta::assert_snapshot!(format!("{stem}__{name}"), to_yaml(&wf));
+        let yaml = to_yaml(&wf);
+        assert_reads_back(&yaml, &wf, name);
+        insta::assert_snapshot!(format!("{stem}__{name}"), yaml);
     }
+}
+
+fn assert_reads_back(yaml: &str, workflow: &serde_json::Value, name: &str) {
+    let back: serde_json::Value = serde_norway::from_str(yaml).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(back == *workflow, "{name}: the YAML reads back as another value");
 }

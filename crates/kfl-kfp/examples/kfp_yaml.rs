@@ -33,16 +33,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     match kfl_dag::lower(&db, file, args.get(1).map(String::as_str)) {
-        Ok(dag) => match kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()) {
-            Ok(yaml) => {
-                print!("{yaml}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        Ok(dag) => {
+            print!("{}", kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()));
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE

@@ -88,16 +88,16 @@ fn pipeline_name(dag: &Dag) -> String {
 }
 
 /// The pipeline as KFP's YAML: a comment header, the PipelineSpec, and the PlatformSpec as a
-/// second document if there is one.
-pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> Result<String, serde_norway::Error> {
+/// second document if there is one ([`kfl_yaml`]).
+pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
     let (spec, platform) = pipeline_spec(dag, options);
     let mut out = header(dag);
-    out.push_str(&serde_norway::to_string(&spec)?);
+    kfl_yaml::write_document(&mut out, &spec);
     if let Some(platform) = platform {
         out.push_str("---\n");
-        out.push_str(&serde_norway::to_string(&platform)?);
+        kfl_yaml::write_document(&mut out, &platform);
     }
-    Ok(out)
+    out
 }
 
 /// A comment like kfp's `# PIPELINE DEFINITION` header: what the pipeline takes and gives.

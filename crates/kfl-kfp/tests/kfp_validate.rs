@@ -21,7 +21,7 @@ fn every_example_passes_kfp_validate() {
     let mut files = Vec::new();
     for (name, dag) in common::all_pipelines() {
         let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(&path, to_yaml(&dag, &KfpOptions::default()).expect("serializes")).expect("write");
+        std::fs::write(&path, to_yaml(&dag, &KfpOptions::default())).expect("write");
         files.push(path);
     }
     let output = Command::new("bash").arg(&validator).args(&files).current_dir(&root).output().expect("runs");

@@ -529,13 +529,7 @@ fn build(
                 return ExitCode::from(1);
             }
         },
-        Some(Target::Kfp) => match kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()) {
-            Ok(yaml) => Some(yaml),
-            Err(e) => {
-                eprintln!("error: cannot write the PipelineSpec as YAML: {e}");
-                return ExitCode::from(2);
-            }
-        },
+        Some(Target::Kfp) => Some(kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default())),
     };
     if summary {
         let plan = kfl_dag::analysis::render_summary(&kfl_dag::analysis::summarize(&dag), &dag);
