@@ -154,9 +154,17 @@ const PARAMS_DIR: &str = "/tmp/kfl/params";
 
 /// The lowered pipeline as an Argo `Workflow`.
 pub fn workflow(dag: &Dag, options: &ArgoOptions) -> Result<Json, ArgoError> {
+    if options.params.is_empty() {
+        return Emitter::new(dag, options).emit();
+    }
     let mut dag = dag.clone();
     kfl_dag::params::apply_params(&mut dag, &options.params)?;
     Emitter::new(&dag, options).emit()
+}
+
+/// A JSON object of `entries`, moved in (`json!` copies every value it is given, through serde).
+fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
+    Json::Object(entries.into_iter().map(|(key, value)| (key.to_string(), value)).collect())
 }
 
 /// A DAG template's instance: the pipeline, its exit handler, or one loop's body.
@@ -282,8 +290,9 @@ struct Emitter<'a> {
     /// DAG task names, per scope.
     member_names: HashMap<(Scope, Member), String>,
     template_names: BTreeSet<String>,
-    /// Component templates: (component, settings fingerprint, memoized) → template name.
-    variants: Vec<(String, NodeIndex, String)>,
+    /// Component templates: the first task to run each (its component and settings) and whether
+    /// it is memoized → template name.
+    variants: Vec<(NodeIndex, bool, String)>,
     variant_templates: Vec<Json>,
     /// Scopes whose DAG must not fail fast (nested exit handlers).
     no_fail_fast: BTreeSet<Scope>,
@@ -737,7 +746,7 @@ impl<'a> Emitter<'a> {
             params.push(Json::Object(param));
         }
         if !params.is_empty() {
-            spec.insert("arguments".into(), json!({ "parameters": params }));
+            spec.insert("arguments".into(), object([("parameters", Json::Array(params))]));
         }
         if let Some(exit) = exit_name {
             spec.insert("onExit".into(), Json::String(exit));
@@ -757,12 +766,12 @@ impl<'a> Emitter<'a> {
         }
         spec.insert("podMetadata".into(), json!({ "labels": { "kfl.dev/pipeline": dag.k8s_name } }));
         spec.insert("templates".into(), Json::Array(templates));
-        Ok(json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Workflow",
-            "metadata": self.metadata(),
-            "spec": Json::Object(spec),
-        }))
+        Ok(object([
+            ("apiVersion", Json::String("argoproj.io/v1alpha1".into())),
+            ("kind", Json::String("Workflow".into())),
+            ("metadata", self.metadata()),
+            ("spec", Json::Object(spec)),
+        ]))
     }
 
     fn metadata(&self) -> Json {
@@ -813,7 +822,7 @@ impl<'a> Emitter<'a> {
         if self.no_fail_fast.contains(&scope) {
             dag.insert("failFast".into(), Json::Bool(false));
         }
-        json!({ "name": name, "dag": Json::Object(dag) })
+        object([("name", Json::String(name.to_string())), ("dag", Json::Object(dag))])
     }
 
     /// Inputs and outputs of a loop's body template.
@@ -846,7 +855,7 @@ impl<'a> Emitter<'a> {
                 .map(|(name, value)| json!({ "name": name, "valueFrom": { "parameter": value } }))
                 .collect();
             if !exports.is_empty() {
-                t.insert("outputs".into(), json!({ "parameters": exports }));
+                t.insert("outputs".into(), object([("parameters", Json::Array(exports))]));
             }
         }
     }
@@ -895,11 +904,11 @@ impl<'a> Emitter<'a> {
         if !artifacts.is_empty() {
             arguments.insert("artifacts".into(), Json::Array(artifacts));
         }
-        let task = json!({
-            "name": self.member_name(scope, Member::Loop(g)),
-            "template": wrapper_name,
-            "arguments": Json::Object(arguments),
-        });
+        let task = object([
+            ("name", Json::String(self.member_name(scope, Member::Loop(g)))),
+            ("template", Json::String(wrapper_name.clone())),
+            ("arguments", Json::Object(arguments)),
+        ]);
         // The wrapper: one task that expands over the items into the body.
         let mut inner_params = vec![
             json!({ "name": var, "value": "{{=fromJSON(item)[1]}}" }),
@@ -965,12 +974,12 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         if !exports.is_empty() {
-            wrapper.insert("outputs".into(), json!({ "parameters": exports }));
+            wrapper.insert("outputs".into(), object([("parameters", Json::Array(exports))]));
         }
         if let Some(n) = parallelism {
             wrapper.insert("parallelism".into(), json!(n));
         }
-        wrapper.insert("dag".into(), json!({ "tasks": [Json::Object(inner)] }));
+        wrapper.insert("dag".into(), object([("tasks", Json::Array(vec![Json::Object(inner)]))]));
         Ok((task, vec![Json::Object(wrapper)]))
     }
 
@@ -1273,14 +1282,19 @@ impl<'a> Emitter<'a> {
     fn component_template(&mut self, node: NodeIndex) -> Result<String, ArgoError> {
         let task = &self.dag.graph[node];
         let memoized = task.settings.cache != Some(false) && !self.fan_in_producers.contains(&node);
-        let fingerprint = format!("{}|{:?}|{memoized}", task.component, task.settings);
-        if let Some((_, _, name)) = self.variants.iter().find(|(f, _, _)| *f == fingerprint) {
+        let graph = &self.dag.graph;
+        let same = |(first, first_memoized, _): &&(NodeIndex, bool, String)| {
+            *first_memoized == memoized
+                && graph[*first].component == task.component
+                && graph[*first].settings == task.settings
+        };
+        if let Some((_, _, name)) = self.variants.iter().find(same) {
             return Ok(name.clone());
         }
         let component = &self.dag.components[task.component];
         let name = self.reserve_template(&component.k8s_name);
         let template = self.container_template(&name, component, &task.settings, memoized)?;
-        self.variants.push((fingerprint, node, name.clone()));
+        self.variants.push((node, memoized, name.clone()));
         self.variant_templates.push(template);
         Ok(name)
     }
