@@ -679,9 +679,18 @@ impl<'a> Compiler<'a> {
         // Distinct executors per component, in the order of the tasks that first use them.
         let mut variants: Vec<Vec<(String, Json, Option<Json>)>> = vec![Vec::new(); dag.components.len()];
         let mut task_variant: Vec<(NodeIndex, usize, usize)> = Vec::new();
+        // Per component, the distinct settings of its tasks so far (a task's first) and their variant:
+        // tasks with the same settings have the same executor, which is then not built again.
+        let mut settings_variant: Vec<Vec<(NodeIndex, usize)>> = vec![Vec::new(); dag.components.len()];
         for node in dag.graph.node_indices() {
             let task = &dag.graph[node];
             let Some(component) = dag.components.get(task.component) else { continue };
+            let seen =
+                settings_variant[task.component].iter().find(|(first, _)| dag.graph[*first].settings == task.settings);
+            if let Some((_, index)) = seen {
+                task_variant.push((node, task.component, *index));
+                continue;
+            }
             let executor = executor_spec(component, &task.settings, self.options);
             let kubernetes = kubernetes_config(&task.settings, self.options);
             let identity = format!("{executor}|{}", kubernetes.as_ref().map(Json::to_string).unwrap_or_default());
@@ -693,6 +702,7 @@ impl<'a> Compiler<'a> {
                     list.len() - 1
                 }
             };
+            settings_variant[task.component].push((node, index));
             task_variant.push((node, task.component, index));
         }
         // The variant most tasks run gets the plain name; the others `-2`, `-3`, … in order of use.

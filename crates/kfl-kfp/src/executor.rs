@@ -51,7 +51,7 @@ pub(crate) fn executor_spec(component: &Component, settings: &Settings, options:
     if !resources.is_empty() {
         container.insert("resources".into(), Json::Object(resources));
     }
-    json!({ "container": container })
+    crate::object([("container", Json::Object(container))])
 }
 
 /// `PipelineContainerSpec.ResourceSpec`, with the string fields the proto recommends (the numeric

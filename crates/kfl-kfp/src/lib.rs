@@ -66,17 +66,24 @@ pub fn pipeline_spec(dag: &Dag, options: &KfpOptions) -> (Json, Option<Json>) {
     if let Some(description) = &dag.description {
         info.insert("description".into(), json!(description));
     }
-    let spec = json!({
-        "pipelineInfo": info,
-        "schemaVersion": "2.1.0",
-        "sdkVersion": options.sdk_version,
-        "root": compiled.root,
-        "components": compiled.components,
-        "deploymentSpec": { "executors": compiled.executors },
+    let spec = object([
+        ("pipelineInfo", Json::Object(info)),
+        ("schemaVersion", json!("2.1.0")),
+        ("sdkVersion", json!(options.sdk_version)),
+        ("root", compiled.root),
+        ("components", Json::Object(compiled.components)),
+        ("deploymentSpec", object([("executors", Json::Object(compiled.executors))])),
+    ]);
+    let platform = (!compiled.kubernetes.is_empty()).then(|| {
+        let executors = object([("executors", Json::Object(compiled.kubernetes))]);
+        object([("platforms", object([("kubernetes", object([("deploymentSpec", executors)]))]))])
     });
-    let platform = (!compiled.kubernetes.is_empty())
-        .then(|| json!({ "platforms": { "kubernetes": { "deploymentSpec": { "executors": compiled.kubernetes } } } }));
     (sorted(spec), platform.map(sorted))
+}
+
+/// A JSON object of `entries`, moved in (`json!` copies every value it is given, through serde).
+pub(crate) fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
+    Json::Object(entries.into_iter().map(|(key, value)| (key.to_string(), value)).collect())
 }
 
 fn pipeline_name(dag: &Dag) -> String {
@@ -156,8 +163,17 @@ fn type_name(ty: &kfl_dag::IoType) -> String {
 
 /// The same value with every object's keys in sorted order, whatever map serde_json was built with.
 fn sorted(mut value: Json) -> Json {
-    sort_keys(&mut value);
+    if !maps_sort_themselves() {
+        sort_keys(&mut value);
+    }
     value
+}
+
+/// Whether serde_json's map keeps its keys sorted (its default `BTreeMap`), rather than in the order
+/// they were inserted (with its `preserve_order` feature, which any crate of a build may turn on).
+fn maps_sort_themselves() -> bool {
+    let probe: Map<String, Json> = [("b".to_string(), Json::Null), ("a".to_string(), Json::Null)].into_iter().collect();
+    probe.keys().next().is_some_and(|first| first == "a")
 }
 
 /// Sorts every object's keys in place; an object whose keys are already in order (always, with
