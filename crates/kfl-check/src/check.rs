@@ -1576,7 +1576,16 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         self.check_outputs();
         self.check_graph();
         self.check_recursion();
-        self.check_unused();
+        // A statement that did not parse may have used what looks unused.
+        if !self.has_broken_statements() {
+            self.check_unused();
+        }
+    }
+
+    /// Whether statements of the body did not parse (each has its syntax error). Names they might
+    /// have declared are not reported as missing, and nothing is reported as unused.
+    fn has_broken_statements(&self) -> bool {
+        !self.pipeline.broken.is_empty()
     }
 
     fn check_params(&mut self) {
@@ -2239,7 +2248,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             .label("not a task")
                             .help("`after` names tasks of this pipeline"),
                         );
-                    } else {
+                    } else if !self.has_broken_statements() {
                         let names: Vec<&str> = self.task_index.keys().copied().collect();
                         self.c.push(
                             Diagnostic::new(Code::UnresolvedName, head.span, format!("no task named `{}`", head.text))
@@ -2438,6 +2447,8 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     .secondary(Label::new(l.var.span, "the loop variable is declared here"))
                     .help("use it inside the loop's body; to collect results of the loop, read a task's output after the loop"),
             );
+            return Ty::Unknown;
+        } else if self.has_broken_statements() {
             return Ty::Unknown;
         } else {
             let mut names: Vec<&str> = self.params.iter().map(|(p, _, _)| p.name.text.as_str()).collect();

@@ -105,8 +105,8 @@ fn an_edit_reparses_only_the_piece_it_touched() {
         log.lock().expect("log").len()
     };
     db.set_file("p.kfl", text("s3://a"));
-    // Two components, the pipeline's head and end, a blank piece after the `{`, 201 statements.
-    assert_eq!(parsed(&db, &log), 2 + 2 + 1 + 201);
+    // Two components, the pipeline's head and end, 201 statements.
+    assert_eq!(parsed(&db, &log), 2 + 2 + 201);
 
     // A one-character edit: one piece.
     db.set_file("p.kfl", text("s3://b"));
@@ -119,9 +119,17 @@ fn an_edit_reparses_only_the_piece_it_touched() {
     let parse = kfl_check::parse(&db, file);
     assert_eq!(**parse, kfl_syntax::parse_whole(file.text(&db)), "the pieces are put where they belong");
 
-    // A syntax error: the piece fails, and the whole file is parsed in one go (nothing memoized).
+    // A syntax error: only that piece is parsed again (and fails); the rest of the pipeline is
+    // still there and checked, so the warnings about unused tasks are gone (the broken statement
+    // may have used them) and the syntax error is the only diagnostic.
     db.set_file("p.kfl", text("s3://b\" \"c"));
     log.lock().expect("log").clear();
     let file = db.file("p.kfl").expect("the file");
-    assert!(check_file(&db, file).iter().any(|d| d.code.info().id == "E0001"));
+    let diagnostics = check_file(&db, file);
+    assert_eq!(log.lock().expect("log").len(), 1);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.info().id).collect();
+    assert_eq!(codes, ["E0001"], "{diagnostics:#?}");
+    let parse = kfl_check::parse(&db, file);
+    let Some(kfl_syntax::ast::Item::Pipeline(p)) = parse.file.items.last() else { panic!("no pipeline") };
+    assert_eq!((p.body.len(), p.broken.len()), (200, 1));
 }

@@ -234,6 +234,9 @@ pub struct Pipeline {
     /// The span of `( … )`.
     pub params_span: Span,
     pub span: Span,
+    /// Statements of the body that did not parse (each reported as a syntax error), left out of
+    /// `body`. The checker stays quiet about names they might have declared.
+    pub broken: Vec<Span>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -7,13 +7,20 @@
 //! [`parse_with`] decides how a chunk is parsed: the salsa database memoizes [`parse_chunk`] by the
 //! chunk's text, so after a one-character edit in a 5,000-line file only one statement is parsed.
 //!
-//! Invariant: the result is exactly [`crate::parse_whole`]'s. The cuts are made only where the
-//! grammar cannot join the text before and after (before an item keyword or its doc comments, and
-//! before a line of a pipeline body that starts a statement: a name or a doc comment, which never
-//! continues the statement before it), so when every chunk parses, the whole parses into the same
-//! tree. When any chunk does not parse, the whole file is parsed in one go, with error recovery, so
-//! syntax errors are the same too. `tests/chunked.rs` checks the equivalence on every example and
-//! on thousands of edited variants of them.
+//! Invariants (`tests/chunked.rs` checks them on every example and thousands of edited variants,
+//! and the `parse_check` fuzz target on whatever it finds):
+//! - A text without syntax errors gives exactly [`crate::parse_whole`]'s tree. Cuts are made only
+//!   where no statement can continue: before an item keyword or its doc comments, and before a line
+//!   of a pipeline body at bracket depth one that starts with a name (or the doc comments before
+//!   one) after a line that does not end in an operator or a keyword that needs more (`=`, `.`,
+//!   `and`, `if`, …). So when the whole parses, every chunk parses, into the same tree.
+//! - A text with syntax errors: an item whose chunks all parse is the same as in
+//!   [`crate::parse_whole`]; an item whose head or end does not parse is recovered exactly as
+//!   [`crate::parse_whole`] recovers it (left out, its first error reported). A pipeline whose head
+//!   and end parse but some statements do not keeps every statement that parses; each broken piece
+//!   reports its own error and is listed in [`Pipeline::broken`]. So a typo in one statement of a
+//!   long pipeline neither hides the rest of it from the checker and the editor nor costs a parse
+//!   of the whole file.
 
 use std::sync::Arc;
 
@@ -54,9 +61,9 @@ pub struct PipelineHead {
 }
 
 impl PipelineHead {
-    pub fn into_pipeline(self, body: Vec<Stmt>, span: Span) -> Pipeline {
+    pub fn into_pipeline(self, body: Vec<Stmt>, span: Span, broken: Vec<Span>) -> Pipeline {
         let PipelineHead { doc, name, params, params_span } = self;
-        Pipeline { doc, name, params, body, params_span, span }
+        Pipeline { doc, name, params, body, params_span, span, broken }
     }
 }
 
@@ -77,23 +84,29 @@ pub struct ChunkParse {
     pub errors: Vec<Diagnostic>,
 }
 
-/// Cuts `text` into chunks that cover it from its first item to its end. `None` when the text
-/// before the first item is not blank (the whole-file parse reports it).
-pub fn chunks(text: &str, scan: &scan::Scan) -> Option<Vec<Chunk>> {
-    let first = scan.item_starts.first().copied().unwrap_or(text.len());
-    if !is_trivia(&text[..first]) {
-        return None;
-    }
+/// The chunks of one item, `text[start..end]`, in order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ItemChunks {
+    pub start: usize,
+    pub end: usize,
+    pub chunks: Vec<Chunk>,
+}
+
+/// Cuts `text` into chunks, item by item (items as [`scan::Scan::item_starts`] finds them; text
+/// before the first item is not part of any chunk).
+pub fn chunks(text: &str, scan: &scan::Scan) -> Vec<ItemChunks> {
     let mut out = Vec::with_capacity(scan.item_starts.len());
     for (i, &start) in scan.item_starts.iter().enumerate() {
         let end = scan.item_starts.get(i + 1).copied().unwrap_or(text.len());
-        if first_word(&text[start..end]) == Some("pipeline") {
-            pipeline_chunks(text, start, end, &mut out)?;
+        let whole = || vec![Chunk { kind: ChunkKind::Item, start, end }];
+        let chunks = if first_word(&text[start..end]) == Some("pipeline") {
+            pipeline_chunks(text, start, end).unwrap_or_else(whole)
         } else {
-            out.push(Chunk { kind: ChunkKind::Item, start, end });
-        }
+            whole()
+        };
+        out.push(ItemChunks { start, end, chunks });
     }
-    Some(out)
+    out
 }
 
 /// Parses one chunk on its own. `None` when it does not parse.
@@ -131,48 +144,119 @@ pub fn parse_chunk(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
 }
 
 /// Parses `text` chunk by chunk, asking `parse_chunk` for each chunk's tree (the salsa database
-/// answers from its memo when it has seen the chunk's text before). Falls back to
-/// [`crate::parse_whole`] when the text cannot be cut or a chunk does not parse.
+/// answers from its memo when it has seen the chunk's text before). Items whose chunks do not parse
+/// are recovered as described in the module's invariants.
 pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str) -> Option<Arc<ChunkParse>>) -> Parse {
     let scan = scan::scan(text);
-    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
+    if scan.too_deep.is_some() {
         return crate::parse_whole(text);
     }
-    let Some(chunks) = chunks(text, &scan) else {
-        return crate::parse_whole(text);
-    };
-    let mut file = File { items: Vec::with_capacity(chunks.len()) };
-    let mut errors = Vec::new();
-    let mut open: Option<(PipelineHead, usize, Vec<Stmt>)> = None;
-    for chunk in &chunks {
-        let Some(parsed) = parse_chunk(chunk.kind, &text[chunk.start..chunk.end]) else {
-            return crate::parse_whole(text);
+    let mut errors: Vec<Diagnostic> = crate::leading_text_error(text, &scan).into_iter().collect();
+    // First every chunk is parsed (pest's error detail off); what needs error messages is done
+    // afterwards, with the detail on.
+    let mut slots: Vec<Slot> = Vec::new();
+    for item in chunks(text, &scan) {
+        let mut parsed = Vec::with_capacity(item.chunks.len());
+        for chunk in &item.chunks {
+            parsed.push(parse_chunk(chunk.kind, &text[chunk.start..chunk.end]));
+        }
+        slots.push(assemble(text, &item, parsed, &mut errors));
+    }
+    let needs_recovery = slots.iter().any(|s| !matches!(s, Slot::Done(_)));
+    let mut file = File { items: Vec::with_capacity(slots.len()) };
+    let mut broken_items = Vec::new();
+    if !needs_recovery {
+        file.items.extend(slots.into_iter().filter_map(|s| match s {
+            Slot::Done(item) => Some(item),
+            _ => None,
+        }));
+    } else {
+        let comment_starts_by_end =
+            scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
+        let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
+        let _exclusive = crate::DETAIL_LOCK.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pest::set_error_detail(true);
+        for slot in slots {
+            match slot {
+                Slot::Done(item) => file.items.push(item),
+                Slot::Recover { start, end } => {
+                    crate::recover_item(text, start, end, &scan, &mut builder, &mut file, &mut broken_items);
+                }
+                Slot::BrokenStatements(pipeline) => {
+                    for &span in &pipeline.broken {
+                        let (start, end) = (span.start as usize, span.end as usize);
+                        builder.errors.push(crate::statement_error(text, start, end).unwrap_or_else(|| {
+                            Diagnostic::new(kfl_diagnostics::Code::SyntaxError, span, "this statement does not parse")
+                                .label("not a statement")
+                        }));
+                    }
+                    file.items.push(Item::Pipeline(pipeline));
+                }
+            }
+        }
+        pest::set_error_detail(false);
+        errors.append(&mut builder.errors);
+    }
+    kfl_diagnostics::sort(&mut errors);
+    Parse { file, errors, comments: scan.comments, broken_items }
+}
+
+/// One item, put together from its chunks or waiting for recovery.
+enum Slot {
+    Done(Item),
+    /// Parse `text[start..end]` as one item, with error recovery.
+    Recover {
+        start: usize,
+        end: usize,
+    },
+    /// A pipeline with statements that did not parse: their errors are still to be made.
+    BrokenStatements(Pipeline),
+}
+
+fn assemble(text: &str, item: &ItemChunks, parsed: Vec<Option<Arc<ChunkParse>>>, errors: &mut Vec<Diagnostic>) -> Slot {
+    let recover = Slot::Recover { start: item.start, end: item.end };
+    let mut head: Option<PipelineHead> = None;
+    let mut body = Vec::new();
+    let mut broken = Vec::new();
+    let mut done = None;
+    let mut item_errors = Vec::new();
+    for (chunk, parsed) in item.chunks.iter().zip(parsed) {
+        let Some(parsed) = parsed else {
+            if chunk.kind != ChunkKind::Statements {
+                return recover;
+            }
+            broken.push(trimmed(text, chunk));
+            continue;
         };
         let by = chunk.start as u32;
         let ChunkParse { tree, errors: chunk_errors } =
             Arc::try_unwrap(parsed).unwrap_or_else(|shared| (*shared).clone());
-        errors.extend(chunk_errors.into_iter().map(|e| shifted(e, by)));
-        match (tree, open.as_mut()) {
-            (ChunkTree::Item(item), None) => file.items.push(shifted(item, by)),
-            (ChunkTree::PipelineHead(head), None) => open = Some((shifted(head, by), chunk.start, Vec::new())),
-            (ChunkTree::Statements(stmts), Some((_, _, body))) => {
-                body.extend(stmts.into_iter().map(|s| shifted(s, by)))
+        item_errors.extend(chunk_errors.into_iter().map(|e| shifted(e, by)));
+        match tree {
+            ChunkTree::Item(it) => done = Some(shifted(it, by)),
+            ChunkTree::PipelineHead(h) => head = Some(shifted(h, by)),
+            ChunkTree::Statements(stmts) => body.extend(stmts.into_iter().map(|s| shifted(s, by))),
+            ChunkTree::PipelineEnd => {
+                let Some(h) = head.take() else { return recover };
+                let span = Span::new(item.start, chunk.start + 1);
+                let pipeline = h.into_pipeline(std::mem::take(&mut body), span, std::mem::take(&mut broken));
+                done = Some(Item::Pipeline(pipeline));
             }
-            (ChunkTree::PipelineEnd, Some(_)) => {
-                if let Some((head, start, body)) = open.take() {
-                    file.items.push(Item::Pipeline(head.into_pipeline(body, Span::new(start, chunk.start + 1))));
-                }
-            }
-            // Chunks come in the order `chunks` makes them; anything else is a bug, and the
-            // whole-file parse is always right.
-            _ => return crate::parse_whole(text),
         }
     }
-    if open.is_some() {
-        return crate::parse_whole(text);
+    errors.append(&mut item_errors);
+    match done {
+        Some(Item::Pipeline(pipeline)) if !pipeline.broken.is_empty() => Slot::BrokenStatements(pipeline),
+        Some(item) => Slot::Done(item),
+        None => recover,
     }
-    kfl_diagnostics::sort(&mut errors);
-    Parse { file, errors, comments: scan.comments, broken_items: Vec::new() }
+}
+
+/// A chunk's span without the blanks around it.
+fn trimmed(text: &str, chunk: &Chunk) -> Span {
+    let piece = &text[chunk.start..chunk.end];
+    let start = chunk.start + piece.len() - piece.trim_start().len();
+    Span::new(start, (chunk.start + piece.trim_end().len()).max(start))
 }
 
 /// Words that may start a line of a pipeline body without starting a statement: cutting before
@@ -193,73 +277,91 @@ const CONTINUATIONS: [&str; 13] = [
     "pipeline",
 ];
 
-/// The chunks of the pipeline in `text[start..end]`.
-fn pipeline_chunks(text: &str, start: usize, end: usize, out: &mut Vec<Chunk>) -> Option<()> {
-    let bytes = &text.as_bytes()[..end];
-    let mut lexer = Lexer { text: &text[..end], i: start, depth: 0 };
+/// Words after which a statement must go on (so a line that follows them is not cut off).
+const NEED_MORE: [&str; 10] = ["if", "else", "for", "in", "parallel", "and", "or", "not", "output", "finally"];
+
+/// The chunks of the pipeline in `text[start..end]`, or `None` if its brackets or strings do not
+/// close within it.
+fn pipeline_chunks(text: &str, start: usize, end: usize) -> Option<Vec<Chunk>> {
+    let text = &text[..end];
+    let mut out = Vec::new();
+    let mut lexer = Lexer { text, i: start, depth: 0 };
     // The head: up to the first `{` outside brackets.
     let open = loop {
-        match lexer.next()? {
-            Token::Open(b'{') if lexer.depth == 1 => break lexer.i,
-            _ => continue,
+        if let Token::Open(b'{') = lexer.next()? {
+            if lexer.depth == 1 {
+                break lexer.i;
+            }
         }
     };
     out.push(Chunk { kind: ChunkKind::PipelineHead, start, end: open });
     let mut piece_start = open;
-    // Where the run of doc comments that precedes the current line starts.
+    // Where the run of doc comments before the current line starts.
     let mut doc_run: Option<usize> = None;
+    // Whether the last token asks for more (an operator, `if`, `and`, …, or an opening bracket).
+    let mut need_more = true;
     let mut line_start = false;
     loop {
         let at = lexer.skip_blanks(&mut line_start);
-        if at >= bytes.len() {
+        if at >= text.len() {
             return None;
         }
-        if line_start && lexer.depth == 1 {
-            let rest = &text[at..end];
-            if rest.starts_with("///") && !rest.starts_with("////") {
-                doc_run.get_or_insert(at);
-            } else if rest.starts_with("//") {
-                // A plain comment neither starts nor ends a run of doc comments.
-            } else if bytes[at].is_ascii_alphabetic() || bytes[at] == b'_' {
-                let word_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-                if !CONTINUATIONS.contains(&&rest[..word_end]) {
-                    let cut = doc_run.take().unwrap_or(at);
-                    if cut > piece_start {
-                        out.push(Chunk { kind: ChunkKind::Statements, start: piece_start, end: cut });
-                        piece_start = cut;
-                    }
+        let rest = &text[at..];
+        let first = rest.as_bytes()[0];
+        if line_start && lexer.depth == 1 && !need_more && (first.is_ascii_alphabetic() || first == b'_') {
+            let word_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            if !CONTINUATIONS.contains(&&rest[..word_end]) {
+                let cut = doc_run.unwrap_or(at);
+                if cut > piece_start {
+                    out.push(Chunk { kind: ChunkKind::Statements, start: piece_start, end: cut });
+                    piece_start = cut;
                 }
-                doc_run = None;
-            } else {
-                doc_run = None;
             }
         }
         line_start = false;
-        if let Token::Close(b'}') = lexer.next()? {
-            if lexer.depth == 0 {
+        let token = lexer.next()?;
+        if !matches!(token, Token::Comment) {
+            doc_run = None;
+        }
+        match token {
+            Token::Comment => {
+                // A doc comment belongs to the statement after it (a plain one is skipped).
+                if lexer.depth == 1 && rest.starts_with("///") && !rest.starts_with("////") {
+                    doc_run.get_or_insert(at);
+                }
+            }
+            Token::Open(_) => need_more = true,
+            Token::Close(b'}') if lexer.depth == 0 => {
                 let close = lexer.i - 1;
                 out.push(Chunk { kind: ChunkKind::Statements, start: piece_start, end: close });
                 out.push(Chunk { kind: ChunkKind::PipelineEnd, start: close, end });
-                return Some(());
+                return Some(out);
             }
+            Token::Close(_) | Token::Str => need_more = false,
+            Token::Word(word) => need_more = NEED_MORE.contains(&word),
+            Token::Punct(b) => need_more = b"=,.:<>!-".contains(&b),
         }
     }
 }
 
-enum Token {
+enum Token<'t> {
     Open(u8),
     Close(u8),
-    Other,
+    Word(&'t str),
+    Str,
+    Comment,
+    Punct(u8),
 }
 
-/// Just enough of a lexer to find brackets outside strings and comments (as `scan` does).
+/// Just enough of a lexer to find brackets outside strings and comments (as `scan` does), and to
+/// tell whether a line's last token needs more.
 struct Lexer<'t> {
     text: &'t str,
     i: usize,
     depth: usize,
 }
 
-impl Lexer<'_> {
+impl<'t> Lexer<'t> {
     /// Skips blanks, noting whether a line break was passed; returns where the next token starts.
     fn skip_blanks(&mut self, line_start: &mut bool) -> usize {
         let bytes = self.text.as_bytes();
@@ -274,20 +376,22 @@ impl Lexer<'_> {
         self.i
     }
 
-    /// The next token (after blanks). `None` at the end, or at a string that does not end.
-    fn next(&mut self) -> Option<Token> {
+    /// The next token (after blanks). `None` at the end, at a string that does not end, or at a
+    /// bracket that closes nothing.
+    fn next(&mut self) -> Option<Token<'t>> {
         let mut line_start = false;
         self.skip_blanks(&mut line_start);
-        let bytes = self.text.as_bytes();
-        let rest = self.text.get(self.i..)?;
+        let text: &'t str = self.text;
+        let bytes = text.as_bytes();
+        let rest = text.get(self.i..)?;
         let b = *bytes.get(self.i)?;
         if rest.starts_with("//") {
             self.i += rest.find('\n').unwrap_or(rest.len());
-            return Some(Token::Other);
+            return Some(Token::Comment);
         }
         if let Some(body) = rest.strip_prefix("\"\"\"") {
             self.i += 3 + body.find("\"\"\"")? + 3;
-            return Some(Token::Other);
+            return Some(Token::Str);
         }
         if b == b'"' {
             self.i += 1;
@@ -296,12 +400,17 @@ impl Lexer<'_> {
                     b'\n' => return None,
                     b'"' => {
                         self.i += 1;
-                        return Some(Token::Other);
+                        return Some(Token::Str);
                     }
                     b'\\' if bytes.get(self.i + 1).is_some_and(|&c| c != b'\n') => self.i += 2,
                     _ => self.i += 1,
                 }
             }
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            self.i += len;
+            return Some(Token::Word(&rest[..len]));
         }
         self.i += rest.chars().next().map_or(1, char::len_utf8);
         Some(match b {
@@ -313,7 +422,7 @@ impl Lexer<'_> {
                 self.depth = self.depth.checked_sub(1)?;
                 Token::Close(b)
             }
-            _ => Token::Other,
+            _ => Token::Punct(b),
         })
     }
 }
@@ -405,7 +514,7 @@ shift_fields! {
     KvBlock { name, entries, span }
     KvEntry { key, value, span }
     TypeExpr { name, args, span }
-    Pipeline { doc, name, params, body, params_span, span }
+    Pipeline { doc, name, params, body, params_span, span, broken }
     PipelineHead { doc, name, params, params_span }
     Stmt { doc, kind, span }
     TaskStmt { binding, call, overrides }
@@ -533,22 +642,25 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<(ChunkKind, &str)> {
         let scan = scan::scan(text);
-        chunks(text, &scan).unwrap_or_default().into_iter().map(|c| (c.kind, &text[c.start..c.end])).collect()
+        chunks(text, &scan).into_iter().flat_map(|item| item.chunks).map(|c| (c.kind, &text[c.start..c.end])).collect()
     }
 
     #[test]
     fn a_pipeline_is_cut_before_each_statement_and_its_doc_comments() {
-        let text = "component a { image = \"x\" }\n/// P.\npipeline p(n: Int = f(1)) {\n    x = a()\n    /// Doc.\n    // plain\n    y = a() {\n        cpu = 1\n    }\n    if n > 1 {\n        z = a()\n    }\n    else { w = a() }\n}\n// end\n";
+        let text = "component a { image = \"x\" }\n/// P.\npipeline p(n: Int = f(1)) {\n    x = a()\n    /// Doc.\n    // plain\n    y = a() {\n        cpu = 1\n    }\n    if n > 1 {\n        z = a()\n    }\n    else { w = a() }\n    v = n ==\n        n\n    u = n > 1 and\n        n < 3\n    output\n        o = y.out\n}\n// end\n";
         use ChunkKind::*;
         assert_eq!(
             kinds(text),
             vec![
                 (Item, "component a { image = \"x\" }\n"),
                 (PipelineHead, "/// P.\npipeline p(n: Int = f(1)) {"),
-                (Statements, "\n    "),
-                (Statements, "x = a()\n    "),
+                (Statements, "\n    x = a()\n    "),
                 (Statements, "/// Doc.\n    // plain\n    y = a() {\n        cpu = 1\n    }\n    "),
-                (Statements, "if n > 1 {\n        z = a()\n    }\n    else { w = a() }\n"),
+                // `else` continues the `if`; a line after `==`, `and` or `output` continues it.
+                (Statements, "if n > 1 {\n        z = a()\n    }\n    else { w = a() }\n    "),
+                (Statements, "v = n ==\n        n\n    "),
+                (Statements, "u = n > 1 and\n        n < 3\n    "),
+                (Statements, "output\n        o = y.out\n"),
                 (PipelineEnd, "}\n// end\n"),
             ]
         );
@@ -559,15 +671,38 @@ mod tests {
         let text = "pipeline p() {\n    x = a(s: \"}\") // }\n    y = b(s: \"\"\"\n}\n\"\"\")\n}\n";
         let got = kinds(text);
         assert_eq!(got.last().map(|c| c.1), Some("}\n"));
-        assert_eq!(got.len(), 5, "{got:#?}");
+        assert_eq!(got.len(), 4, "{got:#?}");
     }
 
     #[test]
-    fn text_before_the_first_item_or_a_string_that_never_ends_is_not_cut() {
-        for text in ["x\ncomponent a { }", "/// dangling\n// plain\ncomponent a { }"] {
-            assert_eq!(chunks(text, &scan::scan(text)), None, "{text}");
+    fn a_pipeline_whose_brackets_or_strings_do_not_close_is_one_chunk() {
+        for text in ["pipeline p() {\n    x = a(s: \"}\n}\n", "pipeline p() {\n    x = a(\n}\n", "pipeline p() }\n"] {
+            assert_eq!(kinds(text), vec![(ChunkKind::Item, text)], "{text}");
         }
-        let text = "pipeline p() {\n    x = a(s: \"}\n}\n";
-        assert_eq!(chunks(text, &scan::scan(text)), None);
+    }
+
+    #[test]
+    fn a_broken_statement_leaves_the_rest_of_its_pipeline() {
+        let text = "pipeline p(n: Int) {\n    a = f(x: n)\n    b = f(x: )\n    c = f(x: b.out, y: 1 2)\n    d = f(x: a.out)\n    e = a.\n    f = g()\n}\n";
+        let parse = crate::parse(text);
+        let [Item::Pipeline(p)] = parse.file.items.as_slice() else { panic!("{parse:#?}") };
+        let bound: Vec<&str> = p
+            .body
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::Task(t) => t.binding.as_ref().map(|b| b.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bound, ["a", "d"]);
+        let broken: Vec<&str> = p.broken.iter().map(|s| &text[s.range()]).collect();
+        // A line that ends in `.` goes on: `f = g()` is part of the broken piece.
+        assert_eq!(broken, ["b = f(x: )", "c = f(x: b.out, y: 1 2)", "e = a.\n    f = g()"]);
+        // One error per broken piece, each inside it.
+        assert_eq!(parse.errors.len(), 3, "{:#?}", parse.errors);
+        for (error, span) in parse.errors.iter().zip(&p.broken) {
+            assert!(span.start <= error.primary.span.start && error.primary.span.end <= span.end + 1, "{error:#?}");
+        }
+        assert!(parse.broken_items.is_empty());
     }
 }

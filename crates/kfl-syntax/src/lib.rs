@@ -6,6 +6,10 @@
 //!   with errors still yields every item that parsed, because recovery happens at item boundaries
 //!   (item keywords are reserved, so each `import`, `artifact`, `component` or `pipeline` outside a
 //!   string or comment starts an item): a broken component does not hide errors in the next one.
+//!   Within a pipeline whose braces balance, recovery is per statement: a typo in one statement
+//!   leaves the others in the tree ([`ast::Pipeline::broken`] lists what was left out).
+//! - Parsing is in pieces ([`chunk`]) that can be memoized by their text; for a text without syntax
+//!   errors the tree is exactly the one-go parse's ([`parse_whole`]).
 //! - All spans are byte offsets into the text given to [`parse`].
 //! - No IO, no global state beyond pest's.
 
@@ -40,8 +44,8 @@ pub const MAX_NESTING: usize = 64;
 /// How many operands one `and` or `or` chain may have (a chain nests like brackets do).
 pub const MAX_OPERANDS: usize = 256;
 
-/// Parses a file. Pieces are parsed one by one ([`chunk`]); the result is exactly
-/// [`parse_whole`]'s.
+/// Parses a file, piece by piece ([`chunk`]). Without syntax errors the result is exactly
+/// [`parse_whole`]'s; with them, recovery is per item and per pipeline statement.
 pub fn parse(text: &str) -> Parse {
     chunk::parse_with(text, |kind, piece| chunk::parse_chunk(kind, piece).map(std::sync::Arc::new))
 }
@@ -121,64 +125,90 @@ fn recover(
 ) {
     let mut bounds: Vec<usize> = scan.item_starts.clone();
     bounds.push(text.len());
-    // Text before the first item that is not blank or a comment is an error of its own.
-    let first = bounds[0];
-    if !is_trivia(text, 0, first, scan) {
-        let at = first_non_trivia(text, 0, first, scan);
-        builder.errors.push(
-            Diagnostic::new(
-                Code::SyntaxError,
-                token_span(text, at),
-                format!("expected an item, found {}", describe_at(text, at)),
-            )
-            .label("expected `import`, `artifact`, `component` or `pipeline`")
-            .help("a file is a list of imports, artifact types, components and pipelines"),
-        );
-    }
+    builder.errors.extend(leading_text_error(text, scan));
     for window in bounds.windows(2) {
-        let (start, end) = (window[0], window[1]);
-        let chunk = &text[start..end];
-        builder.offset = start;
-        match parser::parse_item(chunk) {
-            Ok(pairs) => {
-                for pair in pairs {
-                    if pair.as_rule() == Rule::item {
-                        file.items.extend(builder.item(pair));
-                    }
+        recover_item(text, window[0], window[1], scan, builder, file, broken_items);
+    }
+}
+
+/// Text before the first item that is not blank or a comment is an error of its own.
+pub(crate) fn leading_text_error(text: &str, scan: &scan::Scan) -> Option<Diagnostic> {
+    let first = scan.item_starts.first().copied().unwrap_or(text.len());
+    if is_trivia(text, 0, first, scan) {
+        return None;
+    }
+    let at = first_non_trivia(text, 0, first, scan);
+    Some(
+        Diagnostic::new(
+            Code::SyntaxError,
+            token_span(text, at),
+            format!("expected an item, found {}", describe_at(text, at)),
+        )
+        .label("expected `import`, `artifact`, `component` or `pipeline`")
+        .help("a file is a list of imports, artifact types, components and pipelines"),
+    )
+}
+
+/// Parses the item in `text[start..end]` into `file`, or reports its first error and notes its name
+/// in `broken_items`. Run with pest's error detail on.
+pub(crate) fn recover_item(
+    text: &str,
+    start: usize,
+    end: usize,
+    scan: &scan::Scan,
+    builder: &mut Builder<'_>,
+    file: &mut ast::File,
+    broken_items: &mut Vec<String>,
+) {
+    let chunk = &text[start..end];
+    builder.offset = start;
+    match parser::parse_item(chunk) {
+        Ok(pairs) => {
+            for pair in pairs {
+                if pair.as_rule() == Rule::item {
+                    file.items.extend(builder.item(pair));
                 }
             }
-            Err(error) => {
-                let in_chunk = |span: &Span| (start..end).contains(&(span.start as usize));
-                if let Some(name) = item_name(chunk) {
-                    broken_items.push(name);
-                }
-                if let Some(open) = scan.unterminated.iter().find(|s| in_chunk(s)) {
-                    builder.errors.push(
-                        Diagnostic::new(Code::UnterminatedString, *open, "unterminated string")
-                            .label("this string has no closing quote")
-                            .help(if open.len() == 3 {
-                                "close the block with `\"\"\"`"
-                            } else {
-                                "close the string with `\"` on the same line, or use `\"\"\"` for text over several lines"
-                            }),
-                    );
-                    continue;
-                }
+        }
+        Err(error) => {
+            let in_chunk = |span: &Span| (start..end).contains(&(span.start as usize));
+            if let Some(name) = item_name(chunk) {
+                broken_items.push(name);
+            }
+            if let Some(open) = scan.unterminated.iter().find(|s| in_chunk(s)) {
+                builder.errors.push(unterminated_string(*open));
+            } else if let Ok((pair, consumed)) = parser::parse_item_prefix(chunk) {
                 // A whole item followed by something else (a stray `}`, a dangling doc comment):
                 // keep the item and report what follows it.
-                if let Ok((pair, consumed)) = parser::parse_item_prefix(chunk) {
-                    if let Some(item) = builder.item(pair) {
-                        file.items.push(item);
-                    }
-                    let at = first_non_trivia(text, start + consumed, end, scan);
-                    builder.errors.push(stray_text(text, at, scan));
-                    continue;
+                if let Some(item) = builder.item(pair) {
+                    file.items.push(item);
                 }
-                builder.errors.push(syntax_error(text, start, chunk, &error));
+                let at = first_non_trivia(text, start + consumed, end, scan);
+                builder.errors.push(stray_text(text, at, scan));
+            } else {
+                builder.errors.push(syntax_error(text, start, chunk, &error, "item"));
             }
         }
     }
     builder.offset = 0;
+}
+
+fn unterminated_string(open: Span) -> Diagnostic {
+    Diagnostic::new(Code::UnterminatedString, open, "unterminated string")
+        .label("this string has no closing quote")
+        .help(if open.len() == 3 {
+            "close the block with `\"\"\"`"
+        } else {
+            "close the string with `\"` on the same line, or use `\"\"\"` for text over several lines"
+        })
+}
+
+/// The first syntax error of the statements in `text[start..end]` (a piece of a pipeline's body
+/// that does not parse), if pest finds one. Run with pest's error detail on.
+pub(crate) fn statement_error(text: &str, start: usize, end: usize) -> Option<Diagnostic> {
+    let chunk = &text[start..end];
+    let error = parser::parse_piece(Rule::stmts_only, chunk).err()?;
+    Some(syntax_error(text, start, chunk, &error, "statement"))
 }
 
 /// The name an item declares, read from its first words (`component train {` → `train`).
@@ -258,7 +288,15 @@ fn describe_at(text: &str, at: usize) -> String {
     }
 }
 
-fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+/// The error pest reports in `chunk` (at `chunk_start` in `text`), which is an `item` or a
+/// `statement` (what the text after the chunk starts).
+fn syntax_error(
+    text: &str,
+    chunk_start: usize,
+    chunk: &str,
+    error: &pest::error::Error<Rule>,
+    what: &str,
+) -> Diagnostic {
     let pos = match error.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
@@ -269,9 +307,13 @@ fn syntax_error(text: &str, chunk_start: usize, chunk: &str, error: &pest::error
     // Point at the next token, not at the blank before it.
     let pos = pos + chunk.get(pos..).map_or(0, |rest| rest.len() - rest.trim_start().len());
     let at = chunk_start + pos.min(chunk.len());
-    // The chunk ends where the next item starts: an error there means the item was cut short.
-    let found = if pos >= chunk.trim_end().len() && chunk_start + chunk.len() < text.len() {
-        format!("the start of the next item ({})", describe_at(text, chunk_start + chunk.len()))
+    // The chunk ends where the next item (or statement) starts: an error there means it was cut
+    // short.
+    let next = chunk_start + chunk.len();
+    let found = if pos >= chunk.trim_end().len() && next < text.len() && text[next..].starts_with('}') {
+        describe_at(text, next)
+    } else if pos >= chunk.trim_end().len() && next < text.len() {
+        format!("the start of the next {what} ({})", describe_at(text, next))
     } else if pos >= chunk.len() {
         "the end of the file".to_string()
     } else {

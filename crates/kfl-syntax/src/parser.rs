@@ -243,7 +243,7 @@ impl Builder<'_> {
         let mut inner = pair.into_inner();
         let head = self.pipeline_head(inner.next()?)?;
         let body = inner.filter(|p| p.as_rule() == Rule::stmt).filter_map(|p| self.stmt(p)).collect();
-        Some(head.into_pipeline(body, span))
+        Some(head.into_pipeline(body, span, Vec::new()))
     }
 
     /// `/// doc  pipeline name(params) {`

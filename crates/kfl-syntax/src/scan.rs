@@ -50,10 +50,10 @@ pub fn scan(text: &str) -> Scan {
             let end_trimmed = if end > i && bytes[end - 1] == b'\r' { end - 1 } else { end };
             let body = &text[i..end_trimmed];
             let is_doc = body.starts_with("///") && !body.starts_with("////");
+            // A plain comment between doc comments and their item is skipped like a blank (the
+            // grammar's COMMENT), so the docs still belong to the item.
             if is_doc {
                 doc_run_start.get_or_insert(i);
-            } else {
-                doc_run_start = None;
             }
             out.comments.push(Comment { span: Span::new(i, end_trimmed), text: body.to_string(), is_doc });
             i = end;
