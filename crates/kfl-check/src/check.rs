@@ -20,6 +20,7 @@ pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
         out: Vec::new(),
         used_imports: HashSet::new(),
         resource_base: Vec::new(),
+        signature_types: HashMap::new(),
     };
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);
@@ -44,6 +45,10 @@ pub(crate) struct Checker<'db> {
     used_imports: HashSet<SourceFile>,
     /// The component's `resources` entries while a task's `resources` block is checked.
     resource_base: Vec<ast::KvEntry>,
+    /// Resolved types of inputs and outputs of signatures, by the signature part's address (it
+    /// lives in salsa's memo for all of `'db`): a long pipeline calls the same components again and
+    /// again, and resolving a type name looks through the file's imports.
+    signature_types: HashMap<usize, Ty>,
 }
 
 /// The fields every component and task may set, beside the blocks.
@@ -126,6 +131,20 @@ impl<'db> Checker<'db> {
     /// The span of an item's name in the file that declares it (read only to label an error).
     fn item_name_span(&self, owner: SourceFile, name: &str) -> Option<Span> {
         parse(self.db, owner).file.items.iter().find_map(|item| item.name().filter(|n| n.text == name).map(|n| n.span))
+    }
+
+    /// [`items::input_ty`], remembered for this check.
+    fn input_ty(&mut self, owner: SourceFile, input: &'db items::InputSig) -> Ty {
+        let key = std::ptr::from_ref(input) as usize;
+        let db = self.db;
+        self.signature_types.entry(key).or_insert_with(|| items::input_ty(db, owner, input)).clone()
+    }
+
+    /// [`items::output_ty`], remembered for this check.
+    fn output_ty(&mut self, owner: SourceFile, output: &'db items::OutputSigE) -> Ty {
+        let key = std::ptr::from_ref(output) as usize;
+        let db = self.db;
+        self.signature_types.entry(key).or_insert_with(|| items::output_ty(db, owner, output)).clone()
     }
 
     fn lookup(&mut self, name: &str) -> Found<'db> {
@@ -2048,7 +2067,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 self.c.push(d);
                 continue;
             };
-            let expected = items::input_ty(self.c.db, owner, input);
+            let expected = self.c.input_ty(owner, input);
             if is_assignable(self.c.db, &actual, &expected) {
                 self.c.check_lossy(&arg.value, &expected);
             } else {
@@ -2554,7 +2573,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             return Ty::Unknown;
         };
         self.tasks[target].outputs_read.insert(output_name.text.clone(), true);
-        let mut ty = items::output_ty(self.c.db, owner, output);
+        let mut ty = self.c.output_ty(owner, output);
         for _ in 0..loops_left {
             ty = Ty::List(Box::new(ty));
         }
@@ -2746,7 +2765,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 continue;
             }
             let outputs: Vec<(&str, Ty)> =
-                sig.outputs.iter().map(|o| (o.name.as_str(), items::output_ty(self.c.db, owner, o))).collect();
+                sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
             let any_read = task.outputs_read.values().any(|r| *r)
                 || task.named_in_after
                 || pipeline_outputs.contains(task.name.text.as_str());
