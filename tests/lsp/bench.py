@@ -7,7 +7,9 @@ Measures, over the stdio protocol as an editor sees it:
 - didChange → publishDiagnostics after a one-character edit in a 5,000-line file (target: median
   under 20 ms);
 - completion after `task.` in that file while the line is being typed (target: median under 10 ms),
-  both warm and right after an edit.
+  both warm and right after an edit;
+- didChange → publishDiagnostics while that typed line does not parse (no target; it shows that a
+  broken statement costs no parse of the whole file).
 Prints the figures and exits non-zero if a median misses its target.
 """
 
@@ -253,6 +255,32 @@ def main() -> int:
             if "result" in message:
                 after_edit.append(at - started)
 
+        # One-character edits while the line being typed does not parse: only that statement is
+        # left out, so diagnostics still come from pieces and the rest of the pipeline.
+        broken_times = []
+        for i in range(RUNS):
+            version += 1
+            started = time.perf_counter()
+            server.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [
+                        {
+                            "range": {
+                                "start": {"line": line_no, "character": column},
+                                "end": {"line": line_no, "character": column + 1},
+                            },
+                            "text": str((i % 9) + 1),
+                        }
+                    ],
+                },
+            )
+            at, message = server.wait(diagnostics_for(uri, version))
+            codes = [d.get("code") for d in message["params"]["diagnostics"]]
+            assert codes == ["E0001"], message["params"]["diagnostics"][:3]
+            broken_times.append(at - started)
+
         server.call("shutdown", {})
         server.notify("exit", {})
         server.process.wait(timeout=10)
@@ -260,6 +288,7 @@ def main() -> int:
     ok = summary("didChange → publishDiagnostics, one-character edit", edit_times, 20)
     ok &= summary("completion after `task.` (warm)", warm, 10)
     summary("completion right after a one-character edit", after_edit, None)
+    summary("didChange → publishDiagnostics, one-character edit, with a line that does not parse", broken_times, None)
     return 0 if ok else 1
 
 
