@@ -228,6 +228,12 @@ fn apply_never_submits_a_pipeline_with_errors_and_explains_a_missing_cluster() {
     let (code, _, stderr) = kflc(&["apply", "tests/cli/typo.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("has no output `procesed_data`"), "the errors are shown, and nothing is sent: {stderr}");
+    // Rendered as `kflc check` renders them: code, file and line, help.
+    assert!(stderr.contains("E0103") && stderr.contains("typo.kfl:"), "{stderr}");
+    assert!(stderr.contains("nothing was submitted") && !stderr.contains("Kubernetes"), "{stderr}");
+    let (code, _, stderr) = kflc(&["plan", "tests/cli/typo.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("E0103") && stderr.contains("nothing was planned"), "{stderr}");
     let (code, _, stderr) = kflc(&["apply", "examples/quickstart.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no Kubernetes configuration found"), "{stderr}");

@@ -40,38 +40,9 @@ impl std::fmt::Display for BuildError {
     }
 }
 
-fn key(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    text.strip_prefix("./").unwrap_or(&text).to_string()
-}
-
 /// Loads `file` and the files it imports (transitively) into a fresh database.
 pub fn load(file: &Path) -> Result<(Database, SourceFile), BuildError> {
-    let mut db = Database::default();
-    let text =
-        std::fs::read_to_string(file).map_err(|e| BuildError::Other(format!("cannot read {}: {e}", file.display())))?;
-    let source = db.set_file(&key(file), text);
-    let mut tried = std::collections::HashSet::new();
-    loop {
-        let mut missing = Vec::new();
-        for f in db.files() {
-            for import in kfl_check::items::file_imports(&db, f) {
-                if import.file.is_none() && tried.insert(import.path.clone()) {
-                    missing.push(import.path.clone());
-                }
-            }
-        }
-        if missing.is_empty() {
-            break;
-        }
-        for path in missing {
-            // A file that cannot be read is reported by the checker as not found.
-            if let Ok(text) = std::fs::read_to_string(&*path) {
-                db.set_file(&path, text);
-            }
-        }
-    }
-    Ok((db, source))
+    kfl_project::load_file(file).map_err(BuildError::Other)
 }
 
 /// Loads and lowers; a pipeline with errors is refused here, before anything talks to a cluster.
@@ -90,9 +61,16 @@ pub fn lower(file: &Path, pipeline: Option<&str>) -> Result<Loaded, BuildError> 
     }
 }
 
-/// `path:line:col: error[code]: message` and the help, like a compiler's short form.
+/// `path:line:col: error[code]: message` and the help, like a compiler's short form. (`kflc`
+/// checks first and renders with miette; this is for other callers of the library.)
 fn render(db: &Database, path: &str, d: &Diagnostic) -> String {
-    let mut out = format!("{}: {}: {}\n", location(db, path, d.primary.span), d.severity.as_str(), d.message);
+    let mut out = format!(
+        "{}: {}[{}]: {}\n",
+        location(db, path, d.primary.span),
+        d.severity.as_str(),
+        d.code.info().id,
+        d.message
+    );
     if let Some(help) = &d.help {
         out.push_str(&format!("  help: {help}\n"));
     }

@@ -282,22 +282,31 @@ fn main() -> ExitCode {
             backend,
             endpoint,
             cluster,
-        } => kfl_cluster::apply_command(kfl_cluster::ApplyArgs {
-            file,
-            pipeline,
-            params,
-            name,
-            dry_run_server: dry_run,
-            wait,
-            timeout: timeout.map(std::time::Duration::from_secs),
-            force_conflicts,
-            skip_capacity_check,
-            backend,
-            endpoint,
-            cluster: cluster.into(),
-        }),
+        } => {
+            // Checked and rendered as `kflc check` does, before anything connects to a cluster.
+            if let Err(code) = lowered_for(&file, pipeline.as_deref(), "submitted") {
+                return code;
+            }
+            kfl_cluster::apply_command(kfl_cluster::ApplyArgs {
+                file,
+                pipeline,
+                params,
+                name,
+                dry_run_server: dry_run,
+                wait,
+                timeout: timeout.map(std::time::Duration::from_secs),
+                force_conflicts,
+                skip_capacity_check,
+                backend,
+                endpoint,
+                cluster: cluster.into(),
+            })
+        }
         #[cfg(feature = "cluster")]
         Command::Plan { file, pipeline, params, name, cluster } => {
+            if let Err(code) = lowered_for(&file, pipeline.as_deref(), "planned") {
+                return code;
+            }
             kfl_cluster::plan_command(kfl_cluster::PlanArgs { file, pipeline, params, name, cluster: cluster.into() })
         }
         #[cfg(feature = "cluster")]
@@ -451,8 +460,13 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
     }
 }
 
-/// Loads a file and lowers one of its pipelines; on errors, prints them and returns the exit code.
+/// Loads a file and lowers one of its pipelines; on errors, prints them (as `kflc check` does) and
+/// returns the exit code. `action` ends the message: "nothing was built", "nothing was submitted".
 fn lowered(file: &std::path::Path, pipeline: Option<&str>) -> Result<kfl_dag::Dag, ExitCode> {
+    lowered_for(file, pipeline, "built")
+}
+
+fn lowered_for(file: &std::path::Path, pipeline: Option<&str>, action: &str) -> Result<kfl_dag::Dag, ExitCode> {
     let (db, _, _) = match load::load_project(&[file.to_path_buf()]) {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -474,7 +488,7 @@ fn lowered(file: &std::path::Path, pipeline: Option<&str>) -> Result<kfl_dag::Da
                     eprint!("{}", render::human(&db, f, diagnostic, colour));
                 }
             }
-            eprintln!("error: {} has {} error(s); nothing was built", file.display(), errors.len());
+            eprintln!("error: {} has {} error(s); nothing was {action}", file.display(), errors.len());
             Err(ExitCode::from(1))
         }
         Err(other) => {
