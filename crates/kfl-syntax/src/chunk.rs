@@ -429,12 +429,13 @@ impl<'t> Lexer<'t> {
 
 /// Blanks and plain comments only (a `///` doc comment belongs to what follows it).
 fn is_trivia(text: &str) -> bool {
-    let mut rest = text.trim_start();
+    let blank = |c: char| c.is_ascii_whitespace() || c == '\u{FEFF}';
+    let mut rest = text.trim_start_matches(blank);
     while !rest.is_empty() {
         if !rest.starts_with("//") || (rest.starts_with("///") && !rest.starts_with("////")) {
             return false;
         }
-        rest = rest.find('\n').map_or("", |n| &rest[n..]).trim_start();
+        rest = rest.find('\n').map_or("", |n| &rest[n..]).trim_start_matches(blank);
     }
     true
 }

@@ -255,6 +255,11 @@ fn first_non_trivia(text: &str, start: usize, end: usize, scan: &scan::Scan) -> 
             i += 1;
             continue;
         }
+        // A byte order mark is a blank to the grammar (`WHITESPACE`).
+        if text[i..].starts_with('\u{FEFF}') {
+            i += '\u{FEFF}'.len_utf8();
+            continue;
+        }
         for c in &scan.comments {
             if c.span.start as usize == i {
                 i = c.span.end as usize;

@@ -101,7 +101,8 @@ fn every_file_parses_the_same_in_pieces() {
 /// Small edits where they matter most (line starts, brackets, quotes, comments) and elsewhere.
 #[test]
 fn edited_files_parse_the_same_in_pieces() {
-    const INSERTS: [&str; 18] = [
+    const INSERTS: [&str; 19] = [
+        "\u{FEFF}",
         "",
         " ",
         "\n",
