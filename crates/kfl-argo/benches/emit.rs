@@ -4,6 +4,18 @@
 //!
 //! Run: `cargo bench -p kfl-argo --bench emit -- --warm-up-time 1 --measurement-time 3`.
 //!
+//! Figures on a loaded 2-core machine (medians of two runs, ms), before and after the YAML writer
+//! `kfl-yaml` and building the JSON values without copying them:
+//!
+//! | group | 100 tasks | 1,000 tasks |
+//! |---|---|---|
+//! | `emit_argo` | 4.7–5.1 → 1.3–2.0 | 52–62 → 13–16 |
+//! | `emit_kfp` | 5.9–8.1 → 1.3–1.8 | 64–69 → 18–19 |
+//! | `emit_both` | 12.6–17.3 → 2.9–3.4 | 166–171 → 36–39 |
+//!
+//! What is left of `emit_both/tasks/1000` is mostly building and dropping the `serde_json` values
+//! (about three quarters: allocation is a large part) and writing them (about a fifth).
+//!
 //! Groups:
 //! - `lower`: a cold database → parse, check, lower (`kfl_dag::lower`);
 //! - `emit_argo`: `kfl_argo::workflow` + `kfl_argo::to_yaml` of the lowered DAG;
