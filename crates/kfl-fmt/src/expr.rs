@@ -194,9 +194,9 @@ fn number(n: &NumberLit) -> String {
 }
 
 /// A multi-line `"""` string whose value is `value`, opened on a line indented by `indent`: the
-/// content one level deeper, the closing quotes on their own line at `indent`. Only a layout that
-/// parses back to exactly `value` is returned (the parser's dedent gives a single line that ends
-/// with a line break only when the closing quotes start their line, so that form is tried second).
+/// content one level deeper, the closing quotes on their own line at `indent` (or, if that does not
+/// give `value` back, at column 0). Only a layout that parses back to exactly `value` is returned: a
+/// value that does not end with a line break has none, and is printed as written.
 fn triple_layout(value: &str, indent: usize) -> Option<String> {
     let content_indent = " ".repeat(indent + INDENT);
     let body = value.strip_suffix('\n').unwrap_or(value);
@@ -224,14 +224,19 @@ mod tests {
 
     #[test]
     fn triple_layout_round_trips() {
-        for value in ["", "x", "x\n", "a\nb\n", "a\n    b\n\nc\n", "a\n\tb\n", "a\n   \nb\n", "say \"hi\"", "\n\n"] {
+        for value in ["x\n", "a\nb\n", "a\n    b\n\nc\n", "a\n\tb\n", "a\n   \nb\n", "say \"hi\"\n", "\n\n"] {
             // Scripts sit inside a component or a pipeline, so the opening line is indented.
             for indent in [4, 8] {
                 let text =
                     triple_layout(value, indent).unwrap_or_else(|| panic!("{value:?} at {indent} has no layout"));
                 let inner = text.strip_prefix("\"\"\"").and_then(|t| t.strip_suffix("\"\"\"")).unwrap_or_default();
                 assert_eq!(kfl_syntax::dedent(inner), value, "{value:?} at {indent}");
+                assert!(text.ends_with(&format!("\n{}\"\"\"", " ".repeat(indent))), "{text:?}");
             }
+        }
+        // A value without a final line break comes only from quotes that close on the text's line.
+        for value in ["", "x", "say \"hi\""] {
+            assert_eq!(triple_layout(value, 4), None, "{value:?}");
         }
     }
 }

@@ -35,10 +35,9 @@
 //! - Statement blocks (`if`, `else`, `for`, `finally`, task overrides) always take their own lines;
 //!   empty blocks are `{}`.
 //! - A multi-line `"""` string is re-indented: its content one level deeper than the line that opens
-//!   it, the closing `"""` on its own line at that line's indent, relative indentation kept. The
-//!   parser's dedent ends a one-line value with a line break only when the closing `"""` starts its
-//!   line, so such a value keeps its closing quotes at column 0; a value no layout reproduces is
-//!   printed as written. A `"""` string on one line and plain strings are printed as written,
+//!   it, the closing `"""` on its own line at that line's indent, relative indentation kept; a value
+//!   no layout reproduces (one that does not end with a line break) is printed as written. A `"""`
+//!   string on one line and plain strings are printed as written,
 //!   escapes included.
 //! - Comments: a comment on its own line stays on its own line, at the indent of what follows it
 //!   (or inside the block, before `}`); blank lines around comment lines are kept like those between

@@ -241,7 +241,7 @@ fn python_scripts_are_kfp_lightweight_components() {
     assert!(command[5].contains("python3 -m kfp.dsl.executor_main"));
     let module = command[6];
     assert!(module.contains("def step(\n    n: int,\n) -> NamedTuple('Outputs', [('doubled', int)]):"), "{module}");
-    assert!(module.contains("_KFL_SCRIPT = r'''doubled = n * 2'''"), "{module}");
+    assert!(module.contains("_KFL_SCRIPT = r'''doubled = n * 2\n'''"), "{module}");
 }
 
 #[test]

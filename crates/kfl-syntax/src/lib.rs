@@ -537,7 +537,10 @@ fn syntax_help(text: &str, at: usize, _error: &pest::error::Error<Rule>) -> Opti
 pub fn dedent(raw: &str) -> String {
     let raw = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
     let mut lines: Vec<&str> = raw.split('\n').collect();
-    if lines.len() > 1 && lines.last().is_some_and(|l| l.trim().is_empty()) {
+    // The line of the closing `"""`, if it holds only indentation: removed, and the line break
+    // before it kept (so a one-line script ends with a line break wherever its quotes close).
+    let closing_line = lines.len() > 1 && lines.last().is_some_and(|l| l.trim().is_empty());
+    if closing_line {
         lines.pop();
     }
     let indent = lines
@@ -554,8 +557,36 @@ pub fn dedent(raw: &str) -> String {
         let line = line.strip_suffix('\r').unwrap_or(line);
         out.push_str(line.get(indent..).unwrap_or_else(|| line.trim_start()));
     }
-    if raw.ends_with('\n') || lines.len() > 1 {
+    if closing_line || lines.len() > 1 {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedent;
+
+    #[test]
+    fn dedent_follows_the_three_rules_of_the_language_reference() {
+        // (text between the quotes, value)
+        let cases = [
+            // The line break after the opening quotes goes; so does the closing line, whose line
+            // break before it stays, wherever the closing quotes are indented.
+            ("\n    print(1)\n    ", "print(1)\n"),
+            ("\n    print(1)\n", "print(1)\n"),
+            ("\n        a\n          b\n    ", "a\n  b\n"),
+            // Blank lines become empty; tabs count as indentation.
+            ("\n\ta\n\n\tb\n", "a\n\nb\n"),
+            // Closing quotes right after the text: no closing line.
+            ("\n    print(1)", "print(1)"),
+            ("print(1)", "print(1)"),
+            ("", ""),
+            ("\n", ""),
+            ("\n\n", "\n"),
+        ];
+        for (raw, value) in cases {
+            assert_eq!(dedent(raw), value, "{raw:?}");
+        }
+    }
 }
