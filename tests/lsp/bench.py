@@ -122,6 +122,24 @@ class Server:
             if predicate(message):
                 return at, message
 
+    def replace(self, uri: str, version: int, line: int, column: int, length: int, text: str):
+        """didChange: `length` characters at `line`:`column` become `text`."""
+        self.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [
+                    {
+                        "range": {
+                            "start": {"line": line, "character": column},
+                            "end": {"line": line, "character": column + length},
+                        },
+                        "text": text,
+                    }
+                ],
+            },
+        )
+
     def call(self, method: str, params: dict) -> tuple[float, dict]:
         id_ = self.request(method, params)
         return self.wait(lambda m: m.get("id") == id_ and "method" not in m)
@@ -181,21 +199,7 @@ def main() -> int:
             version += 1
             digit = str((i % 9) + 1)
             started = time.perf_counter()
-            server.notify(
-                "textDocument/didChange",
-                {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line_no, "character": column},
-                                "end": {"line": line_no, "character": column + 1},
-                            },
-                            "text": digit,
-                        }
-                    ],
-                },
-            )
+            server.replace(uri, version, line_no, column, 1, digit)
             at, message = server.wait(diagnostics_for(uri, version))
             assert message["params"]["diagnostics"] == [], message["params"]["diagnostics"][:2]
             edit_times.append(at - started)
@@ -209,18 +213,7 @@ def main() -> int:
         insert_at = len(lines) - 3
         typed = "    x = t_2000."
         version += 1
-        server.notify(
-            "textDocument/didChange",
-            {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [
-                    {
-                        "range": {"start": {"line": insert_at, "character": 0}, "end": {"line": insert_at, "character": 0}},
-                        "text": typed + "\n",
-                    }
-                ],
-            },
-        )
+        server.replace(uri, version, insert_at, 0, 0, typed + "\n")
         server.wait(diagnostics_for(uri, version))
         position = {"line": insert_at, "character": len(typed)}
         warm = []
@@ -235,21 +228,7 @@ def main() -> int:
         after_edit = []
         for i in range(RUNS):
             version += 1
-            server.notify(
-                "textDocument/didChange",
-                {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line_no, "character": column},
-                                "end": {"line": line_no, "character": column + 1},
-                            },
-                            "text": str((i % 9) + 1),
-                        }
-                    ],
-                },
-            )
+            server.replace(uri, version, line_no, column, 1, str((i % 9) + 1))
             started = time.perf_counter()
             at, message = server.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": position})
             if "result" in message:
@@ -261,21 +240,7 @@ def main() -> int:
         for i in range(RUNS):
             version += 1
             started = time.perf_counter()
-            server.notify(
-                "textDocument/didChange",
-                {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [
-                        {
-                            "range": {
-                                "start": {"line": line_no, "character": column},
-                                "end": {"line": line_no, "character": column + 1},
-                            },
-                            "text": str((i % 9) + 1),
-                        }
-                    ],
-                },
-            )
+            server.replace(uri, version, line_no, column, 1, str((i % 9) + 1))
             at, message = server.wait(diagnostics_for(uri, version))
             codes = [d.get("code") for d in message["params"]["diagnostics"]]
             assert codes == ["E0001"], message["params"]["diagnostics"][:3]

@@ -30,6 +30,21 @@ fn pipeline(name: &str, url: &str) -> String {
     )
 }
 
+/// A database that logs each execution of the query named `query`, and the log.
+fn logging(query: &'static str) -> (Database, Arc<Mutex<Vec<String>>>) {
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = log.clone();
+    let db = Database::with_event_callback(move |event| {
+        if let salsa::EventKind::WillExecute { database_key } = event.kind {
+            let text = format!("{database_key:?}");
+            if text.starts_with(query) {
+                sink.lock().expect("log").push(text);
+            }
+        }
+    });
+    (db, log)
+}
+
 /// Runs `check_file` on every file and returns the paths whose check actually ran.
 fn recheck(db: &Database, log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     log.lock().expect("log").clear();
@@ -44,16 +59,7 @@ fn recheck(db: &Database, log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
 
 #[test]
 fn an_edit_rechecks_only_what_depends_on_it() {
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = log.clone();
-    let mut db = Database::with_event_callback(move |event| {
-        if let salsa::EventKind::WillExecute { database_key } = event.kind {
-            let text = format!("{database_key:?}");
-            if text.starts_with("check_file") {
-                sink.lock().expect("log").push(text);
-            }
-        }
-    });
+    let (mut db, log) = logging("check_file");
     db.set_file("lib.kfl", LIB.to_string());
     db.set_file("a.kfl", pipeline("a", "s3://a"));
     db.set_file("b.kfl", pipeline("b", "s3://b"));
@@ -80,16 +86,7 @@ fn an_edit_rechecks_only_what_depends_on_it() {
 /// rest of the file comes from salsa's memo of each piece (`kfl_syntax::chunk`).
 #[test]
 fn an_edit_reparses_only_the_piece_it_touched() {
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = log.clone();
-    let mut db = Database::with_event_callback(move |event| {
-        if let salsa::EventKind::WillExecute { database_key } = event.kind {
-            let text = format!("{database_key:?}");
-            if text.starts_with("parse_chunk") {
-                sink.lock().expect("log").push(text);
-            }
-        }
-    });
+    let (mut db, log) = logging("parse_chunk");
     let statements: Vec<String> = (1..200).map(|i| format!("    t{i} = train(data: raw.data)\n")).collect();
     let text = |edited: &str| {
         format!(

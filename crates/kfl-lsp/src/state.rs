@@ -13,7 +13,6 @@ use kfl_check::{Database, SourceFile};
 use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
 
 use crate::convert::{apply_change, path_of_uri, ClientSupport, UriMap};
-use crate::lexer::{lex, lexical_imports};
 
 /// At most this many files are read from the workspace folders at start.
 const MAX_WORKSPACE_FILES: usize = 10_000;
@@ -128,13 +127,10 @@ impl State {
             if !seen.insert(file) {
                 continue;
             }
-            // Imports are found from tokens, so an edit is not held up by parsing the file.
-            let text = file.text(&self.db);
-            let importer = file.path(&self.db).clone();
-            let imports: Vec<Arc<str>> = lexical_imports(text, &lex(text))
-                .iter()
-                .map(|relative| kfl_check::resolve_import_path(&importer, relative))
-                .collect();
+            // From the parse, which the diagnostics need next anyway: after an edit it re-parses only
+            // the piece the edit touched (`kfl_syntax::chunk`), so this costs an edit little.
+            let imports: Vec<Arc<str>> =
+                kfl_check::items::file_imports(&self.db, file).iter().map(|import| import.path.clone()).collect();
             let mut targets = Vec::new();
             let mut wanted = Vec::new();
             for path in imports {
