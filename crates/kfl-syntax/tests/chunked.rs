@@ -92,6 +92,9 @@ fn every_file_parses_the_same_in_pieces() {
     for path in kfl_files() {
         let text = read(&path);
         assert_same(&text, &path.display().to_string());
+        // Windows line breaks and a byte order mark change nothing either.
+        let crlf = format!("\u{FEFF}{}", text.replace('\n', "\r\n"));
+        assert_same(&crlf, &format!("{} with CRLF and a BOM", path.display()));
         let scan = kfl_syntax::scan::scan(&text);
         pieces += kfl_syntax::chunk::chunks(&text, &scan).iter().map(|item| item.chunks.len()).sum::<usize>();
     }
