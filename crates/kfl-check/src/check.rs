@@ -1678,23 +1678,12 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     });
                 }
                 ast::StmtKind::If(i) => {
-                    let mut current = Some(i);
-                    while let Some(i) = current {
+                    // Each branch is a scope of its own.
+                    for block in i.blocks() {
                         self.scopes.push(Scope::Branch(self.branch_count));
                         self.branch_count += 1;
-                        self.collect(&i.then.stmts, false, finally_seen);
+                        self.collect(&block.stmts, false, finally_seen);
                         self.scopes.pop();
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                self.scopes.push(Scope::Branch(self.branch_count));
-                                self.branch_count += 1;
-                                self.collect(&b.stmts, false, finally_seen);
-                                self.scopes.pop();
-                                None
-                            }
-                            None => None,
-                        };
                     }
                 }
                 ast::StmtKind::For(f) => {

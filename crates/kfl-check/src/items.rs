@@ -182,17 +182,8 @@ fn collect_task_callees<'a>(stmts: &'a [ast::Stmt], in_loop: bool, out: &mut BTr
                 out.entry(name.text.as_str()).or_insert((t.call.callee.text.as_str(), in_loop));
             }
             ast::StmtKind::If(i) => {
-                let mut current = Some(i);
-                while let Some(i) = current {
-                    collect_task_callees(&i.then.stmts, in_loop, out);
-                    current = match &i.otherwise {
-                        Some(ast::Else::If(next)) => Some(next),
-                        Some(ast::Else::Block(b)) => {
-                            collect_task_callees(&b.stmts, in_loop, out);
-                            None
-                        }
-                        None => None,
-                    };
+                for block in i.blocks() {
+                    collect_task_callees(&block.stmts, in_loop, out);
                 }
             }
             ast::StmtKind::For(f) => collect_task_callees(&f.body.stmts, true, out),

@@ -509,17 +509,8 @@ pub fn collect_tasks<'a>(stmts: &'a [ast::Stmt], out: &mut HashMap<&'a str, &'a 
                 out.entry(name.text.as_str()).or_insert(t.call.callee.text.as_str());
             }
             ast::StmtKind::If(i) => {
-                let mut current = Some(i);
-                while let Some(i) = current {
-                    collect_tasks(&i.then.stmts, out);
-                    current = match &i.otherwise {
-                        Some(ast::Else::If(next)) => Some(next),
-                        Some(ast::Else::Block(b)) => {
-                            collect_tasks(&b.stmts, out);
-                            None
-                        }
-                        None => None,
-                    };
+                for block in i.blocks() {
+                    collect_tasks(&block.stmts, out);
                 }
             }
             ast::StmtKind::For(f) => collect_tasks(&f.body.stmts, out),

@@ -284,6 +284,26 @@ pub struct IfStmt {
     pub span: Span,
 }
 
+impl IfStmt {
+    /// The blocks of an `if` / `else if` … / `else` chain, in order: the `then` block of each `if`,
+    /// and the final `else` block if there is one.
+    pub fn blocks(&self) -> Vec<&Block> {
+        let mut out = Vec::new();
+        let mut current = self;
+        loop {
+            out.push(&current.then);
+            match &current.otherwise {
+                Some(Else::If(next)) => current = next,
+                Some(Else::Block(block)) => {
+                    out.push(block);
+                    return out;
+                }
+                None => return out,
+            }
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Else {
     If(Box<IfStmt>),

@@ -83,25 +83,7 @@ fn find_call(stmts: &[ast::Stmt], callee: Span) -> Option<&ast::Call> {
     for stmt in stmts {
         let found = match &stmt.kind {
             ast::StmtKind::Task(t) if t.call.callee.span == callee => Some(&t.call),
-            ast::StmtKind::If(i) => {
-                let mut current = Some(i);
-                let mut found = None;
-                while let Some(i) = current {
-                    if let Some(call) = find_call(&i.then.stmts, callee) {
-                        found = Some(call);
-                        break;
-                    }
-                    current = match &i.otherwise {
-                        Some(ast::Else::If(next)) => Some(next),
-                        Some(ast::Else::Block(b)) => {
-                            found = find_call(&b.stmts, callee);
-                            None
-                        }
-                        None => None,
-                    };
-                }
-                found
-            }
+            ast::StmtKind::If(i) => i.blocks().into_iter().find_map(|block| find_call(&block.stmts, callee)),
             ast::StmtKind::For(f) => find_call(&f.body.stmts, callee),
             ast::StmtKind::Finally(b) => find_call(&b.stmts, callee),
             _ => None,

@@ -189,17 +189,8 @@ pub fn pipeline_tasks(pipeline: &ast::Pipeline) -> Vec<TaskInfo<'_>> {
                     loops: loops.clone(),
                 }),
                 ast::StmtKind::If(i) => {
-                    let mut current = Some(i);
-                    while let Some(i) = current {
-                        walk(&i.then.stmts, loops, out);
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                walk(&b.stmts, loops, out);
-                                None
-                            }
-                            None => None,
-                        };
+                    for block in i.blocks() {
+                        walk(&block.stmts, loops, out);
                     }
                 }
                 ast::StmtKind::For(f) => {
@@ -223,17 +214,8 @@ pub fn pipeline_loops(pipeline: &ast::Pipeline) -> Vec<(&ast::ForStmt, Vec<Span>
         for stmt in stmts {
             match &stmt.kind {
                 ast::StmtKind::If(i) => {
-                    let mut current = Some(i);
-                    while let Some(i) = current {
-                        walk(&i.then.stmts, loops, out);
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                walk(&b.stmts, loops, out);
-                                None
-                            }
-                            None => None,
-                        };
+                    for block in i.blocks() {
+                        walk(&block.stmts, loops, out);
                     }
                 }
                 ast::StmtKind::For(f) => {
