@@ -499,6 +499,9 @@ fn expected_list(error: &pest::error::Error<Rule>) -> Option<String> {
             }
         }
     }
+    // What closes or separates comes first: after a complete value, `,` or `)` is the likely fix,
+    // not one of the operators that could also go on.
+    items.sort_by_key(|item| ["`,`", "`)`", "`]`", "`}`"].iter().position(|p| p == item).unwrap_or(4));
     items.truncate(6);
     match items.len() {
         0 => None,
