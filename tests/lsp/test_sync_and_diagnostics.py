@@ -197,3 +197,38 @@ async def test_version_is_reported(client: LanguageClient, workspace: pathlib.Pa
     published = await change_document(client, path, 8, [edit(end_of(""), end_of(""), "artifact A")])
     assert published.version == 8
     assert published.diagnostics == ()
+
+
+async def test_a_statement_being_typed_hides_nothing_else(client: LanguageClient, workspace: pathlib.Path):
+    """While one statement of a pipeline does not parse, the rest of the pipeline is still checked,
+    hovered and completed: only that statement is left out."""
+    main = workspace / "main.kfl"
+    text = main.read_text(encoding="utf-8")
+    published = await open_document(client, main, text)
+    assert published.diagnostics == ()
+    # Start typing a new task above `trained`, and break an argument type below it.
+    at = pos(text, "    trained = ")
+    typing = "    partial = clean_data(raw_data: )\n"
+    bad = pos(text, "epochs: epochs)")
+    changes = [
+        edit(bad, pos(text, "epochs: epochs)", len("epochs: epochs")), 'epochs: "five"'),
+        edit(at, at, typing),
+    ]
+    published = await change_document(client, main, 2, changes)
+    codes = sorted(d.code for d in published.diagnostics)
+    # The syntax error of the line being typed, and the type error in another statement; nothing
+    # about names the broken line might have declared, or about imports it might have used.
+    assert codes == ["E0001", "E0201"], published.diagnostics
+    new_text = text.replace("epochs: epochs)", 'epochs: "five")', 1).replace("    trained = ", typing + "    trained = ", 1)
+    # Hover and completion still work in the same pipeline.
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri_of(main)), position=pos(new_text, "cleaned.rows", 9))
+    )
+    assert hover is not None and "rows" in str(hover.contents), hover
+    completion = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri_of(main)), position=pos(new_text, "trained.accuracy", 8)
+        )
+    )
+    labels = [item.label for item in (completion.items if hasattr(completion, "items") else completion or [])]
+    assert "accuracy" in labels and "checkpoint" in labels, labels

@@ -32,7 +32,12 @@ pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
             ast::Item::Pipeline(p) => PipelineChecker::new(&mut checker, p).run(),
         }
     }
-    checker.check_unused_imports();
+    // What did not parse may have used an import.
+    let has_broken_parts = !parse.broken_items.is_empty()
+        || parse.file.items.iter().any(|item| matches!(item, ast::Item::Pipeline(p) if !p.broken.is_empty()));
+    if !has_broken_parts {
+        checker.check_unused_imports();
+    }
     checker.out
 }
 
