@@ -592,13 +592,7 @@ impl<'db> Lowerer<'db> {
     }
 
     fn group_dependencies(&self, g: usize) -> Vec<(NodeIndex, String)> {
-        let mut out = Vec::new();
-        match &self.groups[g].kind {
-            GroupKind::Condition { condition, .. } => condition_outputs(condition, &mut out),
-            GroupKind::Loop { items: LoopItems::Output { task, output }, .. } => out.push((*task, output.clone())),
-            _ => {}
-        }
-        out
+        self.groups[g].kind.reads()
     }
 
     fn add_source_edge(&mut self, source: &Source, node: NodeIndex, input: Option<&str>) {
@@ -914,26 +908,6 @@ fn k8s_join(prefix: &str, name: &str) -> String {
             let head: String = full.chars().take(54).collect::<String>().trim_end_matches('-').to_string();
             format!("{head}-{hash:08x}")
         }
-    }
-}
-
-fn condition_outputs(condition: &Condition, out: &mut Vec<(NodeIndex, String)>) {
-    let mut operand = |o: &Operand| {
-        if let Operand::Output { task, output } = o {
-            out.push((*task, output.clone()));
-        }
-    };
-    match condition {
-        Condition::Is(o) => operand(o),
-        Condition::Compare(_, a, b) => {
-            operand(a);
-            operand(b);
-        }
-        Condition::And(a, b) | Condition::Or(a, b) => {
-            condition_outputs(a, out);
-            condition_outputs(b, out);
-        }
-        Condition::Not(a) => condition_outputs(a, out),
     }
 }
 

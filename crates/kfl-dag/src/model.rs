@@ -263,6 +263,36 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
+impl Condition {
+    /// The task outputs the condition reads, each once, in order of appearance.
+    pub fn outputs(&self) -> Vec<(NodeIndex, String)> {
+        fn walk(condition: &Condition, out: &mut Vec<(NodeIndex, String)>) {
+            let mut operand = |operand: &Operand| {
+                if let Operand::Output { task, output } = operand {
+                    if !out.iter().any(|(t, o)| t == task && o == output) {
+                        out.push((*task, output.clone()));
+                    }
+                }
+            };
+            match condition {
+                Condition::Is(a) => operand(a),
+                Condition::Compare(_, a, b) => {
+                    operand(a);
+                    operand(b);
+                }
+                Condition::And(a, b) | Condition::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Condition::Not(a) => walk(a, out),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
 #[derive(Clone, PartialEq, Debug)]
 pub enum LoopItems {
     Values(Vec<Value>),
@@ -290,6 +320,18 @@ pub enum GroupKind {
         task: String,
         pipeline: String,
     },
+}
+
+impl GroupKind {
+    /// The task outputs a group reads to decide whether, or how often, its tasks run: its
+    /// condition's outputs, or the output its loop iterates over.
+    pub fn reads(&self) -> Vec<(NodeIndex, String)> {
+        match self {
+            GroupKind::Condition { condition, .. } => condition.outputs(),
+            GroupKind::Loop { items: LoopItems::Output { task, output }, .. } => vec![(*task, output.clone())],
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Debug)]

@@ -263,47 +263,18 @@ fn edges(dag: &Dag, layout: &Layout) -> Vec<DrawnEdge> {
         if !layout.shown[g] {
             continue;
         }
-        let mut reads = Vec::new();
         let reader = match &group.kind {
-            GroupKind::Condition { condition, .. } => {
-                condition_outputs(condition, &mut reads);
-                "if"
-            }
-            GroupKind::Loop { items: LoopItems::Output { task, output }, .. } => {
-                reads.push((*task, output.clone()));
-                "for"
-            }
+            GroupKind::Condition { .. } => "if",
+            GroupKind::Loop { items: LoopItems::Output { .. }, .. } => "for",
             _ => continue,
         };
-        for (task, output) in reads {
+        for (task, output) in group.kind.reads() {
             if task.index() < dag.graph.node_count() {
                 add(task, Target::Group(g), true, format!("{output} → {reader}"));
             }
         }
     }
     merged.into_values().collect()
-}
-
-fn condition_outputs(condition: &Condition, out: &mut Vec<(NodeIndex, String)>) {
-    let mut operand = |operand: &Operand| {
-        if let Operand::Output { task, output } = operand {
-            if !out.iter().any(|(t, o)| t == task && o == output) {
-                out.push((*task, output.clone()));
-            }
-        }
-    };
-    match condition {
-        Condition::Is(a) => operand(a),
-        Condition::Compare(_, a, b) => {
-            operand(a);
-            operand(b);
-        }
-        Condition::And(a, b) | Condition::Or(a, b) => {
-            condition_outputs(a, out);
-            condition_outputs(b, out);
-        }
-        Condition::Not(a) => condition_outputs(a, out),
-    }
 }
 
 /// A group's title as source-like text: `if …`, `else if …`, `else`, `for x in … (parallel n)`,
