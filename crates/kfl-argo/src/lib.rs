@@ -481,14 +481,14 @@ impl<'a> Emitter<'a> {
                     Member::Task(t) => self.dag.graph[t].k8s_name.clone(),
                     Member::Loop(g) => self.dag.groups[g].k8s_name.clone(),
                 };
-                let name = unique(&base, &mut used);
+                let name = kfl_dag::unique_name(&base, &mut used);
                 self.member_names.insert((scope, member), name);
             }
         }
     }
 
     fn reserve_template(&mut self, base: &str) -> String {
-        unique(base, &mut self.template_names)
+        kfl_dag::unique_name(base, &mut self.template_names)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1623,17 +1623,6 @@ fn no_braces(text: &str, what: &str) -> Result<(), ArgoError> {
         )));
     }
     Ok(())
-}
-
-fn unique(base: &str, used: &mut BTreeSet<String>) -> String {
-    let mut name = base.to_string();
-    let mut n = 2;
-    while used.contains(&name) {
-        name = format!("{base}-{n}");
-        n += 1;
-    }
-    used.insert(name.clone());
-    name
 }
 
 /// A stable hash of what a component does (FNV-1a, 64 bits): part of its cache key.

@@ -17,6 +17,7 @@ pub mod model;
 pub mod params;
 pub mod render;
 
+pub use kfl_check::types::BUILTIN_ARTIFACTS;
 pub use lower::{errors_in_project, literal, lower, LowerError};
 pub use model::*;
 
@@ -24,3 +25,16 @@ pub use model::*;
 pub const DEFAULT_PYTHON_IMAGE: &str = "python:3.11-slim";
 /// The image of an sh script component that names none.
 pub const DEFAULT_SH_IMAGE: &str = "alpine:3.20";
+
+/// `base`, or `base-2`, `base-3`, …: the first not yet in `used`, which it joins. Backends name
+/// templates and components with it.
+pub fn unique_name(base: &str, used: &mut std::collections::BTreeSet<String>) -> String {
+    let mut name = base.to_string();
+    let mut n = 2;
+    while used.contains(&name) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    used.insert(name.clone());
+    name
+}

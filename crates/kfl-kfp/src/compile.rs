@@ -170,7 +170,7 @@ impl<'a> Compiler<'a> {
             } else {
                 compiler.content_scope(dag.groups[g].parent)
             };
-            let key = unique(&compiler.group_key(g), &mut used_keys);
+            let key = kfl_dag::unique_name(&compiler.group_key(g), &mut used_keys);
             compiler.scopes[s].parent = Some(parent);
             compiler.scopes[s].key = key;
         }
@@ -714,7 +714,7 @@ impl<'a> Compiler<'a> {
             order.sort_by_key(|i| (std::cmp::Reverse(uses(*i)), *i));
             let mut component_names = vec![String::new(); list.len()];
             for i in order {
-                component_names[i] = unique(&base, &mut self.used_components);
+                component_names[i] = kfl_dag::unique_name(&base, &mut self.used_components);
             }
             names.push(component_names);
         }
@@ -728,7 +728,7 @@ impl<'a> Compiler<'a> {
                 },
                 _ => self.scopes[s].key.clone(),
             };
-            self.scopes[s].component = unique(&base, &mut self.used_components);
+            self.scopes[s].component = kfl_dag::unique_name(&base, &mut self.used_components);
         }
         let mut components = Map::new();
         let mut executors = Map::new();
@@ -936,16 +936,4 @@ pub(crate) fn k8s_like(name: &str) -> Option<String> {
     let out: String = out.trim_matches('-').chars().take(63).collect();
     let out = out.trim_end_matches('-').to_string();
     (!out.is_empty()).then_some(out)
-}
-
-/// `base`, or `base-2`, `base-3`, … : the first not yet in `used`, which it joins.
-fn unique(base: &str, used: &mut BTreeSet<String>) -> String {
-    let mut name = base.to_string();
-    let mut n = 2;
-    while used.contains(&name) {
-        name = format!("{base}-{n}");
-        n += 1;
-    }
-    used.insert(name.clone());
-    name
 }

@@ -61,22 +61,11 @@ pub(crate) fn parameter_type(ty: ParamType) -> &'static str {
     }
 }
 
-/// The built-in artifact types KFL and the kfp SDK share (`system.<name>` schemas).
-const BUILTIN_ARTIFACTS: [&str; 8] = [
-    "Artifact",
-    "Dataset",
-    "Model",
-    "Metrics",
-    "ClassificationMetrics",
-    "SlicedClassificationMetrics",
-    "HTML",
-    "Markdown",
-];
-
 /// The built-in type itself if KFL knows it, otherwise `Artifact`: user types were already resolved to
 /// their built-in base by lowering; this only guards the schema title and the Python class name.
+/// (KFL's built-in artifact types are the kfp SDK's `system.<name>` schemas, one for one.)
 pub(crate) fn builtin_artifact(builtin: &str) -> &str {
-    BUILTIN_ARTIFACTS.iter().copied().find(|b| *b == builtin).unwrap_or("Artifact")
+    kfl_dag::BUILTIN_ARTIFACTS.iter().copied().find(|b| *b == builtin).unwrap_or("Artifact")
 }
 
 pub(crate) fn artifact_type(builtin: &str) -> Json {
