@@ -34,6 +34,8 @@ run() {
 # The local Kubernetes API server takes minutes to build the first time: start that early, in the
 # background, while Rust compiles. Its tests wait for it.
 if [[ -x ../shared/tools/k8s-testenv ]]; then
+  # On a fresh clone the target folder does not exist yet.
+  mkdir -p "$CARGO_TARGET_DIR"
   (../shared/tools/k8s-testenv build >"$CARGO_TARGET_DIR/k8s-testenv-build.log" 2>&1 &)
 fi
 
