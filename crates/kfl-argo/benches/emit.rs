@@ -45,7 +45,7 @@ const PATH: &str = "generated.kfl";
 fn lower(text: &str) -> Dag {
     let mut db = Database::default();
     let file = db.set_file(PATH, text.to_string());
-    match kfl_dag::lower(&db, file, None) {
+    match kfl_project::lower(&db, file, None) {
         Ok(dag) => dag,
         Err(kfl_dag::LowerError::HasErrors(errors)) => panic!("the generated pipeline has errors: {errors:#?}"),
         Err(e) => panic!("the generated pipeline does not lower: {e}"),

@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let parse = kfl_check::parse(&db, file);
         for item in &parse.file.items {
             let kfl_syntax::ast::Item::Pipeline(p) = item else { continue };
-            let dag = kfl_dag::lower(&db, file, Some(&p.name.text))?;
+            let dag = kfl_project::lower(&db, file, Some(&p.name.text))?;
             let name: String = format!("kfl-{}", dag.k8s_name).chars().take(63).collect();
             let options = ArgoOptions { name: Some(name.trim_end_matches('-').to_string()), ..ArgoOptions::default() };
             let wf = workflow(&dag, &options)?;

@@ -16,7 +16,7 @@ fn example(path: &str, pipeline: &str) -> Json {
 fn from_source(source: &str) -> Result<Json, ArgoError> {
     let mut db = Database::default();
     let file = db.set_file("test.kfl", source.to_string());
-    let dag = kfl_dag::lower(&db, file, None).unwrap_or_else(|e| panic!("{e}: {:?}", e));
+    let dag = kfl_project::lower(&db, file, None).unwrap_or_else(|e| panic!("{e}: {:?}", e));
     workflow(&dag, &ArgoOptions::default())
 }
 

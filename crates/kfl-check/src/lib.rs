@@ -14,9 +14,11 @@
 
 pub mod check;
 pub mod items;
-pub mod k8s;
+pub mod model;
 pub mod types;
-pub mod units;
+
+/// Pure helpers the model owns; re-exported under their old paths.
+pub use kfl_model::{k8s, units};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,17 +6,7 @@ use std::fmt;
 use crate::items::{lookup, Export, Found};
 use crate::{Db, SourceFile};
 
-/// The built-in artifact types. Every one of them extends `Artifact`.
-pub const BUILTIN_ARTIFACTS: [&str; 8] = [
-    "Artifact",
-    "Dataset",
-    "Model",
-    "Metrics",
-    "ClassificationMetrics",
-    "SlicedClassificationMetrics",
-    "HTML",
-    "Markdown",
-];
+pub use kfl_model::ty::BUILTIN_ARTIFACTS;
 
 /// Artifact types meant to be looked at in a UI rather than read by another task: an unread output of
 /// one of these is never a warning.

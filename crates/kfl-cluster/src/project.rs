@@ -48,7 +48,7 @@ pub fn load(file: &Path) -> Result<(Database, SourceFile), BuildError> {
 /// Loads and lowers; a pipeline with errors is refused here, before anything talks to a cluster.
 pub fn lower(file: &Path, pipeline: Option<&str>) -> Result<Loaded, BuildError> {
     let (db, source) = load(file)?;
-    match kfl_dag::lower(&db, source, pipeline) {
+    match kfl_project::lower(&db, source, pipeline) {
         Ok(dag) => Ok(Loaded { db, file: source, dag }),
         Err(kfl_dag::LowerError::HasErrors(errors)) => {
             let mut rendered = String::new();

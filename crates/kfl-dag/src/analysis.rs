@@ -63,7 +63,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::fmt::Write;
 
-use kfl_check::units::{Cpu, Duration, Memory};
+use kfl_model::units::{Cpu, Duration, Memory};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 

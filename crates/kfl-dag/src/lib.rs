@@ -1,4 +1,4 @@
-//! KFL's one DAG: a checked pipeline lowered into a petgraph graph of tasks, typed data edges and
+//! KFL's one DAG: a checked pipeline's semantic model (`kfl-model`) lowered into a petgraph graph of tasks, typed data edges and
 //! ordering edges, with the groups that conditions, loops, exit handlers and called pipelines form.
 //! It is the only input every backend (Argo, Kubeflow, the local runner) reads.
 //!
@@ -17,8 +17,8 @@ pub mod model;
 pub mod params;
 pub mod render;
 
-pub use kfl_check::types::BUILTIN_ARTIFACTS;
-pub use lower::{errors_in_project, literal, lower, LowerError};
+pub use kfl_model::ty::BUILTIN_ARTIFACTS;
+pub use lower::{io_type, lower, LowerError};
 pub use model::*;
 
 /// The image of a python script component that names none.

@@ -1,137 +1,60 @@
-//! From a checked pipeline to a [`Dag`]. Lowering assumes the checker found no error (it refuses to
-//! run otherwise), so a name that does not resolve here is a bug, reported as [`LowerError::Internal`]
-//! rather than a panic.
+//! From the semantic model of a checked pipeline ([`Program`]) to a [`Dag`]. Lowering reads only the
+//! model: names are resolved, types known and settings evaluated there, so this file decides only
+//! how the pipeline becomes a graph (tasks, edges, groups, fan-in). A name that does not resolve
+//! here is a bug, reported as [`LowerError::Internal`] rather than a panic.
 
 use std::collections::{BTreeMap, HashMap};
 
-use kfl_check::items::{self, lookup, Export, Found};
-use kfl_check::types::{artifact_base, ArtifactTy, Ty};
-use kfl_check::{k8s, parse, units, Db, SourceFile};
-use kfl_diagnostics::Diagnostic;
-use kfl_syntax::ast::{self, Expr, ExprKind};
+use kfl_model::item::{self, Callee, ExprKind, ItemId, Program, Stmt};
+use kfl_model::settings::Setting;
+use kfl_model::ty::Ty;
+use kfl_model::value::Value;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::*;
 
-#[derive(Debug)]
-pub enum LowerError {
-    /// The file or a file it imports has errors: nothing is lowered.
-    HasErrors(Vec<(String, Diagnostic)>),
-    NoPipeline {
-        path: String,
-    },
-    NoSuchPipeline {
-        name: String,
-        available: Vec<String>,
-    },
-    SeveralPipelines {
-        available: Vec<String>,
-    },
-    Internal(String),
-}
+pub use kfl_model::item::ProgramError as LowerError;
 
-impl std::fmt::Display for LowerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LowerError::HasErrors(errors) => write!(f, "the pipeline has {} error(s); run `kflc check`", errors.len()),
-            LowerError::NoPipeline { path } => write!(f, "{path} declares no pipeline"),
-            LowerError::NoSuchPipeline { name, available } => {
-                write!(f, "there is no pipeline `{name}`; the file declares {}", available.join(", "))
-            }
-            LowerError::SeveralPipelines { available } => {
-                write!(f, "the file declares several pipelines ({}); choose one with --pipeline", available.join(", "))
-            }
-            LowerError::Internal(message) => write!(f, "internal error while lowering: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for LowerError {}
-
-/// Every error diagnostic of a file and of the files it imports, transitively.
-pub fn errors_in_project(db: &dyn Db, file: SourceFile) -> Vec<(String, Diagnostic)> {
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![file];
-    let mut errors = Vec::new();
-    while let Some(f) = stack.pop() {
-        if !seen.insert(f) {
-            continue;
-        }
-        for d in kfl_check::check_file(db, f).iter().filter(|d| d.is_error()) {
-            errors.push((f.path(db).to_string(), d.clone()));
-        }
-        stack.extend(items::imported_files(db, f).iter().copied());
-    }
-    errors
-}
-
-/// Lowers the pipeline `name` of `file` (or its only pipeline).
-pub fn lower(db: &dyn Db, file: SourceFile, name: Option<&str>) -> Result<Dag, LowerError> {
-    let errors = errors_in_project(db, file);
-    if !errors.is_empty() {
-        return Err(LowerError::HasErrors(errors));
-    }
-    let parse = parse(db, file);
-    let pipelines: Vec<&ast::Pipeline> = parse
-        .file
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            ast::Item::Pipeline(p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    let available: Vec<String> = pipelines.iter().map(|p| p.name.text.clone()).collect();
-    let pipeline = match name {
-        Some(name) => pipelines
-            .iter()
-            .find(|p| p.name.text == name)
-            .ok_or_else(|| LowerError::NoSuchPipeline { name: name.to_string(), available: available.clone() })?,
-        None => match pipelines.as_slice() {
-            [] => return Err(LowerError::NoPipeline { path: file.path(db).to_string() }),
-            [one] => one,
-            _ => return Err(LowerError::SeveralPipelines { available }),
-        },
-    };
+/// Lowers a program's root pipeline.
+pub fn lower(program: &Program) -> Result<Dag, LowerError> {
+    let root = program.root().ok_or_else(|| LowerError::Internal(format!("no pipeline `{}`", program.root.name)))?;
     let mut lowerer = Lowerer {
-        db,
+        program,
         graph: DiGraph::new(),
         groups: Vec::new(),
         components: Vec::new(),
         component_index: HashMap::new(),
+        component_ids: Vec::new(),
         group_counters: HashMap::new(),
     };
     let mut params = Vec::new();
     let mut frame_params = HashMap::new();
-    for p in &pipeline.params {
-        let ty = lowerer.io_type(&lowerer.resolve(file, &p.ty));
-        let default = p.default.as_ref().map(literal);
-        params.push(PipelineParam { name: p.name.text.clone(), ty, default, doc: p.doc.text() });
-        frame_params.insert(p.name.text.clone(), Source::Param(p.name.text.clone()));
+    for p in &root.params {
+        params.push(PipelineParam {
+            name: p.name.clone(),
+            ty: io_type(&p.ty),
+            declared: p.ty.clone(),
+            default: p.default.clone(),
+            doc: p.doc.clone(),
+        });
+        frame_params.insert(p.name.clone(), (Source::Param(p.name.clone()), p.ty.clone()));
     }
-    let outputs_map = lowerer.lower_pipeline(file, pipeline, String::new(), frame_params, None)?;
-    let mut outputs = Vec::new();
-    for stmt in &pipeline.body {
-        if let ast::StmtKind::Output(o) = &stmt.kind {
-            let Some((source, ty)) = outputs_map.get(&o.name.text) else { continue };
-            outputs.push(PipelineOutput { name: o.name.text.clone(), ty: ty.clone(), source: source.clone() });
-        }
-    }
-    let field = |name: &str| {
-        pipeline.body.iter().find_map(|s| match &s.kind {
-            ast::StmtKind::Field(f) if f.name.text == name => match &f.value.kind {
-                ExprKind::Str(s) => Some(s.value.clone()),
-                _ => None,
-            },
-            _ => None,
+    let call = Call::default();
+    let outputs_map = lowerer.lower_pipeline(root, String::new(), frame_params, None, &call)?;
+    let outputs = root
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let (source, ty) = outputs_map.get(&o.name)?;
+            Some(PipelineOutput { name: o.name.clone(), ty: io_type(ty), source: source.clone() })
         })
-    };
+        .collect();
     Ok(Dag {
-        name: pipeline.name.text.clone(),
-        k8s_name: k8s::k8s_name(&pipeline.name.text).map(|n| n.as_str().to_string()).unwrap_or_default(),
-        description: field("description").or_else(|| pipeline.doc.text()),
-        display_name: field("display_name"),
-        source: file.path(db).to_string(),
+        name: root.id.name.clone(),
+        k8s_name: kfl_model::k8s::k8s_name(&root.id.name).map(|n| n.as_str().to_string()).unwrap_or_default(),
+        description: root.description.clone().or_else(|| root.doc.clone()),
+        display_name: root.display_name.clone(),
+        source: root.id.file.to_string(),
         params,
         outputs,
         components: lowerer.components,
@@ -140,26 +63,30 @@ pub fn lower(db: &dyn Db, file: SourceFile, name: Option<&str>) -> Result<Dag, L
     })
 }
 
-/// The value of a literal expression (the checker made sure it is one).
-pub fn literal(expr: &Expr) -> Value {
-    match &expr.kind {
-        ExprKind::Str(s) => Value::String(s.value.clone()),
-        ExprKind::Bool(b) => Value::Bool(*b),
-        ExprKind::Number(n) if n.is_integer() => n.value.parse().map(Value::Int).unwrap_or(Value::Int(0)),
-        ExprKind::Number(n) => Value::Float(n.value.parse().unwrap_or(0.0)),
-        ExprKind::List(items) => Value::List(items.iter().map(literal).collect()),
-        ExprKind::Map(entries) => {
-            Value::Map(entries.iter().map(|e| (e.key.text().to_string(), literal(&e.value))).collect())
-        }
-        ExprKind::Paren(inner) => literal(inner),
-        _ => Value::String(String::new()),
+/// How a value of a model type is passed between tasks.
+pub fn io_type(ty: &Ty) -> IoType {
+    match ty {
+        Ty::String | Ty::Unknown => IoType::Parameter(ParamType::String),
+        Ty::Int => IoType::Parameter(ParamType::Int),
+        Ty::Float => IoType::Parameter(ParamType::Float),
+        Ty::Bool => IoType::Parameter(ParamType::Bool),
+        Ty::List(inner) => match inner.artifact() {
+            Some(a) => IoType::ArtifactList { name: a.name.clone(), builtin: a.builtin.clone() },
+            None => IoType::Parameter(ParamType::List),
+        },
+        Ty::Map(_) | Ty::Struct(_) => IoType::Parameter(ParamType::Map),
+        Ty::Artifact(a) => IoType::Artifact { name: a.name.clone(), builtin: a.builtin.clone() },
     }
 }
 
-fn strip(expr: &Expr) -> &Expr {
-    match &expr.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => expr,
+fn value_ty(value: &Value) -> Ty {
+    match value {
+        Value::String(_) => Ty::String,
+        Value::Int(_) => Ty::Int,
+        Value::Float(_) => Ty::Float,
+        Value::Bool(_) => Ty::Bool,
+        Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, value_ty))),
+        Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
     }
 }
 
@@ -172,70 +99,46 @@ enum Bound {
 }
 
 struct PendingPipeline<'a> {
-    task_name: String,
-    stmt: &'a ast::TaskStmt,
-    callee_file: SourceFile,
-    callee: &'a ast::Pipeline,
+    task: &'a item::Task,
+    callee: &'a item::Pipeline,
     group: Option<usize>,
-    outputs: Option<BTreeMap<String, (Source, IoType)>>,
+    outputs: Option<BTreeMap<String, (Source, Ty)>>,
     in_progress: bool,
 }
 
-struct Frame<'a> {
-    file: SourceFile,
-    prefix: String,
-    params: HashMap<String, Source>,
-    tasks: HashMap<String, Bound>,
-    /// The group each task of this frame is in.
-    task_groups: HashMap<String, Option<usize>>,
-    pending: Vec<PendingPipeline<'a>>,
-    /// Groups of `if` branches, loops and `finally` of this frame, by the statement's start offset.
-    stmt_groups: HashMap<u32, Vec<usize>>,
+/// What the calls of pipelines around a body add to each of its tasks: their settings (innermost
+/// call first, so that the outermost call is applied last and wins) and the tasks their `after`
+/// names.
+#[derive(Clone, Default)]
+struct Call<'a> {
+    settings: Vec<&'a Setting>,
+    after: Vec<NodeIndex>,
 }
 
-struct Lowerer<'db> {
-    db: &'db dyn Db,
+struct Frame<'a> {
+    prefix: String,
+    /// The pipeline's parameters: where each value comes from, and its type.
+    params: HashMap<String, (Source, Ty)>,
+    tasks: HashMap<String, Bound>,
+    pending: Vec<PendingPipeline<'a>>,
+    call: Call<'a>,
+}
+
+struct Lowerer<'a> {
+    program: &'a Program,
     graph: DiGraph<Task, Edge>,
     groups: Vec<Group>,
     components: Vec<Component>,
-    component_index: HashMap<(SourceFile, String), usize>,
+    component_index: HashMap<ItemId, usize>,
+    /// The model item of each of `components`.
+    component_ids: Vec<ItemId>,
     group_counters: HashMap<&'static str, usize>,
 }
 
-impl<'db> Lowerer<'db> {
-    fn resolve(&self, file: SourceFile, ty: &ast::TypeExpr) -> Ty {
-        items::resolve_type(self.db, file, &items::TypeRef::from_ast(ty)).unwrap_or(Ty::Unknown)
-    }
+/// Loop variables in scope, innermost last: the name, the loop's group and the item type.
+type Loops = Vec<(String, usize, Ty)>;
 
-    fn builtin_of(&self, artifact: &ArtifactTy) -> String {
-        let mut current = artifact.clone();
-        for _ in 0..64 {
-            if current.file.is_none() {
-                return current.name;
-            }
-            match artifact_base(self.db, &current) {
-                Some(base) => current = base,
-                None => break,
-            }
-        }
-        "Artifact".to_string()
-    }
-
-    fn io_type(&self, ty: &Ty) -> IoType {
-        match ty {
-            Ty::String | Ty::Unknown => IoType::Parameter(ParamType::String),
-            Ty::Int => IoType::Parameter(ParamType::Int),
-            Ty::Float => IoType::Parameter(ParamType::Float),
-            Ty::Bool => IoType::Parameter(ParamType::Bool),
-            Ty::List(inner) => match &**inner {
-                Ty::Artifact(a) => IoType::ArtifactList { name: a.name.clone(), builtin: self.builtin_of(a) },
-                _ => IoType::Parameter(ParamType::List),
-            },
-            Ty::Map(_) | Ty::Struct(_) => IoType::Parameter(ParamType::Map),
-            Ty::Artifact(a) => IoType::Artifact { name: a.name.clone(), builtin: self.builtin_of(a) },
-        }
-    }
-
+impl<'a> Lowerer<'a> {
     fn new_group(&mut self, kind: GroupKind, parent: Option<usize>) -> usize {
         let prefix = match &kind {
             GroupKind::Condition { .. } => "condition",
@@ -250,143 +153,106 @@ impl<'db> Lowerer<'db> {
         self.groups.len() - 1
     }
 
-    /// Lowers one pipeline body; returns its outputs. `params` maps its parameters to sources.
+    /// Lowers one pipeline body; returns its outputs with their types.
     fn lower_pipeline(
         &mut self,
-        file: SourceFile,
-        pipeline: &'db ast::Pipeline,
+        pipeline: &'a item::Pipeline,
         prefix: String,
-        params: HashMap<String, Source>,
+        params: HashMap<String, (Source, Ty)>,
         group: Option<usize>,
-    ) -> Result<BTreeMap<String, (Source, IoType)>, LowerError> {
-        let mut frame = Frame {
-            file,
-            prefix,
-            params,
-            tasks: HashMap::new(),
-            task_groups: HashMap::new(),
-            pending: Vec::new(),
-            stmt_groups: HashMap::new(),
-        };
+        call: &Call<'a>,
+    ) -> Result<BTreeMap<String, (Source, Ty)>, LowerError> {
+        let mut frame = Frame { prefix, params, tasks: HashMap::new(), pending: Vec::new(), call: call.clone() };
         // Pass 1: nodes for every task, groups for every block, so references may point forward.
-        self.allocate(&mut frame, &pipeline.body, group)?;
+        let mut groups = Vec::new();
+        self.allocate(&mut frame, &pipeline.body, group, &mut groups)?;
         // Pass 2: arguments, conditions, loop lists, settings, edges.
-        self.connect(&mut frame, &pipeline.body, group, &mut Vec::new())?;
+        let mut groups = groups.into_iter();
+        self.connect(&mut frame, &pipeline.body, group, &mut Vec::new(), &mut groups)?;
         // Pipelines called as tasks that nothing referenced are lowered too.
         for i in 0..frame.pending.len() {
             self.ensure_pipeline(&mut frame, i)?;
         }
         let mut outputs = BTreeMap::new();
-        for stmt in &pipeline.body {
-            if let ast::StmtKind::Output(o) = &stmt.kind {
-                let source = self.source(&mut frame, &o.value, &[], group)?;
-                let ty = self.source_type(&frame, &source);
-                outputs.insert(o.name.text.clone(), (source, ty));
-            }
+        for o in &pipeline.outputs {
+            let (source, ty) = self.source(&mut frame, &o.value, &Vec::new(), group)?;
+            outputs.insert(o.name.clone(), (source, ty));
         }
         Ok(outputs)
     }
 
+    /// Makes the nodes and groups of `stmts`, recording the groups in the order `connect` meets them.
     fn allocate(
         &mut self,
-        frame: &mut Frame<'db>,
-        stmts: &'db [ast::Stmt],
+        frame: &mut Frame<'a>,
+        stmts: &'a [Stmt],
         group: Option<usize>,
+        made: &mut Vec<usize>,
     ) -> Result<(), LowerError> {
         for stmt in stmts {
-            match &stmt.kind {
-                ast::StmtKind::Task(t) => {
-                    let name = t.binding.as_ref().unwrap_or(&t.call.callee).text.clone();
-                    frame.task_groups.insert(name.clone(), group);
-                    match lookup(self.db, frame.file, &t.call.callee.text) {
-                        Found::One(owner, Export::Component(_)) => {
-                            let component = self.component(owner, &t.call.callee.text)?;
-                            let full = format!("{}{}", frame.prefix, name);
-                            let k8s_name = k8s_join(&frame.prefix, &name);
-                            let node = self.graph.add_node(Task {
-                                name: full,
-                                k8s_name,
-                                display_name: None,
-                                component,
-                                args: Vec::new(),
-                                group,
-                                settings: Settings::default(),
-                                trigger: Trigger::AllSucceeded,
-                            });
-                            frame.tasks.insert(name, Bound::Task(node));
-                        }
-                        Found::One(owner, Export::Pipeline(_)) => {
-                            let callee = find_pipeline(self.db, owner, &t.call.callee.text).ok_or_else(|| {
-                                LowerError::Internal(format!("pipeline {} vanished", t.call.callee.text))
-                            })?;
-                            frame.tasks.insert(name.clone(), Bound::Pipeline(frame.pending.len()));
-                            frame.pending.push(PendingPipeline {
-                                task_name: name,
-                                stmt: t,
-                                callee_file: owner,
-                                callee,
-                                group,
-                                outputs: None,
-                                in_progress: false,
-                            });
-                        }
-                        _ => return Err(LowerError::Internal(format!("cannot resolve `{}`", t.call.callee.text))),
+            match stmt {
+                Stmt::Task(t) => match &t.callee {
+                    Callee::Component(id) => {
+                        let component = self.component(id)?;
+                        let node = self.graph.add_node(Task {
+                            name: format!("{}{}", frame.prefix, t.name),
+                            k8s_name: k8s_join(&frame.prefix, &t.name),
+                            display_name: None,
+                            component,
+                            args: Vec::new(),
+                            group,
+                            settings: Settings::default(),
+                            trigger: Trigger::AllSucceeded,
+                        });
+                        frame.tasks.insert(t.name.clone(), Bound::Task(node));
                     }
-                }
-                ast::StmtKind::If(i) => {
-                    let mut groups = Vec::new();
-                    let mut current = Some(i);
-                    let mut branch = 0;
-                    while let Some(i) = current {
+                    Callee::Pipeline(id) => {
+                        let callee = self
+                            .program
+                            .pipelines
+                            .get(id)
+                            .ok_or_else(|| LowerError::Internal(format!("pipeline `{}` vanished", id.name)))?;
+                        frame.tasks.insert(t.name.clone(), Bound::Pipeline(frame.pending.len()));
+                        frame.pending.push(PendingPipeline {
+                            task: t,
+                            callee,
+                            group,
+                            outputs: None,
+                            in_progress: false,
+                        });
+                    }
+                },
+                Stmt::If(i) => {
+                    for (branch, b) in i.branches.iter().enumerate() {
                         let g = self.new_group(
                             GroupKind::Condition {
                                 condition: Condition::Is(Operand::Value(Value::Bool(true))),
                                 branch,
-                                of_if: stmt.span.start as usize,
+                                of_if: i.origin.span.start as usize,
                             },
                             group,
                         );
-                        groups.push(g);
-                        self.allocate(frame, &i.then.stmts, Some(g))?;
-                        branch += 1;
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                let g = self.new_group(
-                                    GroupKind::Condition {
-                                        condition: Condition::Is(Operand::Value(Value::Bool(true))),
-                                        branch,
-                                        of_if: stmt.span.start as usize,
-                                    },
-                                    group,
-                                );
-                                groups.push(g);
-                                self.allocate(frame, &b.stmts, Some(g))?;
-                                None
-                            }
-                            None => None,
-                        };
+                        made.push(g);
+                        self.allocate(frame, &b.body, Some(g), made)?;
                     }
-                    frame.stmt_groups.insert(stmt.span.start, groups);
                 }
-                ast::StmtKind::For(f) => {
-                    let parallelism = f.parallel.as_ref().and_then(|p| match &strip(p).kind {
-                        ExprKind::Number(n) => n.value.parse().ok(),
-                        _ => None,
-                    });
+                Stmt::For(l) => {
                     let g = self.new_group(
-                        GroupKind::Loop { var: f.var.text.clone(), items: LoopItems::Values(Vec::new()), parallelism },
+                        GroupKind::Loop {
+                            var: l.var.clone(),
+                            items: LoopItems::Values(Vec::new()),
+                            parallelism: l.parallelism,
+                        },
                         group,
                     );
-                    frame.stmt_groups.insert(stmt.span.start, vec![g]);
-                    self.allocate(frame, &f.body.stmts, Some(g))?;
+                    made.push(g);
+                    self.allocate(frame, &l.body, Some(g), made)?;
                 }
-                ast::StmtKind::Finally(block) => {
+                Stmt::Finally(f) => {
                     let g = self.new_group(GroupKind::ExitHandler, group);
-                    frame.stmt_groups.insert(stmt.span.start, vec![g]);
-                    self.allocate(frame, &block.stmts, Some(g))?;
+                    made.push(g);
+                    self.allocate(frame, &f.body, Some(g), made)?;
                 }
-                ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
             }
         }
         Ok(())
@@ -394,100 +260,72 @@ impl<'db> Lowerer<'db> {
 
     fn connect(
         &mut self,
-        frame: &mut Frame<'db>,
-        stmts: &'db [ast::Stmt],
+        frame: &mut Frame<'a>,
+        stmts: &'a [Stmt],
         group: Option<usize>,
-        loops: &mut Vec<(String, usize)>,
+        loops: &mut Loops,
+        groups: &mut std::vec::IntoIter<usize>,
     ) -> Result<(), LowerError> {
         for stmt in stmts {
-            match &stmt.kind {
-                ast::StmtKind::Task(t) => {
-                    let name = t.binding.as_ref().unwrap_or(&t.call.callee).text.clone();
-                    match frame.tasks.get(&name).cloned() {
-                        Some(Bound::Task(node)) => self.connect_task(frame, node, t, loops, group)?,
-                        Some(Bound::Pipeline(_)) | None => {}
+            match stmt {
+                Stmt::Task(t) => {
+                    if let Some(Bound::Task(node)) = frame.tasks.get(&t.name).cloned() {
+                        self.connect_task(frame, node, t, loops, group)?;
                     }
                 }
-                ast::StmtKind::If(i) => {
-                    let groups = frame.stmt_groups.get(&stmt.span.start).cloned().unwrap_or_default();
+                Stmt::If(i) => {
                     let mut earlier: Vec<Condition> = Vec::new();
-                    let mut current = Some(i);
-                    let mut index = 0;
-                    while let Some(i) = current {
-                        let own = self.condition(frame, &i.cond, loops, group)?;
-                        let mut whole = own.clone();
-                        for previous in earlier.iter().rev() {
-                            whole =
-                                Condition::And(Box::new(Condition::Not(Box::new(previous.clone()))), Box::new(whole));
-                        }
-                        earlier.push(own);
-                        let g = groups.get(index).copied().ok_or_else(|| LowerError::Internal("if groups".into()))?;
-                        if let GroupKind::Condition { condition, .. } = &mut self.groups[g].kind {
-                            *condition = whole;
-                        }
-                        self.connect(frame, &i.then.stmts, Some(g), loops)?;
-                        index += 1;
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                let g = groups
-                                    .get(index)
-                                    .copied()
-                                    .ok_or_else(|| LowerError::Internal("else group".into()))?;
-                                let mut whole: Option<Condition> = None;
-                                for previous in earlier.iter().rev() {
-                                    let not = Condition::Not(Box::new(previous.clone()));
-                                    whole = Some(match whole {
-                                        Some(w) => Condition::And(Box::new(not), Box::new(w)),
-                                        None => not,
-                                    });
-                                }
-                                if let (GroupKind::Condition { condition, .. }, Some(w)) =
-                                    (&mut self.groups[g].kind, whole)
-                                {
-                                    *condition = w;
-                                }
-                                self.connect(frame, &b.stmts, Some(g), loops)?;
-                                None
-                            }
+                    for b in &i.branches {
+                        let g = next_group(groups)?;
+                        let own = match &b.cond {
+                            Some(cond) => Some(self.condition(frame, cond, loops, group)?),
                             None => None,
                         };
+                        // A branch runs when its own condition holds and no earlier one did.
+                        let mut whole = own.clone();
+                        for previous in earlier.iter().rev() {
+                            let not = Condition::Not(Box::new(previous.clone()));
+                            whole = Some(match whole {
+                                Some(w) => Condition::And(Box::new(not), Box::new(w)),
+                                None => not,
+                            });
+                        }
+                        earlier.extend(own);
+                        if let (GroupKind::Condition { condition, .. }, Some(w)) = (&mut self.groups[g].kind, whole) {
+                            *condition = w;
+                        }
+                        self.connect(frame, &b.body, Some(g), loops, groups)?;
                     }
                 }
-                ast::StmtKind::For(f) => {
-                    let g = frame
-                        .stmt_groups
-                        .get(&stmt.span.start)
-                        .and_then(|g| g.first().copied())
-                        .ok_or_else(|| LowerError::Internal("loop group".into()))?;
-                    let items = match &strip(&f.iterable).kind {
-                        ExprKind::List(_) => match literal(&f.iterable) {
-                            Value::List(values) => LoopItems::Values(values),
-                            _ => LoopItems::Values(Vec::new()),
-                        },
-                        _ => match self.source(frame, &f.iterable, loops, group)? {
-                            Source::Param(p) => LoopItems::Param(p),
-                            Source::Output { task, output } => LoopItems::Output { task, output },
-                            Source::Value(Value::List(values)) => LoopItems::Values(values),
-                            other => return Err(LowerError::Internal(format!("unsupported loop list {other:?}"))),
+                Stmt::For(l) => {
+                    let g = next_group(groups)?;
+                    let (items, item_ty) = match &l.items.kind {
+                        ExprKind::Value(Value::List(values)) => {
+                            (LoopItems::Values(values.clone()), value_ty(&Value::List(values.clone())).element())
+                        }
+                        _ => match self.source(frame, &l.items, loops, group)? {
+                            (Source::Param(p), ty) => (LoopItems::Param(p), ty.element()),
+                            (Source::Output { task, output }, ty) => (LoopItems::Output { task, output }, ty.element()),
+                            (Source::Value(Value::List(values)), ty) => (LoopItems::Values(values), ty.element()),
+                            _ => {
+                                return Err(LowerError::Internal(format!(
+                                    "the list of the loop over `{}` is not a list, a parameter or a task's output",
+                                    l.var
+                                )))
+                            }
                         },
                     };
                     if let GroupKind::Loop { items: slot, .. } = &mut self.groups[g].kind {
                         *slot = items;
                     }
-                    loops.push((f.var.text.clone(), g));
-                    self.connect(frame, &f.body.stmts, Some(g), loops)?;
+                    loops.push((l.var.clone(), g, item_ty));
+                    self.connect(frame, &l.body, Some(g), loops, groups)?;
                     loops.pop();
                 }
-                ast::StmtKind::Finally(block) => {
-                    let g = frame
-                        .stmt_groups
-                        .get(&stmt.span.start)
-                        .and_then(|g| g.first().copied())
-                        .ok_or_else(|| LowerError::Internal("finally group".into()))?;
-                    self.connect(frame, &block.stmts, Some(g), loops)?;
+                Stmt::Finally(f) => {
+                    let g = next_group(groups)?;
+                    self.connect(frame, &f.body, Some(g), loops, groups)?;
                 }
-                ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
             }
         }
         Ok(())
@@ -495,58 +333,46 @@ impl<'db> Lowerer<'db> {
 
     fn connect_task(
         &mut self,
-        frame: &mut Frame<'db>,
+        frame: &mut Frame<'a>,
         node: NodeIndex,
-        t: &'db ast::TaskStmt,
-        loops: &[(String, usize)],
+        t: &'a item::Task,
+        loops: &Loops,
         group: Option<usize>,
     ) -> Result<(), LowerError> {
         let mut args = Vec::new();
-        for arg in &t.call.args {
-            let Some(name) = &arg.name else { continue };
-            let source = self.source(frame, &arg.value, loops, group)?;
-            self.add_source_edge(&source, node, Some(&name.text));
-            args.push((name.text.clone(), source));
+        for arg in &t.args {
+            let (source, _) = self.source(frame, &arg.value, loops, group)?;
+            self.add_source_edge(&source, node, Some(&arg.name));
+            args.push((arg.name.clone(), source));
         }
         // Defaults of inputs not passed are the component's business; keep declaration order.
         let component = &self.components[self.graph[node].component];
         args.sort_by_key(|(name, _)| component.inputs.iter().position(|i| &i.name == name).unwrap_or(usize::MAX));
-        let (owner, callee) = match lookup(self.db, frame.file, &t.call.callee.text) {
-            Found::One(owner, _) => (owner, t.call.callee.text.clone()),
-            _ => return Err(LowerError::Internal("callee".into())),
+        let Callee::Component(id) = &t.callee else {
+            return Err(LowerError::Internal(format!("`{}` is not a component task", t.name)));
         };
-        let mut settings = component_settings(self.db, owner, &callee);
-        let mut display_name = None;
-        if let Some(block) = &t.overrides {
-            for member in &block.members {
-                match member {
-                    ast::TaskMember::Block(b) => apply_block(&mut settings, b),
-                    ast::TaskMember::Field(f) if f.name.text == "after" => {
-                        let targets: Vec<&Expr> = match &strip(&f.value).kind {
-                            ExprKind::List(items) => items.iter().collect(),
-                            _ => vec![&f.value],
-                        };
-                        for target in targets {
-                            let Some(parts) = strip(target).as_path() else { continue };
-                            for upstream in self.task_nodes(frame, &parts[0].text)? {
-                                if !self.graph.contains_edge(upstream, node) {
-                                    self.graph.add_edge(upstream, node, Edge::Order);
-                                }
-                            }
-                        }
-                    }
-                    ast::TaskMember::Field(f) if f.name.text == "display_name" => {
-                        if let ExprKind::Str(s) = &f.value.kind {
-                            display_name = Some(s.value.clone());
-                        }
-                    }
-                    ast::TaskMember::Field(f) => apply_field(&mut settings, f),
-                }
+        let definition = self
+            .program
+            .components
+            .get(id)
+            .ok_or_else(|| LowerError::Internal(format!("component `{}` vanished", id.name)))?;
+        // The component's defaults, the task's own entries, then those of the calls around it.
+        let mut settings = Settings::default();
+        settings.apply_all(&definition.settings);
+        settings.apply_all(&t.settings);
+        settings.apply_all(frame.call.settings.iter().copied());
+        let mut upstream = frame.call.after.clone();
+        for name in &t.after {
+            upstream.extend(self.task_nodes(frame, name)?);
+        }
+        for producer in upstream {
+            if producer != node && !self.graph.contains_edge(producer, node) {
+                self.graph.add_edge(producer, node, Edge::Order);
             }
         }
         // Conditions and loop lists of the enclosing groups are dependencies too.
         for g in self.group_chain(group) {
-            for (producer, output) in self.group_dependencies(g) {
+            for (producer, output) in self.groups[g].kind.reads() {
                 if producer != node
                     && !self
                         .graph
@@ -561,7 +387,7 @@ impl<'db> Lowerer<'db> {
         let task = &mut self.graph[node];
         task.args = args;
         task.settings = settings;
-        task.display_name = display_name;
+        task.display_name = t.display_name.clone();
         if is_exit {
             task.trigger = Trigger::AllDone;
         }
@@ -569,18 +395,19 @@ impl<'db> Lowerer<'db> {
     }
 
     /// The nodes a name stands for in `after`: a task, or every task of an inlined pipeline.
-    fn task_nodes(&mut self, frame: &mut Frame<'db>, name: &str) -> Result<Vec<NodeIndex>, LowerError> {
+    fn task_nodes(&mut self, frame: &mut Frame<'a>, name: &str) -> Result<Vec<NodeIndex>, LowerError> {
         match frame.tasks.get(name).cloned() {
             Some(Bound::Task(node)) => Ok(vec![node]),
             Some(Bound::Pipeline(i)) => {
                 self.ensure_pipeline(frame, i)?;
-                let prefix = format!("{}{}.", frame.prefix, frame.pending[i].task_name);
+                let prefix = format!("{}{}.", frame.prefix, frame.pending[i].task.name);
                 Ok(self.graph.node_indices().filter(|n| self.graph[*n].name.starts_with(&prefix)).collect())
             }
             None => Err(LowerError::Internal(format!("no task `{name}`"))),
         }
     }
 
+    /// Groups from `group` out to the outermost.
     fn group_chain(&self, group: Option<usize>) -> Vec<usize> {
         let mut chain = Vec::new();
         let mut current = group;
@@ -591,17 +418,13 @@ impl<'db> Lowerer<'db> {
         chain
     }
 
-    fn group_dependencies(&self, g: usize) -> Vec<(NodeIndex, String)> {
-        self.groups[g].kind.reads()
-    }
-
     fn add_source_edge(&mut self, source: &Source, node: NodeIndex, input: Option<&str>) {
         if let Source::Output { task, output } | Source::Collected { task, output, .. } = source {
             self.graph.add_edge(*task, node, Edge::Data { output: output.clone(), input: input.map(str::to_string) });
         }
     }
 
-    fn ensure_pipeline(&mut self, frame: &mut Frame<'db>, index: usize) -> Result<(), LowerError> {
+    fn ensure_pipeline(&mut self, frame: &mut Frame<'a>, index: usize) -> Result<(), LowerError> {
         if frame.pending[index].outputs.is_some() {
             return Ok(());
         }
@@ -609,40 +432,48 @@ impl<'db> Lowerer<'db> {
             return Err(LowerError::Internal("pipelines refer to each other in a cycle".into()));
         }
         frame.pending[index].in_progress = true;
-        let stmt = frame.pending[index].stmt;
-        let group_parent = frame.pending[index].group;
-        let task_name = frame.pending[index].task_name.clone();
-        let callee_file = frame.pending[index].callee_file;
+        let task = frame.pending[index].task;
         let callee = frame.pending[index].callee;
-        let mut params = HashMap::new();
+        let group_parent = frame.pending[index].group;
         // Arguments are evaluated in the caller's scope (no loop variables of the callee).
-        let caller_loops: Vec<(String, usize)> = self
+        let caller_loops: Loops = self
             .group_chain(group_parent)
             .into_iter()
             .rev()
             .filter_map(|g| match &self.groups[g].kind {
-                GroupKind::Loop { var, .. } => Some((var.clone(), g)),
+                GroupKind::Loop { var, .. } => Some((var.clone(), g, Ty::Unknown)),
                 _ => None,
             })
             .collect();
-        for arg in &stmt.call.args {
-            let Some(name) = &arg.name else { continue };
-            let source = self.source(frame, &arg.value, &caller_loops, group_parent)?;
-            params.insert(name.text.clone(), source);
+        let mut params = HashMap::new();
+        for arg in &task.args {
+            let (source, ty) = self.source(frame, &arg.value, &caller_loops, group_parent)?;
+            params.insert(arg.name.clone(), (source, ty));
         }
         for p in &callee.params {
-            if !params.contains_key(&p.name.text) {
+            if !params.contains_key(&p.name) {
                 if let Some(default) = &p.default {
-                    params.insert(p.name.text.clone(), Source::Value(literal(default)));
+                    params.insert(p.name.clone(), (Source::Value(default.clone()), p.ty.clone()));
                 }
             }
         }
+        // Declared types win over what the arguments happen to be.
+        for p in &callee.params {
+            if let Some((_, ty)) = params.get_mut(&p.name) {
+                *ty = p.ty.clone();
+            }
+        }
+        let mut call = Call { settings: task.settings.iter().collect(), after: frame.call.after.clone() };
+        call.settings.extend(frame.call.settings.iter().copied());
+        for name in &task.after {
+            call.after.extend(self.task_nodes(frame, name)?);
+        }
         let g = self.new_group(
-            GroupKind::SubPipeline { task: task_name.clone(), pipeline: callee.name.text.clone() },
+            GroupKind::SubPipeline { task: task.name.clone(), pipeline: callee.id.name.clone() },
             group_parent,
         );
-        let prefix = format!("{}{}.", frame.prefix, task_name);
-        let outputs = self.lower_pipeline(callee_file, callee, prefix, params, Some(g))?;
+        let prefix = format!("{}{}.", frame.prefix, task.name);
+        let outputs = self.lower_pipeline(callee, prefix, params, Some(g), &call)?;
         frame.pending[index].outputs = Some(outputs);
         frame.pending[index].in_progress = false;
         Ok(())
@@ -650,39 +481,25 @@ impl<'db> Lowerer<'db> {
 
     fn condition(
         &mut self,
-        frame: &mut Frame<'db>,
-        expr: &Expr,
-        loops: &[(String, usize)],
+        frame: &mut Frame<'a>,
+        expr: &item::Expr,
+        loops: &Loops,
         group: Option<usize>,
     ) -> Result<Condition, LowerError> {
         Ok(match &expr.kind {
-            ExprKind::Paren(inner) => self.condition(frame, inner, loops, group)?,
             ExprKind::Not(inner) => Condition::Not(Box::new(self.condition(frame, inner, loops, group)?)),
-            ExprKind::Binary(op, _, lhs, rhs) => {
-                let compare = |op: CompareOp| op;
-                match op {
-                    ast::BinaryOp::And => Condition::And(
-                        Box::new(self.condition(frame, lhs, loops, group)?),
-                        Box::new(self.condition(frame, rhs, loops, group)?),
-                    ),
-                    ast::BinaryOp::Or => Condition::Or(
-                        Box::new(self.condition(frame, lhs, loops, group)?),
-                        Box::new(self.condition(frame, rhs, loops, group)?),
-                    ),
-                    other => {
-                        let op = compare(match other {
-                            ast::BinaryOp::Eq => CompareOp::Eq,
-                            ast::BinaryOp::Ne => CompareOp::Ne,
-                            ast::BinaryOp::Lt => CompareOp::Lt,
-                            ast::BinaryOp::Le => CompareOp::Le,
-                            ast::BinaryOp::Gt => CompareOp::Gt,
-                            _ => CompareOp::Ge,
-                        });
-                        let l = self.operand(frame, lhs, loops, group)?;
-                        let r = self.operand(frame, rhs, loops, group)?;
-                        Condition::Compare(op, l, r)
-                    }
-                }
+            ExprKind::And(l, r) => Condition::And(
+                Box::new(self.condition(frame, l, loops, group)?),
+                Box::new(self.condition(frame, r, loops, group)?),
+            ),
+            ExprKind::Or(l, r) => Condition::Or(
+                Box::new(self.condition(frame, l, loops, group)?),
+                Box::new(self.condition(frame, r, loops, group)?),
+            ),
+            ExprKind::Compare(op, l, r) => {
+                let l = self.operand(frame, l, loops, group)?;
+                let r = self.operand(frame, r, loops, group)?;
+                Condition::Compare(*op, l, r)
             }
             _ => Condition::Is(self.operand(frame, expr, loops, group)?),
         })
@@ -690,12 +507,12 @@ impl<'db> Lowerer<'db> {
 
     fn operand(
         &mut self,
-        frame: &mut Frame<'db>,
-        expr: &Expr,
-        loops: &[(String, usize)],
+        frame: &mut Frame<'a>,
+        expr: &item::Expr,
+        loops: &Loops,
         group: Option<usize>,
     ) -> Result<Operand, LowerError> {
-        Ok(match self.source(frame, expr, loops, group)? {
+        Ok(match self.source(frame, expr, loops, group)?.0 {
             Source::Value(v) => Operand::Value(v),
             Source::Param(p) => Operand::Param(p),
             Source::Output { task, output } | Source::Collected { task, output, .. } => {
@@ -705,199 +522,151 @@ impl<'db> Lowerer<'db> {
         })
     }
 
-    /// Where a value comes from.
+    /// Where a value comes from, and its type.
     fn source(
         &mut self,
-        frame: &mut Frame<'db>,
-        expr: &Expr,
-        loops: &[(String, usize)],
+        frame: &mut Frame<'a>,
+        expr: &item::Expr,
+        loops: &Loops,
         group: Option<usize>,
-    ) -> Result<Source, LowerError> {
-        let expr = strip(expr);
-        let Some(parts) = expr.as_path() else {
-            return Ok(Source::Value(literal(expr)));
-        };
-        let head = &parts[0].text;
-        if let Some((_, g)) = loops.iter().rev().find(|(var, _)| var == head) {
-            return Ok(Source::LoopItem { group: *g, field: parts.get(1).map(|f| f.text.clone()) });
-        }
-        if let Some(source) = frame.params.get(head) {
-            return Ok(source.clone());
-        }
-        let output = parts
-            .get(1)
-            .map(|p| p.text.clone())
-            .ok_or_else(|| LowerError::Internal(format!("`{head}` without output")))?;
-        match frame.tasks.get(head).cloned() {
-            Some(Bound::Task(task)) => {
-                // Read from outside a loop the task runs in: the outputs of all iterations.
-                let here = self.group_chain(group);
-                let there = self.group_chain(frame.task_groups.get(head).copied().flatten());
-                let left_loop = there
+    ) -> Result<(Source, Ty), LowerError> {
+        match &expr.kind {
+            ExprKind::Value(v) => Ok((Source::Value(v.clone()), value_ty(v))),
+            ExprKind::LoopVar { var, field } => {
+                let (_, g, ty) = loops
                     .iter()
                     .rev()
-                    .find(|g| !here.contains(g) && matches!(self.groups[**g].kind, GroupKind::Loop { .. }));
-                Ok(match left_loop {
-                    Some(g) => Source::Collected { task, output, group: *g },
-                    None => Source::Output { task, output },
-                })
+                    .find(|(name, _, _)| name == var)
+                    .ok_or_else(|| LowerError::Internal(format!("no loop over `{var}`")))?;
+                let ty = match (field, ty) {
+                    (Some(f), Ty::Struct(fields)) => {
+                        fields.iter().find(|(n, _)| n == f).map_or(Ty::Unknown, |(_, t)| t.clone())
+                    }
+                    (Some(_), Ty::Map(inner)) => (**inner).clone(),
+                    (Some(_), _) => Ty::Unknown,
+                    (None, ty) => ty.clone(),
+                };
+                Ok((Source::LoopItem { group: *g, field: field.clone() }, ty))
             }
-            Some(Bound::Pipeline(i)) => {
-                self.ensure_pipeline(frame, i)?;
-                frame.pending[i]
-                    .outputs
-                    .as_ref()
-                    .and_then(|o| o.get(&output))
-                    .map(|(s, _)| s.clone())
-                    .ok_or_else(|| LowerError::Internal(format!("pipeline task `{head}` has no output `{output}`")))
+            ExprKind::Param(name) => {
+                frame.params.get(name).cloned().ok_or_else(|| LowerError::Internal(format!("no parameter `{name}`")))
             }
-            None => Err(LowerError::Internal(format!("cannot resolve `{head}`"))),
+            ExprKind::Output { task, output } => match frame.tasks.get(task).cloned() {
+                Some(Bound::Task(node)) => {
+                    let ty = self.element_type(node, output);
+                    Ok(self.read(node, output.clone(), ty, group))
+                }
+                Some(Bound::Pipeline(i)) => {
+                    self.ensure_pipeline(frame, i)?;
+                    let (inner, ty) =
+                        frame.pending[i].outputs.as_ref().and_then(|o| o.get(output)).cloned().ok_or_else(|| {
+                            LowerError::Internal(format!("pipeline task `{task}` has no output `{output}`"))
+                        })?;
+                    Ok(match inner {
+                        // An output of a task inside the called pipeline: read from here, which may be
+                        // outside loops that the call (or the task in it) runs in.
+                        Source::Output { task: node, output } | Source::Collected { task: node, output, .. } => {
+                            let element = self.element_type(node, &output);
+                            self.read(node, output, element, group)
+                        }
+                        other => (other, ty),
+                    })
+                }
+                None => Err(LowerError::Internal(format!("no task `{task}`"))),
+            },
+            ExprKind::Not(_) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Compare(..) => {
+                Err(LowerError::Internal("a condition where a value was expected".into()))
+            }
         }
     }
 
-    fn source_type(&self, frame: &Frame, source: &Source) -> IoType {
-        match source {
-            Source::Output { task, output } | Source::Collected { task, output, .. } => {
-                let component = &self.components[self.graph[*task].component];
-                let ty = component.outputs.iter().find(|o| &o.name == output).map(|o| o.ty.clone());
-                match (ty, source) {
-                    (Some(IoType::Artifact { name, builtin }), Source::Collected { .. }) => {
-                        IoType::ArtifactList { name, builtin }
-                    }
-                    (Some(IoType::Parameter(_)), Source::Collected { .. }) => IoType::Parameter(ParamType::List),
-                    (Some(ty), _) => ty,
-                    (None, _) => IoType::Parameter(ParamType::String),
-                }
-            }
-            Source::Value(v) => IoType::Parameter(match v {
-                Value::String(_) => ParamType::String,
-                Value::Int(_) => ParamType::Int,
-                Value::Float(_) => ParamType::Float,
-                Value::Bool(_) => ParamType::Bool,
-                Value::List(_) => ParamType::List,
-                Value::Map(_) => ParamType::Map,
-            }),
-            Source::Param(_) | Source::LoopItem { .. } => {
-                let _ = frame;
-                IoType::Parameter(ParamType::String)
+    /// The declared type of a task's output (one iteration's value).
+    fn element_type(&self, node: NodeIndex, output: &str) -> Ty {
+        let id = &self.component_ids[self.graph[node].component];
+        self.program
+            .components
+            .get(id)
+            .and_then(|c| c.outputs.iter().find(|o| o.name == output))
+            .map_or(Ty::Unknown, |o| o.ty.clone())
+    }
+
+    /// Reading `output` of `node` from `group`: a plain read, or, from outside loops the task runs
+    /// in, the outputs of all iterations — a list per loop left, outermost outside.
+    fn read(&self, node: NodeIndex, output: String, ty: Ty, group: Option<usize>) -> (Source, Ty) {
+        let here = self.group_chain(group);
+        let left: Vec<usize> = self
+            .group_chain(self.graph[node].group)
+            .into_iter()
+            .filter(|g| !here.contains(g) && matches!(self.groups[*g].kind, GroupKind::Loop { .. }))
+            .collect();
+        match left.last() {
+            None => (Source::Output { task: node, output }, ty),
+            Some(&outermost) => {
+                let ty = left.iter().fold(ty, |ty, _| ty.list_of());
+                (Source::Collected { task: node, output, group: outermost }, ty)
             }
         }
     }
 
     /// The component's index, lowering it the first time.
-    fn component(&mut self, owner: SourceFile, name: &str) -> Result<usize, LowerError> {
-        if let Some(&i) = self.component_index.get(&(owner, name.to_string())) {
+    fn component(&mut self, id: &ItemId) -> Result<usize, LowerError> {
+        if let Some(&i) = self.component_index.get(id) {
             return Ok(i);
         }
-        let parse = parse(self.db, owner);
-        let ast = parse
-            .file
-            .items
-            .iter()
-            .find_map(|i| match i {
-                ast::Item::Component(c) if c.name.text == name => Some(c),
-                _ => None,
-            })
-            .ok_or_else(|| LowerError::Internal(format!("component `{name}` vanished")))?;
-        let mut inputs = Vec::new();
-        let mut outputs = Vec::new();
-        let mut image = None;
-        let mut packages = Vec::new();
-        let mut script = None;
-        let mut command = Vec::new();
-        let mut args = Vec::new();
-        let mut kinds: HashMap<String, (bool, bool)> = HashMap::new();
-        for member in &ast.members {
-            match &member.kind {
-                ast::MemberKind::Input(p) => {
-                    let ty = self.io_type(&self.resolve(owner, &p.ty));
-                    kinds.insert(p.name.text.clone(), (ty.is_artifact(), false));
-                    inputs.push(Input {
-                        name: p.name.text.clone(),
-                        ty,
-                        default: p.default.as_ref().map(literal),
-                        doc: member.doc.text(),
-                    });
-                }
-                ast::MemberKind::Output(o) => {
-                    let ty = self.io_type(&self.resolve(owner, &o.ty));
-                    kinds.insert(o.name.text.clone(), (ty.is_artifact(), true));
-                    outputs.push(Output { name: o.name.text.clone(), ty, doc: member.doc.text() });
-                }
-                ast::MemberKind::Script(s) => {
-                    let lang = match s.lang {
-                        ast::ScriptLang::Python => ScriptLang::Python,
-                        ast::ScriptLang::Sh => ScriptLang::Sh,
-                    };
-                    script = Some((lang, s.source.value.clone()));
-                }
-                ast::MemberKind::Field(f) => match f.name.text.as_str() {
-                    "image" => image = Some(literal(&f.value).to_plain_string()),
-                    "packages" => {
-                        if let Value::List(items) = literal(&f.value) {
-                            packages = items.iter().map(Value::to_plain_string).collect();
-                        }
-                    }
-                    "command" | "args" => {
-                        let target = if f.name.text == "command" { &mut command } else { &mut args };
-                        if let ExprKind::List(items) = &strip(&f.value).kind {
-                            for item in items {
-                                target.push(command_part(item));
-                            }
-                        }
-                    }
-                    _ => {}
-                },
-                ast::MemberKind::Block(_) => {}
-            }
-        }
-        // Placeholders need to know what kind of input or output they name.
-        let fix = |part: CommandPart| match part {
-            CommandPart::InputPath(n) => match kinds.get(&n) {
-                Some((false, true)) => CommandPart::OutputParameterPath(n),
-                Some((true, true)) => CommandPart::OutputPath(n),
-                _ => CommandPart::InputPath(n),
-            },
-            CommandPart::InputUri(n) => match kinds.get(&n) {
-                Some((_, true)) => CommandPart::OutputUri(n),
-                _ => CommandPart::InputUri(n),
-            },
-            other => other,
-        };
-        let command: Vec<CommandPart> = command.into_iter().map(fix).collect();
-        let args: Vec<CommandPart> = args.into_iter().map(fix).collect();
-        let body = match script {
-            Some((lang, source)) => Body::Script { lang, source },
-            None => Body::Container { command, args },
-        };
-        let image = image.unwrap_or_else(|| {
+        let c = self
+            .program
+            .components
+            .get(id)
+            .ok_or_else(|| LowerError::Internal(format!("component `{}` vanished", id.name)))?;
+        let body = c.body.clone();
+        let image = c.image.clone().unwrap_or_else(|| {
             match &body {
                 Body::Script { lang: ScriptLang::Sh, .. } => crate::DEFAULT_SH_IMAGE,
                 _ => crate::DEFAULT_PYTHON_IMAGE,
             }
             .to_string()
         });
-        let k8s_name = k8s::k8s_name(name).map(|n| n.as_str().to_string()).unwrap_or_else(|_| name.replace('_', "-"));
+        let name = &id.name;
+        let k8s_name =
+            kfl_model::k8s::k8s_name(name).map(|n| n.as_str().to_string()).unwrap_or_else(|_| name.replace('_', "-"));
         self.components.push(Component {
-            name: name.to_string(),
+            name: name.clone(),
             k8s_name,
-            doc: ast.doc.text(),
-            inputs,
-            outputs,
+            doc: c.doc.clone(),
+            inputs: c
+                .inputs
+                .iter()
+                .map(|p| Input {
+                    name: p.name.clone(),
+                    ty: io_type(&p.ty),
+                    default: p.default.clone(),
+                    doc: p.doc.clone(),
+                })
+                .collect(),
+            outputs: c
+                .outputs
+                .iter()
+                .map(|o| Output { name: o.name.clone(), ty: io_type(&o.ty), doc: o.doc.clone() })
+                .collect(),
             image,
-            packages,
+            packages: c.packages.clone(),
             body,
-            source: owner.path(self.db).to_string(),
+            source: id.file.to_string(),
         });
         let index = self.components.len() - 1;
-        self.component_index.insert((owner, name.to_string()), index);
+        self.component_index.insert(id.clone(), index);
+        self.component_ids.push(id.clone());
         Ok(index)
     }
 }
 
+fn next_group(groups: &mut std::vec::IntoIter<usize>) -> Result<usize, LowerError> {
+    groups.next().ok_or_else(|| LowerError::Internal("a block without a group".into()))
+}
+
 fn k8s_join(prefix: &str, name: &str) -> String {
     let full = format!("{}{}", prefix.replace('.', "-"), name).replace('_', "-");
-    match k8s::k8s_name(&full) {
+    match kfl_model::k8s::k8s_name(&full) {
         Ok(n) => n.as_str().to_string(),
         Err(_) => {
             // Too long: keep the start and make it unique with a hash of the whole name.
@@ -908,135 +677,5 @@ fn k8s_join(prefix: &str, name: &str) -> String {
             let head: String = full.chars().take(54).collect::<String>().trim_end_matches('-').to_string();
             format!("{head}-{hash:08x}")
         }
-    }
-}
-
-fn command_part(expr: &Expr) -> CommandPart {
-    match strip(expr).as_path() {
-        Some([name]) => CommandPart::InputValue(name.text.clone()),
-        Some([name, prop]) if prop.text == "uri" => CommandPart::InputUri(name.text.clone()),
-        Some([name, _]) => CommandPart::InputPath(name.text.clone()),
-        _ => CommandPart::Literal(literal(expr).to_plain_string()),
-    }
-}
-
-fn find_pipeline<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Option<&'db ast::Pipeline> {
-    parse(db, file).file.items.iter().find_map(|i| match i {
-        ast::Item::Pipeline(p) if p.name.text == name => Some(p),
-        _ => None,
-    })
-}
-
-/// A component's own settings (its defaults for every task).
-fn component_settings(db: &dyn Db, owner: SourceFile, name: &str) -> Settings {
-    let mut settings = Settings::default();
-    let parse = parse(db, owner);
-    for item in &parse.file.items {
-        let ast::Item::Component(c) = item else { continue };
-        if c.name.text != name {
-            continue;
-        }
-        for member in &c.members {
-            match &member.kind {
-                ast::MemberKind::Block(b) => apply_block(&mut settings, b),
-                ast::MemberKind::Field(f) => apply_field(&mut settings, f),
-                _ => {}
-            }
-        }
-    }
-    settings
-}
-
-fn number(expr: &Expr) -> Option<&ast::NumberLit> {
-    match &strip(expr).kind {
-        ExprKind::Number(n) => Some(n),
-        _ => None,
-    }
-}
-
-fn apply_block(settings: &mut Settings, block: &ast::KvBlock) {
-    for entry in &block.entries {
-        let key = entry.key.text().to_string();
-        let value = &entry.value;
-        match block.name.text.as_str() {
-            "resources" => {
-                let n = number(value);
-                match key.as_str() {
-                    "cpu" => settings.cpu = n.and_then(|n| units::parse_cpu(&n.value, n.unit.as_deref()).ok()),
-                    "cpu_limit" => {
-                        settings.cpu_limit = n.and_then(|n| units::parse_cpu(&n.value, n.unit.as_deref()).ok())
-                    }
-                    "memory" => settings.memory = n.and_then(|n| units::parse_memory(&n.value, n.unit.as_deref()).ok()),
-                    "memory_limit" => {
-                        settings.memory_limit = n.and_then(|n| units::parse_memory(&n.value, n.unit.as_deref()).ok())
-                    }
-                    "gpu" => settings.gpu = n.and_then(|n| units::parse_gpu(&n.value, n.unit.as_deref()).ok()),
-                    "accelerator" => settings.accelerator = Some(literal(value).to_plain_string()),
-                    _ => {}
-                }
-            }
-            "env" => {
-                let env = match &strip(value).kind {
-                    ExprKind::Call(call) if call.callee.text == "secret" => {
-                        let get = |n: &str| {
-                            call.args
-                                .iter()
-                                .find(|a| a.name.as_ref().is_some_and(|x| x.text == n))
-                                .map(|a| literal(&a.value).to_plain_string())
-                                .unwrap_or_default()
-                        };
-                        EnvValue::Secret { name: get("name"), key: get("key") }
-                    }
-                    _ => EnvValue::Literal(literal(value).to_plain_string()),
-                };
-                settings.env.retain(|(k, _)| *k != key);
-                settings.env.push((key, env));
-            }
-            "node_selector" => {
-                settings.node_selector.insert(key, literal(value).to_plain_string());
-            }
-            "labels" => {
-                settings.labels.insert(key, literal(value).to_plain_string());
-            }
-            "annotations" => {
-                settings.annotations.insert(key, literal(value).to_plain_string());
-            }
-            _ => {}
-        }
-    }
-}
-
-fn apply_field(settings: &mut Settings, field: &ast::Field) {
-    match field.name.text.as_str() {
-        "retries" => settings.retries = number(&field.value).and_then(|n| n.value.parse().ok()),
-        "timeout" => {
-            settings.timeout =
-                number(&field.value).and_then(|n| units::parse_duration(&n.value, n.unit.as_deref()).ok())
-        }
-        "cache" => settings.cache = matches!(literal(&field.value), Value::Bool(false)).then_some(false).or(Some(true)),
-        "tolerations" => {
-            if let Value::List(items) = literal(&field.value) {
-                settings.tolerations = items
-                    .iter()
-                    .filter_map(|item| match item {
-                        Value::Map(entries) => {
-                            let get = |k: &str| entries.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_plain_string());
-                            Some(Toleration {
-                                key: get("key"),
-                                operator: get("operator"),
-                                value: get("value"),
-                                effect: get("effect"),
-                                toleration_seconds: entries.iter().find_map(|(n, v)| match (n.as_str(), v) {
-                                    ("toleration_seconds", Value::Int(i)) => Some(*i),
-                                    _ => None,
-                                }),
-                            })
-                        }
-                        _ => None,
-                    })
-                    .collect();
-            }
-        }
-        _ => {}
     }
 }

@@ -1,47 +1,10 @@
 //! The lowered pipeline: plain data that every backend reads.
 
-use std::collections::BTreeMap;
-
-use kfl_check::units::{Cpu, Duration, Memory};
+pub use kfl_model::item::{Body, CommandPart, CompareOp, ScriptLang};
+pub use kfl_model::settings::{EnvValue, Settings, Toleration};
+pub use kfl_model::ty::Ty;
+pub use kfl_model::value::Value;
 use petgraph::graph::{DiGraph, NodeIndex};
-
-/// A constant value.
-#[derive(Clone, PartialEq, Debug)]
-pub enum Value {
-    String(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    List(Vec<Value>),
-    /// A map or a record, in source order.
-    Map(Vec<(String, Value)>),
-}
-
-impl Value {
-    /// The value as JSON, which is how both backends pass structured parameters.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-            }
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(entries) => {
-                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
-        }
-    }
-
-    /// The value as a command-line or parameter string: strings as they are, the rest as JSON.
-    pub fn to_plain_string(&self) -> String {
-        match self {
-            Value::String(s) => s.clone(),
-            other => other.to_json().to_string(),
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ParamType {
@@ -90,32 +53,6 @@ pub struct Output {
     pub doc: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum ScriptLang {
-    Python,
-    Sh,
-}
-
-/// One element of a container's command or args.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum CommandPart {
-    Literal(String),
-    /// The value of an input parameter.
-    InputValue(String),
-    InputPath(String),
-    InputUri(String),
-    OutputPath(String),
-    OutputUri(String),
-    /// The file a container writes an output parameter's value into.
-    OutputParameterPath(String),
-}
-
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Body {
-    Script { lang: ScriptLang, source: String },
-    Container { command: Vec<CommandPart>, args: Vec<CommandPart> },
-}
-
 /// What a component does, without the settings a task may override: tasks of one component share it.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Component {
@@ -129,41 +66,6 @@ pub struct Component {
     pub body: Body,
     /// The file that declares it.
     pub source: String,
-}
-
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum EnvValue {
-    Literal(String),
-    Secret { name: String, key: String },
-}
-
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Toleration {
-    pub key: Option<String>,
-    pub operator: Option<String>,
-    pub value: Option<String>,
-    pub effect: Option<String>,
-    pub toleration_seconds: Option<i64>,
-}
-
-/// Resources and runtime settings: a component's defaults, with a task's overrides applied.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Settings {
-    pub cpu: Option<Cpu>,
-    pub cpu_limit: Option<Cpu>,
-    pub memory: Option<Memory>,
-    pub memory_limit: Option<Memory>,
-    pub gpu: Option<u32>,
-    pub accelerator: Option<String>,
-    pub env: Vec<(String, EnvValue)>,
-    pub node_selector: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub tolerations: Vec<Toleration>,
-    pub retries: Option<u32>,
-    pub timeout: Option<Duration>,
-    /// `None`: caching on (the default).
-    pub cache: Option<bool>,
 }
 
 /// Where a task input's value comes from.
@@ -228,29 +130,6 @@ pub enum Operand {
     Param(String),
     Output { task: NodeIndex, output: String },
     LoopItem { group: usize, field: Option<String> },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CompareOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "==",
-            CompareOp::Ne => "!=",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-        }
-    }
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -346,6 +225,8 @@ pub struct Group {
 pub struct PipelineParam {
     pub name: String,
     pub ty: IoType,
+    /// The type as declared, with element types (`List<Int>`), for parsing values given to it.
+    pub declared: Ty,
     pub default: Option<Value>,
     pub doc: Option<String>,
 }

@@ -4,10 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use kfl_check::units::{Cpu, Duration, Memory};
 use kfl_check::Database;
 use kfl_dag::analysis::{max_weight_antichain, render_summary, summarize, PathLength, Peak, Summary};
 use kfl_dag::*;
+use kfl_model::units::{Cpu, Duration, Memory};
+use kfl_project::lower;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use kfl_check::Database;
 use kfl_dag::*;
+use kfl_project::lower;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

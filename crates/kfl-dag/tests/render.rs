@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use kfl_check::Database;
 use kfl_dag::render::{condition_text, dot, group_title, mermaid};
 use kfl_dag::*;
+use kfl_project::lower;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         eprintln!("cannot read {path}");
         return ExitCode::FAILURE;
     };
-    match kfl_dag::lower(&db, file, args.get(1).map(String::as_str)) {
+    match kfl_project::lower(&db, file, args.get(1).map(String::as_str)) {
         Ok(dag) => {
             print!("{}", kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()));
             ExitCode::SUCCESS

@@ -122,3 +122,26 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })
 }
+
+/// Checks the pipeline `name` of `file` (or its only pipeline) and lowers its semantic model to the
+/// DAG every backend reads. Refuses a pipeline whose file, or an imported one, has errors.
+pub fn lower(db: &Database, file: SourceFile, name: Option<&str>) -> Result<kfl_dag::Dag, kfl_dag::LowerError> {
+    let program = kfl_check::model::program(db, file, name)?;
+    kfl_dag::lower(&program)
+}
+
+/// Loads, checks and lowers the pipeline of a file; errors are one text that names at most five of
+/// the file's errors.
+pub fn lower_file(path: &Path, name: Option<&str>) -> Result<kfl_dag::Dag, String> {
+    let (db, file) = load_file(path)?;
+    lower(&db, file, name).map_err(|e| match e {
+        kfl_dag::LowerError::HasErrors(errors) => {
+            let mut text = format!("{} does not check; run `kflc check {}`", path.display(), path.display());
+            for (path, d) in errors.iter().take(5) {
+                text.push_str(&format!("\n  {path}: {} {}", d.code, d.message));
+            }
+            text
+        }
+        other => other.to_string(),
+    })
+}

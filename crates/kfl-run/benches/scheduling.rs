@@ -30,13 +30,7 @@ fn pipeline_source() -> String {
 
 /// The same launcher program, run directly 200 times, `PARALLELISM` at a time.
 fn processes_alone(dir: &Path) -> Duration {
-    let (db, file) = {
-        let mut db = kfl_check::Database::default();
-        let text = std::fs::read_to_string(dir.join("bench.kfl")).unwrap_or_default();
-        let file = db.set_file("bench.kfl", text);
-        (db, file)
-    };
-    let Ok(dag) = kfl_dag::lower(&db, file, None) else { return Duration::ZERO };
+    let Ok(dag) = kfl_project::lower_file(&dir.join("bench.kfl"), None) else { return Duration::ZERO };
     let Some(program) = kfl_launcher::launcher(&dag.components[0]) else { return Duration::ZERO };
     let out = dir.join("direct");
     let _ = std::fs::create_dir_all(&out);
@@ -67,7 +61,14 @@ fn run(file: &Path, root: &Path, no_cache: bool) -> (Duration, usize, usize) {
     args.progress = kfl_run::ProgressMode::Quiet;
     args.no_cache = no_cache;
     let started = Instant::now();
-    match kfl_run::run(&args, None) {
+    let dag = match kfl_project::lower_file(file, None) {
+        Ok(dag) => dag,
+        Err(e) => {
+            eprintln!("the benchmark pipeline does not lower: {e}");
+            std::process::exit(1);
+        }
+    };
+    match kfl_run::run(&args, dag, None) {
         Ok(report) => {
             let cached = report.instances.iter().filter(|i| i.status == kfl_run::Status::Cached).count();
             (started.elapsed(), report.executed(), cached)
@@ -103,7 +104,9 @@ fn main() {
     let root = dir.join(".kfl");
     let direct = processes_alone(&dir);
     let load_started = Instant::now();
-    if let Err(e) = kfl_run::load_plan(&kfl_run::RunArgs::new(&file)) {
+    if let Err(e) =
+        kfl_project::lower_file(&file, None).and_then(|dag| kfl_run::load_plan(&kfl_run::RunArgs::new(&file), dag))
+    {
         eprintln!("{e}");
     }
     let load = load_started.elapsed();

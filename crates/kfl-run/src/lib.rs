@@ -162,7 +162,7 @@ pub struct CancelSignal(watch::Receiver<bool>);
 
 /// `kflc run`: runs the pipeline, shows progress and a summary; exit code 0 when it succeeded, 1 when
 /// it failed, 2 when it could not start, 130 when cancelled.
-pub fn run_command(args: RunArgs) -> ExitCode {
+pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -179,7 +179,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
                 ctrl_c.cancel();
             }
         });
-        run_async(&args, signal).await
+        run_async(&args, dag, signal).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -200,31 +200,20 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 
 /// Runs a pipeline to its end on a runtime of its own. `Err` when it cannot start (the file does not
 /// check, a parameter is wrong); a failed run is an `Ok` report that says so.
-pub fn run(args: &RunArgs, cancel: Option<CancelSignal>) -> Result<RunReport, String> {
+pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> Result<RunReport, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let signal = cancel.unwrap_or_else(|| cancellation().1);
-    let report = runtime.block_on(run_async(args, signal));
+    let report = runtime.block_on(run_async(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
     report
 }
 
-/// Loads, checks and lowers the pipeline, with the parameters applied.
-pub fn load_plan(args: &RunArgs) -> Result<plan::Plan, String> {
-    let (db, file) = kfl_project::load_file(&args.file)?;
-    let mut dag = kfl_dag::lower(&db, file, args.pipeline.as_deref()).map_err(|e| match e {
-        kfl_dag::LowerError::HasErrors(errors) => {
-            let mut text = format!("{} does not check; run `kflc check {}`", args.file.display(), args.file.display());
-            for (path, d) in errors.iter().take(5) {
-                text.push_str(&format!("\n  {path}: {} {}", d.code, d.message));
-            }
-            text
-        }
-        other => other.to_string(),
-    })?;
+/// The plan of a lowered pipeline, with the parameters applied.
+pub fn load_plan(args: &RunArgs, mut dag: kfl_dag::Dag) -> Result<plan::Plan, String> {
     kfl_dag::params::apply_params(&mut dag, &args.params).map_err(|e| e.to_string())?;
     plan::Plan::new(dag).map_err(|e| e.0)
 }
@@ -267,9 +256,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-async fn run_async(args: &RunArgs, cancel: CancelSignal) -> Result<RunReport, String> {
+async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, String> {
     let started = Instant::now();
-    let plan = Arc::new(load_plan(args)?);
+    let plan = Arc::new(load_plan(args, dag)?);
     let container_runtime = tokio::sync::OnceCell::new();
     let containers: Vec<String> = plan
         .dag

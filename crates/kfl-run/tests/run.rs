@@ -28,8 +28,18 @@ fn args(file: PathBuf, root: &Path, params: &[String]) -> RunArgs {
     args
 }
 
+/// Lowers and runs; `Err` when the run does not start (or the pipeline does not lower).
+fn start(args: &RunArgs) -> Result<RunReport, String> {
+    let dag = kfl_project::lower_file(&args.file, args.pipeline.as_deref())?;
+    kfl_run::run(args, dag, None)
+}
+
 fn run(args: &RunArgs) -> RunReport {
-    match kfl_run::run(args, None) {
+    let dag = match kfl_project::lower_file(&args.file, args.pipeline.as_deref()) {
+        Ok(dag) => dag,
+        Err(e) => panic!("the pipeline does not lower: {e}"),
+    };
+    match kfl_run::run(args, dag, None) {
         Ok(report) => report,
         Err(e) => panic!("the run did not start: {e}"),
     }
@@ -298,7 +308,7 @@ fn container_components_need_a_daemon_or_host() {
         .is_ok_and(|s| s.success());
     if !daemon {
         // Refused before anything runs, with the way out.
-        let e = kfl_run::run(&args(pipeline("containers"), &root, &[]), None).expect_err("no daemon");
+        let e = start(&args(pipeline("containers"), &root, &[])).expect_err("no daemon");
         assert!(e.contains("--host") && e.contains("docker") && e.contains("count_words"), "{e}");
         assert!(!root.join(".kfl/runs").exists());
     }
@@ -328,11 +338,9 @@ fn cancelling_stops_every_child_and_records_it() {
         canceller.cancel();
     });
     let started = Instant::now();
-    let report = kfl_run::run(
-        &args(pipeline("sleeper"), &root, &[param("pids", &pids), param("marker", &marker)]),
-        Some(signal),
-    )
-    .expect("run");
+    let sleeper = args(pipeline("sleeper"), &root, &[param("pids", &pids), param("marker", &marker)]);
+    let dag = kfl_project::lower_file(&sleeper.file, None).expect("lowers");
+    let report = kfl_run::run(&sleeper, dag, Some(signal)).expect("run");
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(report.status, RunStatus::Cancelled);
     assert_eq!(status(&report, "s"), Status::Cancelled);
@@ -381,9 +389,9 @@ fn the_quickstart_runs_end_to_end() {
 #[test]
 fn bad_parameters_are_refused_before_anything_runs() {
     let root = scratch("params");
-    let e = kfl_run::run(&args(pipeline("conditions"), &root, &["value=abc".into()]), None).expect_err("refused");
+    let e = start(&args(pipeline("conditions"), &root, &["value=abc".into()])).expect_err("refused");
     assert!(e.contains("`value` expects an Int"), "{e}");
-    let e = kfl_run::run(&args(pipeline("failures"), &root, &[]), None).expect_err("refused");
+    let e = start(&args(pipeline("failures"), &root, &[])).expect_err("refused");
     assert!(e.contains("marker") && e.contains("--param"), "{e}");
     assert!(!root.join(".kfl/runs").exists());
 }

@@ -252,6 +252,11 @@ fn main() -> ExitCode {
         }
         Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
         Command::Run { file, pipeline, params, parallelism, no_cache, host, root } => {
+            // A pipeline that does not check cannot start: exit code 2, as for any other refusal.
+            let dag = match lowered_for(&file, pipeline.as_deref(), "run") {
+                Ok(dag) => dag,
+                Err(_) => return ExitCode::from(2),
+            };
             let mut args = kfl_run::RunArgs::new(file);
             args.pipeline = pipeline;
             args.params = params;
@@ -259,7 +264,7 @@ fn main() -> ExitCode {
             args.no_cache = no_cache;
             args.host = host;
             args.root = root;
-            kfl_run::run_command(args)
+            kfl_run::run_command(args, dag)
         }
         Command::Lsp => match kfl_lsp::run_stdio() {
             Ok(()) => ExitCode::SUCCESS,
@@ -479,7 +484,7 @@ fn lowered_for(file: &std::path::Path, pipeline: Option<&str>, action: &str) -> 
         eprintln!("error: cannot read {}", file.display());
         return Err(ExitCode::from(2));
     };
-    match kfl_dag::lower(&db, source, pipeline) {
+    match kfl_project::lower(&db, source, pipeline) {
         Ok(dag) => Ok(dag),
         Err(kfl_dag::LowerError::HasErrors(errors)) => {
             let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -53,7 +53,7 @@ fn load(base: &Path, folder: &str) -> (Database, Vec<(String, String)>) {
 /// A lowered example pipeline.
 pub fn lower(db: &Database, path: &str, pipeline: &str) -> kfl_dag::Dag {
     let file = db.file(path).expect("file");
-    match kfl_dag::lower(db, file, Some(pipeline)) {
+    match kfl_project::lower(db, file, Some(pipeline)) {
         Ok(dag) => dag,
         Err(kfl_dag::LowerError::HasErrors(errors)) => panic!("{path} {pipeline}: {errors:#?}"),
         Err(e) => panic!("{path} {pipeline}: {e}"),

@@ -42,8 +42,8 @@ pub fn example_pipelines() -> Vec<(String, Dag)> {
         let parse = kfl_check::parse(&db, file);
         for item in &parse.file.items {
             let kfl_syntax::ast::Item::Pipeline(p) = item else { continue };
-            let dag =
-                kfl_dag::lower(&db, file, Some(&p.name.text)).unwrap_or_else(|e| panic!("{path} {}: {e}", p.name.text));
+            let dag = kfl_project::lower(&db, file, Some(&p.name.text))
+                .unwrap_or_else(|e| panic!("{path} {}: {e}", p.name.text));
             let stem = path.trim_start_matches("examples/").trim_end_matches(".kfl").replace('/', "_");
             out.push((format!("{stem}__{}", p.name.text), dag));
         }
@@ -70,8 +70,8 @@ pub fn case_pipelines() -> Vec<(String, Dag)> {
         let parse = kfl_check::parse(&db, file);
         for item in &parse.file.items {
             let kfl_syntax::ast::Item::Pipeline(p) = item else { continue };
-            let dag =
-                kfl_dag::lower(&db, file, Some(&p.name.text)).unwrap_or_else(|e| panic!("{rel} {}: {e}", p.name.text));
+            let dag = kfl_project::lower(&db, file, Some(&p.name.text))
+                .unwrap_or_else(|e| panic!("{rel} {}: {e}", p.name.text));
             out.push((format!("cases_{stem}__{}", p.name.text), dag));
         }
     }
@@ -99,7 +99,7 @@ pub fn lower_source(source: &str) -> Dag {
         kfl_syntax::ast::Item::Pipeline(p) => Some(p.name.text.clone()),
         _ => None,
     });
-    kfl_dag::lower(&db, file, last.as_deref()).unwrap_or_else(|e| match e {
+    kfl_project::lower(&db, file, last.as_deref()).unwrap_or_else(|e| match e {
         kfl_dag::LowerError::HasErrors(errors) => panic!("{errors:#?}"),
         other => panic!("{other}"),
     })

@@ -1,0 +1,571 @@
+//! The semantic model of a file (see `kfl-model`): its components and pipelines with types
+//! resolved, names bound, literals, quantities and settings evaluated, and an origin on each.
+//!
+//! [`file_model`] is a salsa query per file; [`program`] gathers the pipeline to build and all it
+//! runs. Whatever the model says is what every backend emits; a setting the checker accepted is
+//! here as a [`Setting`] of a row of the field table, or the checker reported it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kfl_diagnostics::{Diagnostic, Span};
+use kfl_model::fields::{self, FieldKind};
+use kfl_model::item::{
+    Arg, Body, Branch, Callee, CommandPart, CompareOp, Component, Expr, ExprKind, Finally, If, ItemId, Loop,
+    OutputDecl, Param, Pipeline, PipelineOutput, Program, ProgramError, ScriptLang, Stmt, Task,
+};
+use kfl_model::settings::{EnvValue, Setting, SettingValue, Toleration};
+use kfl_model::ty::{ArtifactTy as ModelArtifact, Ty as ModelTy};
+use kfl_model::value::Value;
+use kfl_model::Origin;
+use kfl_syntax::ast::{self, ExprKind as AstExpr};
+
+use crate::items::{self, lookup, Export, Found};
+use crate::types::{artifact_base, ArtifactTy, Ty};
+use crate::{parse, units, Db, SourceFile};
+
+/// The components and pipelines one file declares, in source order.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct FileModel {
+    pub components: Vec<Arc<Component>>,
+    pub pipelines: Vec<Arc<Pipeline>>,
+}
+
+/// The model of one file. Items with syntax errors are left out; everything else is there even if
+/// the checker found errors in it (what could not be resolved is `Unknown` or left out).
+#[salsa::tracked(returns(ref))]
+pub fn file_model(db: &dyn Db, file: SourceFile) -> Arc<FileModel> {
+    let parse = parse(db, file);
+    let path = file.path(db).clone();
+    let mut model = FileModel::default();
+    for item in &parse.file.items {
+        match item {
+            ast::Item::Component(c) => model.components.push(Arc::new(component(db, file, &path, c))),
+            ast::Item::Pipeline(p) => model.pipelines.push(Arc::new(pipeline(db, file, &path, p))),
+            _ => {}
+        }
+    }
+    Arc::new(model)
+}
+
+/// Every error diagnostic of a file and of the files it imports, transitively.
+pub fn errors_in_project(db: &dyn Db, file: SourceFile) -> Vec<(String, Diagnostic)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![file];
+    let mut errors = Vec::new();
+    while let Some(f) = stack.pop() {
+        if !seen.insert(f) {
+            continue;
+        }
+        for d in crate::check_file(db, f).iter().filter(|d| d.is_error()) {
+            errors.push((f.path(db).to_string(), d.clone()));
+        }
+        stack.extend(items::imported_files(db, f).iter().copied());
+    }
+    errors
+}
+
+/// The pipeline `name` of `file` (or its only pipeline) and everything it runs. Refuses a file that
+/// has errors, or imports one that does.
+pub fn program(db: &dyn Db, file: SourceFile, name: Option<&str>) -> Result<Program, ProgramError> {
+    let errors = errors_in_project(db, file);
+    if !errors.is_empty() {
+        return Err(ProgramError::HasErrors(errors));
+    }
+    let model = file_model(db, file);
+    let available: Vec<String> = model.pipelines.iter().map(|p| p.id.name.clone()).collect();
+    let root = match name {
+        Some(name) => model
+            .pipelines
+            .iter()
+            .find(|p| p.id.name == name)
+            .ok_or_else(|| ProgramError::NoSuchPipeline { name: name.to_string(), available: available.clone() })?,
+        None => match model.pipelines.as_slice() {
+            [] => return Err(ProgramError::NoPipeline { path: file.path(db).to_string() }),
+            [one] => one,
+            _ => return Err(ProgramError::SeveralPipelines { available }),
+        },
+    };
+    let mut program = Program { root: root.id.clone(), components: BTreeMap::new(), pipelines: BTreeMap::new() };
+    let mut stack = vec![root.clone()];
+    while let Some(pipeline) = stack.pop() {
+        if program.pipelines.contains_key(&pipeline.id) {
+            continue;
+        }
+        for task in pipeline.tasks() {
+            match &task.callee {
+                Callee::Component(id) if !program.components.contains_key(id) => {
+                    let found = item_model(db, id, |m| &m.components, |c| &c.id)?;
+                    program.components.insert(id.clone(), found);
+                }
+                Callee::Pipeline(id) if !program.pipelines.contains_key(id) => {
+                    stack.push(item_model(db, id, |m| &m.pipelines, |p| &p.id)?);
+                }
+                _ => {}
+            }
+        }
+        program.pipelines.insert(pipeline.id.clone(), pipeline);
+    }
+    Ok(program)
+}
+
+fn item_model<T>(
+    db: &dyn Db,
+    id: &ItemId,
+    list: impl Fn(&FileModel) -> &Vec<Arc<T>>,
+    id_of: impl Fn(&T) -> &ItemId,
+) -> Result<Arc<T>, ProgramError> {
+    let file = db
+        .project()
+        .files(db)
+        .get(&id.file)
+        .copied()
+        .ok_or_else(|| ProgramError::Internal(format!("the file {} vanished", id.file)))?;
+    list(file_model(db, file))
+        .iter()
+        .find(|item| id_of(item) == id)
+        .cloned()
+        .ok_or_else(|| ProgramError::Internal(format!("`{}` vanished from {}", id.name, id.file)))
+}
+
+// -------------------------------------------------------------------------------------------------
+// Types and values
+
+/// The model's form of a resolved type: artifact types carry their file and the built-in type they
+/// extend.
+pub fn model_ty(db: &dyn Db, ty: &Ty) -> ModelTy {
+    match ty {
+        Ty::String => ModelTy::String,
+        Ty::Int => ModelTy::Int,
+        Ty::Float => ModelTy::Float,
+        Ty::Bool => ModelTy::Bool,
+        Ty::List(inner) => ModelTy::List(Box::new(model_ty(db, inner))),
+        Ty::Map(inner) => ModelTy::Map(Box::new(model_ty(db, inner))),
+        Ty::Struct(fields) => ModelTy::Struct(fields.iter().map(|(n, t)| (n.clone(), model_ty(db, t))).collect()),
+        Ty::Artifact(a) => ModelTy::Artifact(ModelArtifact {
+            name: a.name.clone(),
+            file: a.file.map(|f| f.path(db).clone()),
+            builtin: builtin_of(db, a),
+        }),
+        Ty::Unknown => ModelTy::Unknown,
+    }
+}
+
+/// The built-in artifact type an artifact type is or extends.
+fn builtin_of(db: &dyn Db, artifact: &ArtifactTy) -> String {
+    let mut current = artifact.clone();
+    // Artifact types can be declared in a cycle (E0209); the bound keeps this walk finite.
+    for _ in 0..64 {
+        if current.file.is_none() {
+            return current.name;
+        }
+        match artifact_base(db, &current) {
+            Some(base) => current = base,
+            None => break,
+        }
+    }
+    "Artifact".to_string()
+}
+
+fn resolve(db: &dyn Db, file: SourceFile, ty: &ast::TypeExpr) -> ModelTy {
+    model_ty(db, &items::resolve_type(db, file, &items::TypeRef::from_ast(ty)).unwrap_or(Ty::Unknown))
+}
+
+fn strip(expr: &ast::Expr) -> &ast::Expr {
+    match &expr.kind {
+        AstExpr::Paren(inner) => strip(inner),
+        _ => expr,
+    }
+}
+
+/// The value of a literal expression; `None` for anything that is not a literal.
+pub fn literal(expr: &ast::Expr) -> Option<Value> {
+    Some(match &strip(expr).kind {
+        AstExpr::Str(s) => Value::String(s.value.clone()),
+        AstExpr::Bool(b) => Value::Bool(*b),
+        AstExpr::Number(n) if n.is_integer() => Value::Int(n.value.parse().ok()?),
+        AstExpr::Number(n) => Value::Float(n.value.parse().ok()?),
+        AstExpr::List(items) => Value::List(items.iter().map(literal).collect::<Option<_>>()?),
+        AstExpr::Map(entries) => Value::Map(
+            entries.iter().map(|e| Some((e.key.text().to_string(), literal(&e.value)?))).collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
+// -------------------------------------------------------------------------------------------------
+// Components
+
+fn component(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Component) -> Component {
+    let origin = |span: Span| Origin::new(path.clone(), span);
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let mut image = None;
+    let mut packages = Vec::new();
+    let mut script = None;
+    let mut command = Vec::new();
+    let mut args = Vec::new();
+    let mut settings = Vec::new();
+    for member in &ast.members {
+        match &member.kind {
+            ast::MemberKind::Input(p) => inputs.push(Param {
+                name: p.name.text.clone(),
+                ty: resolve(db, file, &p.ty),
+                default: p.default.as_ref().and_then(literal),
+                doc: member.doc.text(),
+                origin: origin(p.span),
+            }),
+            ast::MemberKind::Output(o) => outputs.push(OutputDecl {
+                name: o.name.text.clone(),
+                ty: resolve(db, file, &o.ty),
+                doc: member.doc.text(),
+                origin: origin(o.span),
+            }),
+            ast::MemberKind::Script(s) => {
+                let lang = match s.lang {
+                    ast::ScriptLang::Python => ScriptLang::Python,
+                    ast::ScriptLang::Sh => ScriptLang::Sh,
+                };
+                script = Some((lang, s.source.value.clone()));
+            }
+            ast::MemberKind::Field(f) => match f.name.text.as_str() {
+                "image" => image = literal(&f.value).map(|v| v.to_plain_string()),
+                "packages" => {
+                    if let Some(Value::List(items)) = literal(&f.value) {
+                        packages = items.iter().map(Value::to_plain_string).collect();
+                    }
+                }
+                "command" | "args" => {
+                    let target = if f.name.text == "command" { &mut command } else { &mut args };
+                    if let AstExpr::List(items) = &strip(&f.value).kind {
+                        target.extend(items.iter().map(command_part));
+                    }
+                }
+                _ => settings.extend(field_setting(path, f)),
+            },
+            ast::MemberKind::Block(b) => settings.extend(block_settings(path, b)),
+        }
+    }
+    // A placeholder names an input or an output; which one decides what it becomes.
+    let fix = |part: CommandPart| {
+        let output = outputs.iter().find(|o: &&OutputDecl| match &part {
+            CommandPart::InputPath(n) | CommandPart::InputUri(n) => &o.name == n,
+            _ => false,
+        });
+        match (part, output) {
+            (CommandPart::InputPath(n), Some(o)) if o.ty.is_artifact() => CommandPart::OutputPath(n),
+            (CommandPart::InputPath(n), Some(_)) => CommandPart::OutputParameterPath(n),
+            (CommandPart::InputUri(n), Some(_)) => CommandPart::OutputUri(n),
+            (other, _) => other,
+        }
+    };
+    let body = match script {
+        Some((lang, source)) => Body::Script { lang, source },
+        None => Body::Container {
+            command: command.into_iter().map(fix).collect(),
+            args: args.into_iter().map(fix).collect(),
+        },
+    };
+    Component {
+        id: ItemId { file: path.clone(), name: ast.name.text.clone() },
+        doc: ast.doc.text(),
+        inputs,
+        outputs,
+        image,
+        packages,
+        body,
+        settings,
+        origin: origin(ast.span),
+    }
+}
+
+fn command_part(expr: &ast::Expr) -> CommandPart {
+    match strip(expr).as_path() {
+        Some([name]) => CommandPart::InputValue(name.text.clone()),
+        Some([name, prop]) if prop.text == "uri" => CommandPart::InputUri(name.text.clone()),
+        Some([name, _]) => CommandPart::InputPath(name.text.clone()),
+        _ => CommandPart::Literal(literal(expr).map(|v| v.to_plain_string()).unwrap_or_default()),
+    }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Settings, read through the field table
+
+/// The setting a field outside a block writes (`retries = 3`), if it is a setting with a valid value.
+fn field_setting(path: &Arc<str>, field: &ast::Field) -> Option<Setting> {
+    let spec = fields::field(&field.name.text)?;
+    let value = setting_value(spec.kind, &field.value)?;
+    Some(Setting { field: spec, key: None, value, origin: Origin::new(path.clone(), field.span) })
+}
+
+/// The settings the entries of a block write (`resources { cpu = 2 }`, `env { A = "1" }`).
+fn block_settings(path: &Arc<str>, block: &ast::KvBlock) -> Vec<Setting> {
+    let keyed = fields::field(&block.name.text).filter(|f| f.is_keyed_block());
+    block
+        .entries
+        .iter()
+        .filter_map(|entry| {
+            let (spec, key) = match keyed {
+                Some(spec) => (spec, Some(entry.key.text().to_string())),
+                None => (fields::block_entry(&block.name.text, entry.key.text())?, None),
+            };
+            let value = setting_value(spec.kind, &entry.value)?;
+            Some(Setting { field: spec, key, value, origin: Origin::new(path.clone(), entry.span) })
+        })
+        .collect()
+}
+
+fn setting_value(kind: FieldKind, expr: &ast::Expr) -> Option<SettingValue> {
+    let number = || match &strip(expr).kind {
+        AstExpr::Number(n) => Some(n),
+        _ => None,
+    };
+    Some(match kind {
+        FieldKind::Quantity(q) => {
+            let n = number()?;
+            let unit = n.unit.as_deref();
+            match q {
+                units::QuantityKind::Cpu => SettingValue::Cpu(units::parse_cpu(&n.value, unit).ok()?),
+                units::QuantityKind::Memory => SettingValue::Memory(units::parse_memory(&n.value, unit).ok()?),
+                units::QuantityKind::Gpu => SettingValue::Count(units::parse_gpu(&n.value, unit).ok()?),
+                units::QuantityKind::Duration => SettingValue::Duration(units::parse_duration(&n.value, unit).ok()?),
+            }
+        }
+        FieldKind::Retries => SettingValue::Count(number()?.value.parse().ok()?),
+        FieldKind::Bool => match literal(expr)? {
+            Value::Bool(b) => SettingValue::Bool(b),
+            _ => return None,
+        },
+        FieldKind::Env => match &strip(expr).kind {
+            AstExpr::Call(call) if call.callee.text == "secret" => {
+                let get = |n: &str| {
+                    call.args
+                        .iter()
+                        .find(|a| a.name.as_ref().is_some_and(|x| x.text == n))
+                        .and_then(|a| literal(&a.value))
+                        .map(|v| v.to_plain_string())
+                        .unwrap_or_default()
+                };
+                SettingValue::Env(EnvValue::Secret { name: get("name"), key: get("key") })
+            }
+            _ => SettingValue::Env(EnvValue::Literal(literal(expr)?.to_plain_string())),
+        },
+        FieldKind::Tolerations => match literal(expr)? {
+            Value::List(items) => SettingValue::Tolerations(items.iter().filter_map(toleration).collect()),
+            _ => return None,
+        },
+        FieldKind::LabelValue | FieldKind::Labels | FieldKind::Annotations | FieldKind::Text => {
+            SettingValue::Text(literal(expr)?.to_plain_string())
+        }
+        FieldKind::Image | FieldKind::Packages | FieldKind::Command | FieldKind::Tasks => return None,
+    })
+}
+
+fn toleration(item: &Value) -> Option<Toleration> {
+    let Value::Map(entries) = item else { return None };
+    let get = |k: &str| entries.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_plain_string());
+    Some(Toleration {
+        key: get("key"),
+        operator: get("operator"),
+        value: get("value"),
+        effect: get("effect"),
+        toleration_seconds: entries.iter().find_map(|(n, v)| match (n.as_str(), v) {
+            ("toleration_seconds", Value::Int(i)) => Some(*i),
+            _ => None,
+        }),
+    })
+}
+
+// -------------------------------------------------------------------------------------------------
+// Pipelines
+
+fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline) -> Pipeline {
+    let mut builder = Builder { db, file, path: path.clone(), params: Vec::new(), loops: Vec::new() };
+    let params: Vec<Param> = ast
+        .params
+        .iter()
+        .map(|p| Param {
+            name: p.name.text.clone(),
+            ty: resolve(db, file, &p.ty),
+            default: p.default.as_ref().and_then(literal),
+            doc: p.doc.text(),
+            origin: Origin::new(path.clone(), p.span),
+        })
+        .collect();
+    builder.params = params.iter().map(|p| p.name.clone()).collect();
+    let text_field = |name: &str| {
+        ast.body.iter().find_map(|s| match &s.kind {
+            ast::StmtKind::Field(f) if f.name.text == name => match &f.value.kind {
+                AstExpr::Str(s) => Some(s.value.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let outputs = ast
+        .body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            ast::StmtKind::Output(o) => Some(PipelineOutput {
+                name: o.name.text.clone(),
+                declared: o.ty.as_ref().map(|t| resolve(db, file, t)),
+                value: builder.expr(&o.value),
+                origin: Origin::new(path.clone(), s.span),
+            }),
+            _ => None,
+        })
+        .collect();
+    Pipeline {
+        id: ItemId { file: path.clone(), name: ast.name.text.clone() },
+        doc: ast.doc.text(),
+        description: text_field("description"),
+        display_name: text_field("display_name"),
+        params,
+        body: builder.stmts(&ast.body),
+        outputs,
+        origin: Origin::new(path.clone(), ast.span),
+    }
+}
+
+struct Builder<'db> {
+    db: &'db dyn Db,
+    file: SourceFile,
+    path: Arc<str>,
+    params: Vec<String>,
+    /// Variables of the loops around the statement being built, innermost last.
+    loops: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn origin(&self, span: Span) -> Origin {
+        Origin::new(self.path.clone(), span)
+    }
+
+    fn stmts(&mut self, stmts: &[ast::Stmt]) -> Vec<Stmt> {
+        stmts.iter().filter_map(|s| self.stmt(s)).collect()
+    }
+
+    fn stmt(&mut self, stmt: &ast::Stmt) -> Option<Stmt> {
+        Some(match &stmt.kind {
+            ast::StmtKind::Task(t) => Stmt::Task(self.task(t, stmt.span)?),
+            ast::StmtKind::If(i) => {
+                let mut branches = Vec::new();
+                let mut current = Some(i);
+                while let Some(i) = current {
+                    branches.push(Branch { cond: Some(self.expr(&i.cond)), body: self.stmts(&i.then.stmts) });
+                    current = match &i.otherwise {
+                        Some(ast::Else::If(next)) => Some(next),
+                        Some(ast::Else::Block(b)) => {
+                            branches.push(Branch { cond: None, body: self.stmts(&b.stmts) });
+                            None
+                        }
+                        None => None,
+                    };
+                }
+                Stmt::If(If { branches, origin: self.origin(stmt.span) })
+            }
+            ast::StmtKind::For(f) => {
+                let items = self.expr(&f.iterable);
+                let parallelism = f.parallel.as_ref().and_then(|p| match &strip(p).kind {
+                    AstExpr::Number(n) => n.value.parse().ok(),
+                    _ => None,
+                });
+                self.loops.push(f.var.text.clone());
+                let body = self.stmts(&f.body.stmts);
+                self.loops.pop();
+                Stmt::For(Loop { var: f.var.text.clone(), items, parallelism, body, origin: self.origin(stmt.span) })
+            }
+            ast::StmtKind::Finally(block) => {
+                Stmt::Finally(Finally { body: self.stmts(&block.stmts), origin: self.origin(stmt.span) })
+            }
+            ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => return None,
+        })
+    }
+
+    fn task(&mut self, t: &ast::TaskStmt, span: Span) -> Option<Task> {
+        let callee = match lookup(self.db, self.file, &t.call.callee.text) {
+            Found::One(owner, Export::Component(_)) => {
+                Callee::Component(ItemId { file: owner.path(self.db).clone(), name: t.call.callee.text.clone() })
+            }
+            Found::One(owner, Export::Pipeline(_)) => {
+                Callee::Pipeline(ItemId { file: owner.path(self.db).clone(), name: t.call.callee.text.clone() })
+            }
+            _ => return None,
+        };
+        let args = t
+            .call
+            .args
+            .iter()
+            .filter_map(|a| {
+                Some(Arg {
+                    name: a.name.as_ref()?.text.clone(),
+                    value: self.expr(&a.value),
+                    origin: self.origin(a.span),
+                })
+            })
+            .collect();
+        let mut settings = Vec::new();
+        let mut after = Vec::new();
+        let mut display_name = None;
+        for member in t.overrides.iter().flat_map(|o| &o.members) {
+            match member {
+                ast::TaskMember::Block(b) => settings.extend(block_settings(&self.path, b)),
+                ast::TaskMember::Field(f) if f.name.text == "after" => {
+                    let targets: Vec<&ast::Expr> = match &strip(&f.value).kind {
+                        AstExpr::List(items) => items.iter().collect(),
+                        _ => vec![&f.value],
+                    };
+                    after.extend(targets.iter().filter_map(|t| Some(strip(t).as_path()?.first()?.text.clone())));
+                }
+                ast::TaskMember::Field(f) if f.name.text == "display_name" => {
+                    if let Some(Value::String(s)) = literal(&f.value) {
+                        display_name = Some(s);
+                    }
+                }
+                ast::TaskMember::Field(f) => settings.extend(field_setting(&self.path, f)),
+            }
+        }
+        Some(Task {
+            name: t.binding.as_ref().unwrap_or(&t.call.callee).text.clone(),
+            callee,
+            args,
+            settings,
+            after,
+            display_name,
+            origin: self.origin(span),
+        })
+    }
+
+    fn expr(&self, expr: &ast::Expr) -> Expr {
+        let span = expr.span;
+        let kind = match &strip(expr).kind {
+            AstExpr::Not(inner) => ExprKind::Not(Box::new(self.expr(inner))),
+            AstExpr::Binary(op, _, lhs, rhs) => {
+                let (l, r) = (Box::new(self.expr(lhs)), Box::new(self.expr(rhs)));
+                match op {
+                    ast::BinaryOp::And => ExprKind::And(l, r),
+                    ast::BinaryOp::Or => ExprKind::Or(l, r),
+                    ast::BinaryOp::Eq => ExprKind::Compare(CompareOp::Eq, l, r),
+                    ast::BinaryOp::Ne => ExprKind::Compare(CompareOp::Ne, l, r),
+                    ast::BinaryOp::Lt => ExprKind::Compare(CompareOp::Lt, l, r),
+                    ast::BinaryOp::Le => ExprKind::Compare(CompareOp::Le, l, r),
+                    ast::BinaryOp::Gt => ExprKind::Compare(CompareOp::Gt, l, r),
+                    ast::BinaryOp::Ge => ExprKind::Compare(CompareOp::Ge, l, r),
+                }
+            }
+            AstExpr::Path(parts) => {
+                let head = &parts[0].text;
+                let second = parts.get(1).map(|p| p.text.clone());
+                if self.loops.iter().any(|v| v == head) {
+                    ExprKind::LoopVar { var: head.clone(), field: second }
+                } else if self.params.iter().any(|p| p == head) {
+                    ExprKind::Param(head.clone())
+                } else {
+                    ExprKind::Output { task: head.clone(), output: second.unwrap_or_default() }
+                }
+            }
+            _ => ExprKind::Value(literal(expr).unwrap_or(Value::String(String::new()))),
+        };
+        Expr { kind, span }
+    }
+}
