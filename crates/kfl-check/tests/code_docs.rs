@@ -7,34 +7,11 @@ use common::*;
 use kfl_diagnostics::codes::ALL;
 use kfl_diagnostics::Severity;
 
-/// The ```kfl block after a `## {heading}` line, split into files by `// file: NAME` lines.
-fn example(doc: &str, heading: &str) -> Option<Vec<(String, String)>> {
-    let start = doc.find(&format!("## {heading}\n"))?;
-    let rest = &doc[start..];
-    let open = rest.find("```kfl\n")? + "```kfl\n".len();
-    let close = rest[open..].find("\n```")? + open;
-    let block = &rest[open..=close];
-    let mut files: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
-        if let Some(name) = line.strip_prefix("// file:") {
-            files.push((name.trim().to_string(), String::new()));
-            continue;
-        }
-        if files.is_empty() {
-            files.push(("example.kfl".to_string(), String::new()));
-        }
-        let last = files.last_mut()?;
-        last.1.push_str(line);
-        last.1.push('\n');
-    }
-    Some(files)
-}
-
 #[test]
 fn every_code_has_a_true_example_and_fix() {
     let mut failures = Vec::new();
     for info in ALL {
-        let (Some(bad), Some(good)) = (example(info.doc, "Example"), example(info.doc, "Fix")) else {
+        let (Some(bad), Some(good)) = (info.example("Example"), info.example("Fix")) else {
             failures.push(format!("{}: the documentation lacks an `## Example` or `## Fix` block", info.id));
             continue;
         };

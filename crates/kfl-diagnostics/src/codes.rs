@@ -20,6 +20,34 @@ pub struct CodeInfo {
     pub doc: &'static str,
 }
 
+impl CodeInfo {
+    /// The ```` ```kfl ```` block after the `## {heading}` line of the documentation (`Example` for the
+    /// failing one, `Fix` for the fixed one) as `(file name, text)` pairs: `// file: NAME` lines start
+    /// a file; text before the first such line is `example.kfl`. The tests that run the examples
+    /// through the checker and render them read the documentation through this, so both read it alike.
+    pub fn example(&self, heading: &str) -> Option<Vec<(String, String)>> {
+        let start = self.doc.find(&format!("## {heading}\n"))?;
+        let rest = &self.doc[start..];
+        let open = rest.find("```kfl\n")? + "```kfl\n".len();
+        let close = rest[open..].find("\n```")? + open;
+        let block = &rest[open..=close];
+        let mut files: Vec<(String, String)> = Vec::new();
+        for line in block.lines() {
+            if let Some(name) = line.strip_prefix("// file:") {
+                files.push((name.trim().to_string(), String::new()));
+                continue;
+            }
+            if files.is_empty() {
+                files.push(("example.kfl".to_string(), String::new()));
+            }
+            let last = files.last_mut()?;
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+        Some(files)
+    }
+}
+
 macro_rules! codes {
     ($($variant:ident = $id:literal, $severity:ident, $name:literal, $summary:literal;)*) => {
         /// A permanent diagnostic code.
