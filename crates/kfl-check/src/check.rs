@@ -855,10 +855,11 @@ impl<'db> Checker<'db> {
                             .help("quote the value"),
                         );
                     } else if block.name.text != "annotations" {
-                        if let ExprKind::Str(s) = &entry.value.kind {
+                        // The backends read the value through parentheses too.
+                        if let ExprKind::Str(s) = &strip_parens(&entry.value).kind {
                             if let Err(why) = k8s::check_label_value(&s.value) {
                                 self.push(
-                                    Diagnostic::new(Code::InvalidLabelKey, entry.value.span, format!("`{}` is not a valid Kubernetes label value", s.value))
+                                    Diagnostic::new(Code::InvalidLabelValue, s.span, format!("`{}` is not a valid Kubernetes label value", s.value))
                                         .label(why)
                                         .help("a label value has at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
                                 );
@@ -984,7 +985,11 @@ impl<'db> Checker<'db> {
                 }
                 "accelerator" => {
                     let ty = self.literal_ty(value);
-                    self.expect_type(value, &ty, &Ty::String, "`accelerator`");
+                    if self.expect_type(value, &ty, &Ty::String, "`accelerator`") {
+                        if let ExprKind::Str(s) = &value.kind {
+                            self.check_accelerator(s);
+                        }
+                    }
                     accelerator = Some(entry.key.span());
                 }
                 _ => {
@@ -1034,6 +1039,26 @@ impl<'db> Checker<'db> {
                     .help("add `gpu = 1` (or more), or remove `accelerator`"),
             );
         }
+    }
+
+    /// `accelerator` becomes the value of the node label that selects the kind of GPU (the
+    /// backends put it in the node selector), so it must be a valid label value.
+    fn check_accelerator(&mut self, s: &ast::StrLit) {
+        let Err(why) = k8s::check_label_value(&s.value) else { return };
+        let help = if s.value.contains('/') {
+            "`accelerator` is not a resource name: the GPU resource is requested with `gpu = N`, and `accelerator` names the node label value of the GPU kind, such as `nvidia-tesla-a100` or `nvidia-l4`".to_string()
+        } else {
+            "`accelerator` names the node label value of the GPU kind, such as `nvidia-tesla-a100`: at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit".to_string()
+        };
+        self.push(
+            Diagnostic::new(
+                Code::InvalidLabelValue,
+                s.span,
+                format!("`{}` is not a valid accelerator: it becomes a node label value", s.value),
+            )
+            .label(why)
+            .help(help),
+        );
     }
 
     fn check_duplicate_fields<'a>(&mut self, names: impl IntoIterator<Item = &'a Ident>) {
