@@ -177,6 +177,7 @@ codes! {
     InvalidEnvName = "E0503", Error, "invalid-env-name", "an environment variable name is not valid";
     InvalidImage = "E0504", Error, "invalid-image", "an image reference is malformed";
     InvalidLabelKey = "E0505", Error, "invalid-label-key", "a node selector or label key is not a valid Kubernetes label key";
+    InvalidLabelValue = "E0506", Error, "invalid-label-value", "a string that becomes a Kubernetes label value (a node selector or label value, an accelerator) is not valid";
 
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";

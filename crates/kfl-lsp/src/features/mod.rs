@@ -158,7 +158,7 @@ pub const FIELD_DOCS: [(&str, &str, &str); 23] = [
     ("cpu", "CPU", "cores (2, 0.5) or millicores (500m)"),
     ("memory", "memory", "bytes with a unit: Ki Mi Gi Ti Pi Ei (powers of 1024) or k M G T P E"),
     ("gpu", "GPU count", "a whole number of GPUs"),
-    ("accelerator", "String", "the kind of GPU, e.g. \"nvidia-tesla-a100\""),
+    ("accelerator", "String", "the node label value of the GPU kind, e.g. \"nvidia-tesla-a100\""),
     ("cpu_limit", "CPU", "the CPU limit; not below cpu"),
     ("memory_limit", "memory", "the memory limit; not below memory"),
     ("secret", "function", "secret(name: \"…\", key: \"…\") reads a key of a Kubernetes secret when the pod starts"),

@@ -1,0 +1,141 @@
+//! The checks of one file: items, imports, artifact types, components and pipelines.
+//!
+//! [`check`] walks the items of a file with one `Checker`, which holds what the checks share (the
+//! diagnostics so far, the imports used, resolved signature types). Each job lives in its module:
+//!
+//! - `items_and_imports`: duplicate and built-in names, imports
+//! - `type_names`: written types and artifact declarations
+//! - `literals`: literal values and their types
+//! - `components`: components, their inputs, outputs and fields
+//! - `scripts`: container commands and scripts
+//! - `settings`: fields and blocks shared by components and tasks
+//! - `resources`: the `resources` block, quantities and `accelerator`
+//! - `pipeline`: pipelines, tasks, expressions, the graph and unused results
+//! - `helpers`: small shared helpers
+
+mod components;
+mod helpers;
+mod items_and_imports;
+mod literals;
+mod pipeline;
+mod resources;
+mod scripts;
+mod settings;
+mod type_names;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_syntax::ast::{self, Ident};
+
+use crate::items::{self, lookup, Found};
+use crate::types::Ty;
+use crate::{parse, Db, SourceFile};
+
+use pipeline::PipelineChecker;
+
+pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
+    let parse = parse(db, file);
+    let mut checker = Checker {
+        db,
+        file,
+        path: file.path(db).clone(),
+        out: Vec::new(),
+        used_imports: HashSet::new(),
+        resource_base: Vec::new(),
+        signature_types: HashMap::new(),
+    };
+    checker.check_items(&parse.file);
+    checker.check_imports(&parse.file);
+    for item in &parse.file.items {
+        match item {
+            ast::Item::Import(_) => {}
+            ast::Item::Artifact(a) => checker.check_artifact(a),
+            ast::Item::Component(c) => checker.check_component(c),
+            ast::Item::Pipeline(p) => PipelineChecker::new(&mut checker, p).run(),
+        }
+    }
+    // What did not parse may have used an import.
+    let has_broken_parts = !parse.broken_items.is_empty()
+        || parse.file.items.iter().any(|item| matches!(item, ast::Item::Pipeline(p) if !p.broken.is_empty()));
+    if !has_broken_parts {
+        checker.check_unused_imports();
+    }
+    checker.out
+}
+
+pub(crate) struct Checker<'db> {
+    db: &'db dyn Db,
+    file: SourceFile,
+    path: Arc<str>,
+    out: Vec<Diagnostic>,
+    /// Imported files from which this file uses at least one name.
+    used_imports: HashSet<SourceFile>,
+    /// The component's `resources` entries while a task's `resources` block is checked.
+    resource_base: Vec<ast::KvEntry>,
+    /// Resolved types of inputs and outputs of signatures, by the signature part's address (it
+    /// lives in salsa's memo for all of `'db`): a long pipeline calls the same components again and
+    /// again, and resolving a type name looks through the file's imports.
+    signature_types: HashMap<usize, Ty>,
+}
+
+impl<'db> Checker<'db> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.out.push(diagnostic);
+    }
+
+    fn label_in(&self, owner: SourceFile, span: Span, message: impl Into<String>) -> Label {
+        if owner == self.file {
+            Label::new(span, message)
+        } else {
+            Label::in_file(owner.path(self.db).clone(), span, message)
+        }
+    }
+
+    /// The span of an item's name in the file that declares it (read only to label an error).
+    fn item_name_span(&self, owner: SourceFile, name: &str) -> Option<Span> {
+        parse(self.db, owner).file.items.iter().find_map(|item| item.name().filter(|n| n.text == name).map(|n| n.span))
+    }
+
+    /// [`items::input_ty`], remembered for this check.
+    fn input_ty(&mut self, owner: SourceFile, input: &'db items::InputSig) -> Ty {
+        let key = std::ptr::from_ref(input) as usize;
+        let db = self.db;
+        self.signature_types.entry(key).or_insert_with(|| items::input_ty(db, owner, input)).clone()
+    }
+
+    /// [`items::output_ty`], remembered for this check.
+    fn output_ty(&mut self, owner: SourceFile, output: &'db items::OutputSigE) -> Ty {
+        let key = std::ptr::from_ref(output) as usize;
+        let db = self.db;
+        self.signature_types.entry(key).or_insert_with(|| items::output_ty(db, owner, output)).clone()
+    }
+
+    fn lookup(&mut self, name: &str) -> Found<'db> {
+        let found = lookup(self.db, self.file, name);
+        if let Found::One(owner, _) = &found {
+            if *owner != self.file {
+                self.used_imports.insert(*owner);
+            }
+        }
+        found
+    }
+
+    fn ambiguous(&mut self, name: &Ident, owners: &[SourceFile]) {
+        let mut d = Diagnostic::new(
+            Code::AmbiguousName,
+            name.span,
+            format!("`{}` is defined in more than one imported file", name.text),
+        )
+        .label("ambiguous name")
+        .help("rename one of the definitions, or import only one of the files");
+        for &owner in owners {
+            self.used_imports.insert(owner);
+            if let Some(span) = self.item_name_span(owner, &name.text) {
+                d = d.secondary(self.label_in(owner, span, "defined here"));
+            }
+        }
+        self.push(d);
+    }
+}

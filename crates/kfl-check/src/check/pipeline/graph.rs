@@ -1,0 +1,164 @@
+//! The task graph of a pipeline: dependency cycles, task names that collide once cut to 63
+//! characters, and pipelines that call themselves directly or through others.
+
+use std::collections::{HashMap, HashSet};
+
+use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_syntax::ast;
+
+use super::PipelineChecker;
+use crate::items::{file_exports, lookup, Export, Found};
+use crate::{parse, Db, SourceFile};
+
+impl PipelineChecker<'_, '_, '_> {
+    pub(super) fn check_graph(&mut self) {
+        use petgraph::graph::DiGraph;
+        let mut graph: DiGraph<usize, Span> = DiGraph::with_capacity(self.tasks.len(), self.tasks.len());
+        let nodes: Vec<_> = (0..self.tasks.len()).map(|i| graph.add_node(i)).collect();
+        for (i, task) in self.tasks.iter().enumerate() {
+            for &(dep, span) in &task.deps {
+                if dep != i {
+                    graph.add_edge(nodes[dep], nodes[i], span);
+                }
+            }
+        }
+        for component in petgraph::algo::tarjan_scc(&graph) {
+            if component.len() < 2 {
+                continue;
+            }
+            let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
+            members.sort_unstable();
+            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", self.tasks[i].name.text)).collect();
+            let first = members[0];
+            let mut d = Diagnostic::new(
+                Code::DependencyCycle,
+                self.tasks[first].name.span,
+                format!("tasks depend on each other in a cycle: {}", names.join(" → ")),
+            )
+            .label("part of a cycle")
+            .help("a pipeline is a graph without cycles; break the cycle by removing one of these references");
+            for &i in &members[1..] {
+                d = d.secondary(Label::new(self.tasks[i].name.span, "also in the cycle"));
+            }
+            self.c.push(d);
+        }
+        // Kubernetes names: longer names are cut to 63 characters; two cut names must differ.
+        let mut by_k8s: HashMap<String, usize> = HashMap::new();
+        for (i, task) in self.tasks.iter().enumerate() {
+            let name = task.name.text.replace('_', "-");
+            if name.len() <= 63 {
+                by_k8s.entry(name).or_insert(i);
+                continue;
+            }
+            let cut: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_string();
+            match by_k8s.get(&cut) {
+                Some(&other) if self.tasks[other].name.text != task.name.text => {
+                    let other_span = self.tasks[other].name.span;
+                    self.c.push(
+                        Diagnostic::new(Code::K8sNameCollision, task.name.span, format!("tasks `{}` and `{}` both become the Kubernetes name `{cut}`", self.tasks[other].name.text, task.name.text))
+                            .label("same Kubernetes name")
+                            .secondary(Label::new(other_span, "the other task"))
+                            .help("Kubernetes names are cut to 63 characters; make the first 63 characters of the names differ"),
+                    );
+                }
+                _ => {
+                    by_k8s.insert(cut, i);
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_recursion(&mut self) {
+        let me = (self.c.file, self.pipeline.name.text.clone());
+        for task in &self.tasks {
+            let Some((owner, Export::Pipeline(_))) = task.callee else {
+                continue;
+            };
+            let start = (owner, task.stmt.call.callee.text.clone());
+            if start == me {
+                self.c.push(
+                    Diagnostic::new(
+                        Code::RecursivePipeline,
+                        task.stmt.call.callee.span,
+                        format!("pipeline `{}` calls itself", me.1),
+                    )
+                    .label("recursive call")
+                    .help("a pipeline is a finite graph; use a `for` loop to repeat work"),
+                );
+                continue;
+            }
+            // Walk the pipelines the callee calls, looking for this one.
+            let mut stack = vec![start.clone()];
+            let mut seen = HashSet::new();
+            let mut found = false;
+            while let Some((file, name)) = stack.pop() {
+                if !seen.insert((file, name.clone())) {
+                    continue;
+                }
+                let Some(Export::Pipeline(_)) = file_exports(self.c.db, file).items.get(&name) else {
+                    continue;
+                };
+                for callee in pipeline_callees(self.c.db, file, &name) {
+                    if let Found::One(next_file, Export::Pipeline(_)) = lookup(self.c.db, file, &callee) {
+                        if (next_file, callee.clone()) == me {
+                            found = true;
+                        }
+                        stack.push((next_file, callee));
+                    }
+                }
+            }
+            if found {
+                self.c.push(
+                    Diagnostic::new(
+                        Code::RecursivePipeline,
+                        task.stmt.call.callee.span,
+                        format!("pipeline `{}` calls `{}`, which calls `{}` again", me.1, start.1, me.1),
+                    )
+                    .label("recursive call")
+                    .help("pipelines cannot call each other in a cycle"),
+                );
+            }
+        }
+    }
+}
+
+/// The names a pipeline calls, read from its file's tree.
+fn pipeline_callees(db: &dyn Db, file: SourceFile, name: &str) -> Vec<String> {
+    let parse = parse(db, file);
+    let mut out = Vec::new();
+    for item in &parse.file.items {
+        if let ast::Item::Pipeline(p) = item {
+            if p.name.text == name {
+                collect_callees(&p.body, &mut out);
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn collect_callees(stmts: &[ast::Stmt], out: &mut Vec<String>) {
+    for stmt in stmts {
+        match &stmt.kind {
+            ast::StmtKind::Task(t) => out.push(t.call.callee.text.clone()),
+            ast::StmtKind::If(i) => {
+                collect_callees(&i.then.stmts, out);
+                match &i.otherwise {
+                    Some(ast::Else::If(next)) => collect_callees(
+                        std::slice::from_ref(&ast::Stmt {
+                            doc: Default::default(),
+                            kind: ast::StmtKind::If((**next).clone()),
+                            span: next.span,
+                        }),
+                        out,
+                    ),
+                    Some(ast::Else::Block(b)) => collect_callees(&b.stmts, out),
+                    None => {}
+                }
+            }
+            ast::StmtKind::For(f) => collect_callees(&f.body.stmts, out),
+            ast::StmtKind::Finally(b) => collect_callees(&b.stmts, out),
+            _ => {}
+        }
+    }
+}
