@@ -744,12 +744,23 @@ impl<'db> Lowerer<'db> {
             }
             Some(Bound::Pipeline(i)) => {
                 self.ensure_pipeline(frame, i)?;
-                frame.pending[i]
-                    .outputs
-                    .as_ref()
-                    .and_then(|o| o.get(&output))
-                    .map(|(s, _)| s.clone())
-                    .ok_or_else(|| LowerError::Internal(format!("pipeline task `{head}` has no output `{output}`")))
+                let source =
+                    frame.pending[i].outputs.as_ref().and_then(|o| o.get(&output)).map(|(s, _)| s.clone()).ok_or_else(
+                        || LowerError::Internal(format!("pipeline task `{head}` has no output `{output}`")),
+                    )?;
+                // Read from outside a loop the pipeline is called in: the outputs of all iterations.
+                let here = self.group_chain(group);
+                let there = self.group_chain(frame.pending[i].group);
+                let left_loop = there
+                    .iter()
+                    .rev()
+                    .find(|g| !here.contains(g) && matches!(self.groups[**g].kind, GroupKind::Loop { .. }));
+                Ok(match (left_loop, source) {
+                    (Some(g), Source::Output { task, output } | Source::Collected { task, output, .. }) => {
+                        Source::Collected { task, output, group: *g }
+                    }
+                    (_, source) => source,
+                })
             }
             None => Err(LowerError::Internal(format!("cannot resolve `{head}`"))),
         }
