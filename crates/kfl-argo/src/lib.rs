@@ -24,6 +24,10 @@
 //!   Artifacts cannot be aggregated by Argo: each iteration writes its artifact under
 //!   `…/<loop>/<task>/<output>/<index>`, and the reading task downloads that key prefix as a
 //!   directory, which is the launcher's layout of a list of artifacts (`<dir>/<i>/data`).
+//!   From a loop inside a loop, each outer iteration's body exports the list its inner loop
+//!   collected; Argo parses those JSON lists when it aggregates them, so a reader outside both
+//!   loops gets a list of lists (converted back item by item). A pipeline called as a task inside
+//!   a loop is inlined into the loop's body, so its outputs are collected like any task's.
 //! - **Exit handler.** A top-level `finally` becomes the DAG template named in `spec.onExit`.
 //!   A `finally` of a pipeline called as a task is inlined: its tasks depend on every task of that
 //!   pipeline having finished, whatever the outcome, and that DAG does not fail fast.
@@ -43,7 +47,8 @@
 //!   syntax ([`ArgoError::Unrepresentable`]). Scripts are not affected (the launcher encodes them).
 //! - Exit-handler tasks may read pipeline parameters and literals only (Argo's `onExit` cannot see
 //!   the DAG's task outputs).
-//! - Fan-in of a loop nested in another loop to outside both loops is not supported.
+//! - Artifacts of a loop nested in another loop cannot be collected outside both loops (a list of
+//!   lists of artifacts); parameters can.
 //! - Artifact keys use the `s3` key-only form: the repository must be S3-compatible.
 //! - Tasks whose artifacts are collected after a loop are not memoized (their artifacts must be
 //!   under this run's key prefix). Memoization keys include the input artifacts' URIs, which
@@ -220,7 +225,19 @@ impl Local {
                 format!("tasks[{}].outputs.parameters[{}]", expr_str(task), expr_str(output))
             }
             Local::InputParam(n) => format!("inputs.parameters[{}]", expr_str(n)),
-            other => return Err(ArgoError::Unsupported(format!("{other:?} in an expression"))),
+            Local::TaskArtifact { task, output } => {
+                return Err(ArgoError::Unsupported(format!(
+                    "the artifact `{output}` of task `{task}` in a condition or a field of a loop item"
+                )))
+            }
+            Local::InputArtifact(name) => {
+                return Err(ArgoError::Unsupported(format!(
+                    "the artifact `{name}` in a condition or a field of a loop item"
+                )))
+            }
+            Local::Text(_) => {
+                return Err(ArgoError::Unsupported("an artifact key in a condition or a field of a loop item".into()))
+            }
         })
     }
 }
@@ -526,6 +543,30 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The loop directly inside loop `group` (no loop between them) that `task` runs in.
+    fn loop_inside(&self, group: usize, task: NodeIndex) -> Option<usize> {
+        let chain = self.scope_chain(self.scope_of(task));
+        let at = chain.iter().position(|s| *s == Scope::Loop(group))?;
+        match chain.get(at + 1) {
+            Some(Scope::Loop(inner)) => Some(*inner),
+            _ => None,
+        }
+    }
+
+    /// How many loops a collected output is a list over: 1 for a flat list, 2 for a list of lists, …
+    fn collected_depth(&self, task: NodeIndex, group: usize) -> usize {
+        let chain = self.scope_chain(self.scope_of(task));
+        chain.iter().position(|s| *s == Scope::Loop(group)).map_or(1, |at| chain.len() - at)
+    }
+
+    fn nested_artifacts(&self, task: NodeIndex, output: &str) -> ArgoError {
+        ArgoError::Unsupported(format!(
+            "collecting the artifact `{}.{output}` out of a loop nested in another loop (a list of lists of \
+             artifacts); collect it inside the outer loop, or pass its URIs as a parameter",
+            self.dag.graph[task].name
+        ))
+    }
+
     /// The value in its own scope.
     fn local_at_home(&mut self, val: &Val, home: Scope) -> Result<Local, ArgoError> {
         Ok(match val {
@@ -541,15 +582,21 @@ impl<'a> Emitter<'a> {
             },
             Val::Collected { task, output, group } | Val::CollectedUris { task, output, group } => {
                 let body = Scope::Loop(*group);
-                if self.scope_of(*task) != body {
-                    return Err(ArgoError::Unsupported(format!(
-                        "collecting `{}.{output}` from a loop nested in another loop",
-                        self.dag.graph[*task].name
-                    )));
-                }
                 let (inner, export) = match val {
-                    Val::Collected { .. } => (Val::Param { task: *task, output: output.clone() }, output.clone()),
-                    _ => (Val::Uri { task: *task, output: output.clone() }, format!("kfl-uri-{output}")),
+                    Val::Collected { .. } if self.scope_of(*task) == body => {
+                        (Val::Param { task: *task, output: output.clone() }, output.clone())
+                    }
+                    // The task runs in a loop inside this one: each iteration of this loop exports
+                    // the list the inner loop collected, and Argo's aggregation parses those lists.
+                    Val::Collected { .. } => {
+                        let inner =
+                            self.loop_inside(*group, *task).ok_or_else(|| self.nested_artifacts(*task, output))?;
+                        (Val::Collected { task: *task, output: output.clone(), group: inner }, output.clone())
+                    }
+                    _ if self.scope_of(*task) == body => {
+                        (Val::Uri { task: *task, output: output.clone() }, format!("kfl-uri-{output}"))
+                    }
+                    _ => return Err(self.nested_artifacts(*task, output)),
                 };
                 let name = format!("{}-{export}", self.dag.graph[*task].k8s_name);
                 let inner = self.resolve(&inner, body)?.tag();
@@ -563,6 +610,9 @@ impl<'a> Emitter<'a> {
                 Local::TaskParam { task: self.member_name(home, Member::Loop(*group)), output: name }
             }
             Val::FanInKey { task, output, group } => {
+                if self.scope_of(*task) != Scope::Loop(*group) {
+                    return Err(self.nested_artifacts(*task, output));
+                }
                 self.fan_in_producers.insert(*task);
                 Local::Text(format!(
                     "{}/{}/{}/{output}",
@@ -585,13 +635,21 @@ impl<'a> Emitter<'a> {
             return self.local_at_home(val, home);
         }
         let Scope::Loop(g) = at else {
-            return Err(ArgoError::Unsupported(format!(
-                "a value of the pipeline's tasks read in {} (an exit handler can read pipeline parameters and literals only)",
-                match at {
-                    Scope::Exit => "the exit handler",
-                    _ => "another scope",
-                }
-            )));
+            return Err(ArgoError::Unsupported(match (at, home) {
+                (Scope::Exit, _) => format!(
+                    "{} read in the exit handler (an exit handler can read pipeline parameters and literals only)",
+                    self.describe_val(val)
+                ),
+                (_, Scope::Loop(loop_group)) => format!(
+                    "{} read outside the loop `for {}` it runs in, as one value",
+                    self.describe_val(val),
+                    match &self.dag.groups[loop_group].kind {
+                        GroupKind::Loop { var, .. } => var.as_str(),
+                        _ => "…",
+                    }
+                ),
+                _ => format!("{} read outside the exit handler it runs in", self.describe_val(val)),
+            }));
         };
         let parent =
             self.parent_scope(at).ok_or_else(|| ArgoError::Unsupported("a value from outside the pipeline".into()))?;
@@ -1021,8 +1079,17 @@ impl<'a> Emitter<'a> {
                     let uris = self.resolve(&uris, scope)?;
                     params.push(json!({ "name": format!("kfl-uri-{}", input.name), "value": uris.tag() }));
                 }
-                (_, other) => {
-                    return Err(ArgoError::Unsupported(format!("{what}: an artifact from {other:?}")));
+                (IoType::Artifact { .. }, other) => {
+                    return Err(ArgoError::Unsupported(format!(
+                        "{what} is one artifact, but it is given {}",
+                        self.describe_source(other)
+                    )));
+                }
+                (IoType::ArtifactList { .. }, other) => {
+                    return Err(ArgoError::Unsupported(format!(
+                        "{what} is a list of artifacts, but it is given {}",
+                        self.describe_source(other)
+                    )));
                 }
             }
         }
@@ -1056,6 +1123,47 @@ impl<'a> Emitter<'a> {
         Ok(Json::Object(out))
     }
 
+    /// Where a value comes from, in the words of the pipeline's source.
+    fn describe_source(&self, source: &Source) -> String {
+        match source {
+            Source::Value(v) => format!("the literal `{}`", v.to_plain_string()),
+            Source::Param(p) => format!("the pipeline parameter `{p}`"),
+            Source::Output { task, output } => format!("the output `{}.{output}`", self.dag.graph[*task].name),
+            Source::LoopItem { group, field } => {
+                let var = match &self.dag.groups[*group].kind {
+                    GroupKind::Loop { var, .. } => var.as_str(),
+                    _ => "item",
+                };
+                match field {
+                    Some(field) => format!("the loop variable `{var}.{field}`"),
+                    None => format!("the loop variable `{var}`"),
+                }
+            }
+            Source::Collected { task, output, .. } => {
+                format!("the output `{}.{output}` collected over a loop", self.dag.graph[*task].name)
+            }
+        }
+    }
+
+    /// A value in the words of the pipeline's source, for messages.
+    fn describe_val(&self, val: &Val) -> String {
+        let name = |task: &NodeIndex| self.dag.graph[*task].name.clone();
+        match val {
+            Val::Param { task, output } | Val::Artifact { task, output } | Val::Uri { task, output } => {
+                format!("the output `{}.{output}`", name(task))
+            }
+            Val::Collected { task, output, .. }
+            | Val::CollectedUris { task, output, .. }
+            | Val::FanInKey { task, output, .. } => {
+                format!("the output `{}.{output}` collected over a loop", name(task))
+            }
+            Val::LoopVar { group } => match &self.dag.groups[*group].kind {
+                GroupKind::Loop { var, .. } => format!("the loop variable `{var}`"),
+                _ => "a loop variable".to_string(),
+            },
+        }
+    }
+
     /// A parameter argument's value.
     fn param_argument(&mut self, scope: Scope, source: &Source, what: &str) -> Result<String, ArgoError> {
         Ok(match source {
@@ -1072,13 +1180,16 @@ impl<'a> Emitter<'a> {
                 }
             }
             Source::Collected { task, output, group } => {
-                let list =
-                    self.resolve(&Val::Collected { task: *task, output: output.clone(), group: *group }, scope)?;
                 let ty = self.dag.components[self.dag.graph[*task].component]
                     .outputs
                     .iter()
                     .find(|o| o.name == *output)
                     .map(|o| o.ty.clone());
+                if ty.as_ref().is_some_and(IoType::is_artifact) {
+                    return Err(self.nested_artifacts(*task, output));
+                }
+                let list =
+                    self.resolve(&Val::Collected { task: *task, output: output.clone(), group: *group }, scope)?;
                 let convert = match ty {
                     Some(IoType::Parameter(ParamType::Int)) => Some("asInt(#)"),
                     Some(IoType::Parameter(ParamType::Float)) => Some("asFloat(#)"),
@@ -1086,7 +1197,14 @@ impl<'a> Emitter<'a> {
                     _ => None,
                 };
                 match convert {
-                    Some(convert) => format!("{{{{=toJson(map(fromJSON({}), {convert}))}}}}", list.expr()?),
+                    Some(convert) => {
+                        // One `map` per loop left: a list of lists converts its innermost items.
+                        let mut convert = convert.to_string();
+                        for _ in 1..self.collected_depth(*task, *group) {
+                            convert = format!("map(#, {convert})");
+                        }
+                        format!("{{{{=toJson(map(fromJSON({}), {convert}))}}}}", list.expr()?)
+                    }
                     None => list.tag(),
                 }
             }
