@@ -358,3 +358,81 @@ fn nested_loops_pass_values_down_and_collect_into_the_outer_body() {
     let when = task(inner_body, "log")["when"].as_str().expect("when");
     assert!(when.contains(r#"inputs.parameters["for-loop-1-shard"] == "a""#), "{when}");
 }
+
+#[test]
+fn fan_in_from_a_loop_in_a_loop_is_a_list_per_outer_iteration() {
+    let wf = fixture("fixtures/fan_in.kfl", "nested_fan_in");
+    // The inner loop's body exports the task's output; its wrapper aggregates it into a list.
+    let inner_body = template(&wf, "for-loop-2-body");
+    assert_eq!(inner_body["outputs"]["parameters"][0]["valueFrom"]["parameter"], "{{tasks.t.outputs.parameters.y}}");
+    // The outer loop's body exports that list; Argo's aggregation parses the lists into a list of lists.
+    let outer_body = template(&wf, "for-loop-1-body");
+    let exports = outer_body["outputs"]["parameters"].as_array().expect("exports");
+    let y = exports.iter().find(|p| p["name"] == "t-y").expect("t-y exported");
+    assert_eq!(y["valueFrom"]["parameter"], "{{tasks.for-loop-2.outputs.parameters.t-y}}");
+    // Outside both loops: every Int of every inner list is converted back.
+    let all = task(template(&wf, "nested-fan-in"), "all");
+    assert_eq!(
+        argument(all, "rows"),
+        r#"{{=toJson(map(fromJSON(tasks["for-loop-1"].outputs.parameters["t-y"]), map(#, asInt(#))))}}"#
+    );
+    assert_eq!(argument(all, "labels"), "{{tasks.for-loop-1.outputs.parameters.t-label}}");
+    assert_eq!(all["depends"], "for-loop-1");
+    // Inside the outer loop only: the inner loop's flat list.
+    let row = task(outer_body, "row");
+    assert_eq!(
+        argument(row, "xs"),
+        r#"{{=toJson(map(fromJSON(tasks["for-loop-2"].outputs.parameters["t-y"]), asInt(#)))}}"#
+    );
+}
+
+#[test]
+fn outputs_of_a_pipeline_called_in_a_loop_are_collected_after_it() {
+    let wf = fixture("fixtures/fan_in.kfl", "sweep_trials");
+    let summary = task(template(&wf, "sweep-trials"), "summary");
+    assert_eq!(summary["depends"], "for-loop-1");
+    assert_eq!(
+        argument(summary, "accs"),
+        r#"{{=toJson(map(fromJSON(tasks["for-loop-1"].outputs.parameters["sub-fitted-acc"]), asFloat(#)))}}"#
+    );
+    assert_eq!(argument(summary, "kfl-key-models"), "{{workflow.name}}/for-loop-1/sub-fitted/model");
+    let fitted = task(template(&wf, "for-loop-1-body"), "sub-fitted");
+    assert_eq!(
+        argument(fitted, "kfl-key-model"),
+        "{{inputs.parameters.kfl-scope}}/sub-fitted/model/{{inputs.parameters.kfl-index}}"
+    );
+}
+
+#[test]
+fn a_list_of_lists_of_artifacts_is_refused_in_words() {
+    let source = r#"
+component make {
+    image = "python:3.11-slim"
+    input n: Int
+    output model: Model
+    python """
+        open(model.path, "w").write(str(n))
+    """
+}
+
+component use_all {
+    image = "python:3.11-slim"
+    input models: List<List<Model>>
+    python """
+        print(models)
+    """
+}
+
+pipeline grid() {
+    for a in [1, 2] {
+        for b in [3, 4] {
+            made = make(n: b)
+        }
+    }
+    use_all(models: made.model)
+}
+"#;
+    let message = from_source(source).expect_err("refused").to_string();
+    assert!(message.contains("`made.model`") && message.contains("nested in another loop"), "{message}");
+    assert!(!message.contains("NodeIndex") && !message.contains('{'), "{message}");
+}

@@ -21,6 +21,9 @@
 //! - Python scripts run as kfp *lightweight Python components* (`kfp.dsl.executor_main`), so the
 //!   KFP backend and `kfp.local.SubprocessRunner` run them, and artifacts in a script are kfp's
 //!   artifact objects (`.path`, `.uri`, `.metadata`).
+//!
+//! Not supported (refused by [`check`], which callers run before [`pipeline_spec`]): collecting an
+//! artifact out of a loop nested in another loop (a list of lists of artifacts).
 
 mod compile;
 mod executor;
@@ -53,6 +56,57 @@ impl Default for KfpOptions {
             accelerator_node_label: Some("cloud.google.com/gke-accelerator".to_string()),
         }
     }
+}
+
+/// Why a pipeline cannot be written as a PipelineSpec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KfpError {
+    /// Something KFL cannot express for KFP yet; the message says what and where.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for KfpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KfpError::Unsupported(message) => write!(f, "not supported on Kubeflow Pipelines: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for KfpError {}
+
+/// Refuses what [`pipeline_spec`] would write but KFP would not run as the types say: an artifact
+/// collected out of a loop nested in another loop (a list of lists of artifacts, which KFL's
+/// component inputs cannot declare as artifacts). Lists of lists of parameters are fine: each
+/// loop's sub-DAG collects its body's list, as kfp's own compiler does.
+pub fn check(dag: &Dag) -> Result<(), KfpError> {
+    let reads = dag
+        .graph
+        .node_weights()
+        .flat_map(|task| task.args.iter().map(move |(_, source)| (task.group, source)))
+        .chain(dag.outputs.iter().map(|output| (None, &output.source)));
+    for (reader_group, source) in reads {
+        let kfl_dag::Source::Collected { task, output, group } = source else { continue };
+        let is_artifact = dag.component_of(*task).outputs.iter().any(|o| o.name == *output && o.ty.is_artifact());
+        if !is_artifact {
+            continue;
+        }
+        let reader = dag.group_chain(reader_group);
+        let producer = dag.group_chain(dag.task(*task).group);
+        let left = producer
+            .iter()
+            .skip_while(|g| *g != group)
+            .filter(|g| !reader.contains(g) && matches!(dag.groups[**g].kind, kfl_dag::GroupKind::Loop { .. }))
+            .count();
+        if left > 1 {
+            return Err(KfpError::Unsupported(format!(
+                "collecting the artifact `{}.{output}` out of a loop nested in another loop (a list of lists of \
+                 artifacts); collect it inside the outer loop",
+                dag.task(*task).name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The PipelineSpec of `dag`, and its PlatformSpec if any task needs Kubernetes settings.

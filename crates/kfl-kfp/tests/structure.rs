@@ -271,3 +271,79 @@ pipeline outer() {{
         "called-s"
     );
 }
+
+fn case(name: &str) -> Value {
+    let dag = common::case_pipelines().into_iter().find(|(n, _)| n == name).map(|(_, d)| d);
+    pipeline_spec(&dag.unwrap_or_else(|| panic!("no case {name}")), &KfpOptions::default()).0
+}
+
+#[test]
+fn fan_in_from_a_loop_in_a_loop_surfaces_a_list_through_each_loop() {
+    // The form kfp's own compiler gives `dsl.Collected` of a loop in a loop (a `List[List[int]]`):
+    // each loop's sub-DAG exposes the list of its body's value, so the outer one is a list of lists.
+    let spec = case("cases_fan_in__nested_fan_in");
+    let inner = &spec["components"]["comp-for-loop-2"];
+    let from_task = &inner["dag"]["outputs"]["parameters"]["t-y"]["valueFromParameter"];
+    assert_eq!(from_task["producerSubtask"], "t");
+    assert_eq!(from_task["outputParameterKey"], "y");
+    let outer = &spec["components"]["comp-for-loop-1"];
+    let from_inner = &outer["dag"]["outputs"]["parameters"]["t-y"]["valueFromParameter"];
+    assert_eq!(from_inner["producerSubtask"], "for-loop-2");
+    assert_eq!(from_inner["outputParameterKey"], "t-y");
+    assert_eq!(outer["outputDefinitions"]["parameters"]["t-y"]["parameterType"], "LIST");
+    let rows = &spec["root"]["dag"]["tasks"]["all"]["inputs"]["parameters"]["rows"]["taskOutputParameter"];
+    assert_eq!(rows["producerTask"], "for-loop-1");
+    assert_eq!(rows["outputParameterKey"], "t-y");
+    // Inside the outer loop, after the inner one: the inner loop's flat list.
+    let xs = &outer["dag"]["tasks"]["row"]["inputs"]["parameters"]["xs"]["taskOutputParameter"];
+    assert_eq!(xs["producerTask"], "for-loop-2");
+}
+
+#[test]
+fn outputs_of_a_pipeline_called_in_a_loop_are_collected_after_it() {
+    let spec = case("cases_fan_in__sweep_trials");
+    let tasks = &spec["root"]["dag"]["tasks"];
+    let accs = &tasks["summary"]["inputs"]["parameters"]["accs"]["taskOutputParameter"];
+    assert_eq!(accs["producerTask"], "for-loop-1");
+    let models = &tasks["summary"]["inputs"]["artifacts"]["models"]["taskOutputArtifact"];
+    assert_eq!(models["producerTask"], "for-loop-1");
+}
+
+#[test]
+fn a_list_of_lists_of_artifacts_is_refused_in_words() {
+    let dag = common::lower_source(
+        r#"
+component make {
+    image = "python:3.11-slim"
+    input n: Int
+    output model: Model
+    python """
+        open(model.path, "w").write(str(n))
+    """
+}
+
+component use_all {
+    image = "python:3.11-slim"
+    input models: List<List<Model>>
+    python """
+        print(models)
+    """
+}
+
+pipeline grid() {
+    for a in [1, 2] {
+        for b in [3, 4] {
+            made = make(n: b)
+        }
+    }
+    use_all(models: made.model)
+}
+"#,
+    );
+    let message = kfl_kfp::check(&dag).expect_err("refused").to_string();
+    assert!(message.contains("`made.model`") && message.contains("nested in another loop"), "{message}");
+    // Every example and case passes the check.
+    for (name, dag) in common::all_pipelines() {
+        assert_eq!(kfl_kfp::check(&dag), Ok(()), "{name}");
+    }
+}

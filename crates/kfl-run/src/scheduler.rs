@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kfl_dag::{CompareOp, Condition, GroupKind, IoType, LoopItems, Operand, Source, Trigger};
+use kfl_dag::{CompareOp, Condition, GroupKind, LoopItems, Operand, Source, Trigger};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -495,45 +495,85 @@ impl Scheduler {
             Source::Collected { task: producer, output, .. } => {
                 let producer = producer.index();
                 let common = plan.common_loops(task, producer).min(iteration.len());
-                let expansion = self.expand(producer, &iteration[..common]);
-                if let Some(reason) = expansion.unavailable {
-                    return Err(reason);
-                }
-                let is_artifact = plan.dag.components[plan.dag.graph[plan.tasks[producer].node].component]
-                    .outputs
-                    .iter()
-                    .any(|o| o.name == *output && o.ty.is_artifact());
-                let mut parameters = Vec::new();
-                let mut artifacts = Vec::new();
-                for iv in expansion.instances {
-                    let name = plan.instance_name(producer, &iv);
-                    let instance =
-                        self.instances.get(&(producer, iv)).ok_or_else(|| format!("`{name}` did not run"))?;
-                    if !instance.status.succeeded() {
-                        // A skipped iteration (its condition was false) contributes nothing, as on the cluster.
-                        if instance.status == Status::SkippedCondition {
-                            continue;
-                        }
-                        return Err(format!("`{name}` {}", status_phrase(instance.status)));
-                    }
-                    if is_artifact {
-                        let a = instance
-                            .outputs
-                            .artifacts
-                            .get(output)
-                            .ok_or_else(|| format!("`{name}` has no `{output}`"))?;
-                        artifacts.push(a.clone());
-                    } else {
-                        parameters.push(instance.outputs.parameters.get(output).cloned().unwrap_or(Json::Null));
-                    }
-                }
-                Ok(if is_artifact {
-                    Resolved::ArtifactList(artifacts)
-                } else {
-                    Resolved::Parameter(Json::Array(parameters))
-                })
+                self.collected(producer, &iteration[..common], output, true)
             }
         }
+    }
+
+    /// An output of `producer` over the iterations of the loops it is in below the outer iterations
+    /// `prefix`: a list per loop left, outermost first (a list of lists for a loop in a loop), in
+    /// iteration order. Iterations skipped by a condition contribute nothing. `strict`: an
+    /// iteration that did not succeed is an error (for a task's input), not left out (for the
+    /// pipeline's outputs once the run is over).
+    fn collected(&mut self, producer: usize, prefix: &[usize], output: &str, strict: bool) -> Result<Resolved, String> {
+        let plan = Arc::clone(&self.plan);
+        let expansion = self.expand(producer, prefix);
+        if let Some(reason) = expansion.unavailable.filter(|_| strict) {
+            return Err(reason);
+        }
+        let producer_name = &plan.dag.graph[plan.tasks[producer].node].name;
+        let is_artifact = plan.dag.components[plan.dag.graph[plan.tasks[producer].node].component]
+            .outputs
+            .iter()
+            .any(|o| o.name == *output && o.ty.is_artifact());
+        let loops = plan.tasks[producer].loops.clone();
+        if is_artifact && loops.len() > prefix.len() + 1 {
+            return Err(format!(
+                "collecting the artifact `{producer_name}.{output}` out of a loop nested in another loop (a list of \
+                 lists of artifacts) is not supported; collect it inside the outer loop"
+            ));
+        }
+        let mut parameters = BTreeMap::new();
+        let mut artifacts = Vec::new();
+        for iv in expansion.instances {
+            let name = plan.instance_name(producer, &iv);
+            let Some(instance) = self.instances.get(&(producer, iv.clone())) else {
+                if strict {
+                    return Err(format!("`{name}` did not run"));
+                }
+                continue;
+            };
+            if !instance.status.succeeded() {
+                // A skipped iteration (its condition was false) contributes nothing, as on the cluster.
+                if instance.status == Status::SkippedCondition || !strict {
+                    continue;
+                }
+                return Err(format!("`{name}` {}", status_phrase(instance.status)));
+            }
+            if is_artifact {
+                match instance.outputs.artifacts.get(output) {
+                    Some(a) => artifacts.push(a.clone()),
+                    None if strict => return Err(format!("`{name}` has no `{output}`")),
+                    None => {}
+                }
+            } else {
+                parameters.insert(iv, instance.outputs.parameters.get(output).cloned().unwrap_or(Json::Null));
+            }
+        }
+        if is_artifact {
+            return Ok(Resolved::ArtifactList(artifacts));
+        }
+        let mut current = prefix.to_vec();
+        Ok(Resolved::Parameter(self.nest(&loops, &mut current, &parameters)))
+    }
+
+    /// The values of the iterations below `current`, one list per loop from `current`'s depth on.
+    fn nest(&mut self, loops: &[usize], current: &mut Vec<usize>, values: &BTreeMap<Vec<usize>, Json>) -> Json {
+        if current.len() + 1 >= loops.len() {
+            let inside = values.iter().filter(|(iv, _)| iv.starts_with(current)).map(|(_, v)| v.clone());
+            return Json::Array(inside.collect());
+        }
+        let count = match self.loop_items(loops[current.len()], current) {
+            Some(LoopState::Items(items)) => items.len(),
+            _ => 0,
+        };
+        let mut lists = Vec::with_capacity(count);
+        for i in 0..count {
+            current.push(i);
+            lists.push(self.nest(loops, current, values));
+            current.pop();
+        }
+        Json::Array(lists)
     }
 
     /// Whether the loops' `parallel N` limits let this instance start.
@@ -628,36 +668,7 @@ impl Scheduler {
 
     fn resolve_source_top(&mut self, source: &Source, producer: usize) -> Result<Resolved, String> {
         match source {
-            Source::Collected { output, .. } if producer != usize::MAX => {
-                let plan = Arc::clone(&self.plan);
-                let expansion = self.expand(producer, &[]);
-                let is_artifact = matches!(
-                    plan.dag.components[plan.dag.graph[plan.tasks[producer].node].component]
-                        .outputs
-                        .iter()
-                        .find(|o| o.name == *output)
-                        .map(|o| &o.ty),
-                    Some(IoType::Artifact { .. })
-                );
-                let mut parameters = Vec::new();
-                let mut artifacts = Vec::new();
-                for iv in expansion.instances {
-                    let Some(instance) = self.instances.get(&(producer, iv)) else { continue };
-                    if !instance.status.succeeded() {
-                        continue;
-                    }
-                    if is_artifact {
-                        artifacts.extend(instance.outputs.artifacts.get(output).cloned());
-                    } else {
-                        parameters.push(instance.outputs.parameters.get(output).cloned().unwrap_or(Json::Null));
-                    }
-                }
-                Ok(if is_artifact {
-                    Resolved::ArtifactList(artifacts)
-                } else {
-                    Resolved::Parameter(Json::Array(parameters))
-                })
-            }
+            Source::Collected { output, .. } if producer != usize::MAX => self.collected(producer, &[], output, false),
             Source::Value(v) => Ok(Resolved::Parameter(v.to_json())),
             Source::Param(p) => {
                 self.plan.params.get(p).cloned().map(Resolved::Parameter).ok_or_else(|| format!("no parameter `{p}`"))

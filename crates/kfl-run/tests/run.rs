@@ -438,3 +438,22 @@ fn called_pipelines_run_inlined() {
     assert_eq!(output(&report, "total"), Json::from(113));
     assert!(report.run_dir.join("second.t/manifest.json").exists());
 }
+
+#[test]
+fn fan_in_from_a_loop_in_a_loop_nests_and_from_a_called_pipeline_collects() {
+    let root = scratch("fan-in");
+    let mut a = args(pipeline("fan_in"), &root, &[]);
+    a.pipeline = Some("fan_in".into());
+    let report = run(&a);
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    // Outside both loops: one list per outer iteration, each the inner loop's list, in order.
+    assert_eq!(
+        output(&report, "grid"),
+        Json::from(r#"[[13, 14, 15], [23, 24, 25]] [["1-3", "1-4", "1-5"], ["2-3", "2-4", "2-5"]]"#)
+    );
+    assert_eq!(output(&report, "ys"), serde_json::json!([[13, 14, 15], [23, 24, 25]]));
+    // Inside the outer loop only: the inner loop's flat list.
+    assert_eq!(output(&report, "rows"), Json::from("[13, 14, 15] | [23, 24, 25]"));
+    // A called pipeline's parameter and artifact outputs, collected over the loop it is called in.
+    assert_eq!(output(&report, "summary"), Json::from("0.9=model@0.1,0.8=model@0.2"));
+}

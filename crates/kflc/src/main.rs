@@ -548,7 +548,13 @@ fn build(
                 return ExitCode::from(1);
             }
         },
-        Some(Target::Kfp) => Some(kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default())),
+        Some(Target::Kfp) => match kfl_kfp::check(&dag) {
+            Ok(()) => Some(kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default())),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        },
     };
     if summary {
         let plan = kfl_dag::analysis::render_summary(&kfl_dag::analysis::summarize(&dag), &dag);
