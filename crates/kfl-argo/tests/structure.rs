@@ -436,3 +436,26 @@ pipeline grid() {
     assert!(message.contains("`made.model`") && message.contains("nested in another loop"), "{message}");
     assert!(!message.contains("NodeIndex") && !message.contains('{'), "{message}");
 }
+
+/// Settings on a call of a pipeline show up on every template its tasks run (they were dropped).
+#[test]
+fn settings_of_a_pipeline_call_reach_the_templates_of_its_tasks() {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../kfl-dag/tests/pipeline_call.kfl"))
+        .expect("case");
+    let mut db = Database::default();
+    let file = db.set_file("pipeline_call.kfl", source);
+    let dag = kfl_project::lower(&db, file, Some("outer")).expect("lowers");
+    let wf = workflow(&dag, &ArgoOptions::default()).expect("builds");
+    let steps: Vec<&Json> = templates(&wf).iter().filter(|t| t["container"]["image"].is_string()).collect();
+    let inner: Vec<&&Json> = steps.iter().filter(|t| t["metadata"]["labels"]["kfl.dev/component"] == "step").collect();
+    assert!(!inner.is_empty(), "{steps:#?}");
+    for t in inner {
+        assert_eq!(t["retryStrategy"]["limit"], "3", "{t:#}");
+        assert_eq!(t["activeDeadlineSeconds"], 3600, "{t:#}");
+        assert_eq!(t["container"]["resources"]["requests"]["cpu"], "2", "{t:#}");
+        assert_eq!(t["container"]["resources"]["requests"]["memory"], "1Gi", "{t:#}");
+        assert!(t.get("memoize").is_none(), "cache = false: {t:#}");
+        let env = t["container"]["env"].as_array().expect("env");
+        assert!(env.iter().any(|e| e["name"] == "MODE" && e["value"] == "fast"), "{env:?}");
+    }
+}

@@ -99,3 +99,28 @@ fn errors_stop_lowering() {
     let file = db.set_file("bad.kfl", "pipeline p() { x = nope() }".to_string());
     assert!(matches!(lower(&db, file, None), Err(LowerError::HasErrors(_))));
 }
+
+/// Settings on a call of a pipeline apply to every task the pipeline contains, over the tasks' and
+/// the components' own; `after` orders all of them.
+#[test]
+fn settings_of_a_pipeline_call_reach_every_task_it_contains() {
+    let mut db = Database::default();
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pipeline_call.kfl")).expect("case");
+    let file = db.set_file("pipeline_call.kfl", source);
+    let dag = lower(&db, file, Some("outer")).expect("lowers");
+    let node = |name: &str| dag.graph.node_indices().find(|n| dag.graph[*n].name == name).expect(name);
+    let p = node("p");
+    for name in ["i.a", "i.b"] {
+        let settings = &dag.graph[node(name)].settings;
+        assert_eq!(settings.retries, Some(3), "{name}");
+        assert_eq!(settings.cache, Some(false), "{name}");
+        assert_eq!(settings.timeout.map(|t| t.seconds()), Some(3600), "{name}");
+        assert_eq!(settings.cpu.map(|c| c.millicores()), Some(2000), "{name}");
+        assert_eq!(settings.memory.map(|m| m.to_k8s()).as_deref(), Some("1Gi"), "{name}");
+        assert_eq!(settings.env, vec![("MODE".to_string(), EnvValue::Literal("fast".into()))], "{name}");
+        assert!(dag.graph.contains_edge(p, node(name)), "{name} runs after p");
+    }
+    // The task outside the call keeps its component's settings.
+    assert_eq!(dag.graph[p].settings, Settings::default());
+}

@@ -347,3 +347,23 @@ pipeline grid() {
         assert_eq!(kfl_kfp::check(&dag), Ok(()), "{name}");
     }
 }
+
+/// Settings on a call of a pipeline show up on every task and executor inside its sub-DAG.
+#[test]
+fn settings_of_a_pipeline_call_reach_the_tasks_of_its_sub_dag() {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../kfl-dag/tests/pipeline_call.kfl"))
+        .expect("case");
+    let (spec, _) = spec(&source);
+    let inner = &spec["components"]["comp-inner"]["dag"]["tasks"];
+    for name in ["i-a", "i-b"] {
+        let task = &inner[name];
+        assert_eq!(task["retryPolicy"]["maxRetryCount"], 3, "{name}: {task:#}");
+        assert_eq!(task["cachingOptions"], serde_json::json!({}), "{name}: cache = false: {task:#}");
+        let executor = task["componentRef"]["name"].as_str().expect("component").replace("comp-", "exec-");
+        let container = &spec["deploymentSpec"]["executors"][&executor]["container"];
+        assert_eq!(container["resources"]["resourceCpuRequest"], "2", "{name}: {container:#}");
+        assert_eq!(container["resources"]["resourceMemoryRequest"], "1Gi", "{name}: {container:#}");
+        let env = container["env"].as_array().expect("env");
+        assert!(env.iter().any(|e| e["name"] == "MODE" && e["value"] == "fast"), "{env:?}");
+    }
+}

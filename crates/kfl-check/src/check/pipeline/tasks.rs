@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_model::fields::Place;
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
 use super::{PipelineChecker, Scope};
@@ -268,6 +269,9 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                 }
                 ast::TaskMember::Field(f) => {
                     names.push(&f.name);
+                    if self.refuse_on_pipeline_call(index, f) {
+                        continue;
+                    }
                     match f.name.text.as_str() {
                         "after" => self.check_after(index, &f.value),
                         "display_name" => {
@@ -286,6 +290,35 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
             }
         }
         self.c.check_duplicate_fields(names);
+    }
+
+    /// A task field that a call of a pipeline cannot pass on to the tasks it contains (the field
+    /// table says where each field applies). Returns whether it was refused.
+    fn refuse_on_pipeline_call(&mut self, index: usize, field: &ast::Field) -> bool {
+        let Some((_, Export::Pipeline(_))) = self.tasks[index].callee else { return false };
+        let Some(spec) = kfl_model::fields::field(&field.name.text) else { return false };
+        if spec.allowed_in(Place::PipelineCall) || !spec.allowed_in(Place::Task) {
+            return false;
+        }
+        let applies: Vec<String> = kfl_model::fields::FIELDS
+            .iter()
+            .filter(|f| f.allowed_in(Place::PipelineCall) && f.block.is_none())
+            .map(|f| format!("`{}`", f.name))
+            .collect();
+        self.c.push(
+            Diagnostic::new(
+                Code::FieldNotAllowedHere,
+                field.name.span,
+                format!("`{}` does not apply to a call of a pipeline", field.name.text),
+            )
+            .label("not passed on to the pipeline's tasks")
+            .help(format!(
+                "a call of a pipeline passes `resources` and {} on to every task it contains; set `{}` on those tasks instead",
+                applies.join(", "),
+                field.name.text
+            )),
+        );
+        true
     }
 
     fn check_after(&mut self, index: usize, value: &Expr) {
