@@ -186,6 +186,7 @@ codes! {
     OutputTypeMismatch = "E0216", Error, "output-type-mismatch", "a pipeline output's value does not have its declared type";
     ConditionalOutputEscapes = "E0217", Error, "conditional-output-escapes", "an output of a task inside a condition is used outside it";
     UnsupportedOutputType = "E0218", Error, "unsupported-output-type", "a component output has a type a component cannot produce";
+    ParamTypeMismatch = "E0219", Error, "param-type-mismatch", "a `--param` value on the command line does not have the parameter's declared type";
 
     // Pipelines and the graph
     DependencyCycle = "E0301", Error, "dependency-cycle", "tasks depend on each other in a cycle";
