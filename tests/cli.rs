@@ -202,11 +202,64 @@ fn build_emits_both_targets_and_refuses_broken_pipelines() {
     assert!(stdout.contains("300"), "--param sets the default");
     let (code, _, stderr) = kflc(&["build", "examples/quickstart.kfl", "--target", "kfp", "--param", "n_samples=many"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("expects an Int"), "{stderr}");
+    assert!(stderr.starts_with("error[E0219]: --param `n_samples` expects an Int, got `many`"), "{stderr}");
     let (code, stdout, stderr) = kflc(&["build", "tests/cli/typo.kfl", "--target", "argo"]);
     assert_eq!(code, 1, "a pipeline with errors is never built");
     assert!(stdout.is_empty());
     assert!(stderr.contains("E0103") && stderr.contains("nothing was built"), "{stderr}");
+}
+
+#[test]
+fn build_refuses_a_param_whose_elements_do_not_have_the_declared_type() {
+    let dir = tempdir("param");
+    let file = dir.join("sweep.kfl");
+    std::fs::write(
+        &file,
+        "component train {\n    image = \"python:3.11-slim\"\n    input  sizes: List<List<Int>>\n    python \"\"\"\n        print(sizes)\n    \"\"\"\n}\n\npipeline sweep(sizes: List<List<Int>> = [[64]]) {\n    t = train(sizes: sizes)\n}\n",
+    )
+    .expect("write");
+    let path = file.to_string_lossy().to_string();
+    let (code, stdout, stderr) = kflc(&["build", &path, "--summary", "--param", "sizes=[[64, 32], [16]]"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.is_empty());
+    for (value, message) in [
+        (
+            r#"sizes=[[64], ["a"]]"#,
+            r#"error[E0219]: --param `sizes`: element sizes[1][0] is a String ("a"), expected Int"#,
+        ),
+        ("sizes=[[1.5]]", "error[E0219]: --param `sizes`: element sizes[0][0] is a Float (1.5), expected Int"),
+        ("sizes=[64]", "error[E0219]: --param `sizes`: element sizes[0] is an Int (64), expected List<Int>"),
+    ] {
+        let (code, stdout, stderr) = kflc(&["build", &path, "--target", "kfp", "--param", value]);
+        assert_eq!(code, 2, "{value}: {stderr}");
+        assert!(stdout.is_empty(), "nothing is built for {value}");
+        assert_eq!(
+            stderr,
+            format!("{message}\n  help: `sizes` is declared as List<List<Int>>; give it as JSON of that type\n"),
+        );
+    }
+    let deep = format!("sizes={}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let (code, _, stderr) = kflc(&["build", &path, "--summary", "--param", &deep]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error[E0219]: ") && stderr.contains("recursion limit exceeded"), "{stderr}");
+    assert!(stderr.len() < 400, "the value is cut short: {stderr}");
+
+    let (code, _, stderr) = kflc(&[
+        "build",
+        "examples/nested_pipelines.kfl",
+        "--pipeline",
+        "daily_scoring",
+        "--summary",
+        "--param",
+        "snapshot_date=2024-01-01",
+        "--param",
+        "regions=[\"emea\", 1]",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error[E0219]: --param `regions`: element regions[1] is an Int (1), expected String"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -7,6 +7,9 @@
 //!   split into files at `// file: NAME` lines) is the case `<CODE>`;
 //! - a file `tests/diagnostics/<CODE>-<what>.kfl`, or a folder `tests/diagnostics/<CODE>-<what>/` of
 //!   `.kfl` files, is one more case for that code. Adding a case is adding a file.
+//! - a code about the command line (a `--param` value) has a `$ kflc …` line in its examples
+//!   (`CodeInfo::command`): its case runs that line on the example's files, and the fix's line on the
+//!   fix's files, and the snapshot is the files and what `kflc` prints.
 //!
 //! A case's files are written to a temporary folder and checked there with every file named on the
 //! command line, so the paths in the output are the short names. The test fails when a code has no
@@ -130,14 +133,67 @@ fn numbered(text: &str) -> String {
     text.lines().enumerate().map(|(i, line)| format!("{:>3} | {line}", i + 1).trim_end().to_string() + "\n").collect()
 }
 
-/// Renders one case; returns the snapshot text, or what is wrong with the case.
-fn render(case: &Case, scratch: &Path) -> Result<String, String> {
-    let dir = scratch.join(&case.name);
-    for (name, text) in &case.files {
+/// Writes a case's files into `dir`.
+fn write_files(dir: &Path, files: &[(String, String)]) {
+    for (name, text) in files {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().expect("a parent folder")).expect("case folder");
         std::fs::write(&path, text).expect("case file");
     }
+}
+
+/// A command line as a shell reads it back: words with more than plain characters in `'…'`.
+fn shell_words(args: &[String]) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:".contains(c);
+    let words: Vec<String> =
+        args.iter().map(|w| if w.chars().all(plain) { w.clone() } else { format!("'{w}'") }).collect();
+    words.join(" ")
+}
+
+/// Renders the documented case of a code about the command line: its `$ kflc …` line runs on the
+/// example's files and must be refused with the code (`error[E….]: …`, exit status 2, as every
+/// refused command line); the fix's line runs on the fix's files and must succeed.
+fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<String, String> {
+    let id = case.info.id;
+    let dir = scratch.join(&case.name);
+    write_files(&dir, &case.files);
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let (status, _, stderr) = kflc(&dir, &args);
+    let headline = format!("{}[{id}]: ", case.info.severity.as_str());
+    if !stderr.lines().any(|line| line.starts_with(&headline)) {
+        return Err(format!("`kflc {}` does not report `{headline}…`:\n{stderr}", shell_words(command)));
+    }
+    if status != 2 {
+        return Err(format!("`kflc {}` exits with {status}, expected 2:\n{stderr}", shell_words(command)));
+    }
+    let (Some(fix_files), Some(fix_command)) = (case.info.example("Fix"), case.info.command("Fix")) else {
+        return Err("the fix has no `kfl` block or no `$ kflc …` line".to_string());
+    };
+    let fix_dir = scratch.join(format!("{}-fix", case.name));
+    write_files(&fix_dir, &fix_files);
+    let fix_args: Vec<&str> = fix_command.iter().map(String::as_str).collect();
+    let (fix_status, _, fix_stderr) = kflc(&fix_dir, &fix_args);
+    if fix_status != 0 || fix_stderr.contains(id) {
+        return Err(format!("the fix `kflc {}` exits with {fix_status}:\n{fix_stderr}", shell_words(&fix_command)));
+    }
+
+    let mut out = String::new();
+    for (name, text) in &case.files {
+        out.push_str(&format!("── {name} ──\n{}\n", numbered(text)));
+    }
+    out.push_str(&format!("── kflc {} ── exit status {status}\n{stderr}", shell_words(command)));
+    Ok(out)
+}
+
+/// Renders one case; returns the snapshot text, or what is wrong with the case.
+fn render(case: &Case, scratch: &Path) -> Result<String, String> {
+    if case.name == case.info.id {
+        if let Some(command) = case.info.command("Example") {
+            return render_command(case, &command, scratch);
+        }
+    }
+    let dir = scratch.join(&case.name);
+    write_files(&dir, &case.files);
     let names: Vec<&str> = case.files.iter().map(|(name, _)| name.as_str()).collect();
     let (human_status, _, human) = kflc(&dir, &[&["check"][..], &names].concat());
     let (json_status, json, json_stderr) = kflc(&dir, &[&["check", "--format", "json"][..], &names].concat());

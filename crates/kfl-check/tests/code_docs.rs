@@ -1,5 +1,9 @@
 //! Every diagnostic code is documented with a failing and a fixed example, and both are true: the
 //! example produces the code, the fix produces no error and not the code.
+//!
+//! A code about the command line (its examples carry a `$ kflc …` line, `CodeInfo::command`) is
+//! never produced by the checker: there both examples' files must check without errors, since the
+//! command is what is wrong, and `tests/diagnostics.rs` runs both commands with `kflc`.
 
 mod common;
 
@@ -17,6 +21,27 @@ fn every_code_has_a_true_example_and_fix() {
         };
         if !info.doc.starts_with(&format!("# {}: {}\n", info.id, info.name)) {
             failures.push(format!("{}: the documentation must start with `# {}: {}`", info.id, info.id, info.name));
+        }
+        if let Some(command) = info.command("Example") {
+            if info.command("Fix").is_none() {
+                failures
+                    .push(format!("{}: the example has a command line ({command:?}) but the fix has none", info.id));
+            }
+            for (heading, files) in [("example", &bad), ("fix", &good)] {
+                let db = project(files);
+                let errors: Vec<String> = diagnostics(&db, &files[0].0)
+                    .iter()
+                    .filter(|d| d.code == info.code || d.severity == Severity::Error)
+                    .map(|d| format!("{} {}", d.code, d.message))
+                    .collect();
+                if !errors.is_empty() {
+                    failures.push(format!(
+                        "{}: the {heading}'s files, which its command runs on, produce {errors:?}",
+                        info.id
+                    ));
+                }
+            }
+            continue;
         }
         let db = project(&bad);
         let found = diagnostics(&db, &bad[0].0);

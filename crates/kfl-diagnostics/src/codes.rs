@@ -1,7 +1,8 @@
 //! The registry of diagnostic codes. A code is permanent: once released it keeps its meaning, and a
 //! retired code is never given to another problem. Each code's documentation (what it means, a failing
 //! example and a fixed one) lives in `docs/<CODE>.md` beside this crate; `kflc explain CODE` prints it
-//! and the test suite checks both examples against the checker.
+//! and the test suite checks both examples against the checker, or, for a code about the command line
+//! ([`CodeInfo::command`]), runs both examples' commands.
 
 use crate::Severity;
 
@@ -45,6 +46,42 @@ impl CodeInfo {
             last.1.push('\n');
         }
         Some(files)
+    }
+
+    /// For a code about the command line rather than a file (E0219, a `--param` value): the
+    /// arguments of the `$ kflc …` line in the ```` ```console ```` block of the `## {heading}`
+    /// section, after `kflc`. The section's `kfl` files are then the project the command runs in,
+    /// and the tests run the command instead of checking the files. Words are split as a shell
+    /// splits them, with `'…'` quoting; a line that needs more of the shell (`"`, `\`, `$`, globs,
+    /// redirections) is refused (`None`), so that what the tests run is what a reader who pastes it runs.
+    pub fn command(&self, heading: &str) -> Option<Vec<String>> {
+        let start = self.doc.find(&format!("## {heading}\n"))? + heading.len() + 4;
+        let section = &self.doc[start..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let open = section.find("```console\n")? + "```console\n".len();
+        let close = section[open..].find("\n```")? + open;
+        let line = section[open..close].lines().find_map(|line| line.strip_prefix("$ kflc "))?;
+        let mut words = Vec::new();
+        let mut word: Option<String> = None;
+        let mut quoted = false;
+        for c in line.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    word.get_or_insert_with(String::new);
+                }
+                _ if quoted => word.get_or_insert_with(String::new).push(c),
+                ' ' => words.extend(word.take()),
+                '"' | '\\' | '$' | '`' | ';' | '&' | '|' | '<' | '>' | '(' | ')' | '*' | '?' | '[' | ']' | '{'
+                | '}' | '~' | '#' | '\t' => return None,
+                _ => word.get_or_insert_with(String::new).push(c),
+            }
+        }
+        if quoted {
+            return None;
+        }
+        words.extend(word);
+        Some(words)
     }
 }
 
@@ -149,6 +186,7 @@ codes! {
     OutputTypeMismatch = "E0216", Error, "output-type-mismatch", "a pipeline output's value does not have its declared type";
     ConditionalOutputEscapes = "E0217", Error, "conditional-output-escapes", "an output of a task inside a condition is used outside it";
     UnsupportedOutputType = "E0218", Error, "unsupported-output-type", "a component output has a type a component cannot produce";
+    ParamTypeMismatch = "E0219", Error, "param-type-mismatch", "a `--param` value on the command line does not have the parameter's declared type";
 
     // Pipelines and the graph
     DependencyCycle = "E0301", Error, "dependency-cycle", "tasks depend on each other in a cycle";
@@ -193,4 +231,31 @@ codes! {
     ConstantCondition = "W0011", Warning, "constant-condition", "a condition is always true or always false";
     UnpinnedImage = "W0012", Warning, "unpinned-image", "an image has no tag or uses `latest`";
     UnpinnedPackage = "W0013", Warning, "unpinned-package", "a package is installed without a pinned version";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(doc: &'static str) -> CodeInfo {
+        CodeInfo { code: Code::SyntaxError, id: "E0001", name: "x", severity: Severity::Error, summary: "", doc }
+    }
+
+    #[test]
+    fn a_command_is_split_as_a_shell_splits_it() {
+        let doc = "## Example\n\n```console\n$ kflc build a.kfl  --param 'xs=[1, \"a\"]' --param n=''\n```\n\n## Fix\n\ntext\n";
+        let words = info(doc).command("Example").expect("a command");
+        assert_eq!(words, ["build", "a.kfl", "--param", "xs=[1, \"a\"]", "--param", "n="]);
+        // The command of one section is never taken from the next.
+        assert_eq!(info(doc).command("Fix"), None);
+    }
+
+    #[test]
+    fn a_command_that_needs_more_of_the_shell_is_refused() {
+        for line in ["build a.kfl --param xs=[1]", "build \"a.kfl\"", "build 'a.kfl", "build $FILE", "build a > b"] {
+            let doc = format!("## Example\n```console\n$ kflc {line}\n```\n");
+            let doc: &'static str = Box::leak(doc.into_boxed_str());
+            assert_eq!(info(doc).command("Example"), None, "{line}");
+        }
+    }
 }

@@ -257,6 +257,10 @@ fn main() -> ExitCode {
                 Ok(dag) => dag,
                 Err(_) => return ExitCode::from(2),
             };
+            // `kfl_run` sets the values itself; refused here first, they are printed with their code.
+            if let Err(code) = apply_params(&mut dag.clone(), &params) {
+                return code;
+            }
             let mut args = kfl_run::RunArgs::new(file);
             args.pipeline = pipeline;
             args.params = params;
@@ -289,8 +293,15 @@ fn main() -> ExitCode {
             cluster,
         } => {
             // Checked and rendered as `kflc check` does, before anything connects to a cluster.
-            if let Err(code) = lowered_for(&file, pipeline.as_deref(), "submitted") {
-                return code;
+            // `kfl_cluster` lowers the file and sets the `--param` values again; refused here first,
+            // a value is printed with its code before anything connects to a cluster.
+            match lowered_for(&file, pipeline.as_deref(), "submitted") {
+                Ok(mut dag) => {
+                    if let Err(code) = apply_params(&mut dag, &params) {
+                        return code;
+                    }
+                }
+                Err(code) => return code,
             }
             kfl_cluster::apply_command(kfl_cluster::ApplyArgs {
                 file,
@@ -309,8 +320,13 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "cluster")]
         Command::Plan { file, pipeline, params, name, cluster } => {
-            if let Err(code) = lowered_for(&file, pipeline.as_deref(), "planned") {
-                return code;
+            match lowered_for(&file, pipeline.as_deref(), "planned") {
+                Ok(mut dag) => {
+                    if let Err(code) = apply_params(&mut dag, &params) {
+                        return code;
+                    }
+                }
+                Err(code) => return code,
             }
             kfl_cluster::plan_command(kfl_cluster::PlanArgs { file, pipeline, params, name, cluster: cluster.into() })
         }
@@ -503,6 +519,21 @@ fn lowered_for(file: &std::path::Path, pipeline: Option<&str>, action: &str) -> 
     }
 }
 
+/// Sets the `--param` values on the lowered pipeline. A refused value is printed as the short form of
+/// a diagnostic, with its code when it has one (`error[E0219]: …` and the help), and gives exit status
+/// 2, as every refused command line does.
+fn apply_params(dag: &mut kfl_dag::Dag, params: &[String]) -> Result<(), ExitCode> {
+    let Err(e) = kfl_dag::params::apply_params(dag, params) else { return Ok(()) };
+    match e.code() {
+        Some(code) => eprintln!("error[{code}]: {e}"),
+        None => eprintln!("error: {e}"),
+    }
+    if let Some(help) = e.help() {
+        eprintln!("  help: {help}");
+    }
+    Err(ExitCode::from(2))
+}
+
 fn emit(output: Option<&std::path::Path>, text: &str) -> ExitCode {
     match output {
         Some(path) => match load::write_atomically(path, text) {
@@ -535,9 +566,8 @@ fn build(
         Ok(dag) => dag,
         Err(code) => return code,
     };
-    if let Err(e) = kfl_dag::params::apply_params(&mut dag, params) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+    if let Err(code) = apply_params(&mut dag, params) {
+        return code;
     }
     let text = match target {
         None => None,
