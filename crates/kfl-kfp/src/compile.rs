@@ -19,7 +19,7 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde_json::{json, Map, Value as Json};
 
-use crate::executor::{executor_spec, kubernetes_config};
+use crate::executor::{executor_spec, kubernetes_config, passthrough_executor, PASSTHROUGH_VALUE};
 use crate::types::{value_type, ChannelType};
 use crate::KfpOptions;
 
@@ -131,6 +131,13 @@ pub(crate) struct Compiler<'a> {
     /// `dependentTasks` by (scope, task name).
     deps: BTreeMap<(usize, String), BTreeSet<String>>,
     used_components: BTreeSet<String>,
+    /// The names of tasks and sub-DAG tasks, in every DAG.
+    used_keys: BTreeSet<String>,
+    /// The `kfl-passthrough` executor and its components, one per parameter type, in order of first use.
+    passthrough_executor: Option<String>,
+    passthrough_components: Vec<(ParamType, String)>,
+    /// The `kfl-passthrough` task copying a loop item out of its loop, by (scope, item name).
+    copies: HashMap<(usize, String), String>,
 }
 
 fn is_handler(dag: &Dag, group: usize) -> bool {
@@ -154,6 +161,10 @@ impl<'a> Compiler<'a> {
             task_scope: HashMap::new(),
             deps: BTreeMap::new(),
             used_components: BTreeSet::new(),
+            used_keys: dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect(),
+            passthrough_executor: None,
+            passthrough_components: Vec::new(),
+            copies: HashMap::new(),
         };
         compiler.scopes.push(Scope::new(ScopeKind::Root));
         for g in 0..dag.groups.len() {
@@ -162,7 +173,6 @@ impl<'a> Compiler<'a> {
             compiler.scopes.push(Scope::new(kind));
         }
         // Parents and names, now that every group has its scope.
-        let mut used_keys: BTreeSet<String> = dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect();
         for g in 0..dag.groups.len() {
             let s = compiler.group_scope[g];
             let parent = if is_handler(dag, g) {
@@ -170,7 +180,7 @@ impl<'a> Compiler<'a> {
             } else {
                 compiler.content_scope(dag.groups[g].parent)
             };
-            let key = kfl_dag::unique_name(&compiler.group_key(g), &mut used_keys);
+            let key = kfl_dag::unique_name(&compiler.group_key(g), &mut compiler.used_keys);
             compiler.scopes[s].parent = Some(parent);
             compiler.scopes[s].key = key;
         }
@@ -384,16 +394,37 @@ impl<'a> Compiler<'a> {
         let common = self.lowest_common_scope(origin.scope, scope);
         let mut expr = origin.expr;
         let mut ty = origin.ty;
+        let mut field = origin.field;
         // Up: out of every scope between the producer and the common scope.
         let mut current = origin.scope;
-        let surfaced = match &expr {
+        let mut surfaced = match &expr {
             Expr::TaskOutput { task, key } => format!("{task}-{key}"),
             _ => origin.channel.clone(),
         };
+        if current != common && !matches!(expr, Expr::TaskOutput { .. }) {
+            // A loop item read outside its loop (a called pipeline's output that passes on the
+            // item it was given): only a task's output can leave a DAG, so a task of the loop
+            // copies it, and the copy is collected like any task output.
+            let base = origin.channel.trim_start_matches("pipelinechannel--");
+            let (name, selector, item_ty) = match field.take() {
+                Some((f, field_ty)) => (format!("{base}-{f}"), Some(field_selector(&f)), field_ty),
+                None => (base.to_string(), None, ty),
+            };
+            let ChannelType::Param(param_ty) = item_ty else { return None };
+            let copy = match self.copies.get(&(current, name.clone())) {
+                Some(copy) => copy.clone(),
+                None => {
+                    let arg = Arg { expr, selector, ty: item_ty.clone() };
+                    let copy = self.passthrough_task(current, &name, param_ty, &arg);
+                    self.copies.insert((current, name), copy.clone());
+                    copy
+                }
+            };
+            ty = item_ty;
+            surfaced = format!("{copy}-{PASSTHROUGH_VALUE}");
+            expr = Expr::TaskOutput { task: copy, key: PASSTHROUGH_VALUE.to_string() };
+        }
         while current != common {
-            if !matches!(expr, Expr::TaskOutput { .. }) {
-                return None;
-            }
             if self.is_loop_scope(current) {
                 ty = ty.collected();
             }
@@ -408,7 +439,6 @@ impl<'a> Compiler<'a> {
         // Down: into every scope between the common scope and the reader.
         let chain = self.chain(scope);
         let below = chain.iter().position(|s| *s == common).map(|i| chain[i + 1..].to_vec()).unwrap_or_default();
-        let mut field = origin.field;
         for s in below {
             let mut selector = None;
             if let Some((name, field_ty)) = field.take() {
@@ -445,6 +475,8 @@ impl<'a> Compiler<'a> {
         self.order_dependencies();
         let root = self.assemble(0, root_outputs);
         let mut components = components;
+        let mut executors = executors;
+        self.passthrough_definitions(&mut components, &mut executors);
         for s in 1..self.scopes.len() {
             let outputs = self.sub_dag_outputs(s);
             let spec = self.assemble(s, outputs);
@@ -536,18 +568,88 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// The root DAG's outputs. A pipeline output that is a parameter or a constant has no
-    /// producing task, which is all a `DagOutputsSpec` can name: it is left out.
+    /// The root DAG's outputs. A `DagOutputsSpec` can only select an output of a task of the DAG:
+    /// a pipeline output that is a parameter or a constant is copied by a `kfl-passthrough` task,
+    /// whose output the DAG selects. (A pipeline artifact passed on as an output is left out: no
+    /// task copies artifacts.)
     fn pipeline_outputs(&mut self) -> Outputs {
         let mut outputs = Outputs::default();
         for output in &self.dag.outputs {
             let Some(arg) = self.resolve(&output.source, 0) else { continue };
-            let Expr::TaskOutput { task, key } = &arg.expr else { continue };
-            outputs.add(output.name.clone(), &arg.ty, task, key);
+            match &arg.expr {
+                Expr::TaskOutput { task, key } => outputs.add(output.name.clone(), &arg.ty, task, key),
+                Expr::ComponentInput(_) | Expr::Constant(_) => {
+                    let ty = match (&output.ty, &arg.ty) {
+                        (IoType::Parameter(ty), _) => *ty,
+                        (_, ChannelType::Param(ty)) => *ty,
+                        (_, ChannelType::Artifact { .. }) => continue,
+                    };
+                    let task = self.passthrough_task(0, &format!("output-{}", output.name), ty, &arg);
+                    outputs.add(output.name.clone(), &ChannelType::Param(ty), &task, PASSTHROUGH_VALUE);
+                }
+            }
         }
         outputs
     }
 
+    /// A `kfl-passthrough` task in the DAG of `scope` that copies `arg` into its output `value`,
+    /// named `name` unless a task has that name.
+    fn passthrough_task(&mut self, scope: usize, name: &str, ty: ParamType, arg: &Arg) -> String {
+        let component = self.passthrough_component(ty);
+        let base = k8s_like(name).unwrap_or_else(|| "kfl-passthrough".to_string());
+        let key = kfl_dag::unique_name(&base, &mut self.used_keys);
+        let mut spec = Map::new();
+        let parameters = [(PASSTHROUGH_VALUE.to_string(), parameter_input(arg))].into_iter().collect();
+        insert_inputs(&mut spec, parameters, Map::new());
+        spec.insert("componentRef".into(), json!({ "name": format!("comp-{component}") }));
+        spec.insert("taskInfo".into(), json!({ "name": key }));
+        spec.insert("cachingOptions".into(), json!({ "enableCache": true }));
+        self.scopes[scope].tasks.insert(key.clone(), spec);
+        key
+    }
+
+    /// The `kfl-passthrough` component of values of type `ty`, named after it
+    /// (`kfl-passthrough-int`, …, or the next free name if a user component has it). They all run
+    /// one executor, `exec-kfl-passthrough`: only their declared types differ.
+    fn passthrough_component(&mut self, ty: ParamType) -> String {
+        if let Some((_, name)) = self.passthrough_components.iter().find(|(t, _)| *t == ty) {
+            return name.clone();
+        }
+        if self.passthrough_executor.is_none() {
+            self.passthrough_executor = Some(kfl_dag::unique_name("kfl-passthrough", &mut self.used_components));
+        }
+        let type_name = match ty {
+            ParamType::String => "string",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Bool => "bool",
+            ParamType::List => "list",
+            ParamType::Map => "map",
+        };
+        let name = kfl_dag::unique_name(&format!("kfl-passthrough-{type_name}"), &mut self.used_components);
+        self.passthrough_components.push((ty, name.clone()));
+        name
+    }
+
+    /// The `kfl-passthrough` components and their one executor.
+    fn passthrough_definitions(&self, components: &mut Map<String, Json>, executors: &mut Map<String, Json>) {
+        let Some(executor) = &self.passthrough_executor else { return };
+        executors.insert(format!("exec-{executor}"), passthrough_executor());
+        for (ty, name) in &self.passthrough_components {
+            let definition = Json::Object(ChannelType::Param(*ty).definition());
+            let io = json!({ "parameters": { PASSTHROUGH_VALUE: definition } });
+            let spec = json!({
+                "executorLabel": format!("exec-{executor}"),
+                "inputDefinitions": io,
+                "outputDefinitions": io,
+            });
+            components.insert(format!("comp-{name}"), spec);
+        }
+    }
+
+    /// A sub-DAG's outputs: every one is a task's output surfaced by [`Compiler::resolve`] for a
+    /// reader outside. A called pipeline's output that is its parameter or a constant is inlined by
+    /// lowering: its readers read the caller's value itself, so the sub-DAG need not declare it.
     fn sub_dag_outputs(&self, s: usize) -> Outputs {
         let mut outputs = Outputs::default();
         for (name, (ty, expr)) in &self.scopes[s].outputs {

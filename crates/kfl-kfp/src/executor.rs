@@ -200,6 +200,28 @@ fn sh_script(component: &Component, source: &str) -> (Vec<String>, Vec<String>) 
     (vec!["sh".into(), "-c".into(), script], args)
 }
 
+/// The executor of `kfl-passthrough`, the task that makes a pipeline parameter or a constant an
+/// output of a DAG (a `DagOutputsSpec` can only select a task's output): it writes its input
+/// parameter `value` to its output parameter `value`. The value arrives as a positional parameter,
+/// never in the shell text.
+pub(crate) fn passthrough_executor() -> Json {
+    let script = "mkdir -p \"$(dirname \"$2\")\" && printf '%s' \"$1\" > \"$2\"";
+    let args = [
+        "kfl-passthrough".to_string(),
+        placeholder(&CommandPart::InputValue(PASSTHROUGH_VALUE.into())),
+        placeholder(&CommandPart::OutputParameterPath(PASSTHROUGH_VALUE.into())),
+    ];
+    let container = json!({
+        "image": kfl_dag::DEFAULT_SH_IMAGE,
+        "command": ["sh", "-c", script],
+        "args": args,
+    });
+    crate::object([("container", container)])
+}
+
+/// The name of the input and of the output of `kfl-passthrough`.
+pub(crate) const PASSTHROUGH_VALUE: &str = "value";
+
 /// Quotes a word for a POSIX shell.
 fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))

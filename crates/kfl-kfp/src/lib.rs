@@ -15,6 +15,12 @@
 //!   its declared inputs, every value read from inside one of its declared outputs
 //!   (`pipelinechannel--…`), so each task reads only its own DAG and `dependentTasks` names only
 //!   tasks of the same DAG.
+//! - Every parameter output of the pipeline is an output of the root DAG. A `DagOutputsSpec` can
+//!   only select a task's output, so an output that is a parameter or a constant is copied by a
+//!   synthesized `kfl-passthrough` task (`comp-kfl-passthrough-<type>`, one shell executor
+//!   `exec-kfl-passthrough` in the default `sh` image); so is a loop item that leaves its loop (a
+//!   called pipeline's output passing on the item it was given). kfp's local `SubprocessRunner`
+//!   runs only Python components, so it cannot run such a pipeline.
 //! - Nothing the user or a run supplies is pasted into shell or Python source: `sh` scripts receive
 //!   values as positional parameters, Python scripts are embedded verbatim as one string literal
 //!   and get values from kfp's executor.

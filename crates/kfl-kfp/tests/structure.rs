@@ -366,4 +366,99 @@ fn settings_of_a_pipeline_call_reach_the_tasks_of_its_sub_dag() {
         let env = container["env"].as_array().expect("env");
         assert!(env.iter().any(|e| e["name"] == "MODE" && e["value"] == "fast"), "{env:?}");
     }
+
+/// The task of the root DAG that output `name` of the pipeline selects, and the output key.
+fn output_producer<'a>(spec: &'a Value, name: &str) -> (&'a Value, &'a Value) {
+    let selector = &spec["root"]["dag"]["outputs"]["parameters"][name]["valueFromParameter"];
+    let task = selector["producerSubtask"].as_str().unwrap_or_else(|| panic!("no selector for {name}"));
+    (&spec["root"]["dag"]["tasks"][task], &selector["outputParameterKey"])
+}
+
+#[test]
+fn a_parameter_or_a_constant_output_is_copied_by_a_passthrough_task() {
+    let spec = case("cases_passthrough__outer");
+    let root = &spec["root"];
+    assert_eq!(root["outputDefinitions"]["parameters"]["passthrough"]["parameterType"], "NUMBER_INTEGER");
+    let selector = &root["dag"]["outputs"]["parameters"]["passthrough"]["valueFromParameter"];
+    // The user's task `output_passthrough` has the name `output-passthrough`: the copy gets the next.
+    assert_eq!(selector["producerSubtask"], "output-passthrough-2");
+    assert_eq!(selector["outputParameterKey"], "value");
+    assert_eq!(root["dag"]["tasks"]["output-passthrough"]["componentRef"]["name"], "comp-step");
+    let (task, _) = output_producer(&spec, "passthrough");
+    assert_eq!(task["componentRef"]["name"], "comp-kfl-passthrough-int");
+    assert_eq!(task["inputs"]["parameters"]["value"]["componentInputParameter"], "k");
+    assert!(task.get("dependentTasks").is_none());
+    // A task's output is still selected from the task itself.
+    let (task, key) = output_producer(&spec, "acc");
+    assert_eq!((&task["componentRef"]["name"], key), (&Value::from("comp-step"), &Value::from("acc")));
+    // Every parameter type, declared alike by the DAG and by the component it selects from.
+    for (output, parameter_type) in [
+        ("passthrough", "NUMBER_INTEGER"),
+        ("rate", "NUMBER_DOUBLE"),
+        ("fast", "BOOLEAN"),
+        ("sizes", "LIST"),
+        ("options", "STRUCT"),
+        ("version", "STRING"),
+        ("echoed", "NUMBER_INTEGER"),
+        ("echoed_version", "STRING"),
+    ] {
+        assert_eq!(root["outputDefinitions"]["parameters"][output]["parameterType"], parameter_type, "{output}");
+        let (task, key) = output_producer(&spec, output);
+        let component = &spec["components"][task["componentRef"]["name"].as_str().expect("componentRef")];
+        assert_eq!(component["executorLabel"], "exec-kfl-passthrough", "{output}");
+        assert_eq!(key, "value");
+        for io in ["inputDefinitions", "outputDefinitions"] {
+            assert_eq!(component[io]["parameters"]["value"]["parameterType"], parameter_type, "{output} {io}");
+        }
+    }
+    let (version, _) = output_producer(&spec, "version");
+    assert_eq!(version["inputs"]["parameters"]["value"]["runtimeValue"]["constant"], "v2");
+    let container = &spec["deploymentSpec"]["executors"]["exec-kfl-passthrough"]["container"];
+    assert_eq!(container["image"], kfl_dag::DEFAULT_SH_IMAGE);
+    let script = container["command"][2].as_str().expect("script");
+    assert!(!script.contains("{{$"), "values are arguments, never script text: {script}");
+    assert_eq!(
+        container["args"],
+        serde_json::json!([
+            "kfl-passthrough",
+            "{{$.inputs.parameters['value']}}",
+            "{{$.outputs.parameters['value'].output_file}}"
+        ])
+    );
+}
+
+#[test]
+fn a_called_pipeline_that_passes_its_parameter_on_is_read_as_the_callers_value() {
+    let spec = case("cases_passthrough__outer");
+    let shown = &spec["root"]["dag"]["tasks"]["shown"];
+    assert_eq!(shown["inputs"]["parameters"]["n"]["componentInputParameter"], "k");
+    assert_eq!(shown["inputs"]["parameters"]["label"]["runtimeValue"]["constant"], "inner");
+    let (echoed, _) = output_producer(&spec, "echoed");
+    assert_eq!(echoed["inputs"]["parameters"]["value"]["componentInputParameter"], "k");
+    // Called on its own, the pipeline's parameter output is an output of its root DAG.
+    let echo = case("cases_passthrough__echo");
+    assert_eq!(echo["root"]["outputDefinitions"]["parameters"]["same"]["parameterType"], "NUMBER_INTEGER");
+    let (same, _) = output_producer(&echo, "same");
+    assert_eq!(same["inputs"]["parameters"]["value"]["componentInputParameter"], "n");
+}
+
+#[test]
+fn a_loop_item_passed_on_by_a_called_pipeline_is_copied_in_the_loop_and_collected() {
+    let spec = case("cases_passthrough__collected");
+    let t = &spec["root"]["dag"]["tasks"]["t"];
+    let xs = &t["inputs"]["parameters"]["xs"]["taskOutputParameter"];
+    assert_eq!(xs["producerTask"], "for-loop-1");
+    assert_eq!(t["dependentTasks"], serde_json::json!(["for-loop-1"]));
+    let body = &spec["components"]["comp-for-loop-1"];
+    let key = xs["outputParameterKey"].as_str().expect("key");
+    assert_eq!(body["outputDefinitions"]["parameters"][key]["parameterType"], "LIST");
+    let copy = body["dag"]["outputs"]["parameters"][key]["valueFromParameter"]["producerSubtask"]
+        .as_str()
+        .expect("producerSubtask");
+    let copy = &body["dag"]["tasks"][copy];
+    assert_eq!(copy["componentRef"]["name"], "comp-kfl-passthrough-int");
+    assert_eq!(
+        copy["inputs"]["parameters"]["value"]["componentInputParameter"],
+        "pipelinechannel--for-loop-1-loop-item"
+    );
 }
