@@ -9,6 +9,8 @@
 //! - Incremental: a file's own checks read other files only through [`items::file_exports`], which
 //!   holds names and signatures without spans, so an edit that changes no signature re-checks only
 //!   the edited file. Spans of other files are read only to label an error.
+//! - Two products: diagnostics ([`check_file`]) and the semantic model ([`model::file_model`],
+//!   [`model::program`]), which is what lowering, the backends and the runner read.
 //! - No salsa cycles: imports are read one level deep per query, and import cycles are found by an
 //!   explicit walk and reported as E0115.
 

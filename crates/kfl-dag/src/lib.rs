@@ -3,8 +3,11 @@
 //! It is the only input every backend (Argo, Kubeflow, the local runner) reads.
 //!
 //! Invariants:
-//! - Only pipelines without errors are lowered ([`lower`] refuses otherwise), so every name in a
+//! - Only pipelines without errors are lowered: a [`kfl_model::item::Program`] is only made for a
+//!   project without errors (`kfl_check::model::program` refuses otherwise), so every name in a
 //!   [`Dag`] resolves and the graph has no cycle.
+//! - No syntax: lowering reads the semantic model (`kfl-model`) only; this crate depends on neither
+//!   `kfl-syntax` nor `kfl-check`.
 //! - Each component appears once in [`Dag::components`], however many tasks run it.
 //! - A task's [`model::Settings`] are the component's defaults with the task's overrides applied.
 //! - Pipelines called as tasks are inlined: their tasks are named `caller.inner` and sit in a

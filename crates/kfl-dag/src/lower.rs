@@ -569,6 +569,11 @@ impl<'a> Lowerer<'a> {
                             let element = self.element_type(node, &output);
                             self.read(node, output, element, group)
                         }
+                        // The item of a loop around the call, passed on: read from outside that loop,
+                        // it is the list of every iteration's item.
+                        Source::LoopItem { group: g, field } if !self.group_chain(group).contains(&g) => {
+                            (Source::LoopItem { group: g, field }, ty.list_of())
+                        }
                         other => (other, ty),
                     })
                 }

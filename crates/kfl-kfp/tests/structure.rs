@@ -366,6 +366,7 @@ fn settings_of_a_pipeline_call_reach_the_tasks_of_its_sub_dag() {
         let env = container["env"].as_array().expect("env");
         assert!(env.iter().any(|e| e["name"] == "MODE" && e["value"] == "fast"), "{env:?}");
     }
+}
 
 /// The task of the root DAG that output `name` of the pipeline selects, and the output key.
 fn output_producer<'a>(spec: &'a Value, name: &str) -> (&'a Value, &'a Value) {
