@@ -131,7 +131,7 @@ const TASK_ONLY: &[Place] = &[T, PC];
 const COMPONENT_AND_PIPELINE: &[Place] = &[C, P];
 const TASK_AND_PIPELINE: &[Place] = &[T, P];
 
-/// Every field, blocks first in the order the docs list them.
+/// Every field, blocks first, in the order the docs and the checker's messages list them.
 pub static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "cpu",
@@ -142,28 +142,12 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "CPU the task requests: cores (`2`, `0.5`) or millicores (`500m`)",
     },
     FieldSpec {
-        name: "cpu_limit",
-        block: Some("resources"),
-        kind: FieldKind::Quantity(QuantityKind::Cpu),
-        effect: Effect::Resource { resource: "cpu", request: false, limit: true },
-        places: SETTING,
-        doc: "the most CPU the task may use; at least `cpu`",
-    },
-    FieldSpec {
         name: "memory",
         block: Some("resources"),
         kind: FieldKind::Quantity(QuantityKind::Memory),
         effect: Effect::Resource { resource: "memory", request: true, limit: false },
         places: SETTING,
         doc: "memory the task requests, with a unit: `512Mi`, `32Gi`, `1G`",
-    },
-    FieldSpec {
-        name: "memory_limit",
-        block: Some("resources"),
-        kind: FieldKind::Quantity(QuantityKind::Memory),
-        effect: Effect::Resource { resource: "memory", request: false, limit: true },
-        places: SETTING,
-        doc: "the most memory the task may use; at least `memory`",
     },
     FieldSpec {
         name: "gpu",
@@ -180,6 +164,22 @@ pub static FIELDS: &[FieldSpec] = &[
         effect: Effect::Accelerator,
         places: SETTING,
         doc: "the kind of GPU, as the value of the node label that names it, e.g. `nvidia-tesla-a100`",
+    },
+    FieldSpec {
+        name: "cpu_limit",
+        block: Some("resources"),
+        kind: FieldKind::Quantity(QuantityKind::Cpu),
+        effect: Effect::Resource { resource: "cpu", request: false, limit: true },
+        places: SETTING,
+        doc: "the most CPU the task may use; at least `cpu`",
+    },
+    FieldSpec {
+        name: "memory_limit",
+        block: Some("resources"),
+        kind: FieldKind::Quantity(QuantityKind::Memory),
+        effect: Effect::Resource { resource: "memory", request: false, limit: true },
+        places: SETTING,
+        doc: "the most memory the task may use; at least `memory`",
     },
     FieldSpec {
         name: "env",

@@ -11,10 +11,6 @@ use crate::check::Checker;
 use crate::k8s;
 use crate::types::{is_assignable, Ty};
 
-/// The fields every component and task may set, beside the blocks.
-const COMPONENT_FIELDS: [&str; 9] =
-    ["image", "packages", "command", "args", "description", "retries", "timeout", "cache", "tolerations"];
-
 impl Checker<'_> {
     pub(super) fn check_component(&mut self, component: &ast::Component) {
         let mut names: HashMap<&str, (Span, &'static str)> = HashMap::new();
@@ -93,7 +89,7 @@ impl Checker<'_> {
                 "packages" => self.check_packages(field, &scripts),
                 "command" | "args" => self.check_command(field, &inputs, &outputs, &scripts),
                 _ if self.check_common_field(field) => {}
-                _ => self.unknown_field(&field.name, &COMPONENT_FIELDS, "a component"),
+                _ => self.unknown_field(&field.name, kfl_model::fields::Place::Component),
             }
         }
 

@@ -2,7 +2,10 @@
 //! limits below requests, unknown resources, and `accelerator`, a node label value (not a
 //! resource name). A task's block is checked on top of the component's.
 
-use kfl_diagnostics::{Code, Diagnostic, Label};
+use std::collections::BTreeMap;
+
+use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_model::fields::{self, Effect, FieldKind, FieldSpec};
 use kfl_syntax::ast::{self, Expr, ExprKind};
 
 use crate::check::helpers::{help_did_you_mean, strip_parens, HelpIfNone};
@@ -11,7 +14,53 @@ use crate::k8s;
 use crate::types::Ty;
 use crate::units::{self, UnitError};
 
-const RESOURCES: [&str; 6] = ["cpu", "memory", "gpu", "accelerator", "cpu_limit", "memory_limit"];
+/// A request or a limit of one Kubernetes resource: its amount in the base unit (millicores,
+/// bytes), as written for messages, the row that set it and where.
+struct Amount {
+    amount: u128,
+    text: String,
+    kind: units::QuantityKind,
+    field: &'static str,
+    span: Span,
+}
+
+/// Records what a row of the table sets: the request, the limit, or both, of its resource.
+fn record(
+    amounts: &mut BTreeMap<&'static str, [Option<Amount>; 2]>,
+    spec: &'static FieldSpec,
+    n: &ast::NumberLit,
+    span: Span,
+) {
+    let Effect::Resource { resource, request, limit } = spec.effect else { return };
+    let FieldKind::Quantity(kind) = spec.kind else { return };
+    let unit = n.unit.as_deref();
+    let (amount, text) = match kind {
+        units::QuantityKind::Cpu => match units::parse_cpu(&n.value, unit) {
+            Ok(c) => (u128::from(c.millicores()), c.to_string()),
+            Err(_) => return,
+        },
+        units::QuantityKind::Memory => match units::parse_memory(&n.value, unit) {
+            Ok(m) => (u128::from(m.bytes()), m.to_string()),
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    let slot = amounts.entry(resource).or_default();
+    for (index, sets) in [request, limit].into_iter().enumerate() {
+        if sets {
+            slot[index] = Some(Amount { amount, text: text.clone(), kind, field: spec.name, span });
+        }
+    }
+}
+
+/// `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
 
 fn unit_error_code(error: &UnitError) -> Code {
     match error {
@@ -73,11 +122,12 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a `resources` block entry by entry against the field table's rows for it, and the
+    /// limits against the requests of the same Kubernetes resource.
     pub(super) fn check_resources(&mut self, block: &ast::KvBlock) {
-        let mut cpu = None;
-        let mut cpu_limit = None;
-        let mut memory = None;
-        let mut memory_limit = None;
+        // Per Kubernetes resource: the request and the limit set so far, with the row and the span
+        // that set each, in the resource's base unit.
+        let mut amounts: BTreeMap<&'static str, [Option<Amount>; 2]> = BTreeMap::new();
         let mut gpu: Option<u32> = None;
         let mut accelerator = None;
         // A task's block overrides the component's entry by entry: start from the component's values.
@@ -86,97 +136,70 @@ impl Checker<'_> {
             ExprKind::Number(n) => Some(n.clone()),
             _ => None,
         };
-        let mut gpu_present = block.entries.iter().chain(&base).any(|e| e.key.text() == "gpu");
+        let is_gpu = |key: &str| fields::block_entry("resources", key).is_some_and(|f| f.effect == Effect::Gpu);
+        let mut gpu_present = block.entries.iter().chain(&base).any(|e| is_gpu(e.key.text()));
         for entry in base.iter().filter(|b| !block.entries.iter().any(|e| e.key.text() == b.key.text())) {
+            let Some(spec) = fields::block_entry("resources", entry.key.text()) else { continue };
             let Some(n) = number_of(entry) else { continue };
-            let span = entry.value.span;
-            let unit = n.unit.as_deref();
-            match entry.key.text() {
-                "cpu" => cpu = units::parse_cpu(&n.value, unit).ok().map(|c| (c, span)),
-                "cpu_limit" => cpu_limit = units::parse_cpu(&n.value, unit).ok().map(|c| (c, span)),
-                "memory" => memory = units::parse_memory(&n.value, unit).ok().map(|m| (m, span)),
-                "memory_limit" => memory_limit = units::parse_memory(&n.value, unit).ok().map(|m| (m, span)),
-                "gpu" => gpu = units::parse_gpu(&n.value, unit).ok(),
+            match spec.effect {
+                Effect::Resource { .. } => record(&mut amounts, spec, &n, entry.value.span),
+                Effect::Gpu => gpu = units::parse_gpu(&n.value, n.unit.as_deref()).ok(),
                 _ => {}
             }
         }
-        if gpu_present && gpu.is_none() && !block.entries.iter().any(|e| e.key.text() == "gpu") {
-            gpu_present = base.iter().any(|e| e.key.text() == "gpu" && number_of(e).is_some());
+        if gpu_present && gpu.is_none() && !block.entries.iter().any(|e| is_gpu(e.key.text())) {
+            gpu_present = base.iter().any(|e| is_gpu(e.key.text()) && number_of(e).is_some());
         }
         for entry in &block.entries {
             let key = entry.key.text();
             let value = strip_parens(&entry.value);
-            let number = match &value.kind {
-                ExprKind::Number(n) => Some(n),
-                _ => None,
+            let Some(spec) = fields::block_entry("resources", key) else {
+                let known: Vec<&str> = fields::entries_of("resources").map(|f| f.name).collect();
+                self.push(
+                    Diagnostic::new(Code::UnknownResource, entry.key.span(), format!("unknown resource `{key}`"))
+                        .label("not a resource KFL knows")
+                        .maybe_help(help_did_you_mean(key, known.iter().copied()))
+                        .help_if_none(format!("resources are {}", and_list(&known))),
+                );
+                continue;
             };
-            match key {
-                "cpu" | "cpu_limit" => {
-                    self.check_quantity(value, units::QuantityKind::Cpu);
-                    let parsed = number.and_then(|n| units::parse_cpu(&n.value, n.unit.as_deref()).ok());
-                    if key == "cpu" {
-                        cpu = parsed.map(|c| (c, value.span))
-                    } else {
-                        cpu_limit = parsed.map(|c| (c, value.span))
+            match (spec.kind, spec.effect) {
+                (FieldKind::Quantity(kind), effect) => {
+                    self.check_quantity(value, kind);
+                    let ExprKind::Number(n) = &value.kind else { continue };
+                    match effect {
+                        Effect::Resource { .. } => record(&mut amounts, spec, n, value.span),
+                        Effect::Gpu => gpu = units::parse_gpu(&n.value, n.unit.as_deref()).ok(),
+                        _ => {}
                     }
                 }
-                "memory" | "memory_limit" => {
-                    self.check_quantity(value, units::QuantityKind::Memory);
-                    let parsed = number.and_then(|n| units::parse_memory(&n.value, n.unit.as_deref()).ok());
-                    if key == "memory" {
-                        memory = parsed.map(|m| (m, value.span))
-                    } else {
-                        memory_limit = parsed.map(|m| (m, value.span))
-                    }
-                }
-                "gpu" => {
-                    self.check_quantity(value, units::QuantityKind::Gpu);
-                    gpu = number.and_then(|n| units::parse_gpu(&n.value, n.unit.as_deref()).ok());
-                }
-                "accelerator" => {
+                (FieldKind::LabelValue, _) => {
                     let ty = self.literal_ty(value);
-                    if self.expect_type(value, &ty, &Ty::String, "`accelerator`") {
+                    if self.expect_type(value, &ty, &Ty::String, &format!("`{key}`")) {
                         if let ExprKind::Str(s) = &value.kind {
                             self.check_accelerator(s);
                         }
                     }
                     accelerator = Some(entry.key.span());
                 }
-                _ => {
-                    self.push(
-                        Diagnostic::new(Code::UnknownResource, entry.key.span(), format!("unknown resource `{key}`"))
-                            .label("not a resource KFL knows")
-                            .maybe_help(help_did_you_mean(key, RESOURCES))
-                            .help_if_none("resources are cpu, memory, gpu, accelerator, cpu_limit and memory_limit"),
-                    );
-                }
+                _ => {}
             }
         }
-        if let (Some((request, request_span)), Some((limit, limit_span))) = (cpu, cpu_limit) {
-            if limit < request {
+        for [request, limit] in amounts.values() {
+            let (Some(request), Some(limit)) = (request, limit) else { continue };
+            if limit.amount < request.amount {
                 self.push(
                     Diagnostic::new(
                         Code::LimitBelowRequest,
-                        limit_span,
-                        format!("the CPU limit {limit} is below the request {request}"),
+                        limit.span,
+                        format!("the {} limit {} is below the request {}", request.kind, limit.text, request.text),
                     )
                     .label("limit below request")
-                    .secondary(Label::new(request_span, "requested here"))
-                    .help("raise `cpu_limit` to at least `cpu`, or lower `cpu`"),
-                );
-            }
-        }
-        if let (Some((request, request_span)), Some((limit, limit_span))) = (memory, memory_limit) {
-            if limit < request {
-                self.push(
-                    Diagnostic::new(
-                        Code::LimitBelowRequest,
-                        limit_span,
-                        format!("the memory limit {limit} is below the request {request}"),
-                    )
-                    .label("limit below request")
-                    .secondary(Label::new(request_span, "requested here"))
-                    .help("raise `memory_limit` to at least `memory`, or lower `memory`"),
+                    .secondary(Label::new(request.span, "requested here"))
+                    .help(format!(
+                        "raise `{}` to at least `{}`, or lower `{}`",
+                        limit.field, request.field, request.field
+                    )),
                 );
             }
         }

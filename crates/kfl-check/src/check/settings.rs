@@ -5,28 +5,32 @@
 use std::collections::{HashMap, HashSet};
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_model::fields::{self, FieldKind, Place};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
 use crate::check::helpers::{help_did_you_mean, strip_parens, HelpIfNone};
 use crate::check::Checker;
 use crate::k8s;
 use crate::types::Ty;
-use crate::units;
-
-const BLOCKS: [&str; 5] = ["resources", "env", "node_selector", "labels", "annotations"];
 
 impl Checker<'_> {
-    /// Checks a field every component and task may set. Returns false if the name is not one of them.
+    /// Checks a field that is a setting of components and tasks (a row of the field table that a
+    /// task may write: `retries`, `timeout`, `cache`, `tolerations`, …) by the row's kind. Returns
+    /// false if the name is not such a field.
     pub(super) fn check_common_field(&mut self, field: &ast::Field) -> bool {
-        match field.name.text.as_str() {
-            "retries" => {
+        let Some(spec) = fields::field(&field.name.text) else { return false };
+        if !spec.allowed_in(Place::Task) || spec.is_keyed_block() {
+            return false;
+        }
+        match spec.kind {
+            FieldKind::Retries => {
                 let ty = self.literal_ty(&field.value);
-                if self.expect_type(&field.value, &ty, &Ty::Int, "`retries`") {
+                if self.expect_type(&field.value, &ty, &Ty::Int, &format!("`{}`", spec.name)) {
                     if let ExprKind::Number(n) = &strip_parens(&field.value).kind {
                         let ok = n.value.parse::<i64>().is_ok_and(|v| (0..=100).contains(&v));
                         if !ok {
                             self.push(
-                                Diagnostic::new(Code::InvalidRetries, field.value.span, format!("`retries = {}` is out of range", n.value))
+                                Diagnostic::new(Code::InvalidRetries, field.value.span, format!("`{} = {}` is out of range", spec.name, n.value))
                                     .label("not from 0 to 100")
                                     .help("retries counts how often a failed task is tried again: a whole number from 0 to 100"),
                             );
@@ -34,12 +38,12 @@ impl Checker<'_> {
                     }
                 }
             }
-            "timeout" => self.check_quantity(&field.value, units::QuantityKind::Duration),
-            "cache" => {
+            FieldKind::Quantity(kind) => self.check_quantity(&field.value, kind),
+            FieldKind::Bool => {
                 let ty = self.literal_ty(&field.value);
-                self.expect_type(&field.value, &ty, &Ty::Bool, "`cache`");
+                self.expect_type(&field.value, &ty, &Ty::Bool, &format!("`{}`", spec.name));
             }
-            "tolerations" => self.check_tolerations(&field.value),
+            FieldKind::Tolerations => self.check_tolerations(&field.value),
             _ => return false,
         }
         true
@@ -245,22 +249,27 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn unknown_field(&mut self, name: &Ident, allowed: &[&str], what: &str) {
-        let candidates: Vec<&str> = allowed.iter().copied().chain(BLOCKS).collect();
+    /// A field the table does not allow in `place`; the help lists what is allowed there.
+    pub(super) fn unknown_field(&mut self, name: &Ident, place: Place) {
+        let what = place.describe();
+        let allowed: Vec<&str> = fields::fields_in(place).map(|f| f.name).collect();
+        let blocks = fields::block_names();
+        let candidates: Vec<&str> = allowed.iter().copied().chain(blocks.iter().copied()).collect();
         self.push(
             Diagnostic::new(Code::UnknownField, name.span, format!("{what} has no field `{}`", name.text))
                 .label("unknown field")
                 .maybe_help(help_did_you_mean(&name.text, candidates.iter().copied()))
-                .help_if_none(format!("{what} sets {}, and the blocks {}", allowed.join(", "), BLOCKS.join(", "))),
+                .help_if_none(format!("{what} sets {}, and the blocks {}", allowed.join(", "), blocks.join(", "))),
         );
     }
 
     pub(super) fn unknown_block(&mut self, name: &Ident, what: &str) {
+        let blocks = fields::block_names();
         self.push(
             Diagnostic::new(Code::UnknownField, name.span, format!("{what} has no block `{}`", name.text))
                 .label("unknown block")
-                .maybe_help(help_did_you_mean(&name.text, BLOCKS))
-                .help_if_none(format!("the blocks are {}", BLOCKS.join(", "))),
+                .maybe_help(help_did_you_mean(&name.text, blocks.iter().copied()))
+                .help_if_none(format!("the blocks are {}", blocks.join(", "))),
         );
     }
 }

@@ -13,7 +13,6 @@ use crate::items::{self, lookup, visible_names, Export, Found};
 use crate::types::{is_assignable, Ty, BUILTIN_ARTIFACTS, PARAMETER_TYPES};
 use crate::{k8s, parse, SourceFile};
 
-const TASK_FIELDS: [&str; 6] = ["retries", "timeout", "cache", "tolerations", "after", "display_name"];
 
 impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
     pub(super) fn check_task(&mut self, index: usize) {
@@ -284,7 +283,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                                 .help("set it in the component; a task may override resources, env, retries, timeout, cache, tolerations and add `after`"),
                         ),
                         _ if self.c.check_common_field(f) => {}
-                        _ => self.c.unknown_field(&f.name, &TASK_FIELDS, "a task"),
+                        _ => self.c.unknown_field(&f.name, Place::Task),
                     }
                 }
             }
