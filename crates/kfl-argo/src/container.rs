@@ -302,6 +302,15 @@ pub(crate) fn resources(settings: &Settings) -> Option<Json> {
     if let Some(gpu) = settings.gpu.filter(|g| *g > 0) {
         limits.insert("nvidia.com/gpu".into(), Json::String(gpu.to_string()));
     }
+    // Every other container resource of the field table, by its Kubernetes name.
+    for (resource, amount) in &settings.resources {
+        if let Some(request) = &amount.request {
+            requests.insert((*resource).into(), Json::String(request.clone()));
+        }
+        if let Some(limit) = &amount.limit {
+            limits.insert((*resource).into(), Json::String(limit.clone()));
+        }
+    }
     let mut out = Map::new();
     if !requests.is_empty() {
         out.insert("requests".into(), Json::Object(requests));

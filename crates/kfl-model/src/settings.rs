@@ -66,6 +66,16 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// `None`: caching on (the default).
     pub cache: Option<bool>,
+    /// Container resources other than CPU and memory, by their Kubernetes name
+    /// (`ephemeral-storage`): what a row of the field table with [`Effect::Resource`] sets.
+    pub resources: BTreeMap<&'static str, ResourceAmount>,
+}
+
+/// A request and a limit of one container resource, as Kubernetes quantities (`10Gi`).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ResourceAmount {
+    pub request: Option<String>,
+    pub limit: Option<String>,
 }
 
 impl Settings {
@@ -86,6 +96,21 @@ impl Settings {
                     self.memory = Some(*memory);
                 } else {
                     self.memory_limit = Some(*memory);
+                }
+            }
+            (Effect::Resource { resource, request, limit }, value) => {
+                let quantity = match value {
+                    SettingValue::Cpu(cpu) => cpu.to_k8s(),
+                    SettingValue::Memory(memory) => memory.to_k8s(),
+                    SettingValue::Count(n) => n.to_string(),
+                    _ => return,
+                };
+                let amount = self.resources.entry(resource).or_default();
+                if request {
+                    amount.request = Some(quantity.clone());
+                }
+                if limit {
+                    amount.limit = Some(quantity);
                 }
             }
             (Effect::Gpu, SettingValue::Count(n)) => self.gpu = Some(*n),
