@@ -340,6 +340,42 @@ pub fn entries_of(block: &str) -> impl Iterator<Item = &'static FieldSpec> + '_ 
     FIELDS.iter().filter(move |f| f.block == Some(block))
 }
 
+/// The reference of every field as a Markdown table: where it is written, what it takes, where it
+/// is allowed and what it does. `docs/language.md` holds exactly this table (a test compares them)
+/// and `kflc explain fields` prints it.
+pub fn reference_table() -> String {
+    let mut out = String::from("| Field | Value | Where | Meaning |\n|---|---|---|---|\n");
+    for f in FIELDS {
+        let value = match f.kind {
+            FieldKind::Quantity(kind) => kind.human_name().to_string(),
+            FieldKind::Retries => "whole number, 0 to 100".to_string(),
+            FieldKind::Bool => "`Bool`".to_string(),
+            FieldKind::Text => "`String`".to_string(),
+            FieldKind::LabelValue => "`String`, a label value".to_string(),
+            FieldKind::Image => "`String`, an image reference".to_string(),
+            FieldKind::Packages => "`List<String>` of pip requirements".to_string(),
+            FieldKind::Command => "list of strings and placeholders".to_string(),
+            FieldKind::Tasks => "a task or a list of tasks".to_string(),
+            FieldKind::Tolerations => "list of `{key, operator, value, effect, toleration_seconds}`".to_string(),
+            FieldKind::Env => "`NAME = \"value\"` or `NAME = secret(name: …, key: …)`".to_string(),
+            FieldKind::Labels => "`\"label-key\" = \"label value\"`".to_string(),
+            FieldKind::Annotations => "`\"key\" = \"text\"`".to_string(),
+        };
+        let places: Vec<&str> = f
+            .places
+            .iter()
+            .map(|p| match p {
+                Place::Component => "component",
+                Place::Task => "task",
+                Place::PipelineCall => "call of a pipeline",
+                Place::Pipeline => "pipeline",
+            })
+            .collect();
+        out.push_str(&format!("| `{}` | {value} | {} | {} |\n", f.path(), places.join(", "), f.doc));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +387,18 @@ mod tests {
                 assert!(!(a.name == b.name && a.block == b.block), "{} is in the table twice", a.path());
             }
         }
+    }
+
+    /// The docs show the table between two markers; regenerate it with `kflc explain fields`.
+    #[test]
+    fn the_docs_hold_the_reference_table() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/language.md"))
+            .expect("docs/language.md");
+        let begin = "<!-- fields:begin (generated from kfl_model::fields::FIELDS; `kflc explain fields`) -->\n";
+        let end = "<!-- fields:end -->";
+        let start = docs.find(begin).expect("the begin marker") + begin.len();
+        let stop = docs[start..].find(end).expect("the end marker") + start;
+        assert_eq!(&docs[start..stop], reference_table(), "docs/language.md's field table is out of date");
     }
 
     #[test]

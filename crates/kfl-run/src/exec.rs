@@ -232,7 +232,10 @@ async fn run_attempt(
     if attempt == 1 {
         for resource in settings.resources.keys() {
             // Nothing on this machine reserves or caps it: a cluster does.
-            let _ = env.notes.send(format!("{}: `{resource}` is requested on a cluster; a local run does not reserve or limit it", job.name));
+            let _ = env.notes.send(format!(
+                "{}: `{resource}` is requested on a cluster; a local run does not reserve or limit it",
+                job.name
+            ));
         }
     }
     for (name, value) in &settings.env {

@@ -46,7 +46,8 @@ enum Command {
     },
     /// Print the documentation of a diagnostic code, e.g. `kflc explain E0102`.
     Explain {
-        /// A code (`E0102`) or its name (`unresolved-name`); leave out to list every code.
+        /// A code (`E0102`) or its name (`unresolved-name`), or `fields` for the reference of every
+        /// setting; leave out to list every code.
         code: Option<String>,
     },
     /// Build a pipeline into a workload: an Argo Workflow or a Kubeflow PipelineSpec (YAML).
@@ -619,6 +620,10 @@ fn explain(code: Option<String>) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     };
+    if code == "fields" {
+        print!("{}", kfl_model::fields::reference_table());
+        return ExitCode::SUCCESS;
+    }
     match kfl_diagnostics::Code::lookup(&code) {
         Some(code) => {
             let info = code.info();

@@ -24,7 +24,6 @@ use crate::items::Export;
 use crate::types::{is_assignable, Ty};
 use crate::SourceFile;
 
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scope {
     Loop(usize),
@@ -253,7 +252,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 ast::StmtKind::Field(f) => {
                     if self.scopes.is_empty() {
                         field_names.push(&f.name);
-                        if kfl_model::fields::field(&f.name.text).is_some_and(|spec| spec.allowed_in(kfl_model::fields::Place::Pipeline)) {
+                        if kfl_model::fields::field(&f.name.text)
+                            .is_some_and(|spec| spec.allowed_in(kfl_model::fields::Place::Pipeline))
+                        {
                             let ty = self.c.literal_ty(&f.value);
                             self.c.expect_type(&f.value, &ty, &Ty::String, &format!("`{}`", f.name.text));
                         } else {

@@ -13,7 +13,6 @@ use crate::items::{self, lookup, visible_names, Export, Found};
 use crate::types::{is_assignable, Ty, BUILTIN_ARTIFACTS, PARAMETER_TYPES};
 use crate::{k8s, parse, SourceFile};
 
-
 impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
     pub(super) fn check_task(&mut self, index: usize) {
         let stmt = self.tasks[index].stmt;
