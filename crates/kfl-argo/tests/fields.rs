@@ -8,7 +8,8 @@ use kfl_model::fields::{Effect, FieldKind, FieldSpec, Place, FIELDS};
 use kfl_model::units::QuantityKind;
 
 /// (backend, field path, why): settings a backend cannot express.
-const NOT_APPLICABLE: &[(&str, &str, &str)] = &[];
+const NOT_APPLICABLE: &[(&str, &str, &str)] =
+    &[("kfp", "resources.ephemeral_storage", "the PipelineSpec's ResourceSpec has no ephemeral storage")];
 
 /// A valid value of each kind, as KFL source.
 fn sample(field: &FieldSpec) -> String {

@@ -459,3 +459,16 @@ fn settings_of_a_pipeline_call_reach_the_templates_of_its_tasks() {
         assert!(env.iter().any(|e| e["name"] == "MODE" && e["value"] == "fast"), "{env:?}");
     }
 }
+
+/// `resources { ephemeral_storage = 10Gi }` (a row of the field table) becomes the container's
+/// `ephemeral-storage` request and limit.
+#[test]
+fn ephemeral_storage_is_a_request_and_a_limit() {
+    let wf = from_source(
+        "component step {\n    output out: String\n    resources { ephemeral_storage = 10Gi }\n    sh \"\"\"\n        echo ok > \"$out\"\n    \"\"\"\n}\npipeline p() {\n    s = step()\n    output o = s.out\n}\n",
+    )
+    .expect("builds");
+    let step = templates(&wf).iter().find(|t| t["container"]["image"].is_string()).expect("a container template");
+    assert_eq!(step["container"]["resources"]["requests"]["ephemeral-storage"], "10Gi", "{step:#}");
+    assert_eq!(step["container"]["resources"]["limits"]["ephemeral-storage"], "10Gi", "{step:#}");
+}

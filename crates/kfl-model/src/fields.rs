@@ -182,6 +182,14 @@ pub static FIELDS: &[FieldSpec] = &[
         doc: "the most memory the task may use; at least `memory`",
     },
     FieldSpec {
+        name: "ephemeral_storage",
+        block: Some("resources"),
+        kind: FieldKind::Quantity(QuantityKind::Memory),
+        effect: Effect::Resource { resource: "ephemeral-storage", request: true, limit: true },
+        places: SETTING,
+        doc: "scratch disk of the task's container (its request and limit), with a unit: `10Gi`",
+    },
+    FieldSpec {
         name: "env",
         block: None,
         kind: FieldKind::Env,
