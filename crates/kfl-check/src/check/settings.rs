@@ -110,9 +110,11 @@ impl Checker<'_> {
             }
             seen.insert(key.to_string(), entry.key.span());
         }
-        match block.name.text.as_str() {
-            "resources" => self.check_resources(block),
-            "env" => {
+        // The block's rows in the field table say what its entries are.
+        let keyed = fields::field(&block.name.text).filter(|f| f.is_keyed_block()).map(|f| f.kind);
+        match keyed {
+            None if fields::entries_of(&block.name.text).next().is_some() => self.check_resources(block),
+            Some(FieldKind::Env) => {
                 for entry in &block.entries {
                     if let Err(why) = k8s::check_env_name(entry.key.text()) {
                         self.push(
@@ -144,7 +146,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            "node_selector" | "labels" | "annotations" => {
+            Some(kind @ (FieldKind::Labels | FieldKind::Annotations)) => {
                 for entry in &block.entries {
                     if let Err(why) = k8s::check_label_key(entry.key.text()) {
                         self.push(
@@ -164,7 +166,7 @@ impl Checker<'_> {
                             .label("not a string")
                             .help("quote the value"),
                         );
-                    } else if block.name.text != "annotations" {
+                    } else if kind == FieldKind::Labels {
                         // The backends read the value through parentheses too.
                         if let ExprKind::Str(s) = &strip_parens(&entry.value).kind {
                             if let Err(why) = k8s::check_label_value(&s.value) {
