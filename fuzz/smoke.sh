@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI smoke test of the fuzz targets, on stable Rust and without cargo-fuzz:
-#   1. builds both targets with a plain `cargo build` (libfuzzer-sys links libFuzzer's `main`; without
+#   1. builds the targets with a plain `cargo build` (libfuzzer-sys links libFuzzer's `main`; without
 #      coverage instrumentation the binaries cannot explore, but they run the files they are given);
 #   2. runs every input under fuzz/regressions/ (crashes found earlier, kept so they stay fixed),
 #      fuzz/seeds/, and every .kfl file of the repository through each target.
@@ -11,7 +11,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-targets=(parse_check parse_fmt_parse)
+targets=(parse_check parse_fmt_parse check_lower_emit)
 
 echo "smoke: building ${targets[*]}"
 cargo build --manifest-path "$here/Cargo.toml" --bins --quiet
