@@ -284,6 +284,12 @@ fn apply_never_submits_a_pipeline_with_errors_and_explains_a_missing_cluster() {
     // Rendered as `kflc check` renders them: code, file and line, help.
     assert!(stderr.contains("E0103") && stderr.contains("typo.kfl:"), "{stderr}");
     assert!(stderr.contains("nothing was submitted") && !stderr.contains("Kubernetes"), "{stderr}");
+    // The same before Kubeflow Pipelines is called: nothing is uploaded (the endpoint is not even tried).
+    let (code, _, stderr) =
+        kflc(&["apply", "tests/cli/typo.kfl", "--backend", "kfp", "--endpoint", "http://127.0.0.1:1"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("E0103") && stderr.contains("nothing was submitted"), "{stderr}");
+    assert!(!stderr.contains("cannot reach") && !stderr.contains("Kubeflow"), "{stderr}");
     let (code, _, stderr) = kflc(&["plan", "tests/cli/typo.kfl", "--kubeconfig", "/nonexistent/kubeconfig"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("E0103") && stderr.contains("nothing was planned"), "{stderr}");

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use kfl_model::Origin;
+
 /// What a request was doing, for error messages (`patch` `workflows.argoproj.io` in `ml`).
 #[derive(Clone, Debug)]
 pub struct Op {
@@ -27,14 +29,23 @@ impl Op {
     }
 }
 
+/// A place in the `.kfl` source, as data: the declaration's [`Origin`] (file and byte span) and
+/// what is declared there (`component `train` (template `train`)`, `task `trained``). The caller
+/// that loaded the texts turns it into a line and an excerpt (`kflc` renders it with miette).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceRef {
+    pub origin: Origin,
+    pub what: String,
+}
+
 /// One field the server refused, and where it comes from in the `.kfl` source when known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldError {
     /// The field path as the server wrote it (`.spec.templates[0].container.foo`).
     pub field: String,
     pub message: String,
-    /// `file:line:col: component `x`` when the path leads to a component or task.
-    pub origin: Option<String>,
+    /// The component or task the path leads to.
+    pub origin: Option<SourceRef>,
 }
 
 #[derive(Debug)]
@@ -88,6 +99,14 @@ impl ClusterError {
         match self {
             ClusterError::NoKubeconfig(_) | ClusterError::Kubeconfig(_) | ClusterError::Unreachable { .. } => 2,
             _ => 1,
+        }
+    }
+
+    /// The places in the `.kfl` source this error points at.
+    pub fn source_refs(&self) -> Vec<&SourceRef> {
+        match self {
+            ClusterError::Invalid { fields, .. } => fields.iter().filter_map(|f| f.origin.as_ref()).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -254,8 +273,8 @@ impl fmt::Display for ClusterError {
                 write!(f, "the API server refused the Workflow ({} field error(s)):", fields.len())?;
                 for e in fields {
                     write!(f, "\n  {}: {}", e.field, e.message)?;
-                    if let Some(origin) = &e.origin {
-                        write!(f, "\n    --> {origin}")?;
+                    if let Some(at) = &e.origin {
+                        write!(f, "\n    --> {}: {}", at.origin.file, at.what)?;
                     }
                 }
                 Ok(())

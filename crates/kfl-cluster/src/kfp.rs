@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{json, Value as Json};
 
-use crate::project::Loaded;
+use crate::project::Pipeline;
 use crate::{ApplyArgs, Console};
 
 type HttpClient = hyper_util::client::legacy::Client<
@@ -93,7 +93,7 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-pub async fn apply(args: &ApplyArgs, loaded: &Loaded, console: &mut Console<'_>) -> u8 {
+pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<'_>) -> u8 {
     let Some(endpoint) = args.endpoint.as_deref() else {
         let _ = writeln!(console.err, "error: --backend kfp needs --endpoint URL (the Kubeflow Pipelines API server)");
         return 2;
@@ -102,7 +102,7 @@ pub async fn apply(args: &ApplyArgs, loaded: &Loaded, console: &mut Console<'_>)
         let _ = writeln!(console.err, "error: --dry-run and --wait are not supported with --backend kfp yet");
         return 2;
     }
-    match submit(endpoint, args, loaded).await {
+    match submit(endpoint, args, pipeline).await {
         Ok((run_id, run_name)) => {
             let _ = writeln!(console.out, "{run_id}");
             let _ = writeln!(
@@ -124,11 +124,10 @@ pub async fn apply(args: &ApplyArgs, loaded: &Loaded, console: &mut Console<'_>)
 }
 
 /// Uploads and starts a run; returns (run id, run name).
-pub async fn submit(endpoint: &str, args: &ApplyArgs, loaded: &Loaded) -> Result<(String, String), String> {
-    let mut dag = loaded.dag.clone();
-    kfl_dag::params::apply_params(&mut dag, &args.params).map_err(|e| e.to_string())?;
-    kfl_kfp::check(&dag).map_err(|e| e.to_string())?;
-    let yaml = kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default());
+pub async fn submit(endpoint: &str, args: &ApplyArgs, pipeline: &Pipeline) -> Result<(String, String), String> {
+    let (dag, given) = (&pipeline.dag, &pipeline.given);
+    kfl_kfp::check(dag).map_err(|e| e.to_string())?;
+    let yaml = kfl_kfp::to_yaml(dag, &kfl_kfp::KfpOptions::default());
     let run_name =
         args.name.clone().unwrap_or_else(|| crate::project::run_name(&dag.k8s_name, std::time::SystemTime::now()));
     let client = client()?;
@@ -194,11 +193,9 @@ pub async fn submit(endpoint: &str, args: &ApplyArgs, loaded: &Loaded) -> Result
         .and_then(Json::as_str)
         .ok_or_else(|| format!("the version upload answered without a pipeline_version_id: {version}"))?;
     let mut parameters = serde_json::Map::new();
-    for text in &args.params {
-        if let Some((name, _)) = text.split_once('=') {
-            if let Some(value) = dag.params.iter().find(|p| p.name == name).and_then(|p| p.default.as_ref()) {
-                parameters.insert(name.to_string(), value.to_json());
-            }
+    for name in given {
+        if let Some(value) = dag.params.iter().find(|p| &p.name == name).and_then(|p| p.default.as_ref()) {
+            parameters.insert(name.clone(), value.to_json());
         }
     }
     let run = json!({

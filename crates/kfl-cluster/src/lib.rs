@@ -3,14 +3,19 @@
 //! Each command is a plain argument struct and a function returning an exit code
 //! ([`apply_command`], [`plan_command`], …); the `_with` variants write to a [`Console`] instead of
 //! stdout/stderr, and the `_on` variants take an already-made [`Cluster`] (tests pass a
-//! recorded-response client).
+//! recorded-response client). `apply` and `plan` take a [`Pipeline`]: the caller (`kflc`) loads,
+//! checks and lowers the `.kfl` files and sets the `--param` values first.
 //!
 //! # Invariants
 //!
 //! - This crate is the only one that depends on kube / k8s-openapi / tokio; nothing else in the
 //!   workspace talks to a cluster.
-//! - A pipeline with errors is never submitted: it is lowered (which refuses errors) before any
-//!   connection is made, and the command stops there.
+//! - Below the checker: it depends on kfl-model, kfl-dag and the backends, never on kfl-syntax or
+//!   kfl-check, and reads no `.kfl` file. Where something comes from in the source travels as data
+//!   ([`error::SourceRef`]: an [`kfl_model::Origin`] and what is declared there); the caller that
+//!   holds the texts renders it ([`Console::render`]).
+//! - A pipeline with errors is never submitted: what is submitted is a lowered [`kfl_dag::Dag`],
+//!   which is only made from a program that checked; `kflc` refuses errors before any connection.
 //! - The cluster is chosen as kubectl chooses it (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`,
 //!   in-cluster; `--context`; `--namespace` else the context's namespace else `default`).
 //! - Every submission is a server-side apply under the field manager `kflc` with strict field
@@ -35,25 +40,38 @@ pub mod project;
 
 use std::future::Future;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
 pub use connect::{Cluster, ClusterArgs};
-pub use error::ClusterError;
+pub use error::{ClusterError, SourceRef};
+pub use project::{Origins, Pipeline};
+
+/// Renders an error that points into the `.kfl` source (see [`ClusterError::source_refs`]).
+pub type Render<'a> = &'a dyn Fn(&ClusterError) -> String;
 
 /// Where a command writes: normally stdout and stderr; tests pass buffers.
 pub struct Console<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
+    /// Writes an error that points into the `.kfl` source (`kflc`: source excerpts rendered with
+    /// miette from the texts it loaded). Without it, such an error is written as text like any
+    /// other (`--> file: component …`).
+    pub render: Option<Render<'a>>,
 }
 
-fn with_std_console(f: impl FnOnce(&mut Console) -> u8) -> ExitCode {
+impl<'a> Console<'a> {
+    pub fn new(out: &'a mut dyn Write, err: &'a mut dyn Write) -> Console<'a> {
+        Console { out, err, render: None }
+    }
+}
+
+fn with_std_console(render: Option<Render>, f: impl FnOnce(&mut Console) -> u8) -> ExitCode {
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    let code = f(&mut Console { out: &mut out, err: &mut err });
+    let code = f(&mut Console { out: &mut out, err: &mut err, render });
     let _ = out.flush();
     ExitCode::from(code)
 }
@@ -97,13 +115,10 @@ pub fn parse_dry_run(value: &str) -> Result<bool, String> {
     }
 }
 
-/// `kflc apply FILE [--pipeline NAME] [--param name=value…]`.
+/// `kflc apply FILE [--pipeline NAME] [--param name=value…]`: how to submit (the pipeline itself is
+/// a [`Pipeline`]).
 #[derive(Clone, Debug, Default)]
 pub struct ApplyArgs {
-    pub file: PathBuf,
-    pub pipeline: Option<String>,
-    /// `name=value`.
-    pub params: Vec<String>,
     /// Apply to this run name instead of a new one (a re-apply).
     pub name: Option<String>,
     /// `--dry-run=server`.
@@ -125,9 +140,6 @@ pub struct ApplyArgs {
 /// `kflc plan FILE`: the manifest, and what an apply would change.
 #[derive(Clone, Debug, Default)]
 pub struct PlanArgs {
-    pub file: PathBuf,
-    pub pipeline: Option<String>,
-    pub params: Vec<String>,
     /// Compare with this existing run (else the plan is for a new run).
     pub name: Option<String>,
     pub cluster: ClusterArgs,
@@ -166,8 +178,15 @@ pub struct LogsArgs {
     pub cluster: ClusterArgs,
 }
 
-fn fail(console: &mut Console, error: &ClusterError) -> u8 {
-    let _ = writeln!(console.err, "error: {error}");
+pub(crate) fn fail(console: &mut Console, error: &ClusterError) -> u8 {
+    match console.render {
+        Some(render) if !error.source_refs().is_empty() => {
+            let _ = write!(console.err, "{}", render(error));
+        }
+        _ => {
+            let _ = writeln!(console.err, "error: {error}");
+        }
+    }
     error.exit_code()
 }
 
@@ -178,59 +197,42 @@ async fn connected(args: &ClusterArgs, console: &mut Console<'_>) -> Result<Clus
 // ---------------------------------------------------------------------------------------------
 // apply
 
-pub fn apply_command(args: ApplyArgs) -> ExitCode {
-    with_std_console(|c| apply_with(&args, c))
+/// `apply` on stdout and stderr; `render` writes errors that point into the `.kfl` source.
+pub fn apply_command(args: ApplyArgs, pipeline: &Pipeline, render: Option<Render>) -> ExitCode {
+    with_std_console(render, |c| apply_with(&args, pipeline, c))
 }
 
-pub fn apply_with(args: &ApplyArgs, console: &mut Console) -> u8 {
-    // Lower first: a pipeline with errors never reaches a connection.
-    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
-        Ok(l) => l,
-        Err(e) => return build_failed(console, &e),
-    };
+pub fn apply_with(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console) -> u8 {
     if args.backend == Backend::Kfp {
-        return block_on(kfp::apply(args, &loaded, console));
+        return block_on(kfp::apply(args, pipeline, console));
     }
     block_on(async {
         let cluster = match connected(&args.cluster, console).await {
             Ok(c) => c,
             Err(code) => return code,
         };
-        apply_loaded(&cluster, args, &loaded, console).await
+        apply_on(&cluster, args, pipeline, console).await
+    })
+}
+
+/// The Workflow of a run, or the message of why kfl-argo cannot emit one (exit code 2).
+fn workflow_or_fail(pipeline: &Pipeline, name: &str, namespace: &str, console: &mut Console) -> Result<Json, u8> {
+    project::workflow(&pipeline.dag, name, namespace).map_err(|e| {
+        let _ = writeln!(console.err, "error: {e}");
+        2
     })
 }
 
 /// `apply` against a given cluster (tests pass a recorded-response client).
-pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, console: &mut Console<'_>) -> u8 {
-    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
-        Ok(l) => l,
-        Err(e) => return build_failed(console, &e),
-    };
-    apply_loaded(cluster, args, &loaded, console).await
-}
-
-fn build_failed(console: &mut Console, error: &project::BuildError) -> u8 {
-    match error {
-        project::BuildError::HasErrors { .. } => {
-            let _ = writeln!(console.err, "{error}");
-            1
-        }
-        project::BuildError::Other(message) => {
-            let _ = writeln!(console.err, "error: {message}");
-            2
-        }
-    }
-}
-
-async fn apply_loaded(cluster: &Cluster, args: &ApplyArgs, loaded: &project::Loaded, console: &mut Console<'_>) -> u8 {
-    let name =
-        args.name.clone().unwrap_or_else(|| project::run_name(&loaded.dag.k8s_name, std::time::SystemTime::now()));
-    let workflow = match project::workflow(&loaded.dag, &name, &cluster.namespace, &args.params) {
+pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<'_>) -> u8 {
+    let dag = &pipeline.dag;
+    let name = args.name.clone().unwrap_or_else(|| project::run_name(&dag.k8s_name, std::time::SystemTime::now()));
+    let workflow = match workflow_or_fail(pipeline, &name, &cluster.namespace, console) {
         Ok(w) => w,
-        Err(e) => return build_failed(console, &e),
+        Err(code) => return code,
     };
     if !args.skip_capacity_check {
-        match capacity::check(cluster, &loaded.dag).await {
+        match capacity::check(cluster, dag).await {
             capacity::Outcome::Fits => {}
             capacity::Outcome::Unknown(warning) => {
                 let _ = writeln!(console.err, "warning: {warning}");
@@ -246,7 +248,7 @@ async fn apply_loaded(cluster: &Cluster, args: &ApplyArgs, loaded: &project::Loa
     }
     let answer = match argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts).await {
         Ok(a) => a,
-        Err(e) => return fail(console, &locate(e, loaded, &workflow)),
+        Err(e) => return fail(console, &locate(e, pipeline, &workflow)),
     };
     if args.dry_run_server {
         let _ = write!(console.out, "{}", kfl_argo::to_yaml(&diff::comparable(&answer)));
@@ -261,7 +263,7 @@ async fn apply_loaded(cluster: &Cluster, args: &ApplyArgs, loaded: &project::Loa
     let _ = writeln!(
         console.err,
         "submitted run `{name}` of pipeline `{}` to namespace `{}` (follow it: kflc status {name} --wait)",
-        loaded.dag.name, cluster.namespace
+        dag.name, cluster.namespace
     );
     if args.wait {
         return wait_and_report(cluster, &name, args.timeout, console).await;
@@ -270,11 +272,11 @@ async fn apply_loaded(cluster: &Cluster, args: &ApplyArgs, loaded: &project::Loa
 }
 
 /// Fills in the `.kfl` origin of each field the server refused.
-pub fn locate(error: ClusterError, loaded: &project::Loaded, workflow: &Json) -> ClusterError {
+pub fn locate(error: ClusterError, pipeline: &Pipeline, workflow: &Json) -> ClusterError {
     match error {
         ClusterError::Invalid { message, mut fields } => {
             for f in &mut fields {
-                f.origin = project::origin_of_field(loaded, workflow, &f.field);
+                f.origin = project::origin_of_field(pipeline, workflow, &f.field);
             }
             ClusterError::Invalid { message, fields }
         }
@@ -311,30 +313,28 @@ async fn wait_and_report(cluster: &Cluster, name: &str, timeout: Option<Duration
 // ---------------------------------------------------------------------------------------------
 // plan
 
-pub fn plan_command(args: PlanArgs) -> ExitCode {
-    with_std_console(|c| plan_with(&args, c))
+/// `plan` on stdout and stderr; `render` writes errors that point into the `.kfl` source.
+pub fn plan_command(args: PlanArgs, pipeline: &Pipeline, render: Option<Render>) -> ExitCode {
+    with_std_console(render, |c| plan_with(&args, pipeline, c))
 }
 
-pub fn plan_with(args: &PlanArgs, console: &mut Console) -> u8 {
-    let loaded = match project::lower(&args.file, args.pipeline.as_deref()) {
-        Ok(l) => l,
-        Err(e) => return build_failed(console, &e),
-    };
+pub fn plan_with(args: &PlanArgs, pipeline: &Pipeline, console: &mut Console) -> u8 {
     block_on(async {
         let cluster = match connected(&args.cluster, console).await {
             Ok(c) => c,
             Err(code) => return code,
         };
-        plan_loaded(&cluster, args, &loaded, console).await
+        plan_on(&cluster, args, pipeline, console).await
     })
 }
 
-async fn plan_loaded(cluster: &Cluster, args: &PlanArgs, loaded: &project::Loaded, console: &mut Console<'_>) -> u8 {
+/// `plan` against a given cluster.
+pub async fn plan_on(cluster: &Cluster, args: &PlanArgs, pipeline: &Pipeline, console: &mut Console<'_>) -> u8 {
     let name =
-        args.name.clone().unwrap_or_else(|| project::run_name(&loaded.dag.k8s_name, std::time::SystemTime::now()));
-    let workflow = match project::workflow(&loaded.dag, &name, &cluster.namespace, &args.params) {
+        args.name.clone().unwrap_or_else(|| project::run_name(&pipeline.dag.k8s_name, std::time::SystemTime::now()));
+    let workflow = match workflow_or_fail(pipeline, &name, &cluster.namespace, console) {
         Ok(w) => w,
-        Err(e) => return build_failed(console, &e),
+        Err(code) => return code,
     };
     let _ = write!(
         console.out,
@@ -349,7 +349,7 @@ async fn plan_loaded(cluster: &Cluster, args: &PlanArgs, loaded: &project::Loade
     // The server's own answer (dry run) validates the manifest and gives the object it would store.
     let would = match argo::apply(cluster, &workflow, true, false).await {
         Ok(a) => a,
-        Err(e) => return fail(console, &locate(e, loaded, &workflow)),
+        Err(e) => return fail(console, &locate(e, pipeline, &workflow)),
     };
     match live {
         None => {
@@ -373,7 +373,7 @@ async fn plan_loaded(cluster: &Cluster, args: &PlanArgs, loaded: &project::Loade
 // runs, status, delete, logs
 
 pub fn runs_command(args: RunsArgs) -> ExitCode {
-    with_std_console(|c| runs_with(&args, c))
+    with_std_console(None, |c| runs_with(&args, c))
 }
 
 pub fn runs_with(args: &RunsArgs, console: &mut Console) -> u8 {
@@ -388,7 +388,7 @@ pub fn runs_with(args: &RunsArgs, console: &mut Console) -> u8 {
 pub async fn runs_on(cluster: &Cluster, args: &RunsArgs, console: &mut Console<'_>) -> u8 {
     let selector = match &args.pipeline {
         Some(p) => {
-            let k8s = kfl_check::k8s::k8s_name(p).map(|n| n.as_str().to_string()).unwrap_or_else(|_| p.clone());
+            let k8s = kfl_model::k8s::k8s_name(p).map(|n| n.as_str().to_string()).unwrap_or_else(|_| p.clone());
             format!("{}={k8s}", project::PIPELINE_LABEL)
         }
         None => "app.kubernetes.io/managed-by=kflc".to_string(),
@@ -419,7 +419,7 @@ pub async fn runs_on(cluster: &Cluster, args: &RunsArgs, console: &mut Console<'
 }
 
 pub fn status_command(args: StatusArgs) -> ExitCode {
-    with_std_console(|c| status_with(&args, c))
+    with_std_console(None, |c| status_with(&args, c))
 }
 
 pub fn status_with(args: &StatusArgs, console: &mut Console) -> u8 {
@@ -450,7 +450,7 @@ fn not_found(cluster: &Cluster, run: &str, verb: &'static str) -> ClusterError {
 }
 
 pub fn delete_command(args: DeleteArgs) -> ExitCode {
-    with_std_console(|c| delete_with(&args, c))
+    with_std_console(None, |c| delete_with(&args, c))
 }
 
 pub fn delete_with(args: &DeleteArgs, console: &mut Console) -> u8 {
@@ -473,7 +473,7 @@ pub async fn delete_on(cluster: &Cluster, args: &DeleteArgs, console: &mut Conso
 }
 
 pub fn logs_command(args: LogsArgs) -> ExitCode {
-    with_std_console(|c| logs_with(&args, c))
+    with_std_console(None, |c| logs_with(&args, c))
 }
 
 pub fn logs_with(args: &LogsArgs, console: &mut Console) -> u8 {

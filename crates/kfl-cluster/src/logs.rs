@@ -7,7 +7,7 @@ use kube::api::{Api, ListParams, LogParams};
 
 use crate::connect::Cluster;
 use crate::error::{ClusterError, Op};
-use crate::{Console, LogsArgs};
+use crate::{fail, Console, LogsArgs};
 
 pub const WORKFLOW_LABEL: &str = "workflows.argoproj.io/workflow";
 pub const NODE_NAME_ANNOTATION: &str = "workflows.argoproj.io/node-name";
@@ -16,11 +16,6 @@ pub const NODE_NAME_ANNOTATION: &str = "workflows.argoproj.io/node-name";
 pub fn task_of_node(node_name: &str) -> &str {
     let last = node_name.rsplit('.').next().unwrap_or(node_name);
     last.split('(').next().unwrap_or(last)
-}
-
-fn fail(console: &mut Console, error: &ClusterError) -> u8 {
-    let _ = writeln!(console.err, "error: {error}");
-    error.exit_code()
 }
 
 pub async fn logs_on(cluster: &Cluster, args: &LogsArgs, console: &mut Console<'_>) -> u8 {
@@ -51,7 +46,7 @@ pub async fn logs_on(cluster: &Cluster, args: &LogsArgs, console: &mut Console<'
         return 1;
     }
     let wanted = args.task.as_ref().map(|t| {
-        let k8s = kfl_check::k8s::k8s_name(t).map(|n| n.as_str().to_string()).unwrap_or_else(|_| t.clone());
+        let k8s = kfl_model::k8s::k8s_name(t).map(|n| n.as_str().to_string()).unwrap_or_else(|_| t.clone());
         (t.clone(), k8s)
     });
     let selected: Vec<&(String, String)> =

@@ -1,90 +1,83 @@
-//! From a `.kfl` file to the Workflow that is submitted: load (as `kflc` does), refuse a pipeline
-//! with errors, lower, emit, name the run, and map server field paths back to `.kfl` spans.
+//! From a lowered pipeline to the Workflow that is submitted: emit, name the run, and map server
+//! field paths back to where the `.kfl` source declares them.
+//!
+//! Nothing here loads, parses or checks: `kflc` does, and hands over a [`Pipeline`] (the lowered
+//! DAG and the [`Origins`] of its tasks and components, taken from the checker's model).
 
-use std::path::Path;
+use std::collections::BTreeMap;
 
-use kfl_check::{Database, SourceFile};
-use kfl_diagnostics::{Diagnostic, LineIndex, Span};
-use kfl_syntax::ast;
+use kfl_model::item::{Callee, Program};
+use kfl_model::Origin;
 use serde_json::Value as Json;
+
+use crate::error::SourceRef;
 
 /// The label every run carries with its own name (besides `kfl.dev/pipeline` and
 /// `app.kubernetes.io/managed-by: kflc`, which kfl-argo sets).
 pub const RUN_LABEL: &str = "kfl.dev/run";
 pub const PIPELINE_LABEL: &str = "kfl.dev/pipeline";
 
-/// A loaded project and one lowered pipeline.
-pub struct Loaded {
-    pub db: Database,
-    pub file: SourceFile,
+/// What `apply` and `plan` submit: a pipeline lowered from a program that checked (kfl-dag lowers
+/// nothing else), with the `--param` values already set, and where its parts are declared.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
     pub dag: kfl_dag::Dag,
+    /// The parameters given a value on the command line (already set in `dag`): Kubeflow Pipelines
+    /// gets them as the run's parameters too.
+    pub given: Vec<String>,
+    pub origins: Origins,
 }
 
-/// Why nothing can be built.
-#[derive(Debug)]
-pub enum BuildError {
-    /// The pipeline has errors: rendered diagnostics, one per line group.
-    HasErrors { rendered: String, count: usize },
-    /// Unreadable file, no such pipeline, a bad `--param`, …
-    Other(String),
+impl Pipeline {
+    /// A pipeline without origins (errors then name no source) and without given parameters.
+    pub fn new(dag: kfl_dag::Dag) -> Pipeline {
+        Pipeline { dag, given: Vec::new(), origins: Origins::default() }
+    }
 }
 
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BuildError::HasErrors { rendered, count } => {
-                write!(f, "{rendered}error: the pipeline has {count} error(s); nothing was submitted")
+/// Where each task and component of a lowered pipeline is declared, from the model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origins {
+    /// By the DAG's task name: `train`, or `caller.inner` for a task of a called pipeline (its
+    /// statement in the called pipeline).
+    tasks: BTreeMap<String, Origin>,
+    /// By (file, name).
+    components: BTreeMap<(String, String), Origin>,
+}
+
+impl Origins {
+    /// The origins of everything `program` runs, named as lowering names the DAG's tasks.
+    pub fn of(program: &Program) -> Origins {
+        let mut origins = Origins::default();
+        for (id, component) in &program.components {
+            origins.components.insert((id.file.to_string(), id.name.clone()), component.origin.clone());
+        }
+        // (pipeline, prefix) pairs still to walk; a call of a pipeline nests its tasks under `call.`.
+        let mut stack = vec![(program.root.clone(), String::new())];
+        while let Some((id, prefix)) = stack.pop() {
+            let Some(pipeline) = program.pipelines.get(&id) else { continue };
+            for task in pipeline.tasks() {
+                let name = format!("{prefix}{}", task.name);
+                if let Callee::Pipeline(callee) = &task.callee {
+                    // A cycle of calls is refused by the checker; the depth bound keeps this total.
+                    if prefix.matches('.').count() < 64 {
+                        stack.push((callee.clone(), format!("{name}.")));
+                    }
+                }
+                origins.tasks.insert(name, task.origin.clone());
             }
-            BuildError::Other(message) => f.write_str(message),
         }
+        origins
     }
-}
 
-/// Loads `file` and the files it imports (transitively) into a fresh database.
-pub fn load(file: &Path) -> Result<(Database, SourceFile), BuildError> {
-    kfl_project::load_file(file).map_err(BuildError::Other)
-}
-
-/// Loads and lowers; a pipeline with errors is refused here, before anything talks to a cluster.
-pub fn lower(file: &Path, pipeline: Option<&str>) -> Result<Loaded, BuildError> {
-    let (db, source) = load(file)?;
-    match kfl_project::lower(&db, source, pipeline) {
-        Ok(dag) => Ok(Loaded { db, file: source, dag }),
-        Err(kfl_dag::LowerError::HasErrors(errors)) => {
-            let mut rendered = String::new();
-            for (path, diagnostic) in &errors {
-                rendered.push_str(&render(&db, path, diagnostic));
-            }
-            Err(BuildError::HasErrors { rendered, count: errors.len() })
-        }
-        Err(other) => Err(BuildError::Other(other.to_string())),
+    /// The statement that declares the DAG task `name`.
+    pub fn task(&self, name: &str) -> Option<&Origin> {
+        self.tasks.get(name)
     }
-}
 
-/// `path:line:col: error[code]: message` and the help, like a compiler's short form. (`kflc`
-/// checks first and renders with miette; this is for other callers of the library.)
-fn render(db: &Database, path: &str, d: &Diagnostic) -> String {
-    let mut out = format!(
-        "{}: {}[{}]: {}\n",
-        location(db, path, d.primary.span),
-        d.severity.as_str(),
-        d.code.info().id,
-        d.message
-    );
-    if let Some(help) = &d.help {
-        out.push_str(&format!("  help: {help}\n"));
-    }
-    out
-}
-
-fn location(db: &Database, path: &str, span: Span) -> String {
-    match db.file(path) {
-        Some(f) => {
-            let text = f.text(db);
-            let at = LineIndex::new(text).line_col(text, span.start as usize);
-            format!("{path}:{}:{}", at.line + 1, at.column + 1)
-        }
-        None => path.to_string(),
+    /// The declaration of component `name` in `file`.
+    pub fn component(&self, file: &str, name: &str) -> Option<&Origin> {
+        self.components.get(&(file.to_string(), name.to_string()))
     }
 }
 
@@ -130,14 +123,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// The Workflow for a run: kfl-argo's output with the run's name, namespace and labels.
-pub fn workflow(dag: &kfl_dag::Dag, name: &str, namespace: &str, params: &[String]) -> Result<Json, BuildError> {
+pub fn workflow(dag: &kfl_dag::Dag, name: &str, namespace: &str) -> Result<Json, kfl_argo::ArgoError> {
     let options = kfl_argo::ArgoOptions {
         name: Some(name.to_string()),
         namespace: Some(namespace.to_string()),
-        params: params.to_vec(),
         ..Default::default()
     };
-    let mut workflow = kfl_argo::workflow(dag, &options).map_err(|e| BuildError::Other(e.to_string()))?;
+    let mut workflow = kfl_argo::workflow(dag, &options)?;
     if let Some(labels) = workflow.pointer_mut("/metadata/labels").and_then(Json::as_object_mut) {
         labels.insert(RUN_LABEL.into(), Json::String(name.to_string()));
         labels.insert(PIPELINE_LABEL.into(), Json::String(dag.k8s_name.clone()));
@@ -146,74 +138,32 @@ pub fn workflow(dag: &kfl_dag::Dag, name: &str, namespace: &str, params: &[Strin
 }
 
 /// Where a server field path (`.spec.templates[2].container.resources…`) comes from in the source:
-/// `file:line:col: component `train`` or `… task `train``. `None` when the path is not under a
-/// template or the template is not a component's.
-pub fn origin_of_field(loaded: &Loaded, workflow: &Json, field: &str) -> Option<String> {
+/// the component of a container template (`component `train` (template `train`)`) or the task of
+/// a DAG template's `.dag.tasks[N]` (`task `trained``). `None` when the path is not under a
+/// template, or the template or task is not one of the pipeline's.
+pub fn origin_of_field(pipeline: &Pipeline, workflow: &Json, field: &str) -> Option<SourceRef> {
     let field = field.trim_start_matches('.');
     let rest = field.strip_prefix("spec.templates[")?;
     let (index, rest) = rest.split_once(']')?;
     let template = workflow.pointer(&format!("/spec/templates/{}", index.parse::<usize>().ok()?))?;
     let template_name = template.get("name")?.as_str()?;
+    let dag = &pipeline.dag;
     // A DAG template's task: `.dag.tasks[N]…` → that task.
     if let Some(task_rest) = rest.strip_prefix(".dag.tasks[") {
         let (i, _) = task_rest.split_once(']')?;
         let task_name = template.pointer(&format!("/dag/tasks/{}/name", i.parse::<usize>().ok()?))?.as_str()?;
-        let task = loaded.dag.graph.node_weights().find(|t| t.k8s_name == task_name || t.name == task_name)?;
-        let (path, span) = task_span(loaded, &task.name)?;
-        return Some(format!("{}: task `{}`", location(&loaded.db, &path, span), task.name));
+        let task = dag.graph.node_weights().find(|t| t.k8s_name == task_name || t.name == task_name)?;
+        let origin = pipeline.origins.task(&task.name)?.clone();
+        return Some(SourceRef { origin, what: format!("task `{}`", task.name) });
     }
     // A container template: its component (`train-model` or a variant `train-model-2`).
-    let component = loaded.dag.components.iter().find(|c| {
+    let component = dag.components.iter().find(|c| {
         c.k8s_name == template_name
             || template_name
                 .strip_prefix(c.k8s_name.as_str())
                 .and_then(|s| s.strip_prefix('-'))
                 .is_some_and(|n| n.chars().all(|ch| ch.is_ascii_digit()))
     })?;
-    let file = loaded.db.file(&component.source)?;
-    let parse = kfl_check::parse(&loaded.db, file);
-    let span = parse.file.items.iter().find_map(|item| match item {
-        ast::Item::Component(c) if c.name.text == component.name => Some(c.name.span),
-        _ => None,
-    })?;
-    Some(format!(
-        "{}: component `{}` (template `{template_name}`)",
-        location(&loaded.db, &component.source, span),
-        component.name
-    ))
-}
-
-/// The span of the statement that declares task `name` in the lowered pipeline's file.
-fn task_span(loaded: &Loaded, name: &str) -> Option<(String, Span)> {
-    let path = loaded.file.path(&loaded.db).to_string();
-    let parse = kfl_check::parse(&loaded.db, loaded.file);
-    fn find(stmts: &[ast::Stmt], name: &str) -> Option<Span> {
-        for stmt in stmts {
-            let found = match &stmt.kind {
-                ast::StmtKind::Task(t) => {
-                    let n = t.binding.as_ref().unwrap_or(&t.call.callee);
-                    (n.text == name).then_some(n.span)
-                }
-                ast::StmtKind::If(i) => find_if(i, name),
-                ast::StmtKind::For(f) => find(&f.body.stmts, name),
-                ast::StmtKind::Finally(b) => find(&b.stmts, name),
-                _ => None,
-            };
-            if found.is_some() {
-                return found;
-            }
-        }
-        None
-    }
-    fn find_if(i: &ast::IfStmt, name: &str) -> Option<Span> {
-        find(&i.then.stmts, name).or_else(|| match &i.otherwise {
-            Some(ast::Else::If(e)) => find_if(e, name),
-            Some(ast::Else::Block(b)) => find(&b.stmts, name),
-            None => None,
-        })
-    }
-    parse.file.items.iter().find_map(|item| match item {
-        ast::Item::Pipeline(p) if p.name.text == loaded.dag.name => find(&p.body, name).map(|s| (path.clone(), s)),
-        _ => None,
-    })
+    let origin = pipeline.origins.component(&component.source, &component.name)?.clone();
+    Some(SourceRef { origin, what: format!("component `{}` (template `{template_name}`)", component.name) })
 }

@@ -6,12 +6,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fixture, run, shared, TestEnv};
-use kfl_cluster::{argo, project, ApplyArgs, DeleteArgs, PlanArgs, RunsArgs, StatusArgs};
+use common::{pipeline, render_with_lines, run, shared, TestEnv};
+use kfl_cluster::{argo, project, ApplyArgs, DeleteArgs, Pipeline, PlanArgs, RunsArgs, StatusArgs};
 use serde_json::{json, Value as Json};
 
 fn apply_args(namespace: &str) -> ApplyArgs {
-    ApplyArgs { file: fixture("small.kfl"), cluster: shared().cluster(namespace), ..Default::default() }
+    ApplyArgs { cluster: shared().cluster(namespace), ..Default::default() }
+}
+
+fn small() -> Pipeline {
+    pipeline("small.kfl", &[])
 }
 
 /// Runs `f` with a client of the shared server (for looking behind kflc's back), on a runtime
@@ -34,7 +38,7 @@ fn get(namespace: &str, name: &str) -> Option<Json> {
 
 #[test]
 fn apply_submits_a_named_labelled_run_under_the_kflc_field_manager() {
-    let (code, out, err) = run(|c| kfl_cluster::apply_with(&apply_args("t-apply"), c));
+    let (code, out, err) = run(|c| kfl_cluster::apply_with(&apply_args("t-apply"), &small(), c));
     assert_eq!(code, 0, "{err}");
     let name = out.trim();
     assert!(name.starts_with("small-training-") && name.len() <= 63, "{name}");
@@ -52,7 +56,7 @@ fn apply_submits_a_named_labelled_run_under_the_kflc_field_manager() {
         .collect();
     assert_eq!(managers, ["kflc"]);
     // Two applies: two different runs.
-    let (_, second, _) = run(|c| kfl_cluster::apply_with(&apply_args("t-apply"), c));
+    let (_, second, _) = run(|c| kfl_cluster::apply_with(&apply_args("t-apply"), &small(), c));
     assert_ne!(second.trim(), name);
 }
 
@@ -60,8 +64,7 @@ fn apply_submits_a_named_labelled_run_under_the_kflc_field_manager() {
 fn dry_run_server_prints_the_answer_and_persists_nothing() {
     let mut args = apply_args("t-dry");
     args.dry_run_server = true;
-    args.params = vec!["rows=42".into()];
-    let (code, out, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, out, err) = run(|c| kfl_cluster::apply_with(&args, &pipeline("small.kfl", &["rows=42"]), c));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing was persisted"), "{err}");
     assert!(out.contains("kind: Workflow") && out.contains("value: '42'"), "{out}");
@@ -73,34 +76,28 @@ fn dry_run_server_prints_the_answer_and_persists_nothing() {
 fn reapply_of_the_same_run_changes_nothing_and_plan_says_so() {
     let mut args = apply_args("t-reapply");
     args.name = Some("small-training-fixed".into());
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     assert_eq!(code, 0, "{err}");
     let first = get("t-reapply", "small-training-fixed").expect("exists");
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     assert_eq!(code, 0, "{err}");
     let second = get("t-reapply", "small-training-fixed").expect("exists");
     assert_eq!(first["metadata"]["resourceVersion"], second["metadata"]["resourceVersion"], "a no-op apply wrote");
 
-    let plan = PlanArgs {
-        file: fixture("small.kfl"),
-        name: Some("small-training-fixed".into()),
-        cluster: shared().cluster("t-reapply"),
-        ..Default::default()
-    };
-    let (code, out, err) = run(|c| kfl_cluster::plan_with(&plan, c));
+    let plan = PlanArgs { name: Some("small-training-fixed".into()), cluster: shared().cluster("t-reapply") };
+    let (code, out, err) = run(|c| kfl_cluster::plan_with(&plan, &small(), c));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("kind: Workflow") && out.contains("changes nothing"), "{out}");
     // A different parameter: the plan shows the changed line.
-    let plan = PlanArgs { params: vec!["rows=7".into()], ..plan };
-    let (code, out, err) = run(|c| kfl_cluster::plan_with(&plan, c));
+    let (code, out, err) = run(|c| kfl_cluster::plan_with(&plan, &pipeline("small.kfl", &["rows=7"]), c));
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("an apply changes") && out.contains("-      value: '10'") && out.contains("+      value: '7'"),
         "{out}"
     );
     // A new run: the plan is a creation.
-    let plan = PlanArgs { name: None, params: vec![], ..plan };
-    let (code, out, _) = run(|c| kfl_cluster::plan_with(&plan, c));
+    let plan = PlanArgs { name: None, ..plan };
+    let (code, out, _) = run(|c| kfl_cluster::plan_with(&plan, &small(), c));
     assert_eq!(code, 0);
     assert!(out.contains("plan: create run `small-training-"), "{out}");
 }
@@ -109,7 +106,7 @@ fn reapply_of_the_same_run_changes_nothing_and_plan_says_so() {
 fn conflict_with_another_field_manager_names_it_and_force_takes_over() {
     let mut args = apply_args("t-conflict");
     args.name = Some("small-training-shared".into());
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     assert_eq!(code, 0, "{err}");
     // Another tool takes .spec.entrypoint over.
     let other = json!({
@@ -122,20 +119,20 @@ fn conflict_with_another_field_manager_names_it_and_force_takes_over() {
         workflows(&c).patch("small-training-shared", &params, &kube::api::Patch::Apply(&other)).await
     })
     .expect("the other manager applies");
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("conflict") && err.contains("`other-tool`") && err.contains(".spec.entrypoint"), "{err}");
     assert!(err.contains("--force-conflicts"), "{err}");
     args.force_conflicts = true;
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     assert_eq!(code, 0, "{err}");
     assert_eq!(get("t-conflict", "small-training-shared").expect("exists")["spec"]["entrypoint"], "small-training");
 }
 
 #[test]
 fn strict_validation_refuses_an_unknown_field_and_points_at_the_component() {
-    let loaded = project::lower(&fixture("small.kfl"), None).expect("lowers");
-    let mut workflow = project::workflow(&loaded.dag, "small-training-strict", "t-strict", &[]).expect("workflow");
+    let small = small();
+    let mut workflow = project::workflow(&small.dag, "small-training-strict", "t-strict").expect("workflow");
     let index = workflow["spec"]["templates"]
         .as_array()
         .expect("templates")
@@ -145,10 +142,13 @@ fn strict_validation_refuses_an_unknown_field_and_points_at_the_component() {
     workflow["spec"]["templates"][index]["container"]["kflUnknownField"] = json!(true);
     let sent = workflow.clone();
     let error = on("t-strict", |c| async move { argo::apply(&c, &sent, false, false).await }).expect_err("refused");
-    let error = kfl_cluster::locate(error, &loaded, &workflow);
+    let error = kfl_cluster::locate(error, &small, &workflow);
     let text = error.to_string();
     assert!(text.contains(&format!(".spec.templates[{index}].container.kflUnknownField")), "{text}");
-    assert!(text.contains("small.kfl:18:11: component `train`"), "{text}");
+    assert!(text.contains("small.kfl: component `train` (template `train`)"), "{text}");
+    // The place is data (file and span of the declaration); who holds the text renders it.
+    let text = render_with_lines(&error);
+    assert!(text.contains("small.kfl:17:1: component `train`"), "{text}");
     assert!(get("t-strict", "small-training-strict").is_none());
 }
 
@@ -205,7 +205,7 @@ fn apply_wait_follows_the_status_until_the_run_ends() {
             }
             write_status(namespace, "small-training-watched", status);
         });
-        let (code, out, err) = run(|c| kfl_cluster::apply_with(&args, c));
+        let (code, out, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
         writer.join().expect("status writer");
         assert_eq!(code, code_wanted, "{out}\n{err}");
         assert!(out.contains("small-training-watched: Running"), "{out}");
@@ -231,7 +231,7 @@ fn runs_lists_a_pipelines_runs_by_label_and_delete_removes_one() {
     let namespace = "t-runs";
     let mut names = Vec::new();
     for _ in 0..2 {
-        let (code, out, err) = run(|c| kfl_cluster::apply_with(&apply_args(namespace), c));
+        let (code, out, err) = run(|c| kfl_cluster::apply_with(&apply_args(namespace), &small(), c));
         assert_eq!(code, 0, "{err}");
         names.push(out.trim().to_string());
     }
@@ -257,8 +257,8 @@ fn runs_lists_a_pipelines_runs_by_label_and_delete_removes_one() {
 #[test]
 fn a_cluster_without_the_workflow_crd_is_reported_as_such() {
     let env = TestEnv::start(false);
-    let args = ApplyArgs { file: fixture("small.kfl"), cluster: env.cluster("t-nocrd"), ..Default::default() };
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let args = ApplyArgs { cluster: env.cluster("t-nocrd"), ..Default::default() };
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
     let runs = RunsArgs { pipeline: None, cluster: env.cluster("t-nocrd") };
     let (runs_code, _, runs_err) = run(|c| kfl_cluster::runs_with(&runs, c));
     env.stop();

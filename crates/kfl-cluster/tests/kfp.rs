@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
-use common::{fixture, run};
+use common::{pipeline, run};
 use kfl_cluster::{ApplyArgs, Backend};
 use serde_json::{json, Value as Json};
 
@@ -52,13 +52,11 @@ fn fake_kfp(answers: Vec<(u16, Json)>) -> (String, std::thread::JoinHandle<Vec<(
 }
 
 fn args(endpoint: &str) -> ApplyArgs {
-    ApplyArgs {
-        file: fixture("small.kfl"),
-        backend: Backend::Kfp,
-        endpoint: Some(endpoint.to_string()),
-        params: vec!["rows=42".into()],
-        ..Default::default()
-    }
+    ApplyArgs { backend: Backend::Kfp, endpoint: Some(endpoint.to_string()), ..Default::default() }
+}
+
+fn apply(endpoint: &str) -> (u8, String, String) {
+    run(|c| kfl_cluster::apply_with(&args(endpoint), &pipeline("small.kfl", &["rows=42"]), c))
 }
 
 #[test]
@@ -69,7 +67,7 @@ fn recorded_kfp_api_uploads_a_new_pipeline_then_a_version_and_starts_a_run() {
         (200, json!({ "pipeline_id": "p-1", "pipeline_version_id": "v-9" })),
         (200, json!({ "run_id": "r-5", "state": "PENDING" })),
     ]);
-    let (code, out, err) = run(|c| kfl_cluster::apply_with(&args(&endpoint), c));
+    let (code, out, err) = apply(&endpoint);
     let seen = server.join().expect("server");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "r-5");
@@ -95,7 +93,7 @@ fn recorded_kfp_api_reuses_an_existing_pipeline_and_reports_a_refusal() {
         (200, json!({ "pipeline_id": "p-7", "pipeline_version_id": "v-1" })),
         (400, json!({ "error": "Invalid input error: runtime config parameter rows", "code": 3 })),
     ]);
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args(&endpoint), c));
+    let (code, _, err) = apply(&endpoint);
     let seen = server.join().expect("server");
     assert_eq!(code, 1, "{err}");
     assert_eq!(seen.len(), 3);
@@ -110,7 +108,7 @@ fn recorded_kfp_api_reuses_an_existing_pipeline_and_reports_a_refusal() {
 #[test]
 fn an_unreachable_kfp_endpoint_is_named() {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args(&format!("http://127.0.0.1:{port}")), c));
+    let (code, _, err) = apply(&format!("http://127.0.0.1:{port}"));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot reach the Kubeflow Pipelines API at http://127.0.0.1:"), "{err}");
 }

@@ -1,14 +1,16 @@
 //! What the test API server cannot serve (nodes, pods, logs, RBAC refusals), against recorded API
-//! responses (a tower-test mock service in place of the HTTP connection); and failures that need
-//! no server at all (no kubeconfig, an unreachable server, a pipeline with errors).
+//! responses (a tower-test mock service in place of the HTTP connection); failures that need no
+//! server at all (no kubeconfig, an unreachable server); and where a refused field comes from in
+//! the source. (A pipeline with errors never reaches this crate: `kflc` refuses it first, see
+//! `tests/cli.rs` at the workspace root.)
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::{fixture, run};
+use common::{pipeline, pipeline_of, render_with_lines, run};
 use http::{Request, Response};
-use kfl_cluster::{ApplyArgs, Cluster, ClusterArgs, Console, LogsArgs};
+use kfl_cluster::{project, ApplyArgs, Cluster, ClusterArgs, ClusterError, Console, LogsArgs};
 use kube::client::Body;
 use serde_json::{json, Value as Json};
 
@@ -48,12 +50,13 @@ fn nodes(items: Vec<Json>) -> Json {
 async fn apply(cluster: &Cluster, args: &ApplyArgs) -> (u8, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let code = kfl_cluster::apply_on(cluster, args, &mut Console { out: &mut out, err: &mut err }).await;
+    let small = pipeline("small.kfl", &[]);
+    let code = kfl_cluster::apply_on(cluster, args, &small, &mut Console::new(&mut out, &mut err)).await;
     (code, String::from_utf8_lossy(&out).to_string(), String::from_utf8_lossy(&err).to_string())
 }
 
 fn small() -> ApplyArgs {
-    ApplyArgs { file: fixture("small.kfl"), name: Some("small-training-rec".into()), ..Default::default() }
+    ApplyArgs { name: Some("small-training-rec".into()), ..Default::default() }
 }
 
 #[tokio::test]
@@ -98,7 +101,7 @@ async fn recorded_401_says_the_credentials_were_refused() {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let args = kfl_cluster::StatusArgs { run: "x".into(), ..Default::default() };
-    let code = kfl_cluster::status_on(&cluster, &args, &mut Console { out: &mut out, err: &mut err }).await;
+    let code = kfl_cluster::status_on(&cluster, &args, &mut Console::new(&mut out, &mut err)).await;
     server.await.expect("server");
     let err = String::from_utf8_lossy(&err);
     assert_eq!(code, 1);
@@ -170,7 +173,7 @@ async fn recorded_pod_logs_of_one_task_come_from_its_pod() {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let args = LogsArgs { run: "run-1".into(), task: Some("trained".into()), ..Default::default() };
-    let code = kfl_cluster::logs::logs_on(&cluster, &args, &mut Console { out: &mut out, err: &mut err }).await;
+    let code = kfl_cluster::logs::logs_on(&cluster, &args, &mut Console::new(&mut out, &mut err)).await;
     let (list, line) = server.await.expect("server");
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
     assert!(
@@ -195,7 +198,7 @@ async fn recorded_pod_list_without_the_task_names_the_tasks_it_has() {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let args = LogsArgs { run: "run-1".into(), task: Some("evaluate".into()), ..Default::default() };
-    let code = kfl_cluster::logs::logs_on(&cluster, &args, &mut Console { out: &mut out, err: &mut err }).await;
+    let code = kfl_cluster::logs::logs_on(&cluster, &args, &mut Console::new(&mut out, &mut err)).await;
     server.await.expect("server");
     let err = String::from_utf8_lossy(&err);
     assert_eq!(code, 1);
@@ -224,11 +227,10 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn no_kubeconfig_says_how_to_configure_one() {
     let args = ApplyArgs {
-        file: fixture("small.kfl"),
         cluster: ClusterArgs { kubeconfig: Some("/nonexistent/kubeconfig".into()), ..Default::default() },
         ..Default::default()
     };
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &pipeline("small.kfl", &[]), c));
     assert_eq!(code, 2);
     assert!(err.contains("no Kubernetes configuration found") && err.contains("KUBECONFIG"), "{err}");
 }
@@ -238,34 +240,61 @@ fn an_unreachable_server_and_an_unknown_context_are_named() {
     let dir = temp_dir("unreachable");
     let kubeconfig = unreachable_kubeconfig(&dir);
     let args = ApplyArgs {
-        file: fixture("small.kfl"),
         skip_capacity_check: true,
         cluster: ClusterArgs { kubeconfig: Some(kubeconfig.clone()), ..Default::default() },
         ..Default::default()
     };
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &pipeline("small.kfl", &[]), c));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot reach the Kubernetes API server at https://127.0.0.1:1"), "{err}");
     let args = ApplyArgs { cluster: ClusterArgs { context: Some("prod".into()), ..args.cluster.clone() }, ..args };
-    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, c));
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &pipeline("small.kfl", &[]), c));
     assert_eq!(code, 2);
     assert!(err.contains("there is no context `prod`; the kubeconfig has: ctx"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn a_pipeline_with_errors_is_never_submitted() {
-    let dir = temp_dir("errors");
-    let args = ApplyArgs {
-        file: fixture("broken.kfl"),
-        cluster: ClusterArgs { kubeconfig: Some(unreachable_kubeconfig(&dir)), ..Default::default() },
-        ..Default::default()
+/// The server's error for `field` of the Workflow, located in the source of `pipeline`.
+fn refused(pipeline: &kfl_cluster::Pipeline, workflow: &Json, field: &str) -> ClusterError {
+    let error = ClusterError::Invalid {
+        message: format!("{field}: field not declared in schema"),
+        fields: kfl_cluster::error::field_errors_in(&format!("{field}: field not declared in schema")),
     };
-    let (code, out, err) = run(|c| kfl_cluster::apply_with(&args, c));
-    assert_eq!(code, 1, "{err}");
-    assert!(out.is_empty());
-    assert!(err.contains("broken.kfl:10:") && err.contains("nothing was submitted"), "{err}");
-    // It stopped before connecting.
-    assert!(!err.contains("cannot reach"), "{err}");
-    let _ = std::fs::remove_dir_all(dir);
+    kfl_cluster::locate(error, pipeline, workflow)
+}
+
+#[test]
+fn a_refused_field_points_at_the_task_or_component_that_made_it_even_in_a_called_pipeline() {
+    let nested = pipeline_of("nested.kfl", Some("outer"), &[]);
+    let workflow = project::workflow(&nested.dag, "outer-1", "ml").expect("workflow");
+    let templates = workflow["spec"]["templates"].as_array().expect("templates");
+    let dag_index = templates.iter().position(|t| t.get("dag").is_some()).expect("a DAG template");
+    let tasks = templates[dag_index]["dag"]["tasks"].as_array().expect("tasks");
+    // Every task of the DAG, the called pipeline's too, has the statement that declares it.
+    let file = common::fixture("nested.kfl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    for (i, task) in tasks.iter().enumerate() {
+        let error = refused(&nested, &workflow, &format!(".spec.templates[{dag_index}].dag.tasks[{i}].kflUnknown"));
+        let at = error.source_refs();
+        assert_eq!(at.len(), 1, "{task}: {error}");
+        let statement = &text[at[0].origin.span.range()];
+        let name = task["name"].as_str().expect("name");
+        let (expected, what) = match name {
+            "prep-prepared" => ("prepared = prepare(rows: rows)", "task `prep.prepared`"),
+            "prep-doubled" => ("doubled  = prepare(rows: prepared.count)", "task `prep.doubled`"),
+            "last" => ("last = prepare(rows: prep.count)", "task `last`"),
+            other => panic!("unexpected task {other}"),
+        };
+        assert_eq!((statement, at[0].what.as_str()), (expected, what));
+        assert!(at[0].origin.file.ends_with("nested.kfl"), "{:?}", at[0].origin);
+    }
+    // A container template: the component, with its file and line for who holds the text.
+    let index = templates.iter().position(|t| t["name"] == "prepare").expect("the component's template");
+    let error = refused(&nested, &workflow, &format!(".spec.templates[{index}].container.kflUnknown"));
+    let rendered = render_with_lines(&error);
+    assert!(rendered.contains("nested.kfl:3:1: component `prepare` (template `prepare`)"), "{rendered}");
+    // Without origins the error is the same, only with no place.
+    let bare = kfl_cluster::Pipeline::new(nested.dag.clone());
+    let error = refused(&bare, &workflow, &format!(".spec.templates[{index}].container.kflUnknown"));
+    assert!(error.source_refs().is_empty() && error.to_string().contains("container.kflUnknown"), "{error}");
 }

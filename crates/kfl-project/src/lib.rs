@@ -1,6 +1,6 @@
 //! KFL projects on disk: finding `.kfl` files, loading them and the files they import into a
-//! [`Database`], and writing files atomically. The one place the command line, the local runner and
-//! the cluster client read projects from, so they all see a project alike.
+//! [`Database`], and writing files atomically. The one place `kflc` reads projects from; the local
+//! runner and the cluster client are handed what it lowered, so they all see a project alike.
 //!
 //! Invariants:
 //! - Paths in the database are the paths as given, without a leading `./`.

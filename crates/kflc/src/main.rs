@@ -293,21 +293,15 @@ fn main() -> ExitCode {
             endpoint,
             cluster,
         } => {
-            // Checked and rendered as `kflc check` does, before anything connects to a cluster.
-            // `kfl_cluster` lowers the file and sets the `--param` values again; refused here first,
-            // a value is printed with its code before anything connects to a cluster.
-            match lowered_for(&file, pipeline.as_deref(), "submitted") {
-                Ok(mut dag) => {
-                    if let Err(code) = apply_params(&mut dag, &params) {
-                        return code;
-                    }
-                }
+            // Checked and rendered as `kflc check` does, and the `--param` values set (a refused one is
+            // printed with its code), before anything connects to a cluster: kfl_cluster gets the
+            // lowered pipeline, and where its parts come from for errors the server points at.
+            let (db, submitted) = match for_cluster(&file, pipeline.as_deref(), &params, "submitted") {
+                Ok(ready) => ready,
                 Err(code) => return code,
-            }
-            kfl_cluster::apply_command(kfl_cluster::ApplyArgs {
-                file,
-                pipeline,
-                params,
+            };
+            let render = |e: &kfl_cluster::ClusterError| render::cluster_error(&db, e, colour_on_stderr());
+            let args = kfl_cluster::ApplyArgs {
                 name,
                 dry_run_server: dry_run,
                 wait,
@@ -317,19 +311,18 @@ fn main() -> ExitCode {
                 backend,
                 endpoint,
                 cluster: cluster.into(),
-            })
+            };
+            kfl_cluster::apply_command(args, &submitted, Some(&render))
         }
         #[cfg(feature = "cluster")]
         Command::Plan { file, pipeline, params, name, cluster } => {
-            match lowered_for(&file, pipeline.as_deref(), "planned") {
-                Ok(mut dag) => {
-                    if let Err(code) = apply_params(&mut dag, &params) {
-                        return code;
-                    }
-                }
+            let (db, planned) = match for_cluster(&file, pipeline.as_deref(), &params, "planned") {
+                Ok(ready) => ready,
                 Err(code) => return code,
-            }
-            kfl_cluster::plan_command(kfl_cluster::PlanArgs { file, pipeline, params, name, cluster: cluster.into() })
+            };
+            let render = |e: &kfl_cluster::ClusterError| render::cluster_error(&db, e, colour_on_stderr());
+            let args = kfl_cluster::PlanArgs { name, cluster: cluster.into() };
+            kfl_cluster::plan_command(args, &planned, Some(&render))
         }
         #[cfg(feature = "cluster")]
         Command::Runs { pipeline, cluster } => {
@@ -489,6 +482,36 @@ fn lowered(file: &std::path::Path, pipeline: Option<&str>) -> Result<kfl_dag::Da
 }
 
 fn lowered_for(file: &std::path::Path, pipeline: Option<&str>, action: &str) -> Result<kfl_dag::Dag, ExitCode> {
+    checked_for(file, pipeline, action).map(|(_, _, dag)| dag)
+}
+
+fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// What `apply` and `plan` hand to the cluster client: the pipeline lowered, its `--param` values
+/// set, and the origins of its tasks and components; with the database whose texts render them.
+#[cfg(feature = "cluster")]
+fn for_cluster(
+    file: &std::path::Path,
+    pipeline: Option<&str>,
+    params: &[String],
+    action: &str,
+) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
+    let (db, program, mut dag) = checked_for(file, pipeline, action)?;
+    apply_params(&mut dag, params)?;
+    let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
+    Ok((db, kfl_cluster::Pipeline { dag, given, origins: kfl_cluster::Origins::of(&program) }))
+}
+
+/// Loads a file, checks it and lowers one of its pipelines: the database (its texts render
+/// diagnostics), the checked program (with the origin of everything in it) and the DAG. On errors,
+/// prints them as `kflc check` does and returns the exit code.
+fn checked_for(
+    file: &std::path::Path,
+    pipeline: Option<&str>,
+    action: &str,
+) -> Result<(kfl_check::Database, kfl_model::item::Program, kfl_dag::Dag), ExitCode> {
     let (db, _, _) = match load::load_project(&[file.to_path_buf()]) {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -501,10 +524,12 @@ fn lowered_for(file: &std::path::Path, pipeline: Option<&str>, action: &str) -> 
         eprintln!("error: cannot read {}", file.display());
         return Err(ExitCode::from(2));
     };
-    match kfl_project::lower(&db, source, pipeline) {
-        Ok(dag) => Ok(dag),
+    let lowered = kfl_check::model::program(&db, source, pipeline)
+        .and_then(|program| kfl_dag::lower(&program).map(|dag| (program, dag)));
+    match lowered {
+        Ok((program, dag)) => Ok((db, program, dag)),
         Err(kfl_dag::LowerError::HasErrors(errors)) => {
-            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let colour = colour_on_stderr();
             for (path, diagnostic) in &errors {
                 if let Some(f) = db.file(path) {
                     eprint!("{}", render::human(&db, f, diagnostic, colour));

@@ -286,3 +286,178 @@ pub fn sarif(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String 
     });
     serde_json::to_string_pretty(&log).unwrap_or_else(|_| "{}".to_string())
 }
+
+/// A place in the source that a cluster error points at, in the shape miette renders.
+#[cfg(feature = "cluster")]
+struct SourceNote {
+    message: String,
+    source: NamedSource<String>,
+    span: std::ops::Range<usize>,
+    label: String,
+}
+
+#[cfg(feature = "cluster")]
+impl fmt::Debug for SourceNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "cluster")]
+impl fmt::Display for SourceNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "cluster")]
+impl std::error::Error for SourceNote {}
+
+#[cfg(feature = "cluster")]
+impl miette::Diagnostic for SourceNote {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Advice)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span.clone()))))
+    }
+}
+
+/// The part of a declaration to underline: a component's or pipeline's name, else the first line
+/// of the statement (a task with an override block spans several).
+#[cfg(feature = "cluster")]
+fn label_span(db: &Database, file: SourceFile, span: kfl_diagnostics::Span) -> std::ops::Range<usize> {
+    let parse = kfl_check::parse(db, file);
+    let named = parse.file.items.iter().find_map(|item| match item {
+        kfl_syntax::ast::Item::Component(c) if c.span == span => Some(c.name.span),
+        kfl_syntax::ast::Item::Pipeline(p) if p.span == span => Some(p.name.span),
+        _ => None,
+    });
+    if let Some(name) = named {
+        return name.range();
+    }
+    let text = file.text(db);
+    let range = span.range();
+    let start = range.start.min(text.len());
+    let end = text[start..range.end.clamp(start, text.len())].find('\n').map_or(range.end, |n| start + n);
+    start..end.max(start)
+}
+
+/// An error of the cluster client: its text as for every error, then each place in the `.kfl`
+/// source it points at (a field the API server refused → the component or task that wrote it) as
+/// an excerpt of the text this run loaded.
+#[cfg(feature = "cluster")]
+pub fn cluster_error(db: &Database, error: &kfl_cluster::ClusterError, colour: bool) -> String {
+    let kfl_cluster::ClusterError::Invalid { message, fields } = error else { return format!("error: {error}\n") };
+    // The places are shown as excerpts below, not as `--> file: …` lines.
+    let without_places = kfl_cluster::ClusterError::Invalid {
+        message: message.clone(),
+        fields: fields.iter().map(|f| kfl_cluster::error::FieldError { origin: None, ..f.clone() }).collect(),
+    };
+    let mut out = format!("error: {without_places}\n");
+    let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::none() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(120);
+    for field in fields {
+        let Some(at) = &field.origin else { continue };
+        let Some(file) = db.file(&at.origin.file) else { continue };
+        let note = SourceNote {
+            message: format!("`{}` comes from {}", field.field, at.what),
+            source: NamedSource::new(file.path(db), file.text(db).clone()).with_language("kfl"),
+            span: label_span(db, file, at.origin.span),
+            label: at.what.clone(),
+        };
+        if handler.render_report(&mut out, &note).is_ok() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(all(test, feature = "cluster"))]
+mod tests {
+    use kfl_cluster::error::FieldError;
+    use kfl_cluster::{ClusterError, Origins, Pipeline};
+
+    const SOURCE: &str = r#"/// Pretends to train.
+component train {
+    image = "python:3.11-slim"
+    output score: Float
+    python """
+        score = 0.5
+    """
+}
+
+pipeline small() {
+    trained = train() {
+        retries = 2
+    }
+}
+"#;
+
+    /// `field` refused by the server, located in `small.kfl` as `kflc apply` locates it.
+    fn refused(field: impl Fn(&serde_json::Value) -> String) -> (kfl_check::Database, ClusterError) {
+        let mut db = kfl_check::Database::default();
+        let file = db.set_file("small.kfl", SOURCE.to_string());
+        let program = kfl_check::model::program(&db, file, None).expect("checks");
+        let dag = kfl_dag::lower(&program).expect("lowers");
+        let pipeline = Pipeline { dag, given: Vec::new(), origins: Origins::of(&program) };
+        let workflow = kfl_cluster::project::workflow(&pipeline.dag, "small-1", "ml").expect("workflow");
+        let field = field(&workflow);
+        let error = ClusterError::Invalid {
+            message: "refused".into(),
+            fields: vec![FieldError { field, message: "field not declared in schema".into(), origin: None }],
+        };
+        (db, kfl_cluster::locate(error, &pipeline, &workflow))
+    }
+
+    fn template_index(workflow: &serde_json::Value, pick: impl Fn(&serde_json::Value) -> bool) -> usize {
+        workflow["spec"]["templates"].as_array().and_then(|t| t.iter().position(pick)).expect("a template")
+    }
+
+    #[test]
+    fn a_refused_component_field_is_shown_at_the_components_name() {
+        let (db, error) = refused(|w| {
+            format!(".spec.templates[{}].container.kflUnknown", template_index(w, |t| t["name"] == "train"))
+        });
+        let text = super::cluster_error(&db, &error, false);
+        let expected = "\
+error: the API server refused the Workflow (1 field error(s)):
+  .spec.templates[1].container.kflUnknown: field not declared in schema
+  > `.spec.templates[1].container.kflUnknown` comes from component `train` (template `train`)
+   ,-[small.kfl:2:11]
+ 1 | /// Pretends to train.
+ 2 | component train {
+   :           ^^|^^
+   :             `-- component `train` (template `train`)
+ 3 |     image = \"python:3.11-slim\"
+   `----
+
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_refused_task_field_is_shown_at_the_first_line_of_its_statement() {
+        let (db, error) = refused(|w| {
+            format!(".spec.templates[{}].dag.tasks[0].kflUnknown", template_index(w, |t| t.get("dag").is_some()))
+        });
+        let text = super::cluster_error(&db, &error, false);
+        let expected = "\
+error: the API server refused the Workflow (1 field error(s)):
+  .spec.templates[0].dag.tasks[0].kflUnknown: field not declared in schema
+  > `.spec.templates[0].dag.tasks[0].kflUnknown` comes from task `trained`
+    ,-[small.kfl:11:5]
+ 10 | pipeline small() {
+ 11 |     trained = train() {
+    :     ^^^^^^^^^|^^^^^^^^^
+    :              `-- task `trained`
+ 12 |         retries = 2
+    `----
+
+";
+        assert_eq!(text, expected);
+    }
+}

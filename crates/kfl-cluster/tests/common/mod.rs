@@ -7,10 +7,39 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use kfl_cluster::{ClusterArgs, Console};
+use kfl_cluster::{ClusterArgs, ClusterError, Console, Origins, Pipeline};
+use kfl_diagnostics::LineIndex;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// Loads, checks and lowers a fixture's pipeline and sets `params`, as kflc does before it calls
+/// this crate.
+pub fn pipeline(name: &str, params: &[&str]) -> Pipeline {
+    pipeline_of(name, None, params)
+}
+
+/// [`pipeline`] for the pipeline `pipeline` of a fixture with several.
+pub fn pipeline_of(name: &str, pipeline: Option<&str>, params: &[&str]) -> Pipeline {
+    let (db, file) = kfl_project::load_file(&fixture(name)).expect("the fixture loads");
+    let program = kfl_check::model::program(&db, file, pipeline).expect("the fixture checks");
+    let mut dag = kfl_dag::lower(&program).expect("the fixture lowers");
+    let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+    kfl_dag::params::apply_params(&mut dag, &params).expect("the values fit");
+    let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
+    Pipeline { dag, given, origins: Origins::of(&program) }
+}
+
+/// Renders an error with `file:line:col` for each source place, from the files on disk.
+pub fn render_with_lines(error: &ClusterError) -> String {
+    let mut text = format!("error: {error}\n");
+    for at in error.source_refs() {
+        let source = std::fs::read_to_string(&*at.origin.file).expect("the source");
+        let pos = LineIndex::new(&source).line_col(&source, at.origin.span.start as usize);
+        text.push_str(&format!("  at {}:{}:{}: {}\n", at.origin.file, pos.line + 1, pos.column + 1, at.what));
+    }
+    text
 }
 
 fn tool() -> PathBuf {
@@ -86,6 +115,6 @@ pub fn shared() -> &'static TestEnv {
 pub fn run(f: impl FnOnce(&mut Console) -> u8) -> (u8, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let code = f(&mut Console { out: &mut out, err: &mut err });
+    let code = f(&mut Console::new(&mut out, &mut err));
     (code, String::from_utf8_lossy(&out).to_string(), String::from_utf8_lossy(&err).to_string())
 }
