@@ -127,8 +127,7 @@ pub async fn apply(args: &ApplyArgs, loaded: &Loaded, console: &mut Console<'_>)
 pub async fn submit(endpoint: &str, args: &ApplyArgs, loaded: &Loaded) -> Result<(String, String), String> {
     let mut dag = loaded.dag.clone();
     kfl_dag::params::apply_params(&mut dag, &args.params).map_err(|e| e.to_string())?;
-    kfl_kfp::check(&dag).map_err(|e| e.to_string())?;
-    let yaml = kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default());
+    let yaml = kfl_dag::backend::Backend::emit(&kfl_kfp::KfpBackend::default(), &dag).map_err(|e| e.to_string())?.text;
     let run_name =
         args.name.clone().unwrap_or_else(|| crate::project::run_name(&dag.k8s_name, std::time::SystemTime::now()));
     let client = client()?;
