@@ -300,3 +300,29 @@ fn apply_never_submits_a_pipeline_with_errors_and_explains_a_missing_cluster() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--dry-run"), "{stderr}");
 }
+
+/// A setting the chosen backend cannot express is a note naming the setting and the task; the
+/// build succeeds, and the other backend emits it.
+#[test]
+fn build_notes_settings_the_target_cannot_express() {
+    let dir = tempdir("not-applicable");
+    let file = dir.join("scratch.kfl");
+    std::fs::write(
+        &file,
+        "component step {\n    output out: String\n    resources { ephemeral_storage = 10Gi }\n    sh \"\"\"\n        echo ok > \"$out\"\n    \"\"\"\n}\n\npipeline p() {\n    s = step()\n    output o = s.out\n}\n",
+    )
+    .expect("write");
+    let path = file.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = kflc(&["build", &path, "--target", "kfp"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("pipelineInfo"), "{stdout}");
+    assert!(!stdout.contains("ephemeral"), "{stdout}");
+    assert!(
+        stderr.contains("note: `resources.ephemeral_storage` is left out") && stderr.contains("task `s`"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = kflc(&["build", &path, "--target", "argo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ephemeral-storage: 10Gi"), "{stdout}");
+    assert!(!stderr.contains("note:"), "{stderr}");
+}

@@ -1,5 +1,6 @@
 //! KFL's Argo Workflows backend: a lowered pipeline ([`kfl_dag::Dag`]) as an `argoproj.io/v1alpha1`
-//! `Workflow`, as JSON ([`workflow`]) or YAML ([`to_yaml`]).
+//! `Workflow`, as JSON ([`workflow`]) or YAML ([`to_yaml`]), and as the [`kfl_dag::backend::Backend`]
+//! named `argo` ([`ArgoBackend`]).
 //!
 //! # What the Workflow looks like
 //!
@@ -56,6 +57,9 @@
 //!   producers did too.
 //! - If every string an iteration returns looks like a JSON list or object, Argo's aggregation
 //!   parses them.
+//! - A Workflow is one Kubernetes object: [`ArgoBackend`] refuses one whose JSON is larger than
+//!   [`MAX_WORKFLOW_BYTES`] (etcd's default request limit), which the API server would refuse.
+//! - Every setting of the field table is written ([`ArgoBackend`] marks none as not applicable).
 //!
 //! # Invariants
 //!
@@ -66,7 +70,7 @@
 //!
 //! # Code map
 //!
-//! - `lib.rs`: the public API ([`workflow`], [`to_yaml`], [`ArgoOptions`], [`ArgoError`]).
+//! - `lib.rs`: the public API ([`workflow`], [`to_yaml`], [`ArgoOptions`], [`ArgoError`], [`ArgoBackend`]).
 //! - `emit.rs`: one emit's shared state and the order of its passes; the Workflow's spec and metadata.
 //! - `scopes.rs`: which DAG template each task is in, what stands for it there, and names.
 //! - `values.rs`: values across scopes — imports into loops, exports out of them (fan-in).
@@ -85,6 +89,7 @@ mod tasks;
 mod text;
 mod values;
 
+use kfl_dag::backend::{Backend, BackendError, Document, FieldSpec};
 use kfl_dag::Dag;
 use serde_json::Value as Json;
 
@@ -175,4 +180,51 @@ pub fn workflow(dag: &Dag, options: &ArgoOptions) -> Result<Json, ArgoError> {
     let mut dag = dag.clone();
     kfl_dag::params::apply_params(&mut dag, &options.params)?;
     Emitter::new(&dag, options).emit()
+}
+
+/// The largest Workflow, as JSON, that Kubernetes stores: etcd refuses a request over 1.5 MiB by
+/// default (`--max-request-bytes`), and a Workflow is one object. Its status grows while it runs,
+/// so a Workflow near the limit may still fail later (Argo can offload node status).
+pub const MAX_WORKFLOW_BYTES: usize = 1536 * 1024;
+
+/// The Argo Workflows target (`argo`): a `Workflow` in YAML.
+#[derive(Clone, Debug, Default)]
+pub struct ArgoBackend {
+    pub options: ArgoOptions,
+}
+
+impl ArgoBackend {
+    /// The Workflow, refused if Argo cannot run it or Kubernetes cannot store it.
+    pub fn workflow(&self, dag: &Dag) -> Result<Json, BackendError> {
+        let workflow = workflow(dag, &self.options).map_err(|e| BackendError::new(e.to_string()))?;
+        let bytes = serde_json::to_string(&workflow).map_or(0, |json| json.len());
+        if bytes > MAX_WORKFLOW_BYTES {
+            return Err(BackendError::new(format!(
+                "too large for Argo Workflows: the Workflow is {bytes} bytes as JSON, more than the {MAX_WORKFLOW_BYTES} \
+                 bytes Kubernetes stores in one object; pass large values as artifacts or split the pipeline"
+            )));
+        }
+        Ok(workflow)
+    }
+}
+
+impl Backend for ArgoBackend {
+    fn name(&self) -> &'static str {
+        "argo"
+    }
+
+    /// Argo's refusals are found while the Workflow is written: this writes it and drops it.
+    fn check(&self, dag: &Dag) -> Result<(), BackendError> {
+        self.workflow(dag).map(drop)
+    }
+
+    fn emit(&self, dag: &Dag) -> Result<Document, BackendError> {
+        let workflow = self.workflow(dag)?;
+        Ok(Document { text: to_yaml(&workflow), kind: "Workflow", extension: "yaml" })
+    }
+
+    /// Every setting has a place in a Workflow's templates (see the crate's "Settings").
+    fn not_applicable(&self, _field: &FieldSpec) -> Option<&'static str> {
+        None
+    }
 }

@@ -3,8 +3,9 @@
 
 mod common;
 
-use kfl_argo::{workflow, ArgoError, ArgoOptions};
+use kfl_argo::{to_yaml, workflow, ArgoBackend, ArgoError, ArgoOptions, MAX_WORKFLOW_BYTES};
 use kfl_check::Database;
+use kfl_dag::backend::Backend;
 use serde_json::Value as Json;
 
 fn example(path: &str, pipeline: &str) -> Json {
@@ -471,4 +472,45 @@ fn ephemeral_storage_is_a_request_and_a_limit() {
     let step = templates(&wf).iter().find(|t| t["container"]["image"].is_string()).expect("a container template");
     assert_eq!(step["container"]["resources"]["requests"]["ephemeral-storage"], "10Gi", "{step:#}");
     assert_eq!(step["container"]["resources"]["limits"]["ephemeral-storage"], "10Gi", "{step:#}");
+}
+
+#[test]
+fn the_backend_writes_what_to_yaml_writes_and_refuses_in_the_same_words() {
+    let backend = ArgoBackend::default();
+    for (db, pipelines) in [common::examples(), common::fixtures()] {
+        for (path, name) in &pipelines {
+            let dag = common::lower(&db, path, name);
+            let expected = workflow(&dag, &ArgoOptions::default()).map(|wf| to_yaml(&wf)).map_err(|e| e.to_string());
+            let document = backend.emit(&dag).map_err(|e| e.to_string());
+            assert_eq!(document.as_ref().map(|d| &d.text), expected.as_ref(), "{path} {name}");
+            assert_eq!(backend.check(&dag).is_ok(), expected.is_ok(), "{path} {name}");
+            if let Ok(document) = document {
+                assert_eq!((document.kind, document.extension), ("Workflow", "yaml"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_workflow_larger_than_kubernetes_stores_is_refused() {
+    let source = |size: usize| {
+        format!(
+            "component show {{\n    input text: String\n    sh \"\"\"\n        echo \"$text\"\n    \"\"\"\n}}\n\n\
+             pipeline p(text: String = \"{}\") {{\n    show(text: text)\n}}\n",
+            "x".repeat(size)
+        )
+    };
+    let lower = |text: &str| {
+        let mut db = Database::default();
+        let file = db.set_file("big.kfl", text.to_string());
+        kfl_project::lower(&db, file, None).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let backend = ArgoBackend::default();
+    let fits = lower(&source(MAX_WORKFLOW_BYTES - 10_000));
+    assert!(backend.emit(&fits).is_ok());
+    let big = lower(&source(MAX_WORKFLOW_BYTES));
+    let error = backend.emit(&big).expect_err("too large");
+    assert!(error.message.starts_with("too large for Argo Workflows: the Workflow is "), "{error}");
+    assert!(error.message.contains(&format!("more than the {MAX_WORKFLOW_BYTES} bytes")), "{error}");
+    assert_eq!(backend.check(&big), Err(error));
 }

@@ -13,8 +13,11 @@
 //! - Pipelines called as tasks are inlined: their tasks are named `caller.inner` and sit in a
 //!   [`model::GroupKind::SubPipeline`] group.
 //! - Pure: no IO.
+//!
+//! Backends implement [`backend::Backend`]: see that module for what adding a target takes.
 
 pub mod analysis;
+pub mod backend;
 pub mod lower;
 pub mod model;
 pub mod params;

@@ -30,13 +30,55 @@
 //!
 //! Not supported (refused by [`check`], which callers run before [`pipeline_spec`]): collecting an
 //! artifact out of a loop nested in another loop (a list of lists of artifacts).
+//!
+//! [`KfpBackend`] is this crate as the [`kfl_dag::backend::Backend`] named `kfp`: it checks, then
+//! writes [`to_yaml`]. It marks `accelerator` not applicable when its options name no node label
+//! for accelerators. It checks no size: the limits are the KFP API server's, which are not known
+//! here (a run becomes an Argo Workflow on the cluster, one Kubernetes object, so a very large
+//! pipeline may still be refused when it runs).
 
 mod compile;
 mod executor;
 mod types;
 
+use kfl_dag::backend::{Backend, BackendError, Document, Effect, FieldSpec};
 use kfl_dag::Dag;
 use serde_json::{json, Map, Value as Json};
+
+/// The Kubeflow Pipelines target (`kfp`): a PipelineSpec in YAML, with its PlatformSpec as a second
+/// document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KfpBackend {
+    pub options: KfpOptions,
+}
+
+impl Backend for KfpBackend {
+    fn name(&self) -> &'static str {
+        "kfp"
+    }
+
+    fn check(&self, dag: &Dag) -> Result<(), BackendError> {
+        refusal(dag).map_err(|(error, about)| BackendError::new(error.to_string()).about(about))
+    }
+
+    fn emit(&self, dag: &Dag) -> Result<Document, BackendError> {
+        self.check(dag)?;
+        Ok(Document { text: to_yaml(dag, &self.options), kind: "PipelineSpec", extension: "yaml" })
+    }
+
+    fn not_applicable(&self, field: &FieldSpec) -> Option<&'static str> {
+        match field.effect {
+            Effect::Accelerator if self.options.accelerator_node_label.is_none() => {
+                Some("this Kubeflow Pipelines target has no node label for accelerators, so none is selected")
+            }
+            // The PipelineSpec's ResourceSpec has fields for CPU, memory and accelerators only.
+            Effect::Resource { resource, .. } if resource != "cpu" && resource != "memory" => {
+                Some("the PipelineSpec's ResourceSpec has no field for this resource")
+            }
+            _ => None,
+        }
+    }
+}
 
 /// Choices the language leaves to the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +128,11 @@ impl std::error::Error for KfpError {}
 /// component inputs cannot declare as artifacts). Lists of lists of parameters are fine: each
 /// loop's sub-DAG collects its body's list, as kfp's own compiler does.
 pub fn check(dag: &Dag) -> Result<(), KfpError> {
+    refusal(dag).map_err(|(error, _)| error)
+}
+
+/// [`check`]'s refusal, with the output it is about (`task.output`).
+fn refusal(dag: &Dag) -> Result<(), (KfpError, String)> {
     let reads = dag
         .graph
         .node_weights()
@@ -105,11 +152,12 @@ pub fn check(dag: &Dag) -> Result<(), KfpError> {
             .filter(|g| !reader.contains(g) && matches!(dag.groups[**g].kind, kfl_dag::GroupKind::Loop { .. }))
             .count();
         if left > 1 {
-            return Err(KfpError::Unsupported(format!(
-                "collecting the artifact `{}.{output}` out of a loop nested in another loop (a list of lists of \
-                 artifacts); collect it inside the outer loop",
-                dag.task(*task).name
-            )));
+            let about = format!("{}.{output}", dag.task(*task).name);
+            let error = KfpError::Unsupported(format!(
+                "collecting the artifact `{about}` out of a loop nested in another loop (a list of lists of \
+                 artifacts); collect it inside the outer loop"
+            ));
+            return Err((error, about));
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 
 mod common;
 
+use kfl_dag::backend::{Backend, BackendError};
 use kfl_kfp::{pipeline_spec, KfpOptions};
 use serde_json::Value;
 
@@ -342,9 +343,17 @@ pipeline grid() {
     );
     let message = kfl_kfp::check(&dag).expect_err("refused").to_string();
     assert!(message.contains("`made.model`") && message.contains("nested in another loop"), "{message}");
-    // Every example and case passes the check.
+    // The backend refuses it in the same words, naming the output, whether it checks or emits.
+    let backend = kfl_kfp::KfpBackend::default();
+    let refusal = BackendError { message: message.clone(), about: Some("made.model".to_string()) };
+    assert_eq!(backend.check(&dag), Err(refusal.clone()));
+    assert_eq!(backend.emit(&dag), Err(refusal));
+    // Every example and case passes the check, and the backend writes what `to_yaml` writes.
     for (name, dag) in common::all_pipelines() {
         assert_eq!(kfl_kfp::check(&dag), Ok(()), "{name}");
+        let document = backend.emit(&dag).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(document.text, kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default()), "{name}");
+        assert_eq!((document.kind, document.extension), ("PipelineSpec", "yaml"));
     }
 }
 

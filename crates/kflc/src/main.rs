@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kfl_dag::backend::Backend;
 
 #[derive(Parser)]
 #[command(name = "kflc", version, about = "KFL: typed machine-learning pipelines for Kubernetes")]
@@ -216,12 +217,36 @@ impl From<ClusterFlags> for kfl_cluster::ClusterArgs {
     }
 }
 
+/// The `--target` values: each names a [`Backend`] of `build`'s list.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Target {
     /// An Argo Workflows `Workflow` (argoproj.io/v1alpha1).
     Argo,
     /// A Kubeflow Pipelines PipelineSpec (schemaVersion 2.1.0) and its Kubernetes PlatformSpec.
     Kfp,
+}
+
+/// The targets `build` can write, with the options they are built with.
+#[derive(Default)]
+struct Backends {
+    argo: kfl_argo::ArgoBackend,
+    kfp: kfl_kfp::KfpBackend,
+}
+
+impl Backends {
+    fn list(&self) -> [&dyn Backend; 2] {
+        [&self.argo, &self.kfp]
+    }
+}
+
+impl Target {
+    /// The name on the command line, which is the backend's [`Backend::name`].
+    fn name(self) -> &'static str {
+        match self {
+            Target::Argo => "argo",
+            Target::Kfp => "kfp",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -595,22 +620,27 @@ fn build(
     if let Err(code) = apply_params(&mut dag, params) {
         return code;
     }
+    let backends = Backends::default();
     let text = match target {
         None => None,
-        Some(Target::Argo) => match kfl_argo::workflow(&dag, &kfl_argo::ArgoOptions::default()) {
-            Ok(workflow) => Some(kfl_argo::to_yaml(&workflow)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
+        Some(target) => {
+            let Some(backend) = kfl_dag::backend::find(&backends.list(), target.name()) else {
+                eprintln!("error: no backend is named `{}`", target.name());
+                return ExitCode::from(2);
+            };
+            match backend.emit(&dag) {
+                Ok(document) => {
+                    for setting in kfl_dag::backend::not_applicable_in(backend, &dag) {
+                        eprintln!("note: {setting}");
+                    }
+                    Some(document.text)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
             }
-        },
-        Some(Target::Kfp) => match kfl_kfp::check(&dag) {
-            Ok(()) => Some(kfl_kfp::to_yaml(&dag, &kfl_kfp::KfpOptions::default())),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        },
+        }
     };
     if summary {
         let plan = kfl_dag::analysis::render_summary(&kfl_dag::analysis::summarize(&dag), &dag);
@@ -659,5 +689,22 @@ fn explain(code: Option<String>) -> ExitCode {
             eprintln!("error: there is no diagnostic code `{code}`; `kflc explain` lists them all");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_names_one_backend_by_its_command_line_value() {
+        let backends = Backends::default();
+        for target in Target::value_variants() {
+            let value = target.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(value.as_deref(), Some(target.name()));
+            let found = kfl_dag::backend::find(&backends.list(), target.name()).map(|b| b.name());
+            assert_eq!(found, Some(target.name()));
+        }
+        assert_eq!(Target::value_variants().len(), backends.list().len(), "a backend without a `--target` value");
     }
 }
