@@ -41,6 +41,7 @@ fi
 
 run "rustfmt" cargo fmt --all -- --check
 # --all-targets includes the benchmarks, so clippy also proves they compile.
+run "layering: no syntax below the checker, no kube in the core (cargo tree)" bash tests/layering.sh
 run "clippy (-D warnings, benches included)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace --no-fail-fast
 run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples

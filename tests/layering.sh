@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The layers of the workspace, as `cargo tree` sees them (normal dependencies, transitively):
+# - nothing below the checker depends on the syntax or the checker: the DAG, the backends, the
+#   local runner and the cluster client read the semantic model (`kfl-model`) only;
+# - kube and k8s-openapi (minutes to compile) stay out of everything the core, the language server
+#   and their tests depend on.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+failed=0
+deps() { cargo tree --offline -e normal -p "$1" --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u; }
+for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster kfl-yaml; do
+  bad=$(deps "$crate" | grep -E '^kfl-(syntax|check|project|fmt|lsp)$' || true)
+  if [[ -n "$bad" ]]; then
+    echo "FAIL $crate depends on $(echo $bad)"
+    failed=1
+  else
+    echo "ok   $crate: no syntax, no checker"
+  fi
+done
+for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl-lsp kfl-fmt kfl-project; do
+  bad=$(deps "$crate" | grep -E '^(kube|kube-client|k8s-openapi)$' || true)
+  if [[ -n "$bad" ]]; then
+    echo "FAIL $crate depends on $(echo $bad)"
+    failed=1
+  fi
+done
+[[ $failed == 0 ]] && echo "layering: ok"
+exit $failed
