@@ -25,6 +25,8 @@ pub struct RunEnv {
     pub venv_dir: PathBuf,
     /// `--no-cache`: never reuse earlier outputs.
     pub no_cache: bool,
+    /// `--verify-cache`: check the content hashes of a cache entry before reusing it.
+    pub verify_cache: bool,
     /// `--host`: run container components' commands on this machine.
     pub host: bool,
     pub container_runtime: tokio::sync::OnceCell<Option<String>>,
@@ -86,15 +88,27 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
     let key = cache::cache_key(component, &task.settings, &job.inputs);
     result.cache_key = Some(key.clone());
     let caching = task.settings.cache != Some(false);
+    // The entry under this key is damaged: the fresh outputs replace it.
+    let mut repair = false;
 
     let outcome: Result<(), String> = async {
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         write_manifest(&dir, &job, component, "running", &result, &attempts, started_at, None);
         if caching && !env.no_cache {
-            if let Some(outputs) = cache::restore(&env.cache_dir, &key, &dir) {
-                result.status = Status::Cached;
-                result.outputs = outputs;
-                return Ok(());
+            match cache::restore(&env.cache_dir, &key, &dir, env.verify_cache) {
+                cache::Lookup::Hit(outputs) => {
+                    result.status = Status::Cached;
+                    result.outputs = outputs;
+                    return Ok(());
+                }
+                cache::Lookup::Miss => {}
+                cache::Lookup::Damaged(problem) => {
+                    let note =
+                        format!("the cache entry {key} is damaged ({problem}): running the task again to repair it");
+                    append_log(&dir.join("stderr.log"), &format!("kfl: {note}\n"));
+                    let _ = env.notes.send(format!("{}: {note}", job.name));
+                    repair = true;
+                }
             }
         }
         let python = match &component.body {
@@ -131,7 +145,7 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
                     result.status = Status::Succeeded;
                     result.outputs = outputs;
                     if caching {
-                        if let Err(e) = cache::store(&env.cache_dir, &key, &dir, &result.outputs, &job.name) {
+                        if let Err(e) = cache::store(&env.cache_dir, &key, &dir, &result.outputs, &job.name, repair) {
                             append_log(
                                 &dir.join("stderr.log"),
                                 &format!("kfl: could not store the outputs in the cache: {e}\n"),
@@ -254,6 +268,9 @@ async fn run_attempt(
             }
         }
     }
+    // Read-only permissions do not stop root (nor a task that changes them back): a write is
+    // noticed afterwards, by the inode change times that no program can set.
+    let inputs_before = input_stamps(&prepared.inputs);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -303,6 +320,20 @@ async fn run_attempt(
             },
             exit_code: status.code(),
         },
+        End::Exited(Ok(_)) if input_stamps(&prepared.inputs) != inputs_before => {
+            let after = input_stamps(&prepared.inputs);
+            let changed = inputs_before
+                .iter()
+                .zip(&after)
+                .find(|(b, a)| b != a)
+                .map_or_else(String::new, |((name, _), _)| name.clone());
+            AttemptOutcome::Failed {
+                error: format!(
+                    "the task changed its input artifact `{changed}`; inputs are read-only: write a new output instead"
+                ),
+                exit_code: Some(0),
+            }
+        }
         End::Exited(Ok(_)) => match collect_outputs(component, &tmp, dir) {
             Ok(outputs) => AttemptOutcome::Succeeded(outputs),
             Err(error) => AttemptOutcome::Failed { error, exit_code: Some(0) },
@@ -319,6 +350,13 @@ struct Prepared {
     /// The container's name, to stop it (docker or podman).
     container_name: Option<String>,
     runtime: Option<String>,
+    /// The read-only copies of the input artifacts, by input name.
+    inputs: Vec<(String, PathBuf)>,
+}
+
+/// The stamps of a task's input copies, to see afterwards whether it wrote to them.
+fn input_stamps(inputs: &[(String, PathBuf)]) -> Vec<(String, Option<Vec<fsutil::Stamp>>)> {
+    inputs.iter().map(|(name, path)| (name.clone(), fsutil::tree_stamp(path).ok())).collect()
 }
 
 /// Lays out the attempt's folder (inputs, outputs, work) and builds the command.
@@ -342,21 +380,35 @@ async fn prepare(
     }
     // Where the outputs will be once the attempt succeeded: their URIs name the final place.
     let final_outputs = dir.join("outputs");
+    // Every input artifact is a read-only copy of its own (a reflink where the file system can),
+    // never a link to the producer's outputs: what a task writes to its inputs reaches neither
+    // them nor the cache, and (see `run_attempt`) fails the task.
+    let inputs_dir = tmp.join("inputs");
+    let mut input_paths: Vec<(String, PathBuf)> = Vec::new();
     let mut inputs = Vec::new();
     for (name, value) in &job.inputs {
         let binding = match value {
             Resolved::Parameter(v) => InputBinding::Text(plain(v)),
-            Resolved::Artifact(a) => InputBinding::Artifact { path: path_text(&a.path), uri: a.uri.clone() },
+            Resolved::Artifact(a) => {
+                let file_name = a.path.file_name().map_or_else(|| "data".into(), |n| n.to_os_string());
+                let copy = inputs_dir.join(name).join(file_name);
+                fsutil::copy_tree(&a.path, &copy).map_err(io)?;
+                let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
+                std::fs::write(metadata_path(&copy), metadata).map_err(io)?;
+                input_paths.push((name.clone(), copy.clone()));
+                InputBinding::Artifact { path: path_text(&copy), uri: a.uri.clone() }
+            }
             Resolved::ArtifactList(list) => {
                 // The launcher reads a list of artifacts as `<dir>/<i>/data`.
-                let list_dir = tmp.join("inputs").join(name);
+                let list_dir = inputs_dir.join(name);
                 for (i, a) in list.iter().enumerate() {
                     let element = PathBuf::from(kfl_launcher::list_element_path(&path_text(&list_dir), i));
-                    fsutil::link_or_copy_tree(&a.path, &element).map_err(io)?;
+                    fsutil::copy_tree(&a.path, &element).map_err(io)?;
                     let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
                     std::fs::write(metadata_path(&element), metadata).map_err(io)?;
                 }
                 std::fs::create_dir_all(&list_dir).map_err(io)?;
+                input_paths.push((name.clone(), list_dir.clone()));
                 InputBinding::Artifacts {
                     dir: path_text(&list_dir),
                     uris: list.iter().map(|a| a.uri.clone()).collect(),
@@ -364,6 +416,9 @@ async fn prepare(
             }
         };
         inputs.push((name.clone(), binding));
+    }
+    if inputs_dir.exists() {
+        fsutil::make_read_only(&inputs_dir, true).map_err(io)?;
     }
     let mut outputs = Vec::new();
     for output in &component.outputs {
@@ -387,7 +442,7 @@ async fn prepare(
             if let Some(python) = python {
                 argv[0] = path_text(python);
             }
-            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None })
+            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None, inputs: input_paths })
         }
         Body::Container { command, args } => {
             let substitute = |part: &CommandPart| -> Result<String, String> {
@@ -398,8 +453,12 @@ async fn prepare(
                         _ => return Err(format!("`{n}` is an artifact")),
                     },
                     CommandPart::InputPath(n) => match input_of(job, n)? {
-                        Resolved::Artifact(a) => path_text(&a.path),
-                        Resolved::ArtifactList(_) => path_text(&tmp.join("inputs").join(n)),
+                        Resolved::Artifact(_) | Resolved::ArtifactList(_) => {
+                            match input_paths.iter().find(|(name, _)| name == n) {
+                                Some((_, copy)) => path_text(copy),
+                                None => return Err(format!("no copy of the input `{n}`")),
+                            }
+                        }
                         Resolved::Parameter(v) => plain(v),
                     },
                     CommandPart::InputUri(n) => match input_of(job, n)? {
@@ -425,7 +484,14 @@ async fn prepare(
                         component.name
                     ));
                 }
-                return Ok(Prepared { argv: line, env: vars, cwd: work, container_name: None, runtime: None });
+                return Ok(Prepared {
+                    argv: line,
+                    env: vars,
+                    cwd: work,
+                    container_name: None,
+                    runtime: None,
+                    inputs: input_paths,
+                });
             }
             let runtime = env.container_runtime.get_or_init(detect_runtime).await.clone();
             let Some(runtime) = runtime else {
@@ -457,6 +523,7 @@ async fn prepare(
                 cwd: work,
                 container_name: Some(container_name),
                 runtime: Some(runtime),
+                inputs: input_paths,
             })
         }
     }

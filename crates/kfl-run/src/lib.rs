@@ -18,6 +18,11 @@
 //!   half-written is ever read or reused.
 //! - The cache key is a hash of the component's definition and the resolved inputs, artifacts by
 //!   the hash of their content: a task with the same key does the same work.
+//! - The cache never serves a wrong artifact: an entry records each file's size, modification time
+//!   and hash; a hit checks sizes and times (`--verify-cache`: hashes too), a damaged entry is run
+//!   again and replaced atomically. No file is shared with the cache by a hard link.
+//! - A task's input artifacts are read-only copies (reflinks where possible): a task that writes to
+//!   one fails, and the write reaches neither the producer's outputs nor the cache.
 //! - Every task runs in its own process group; a timeout, a failure of the run or Ctrl-C kills the
 //!   whole group, so no process outlives its task.
 //! - Every instance that started has a `manifest.json` that says how it ended (`cancelled` too).
@@ -56,6 +61,9 @@ pub struct RunArgs {
     pub parallelism: Option<usize>,
     /// Reuse no earlier outputs.
     pub no_cache: bool,
+    /// Check the full content hash of every cache entry before reusing it (a hit otherwise checks
+    /// only that each file is there with the size and modification time it was stored with).
+    pub verify_cache: bool,
     /// Run container components' commands on this machine instead of in a container.
     pub host: bool,
     /// Where runs and the cache live (default `.kfl`).
@@ -73,6 +81,7 @@ impl RunArgs {
             params: Vec::new(),
             parallelism: None,
             no_cache: false,
+            verify_cache: false,
             host: false,
             root: PathBuf::from(".kfl"),
             venv_dir: None,
@@ -290,6 +299,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         cache_dir: root.join("cache"),
         venv_dir: args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir),
         no_cache: args.no_cache,
+        verify_cache: args.verify_cache,
         host: args.host,
         container_runtime,
         notes: notes_tx,

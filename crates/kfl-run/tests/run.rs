@@ -457,3 +457,90 @@ fn fan_in_from_a_loop_in_a_loop_nests_and_from_a_called_pipeline_collects() {
     // A called pipeline's parameter and artifact outputs, collected over the loop it is called in.
     assert_eq!(output(&report, "summary"), Json::from("0.9=model@0.1,0.8=model@0.2"));
 }
+
+/// The cache entry of an instance of the last run.
+fn cache_entry(root: &Path, report: &RunReport, name: &str) -> PathBuf {
+    let key = report.instance(name).and_then(|i| i.cache_key.clone()).expect("a cache key");
+    root.join(".kfl/cache").join(key)
+}
+
+/// Overwrites a file of the cache as someone outside kflc could (read-only files included).
+fn damage(path: &Path, contents: Option<&str>) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
+    match contents {
+        Some(text) => std::fs::write(path, text).expect("damage the file"),
+        None => std::fs::remove_file(path).expect("delete the file"),
+    }
+}
+
+#[test]
+fn a_damaged_cache_entry_is_never_served_and_is_repaired() {
+    let root = scratch("damaged-cache");
+    let first = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(first.status, RunStatus::Succeeded);
+    let left = cache_entry(&root, &first, "left").join("outputs/artifacts/data");
+    let right = cache_entry(&root, &first, "right").join("outputs/artifacts/data");
+    assert_eq!(std::fs::read_to_string(&left).expect("cached"), "2");
+    // Truncated, and deleted: both noticed by the cheap check on a hit.
+    damage(&left, Some(""));
+    damage(&right, None);
+    let second = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(second.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&second));
+    assert_eq!(status(&second, "left"), Status::Succeeded, "a truncated entry was served");
+    assert_eq!(status(&second, "right"), Status::Succeeded, "an entry without its artifact was served");
+    assert_eq!(status(&second, "both"), Status::Cached);
+    assert_eq!(output(&second, "total"), Json::from(22));
+    let stderr = std::fs::read_to_string(second.run_dir.join("left/stderr.log")).unwrap_or_default();
+    assert!(stderr.contains("cache entry") && stderr.contains("damaged"), "{stderr}");
+    // Repaired: the next run reuses them again.
+    assert_eq!(std::fs::read_to_string(&left).expect("repaired"), "2");
+    assert_eq!(std::fs::read_to_string(&right).expect("repaired"), "20");
+    let third = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(status(&third, "left"), Status::Cached);
+    assert_eq!(status(&third, "right"), Status::Cached);
+    assert_eq!(third.executed(), 1, "only the task that opted out runs");
+
+    // Same size, other content, same modification time: only the full check (--verify-cache) sees it.
+    let modified = std::fs::metadata(&left).and_then(|m| m.modified()).expect("mtime");
+    damage(&left, Some("7"));
+    let file = std::fs::File::options().write(true).open(&left).expect("open");
+    file.set_modified(modified).expect("set mtime");
+    drop(file);
+    let mut verify = args(pipeline("caching"), &root, &[]);
+    verify.verify_cache = true;
+    let fourth = run(&verify);
+    assert_eq!(status(&fourth, "left"), Status::Succeeded, "--verify-cache served a corrupted entry");
+    assert_eq!(status(&fourth, "right"), Status::Cached);
+    assert_eq!(output(&fourth, "total"), Json::from(22));
+    assert_eq!(std::fs::read_to_string(&left).expect("repaired"), "2");
+    assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
+}
+
+#[test]
+fn a_task_cannot_change_its_inputs_nor_the_cache() {
+    let root = scratch("tamper");
+    let first = run(&args(pipeline("tamper"), &root, &[]));
+    let overwrite = first.instance("o").expect("o");
+    // The write fails in the task: refused by the file's permissions, or (as root, whom they do not
+    // stop) noticed after the task and failing it.
+    match overwrite.status {
+        Status::Failed => {
+            let reason = overwrite.reason.clone().unwrap_or_default();
+            assert!(reason.contains("changed its input artifact `data`"), "{reason}");
+        }
+        other => {
+            assert_eq!(other, Status::Succeeded);
+            assert_eq!(output(&first, "seen"), Json::from("original"));
+        }
+    }
+    // Neither the producer's outputs nor its cache entry changed.
+    let produced = &first.instance("p").expect("p").outputs.artifacts["data"];
+    assert_eq!(std::fs::read_to_string(&produced.path).expect("output"), "original");
+    let cached = cache_entry(&root, &first, "p").join("outputs/artifacts/data");
+    assert_eq!(std::fs::read_to_string(&cached).expect("cached"), "original");
+    let second = run(&args(pipeline("tamper"), &root, &[]));
+    assert_eq!(status(&second, "p"), Status::Cached);
+    let reused = &second.instance("p").expect("p").outputs.artifacts["data"];
+    assert_eq!(std::fs::read_to_string(&reused.path).expect("output"), "original");
+}
