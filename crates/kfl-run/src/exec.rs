@@ -625,27 +625,47 @@ fn kill_group(pid: Option<u32>, signal: rustix::process::Signal) {
     let _ = rustix::process::kill_process_group(pid, signal);
 }
 
-/// Stops a task's whole process tree: SIGTERM to its group, SIGKILL a moment later.
+/// Whether any process of the group is left.
+fn group_alive(pid: Option<u32>) -> bool {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    rustix::process::test_kill_process_group(pid).is_ok()
+}
+
+/// How long a task has, after SIGTERM to its process group, before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_millis(1500);
+
+/// Stops a task's whole process tree: SIGTERM to its group, SIGKILL after [`STOP_GRACE`].
 async fn stop_group(
     child: &mut tokio::process::Child,
     pid: Option<u32>,
     container: Option<&str>,
     runtime: Option<&str>,
 ) {
-    if let (Some(container), Some(runtime)) = (container, runtime) {
-        let _ = tokio::process::Command::new(runtime)
-            .args(["kill", container])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await;
-    }
+    // A container is not in the group: it gets the same signals through its runtime.
+    let signal_container = |signal: &'static str| async move {
+        if let (Some(container), Some(runtime)) = (container, runtime) {
+            let _ = tokio::process::Command::new(runtime)
+                .args(["kill", "--signal", signal, container])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
+        }
+    };
+    signal_container("TERM").await;
     kill_group(pid, rustix::process::Signal::TERM);
-    if tokio::time::timeout(Duration::from_millis(1500), child.wait()).await.is_err() {
-        kill_group(pid, rustix::process::Signal::KILL);
-        let _ = child.wait().await;
+    // The grace period is the whole group's, not only the direct child's: a launcher shell ends
+    // at once, while the program it started may still be saving its work.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    let _ = tokio::time::timeout_at(deadline, child.wait()).await;
+    while group_alive(pid) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    signal_container("KILL").await;
     kill_group(pid, rustix::process::Signal::KILL);
+    let _ = child.wait().await;
 }
 
 async fn sleep_or_forever(timeout: Option<Duration>) {

@@ -26,6 +26,9 @@
 //! - Every task runs in its own process group; a timeout, a failure of the run or Ctrl-C kills the
 //!   whole group, so no process outlives its task.
 //! - Every instance that started has a `manifest.json` that says how it ended (`cancelled` too).
+//! - SIGTERM or SIGHUP to `kflc run` stops it as Ctrl-C does (every task's process group gets
+//!   SIGTERM, then SIGKILL after a grace period; nothing it half-wrote is kept or cached), records
+//!   the run as `interrupted` with the signal in `run.json`, and exits 143 or 129.
 
 mod cache;
 mod exec;
@@ -38,7 +41,7 @@ mod venv;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kfl_dag::IoType;
@@ -96,6 +99,32 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Stopped by a signal from outside (SIGTERM, SIGHUP).
+    Interrupted(StopSignal),
+}
+
+/// A signal that stops a run from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum StopSignal {
+    Terminate,
+    Hangup,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a program the signal ended.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Terminate => 143,
+            StopSignal::Hangup => 129,
+        }
+    }
 }
 
 /// How one task instance ended.
@@ -151,26 +180,43 @@ impl RunReport {
 
 /// Stops a run from another thread (Ctrl-C does the same in [`run_command`]).
 #[derive(Clone)]
-pub struct Canceller(Arc<watch::Sender<bool>>);
+pub struct Canceller {
+    sender: Arc<watch::Sender<bool>>,
+    interrupted: Arc<OnceLock<StopSignal>>,
+}
 
 impl Canceller {
     pub fn cancel(&self) {
-        let _ = self.0.send(true);
+        let _ = self.sender.send(true);
+    }
+
+    /// Stops the run as [`Canceller::cancel`] does, and records it as interrupted by `signal`.
+    pub fn interrupt(&self, signal: StopSignal) {
+        let _ = self.interrupted.set(signal);
+        self.cancel();
     }
 }
 
 /// A canceller and the signal it drives.
 pub fn cancellation() -> (Canceller, CancelSignal) {
     let (tx, rx) = watch::channel(false);
-    (Canceller(Arc::new(tx)), CancelSignal(rx))
+    let interrupted = Arc::new(OnceLock::new());
+    (
+        Canceller { sender: Arc::new(tx), interrupted: Arc::clone(&interrupted) },
+        CancelSignal { receiver: rx, interrupted },
+    )
 }
 
 /// What a run watches to know it was cancelled.
 #[derive(Clone)]
-pub struct CancelSignal(watch::Receiver<bool>);
+pub struct CancelSignal {
+    receiver: watch::Receiver<bool>,
+    interrupted: Arc<OnceLock<StopSignal>>,
+}
 
 /// `kflc run`: runs the pipeline, shows progress and a summary; exit code 0 when it succeeded, 1 when
-/// it failed, 2 when it could not start, 130 when cancelled.
+/// it failed, 2 when it could not start, 130 when cancelled (Ctrl-C), 143 or 129 when interrupted
+/// (SIGTERM, SIGHUP).
 pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -188,6 +234,25 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 ctrl_c.cancel();
             }
         });
+        // Without a handler these would end kflc at once and leave the tasks (each in a process
+        // group of its own) running, and the run marked running. Registered before any task starts.
+        use tokio::signal::unix::SignalKind;
+        for (kind, stop) in
+            [(SignalKind::terminate(), StopSignal::Terminate), (SignalKind::hangup(), StopSignal::Hangup)]
+        {
+            match tokio::signal::unix::signal(kind) {
+                Ok(mut stream) => {
+                    let canceller = canceller.clone();
+                    tokio::spawn(async move {
+                        if stream.recv().await.is_some() {
+                            eprintln!("\n{}: stopping every running task…", stop.name());
+                            canceller.interrupt(stop);
+                        }
+                    });
+                }
+                Err(e) => eprintln!("warning: cannot handle {}: {e}", stop.name()),
+            }
+        }
         run_async(&args, dag, signal).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -202,6 +267,7 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 RunStatus::Succeeded => ExitCode::SUCCESS,
                 RunStatus::Failed => ExitCode::from(1),
                 RunStatus::Cancelled => ExitCode::from(130),
+                RunStatus::Interrupted(signal) => ExitCode::from(signal.exit_code()),
             }
         }
     }
@@ -341,7 +407,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
     let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
-    let mut cancel_rx = cancel.0.clone();
+    let mut cancel_rx = cancel.receiver.clone();
     loop {
         if *cancel_rx.borrow() {
             scheduler.cancelled = true;
@@ -353,7 +419,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
         for job in jobs {
             progress.started(&job.name);
-            let (plan, env, tx, cancel) = (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.0.clone());
+            let (plan, env, tx, cancel) =
+                (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.receiver.clone());
             tokio::spawn(async move {
                 let key = job.key.clone();
                 let result = exec::execute(plan, env, job, cancel).await;
@@ -407,7 +474,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             (name, json)
         })
         .collect();
-    let status = if scheduler.cancelled {
+    let status = if let Some(signal) = cancel.interrupted.get().filter(|_| scheduler.cancelled) {
+        RunStatus::Interrupted(*signal)
+    } else if scheduler.cancelled {
         RunStatus::Cancelled
     } else if scheduler.failed() {
         RunStatus::Failed
@@ -418,9 +487,13 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "failed",
         RunStatus::Cancelled => "cancelled",
+        RunStatus::Interrupted(_) => "interrupted",
     };
-    let _ =
-        fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json(label, Some(&scheduler), Some(&outputs)));
+    let mut final_json = run_json(label, Some(&scheduler), Some(&outputs));
+    if let (RunStatus::Interrupted(signal), Some(fields)) = (status, final_json.as_object_mut()) {
+        fields.insert("signal".into(), Json::String(signal.name().into()));
+    }
+    let _ = fsutil::write_json_atomically(&run_dir.join("run.json"), &final_json);
 
     let mut metrics = Vec::new();
     let mut instances = Vec::new();

@@ -544,3 +544,85 @@ fn a_task_cannot_change_its_inputs_nor_the_cache() {
     let reused = &second.instance("p").expect("p").outputs.artifacts["data"];
     assert_eq!(std::fs::read_to_string(&reused.path).expect("output"), "original");
 }
+
+/// Not a test on its own: `kflc run` in a process of its own, for the tests that send it signals.
+/// It runs only when `KFL_RUN_TEST_CHILD` names the pipeline to run.
+#[test]
+fn child_process_for_signal_tests() {
+    let Some(file) = std::env::var_os("KFL_RUN_TEST_CHILD") else { return };
+    let root = PathBuf::from(std::env::var_os("KFL_RUN_TEST_ROOT").expect("KFL_RUN_TEST_ROOT"));
+    let params: Vec<String> =
+        std::env::var("KFL_RUN_TEST_PARAMS").unwrap_or_default().lines().map(String::from).collect();
+    let child_args = args(PathBuf::from(file), &root, &params);
+    let dag = kfl_project::lower_file(&child_args.file, None).expect("lowers");
+    let code = kfl_run::run_command(child_args, dag);
+    // `ExitCode` has no stable way out as a number: find it among the codes `kflc run` uses.
+    let number = [0u8, 1, 2, 129, 130, 143].into_iter().find(|n| code == std::process::ExitCode::from(*n));
+    std::process::exit(number.map_or(255, i32::from));
+}
+
+/// Runs the `interrupted` pipeline in a child process, sends it `signal` once its task runs, and
+/// checks that nothing survives and nothing half-done is kept.
+fn interrupt_with(signal: rustix::process::Signal, name: &str, exit_code: i32, label: &str) {
+    let root = scratch(name);
+    let pids = root.join("pids");
+    let marker = root.join("marker");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", "child_process_for_signal_tests", "--nocapture", "--test-threads=1"])
+        .env("KFL_RUN_TEST_CHILD", pipeline("interrupted"))
+        .env("KFL_RUN_TEST_ROOT", &root)
+        .env("KFL_RUN_TEST_PARAMS", format!("{}\n{}", param("pids", &pids), param("marker", &marker)))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the runner");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&pids).map_or(0, |t| t.lines().count()) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
+    rustix::process::kill_process(pid, signal).expect("send the signal");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the runner did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(exit_code), "{status:?}");
+    let pids: Vec<String> = std::fs::read_to_string(&pids).expect("pids").lines().map(str::to_string).collect();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    // Every process of the task is gone, the one that ignores SIGTERM too (killed after the grace period).
+    assert!(wait_until_gone(&pids), "task processes still alive: {pids:?}");
+    // The task's shell got the signal, forwarded to its process group.
+    assert_eq!(std::fs::read_to_string(&marker).expect("the task was sent the signal").trim(), "term");
+    let run_dir = root.join(".kfl/runs/latest");
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).expect("run.json")).expect("json");
+    assert_eq!(run_json["status"], "interrupted", "{run_json}");
+    assert_eq!(run_json["signal"], label);
+    assert_eq!(run_json["tasks"]["h"], "cancelled");
+    let task: Json = serde_json::from_str(&std::fs::read_to_string(run_dir.join("h/manifest.json")).expect("manifest"))
+        .expect("json");
+    assert_eq!(task["status"], "cancelled");
+    // What the task half wrote is nowhere: not in the cache, not as its outputs.
+    let cache = root.join(".kfl/cache");
+    let entries: Vec<_> = std::fs::read_dir(&cache).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(entries.is_empty(), "{entries:?}");
+    assert!(!run_dir.join("h/outputs").exists());
+    assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
+}
+
+#[test]
+fn sigterm_stops_every_task_and_records_the_run_as_interrupted() {
+    interrupt_with(rustix::process::Signal::TERM, "sigterm", 143, "SIGTERM");
+}
+
+#[test]
+fn sighup_stops_every_task_and_records_the_run_as_interrupted() {
+    interrupt_with(rustix::process::Signal::HUP, "sighup", 129, "SIGHUP");
+}
