@@ -596,6 +596,8 @@ pub fn read_metadata(artifact: &Path) -> Json {
         .unwrap_or_else(|| json!({}))
 }
 
+/// A path as text for tasks, manifests and messages (lossily: `serde_json` refuses, and `json!`
+/// panics on, a `Path` that is not UTF-8).
 pub fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -689,10 +691,10 @@ pub fn unix_seconds() -> u64 {
 fn input_json(value: &Resolved) -> Json {
     match value {
         Resolved::Parameter(v) => v.clone(),
-        Resolved::Artifact(a) => json!({ "path": a.path, "uri": a.uri, "hash": a.hash }),
-        Resolved::ArtifactList(list) => {
-            Json::Array(list.iter().map(|a| json!({ "path": a.path, "uri": a.uri, "hash": a.hash })).collect())
-        }
+        Resolved::Artifact(a) => json!({ "path": path_text(&a.path), "uri": a.uri, "hash": a.hash }),
+        Resolved::ArtifactList(list) => Json::Array(
+            list.iter().map(|a| json!({ "path": path_text(&a.path), "uri": a.uri, "hash": a.hash })).collect(),
+        ),
     }
 }
 
@@ -711,7 +713,7 @@ fn write_manifest(
     let outputs = json!({
         "parameters": result.outputs.parameters,
         "artifacts": result.outputs.artifacts.iter().map(|(n, a)| (n.clone(), json!({
-            "path": a.path, "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
+            "path": path_text(&a.path), "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
         }))).collect::<serde_json::Map<String, Json>>(),
     });
     let manifest = json!({

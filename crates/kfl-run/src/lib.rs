@@ -353,6 +353,20 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
     }
     let root = absolute(&args.root)?;
+    let venv_dir = args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir);
+    // Tasks get their paths as text (environment variables, launcher code): a folder whose name is
+    // not UTF-8 would reach them changed.
+    let needs_venv = plan.dag.components.iter().any(|c| !c.packages.is_empty());
+    for (what, path, used) in
+        [("the run folder (--root)", &root, true), ("the virtualenv folder", &venv_dir, needs_venv)]
+    {
+        if used && path.to_str().is_none() {
+            return Err(format!(
+                "{what} `{}` is not UTF-8 text, which the paths given to tasks must be; choose a folder whose name is",
+                path.display()
+            ));
+        }
+    }
     let id = run_id();
     let run_dir = root.join("runs").join(&id);
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
@@ -363,7 +377,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     let env = Arc::new(exec::RunEnv {
         run_dir: run_dir.clone(),
         cache_dir: root.join("cache"),
-        venv_dir: args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir),
+        venv_dir,
         no_cache: args.no_cache,
         verify_cache: args.verify_cache,
         host: args.host,
@@ -389,7 +403,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         serde_json::json!({
             "run_id": id,
             "pipeline": plan.dag.name,
-            "file": args.file,
+            "file": exec::path_text(&args.file),
             "params": plan.params,
             "status": status,
             "parallelism": parallelism,

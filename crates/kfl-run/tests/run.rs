@@ -626,3 +626,25 @@ fn sigterm_stops_every_task_and_records_the_run_as_interrupted() {
 fn sighup_stops_every_task_and_records_the_run_as_interrupted() {
     interrupt_with(rustix::process::Signal::HUP, "sighup", 129, "SIGHUP");
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_does_not_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = scratch("not-utf8");
+    let file = root.join(std::ffi::OsStr::from_bytes(b"caching-\xff.kfl"));
+    std::fs::copy(pipeline("caching"), &file).expect("copy");
+    let report = run(&args(file, &root, &[]));
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(report.run_dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(run_json["status"], "succeeded");
+    assert!(run_json["file"].as_str().is_some_and(|f| f.ends_with("caching-\u{fffd}.kfl")), "{run_json}");
+
+    // A run folder whose name is not UTF-8 cannot be handed to tasks as text: refused, no panic.
+    let mut odd_root = args(pipeline("caching"), &root, &[]);
+    odd_root.root = root.join(std::ffi::OsStr::from_bytes(b"runs-\xfe"));
+    let e = start(&odd_root).expect_err("refused");
+    assert!(e.contains("UTF-8"), "{e}");
+    assert!(!odd_root.root.exists());
+}
