@@ -556,8 +556,13 @@ fn collect_outputs(component: &Component, tmp: &Path, dir: &Path) -> Result<Outp
         match &output.ty {
             IoType::Parameter(_) => {
                 let path = written.join("parameters").join(&output.name);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|_| format!("the task did not write its output parameter `{}`", output.name))?;
+                if std::fs::symlink_metadata(&path).is_err() {
+                    return Err(format!("the task did not write its output parameter `{}`", output.name));
+                }
+                let bytes = fsutil::read_regular(&path, READ_LIMIT)
+                    .map_err(|e| format!("the output parameter `{}`: {e}", output.name))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|e| format!("the output parameter `{}` is not UTF-8 text: {e}", output.name))?;
                 let value = parse_parameter(&output.ty, &text).map_err(|e| format!("output `{}`: {e}", output.name))?;
                 parameters.insert(output.name.clone(), value);
             }
@@ -565,6 +570,12 @@ fn collect_outputs(component: &Component, tmp: &Path, dir: &Path) -> Result<Outp
                 let path = written.join("artifacts").join(&output.name);
                 if std::fs::symlink_metadata(&path).is_err() {
                     return Err(format!("the task did not write its output artifact `{}`", output.name));
+                }
+                let problem = |e: std::io::Error| format!("the output artifact `{}`: {e}", output.name);
+                fsutil::materialize(&path).map_err(problem)?;
+                let metadata = metadata_path(&path);
+                if std::fs::symlink_metadata(&metadata).is_ok() {
+                    fsutil::materialize(&metadata).map_err(problem)?;
                 }
             }
         }
@@ -588,8 +599,11 @@ pub fn metadata_path(artifact: &Path) -> PathBuf {
     PathBuf::from(kfl_launcher::metadata_path(&path_text(artifact)))
 }
 
+/// The most read from an output parameter or a metadata file.
+const READ_LIMIT: u64 = 64 * 1024 * 1024;
+
 pub fn read_metadata(artifact: &Path) -> Json {
-    std::fs::read(metadata_path(artifact))
+    fsutil::read_regular(&metadata_path(artifact), READ_LIMIT)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok())
         .filter(Json::is_object)

@@ -60,6 +60,9 @@ pub fn content_hash(path: &Path) -> std::io::Result<Option<String>> {
         Err(e) => return Err(e),
     };
     let mut hasher = Sha256::new();
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(not_regular(path));
+    }
     if meta.is_dir() {
         hasher.update(b"dir\0");
         let mut files = Vec::new();
@@ -95,18 +98,68 @@ fn list_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::
     for entry in std::fs::read_dir(root.join(relative))? {
         let entry = entry?;
         let child = relative.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
             list_files(root, &child, out)?;
-        } else {
+        } else if file_type.is_file() {
             out.push(child);
+        } else {
+            // Never opened: a FIFO would block for ever, a device never end.
+            return Err(not_regular(&root.join(&child)));
         }
     }
     Ok(())
 }
 
+/// Reads a regular file (a link to one too) of at most `limit` bytes; anything else is an error
+/// found without opening it, so that a FIFO or a device cannot block or fill the memory.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(not_regular(path));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("{} is larger than {limit} bytes", path.display())));
+    }
+    Ok(bytes)
+}
+
+fn not_regular(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!("{} is not a regular file (a FIFO, socket, device or link)", path.display()))
+}
+
+/// Makes `path` (a task's output) regular files and folders only: a link to a regular file is
+/// replaced by a copy of it (what it points to may be gone when the artifact is read); anything
+/// else that is not a regular file or folder (a FIFO, a socket, a device, a link to one of those
+/// or to a folder) is an error, found without opening it.
+pub fn materialize(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            materialize(&entry?.path())?;
+        }
+        Ok(())
+    } else if meta.is_file() {
+        Ok(())
+    } else if meta.file_type().is_symlink() && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let copy = path.with_file_name(format!(".{name}.{}.tmp", unique_suffix()));
+        let copied = copy_file(path, &copy).and_then(|()| std::fs::rename(&copy, path));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&copy);
+        }
+        copied
+    } else {
+        Err(not_regular(path))
+    }
+}
+
 /// Recreates `from` (a file or a folder) at `to` as an independent copy: files are cloned (reflinks,
 /// where the file system shares blocks: btrfs, XFS) or copied, never hard-linked, so that nothing
-/// written at `to` ever reaches `from`. Symbolic links are recreated as links. `to` must not exist.
+/// written at `to` ever reaches `from`. Anything but regular files and folders is an error (outputs
+/// are [`materialize`]d first). `to` must not exist.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if let Some(parent) = to.parent() {
@@ -119,12 +172,10 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
             copy_tree(&entry.path(), &to.join(entry.file_name()))?;
         }
         Ok(())
-    } else if meta.file_type().is_symlink() {
-        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
     } else if meta.is_file() {
         copy_file(from, to)
     } else {
-        Err(std::io::Error::other(format!("{} is not a regular file", from.display())))
+        Err(not_regular(from))
     }
 }
 

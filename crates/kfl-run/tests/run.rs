@@ -648,3 +648,32 @@ fn a_file_name_that_is_not_utf8_does_not_panic() {
     assert!(e.contains("UTF-8"), "{e}");
     assert!(!odd_root.root.exists());
 }
+
+#[test]
+fn outputs_that_are_not_regular_files_fail_their_task_and_never_hang() {
+    let root = scratch("special-outputs");
+    let mut run_args = args(pipeline("special_outputs"), &root, &[]);
+    run_args.host = true;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let in_thread = run_args.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(run(&in_thread));
+    });
+    let report = rx.recv_timeout(Duration::from_secs(60)).expect("the run hung on an output that never ends");
+    for name in ["fifo", "device", "folder", "parameter", "metadata"] {
+        let instance = report.instance(name).expect(name);
+        assert_eq!(instance.status, Status::Failed, "{name}");
+        let reason = instance.reason.clone().unwrap_or_default();
+        assert!(reason.contains("not a regular file"), "{name}: {reason}");
+        assert!(!instance.dir.join("outputs").exists(), "{name}");
+    }
+    // A link to a regular file is replaced by a copy of it: the artifact outlives what it pointed to.
+    let link = report.instance("link").expect("link");
+    assert_eq!(link.status, Status::Succeeded, "{:?}", link.reason);
+    let data = &link.outputs.artifacts["data"].path;
+    assert!(std::fs::symlink_metadata(data).is_ok_and(|m| m.is_file()), "{}", data.display());
+    assert_eq!(output(&report, "text"), Json::from("hello"));
+    let again = run(&run_args);
+    assert_eq!(status(&again, "link"), Status::Cached);
+    assert_eq!(output(&again, "text"), Json::from("hello"));
+}
