@@ -25,6 +25,8 @@ pub struct RunEnv {
     pub venv_dir: PathBuf,
     /// `--no-cache`: never reuse earlier outputs.
     pub no_cache: bool,
+    /// `--verify-cache`: check the content hashes of a cache entry before reusing it.
+    pub verify_cache: bool,
     /// `--host`: run container components' commands on this machine.
     pub host: bool,
     pub container_runtime: tokio::sync::OnceCell<Option<String>>,
@@ -86,15 +88,27 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
     let key = cache::cache_key(component, &task.settings, &job.inputs);
     result.cache_key = Some(key.clone());
     let caching = task.settings.cache != Some(false);
+    // The entry under this key is damaged: the fresh outputs replace it.
+    let mut repair = false;
 
     let outcome: Result<(), String> = async {
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         write_manifest(&dir, &job, component, "running", &result, &attempts, started_at, None);
         if caching && !env.no_cache {
-            if let Some(outputs) = cache::restore(&env.cache_dir, &key, &dir) {
-                result.status = Status::Cached;
-                result.outputs = outputs;
-                return Ok(());
+            match cache::restore(&env.cache_dir, &key, &dir, env.verify_cache) {
+                cache::Lookup::Hit(outputs) => {
+                    result.status = Status::Cached;
+                    result.outputs = outputs;
+                    return Ok(());
+                }
+                cache::Lookup::Miss => {}
+                cache::Lookup::Damaged(problem) => {
+                    let note =
+                        format!("the cache entry {key} is damaged ({problem}): running the task again to repair it");
+                    append_log(&dir.join("stderr.log"), &format!("kfl: {note}\n"));
+                    let _ = env.notes.send(format!("{}: {note}", job.name));
+                    repair = true;
+                }
             }
         }
         let python = match &component.body {
@@ -131,7 +145,7 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
                     result.status = Status::Succeeded;
                     result.outputs = outputs;
                     if caching {
-                        if let Err(e) = cache::store(&env.cache_dir, &key, &dir, &result.outputs, &job.name) {
+                        if let Err(e) = cache::store(&env.cache_dir, &key, &dir, &result.outputs, &job.name, repair) {
                             append_log(
                                 &dir.join("stderr.log"),
                                 &format!("kfl: could not store the outputs in the cache: {e}\n"),
@@ -254,6 +268,9 @@ async fn run_attempt(
             }
         }
     }
+    // Read-only permissions do not stop root (nor a task that changes them back): a write is
+    // noticed afterwards, by the inode change times that no program can set.
+    let inputs_before = input_stamps(&prepared.inputs);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -303,6 +320,20 @@ async fn run_attempt(
             },
             exit_code: status.code(),
         },
+        End::Exited(Ok(_)) if input_stamps(&prepared.inputs) != inputs_before => {
+            let after = input_stamps(&prepared.inputs);
+            let changed = inputs_before
+                .iter()
+                .zip(&after)
+                .find(|(b, a)| b != a)
+                .map_or_else(String::new, |((name, _), _)| name.clone());
+            AttemptOutcome::Failed {
+                error: format!(
+                    "the task changed its input artifact `{changed}`; inputs are read-only: write a new output instead"
+                ),
+                exit_code: Some(0),
+            }
+        }
         End::Exited(Ok(_)) => match collect_outputs(component, &tmp, dir) {
             Ok(outputs) => AttemptOutcome::Succeeded(outputs),
             Err(error) => AttemptOutcome::Failed { error, exit_code: Some(0) },
@@ -319,6 +350,13 @@ struct Prepared {
     /// The container's name, to stop it (docker or podman).
     container_name: Option<String>,
     runtime: Option<String>,
+    /// The read-only copies of the input artifacts, by input name.
+    inputs: Vec<(String, PathBuf)>,
+}
+
+/// The stamps of a task's input copies, to see afterwards whether it wrote to them.
+fn input_stamps(inputs: &[(String, PathBuf)]) -> Vec<(String, Option<Vec<fsutil::Stamp>>)> {
+    inputs.iter().map(|(name, path)| (name.clone(), fsutil::tree_stamp(path).ok())).collect()
 }
 
 /// Lays out the attempt's folder (inputs, outputs, work) and builds the command.
@@ -342,21 +380,35 @@ async fn prepare(
     }
     // Where the outputs will be once the attempt succeeded: their URIs name the final place.
     let final_outputs = dir.join("outputs");
+    // Every input artifact is a read-only copy of its own (a reflink where the file system can),
+    // never a link to the producer's outputs: what a task writes to its inputs reaches neither
+    // them nor the cache, and (see `run_attempt`) fails the task.
+    let inputs_dir = tmp.join("inputs");
+    let mut input_paths: Vec<(String, PathBuf)> = Vec::new();
     let mut inputs = Vec::new();
     for (name, value) in &job.inputs {
         let binding = match value {
             Resolved::Parameter(v) => InputBinding::Text(plain(v)),
-            Resolved::Artifact(a) => InputBinding::Artifact { path: path_text(&a.path), uri: a.uri.clone() },
+            Resolved::Artifact(a) => {
+                let file_name = a.path.file_name().map_or_else(|| "data".into(), |n| n.to_os_string());
+                let copy = inputs_dir.join(name).join(file_name);
+                fsutil::copy_tree(&a.path, &copy).map_err(io)?;
+                let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
+                std::fs::write(metadata_path(&copy), metadata).map_err(io)?;
+                input_paths.push((name.clone(), copy.clone()));
+                InputBinding::Artifact { path: path_text(&copy), uri: a.uri.clone() }
+            }
             Resolved::ArtifactList(list) => {
                 // The launcher reads a list of artifacts as `<dir>/<i>/data`.
-                let list_dir = tmp.join("inputs").join(name);
+                let list_dir = inputs_dir.join(name);
                 for (i, a) in list.iter().enumerate() {
                     let element = PathBuf::from(kfl_launcher::list_element_path(&path_text(&list_dir), i));
-                    fsutil::link_or_copy_tree(&a.path, &element).map_err(io)?;
+                    fsutil::copy_tree(&a.path, &element).map_err(io)?;
                     let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
                     std::fs::write(metadata_path(&element), metadata).map_err(io)?;
                 }
                 std::fs::create_dir_all(&list_dir).map_err(io)?;
+                input_paths.push((name.clone(), list_dir.clone()));
                 InputBinding::Artifacts {
                     dir: path_text(&list_dir),
                     uris: list.iter().map(|a| a.uri.clone()).collect(),
@@ -364,6 +416,9 @@ async fn prepare(
             }
         };
         inputs.push((name.clone(), binding));
+    }
+    if inputs_dir.exists() {
+        fsutil::make_read_only(&inputs_dir, true).map_err(io)?;
     }
     let mut outputs = Vec::new();
     for output in &component.outputs {
@@ -387,7 +442,7 @@ async fn prepare(
             if let Some(python) = python {
                 argv[0] = path_text(python);
             }
-            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None })
+            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None, inputs: input_paths })
         }
         Body::Container { command, args } => {
             let substitute = |part: &CommandPart| -> Result<String, String> {
@@ -398,8 +453,12 @@ async fn prepare(
                         _ => return Err(format!("`{n}` is an artifact")),
                     },
                     CommandPart::InputPath(n) => match input_of(job, n)? {
-                        Resolved::Artifact(a) => path_text(&a.path),
-                        Resolved::ArtifactList(_) => path_text(&tmp.join("inputs").join(n)),
+                        Resolved::Artifact(_) | Resolved::ArtifactList(_) => {
+                            match input_paths.iter().find(|(name, _)| name == n) {
+                                Some((_, copy)) => path_text(copy),
+                                None => return Err(format!("no copy of the input `{n}`")),
+                            }
+                        }
                         Resolved::Parameter(v) => plain(v),
                     },
                     CommandPart::InputUri(n) => match input_of(job, n)? {
@@ -425,7 +484,14 @@ async fn prepare(
                         component.name
                     ));
                 }
-                return Ok(Prepared { argv: line, env: vars, cwd: work, container_name: None, runtime: None });
+                return Ok(Prepared {
+                    argv: line,
+                    env: vars,
+                    cwd: work,
+                    container_name: None,
+                    runtime: None,
+                    inputs: input_paths,
+                });
             }
             let runtime = env.container_runtime.get_or_init(detect_runtime).await.clone();
             let Some(runtime) = runtime else {
@@ -457,6 +523,7 @@ async fn prepare(
                 cwd: work,
                 container_name: Some(container_name),
                 runtime: Some(runtime),
+                inputs: input_paths,
             })
         }
     }
@@ -489,8 +556,13 @@ fn collect_outputs(component: &Component, tmp: &Path, dir: &Path) -> Result<Outp
         match &output.ty {
             IoType::Parameter(_) => {
                 let path = written.join("parameters").join(&output.name);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|_| format!("the task did not write its output parameter `{}`", output.name))?;
+                if std::fs::symlink_metadata(&path).is_err() {
+                    return Err(format!("the task did not write its output parameter `{}`", output.name));
+                }
+                let bytes = fsutil::read_regular(&path, READ_LIMIT)
+                    .map_err(|e| format!("the output parameter `{}`: {e}", output.name))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|e| format!("the output parameter `{}` is not UTF-8 text: {e}", output.name))?;
                 let value = parse_parameter(&output.ty, &text).map_err(|e| format!("output `{}`: {e}", output.name))?;
                 parameters.insert(output.name.clone(), value);
             }
@@ -498,6 +570,12 @@ fn collect_outputs(component: &Component, tmp: &Path, dir: &Path) -> Result<Outp
                 let path = written.join("artifacts").join(&output.name);
                 if std::fs::symlink_metadata(&path).is_err() {
                     return Err(format!("the task did not write its output artifact `{}`", output.name));
+                }
+                let problem = |e: std::io::Error| format!("the output artifact `{}`: {e}", output.name);
+                fsutil::materialize(&path).map_err(problem)?;
+                let metadata = metadata_path(&path);
+                if std::fs::symlink_metadata(&metadata).is_ok() {
+                    fsutil::materialize(&metadata).map_err(problem)?;
                 }
             }
         }
@@ -521,14 +599,19 @@ pub fn metadata_path(artifact: &Path) -> PathBuf {
     PathBuf::from(kfl_launcher::metadata_path(&path_text(artifact)))
 }
 
+/// The most read from an output parameter or a metadata file.
+const READ_LIMIT: u64 = 64 * 1024 * 1024;
+
 pub fn read_metadata(artifact: &Path) -> Json {
-    std::fs::read(metadata_path(artifact))
+    fsutil::read_regular(&metadata_path(artifact), READ_LIMIT)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok())
         .filter(Json::is_object)
         .unwrap_or_else(|| json!({}))
 }
 
+/// A path as text for tasks, manifests and messages (lossily: `serde_json` refuses, and `json!`
+/// panics on, a `Path` that is not UTF-8).
 pub fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -558,27 +641,47 @@ fn kill_group(pid: Option<u32>, signal: rustix::process::Signal) {
     let _ = rustix::process::kill_process_group(pid, signal);
 }
 
-/// Stops a task's whole process tree: SIGTERM to its group, SIGKILL a moment later.
+/// Whether any process of the group is left.
+fn group_alive(pid: Option<u32>) -> bool {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    rustix::process::test_kill_process_group(pid).is_ok()
+}
+
+/// How long a task has, after SIGTERM to its process group, before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_millis(1500);
+
+/// Stops a task's whole process tree: SIGTERM to its group, SIGKILL after [`STOP_GRACE`].
 async fn stop_group(
     child: &mut tokio::process::Child,
     pid: Option<u32>,
     container: Option<&str>,
     runtime: Option<&str>,
 ) {
-    if let (Some(container), Some(runtime)) = (container, runtime) {
-        let _ = tokio::process::Command::new(runtime)
-            .args(["kill", container])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await;
-    }
+    // A container is not in the group: it gets the same signals through its runtime.
+    let signal_container = |signal: &'static str| async move {
+        if let (Some(container), Some(runtime)) = (container, runtime) {
+            let _ = tokio::process::Command::new(runtime)
+                .args(["kill", "--signal", signal, container])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
+        }
+    };
+    signal_container("TERM").await;
     kill_group(pid, rustix::process::Signal::TERM);
-    if tokio::time::timeout(Duration::from_millis(1500), child.wait()).await.is_err() {
-        kill_group(pid, rustix::process::Signal::KILL);
-        let _ = child.wait().await;
+    // The grace period is the whole group's, not only the direct child's: a launcher shell ends
+    // at once, while the program it started may still be saving its work.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    let _ = tokio::time::timeout_at(deadline, child.wait()).await;
+    while group_alive(pid) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    signal_container("KILL").await;
     kill_group(pid, rustix::process::Signal::KILL);
+    let _ = child.wait().await;
 }
 
 async fn sleep_or_forever(timeout: Option<Duration>) {
@@ -602,10 +705,10 @@ pub fn unix_seconds() -> u64 {
 fn input_json(value: &Resolved) -> Json {
     match value {
         Resolved::Parameter(v) => v.clone(),
-        Resolved::Artifact(a) => json!({ "path": a.path, "uri": a.uri, "hash": a.hash }),
-        Resolved::ArtifactList(list) => {
-            Json::Array(list.iter().map(|a| json!({ "path": a.path, "uri": a.uri, "hash": a.hash })).collect())
-        }
+        Resolved::Artifact(a) => json!({ "path": path_text(&a.path), "uri": a.uri, "hash": a.hash }),
+        Resolved::ArtifactList(list) => Json::Array(
+            list.iter().map(|a| json!({ "path": path_text(&a.path), "uri": a.uri, "hash": a.hash })).collect(),
+        ),
     }
 }
 
@@ -624,7 +727,7 @@ fn write_manifest(
     let outputs = json!({
         "parameters": result.outputs.parameters,
         "artifacts": result.outputs.artifacts.iter().map(|(n, a)| (n.clone(), json!({
-            "path": a.path, "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
+            "path": path_text(&a.path), "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
         }))).collect::<serde_json::Map<String, Json>>(),
     });
     let manifest = json!({

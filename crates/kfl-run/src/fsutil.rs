@@ -1,4 +1,4 @@
-//! Files: atomic writes, content hashes, and copying trees by hard link.
+//! Files: atomic writes, content hashes, stamps, and copying trees (by reflink or copy, never by hard link).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -60,6 +60,9 @@ pub fn content_hash(path: &Path) -> std::io::Result<Option<String>> {
         Err(e) => return Err(e),
     };
     let mut hasher = Sha256::new();
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(not_regular(path));
+    }
     if meta.is_dir() {
         hasher.update(b"dir\0");
         let mut files = Vec::new();
@@ -95,43 +98,109 @@ fn list_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::
     for entry in std::fs::read_dir(root.join(relative))? {
         let entry = entry?;
         let child = relative.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
             list_files(root, &child, out)?;
-        } else {
+        } else if file_type.is_file() {
             out.push(child);
+        } else {
+            // Never opened: a FIFO would block for ever, a device never end.
+            return Err(not_regular(&root.join(&child)));
         }
     }
     Ok(())
 }
 
-/// Recreates `from` (a file or a folder) at `to`, hard-linking files where the file system allows and
-/// copying them otherwise. `to` must not exist.
-pub fn link_or_copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            link_or_copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(())
-    } else {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        if std::fs::hard_link(from, to).is_err() {
-            std::fs::copy(from, to)?;
-        }
-        Ok(())
+/// Reads a regular file (a link to one too) of at most `limit` bytes; anything else is an error
+/// found without opening it, so that a FIFO or a device cannot block or fill the memory.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(not_regular(path));
     }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("{} is larger than {limit} bytes", path.display())));
+    }
+    Ok(bytes)
 }
 
-/// Makes every file below `path` read-only, so that a hard link to a cached file cannot change it.
-pub fn make_read_only(path: &Path) -> std::io::Result<()> {
+fn not_regular(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!("{} is not a regular file (a FIFO, socket, device or link)", path.display()))
+}
+
+/// Makes `path` (a task's output) regular files and folders only: a link to a regular file is
+/// replaced by a copy of it (what it points to may be gone when the artifact is read); anything
+/// else that is not a regular file or folder (a FIFO, a socket, a device, a link to one of those
+/// or to a folder) is an error, found without opening it.
+pub fn materialize(path: &Path) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(path)?;
     if meta.is_dir() {
         for entry in std::fs::read_dir(path)? {
-            make_read_only(&entry?.path())?;
+            materialize(&entry?.path())?;
+        }
+        Ok(())
+    } else if meta.is_file() {
+        Ok(())
+    } else if meta.file_type().is_symlink() && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let copy = path.with_file_name(format!(".{name}.{}.tmp", unique_suffix()));
+        let copied = copy_file(path, &copy).and_then(|()| std::fs::rename(&copy, path));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&copy);
+        }
+        copied
+    } else {
+        Err(not_regular(path))
+    }
+}
+
+/// Recreates `from` (a file or a folder) at `to` as an independent copy: files are cloned (reflinks,
+/// where the file system shares blocks: btrfs, XFS) or copied, never hard-linked, so that nothing
+/// written at `to` ever reaches `from`. Anything but regular files and folders is an error (outputs
+/// are [`materialize`]d first). `to` must not exist.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if meta.is_dir() {
+        std::fs::create_dir(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else if meta.is_file() {
+        copy_file(from, to)
+    } else {
+        Err(not_regular(from))
+    }
+}
+
+/// Copies one file to a new path, by reflink when the file system can, by copying otherwise.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut source = std::fs::File::open(from)?;
+    let mut target = std::fs::OpenOptions::new().write(true).create_new(true).open(to)?;
+    if rustix::fs::ioctl_ficlone(&target, &source).is_err() {
+        // `io::copy` uses copy_file_range, which some file systems also serve by sharing blocks.
+        std::io::copy(&mut source, &mut target)?;
+    }
+    Ok(())
+}
+
+/// Makes every file below `path` read-only (and with `folders`, every folder too, so that nothing
+/// can be added or removed), for whoever the permissions stop (not root: see [`tree_stamp`]).
+pub fn make_read_only(path: &Path, folders: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            make_read_only(&entry?.path(), folders)?;
+        }
+        if folders {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.permissions().mode() & 0o555))?;
         }
     } else if meta.is_file() {
         let mut permissions = meta.permissions();
@@ -143,10 +212,85 @@ pub fn make_read_only(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Gives the owner write access to every folder below `path`, so that the tree can be removed.
+fn make_folders_writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.permissions().mode() | 0o700))?;
+        for entry in std::fs::read_dir(path)? {
+            make_folders_writable(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// One file (or folder, or link) of a tree, as `stat` sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// The path relative to the tree's root, lossily as text (for messages and records).
+    pub relative: String,
+    pub kind: &'static str,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// The inode change time: no program can set it, and every write, chmod or rename changes it.
+    pub ctime_ns: i64,
+}
+
+/// Every file, folder and link below `path` (the root itself included, as ""), sorted by path.
+/// Cheap (no content is read): what changed between two stamps was written to.
+pub fn tree_stamp(path: &Path) -> std::io::Result<Vec<Stamp>> {
+    let mut out = Vec::new();
+    stamp_into(path, Path::new(""), &mut out)?;
+    out.sort_by(|a, b| a.relative.cmp(&b.relative));
+    Ok(out)
+}
+
+fn stamp_into(root: &Path, relative: &Path, out: &mut Vec<Stamp>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // `root.join("")` would end in a slash, which a file's path must not.
+    let path = if relative.as_os_str().is_empty() { root.to_path_buf() } else { root.join(relative) };
+    let meta = std::fs::symlink_metadata(&path)?;
+    let kind = if meta.is_dir() {
+        "folder"
+    } else if meta.file_type().is_symlink() {
+        "link"
+    } else if meta.is_file() {
+        "file"
+    } else {
+        "other"
+    };
+    out.push(Stamp {
+        relative: relative.to_string_lossy().into_owned(),
+        kind,
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+        ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
+    });
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(&path)? {
+            stamp_into(root, &relative.join(entry?.file_name()), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sha256 of a file's content.
+pub fn file_hash(path: &Path) -> std::io::Result<String> {
+    hash_file(path)
+}
+
 /// Removes a file or folder if it is there.
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path).or_else(|e| {
+            // Read-only folders (a task's inputs): open them up, then try again.
+            if e.kind() != std::io::ErrorKind::PermissionDenied {
+                return Err(e);
+            }
+            make_folders_writable(path)?;
+            std::fs::remove_dir_all(path)
+        }),
         Ok(_) => std::fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

@@ -18,9 +18,17 @@
 //!   half-written is ever read or reused.
 //! - The cache key is a hash of the component's definition and the resolved inputs, artifacts by
 //!   the hash of their content: a task with the same key does the same work.
+//! - The cache never serves a wrong artifact: an entry records each file's size, modification time
+//!   and hash; a hit checks sizes and times (`--verify-cache`: hashes too), a damaged entry is run
+//!   again and replaced atomically. No file is shared with the cache by a hard link.
+//! - A task's input artifacts are read-only copies (reflinks where possible): a task that writes to
+//!   one fails, and the write reaches neither the producer's outputs nor the cache.
 //! - Every task runs in its own process group; a timeout, a failure of the run or Ctrl-C kills the
 //!   whole group, so no process outlives its task.
 //! - Every instance that started has a `manifest.json` that says how it ended (`cancelled` too).
+//! - SIGTERM or SIGHUP to `kflc run` stops it as Ctrl-C does (every task's process group gets
+//!   SIGTERM, then SIGKILL after a grace period; nothing it half-wrote is kept or cached), records
+//!   the run as `interrupted` with the signal in `run.json`, and exits 143 or 129.
 
 mod cache;
 mod exec;
@@ -33,7 +41,7 @@ mod venv;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kfl_dag::IoType;
@@ -56,6 +64,9 @@ pub struct RunArgs {
     pub parallelism: Option<usize>,
     /// Reuse no earlier outputs.
     pub no_cache: bool,
+    /// Check the full content hash of every cache entry before reusing it (a hit otherwise checks
+    /// only that each file is there with the size and modification time it was stored with).
+    pub verify_cache: bool,
     /// Run container components' commands on this machine instead of in a container.
     pub host: bool,
     /// Where runs and the cache live (default `.kfl`).
@@ -73,6 +84,7 @@ impl RunArgs {
             params: Vec::new(),
             parallelism: None,
             no_cache: false,
+            verify_cache: false,
             host: false,
             root: PathBuf::from(".kfl"),
             venv_dir: None,
@@ -87,6 +99,32 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Stopped by a signal from outside (SIGTERM, SIGHUP).
+    Interrupted(StopSignal),
+}
+
+/// A signal that stops a run from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum StopSignal {
+    Terminate,
+    Hangup,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a program the signal ended.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Terminate => 143,
+            StopSignal::Hangup => 129,
+        }
+    }
 }
 
 /// How one task instance ended.
@@ -142,26 +180,43 @@ impl RunReport {
 
 /// Stops a run from another thread (Ctrl-C does the same in [`run_command`]).
 #[derive(Clone)]
-pub struct Canceller(Arc<watch::Sender<bool>>);
+pub struct Canceller {
+    sender: Arc<watch::Sender<bool>>,
+    interrupted: Arc<OnceLock<StopSignal>>,
+}
 
 impl Canceller {
     pub fn cancel(&self) {
-        let _ = self.0.send(true);
+        let _ = self.sender.send(true);
+    }
+
+    /// Stops the run as [`Canceller::cancel`] does, and records it as interrupted by `signal`.
+    pub fn interrupt(&self, signal: StopSignal) {
+        let _ = self.interrupted.set(signal);
+        self.cancel();
     }
 }
 
 /// A canceller and the signal it drives.
 pub fn cancellation() -> (Canceller, CancelSignal) {
     let (tx, rx) = watch::channel(false);
-    (Canceller(Arc::new(tx)), CancelSignal(rx))
+    let interrupted = Arc::new(OnceLock::new());
+    (
+        Canceller { sender: Arc::new(tx), interrupted: Arc::clone(&interrupted) },
+        CancelSignal { receiver: rx, interrupted },
+    )
 }
 
 /// What a run watches to know it was cancelled.
 #[derive(Clone)]
-pub struct CancelSignal(watch::Receiver<bool>);
+pub struct CancelSignal {
+    receiver: watch::Receiver<bool>,
+    interrupted: Arc<OnceLock<StopSignal>>,
+}
 
 /// `kflc run`: runs the pipeline, shows progress and a summary; exit code 0 when it succeeded, 1 when
-/// it failed, 2 when it could not start, 130 when cancelled.
+/// it failed, 2 when it could not start, 130 when cancelled (Ctrl-C), 143 or 129 when interrupted
+/// (SIGTERM, SIGHUP).
 pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -179,6 +234,25 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 ctrl_c.cancel();
             }
         });
+        // Without a handler these would end kflc at once and leave the tasks (each in a process
+        // group of its own) running, and the run marked running. Registered before any task starts.
+        use tokio::signal::unix::SignalKind;
+        for (kind, stop) in
+            [(SignalKind::terminate(), StopSignal::Terminate), (SignalKind::hangup(), StopSignal::Hangup)]
+        {
+            match tokio::signal::unix::signal(kind) {
+                Ok(mut stream) => {
+                    let canceller = canceller.clone();
+                    tokio::spawn(async move {
+                        if stream.recv().await.is_some() {
+                            eprintln!("\n{}: stopping every running task…", stop.name());
+                            canceller.interrupt(stop);
+                        }
+                    });
+                }
+                Err(e) => eprintln!("warning: cannot handle {}: {e}", stop.name()),
+            }
+        }
         run_async(&args, dag, signal).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -193,6 +267,7 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 RunStatus::Succeeded => ExitCode::SUCCESS,
                 RunStatus::Failed => ExitCode::from(1),
                 RunStatus::Cancelled => ExitCode::from(130),
+                RunStatus::Interrupted(signal) => ExitCode::from(signal.exit_code()),
             }
         }
     }
@@ -278,6 +353,20 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
     }
     let root = absolute(&args.root)?;
+    let venv_dir = args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir);
+    // Tasks get their paths as text (environment variables, launcher code): a folder whose name is
+    // not UTF-8 would reach them changed.
+    let needs_venv = plan.dag.components.iter().any(|c| !c.packages.is_empty());
+    for (what, path, used) in
+        [("the run folder (--root)", &root, true), ("the virtualenv folder", &venv_dir, needs_venv)]
+    {
+        if used && path.to_str().is_none() {
+            return Err(format!(
+                "{what} `{}` is not UTF-8 text, which the paths given to tasks must be; choose a folder whose name is",
+                path.display()
+            ));
+        }
+    }
     let id = run_id();
     let run_dir = root.join("runs").join(&id);
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
@@ -288,8 +377,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     let env = Arc::new(exec::RunEnv {
         run_dir: run_dir.clone(),
         cache_dir: root.join("cache"),
-        venv_dir: args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir),
+        venv_dir,
         no_cache: args.no_cache,
+        verify_cache: args.verify_cache,
         host: args.host,
         container_runtime,
         notes: notes_tx,
@@ -313,7 +403,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         serde_json::json!({
             "run_id": id,
             "pipeline": plan.dag.name,
-            "file": args.file,
+            "file": exec::path_text(&args.file),
             "params": plan.params,
             "status": status,
             "parallelism": parallelism,
@@ -331,7 +421,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
     let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
-    let mut cancel_rx = cancel.0.clone();
+    let mut cancel_rx = cancel.receiver.clone();
     loop {
         if *cancel_rx.borrow() {
             scheduler.cancelled = true;
@@ -343,7 +433,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
         for job in jobs {
             progress.started(&job.name);
-            let (plan, env, tx, cancel) = (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.0.clone());
+            let (plan, env, tx, cancel) =
+                (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.receiver.clone());
             tokio::spawn(async move {
                 let key = job.key.clone();
                 let result = exec::execute(plan, env, job, cancel).await;
@@ -397,7 +488,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             (name, json)
         })
         .collect();
-    let status = if scheduler.cancelled {
+    let status = if let Some(signal) = cancel.interrupted.get().filter(|_| scheduler.cancelled) {
+        RunStatus::Interrupted(*signal)
+    } else if scheduler.cancelled {
         RunStatus::Cancelled
     } else if scheduler.failed() {
         RunStatus::Failed
@@ -408,9 +501,13 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "failed",
         RunStatus::Cancelled => "cancelled",
+        RunStatus::Interrupted(_) => "interrupted",
     };
-    let _ =
-        fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json(label, Some(&scheduler), Some(&outputs)));
+    let mut final_json = run_json(label, Some(&scheduler), Some(&outputs));
+    if let (RunStatus::Interrupted(signal), Some(fields)) = (status, final_json.as_object_mut()) {
+        fields.insert("signal".into(), Json::String(signal.name().into()));
+    }
+    let _ = fsutil::write_json_atomically(&run_dir.join("run.json"), &final_json);
 
     let mut metrics = Vec::new();
     let mut instances = Vec::new();

@@ -199,9 +199,10 @@ pub fn summary(report: &RunReport) -> String {
     let not_run = count(&|s| matches!(s, Status::SkippedUpstream | Status::Waiting)) + report.never_ran.len();
     let cancelled = count(&|s| s == Status::Cancelled);
     let verdict = match report.status {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "was cancelled",
+        RunStatus::Succeeded => "succeeded".to_string(),
+        RunStatus::Failed => "failed".to_string(),
+        RunStatus::Cancelled => "was cancelled".to_string(),
+        RunStatus::Interrupted(signal) => format!("was interrupted by {}", signal.name()),
     };
     let _ = writeln!(out, "\nrun {} {verdict} in {}", report.run_id, human(report.elapsed));
     let mut parts = vec![format!("{succeeded} ran"), format!("{cached} cached")];

@@ -457,3 +457,223 @@ fn fan_in_from_a_loop_in_a_loop_nests_and_from_a_called_pipeline_collects() {
     // A called pipeline's parameter and artifact outputs, collected over the loop it is called in.
     assert_eq!(output(&report, "summary"), Json::from("0.9=model@0.1,0.8=model@0.2"));
 }
+
+/// The cache entry of an instance of the last run.
+fn cache_entry(root: &Path, report: &RunReport, name: &str) -> PathBuf {
+    let key = report.instance(name).and_then(|i| i.cache_key.clone()).expect("a cache key");
+    root.join(".kfl/cache").join(key)
+}
+
+/// Overwrites a file of the cache as someone outside kflc could (read-only files included).
+fn damage(path: &Path, contents: Option<&str>) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
+    match contents {
+        Some(text) => std::fs::write(path, text).expect("damage the file"),
+        None => std::fs::remove_file(path).expect("delete the file"),
+    }
+}
+
+#[test]
+fn a_damaged_cache_entry_is_never_served_and_is_repaired() {
+    let root = scratch("damaged-cache");
+    let first = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(first.status, RunStatus::Succeeded);
+    let left = cache_entry(&root, &first, "left").join("outputs/artifacts/data");
+    let right = cache_entry(&root, &first, "right").join("outputs/artifacts/data");
+    assert_eq!(std::fs::read_to_string(&left).expect("cached"), "2");
+    // Truncated, and deleted: both noticed by the cheap check on a hit.
+    damage(&left, Some(""));
+    damage(&right, None);
+    let second = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(second.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&second));
+    assert_eq!(status(&second, "left"), Status::Succeeded, "a truncated entry was served");
+    assert_eq!(status(&second, "right"), Status::Succeeded, "an entry without its artifact was served");
+    assert_eq!(status(&second, "both"), Status::Cached);
+    assert_eq!(output(&second, "total"), Json::from(22));
+    let stderr = std::fs::read_to_string(second.run_dir.join("left/stderr.log")).unwrap_or_default();
+    assert!(stderr.contains("cache entry") && stderr.contains("damaged"), "{stderr}");
+    // Repaired: the next run reuses them again.
+    assert_eq!(std::fs::read_to_string(&left).expect("repaired"), "2");
+    assert_eq!(std::fs::read_to_string(&right).expect("repaired"), "20");
+    let third = run(&args(pipeline("caching"), &root, &[]));
+    assert_eq!(status(&third, "left"), Status::Cached);
+    assert_eq!(status(&third, "right"), Status::Cached);
+    assert_eq!(third.executed(), 1, "only the task that opted out runs");
+
+    // Same size, other content, same modification time: only the full check (--verify-cache) sees it.
+    let modified = std::fs::metadata(&left).and_then(|m| m.modified()).expect("mtime");
+    damage(&left, Some("7"));
+    let file = std::fs::File::options().write(true).open(&left).expect("open");
+    file.set_modified(modified).expect("set mtime");
+    drop(file);
+    let mut verify = args(pipeline("caching"), &root, &[]);
+    verify.verify_cache = true;
+    let fourth = run(&verify);
+    assert_eq!(status(&fourth, "left"), Status::Succeeded, "--verify-cache served a corrupted entry");
+    assert_eq!(status(&fourth, "right"), Status::Cached);
+    assert_eq!(output(&fourth, "total"), Json::from(22));
+    assert_eq!(std::fs::read_to_string(&left).expect("repaired"), "2");
+    assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
+}
+
+#[test]
+fn a_task_cannot_change_its_inputs_nor_the_cache() {
+    let root = scratch("tamper");
+    let first = run(&args(pipeline("tamper"), &root, &[]));
+    let overwrite = first.instance("o").expect("o");
+    // The write fails in the task: refused by the file's permissions, or (as root, whom they do not
+    // stop) noticed after the task and failing it.
+    match overwrite.status {
+        Status::Failed => {
+            let reason = overwrite.reason.clone().unwrap_or_default();
+            assert!(reason.contains("changed its input artifact `data`"), "{reason}");
+        }
+        other => {
+            assert_eq!(other, Status::Succeeded);
+            assert_eq!(output(&first, "seen"), Json::from("original"));
+        }
+    }
+    // Neither the producer's outputs nor its cache entry changed.
+    let produced = &first.instance("p").expect("p").outputs.artifacts["data"];
+    assert_eq!(std::fs::read_to_string(&produced.path).expect("output"), "original");
+    let cached = cache_entry(&root, &first, "p").join("outputs/artifacts/data");
+    assert_eq!(std::fs::read_to_string(&cached).expect("cached"), "original");
+    let second = run(&args(pipeline("tamper"), &root, &[]));
+    assert_eq!(status(&second, "p"), Status::Cached);
+    let reused = &second.instance("p").expect("p").outputs.artifacts["data"];
+    assert_eq!(std::fs::read_to_string(&reused.path).expect("output"), "original");
+}
+
+/// Not a test on its own: `kflc run` in a process of its own, for the tests that send it signals.
+/// It runs only when `KFL_RUN_TEST_CHILD` names the pipeline to run.
+#[test]
+fn child_process_for_signal_tests() {
+    let Some(file) = std::env::var_os("KFL_RUN_TEST_CHILD") else { return };
+    let root = PathBuf::from(std::env::var_os("KFL_RUN_TEST_ROOT").expect("KFL_RUN_TEST_ROOT"));
+    let params: Vec<String> =
+        std::env::var("KFL_RUN_TEST_PARAMS").unwrap_or_default().lines().map(String::from).collect();
+    let child_args = args(PathBuf::from(file), &root, &params);
+    let dag = kfl_project::lower_file(&child_args.file, None).expect("lowers");
+    let code = kfl_run::run_command(child_args, dag);
+    // `ExitCode` has no stable way out as a number: find it among the codes `kflc run` uses.
+    let number = [0u8, 1, 2, 129, 130, 143].into_iter().find(|n| code == std::process::ExitCode::from(*n));
+    std::process::exit(number.map_or(255, i32::from));
+}
+
+/// Runs the `interrupted` pipeline in a child process, sends it `signal` once its task runs, and
+/// checks that nothing survives and nothing half-done is kept.
+fn interrupt_with(signal: rustix::process::Signal, name: &str, exit_code: i32, label: &str) {
+    let root = scratch(name);
+    let pids = root.join("pids");
+    let marker = root.join("marker");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", "child_process_for_signal_tests", "--nocapture", "--test-threads=1"])
+        .env("KFL_RUN_TEST_CHILD", pipeline("interrupted"))
+        .env("KFL_RUN_TEST_ROOT", &root)
+        .env("KFL_RUN_TEST_PARAMS", format!("{}\n{}", param("pids", &pids), param("marker", &marker)))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the runner");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&pids).map_or(0, |t| t.lines().count()) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
+    rustix::process::kill_process(pid, signal).expect("send the signal");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the runner did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(exit_code), "{status:?}");
+    let pids: Vec<String> = std::fs::read_to_string(&pids).expect("pids").lines().map(str::to_string).collect();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    // Every process of the task is gone, the one that ignores SIGTERM too (killed after the grace period).
+    assert!(wait_until_gone(&pids), "task processes still alive: {pids:?}");
+    // The task's shell got the signal, forwarded to its process group.
+    assert_eq!(std::fs::read_to_string(&marker).expect("the task was sent the signal").trim(), "term");
+    let run_dir = root.join(".kfl/runs/latest");
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).expect("run.json")).expect("json");
+    assert_eq!(run_json["status"], "interrupted", "{run_json}");
+    assert_eq!(run_json["signal"], label);
+    assert_eq!(run_json["tasks"]["h"], "cancelled");
+    let task: Json = serde_json::from_str(&std::fs::read_to_string(run_dir.join("h/manifest.json")).expect("manifest"))
+        .expect("json");
+    assert_eq!(task["status"], "cancelled");
+    // What the task half wrote is nowhere: not in the cache, not as its outputs.
+    let cache = root.join(".kfl/cache");
+    let entries: Vec<_> = std::fs::read_dir(&cache).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(entries.is_empty(), "{entries:?}");
+    assert!(!run_dir.join("h/outputs").exists());
+    assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
+}
+
+#[test]
+fn sigterm_stops_every_task_and_records_the_run_as_interrupted() {
+    interrupt_with(rustix::process::Signal::TERM, "sigterm", 143, "SIGTERM");
+}
+
+#[test]
+fn sighup_stops_every_task_and_records_the_run_as_interrupted() {
+    interrupt_with(rustix::process::Signal::HUP, "sighup", 129, "SIGHUP");
+}
+
+#[test]
+fn a_file_name_that_is_not_utf8_does_not_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = scratch("not-utf8");
+    let file = root.join(std::ffi::OsStr::from_bytes(b"caching-\xff.kfl"));
+    std::fs::copy(pipeline("caching"), &file).expect("copy");
+    let report = run(&args(file, &root, &[]));
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(report.run_dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(run_json["status"], "succeeded");
+    assert!(run_json["file"].as_str().is_some_and(|f| f.ends_with("caching-\u{fffd}.kfl")), "{run_json}");
+
+    // A run folder whose name is not UTF-8 cannot be handed to tasks as text: refused, no panic.
+    let mut odd_root = args(pipeline("caching"), &root, &[]);
+    odd_root.root = root.join(std::ffi::OsStr::from_bytes(b"runs-\xfe"));
+    let e = start(&odd_root).expect_err("refused");
+    assert!(e.contains("UTF-8"), "{e}");
+    assert!(!odd_root.root.exists());
+}
+
+#[test]
+fn outputs_that_are_not_regular_files_fail_their_task_and_never_hang() {
+    let root = scratch("special-outputs");
+    let mut run_args = args(pipeline("special_outputs"), &root, &[]);
+    run_args.host = true;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let in_thread = run_args.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(run(&in_thread));
+    });
+    let report = rx.recv_timeout(Duration::from_secs(60)).expect("the run hung on an output that never ends");
+    for name in ["fifo", "device", "folder", "parameter", "metadata"] {
+        let instance = report.instance(name).expect(name);
+        assert_eq!(instance.status, Status::Failed, "{name}");
+        let reason = instance.reason.clone().unwrap_or_default();
+        assert!(reason.contains("not a regular file"), "{name}: {reason}");
+        assert!(!instance.dir.join("outputs").exists(), "{name}");
+    }
+    // A link to a regular file is replaced by a copy of it: the artifact outlives what it pointed to.
+    let link = report.instance("link").expect("link");
+    assert_eq!(link.status, Status::Succeeded, "{:?}", link.reason);
+    let data = &link.outputs.artifacts["data"].path;
+    assert!(std::fs::symlink_metadata(data).is_ok_and(|m| m.is_file()), "{}", data.display());
+    assert_eq!(output(&report, "text"), Json::from("hello"));
+    let again = run(&run_args);
+    assert_eq!(status(&again, "link"), Status::Cached);
+    assert_eq!(output(&again, "text"), Json::from("hello"));
+}

@@ -96,6 +96,9 @@ enum Command {
         /// Reuse no earlier outputs: run every task.
         #[arg(long)]
         no_cache: bool,
+        /// Check the content hash of every cache entry before reusing it (damaged entries run again).
+        #[arg(long)]
+        verify_cache: bool,
         /// Run container components' commands on this machine instead of in docker or podman.
         #[arg(long)]
         host: bool,
@@ -277,7 +280,7 @@ fn main() -> ExitCode {
             build(&file, pipeline.as_deref(), target, output.as_deref(), &params, summary)
         }
         Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
-        Command::Run { file, pipeline, params, parallelism, no_cache, host, root } => {
+        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root } => {
             // A pipeline that does not check cannot start: exit code 2, as for any other refusal.
             let dag = match lowered_for(&file, pipeline.as_deref(), "run") {
                 Ok(dag) => dag,
@@ -292,6 +295,7 @@ fn main() -> ExitCode {
             args.params = params;
             args.parallelism = parallelism;
             args.no_cache = no_cache;
+            args.verify_cache = verify_cache;
             args.host = host;
             args.root = root;
             kfl_run::run_command(args, dag)
