@@ -26,6 +26,7 @@ pub mod convert;
 pub mod features;
 pub mod index;
 pub mod lexer;
+pub mod lookup;
 pub mod server;
 pub mod state;
 pub mod transport;

@@ -8,17 +8,30 @@ use kfl_diagnostics::Span;
 use kfl_syntax::ast;
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
+use kfl_model::fields::{FieldSpec, Place};
+use kfl_model::item::{Callee, Param, Pipeline, Task};
+use kfl_model::settings::Setting;
+
 use super::{
-    callable, callee_outputs, effective_resources, field_doc, find_artifact, find_component, find_pipeline,
-    pipeline_output_ty, source, type_text, Ctx, Typer,
+    callable, callee_outputs, effective_resources, find_artifact, find_component, find_pipeline, pipeline_output_ty,
+    source, type_text, Ctx, Typer,
 };
+use crate::lookup::{self, model_at, At};
+
+/// What `secret(…)` does (a function of `env` entries, not a row of the field table).
+pub const SECRET_DOC: &str = "reads a key of a Kubernetes secret when the pod starts";
 use crate::index::{file_index, Symbol};
 use crate::lexer::{lex, number_unit_start, TokenKind};
 
 pub fn hover(ctx: &Ctx<'_>, offset: usize) -> Option<Hover> {
-    let (span, markdown) = match file_index(ctx.db, ctx.file).at(offset) {
-        Some(occurrence) => (occurrence.span, describe(ctx.db, &occurrence.symbol)?),
-        None => lexical_hover(ctx, offset)?,
+    // The model first (what `kflc build` lowers); items, types and files from the index.
+    let from_model = model_at(ctx.db, ctx.file, offset).and_then(|at| Some((at.span(), describe_at(ctx.db, at)?)));
+    let (span, markdown) = match from_model {
+        Some(found) => found,
+        None => match file_index(ctx.db, ctx.file).at(offset) {
+            Some(occurrence) => (occurrence.span, describe(ctx.db, &occurrence.symbol)?),
+            None => lexical_hover(ctx, offset)?,
+        },
     };
     let (kind, value) = if ctx.support.markdown_hover {
         (MarkupKind::Markdown, markdown)
@@ -38,6 +51,160 @@ fn with_doc(mut out: String, doc: Option<String>) -> String {
         out.push_str(&doc);
     }
     out
+}
+
+/// The source text of a model element's span.
+fn origin_text<'db>(db: &'db dyn Db, file: &str, span: Span) -> &'db str {
+    lookup::file_of(db, file).map_or("", |f| source(db, f, span))
+}
+
+/// The default of a parameter as written (`= …` of its declaration).
+fn default_text(db: &dyn Db, param: &Param) -> Option<String> {
+    param.default.as_ref()?;
+    let declared = origin_text(db, &param.origin.file, param.origin.span);
+    declared.split_once('=').map(|(_, d)| one_line(d.trim()))
+}
+
+/// An input of a component or a parameter of a pipeline, as the model has it.
+fn describe_param(db: &dyn Db, owner: &lookup::Item<'_>, param: &Param) -> String {
+    let default = default_text(db, param);
+    let tail = default.as_ref().map(|d| format!(" = {d}")).unwrap_or_default();
+    let name = &owner.id().name;
+    let (line, what) = match owner {
+        lookup::Item::Component(_) => (
+            format!("input {}: {}{tail}", param.name, param.ty),
+            format!("{} input of component `{name}`", if default.is_some() { "optional" } else { "required" }),
+        ),
+        lookup::Item::Pipeline(_) => {
+            (format!("{}: {}{tail}", param.name, param.ty), format!("parameter of pipeline `{name}`"))
+        }
+    };
+    with_doc(format!("{}\n\n{what}", code(&line)), param.doc.clone())
+}
+
+/// Markdown describing what the model has at a position (`None`: let the index describe it).
+fn describe_at(db: &dyn Db, at: At<'_>) -> Option<String> {
+    Some(match at {
+        At::TaskName { pipeline, task } | At::TaskRef { pipeline, task, .. } => describe_model_task(db, pipeline, task),
+        At::Callee { .. } => return None,
+        At::ArgName { task, arg, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            let param = callee.inputs().iter().find(|p| p.name == arg.name)?;
+            describe_param(db, &callee, param)
+        }
+        At::TaskOutput { task, output, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            let ty = callee.outputs(db).into_iter().find(|(n, _)| n == output).map(|(_, t)| t)?;
+            let doc = match &callee {
+                lookup::Item::Component(c) => c.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
+                lookup::Item::Pipeline(p) => p.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
+            };
+            let what = format!("output of {} `{}`", callee.kind(), callee.id().name);
+            with_doc(format!("{}\n\n{what}", code(&format!("output {output}: {ty}"))), doc)
+        }
+        At::Param { pipeline, param, .. } => describe_param(db, &lookup::Item::Pipeline(pipeline), param),
+        At::LoopVar { pipeline, var, decl, .. } => {
+            let ty = lookup::loop_var_ty(db, pipeline, decl);
+            format!("{}\n\nloop variable of pipeline `{}`", code(&format!("for {var}: {ty}")), pipeline.id.name)
+        }
+        At::PipelineOutput { pipeline, output } => {
+            let ty = lookup::pipeline_output_ty(db, pipeline, output);
+            let line = format!("output {}: {ty}", output.name);
+            with_doc(format!("{}\n\noutput of pipeline `{}`", code(&line), pipeline.id.name), output.doc.clone())
+        }
+        At::Setting { setting, place, .. } => describe_field(setting.field, setting.key.as_deref(), Some(place)),
+        At::ComponentInput { component, input } => describe_param(db, &lookup::Item::Component(component), input),
+        At::ComponentOutput { component, output } => {
+            let line = format!("output {}: {}", output.name, output.ty);
+            with_doc(format!("{}\n\noutput of component `{}`", code(&line), component.id.name), output.doc.clone())
+        }
+    })
+}
+
+/// A row of the field table: how it is written, its type, its doc and where it may be written.
+pub fn describe_field(spec: &FieldSpec, key: Option<&str>, place: Option<Place>) -> String {
+    let header = match key {
+        Some(key) => format!("{} {{ {key} = … }}", spec.name),
+        None => format!("{}: {}", spec.path(), lookup::field_kind_text(spec)),
+    };
+    let places: Vec<&str> = spec.places.iter().map(|p| p.describe()).collect();
+    let mut out = format!("{}\n\n{}\n\nallowed in {}", code(&header), spec.doc, places.join(", "));
+    if let Some(place) = place {
+        out.push_str(&format!(" (here: {})", place.describe()));
+    }
+    out
+}
+
+/// A task as the model has it: its callee, its outputs and the settings it runs with (the
+/// component's, replaced setting by setting by the task's own).
+fn describe_model_task(db: &dyn Db, pipeline: &Pipeline, task: &Task) -> String {
+    let callee = lookup::callee_item(db, &task.callee);
+    let (kind, callee_name) = match &task.callee {
+        Callee::Component(id) => ("component", &id.name),
+        Callee::Pipeline(id) => ("pipeline", &id.name),
+    };
+    let name = &task.name;
+    let header = if task.name_span != task.callee_span {
+        format!("{name} = {callee_name}(…)")
+    } else {
+        format!("{callee_name}(…)")
+    };
+    let mut out = code(&header);
+    out.push_str(&format!("\n\ntask `{name}` of pipeline `{}`, calls {kind} `{callee_name}`", pipeline.id.name));
+    let loops = task.loops.len();
+    if loops > 0 {
+        out.push_str(&format!(" (runs in {loops} loop{})", if loops == 1 { "" } else { "s" }));
+    }
+    let outputs = callee.as_ref().map(|c| c.outputs(db)).unwrap_or_default();
+    if !outputs.is_empty() {
+        out.push_str("\n\n**outputs**\n");
+        for (output, ty) in &outputs {
+            out.push_str(&format!("\n- `{name}.{output}`: {ty}"));
+        }
+    }
+    // Effective settings, keyed by row and key; the value as written where it was set.
+    let mut effective: Vec<(&Setting, String)> = Vec::new();
+    let inherited = match &callee {
+        Some(lookup::Item::Component(c)) => c.settings.as_slice(),
+        _ => &[],
+    };
+    for setting in inherited.iter().chain(&task.settings) {
+        let written = origin_text(db, &setting.origin.file, setting.origin.span);
+        let value = written.split_once('=').map_or(String::new(), |(_, v)| one_line(v.trim()));
+        let same = |s: &&Setting| std::ptr::eq(s.field, setting.field) && s.key == setting.key;
+        match effective.iter_mut().find(|(s, _)| same(s)) {
+            Some(existing) => *existing = (setting, value),
+            None => effective.push((setting, value)),
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let resources: Vec<String> = effective
+        .iter()
+        .filter(|(s, _)| s.field.block == Some("resources"))
+        .map(|(s, v)| format!("{} = {v}", s.field.name))
+        .collect();
+    if !resources.is_empty() {
+        lines.push(format!("resources {{ {} }}", resources.join(", ")));
+    }
+    let mut blocks: Vec<(&str, Vec<String>)> = Vec::new();
+    for (s, v) in &effective {
+        if s.field.block.is_some() {
+            continue;
+        }
+        match &s.key {
+            Some(key) => match blocks.iter_mut().find(|(b, _)| *b == s.field.name) {
+                Some((_, entries)) => entries.push(format!("{key} = {v}")),
+                None => blocks.push((s.field.name, vec![format!("{key} = {v}")])),
+            },
+            None => lines.push(format!("{} = {v}", s.field.name)),
+        }
+    }
+    lines.extend(blocks.into_iter().map(|(b, entries)| format!("{b} {{ {} }}", entries.join(", "))));
+    if !lines.is_empty() {
+        out.push_str("\n\n**runs with**\n\n");
+        out.push_str(&code(&lines.join("\n")));
+    }
+    with_doc(out, task.doc.clone())
 }
 
 /// Markdown describing a symbol.
@@ -296,8 +463,17 @@ fn lexical_hover(ctx: &Ctx<'_>, offset: usize) -> Option<(Span, String)> {
     let word = token.text(line);
     match token.kind {
         TokenKind::Ident => {
-            let (ty, doc) = field_doc(word)?;
-            Some((span, format!("{}\n\n{doc}", code(&format!("{word}: {ty}")))))
+            if word == "secret" {
+                return Some((span, format!("{}\n\n{SECRET_DOC}", code("secret(name: String, key: String)"))));
+            }
+            if word == "resources" {
+                let entries: Vec<&str> = kfl_model::fields::entries_of("resources").map(|f| f.name).collect();
+                return Some((
+                    span,
+                    format!("{}\n\nwhat the pod requests", code(&format!("resources {{ {} }}", entries.join(", ")))),
+                ));
+            }
+            Some((span, describe_field(lookup::field_row(word)?, None, None)))
         }
         TokenKind::Number => {
             // `key = 4Gi`: the quantity in Kubernetes terms.
