@@ -126,7 +126,8 @@ fn settings_completion_is_the_field_table_rows_allowed_in_the_place() {
     let rows = expected(Place::Component);
     assert!(rows.iter().all(|r| component.contains(r)), "{component:?}");
     let resources = labels("component c {\n    resources { cpu = 1, | }\n}\n");
-    let entries: Vec<String> = fields::entries_of("resources").map(|f| f.name.to_string()).filter(|n| n != "cpu").collect();
+    let entries: Vec<String> =
+        fields::entries_of("resources").map(|f| f.name.to_string()).filter(|n| n != "cpu").collect();
     assert_eq!(resources, entries);
 }
 

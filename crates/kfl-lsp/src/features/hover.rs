@@ -12,10 +12,7 @@ use kfl_model::fields::{FieldSpec, Place};
 use kfl_model::item::{Callee, Param, Pipeline, Task};
 use kfl_model::settings::Setting;
 
-use super::{
-    callable, callee_outputs, effective_resources, find_artifact, find_component, find_pipeline, pipeline_output_ty,
-    source, type_text, Ctx, Typer,
-};
+use super::{find_artifact, find_component, find_pipeline, source, type_text, Ctx};
 use crate::lookup::{self, model_at, At};
 
 /// What `secret(…)` does (a function of `env` entries, not a row of the field table).
@@ -207,16 +204,23 @@ fn describe_model_task(db: &dyn Db, pipeline: &Pipeline, task: &Task) -> String 
     with_doc(out, task.doc.clone())
 }
 
+/// A pipeline of a file's model, by name.
+fn model_pipeline<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Option<&'db Pipeline> {
+    kfl_check::model::file_model(db, file).pipelines.iter().find(|p| p.id.name == name).map(|p| &**p)
+}
+
 /// Markdown describing a symbol.
 pub fn describe(db: &dyn Db, symbol: &Symbol) -> Option<String> {
     match symbol {
         Symbol::Item { file, name } => describe_item(db, *file, name),
         Symbol::Input { file, owner, name } => describe_input(db, *file, owner, name),
         Symbol::Output { file, owner, name } => describe_output(db, *file, owner, name),
-        Symbol::Task { file, pipeline, name } => describe_task(db, *file, pipeline, name),
+        Symbol::Task { file, pipeline, name } => {
+            let p = model_pipeline(db, *file, pipeline)?;
+            Some(describe_model_task(db, p, lookup::find_task(p, name)?))
+        }
         Symbol::LoopVar { file, pipeline, name, decl } => {
-            let p = find_pipeline(db, *file, pipeline)?;
-            let ty = Typer::new(db, *file, p).loop_var_ty(*decl);
+            let ty = lookup::loop_var_ty(db, model_pipeline(db, *file, pipeline)?, *decl);
             Some(format!("{}\n\nloop variable of pipeline `{pipeline}`", code(&format!("for {name}: {ty}"))))
         }
         Symbol::BuiltinType(name) => Some(describe_builtin_type(name)),
@@ -378,75 +382,11 @@ fn describe_output(db: &dyn Db, file: SourceFile, owner: &str, name: &str) -> Op
         let line = format!("output {name}: {ty}");
         return Some(with_doc(format!("{}\n\noutput of component `{owner}`", code(&line)), member.doc.text()));
     }
-    let pipeline = find_pipeline(db, file, owner)?;
-    let stmt = pipeline.body.iter().find(|s| matches!(&s.kind, ast::StmtKind::Output(o) if o.name.text == name))?;
-    let ty = pipeline_output_ty(db, file, owner, name);
+    let pipeline = model_pipeline(db, file, owner)?;
+    let output = pipeline.outputs.iter().find(|o| o.name == name)?;
+    let ty = lookup::pipeline_output_ty(db, pipeline, output);
     let line = format!("output {name}: {ty}");
-    Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), stmt.doc.text()))
-}
-
-fn describe_task(db: &dyn Db, file: SourceFile, pipeline: &str, name: &str) -> Option<String> {
-    let p = find_pipeline(db, file, pipeline)?;
-    let typer = Typer::new(db, file, p);
-    let task = typer.task(name)?;
-    let callee = &task.stmt.call.callee.text;
-    let header = if task.stmt.binding.is_some() { format!("{name} = {callee}(…)") } else { format!("{callee}(…)") };
-    let mut out = code(&header);
-    let kind = match callable(db, file, callee) {
-        Some((_, Export::Pipeline(_))) => "pipeline",
-        _ => "component",
-    };
-    out.push_str(&format!("\n\ntask `{name}` of pipeline `{pipeline}`, calls {kind} `{callee}`"));
-    if !task.loops.is_empty() {
-        out.push_str(&format!(" (runs in {} loop{})", task.loops.len(), if task.loops.len() == 1 { "" } else { "s" }));
-    }
-    if let Some((owner, export)) = callable(db, file, callee) {
-        let outputs = callee_outputs(db, owner, export);
-        if !outputs.is_empty() {
-            out.push_str("\n\n**outputs**\n");
-            for (output, ty) in &outputs {
-                out.push_str(&format!("\n- `{name}.{output}`: {ty}"));
-            }
-        }
-    }
-    let resources = effective_resources(db, file, task.stmt);
-    let mut settings: Vec<String> = Vec::new();
-    if !resources.is_empty() {
-        let entries: Vec<String> = resources.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        settings.push(format!("resources {{ {} }}", entries.join(", ")));
-    }
-    // Other settings: the component's, replaced by the task's own.
-    let mut fields: Vec<(String, String)> = Vec::new();
-    if let Some((owner, Export::Component(_))) = callable(db, file, callee) {
-        if let Some(c) = find_component(db, owner, callee) {
-            for member in &c.members {
-                if let ast::MemberKind::Field(f) = &member.kind {
-                    if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
-                        fields.push((f.name.text.clone(), one_line(source(db, owner, f.value.span))));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(block) = &task.stmt.overrides {
-        for member in &block.members {
-            if let ast::TaskMember::Field(f) = member {
-                if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
-                    let value = one_line(source(db, file, f.value.span));
-                    match fields.iter_mut().find(|(k, _)| *k == f.name.text) {
-                        Some(existing) => existing.1 = value,
-                        None => fields.push((f.name.text.clone(), value)),
-                    }
-                }
-            }
-        }
-    }
-    settings.extend(fields.into_iter().map(|(k, v)| format!("{k} = {v}")));
-    if !settings.is_empty() {
-        out.push_str("\n\n**runs with**\n\n");
-        out.push_str(&code(&settings.join("\n")));
-    }
-    Some(with_doc(out, task.doc.text()))
+    Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), output.doc.clone()))
 }
 
 /// Hover where no name is: fields and blocks, and quantities with units.
