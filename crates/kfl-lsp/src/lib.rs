@@ -37,12 +37,21 @@ use tower_lsp_server::{LspService, Server};
 /// task, so this bounds the work an editor can queue, not the threads.
 const CONCURRENCY: usize = 32;
 
+/// Stack of every thread of the runtime. Checking a pipeline of ~50,000 lines overflowed the
+/// default 2 MiB (the CLI's main thread has 8 MiB) and aborted the server; this leaves room for
+/// files far larger than that.
+const STACK_BYTES: usize = 64 << 20;
+
 /// Buffer between the framing tasks and tower-lsp-server, in bytes.
 const PIPE_BYTES: usize = 1 << 20;
 
 /// Serves LSP on stdin and stdout until the client says `exit`. Builds its own tokio runtime.
 pub fn run_stdio() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(STACK_BYTES)
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (service, socket) =
             LspService::build(server::Backend::new).custom_method("kfl/testHook", server::Backend::test_hook).finish();
