@@ -18,8 +18,14 @@
 //! - Files the editor has not opened but that are imported, or that lie in a workspace folder, are
 //!   read from disk so that cross-file features see the whole project; an open document's text is
 //!   always the editor's, never the disk's.
-//! - The features work from the syntax tree where the item parses ([`index`]) and from tokens where
-//!   it may not ([`context`]): completion and signature help must work while an item is half typed.
+//! - What the editor says about a pipeline or a component — types, outputs, arguments, settings —
+//!   is read from the checker's model ([`lookup`] over `kfl_check::model::file_model`), the one
+//!   `kflc build` lowers; the editor keeps no typing rules or field lists of its own (field docs
+//!   and the settings allowed in a place come from `kfl_model::fields::FIELDS`).
+//! - Names the model does not hold (artifact types, imports, script mentions) and the
+//!   project-wide occurrences that references, rename and semantic tokens need come from the
+//!   syntax tree ([`index`]); where an item does not parse, from tokens ([`context`]): completion
+//!   and signature help must work while an item is half typed.
 
 pub mod context;
 pub mod convert;
