@@ -136,3 +136,31 @@ fn completion_after_a_task_lists_the_callee_outputs_of_the_model() {
     let got = labels(&format!("{ITEMS}pipeline p() {{\n    c = inner(n: 1)\n    x = c.|\n}}\n"));
     assert_eq!(got, vec!["model".to_string()]);
 }
+
+#[test]
+fn definitions_from_the_model_land_on_the_declared_names() {
+    use kfl_lsp::features::navigation::model_definition;
+    let (db, files) = examples();
+    let text_at = |path: &str, span: kfl_diagnostics::Span| -> String {
+        let file = lookup::file_of(&db, path).expect("a project file");
+        file.text(&db)[span.range()].to_string()
+    };
+    let mut checked = 0;
+    for file in files {
+        for pipeline in &file_model(&db, file).pipelines {
+            for task in pipeline.tasks() {
+                let at = lookup::model_at(&db, file, task.callee_span.start as usize).expect("the callee");
+                let (path, span) = model_definition(&db, at).expect("the callee is declared");
+                assert_eq!(text_at(path, span), text_at(&pipeline.id.file, task.callee_span));
+                for arg in &task.args {
+                    let at = lookup::model_at(&db, file, arg.name_span.start as usize).expect("the argument");
+                    assert!(matches!(at, lookup::At::ArgName { .. }), "{at:?}");
+                    let (path, span) = model_definition(&db, at).expect("the input is declared");
+                    assert_eq!(text_at(path, span), arg.name);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} arguments were followed");
+}
