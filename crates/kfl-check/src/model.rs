@@ -214,12 +214,14 @@ fn component(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Componen
                 default: p.default.as_ref().and_then(literal),
                 doc: member.doc.text(),
                 origin: origin(p.span),
+                name_span: p.name.span,
             }),
             ast::MemberKind::Output(o) => outputs.push(OutputDecl {
                 name: o.name.text.clone(),
                 ty: resolve(db, file, &o.ty),
                 doc: member.doc.text(),
                 origin: origin(o.span),
+                name_span: o.name.span,
             }),
             ast::MemberKind::Script(s) => {
                 let lang = match s.lang {
@@ -276,6 +278,7 @@ fn component(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Componen
         body,
         settings,
         origin: origin(ast.span),
+        name_span: ast.name.span,
     }
 }
 
@@ -390,6 +393,7 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
             default: p.default.as_ref().and_then(literal),
             doc: p.doc.text(),
             origin: Origin::new(path.clone(), p.span),
+            name_span: p.name.span,
         })
         .collect();
     builder.params = params.iter().map(|p| p.name.clone()).collect();
@@ -411,6 +415,8 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
                 declared: o.ty.as_ref().map(|t| resolve(db, file, t)),
                 value: builder.expr(&o.value),
                 origin: Origin::new(path.clone(), s.span),
+                name_span: o.name.span,
+                doc: s.doc.text(),
             }),
             _ => None,
         })
@@ -424,6 +430,7 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
         body: builder.stmts(&ast.body),
         outputs,
         origin: Origin::new(path.clone(), ast.span),
+        name_span: ast.name.span,
     }
 }
 
@@ -432,8 +439,9 @@ struct Builder<'db> {
     file: SourceFile,
     path: Arc<str>,
     params: Vec<String>,
-    /// Variables of the loops around the statement being built, innermost last.
-    loops: Vec<String>,
+    /// Variables of the loops around the statement being built, innermost last, with the spans that
+    /// declare them.
+    loops: Vec<(String, Span)>,
 }
 
 impl Builder<'_> {
@@ -447,7 +455,7 @@ impl Builder<'_> {
 
     fn stmt(&mut self, stmt: &ast::Stmt) -> Option<Stmt> {
         Some(match &stmt.kind {
-            ast::StmtKind::Task(t) => Stmt::Task(self.task(t, stmt.span)?),
+            ast::StmtKind::Task(t) => Stmt::Task(self.task(t, stmt)?),
             ast::StmtKind::If(i) => {
                 let mut branches = Vec::new();
                 let mut current = Some(i);
@@ -470,10 +478,17 @@ impl Builder<'_> {
                     AstExpr::Number(n) => n.value.parse().ok(),
                     _ => None,
                 });
-                self.loops.push(f.var.text.clone());
+                self.loops.push((f.var.text.clone(), f.var.span));
                 let body = self.stmts(&f.body.stmts);
                 self.loops.pop();
-                Stmt::For(Loop { var: f.var.text.clone(), items, parallelism, body, origin: self.origin(stmt.span) })
+                Stmt::For(Loop {
+                    var: f.var.text.clone(),
+                    items,
+                    parallelism,
+                    body,
+                    origin: self.origin(stmt.span),
+                    var_span: f.var.span,
+                })
             }
             ast::StmtKind::Finally(block) => {
                 Stmt::Finally(Finally { body: self.stmts(&block.stmts), origin: self.origin(stmt.span) })
@@ -482,7 +497,7 @@ impl Builder<'_> {
         })
     }
 
-    fn task(&mut self, t: &ast::TaskStmt, span: Span) -> Option<Task> {
+    fn task(&mut self, t: &ast::TaskStmt, stmt: &ast::Stmt) -> Option<Task> {
         let callee = match lookup(self.db, self.file, &t.call.callee.text) {
             Found::One(owner, Export::Component(_)) => {
                 Callee::Component(ItemId { file: owner.path(self.db).clone(), name: t.call.callee.text.clone() })
@@ -497,15 +512,18 @@ impl Builder<'_> {
             .args
             .iter()
             .filter_map(|a| {
+                let name = a.name.as_ref()?;
                 Some(Arg {
-                    name: a.name.as_ref()?.text.clone(),
+                    name: name.text.clone(),
                     value: self.expr(&a.value),
                     origin: self.origin(a.span),
+                    name_span: name.span,
                 })
             })
             .collect();
         let mut settings = Vec::new();
         let mut after = Vec::new();
+        let mut after_spans = Vec::new();
         let mut display_name = None;
         for member in t.overrides.iter().flat_map(|o| &o.members) {
             match member {
@@ -515,7 +533,10 @@ impl Builder<'_> {
                         AstExpr::List(items) => items.iter().collect(),
                         _ => vec![&f.value],
                     };
-                    after.extend(targets.iter().filter_map(|t| Some(strip(t).as_path()?.first()?.text.clone())));
+                    for head in targets.iter().filter_map(|t| strip(t).as_path()?.first()) {
+                        after.push(head.text.clone());
+                        after_spans.push(head.span);
+                    }
                 }
                 ast::TaskMember::Field(f) if f.name.text == "display_name" => {
                     if let Some(Value::String(s)) = literal(&f.value) {
@@ -525,19 +546,27 @@ impl Builder<'_> {
                 ast::TaskMember::Field(f) => settings.extend(field_setting(&self.path, f)),
             }
         }
+        let name = t.binding.as_ref().unwrap_or(&t.call.callee);
         Some(Task {
-            name: t.binding.as_ref().unwrap_or(&t.call.callee).text.clone(),
+            name: name.text.clone(),
             callee,
             args,
             settings,
             after,
             display_name,
-            origin: self.origin(span),
+            origin: self.origin(stmt.span),
+            name_span: name.span,
+            callee_span: t.call.callee.span,
+            call_span: t.call.span,
+            doc: stmt.doc.text(),
+            after_spans,
+            loops: self.loops.clone(),
         })
     }
 
     fn expr(&self, expr: &ast::Expr) -> Expr {
         let span = expr.span;
+        let mut parts_spans = Vec::new();
         let kind = match &strip(expr).kind {
             AstExpr::Not(inner) => ExprKind::Not(Box::new(self.expr(inner))),
             AstExpr::Binary(op, _, lhs, rhs) => {
@@ -556,7 +585,8 @@ impl Builder<'_> {
             AstExpr::Path(parts) => {
                 let head = &parts[0].text;
                 let second = parts.get(1).map(|p| p.text.clone());
-                if self.loops.iter().any(|v| v == head) {
+                parts_spans = parts.iter().map(|p| p.span).collect();
+                if self.loops.iter().any(|(v, _)| v == head) {
                     ExprKind::LoopVar { var: head.clone(), field: second }
                 } else if self.params.iter().any(|p| p == head) {
                     ExprKind::Param(head.clone())
@@ -566,6 +596,6 @@ impl Builder<'_> {
             }
             _ => ExprKind::Value(literal(expr).unwrap_or(Value::String(String::new()))),
         };
-        Expr { kind, span }
+        Expr { kind, span, parts: parts_spans }
     }
 }

@@ -1,9 +1,10 @@
 //! What every name in a file means: the occurrences of components, pipelines, artifact types,
 //! inputs, outputs, tasks and loop variables, each resolved to a [`Symbol`].
 //!
-//! This is the editor's semantic model; it works in byte spans and knows nothing of LSP. Hover, go
-//! to definition, find references, rename, semantic tokens and document highlights all read it. It
-//! is a salsa query per file, so it is built again only when the file or a signature it reads
+//! It works in byte spans and knows nothing of LSP. Find references, rename and document
+//! highlights read it; hover (item headers), go to definition and semantic tokens read it only for
+//! what the model lookup ([`crate::lookup`]) does not answer: item names, artifact and built-in
+//! types, imports, script mentions. It is a salsa query per file, so it is built again only when the file or a signature it reads
 //! changes, and finding references across a project reads only the files that can see a symbol.
 //!
 //! Items that do not parse are not in the syntax tree, so names inside them have no occurrences.
@@ -185,14 +186,6 @@ pub fn project_files(db: &dyn Db) -> Vec<SourceFile> {
 /// The file at a project path.
 pub fn project_file(db: &dyn Db, path: &str) -> Option<SourceFile> {
     db.project().files(db).get(&*kfl_check::normalize_path(path)).copied()
-}
-
-/// A name resolved in a file: what [`lookup`] finds, as a symbol.
-pub fn item_symbol(db: &dyn Db, file: SourceFile, name: &str) -> Option<Symbol> {
-    match lookup(db, file, name) {
-        Found::One(owner, _) => Some(Symbol::Item { file: owner, name: name.to_string() }),
-        _ => None,
-    }
 }
 
 /// The symbol a type name means in a file.

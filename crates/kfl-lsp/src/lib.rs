@@ -18,14 +18,21 @@
 //! - Files the editor has not opened but that are imported, or that lie in a workspace folder, are
 //!   read from disk so that cross-file features see the whole project; an open document's text is
 //!   always the editor's, never the disk's.
-//! - The features work from the syntax tree where the item parses ([`index`]) and from tokens where
-//!   it may not ([`context`]): completion and signature help must work while an item is half typed.
+//! - What the editor says about a pipeline or a component — types, outputs, arguments, settings —
+//!   is read from the checker's model ([`lookup`] over `kfl_check::model::file_model`), the one
+//!   `kflc build` lowers; the editor keeps no typing rules or field lists of its own (field docs
+//!   and the settings allowed in a place come from `kfl_model::fields::FIELDS`).
+//! - Names the model does not hold (artifact types, imports, script mentions) and the
+//!   project-wide occurrences that references, rename and semantic tokens need come from the
+//!   syntax tree ([`index`]); where an item does not parse, from tokens ([`context`]): completion
+//!   and signature help must work while an item is half typed.
 
 pub mod context;
 pub mod convert;
 pub mod features;
 pub mod index;
 pub mod lexer;
+pub mod lookup;
 pub mod server;
 pub mod state;
 pub mod transport;
@@ -36,12 +43,21 @@ use tower_lsp_server::{LspService, Server};
 /// task, so this bounds the work an editor can queue, not the threads.
 const CONCURRENCY: usize = 32;
 
+/// Stack of every thread of the runtime. Checking a pipeline of ~50,000 lines overflowed the
+/// default 2 MiB (the CLI's main thread has 8 MiB) and aborted the server; this leaves room for
+/// files far larger than that.
+const STACK_BYTES: usize = 64 << 20;
+
 /// Buffer between the framing tasks and tower-lsp-server, in bytes.
 const PIPE_BYTES: usize = 1 << 20;
 
 /// Serves LSP on stdin and stdout until the client says `exit`. Builds its own tokio runtime.
 pub fn run_stdio() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(STACK_BYTES)
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (service, socket) =
             LspService::build(server::Backend::new).custom_method("kfl/testHook", server::Backend::test_hook).finish();

@@ -23,6 +23,8 @@ pub struct Param {
     pub default: Option<Value>,
     pub doc: Option<String>,
     pub origin: Origin,
+    /// The span of the name where it is declared (in `origin.file`).
+    pub name_span: Span,
 }
 
 /// An output of a component.
@@ -32,6 +34,8 @@ pub struct OutputDecl {
     pub ty: Ty,
     pub doc: Option<String>,
     pub origin: Origin,
+    /// The span of the name where it is declared (in `origin.file`).
+    pub name_span: Span,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -73,6 +77,8 @@ pub struct Component {
     /// The defaults of every task that runs it, in the order written.
     pub settings: Vec<Setting>,
     pub origin: Origin,
+    /// The span of the component's name (in `origin.file`).
+    pub name_span: Span,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -85,6 +91,8 @@ pub struct Pipeline {
     pub body: Vec<Stmt>,
     pub outputs: Vec<PipelineOutput>,
     pub origin: Origin,
+    /// The span of the pipeline's name (in `origin.file`).
+    pub name_span: Span,
 }
 
 impl Pipeline {
@@ -113,6 +121,10 @@ pub struct PipelineOutput {
     pub declared: Option<Ty>,
     pub value: Expr,
     pub origin: Origin,
+    /// The span of the output's name.
+    pub name_span: Span,
+    /// The doc comment above the output.
+    pub doc: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -143,6 +155,18 @@ pub struct Task {
     pub after: Vec<String>,
     pub display_name: Option<String>,
     pub origin: Origin,
+    /// The span of the binding's name, or of the callee's name for a task without a binding.
+    pub name_span: Span,
+    /// The span of the callee's name in the call.
+    pub callee_span: Span,
+    /// The span of the call, from the callee's name to its `)`.
+    pub call_span: Span,
+    /// The doc comment above the task.
+    pub doc: Option<String>,
+    /// The names in `after`, each with its span, in the order written.
+    pub after_spans: Vec<Span>,
+    /// The enclosing loops' variables, outermost first, with the spans that declare them.
+    pub loops: Vec<(String, Span)>,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -150,6 +174,8 @@ pub struct Arg {
     pub name: String,
     pub value: Expr,
     pub origin: Origin,
+    /// The span of the argument's name.
+    pub name_span: Span,
 }
 
 /// An `if` / `else if` / `else` chain: a branch with `cond: None` is the final `else`.
@@ -172,6 +198,8 @@ pub struct Loop {
     pub parallelism: Option<u32>,
     pub body: Vec<Stmt>,
     pub origin: Origin,
+    /// The span of the loop variable where the loop declares it.
+    pub var_span: Span,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -208,6 +236,9 @@ impl CompareOp {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// For a dotted name (`task.output`, `param`, `item.field`): the span of each part, in order;
+    /// empty for every other expression.
+    pub parts: Vec<Span>,
 }
 
 #[derive(Clone, PartialEq, Debug)]

@@ -10,7 +10,7 @@ use kfl_diagnostics::{Code, Diagnostic, Span};
 use kfl_syntax::ast;
 use tower_lsp_server::ls_types::{CodeAction, CodeActionKind, CodeActionOrCommand, TextEdit, WorkspaceEdit};
 
-use super::{callable, find_pipeline, Ctx, Typer};
+use super::{callable, pipeline_tasks, Ctx, TaskInfo};
 use crate::convert::diagnostic;
 use crate::lexer::{is_valid_ident, number_unit_start};
 
@@ -104,11 +104,11 @@ fn missing_arguments(ctx: &Ctx<'_>, d: &Diagnostic) -> Option<CodeAction> {
     let (owner, export) = callable(ctx.db, ctx.file, &call.callee.text)?;
     let sig = export.signature()?;
     let passed: Vec<&str> = call.args.iter().filter_map(|a| a.name.as_ref().map(|n| n.text.as_str())).collect();
-    let typer = find_pipeline(ctx.db, ctx.file, &pipeline.name.text).map(|p| Typer::new(ctx.db, ctx.file, p));
+    let tasks = pipeline_tasks(pipeline);
     let mut args = Vec::new();
     for input in sig.inputs.iter().filter(|i| !i.has_default && !passed.contains(&i.name.as_str())) {
         let ty = items::input_ty(ctx.db, owner, input);
-        args.push(format!("{}: {}", input.name, placeholder(ctx, pipeline, typer.as_ref(), call, &input.name, &ty)));
+        args.push(format!("{}: {}", input.name, placeholder(ctx, pipeline, &tasks, call, &input.name, &ty)));
     }
     if args.is_empty() {
         return None;
@@ -131,7 +131,7 @@ fn missing_arguments(ctx: &Ctx<'_>, d: &Diagnostic) -> Option<CodeAction> {
 fn placeholder(
     ctx: &Ctx<'_>,
     pipeline: &ast::Pipeline,
-    typer: Option<&Typer<'_>>,
+    tasks: &[TaskInfo<'_>],
     call: &ast::Call,
     name: &str,
     ty: &Ty,
@@ -139,19 +139,17 @@ fn placeholder(
     if pipeline.params.iter().any(|p| p.name.text == name) && is_valid_ident(name) {
         return name.to_string();
     }
-    if let Some(typer) = typer {
-        if ty.is_artifact() {
-            // The closest earlier task first.
-            for task in typer.tasks().iter().rev() {
-                if task.stmt.call.span.start >= call.span.start {
-                    continue;
-                }
-                let Some((owner, export)) = callable(ctx.db, ctx.file, &task.stmt.call.callee.text) else { continue };
-                let Some(sig) = export.signature() else { continue };
-                for out in &sig.outputs {
-                    if is_assignable(ctx.db, &items::output_ty(ctx.db, owner, out), ty) && task.loops.is_empty() {
-                        return format!("{}.{}", task.name.text, out.name);
-                    }
+    if ty.is_artifact() {
+        // The closest earlier task first.
+        for task in tasks.iter().rev() {
+            if task.stmt.call.span.start >= call.span.start {
+                continue;
+            }
+            let Some((owner, export)) = callable(ctx.db, ctx.file, &task.stmt.call.callee.text) else { continue };
+            let Some(sig) = export.signature() else { continue };
+            for out in &sig.outputs {
+                if is_assignable(ctx.db, &items::output_ty(ctx.db, owner, out), ty) && task.loops.is_empty() {
+                    return format!("{}.{}", task.name.text, out.name);
                 }
             }
         }

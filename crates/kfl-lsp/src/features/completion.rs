@@ -9,16 +9,15 @@ use tower_lsp_server::ls_types::{
     TextEdit,
 };
 
-use super::{callee_info, callees, field_doc, imports_from_tokens, Ctx, InputInfo};
+use kfl_model::fields::{self, FieldSpec, Place};
+
+use super::hover::SECRET_DOC;
+use super::{callee_info, callees, imports_from_tokens, Ctx, InputInfo};
 use crate::context::{analyze_file, Cursor, FrameKind};
 use crate::lexer::TokenKind;
+use crate::lookup;
 
 const ITEM_KEYWORDS: [&str; 4] = ["import", "artifact", "component", "pipeline"];
-const COMPONENT_FIELDS: [&str; 9] =
-    ["image", "packages", "command", "args", "description", "retries", "timeout", "cache", "tolerations"];
-const TASK_FIELDS: [&str; 6] = ["retries", "timeout", "cache", "tolerations", "after", "display_name"];
-const BLOCKS: [&str; 5] = ["resources", "env", "node_selector", "labels", "annotations"];
-const RESOURCES: [&str; 6] = ["cpu", "memory", "gpu", "accelerator", "cpu_limit", "memory_limit"];
 const MEMORY_UNITS: [(&str, &str); 12] = [
     ("Ki", "kibibytes (1024 bytes)"),
     ("Mi", "mebibytes (1024² bytes)"),
@@ -62,9 +61,24 @@ impl Builder<'_, '_> {
         self.push(keyword, CompletionItemKind::KEYWORD, None);
     }
 
-    fn field(&mut self, name: &str, kind: CompletionItemKind) {
-        let detail = field_doc(name).map(|(ty, doc)| format!("{ty}: {doc}"));
-        self.push(name, kind, detail);
+    fn field(&mut self, spec: &FieldSpec) {
+        let detail = format!("{}: {}", lookup::field_kind_text(spec), spec.doc);
+        let kind = if spec.is_keyed_block() { CompletionItemKind::STRUCT } else { CompletionItemKind::PROPERTY };
+        self.push(spec.name, kind, Some(detail));
+    }
+
+    /// The fields and blocks of the field table allowed in a place.
+    fn settings(&mut self, place: Place) {
+        for label in setting_labels(place) {
+            match lookup::field_row(label).filter(|f| f.block.is_none()) {
+                Some(spec) => self.field(spec),
+                None => {
+                    let entries: Vec<&str> = fields::entries_of(label).map(|f| f.name).collect();
+                    let detail = format!("block: {}", entries.join(", "));
+                    self.push(label, CompletionItemKind::STRUCT, Some(detail));
+                }
+            }
+        }
     }
 
     fn callables(&mut self) {
@@ -193,6 +207,21 @@ impl Builder<'_, '_> {
     /// `base.`: a task's outputs, or the properties of a component's artifact.
     fn members(&mut self, cursor: &Cursor<'_>, base: &str) {
         let outline = &cursor.outline;
+        // The model's task and its callee's outputs, where the pipeline is in the model.
+        let db = self.ctx.db;
+        if let Some(task) =
+            lookup::pipeline_around(db, self.ctx.file, cursor.offset).and_then(|p| lookup::find_task(p, base))
+        {
+            if let Some(callee) = lookup::callee_item(db, &task.callee) {
+                let callee_name = &callee.id().name;
+                for (i, (name, ty)) in callee.outputs(db).iter().enumerate() {
+                    let item =
+                        self.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee_name}")));
+                    item.sort_text = Some(format!("{i:03}"));
+                }
+                return;
+            }
+        }
         if outline.keyword == "pipeline" {
             let Some(callee) = outline.tasks.get(base) else { return };
             let Some(info) = callee_info(self.ctx.db, self.ctx.file, callee) else { return };
@@ -232,7 +261,52 @@ fn docs(ctx: &Ctx<'_>, value: String) -> Documentation {
     }
 }
 
+/// `task.` and `task.out|` in a pipeline the model has: the task's callee's outputs, read from the
+/// model without walking the item's tokens. `None` when the text before the cursor is not that.
+fn task_members(ctx: &Ctx<'_>, offset: usize) -> Option<Vec<CompletionItem>> {
+    let text = ctx.text();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let bytes = text.as_bytes();
+    let offset = offset.min(text.len());
+    let mut prefix_start = offset;
+    while prefix_start > 0 && is_word(bytes[prefix_start - 1]) {
+        prefix_start -= 1;
+    }
+    if prefix_start == 0 || bytes[prefix_start - 1] != b'.' {
+        return None;
+    }
+    let base_end = prefix_start - 1;
+    let mut base_start = base_end;
+    while base_start > 0 && is_word(bytes[base_start - 1]) {
+        base_start -= 1;
+    }
+    let line_start = text[..base_start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..base_start];
+    // Not a chain (`a.b.`), not a number, not in a comment or a string.
+    if base_start == base_end
+        || bytes[base_start].is_ascii_digit()
+        || before.ends_with('.')
+        || before.contains("//")
+        || before.contains('"')
+    {
+        return None;
+    }
+    let pipeline = lookup::pipeline_around(ctx.db, ctx.file, offset)?;
+    let task = lookup::find_task(pipeline, &text[base_start..base_end])?;
+    let callee = lookup::callee_item(ctx.db, &task.callee)?;
+    let mut b = Builder { ctx, range: Span::new(prefix_start, offset), items: Vec::new() };
+    let callee_name = &callee.id().name;
+    for (i, (name, ty)) in callee.outputs(ctx.db).iter().enumerate() {
+        let item = b.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee_name}")));
+        item.sort_text = Some(format!("{i:03}"));
+    }
+    Some(b.items)
+}
+
 pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
+    if let Some(items) = task_members(ctx, offset) {
+        return items;
+    }
     let text = ctx.text();
     let cursor = analyze_file(ctx.db, ctx.file, offset);
     let mut b = Builder { ctx, range: cursor.prefix, items: Vec::new() };
@@ -282,8 +356,7 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
                 for lang in ["python", "sh"] {
                     b.push(lang, CompletionItemKind::KEYWORD, Some("the component's script".to_string()));
                 }
-                COMPONENT_FIELDS.iter().for_each(|f| b.field(f, CompletionItemKind::PROPERTY));
-                BLOCKS.iter().for_each(|f| b.field(f, CompletionItemKind::STRUCT));
+                b.settings(Place::Component);
             }
             ["input" | "output", _, ":", rest @ ..] if !rest.contains(&"=") && is_type_position(&stmt) => {
                 b.types(false)
@@ -319,7 +392,7 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
                         b.keyword(keyword);
                     }
                     if top {
-                        ["description", "display_name"].iter().for_each(|f| b.field(f, CompletionItemKind::PROPERTY));
+                        fields::fields_in(Place::Pipeline).for_each(|f| b.field(f));
                     }
                     if stmt.last() == Some(&"}") || cursor.after_block {
                         b.keyword("else");
@@ -331,22 +404,19 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
         FrameKind::TaskOverrides => match stmt.as_slice() {
             ["cache", "="] => ["true", "false"].iter().for_each(|k| b.keyword(k)),
             ["after", "="] => b.tasks(&cursor),
-            [] => {
-                TASK_FIELDS.iter().for_each(|f| b.field(f, CompletionItemKind::PROPERTY));
-                BLOCKS.iter().for_each(|f| b.field(f, CompletionItemKind::STRUCT));
-            }
+            [] => b.settings(task_place(ctx, &cursor)),
             _ => {}
         },
         FrameKind::KvBlock { name } => match (name.as_str(), stmt.as_slice()) {
             ("resources", []) => {
-                for key in RESOURCES {
-                    if !frame.written.iter().any(|w| w == key) {
-                        b.field(key, CompletionItemKind::PROPERTY);
+                for entry in fields::entries_of("resources") {
+                    if !frame.written.iter().any(|w| w == entry.name) {
+                        b.field(entry);
                     }
                 }
             }
             ("env", [_, "="]) => {
-                let item = b.push("secret", CompletionItemKind::FUNCTION, field_doc("secret").map(|d| d.1.to_string()));
+                let item = b.push("secret", CompletionItemKind::FUNCTION, Some(SECRET_DOC.to_string()));
                 if ctx.support.snippets {
                     item.insert_text_format = Some(InsertTextFormat::SNIPPET);
                     if let Some(CompletionTextEdit::Edit(edit)) = &mut item.text_edit {
@@ -387,6 +457,38 @@ pub fn completion(ctx: &Ctx<'_>, offset: usize) -> Vec<CompletionItem> {
         }
     }
     b.items
+}
+
+/// The fields and blocks of the field table allowed in a place, in the table's order: fields
+/// first, then blocks.
+pub fn setting_labels(place: Place) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = fields::fields_in(place).map(|f| f.name).collect();
+    for block in fields::block_names() {
+        let allowed = match fields::field(block) {
+            Some(spec) => spec.allowed_in(place),
+            None => fields::entries_of(block).any(|f| f.allowed_in(place)),
+        };
+        if allowed {
+            out.push(block);
+        }
+    }
+    out
+}
+
+/// Where the `{ … }` after a task is: after a call of a pipeline or of a component. The callee is
+/// the identifier before the `(` that the block follows.
+fn task_place(ctx: &Ctx<'_>, cursor: &Cursor<'_>) -> Place {
+    let parent = cursor.frames.len().checked_sub(2).map(|i| &cursor.frames[i]);
+    let tokens = parent.map(|p| p.stmt.as_slice()).unwrap_or_default();
+    let callee = tokens
+        .iter()
+        .position(|t| t.text(cursor.text) == "(")
+        .and_then(|open| open.checked_sub(1))
+        .map(|i| tokens[i].text(cursor.text));
+    match callee.and_then(|name| callee_info(ctx.db, ctx.file, name)) {
+        Some(info) if info.kind == "pipeline" => Place::PipelineCall,
+        _ => Place::Task,
+    }
 }
 
 /// Paths of the project's other files, relative to this file's folder, inside an import string.

@@ -8,17 +8,27 @@ use kfl_diagnostics::Span;
 use kfl_syntax::ast;
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
-use super::{
-    callable, callee_outputs, effective_resources, field_doc, find_artifact, find_component, find_pipeline,
-    pipeline_output_ty, source, type_text, Ctx, Typer,
-};
+use kfl_model::fields::{FieldSpec, Place};
+use kfl_model::item::{Callee, Param, Pipeline, Task};
+use kfl_model::settings::Setting;
+
+use super::{find_artifact, find_component, find_pipeline, source, type_text, Ctx};
+use crate::lookup::{self, model_at, At};
+
+/// What `secret(…)` does (a function of `env` entries, not a row of the field table).
+pub const SECRET_DOC: &str = "reads a key of a Kubernetes secret when the pod starts";
 use crate::index::{file_index, Symbol};
 use crate::lexer::{lex, number_unit_start, TokenKind};
 
 pub fn hover(ctx: &Ctx<'_>, offset: usize) -> Option<Hover> {
-    let (span, markdown) = match file_index(ctx.db, ctx.file).at(offset) {
-        Some(occurrence) => (occurrence.span, describe(ctx.db, &occurrence.symbol)?),
-        None => lexical_hover(ctx, offset)?,
+    // The model first (what `kflc build` lowers); items, types and files from the index.
+    let from_model = model_at(ctx.db, ctx.file, offset).and_then(|at| Some((at.span(), describe_at(ctx.db, at)?)));
+    let (span, markdown) = match from_model {
+        Some(found) => found,
+        None => match file_index(ctx.db, ctx.file).at(offset) {
+            Some(occurrence) => (occurrence.span, describe(ctx.db, &occurrence.symbol)?),
+            None => lexical_hover(ctx, offset)?,
+        },
     };
     let (kind, value) = if ctx.support.markdown_hover {
         (MarkupKind::Markdown, markdown)
@@ -40,16 +50,177 @@ fn with_doc(mut out: String, doc: Option<String>) -> String {
     out
 }
 
+/// The source text of a model element's span.
+fn origin_text<'db>(db: &'db dyn Db, file: &str, span: Span) -> &'db str {
+    lookup::file_of(db, file).map_or("", |f| source(db, f, span))
+}
+
+/// The default of a parameter as written (`= …` of its declaration).
+fn default_text(db: &dyn Db, param: &Param) -> Option<String> {
+    param.default.as_ref()?;
+    let declared = origin_text(db, &param.origin.file, param.origin.span);
+    declared.split_once('=').map(|(_, d)| one_line(d.trim()))
+}
+
+/// An input of a component or a parameter of a pipeline, as the model has it.
+fn describe_param(db: &dyn Db, owner: &lookup::Item<'_>, param: &Param) -> String {
+    let default = default_text(db, param);
+    let tail = default.as_ref().map(|d| format!(" = {d}")).unwrap_or_default();
+    let name = &owner.id().name;
+    let (line, what) = match owner {
+        lookup::Item::Component(_) => (
+            format!("input {}: {}{tail}", param.name, param.ty),
+            format!("{} input of component `{name}`", if default.is_some() { "optional" } else { "required" }),
+        ),
+        lookup::Item::Pipeline(_) => {
+            (format!("{}: {}{tail}", param.name, param.ty), format!("parameter of pipeline `{name}`"))
+        }
+    };
+    with_doc(format!("{}\n\n{what}", code(&line)), param.doc.clone())
+}
+
+/// Markdown describing what the model has at a position (`None`: let the index describe it).
+fn describe_at(db: &dyn Db, at: At<'_>) -> Option<String> {
+    Some(match at {
+        At::TaskName { pipeline, task } | At::TaskRef { pipeline, task, .. } => describe_model_task(db, pipeline, task),
+        At::Callee { .. } => return None,
+        At::ArgName { task, arg, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            let param = callee.inputs().iter().find(|p| p.name == arg.name)?;
+            describe_param(db, &callee, param)
+        }
+        At::TaskOutput { task, output, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            let ty = callee.outputs(db).into_iter().find(|(n, _)| n == output).map(|(_, t)| t)?;
+            let doc = match &callee {
+                lookup::Item::Component(c) => c.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
+                lookup::Item::Pipeline(p) => p.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
+            };
+            let what = format!("output of {} `{}`", callee.kind(), callee.id().name);
+            with_doc(format!("{}\n\n{what}", code(&format!("output {output}: {ty}"))), doc)
+        }
+        At::Param { pipeline, param, .. } => describe_param(db, &lookup::Item::Pipeline(pipeline), param),
+        At::LoopVar { pipeline, var, decl, .. } => {
+            let ty = lookup::loop_var_ty(db, pipeline, decl);
+            format!("{}\n\nloop variable of pipeline `{}`", code(&format!("for {var}: {ty}")), pipeline.id.name)
+        }
+        At::PipelineOutput { pipeline, output } => {
+            let ty = lookup::pipeline_output_ty(db, pipeline, output);
+            let line = format!("output {}: {ty}", output.name);
+            with_doc(format!("{}\n\noutput of pipeline `{}`", code(&line), pipeline.id.name), output.doc.clone())
+        }
+        At::Setting { setting, place, .. } => describe_field(setting.field, setting.key.as_deref(), Some(place)),
+        At::ComponentInput { component, input } => describe_param(db, &lookup::Item::Component(component), input),
+        At::ComponentOutput { component, output } => {
+            let line = format!("output {}: {}", output.name, output.ty);
+            with_doc(format!("{}\n\noutput of component `{}`", code(&line), component.id.name), output.doc.clone())
+        }
+    })
+}
+
+/// A row of the field table: how it is written, its type, its doc and where it may be written.
+pub fn describe_field(spec: &FieldSpec, key: Option<&str>, place: Option<Place>) -> String {
+    let header = match key {
+        Some(key) => format!("{} {{ {key} = … }}", spec.name),
+        None => format!("{}: {}", spec.path(), lookup::field_kind_text(spec)),
+    };
+    let places: Vec<&str> = spec.places.iter().map(|p| p.describe()).collect();
+    let mut out = format!("{}\n\n{}\n\nallowed in {}", code(&header), spec.doc, places.join(", "));
+    if let Some(place) = place {
+        out.push_str(&format!(" (here: {})", place.describe()));
+    }
+    out
+}
+
+/// A task as the model has it: its callee, its outputs and the settings it runs with (the
+/// component's, replaced setting by setting by the task's own).
+fn describe_model_task(db: &dyn Db, pipeline: &Pipeline, task: &Task) -> String {
+    let callee = lookup::callee_item(db, &task.callee);
+    let (kind, callee_name) = match &task.callee {
+        Callee::Component(id) => ("component", &id.name),
+        Callee::Pipeline(id) => ("pipeline", &id.name),
+    };
+    let name = &task.name;
+    let header = if task.name_span != task.callee_span {
+        format!("{name} = {callee_name}(…)")
+    } else {
+        format!("{callee_name}(…)")
+    };
+    let mut out = code(&header);
+    out.push_str(&format!("\n\ntask `{name}` of pipeline `{}`, calls {kind} `{callee_name}`", pipeline.id.name));
+    let loops = task.loops.len();
+    if loops > 0 {
+        out.push_str(&format!(" (runs in {loops} loop{})", if loops == 1 { "" } else { "s" }));
+    }
+    let outputs = callee.as_ref().map(|c| c.outputs(db)).unwrap_or_default();
+    if !outputs.is_empty() {
+        out.push_str("\n\n**outputs**\n");
+        for (output, ty) in &outputs {
+            out.push_str(&format!("\n- `{name}.{output}`: {ty}"));
+        }
+    }
+    // Effective settings, keyed by row and key; the value as written where it was set.
+    let mut effective: Vec<(&Setting, String)> = Vec::new();
+    let inherited = match &callee {
+        Some(lookup::Item::Component(c)) => c.settings.as_slice(),
+        _ => &[],
+    };
+    for setting in inherited.iter().chain(&task.settings) {
+        let written = origin_text(db, &setting.origin.file, setting.origin.span);
+        let value = written.split_once('=').map_or(String::new(), |(_, v)| one_line(v.trim()));
+        let same = |s: &&Setting| std::ptr::eq(s.field, setting.field) && s.key == setting.key;
+        match effective.iter_mut().find(|(s, _)| same(s)) {
+            Some(existing) => *existing = (setting, value),
+            None => effective.push((setting, value)),
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let resources: Vec<String> = effective
+        .iter()
+        .filter(|(s, _)| s.field.block == Some("resources"))
+        .map(|(s, v)| format!("{} = {v}", s.field.name))
+        .collect();
+    if !resources.is_empty() {
+        lines.push(format!("resources {{ {} }}", resources.join(", ")));
+    }
+    let mut blocks: Vec<(&str, Vec<String>)> = Vec::new();
+    for (s, v) in &effective {
+        if s.field.block.is_some() {
+            continue;
+        }
+        match &s.key {
+            Some(key) => match blocks.iter_mut().find(|(b, _)| *b == s.field.name) {
+                Some((_, entries)) => entries.push(format!("{key} = {v}")),
+                None => blocks.push((s.field.name, vec![format!("{key} = {v}")])),
+            },
+            None => lines.push(format!("{} = {v}", s.field.name)),
+        }
+    }
+    lines.extend(blocks.into_iter().map(|(b, entries)| format!("{b} {{ {} }}", entries.join(", "))));
+    if !lines.is_empty() {
+        out.push_str("\n\n**runs with**\n\n");
+        out.push_str(&code(&lines.join("\n")));
+    }
+    with_doc(out, task.doc.clone())
+}
+
+/// A pipeline of a file's model, by name.
+fn model_pipeline<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Option<&'db Pipeline> {
+    kfl_check::model::file_model(db, file).pipelines.iter().find(|p| p.id.name == name).map(|p| &**p)
+}
+
 /// Markdown describing a symbol.
 pub fn describe(db: &dyn Db, symbol: &Symbol) -> Option<String> {
     match symbol {
         Symbol::Item { file, name } => describe_item(db, *file, name),
         Symbol::Input { file, owner, name } => describe_input(db, *file, owner, name),
         Symbol::Output { file, owner, name } => describe_output(db, *file, owner, name),
-        Symbol::Task { file, pipeline, name } => describe_task(db, *file, pipeline, name),
+        Symbol::Task { file, pipeline, name } => {
+            let p = model_pipeline(db, *file, pipeline)?;
+            Some(describe_model_task(db, p, lookup::find_task(p, name)?))
+        }
         Symbol::LoopVar { file, pipeline, name, decl } => {
-            let p = find_pipeline(db, *file, pipeline)?;
-            let ty = Typer::new(db, *file, p).loop_var_ty(*decl);
+            let ty = lookup::loop_var_ty(db, model_pipeline(db, *file, pipeline)?, *decl);
             Some(format!("{}\n\nloop variable of pipeline `{pipeline}`", code(&format!("for {name}: {ty}"))))
         }
         Symbol::BuiltinType(name) => Some(describe_builtin_type(name)),
@@ -211,75 +382,11 @@ fn describe_output(db: &dyn Db, file: SourceFile, owner: &str, name: &str) -> Op
         let line = format!("output {name}: {ty}");
         return Some(with_doc(format!("{}\n\noutput of component `{owner}`", code(&line)), member.doc.text()));
     }
-    let pipeline = find_pipeline(db, file, owner)?;
-    let stmt = pipeline.body.iter().find(|s| matches!(&s.kind, ast::StmtKind::Output(o) if o.name.text == name))?;
-    let ty = pipeline_output_ty(db, file, owner, name);
+    let pipeline = model_pipeline(db, file, owner)?;
+    let output = pipeline.outputs.iter().find(|o| o.name == name)?;
+    let ty = lookup::pipeline_output_ty(db, pipeline, output);
     let line = format!("output {name}: {ty}");
-    Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), stmt.doc.text()))
-}
-
-fn describe_task(db: &dyn Db, file: SourceFile, pipeline: &str, name: &str) -> Option<String> {
-    let p = find_pipeline(db, file, pipeline)?;
-    let typer = Typer::new(db, file, p);
-    let task = typer.task(name)?;
-    let callee = &task.stmt.call.callee.text;
-    let header = if task.stmt.binding.is_some() { format!("{name} = {callee}(…)") } else { format!("{callee}(…)") };
-    let mut out = code(&header);
-    let kind = match callable(db, file, callee) {
-        Some((_, Export::Pipeline(_))) => "pipeline",
-        _ => "component",
-    };
-    out.push_str(&format!("\n\ntask `{name}` of pipeline `{pipeline}`, calls {kind} `{callee}`"));
-    if !task.loops.is_empty() {
-        out.push_str(&format!(" (runs in {} loop{})", task.loops.len(), if task.loops.len() == 1 { "" } else { "s" }));
-    }
-    if let Some((owner, export)) = callable(db, file, callee) {
-        let outputs = callee_outputs(db, owner, export);
-        if !outputs.is_empty() {
-            out.push_str("\n\n**outputs**\n");
-            for (output, ty) in &outputs {
-                out.push_str(&format!("\n- `{name}.{output}`: {ty}"));
-            }
-        }
-    }
-    let resources = effective_resources(db, file, task.stmt);
-    let mut settings: Vec<String> = Vec::new();
-    if !resources.is_empty() {
-        let entries: Vec<String> = resources.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        settings.push(format!("resources {{ {} }}", entries.join(", ")));
-    }
-    // Other settings: the component's, replaced by the task's own.
-    let mut fields: Vec<(String, String)> = Vec::new();
-    if let Some((owner, Export::Component(_))) = callable(db, file, callee) {
-        if let Some(c) = find_component(db, owner, callee) {
-            for member in &c.members {
-                if let ast::MemberKind::Field(f) = &member.kind {
-                    if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
-                        fields.push((f.name.text.clone(), one_line(source(db, owner, f.value.span))));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(block) = &task.stmt.overrides {
-        for member in &block.members {
-            if let ast::TaskMember::Field(f) = member {
-                if matches!(f.name.text.as_str(), "retries" | "timeout" | "cache") {
-                    let value = one_line(source(db, file, f.value.span));
-                    match fields.iter_mut().find(|(k, _)| *k == f.name.text) {
-                        Some(existing) => existing.1 = value,
-                        None => fields.push((f.name.text.clone(), value)),
-                    }
-                }
-            }
-        }
-    }
-    settings.extend(fields.into_iter().map(|(k, v)| format!("{k} = {v}")));
-    if !settings.is_empty() {
-        out.push_str("\n\n**runs with**\n\n");
-        out.push_str(&code(&settings.join("\n")));
-    }
-    Some(with_doc(out, task.doc.text()))
+    Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), output.doc.clone()))
 }
 
 /// Hover where no name is: fields and blocks, and quantities with units.
@@ -296,8 +403,17 @@ fn lexical_hover(ctx: &Ctx<'_>, offset: usize) -> Option<(Span, String)> {
     let word = token.text(line);
     match token.kind {
         TokenKind::Ident => {
-            let (ty, doc) = field_doc(word)?;
-            Some((span, format!("{}\n\n{doc}", code(&format!("{word}: {ty}")))))
+            if word == "secret" {
+                return Some((span, format!("{}\n\n{SECRET_DOC}", code("secret(name: String, key: String)"))));
+            }
+            if word == "resources" {
+                let entries: Vec<&str> = kfl_model::fields::entries_of("resources").map(|f| f.name).collect();
+                return Some((
+                    span,
+                    format!("{}\n\nwhat the pod requests", code(&format!("resources {{ {} }}", entries.join(", ")))),
+                ));
+            }
+            Some((span, describe_field(lookup::field_row(word)?, None, None)))
         }
         TokenKind::Number => {
             // `key = 4Gi`: the quantity in Kubernetes terms.

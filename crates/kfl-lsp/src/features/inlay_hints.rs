@@ -1,12 +1,18 @@
-//! Inlay hints: what a task produces (its outputs and their types), the defaults a call leaves out,
+//! Inlay hints, read from the model `kflc build` lowers: what a task produces (its outputs and their types), the defaults a call leaves out,
 //! the types of untyped pipeline outputs and of loop variables.
 
-use kfl_check::parse;
+use kfl_check::model::file_model;
 use kfl_diagnostics::Span;
-use kfl_syntax::ast;
+use kfl_model::ty::Ty;
 use tower_lsp_server::ls_types::{InlayHint, InlayHintKind, InlayHintLabel};
 
-use super::{callable, callee_inputs, callee_outputs, outputs_text, pipeline_loops, pipeline_output_ty, Ctx, Typer};
+use super::{source, Ctx};
+use crate::lookup;
+
+/// `model: Model, accuracy: Float`
+fn outputs_text(outputs: &[(String, Ty)]) -> String {
+    outputs.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ")
+}
 
 fn hint(ctx: &Ctx<'_>, offset: usize, label: String, kind: InlayHintKind, left: bool) -> InlayHint {
     InlayHint {
@@ -23,62 +29,57 @@ fn hint(ctx: &Ctx<'_>, offset: usize, label: String, kind: InlayHintKind, left: 
 
 pub fn inlay_hints(ctx: &Ctx<'_>, range: Span) -> Vec<InlayHint> {
     let mut out = Vec::new();
-    for item in &parse(ctx.db, ctx.file).file.items {
-        let ast::Item::Pipeline(p) = item else { continue };
-        if p.span.end < range.start || p.span.start > range.end {
+    let db = ctx.db;
+    for p in &file_model(db, ctx.file).pipelines {
+        if p.origin.span.end < range.start || p.origin.span.start > range.end {
             continue;
         }
-        let typer = Typer::new(ctx.db, ctx.file, p);
-        for task in typer.tasks() {
-            let call = &task.stmt.call;
-            if !range.contains(call.span.start as usize) {
+        for task in p.tasks() {
+            if !range.contains(task.call_span.start as usize) {
                 continue;
             }
-            let Some((owner, export)) = callable(ctx.db, ctx.file, &call.callee.text) else { continue };
+            let Some(callee) = lookup::callee_item(db, &task.callee) else { continue };
             // `train: {model: Model, …}` after the task's name.
-            let outputs = callee_outputs(ctx.db, owner, export);
+            let outputs = callee.outputs(db);
             if !outputs.is_empty() {
-                out.push(hint(
-                    ctx,
-                    task.name.span.end as usize,
-                    format!(": {{{}}}", outputs_text(&outputs)),
-                    InlayHintKind::TYPE,
-                    false,
-                ));
+                let label = format!(": {{{}}}", outputs_text(&outputs));
+                out.push(hint(ctx, task.name_span.end as usize, label, InlayHintKind::TYPE, false));
             }
             // The defaults the call leaves out, before its `)`.
-            let passed: Vec<&str> = call.args.iter().filter_map(|a| a.name.as_ref().map(|n| n.text.as_str())).collect();
-            let defaults: Vec<String> = callee_inputs(ctx.db, owner, export, &call.callee.text)
-                .into_iter()
-                .filter(|i| !passed.contains(&i.name.as_str()))
-                .filter_map(|i| i.default.map(|d| format!("{}: {d}", i.name)))
+            let defaults: Vec<String> = callee
+                .inputs()
+                .iter()
+                .filter(|i| i.default.is_some() && !task.args.iter().any(|a| a.name == i.name))
+                .filter_map(|i| {
+                    let declared = lookup::file_of(db, &i.origin.file).map_or("", |f| source(db, f, i.origin.span));
+                    Some(format!("{}: {}", i.name, declared.split_once('=')?.1.trim()))
+                })
                 .collect();
-            let close = (call.span.end as usize).saturating_sub(1);
+            let close = (task.call_span.end as usize).saturating_sub(1);
             if !defaults.is_empty() && ctx.text().get(close..close + 1) == Some(")") {
                 let mut label = defaults.join(", ");
-                if !call.args.is_empty() {
+                if !task.args.is_empty() {
                     label = format!(", {label}");
                 }
                 out.push(hint(ctx, close, label, InlayHintKind::PARAMETER, false));
             }
         }
-        for (f, _) in pipeline_loops(p) {
-            if !range.contains(f.var.span.start as usize) {
+        for (l, _) in lookup::pipeline_loops(p) {
+            if !range.contains(l.var_span.start as usize) {
                 continue;
             }
-            let ty = typer.loop_var_ty(f.var.span);
-            if !ty.is_unknown() {
-                out.push(hint(ctx, f.var.span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
+            let ty = lookup::loop_var_ty(db, p, l.var_span);
+            if ty != Ty::Unknown {
+                out.push(hint(ctx, l.var_span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
             }
         }
-        for stmt in &p.body {
-            let ast::StmtKind::Output(o) = &stmt.kind else { continue };
-            if o.ty.is_some() || !range.contains(o.name.span.start as usize) {
+        for o in &p.outputs {
+            if o.declared.is_some() || !range.contains(o.name_span.start as usize) {
                 continue;
             }
-            let ty = pipeline_output_ty(ctx.db, ctx.file, &p.name.text, &o.name.text);
-            if !ty.is_unknown() {
-                out.push(hint(ctx, o.name.span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
+            let ty = lookup::pipeline_output_ty(db, p, o);
+            if ty != Ty::Unknown {
+                out.push(hint(ctx, o.name_span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
             }
         }
     }

@@ -12,12 +12,46 @@ use super::Ctx;
 use crate::convert::Lines;
 use crate::index::{declaration, file_index, references, Role, Symbol};
 use crate::lexer::is_valid_ident;
+use crate::lookup::{self, model_at, At};
 
 pub fn definition(ctx: &Ctx<'_>, offset: usize) -> Option<Location> {
+    if let Some(at) = model_at(ctx.db, ctx.file, offset) {
+        if let Some((path, span)) = model_definition(ctx.db, at) {
+            let file = lookup::file_of(ctx.db, path)?;
+            return ctx.uris.location(ctx.db, file, span);
+        }
+    }
     let index = file_index(ctx.db, ctx.file);
     let occurrence = index.at(offset)?;
     let (file, span) = declaration(ctx.db, &occurrence.symbol)?;
     ctx.uris.location(ctx.db, file, span)
+}
+
+/// Where what the model has at a position is declared: the file's model path and the name's span.
+pub fn model_definition<'db>(db: &'db dyn kfl_check::Db, at: At<'db>) -> Option<(&'db str, Span)> {
+    let in_pipeline = |p: &'db kfl_model::item::Pipeline, span: Span| Some((&*p.id.file, span));
+    match at {
+        At::TaskName { pipeline, task } | At::TaskRef { pipeline, task, .. } => in_pipeline(pipeline, task.name_span),
+        At::Callee { task, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            Some((&*callee.id().file, callee.name_span()))
+        }
+        At::ArgName { task, arg, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            let param = callee.inputs().iter().find(|p| p.name == arg.name)?;
+            Some((&*param.origin.file, param.name_span))
+        }
+        At::TaskOutput { task, output, .. } => {
+            let callee = lookup::callee_item(db, &task.callee)?;
+            Some((&*callee.id().file, callee.output_span(output)?))
+        }
+        At::Param { pipeline, param, .. } => in_pipeline(pipeline, param.name_span),
+        At::LoopVar { pipeline, decl, .. } => in_pipeline(pipeline, decl),
+        At::PipelineOutput { pipeline, output } => in_pipeline(pipeline, output.name_span),
+        At::ComponentInput { component, input } => Some((&*component.id.file, input.name_span)),
+        At::ComponentOutput { component, output } => Some((&*component.id.file, output.name_span)),
+        At::Setting { .. } => None,
+    }
 }
 
 pub fn find_references(ctx: &Ctx<'_>, offset: usize, include_declaration: bool) -> Option<Vec<Location>> {

@@ -1,5 +1,6 @@
-//! Semantic tokens (full document): the lexer's tokens, with names classified by what they resolve
-//! to in the file's index.
+//! Semantic tokens (full document): the lexer's tokens, with names classified by what they are in
+//! the checker's model (components, pipelines and everything in them), else in the file's index
+//! (artifact types, built-in types, imports, names in component commands).
 
 use std::collections::HashMap;
 
@@ -58,6 +59,7 @@ pub fn semantic_tokens(ctx: &Ctx<'_>) -> Vec<SemanticToken> {
     let index = file_index(ctx.db, ctx.file);
     let by_span: HashMap<(u32, u32), &crate::index::Occurrence> =
         index.occurrences.iter().filter(|o| o.role != Role::Mention).map(|o| ((o.span.start, o.span.end), o)).collect();
+    let from_model = model_classes(ctx.db, ctx.file);
     let exports = file_exports(ctx.db, ctx.file);
     let tokens = crate::lexer::file_tokens(ctx.db, ctx.file);
     let mut out = Vec::new();
@@ -72,6 +74,9 @@ pub fn semantic_tokens(ctx: &Ctx<'_>) -> Vec<SemanticToken> {
             TokenKind::Number => (NUMBER, 0),
             TokenKind::Punct if matches!(word, "==" | "!=" | "<=" | ">=" | "<" | ">") => (OPERATOR, 0),
             TokenKind::Punct | TokenKind::Unknown => continue,
+            TokenKind::Ident if from_model.contains_key(&(token.span.start, token.span.end)) => {
+                from_model[&(token.span.start, token.span.end)]
+            }
             TokenKind::Ident => match by_span.get(&(token.span.start, token.span.end)) {
                 Some(o) => {
                     let declaration = if matches!(o.role, Role::Decl) { DECLARATION } else { 0 };
@@ -111,6 +116,86 @@ pub fn semantic_tokens(ctx: &Ctx<'_>) -> Vec<SemanticToken> {
             },
         };
         push_token(ctx, token.span, ty, modifiers, &mut last, &mut out);
+    }
+    out
+}
+
+/// Token classes of the names the model holds (components, pipelines, their inputs, outputs,
+/// tasks, arguments, loop variables and the names read in pipeline bodies), by span.
+fn model_classes(db: &dyn kfl_check::Db, file: kfl_check::SourceFile) -> HashMap<(u32, u32), (u32, u32)> {
+    use kfl_model::item::{Expr, ExprKind, Stmt};
+    fn expr(e: &Expr, out: &mut HashMap<(u32, u32), (u32, u32)>) {
+        let mut put = |i: usize, class: u32| {
+            if let Some(span) = e.parts.get(i) {
+                out.insert((span.start, span.end), (class, 0));
+            }
+        };
+        match &e.kind {
+            ExprKind::Param(_) => put(0, PARAMETER),
+            ExprKind::LoopVar { .. } => put(0, VARIABLE),
+            ExprKind::Output { .. } => {
+                put(0, VARIABLE);
+                put(1, PROPERTY);
+            }
+            ExprKind::Not(inner) => expr(inner, out),
+            ExprKind::And(l, r) | ExprKind::Or(l, r) | ExprKind::Compare(_, l, r) => {
+                expr(l, out);
+                expr(r, out);
+            }
+            ExprKind::Value(_) => {}
+        }
+    }
+    fn stmts(body: &[Stmt], out: &mut HashMap<(u32, u32), (u32, u32)>) {
+        for stmt in body {
+            match stmt {
+                Stmt::Task(t) => {
+                    if t.name_span != t.callee_span {
+                        out.insert((t.name_span.start, t.name_span.end), (VARIABLE, DECLARATION));
+                    }
+                    out.insert((t.callee_span.start, t.callee_span.end), (FUNCTION, 0));
+                    for arg in &t.args {
+                        out.insert((arg.name_span.start, arg.name_span.end), (PARAMETER, 0));
+                        expr(&arg.value, out);
+                    }
+                    for span in &t.after_spans {
+                        out.insert((span.start, span.end), (VARIABLE, 0));
+                    }
+                }
+                Stmt::If(i) => {
+                    for branch in &i.branches {
+                        if let Some(cond) = &branch.cond {
+                            expr(cond, out);
+                        }
+                        stmts(&branch.body, out);
+                    }
+                }
+                Stmt::For(l) => {
+                    out.insert((l.var_span.start, l.var_span.end), (VARIABLE, DECLARATION));
+                    expr(&l.items, out);
+                    stmts(&l.body, out);
+                }
+                Stmt::Finally(f) => stmts(&f.body, out),
+            }
+        }
+    }
+    let model = kfl_check::model::file_model(db, file);
+    let mut out = HashMap::new();
+    let mut decl = |span: Span, class: u32| {
+        out.insert((span.start, span.end), (class, DECLARATION));
+    };
+    for c in &model.components {
+        decl(c.name_span, FUNCTION);
+        c.inputs.iter().for_each(|i| decl(i.name_span, PARAMETER));
+        c.outputs.iter().for_each(|o| decl(o.name_span, PROPERTY));
+    }
+    for p in &model.pipelines {
+        decl(p.name_span, FUNCTION);
+        p.params.iter().for_each(|i| decl(i.name_span, PARAMETER));
+        p.outputs.iter().for_each(|o| decl(o.name_span, PROPERTY));
+    }
+    for p in &model.pipelines {
+        stmts(&p.body, &mut out);
+        p.outputs.iter().for_each(|o| expr(&o.value, &mut out));
     }
     out
 }
