@@ -208,3 +208,26 @@ fn check_renders_thousands_of_errors_in_time_linear_in_the_file() {
     assert!(stderr.contains("[large.kfl:8000:11]"), "the last component is on line 8000");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn control_characters_in_user_strings_are_escaped_in_check_output() {
+    let dir = tempdir("control");
+    let image = "evil\u{1b}[2J\rmore\u{2028}x\u{85}y:latest:bad";
+    let text = format!(
+        "component step {{\n    image = \"{image}\"\n    command = [\"true\"]\n}}\n\npipeline p() {{\n    step()\n}}\n"
+    );
+    std::fs::write(dir.join("main.kfl"), text).expect("write");
+    let (status, stdout, stderr) = kflc(&dir, &["check", "main.kfl"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("E0504"), "{stderr}");
+    // The message and labels quote the image escaped; no raw control character reaches the
+    // terminal outside the source excerpt (which shows the file as it is).
+    let outside_excerpt: Vec<&str> = stderr.lines().filter(|line| !line.contains(" | ")).collect();
+    for line in &outside_excerpt {
+        for c in ['\u{1b}', '\r', '\u{2028}', '\u{85}'] {
+            assert!(!line.contains(c), "{c:?} printed raw: {line:?}");
+        }
+    }
+    assert!(outside_excerpt.iter().any(|l| l.contains("\\u{1b}")), "{stderr}");
+    assert!(!stdout.contains('\u{1b}'));
+}

@@ -114,7 +114,8 @@ impl<'db> Renderer<'db> {
                 text: file.text(db),
                 index: self.lines.index(file),
             },
-            help,
+            // Line by line: the help's own line breaks stay, anything else is escaped.
+            help: help.map(|h| h.split('\n').map(kfl_diagnostics::escape_control).collect::<Vec<_>>().join("\n")),
         };
         let mut out = String::new();
         if self.handler.render_report(&mut out, &report).is_err() {
@@ -140,7 +141,8 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        // Messages quote user text (a string value, a path): escaped, it cannot drive the terminal.
+        f.write_str(&kfl_diagnostics::escape_control(&self.diagnostic.message))
     }
 }
 
@@ -164,7 +166,8 @@ impl miette::Diagnostic for Report<'_> {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = &self.diagnostic.primary;
-        let label = |message: &str| (!message.is_empty()).then(|| message.to_string());
+        let label =
+            |message: &str| (!message.is_empty()).then(|| kfl_diagnostics::escape_control(message).into_owned());
         let mut labels = vec![LabeledSpan::new_primary_with_span(label(&primary.message), primary.span.range())];
         for secondary in self.diagnostic.secondary.iter().filter(|l| l.path.is_none()) {
             labels.push(LabeledSpan::new_with_span(label(&secondary.message), secondary.span.range()));
