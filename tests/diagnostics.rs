@@ -152,7 +152,8 @@ fn shell_words(args: &[String]) -> String {
 
 /// Renders the documented case of a code about the command line: its `$ kflc …` line runs on the
 /// example's files and must be refused with the code (`error[E….]: …`, exit status 2, as every
-/// refused command line); the fix's line runs on the fix's files and must succeed.
+/// refused command line, or 1 for a file `kflc check` is given and refuses, E0126); the fix's line
+/// runs on the fix's files and must succeed.
 fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<String, String> {
     let id = case.info.id;
     let dir = scratch.join(&case.name);
@@ -163,8 +164,11 @@ fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<Str
     if !stderr.lines().any(|line| line.starts_with(&headline)) {
         return Err(format!("`kflc {}` does not report `{headline}…`:\n{stderr}", shell_words(command)));
     }
-    if status != 2 {
-        return Err(format!("`kflc {}` exits with {status}, expected 2:\n{stderr}", shell_words(command)));
+    // A refused command line exits with 2; `kflc check` refusing a file it was given reports an
+    // error in the input, and exits with 1.
+    let expected = if command.first().map(String::as_str) == Some("check") { 1 } else { 2 };
+    if status != expected {
+        return Err(format!("`kflc {}` exits with {status}, expected {expected}:\n{stderr}", shell_words(command)));
     }
     let (Some(fix_files), Some(fix_command)) = (case.info.example("Fix"), case.info.command("Fix")) else {
         return Err("the fix has no `kfl` block or no `$ kflc …` line".to_string());

@@ -44,6 +44,23 @@ pub struct SourceFile {
 pub struct Project {
     #[returns(ref)]
     pub files: BTreeMap<Arc<str>, SourceFile>,
+    /// Imported paths that whoever reads the files refused to read (outside the project root, not
+    /// a regular file, too large, not UTF-8): the checker reports them at the import with this code.
+    #[returns(ref)]
+    pub refused: BTreeMap<Arc<str>, Refusal>,
+}
+
+/// Why an imported path was not read: a code and a message that never quotes the file's content.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Refusal {
+    pub code: kfl_diagnostics::Code,
+    pub message: String,
+}
+
+/// Whether an import path may name a file at all: only `.kfl` files are imported (E0125). The
+/// reader of files asks this before it opens one, so nothing else is ever read through an import.
+pub fn is_importable_name(path: &str) -> bool {
+    path.ends_with(".kfl")
 }
 
 #[salsa::db]
@@ -69,7 +86,7 @@ impl Default for Database {
 impl Database {
     fn with_storage(storage: salsa::Storage<Self>) -> Self {
         let mut db = Database { storage, project: None };
-        db.project = Some(Project::new(&db, BTreeMap::new()));
+        db.project = Some(Project::new(&db, BTreeMap::new(), BTreeMap::new()));
         db
     }
 
@@ -106,6 +123,18 @@ impl Database {
         files.insert(path, file);
         self.project().set_files(self).to(files);
         file
+    }
+
+    /// Records that an imported path was not read, and why; the importing file reports it.
+    pub fn refuse_file(&mut self, path: &str, refusal: Refusal) {
+        use salsa::Setter;
+        let path = normalize_path(path);
+        if self.project().refused(self).get(&*path) == Some(&refusal) {
+            return;
+        }
+        let mut refused = self.project().refused(self).clone();
+        refused.insert(path, refusal);
+        self.project().set_refused(self).to(refused);
     }
 
     pub fn remove_file(&mut self, path: &str) {

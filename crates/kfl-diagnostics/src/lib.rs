@@ -199,6 +199,25 @@ mod tests {
     }
 }
 
+/// User text made safe to print on one line of a terminal, a log or a comment: control characters
+/// other than tab, and the characters some readers take as line breaks (U+0085, U+2028, U+2029),
+/// become `\u{…}` escapes, so a name or a path can neither end a comment nor move the cursor.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Converts byte offsets into lines and columns, as people and editors count them.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LineIndex {
@@ -252,6 +271,11 @@ impl LineIndex {
         end
     }
 
+    /// The byte offset where a 0-based line starts, if the text has that line.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        self.line_starts.get(line).copied()
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }
@@ -260,6 +284,13 @@ impl LineIndex {
 #[cfg(test)]
 mod line_index_tests {
     use super::*;
+
+    #[test]
+    fn control_characters_and_unicode_line_breaks_are_escaped() {
+        assert_eq!(escape_control("plain\ttext é"), "plain\ttext é");
+        assert_eq!(escape_control("a\nb\rc\u{1b}[2Jd"), "a\\u{a}b\\u{d}c\\u{1b}[2Jd");
+        assert_eq!(escape_control("x\u{85}y\u{2028}z\u{2029}"), "x\\u{85}y\\u{2028}z\\u{2029}");
+    }
 
     #[test]
     fn counts_characters_and_utf16_units() {

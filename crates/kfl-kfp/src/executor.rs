@@ -355,13 +355,14 @@ pub(crate) fn python_module(component: &Component, source: &str) -> String {
         .doc
         .iter()
         .flat_map(|d| d.lines())
-        .map(|line| format!("# {line}").trim_end().to_string() + "\n")
+        // Python ends a comment at `\r` too: an escaped line cannot turn into code.
+        .map(|line| format!("# {}", kfl_diagnostics::escape_control(line)).trim_end().to_string() + "\n")
         .collect();
     fill(
         MODULE,
         &[
             ("name", component.name.clone()),
-            ("file", component.source.replace(['\n', '\r'], " ")),
+            ("file", kfl_diagnostics::escape_control(&component.source).into_owned()),
             ("script", python_string(source)),
             ("doc", doc),
             ("function", function),

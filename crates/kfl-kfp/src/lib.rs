@@ -43,6 +43,7 @@ mod types;
 
 use kfl_dag::backend::{Backend, BackendError, Document, Effect, FieldSpec};
 use kfl_dag::Dag;
+use kfl_diagnostics::escape_control;
 use serde_json::{json, Map, Value as Json};
 
 /// The Kubeflow Pipelines target (`kfp`): a PipelineSpec in YAML, with its PlatformSpec as a second
@@ -218,30 +219,38 @@ pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
 /// A comment like kfp's `# PIPELINE DEFINITION` header: what the pipeline takes and gives.
 fn header(dag: &Dag) -> String {
     let mut out = String::from("# PIPELINE DEFINITION\n");
-    out.push_str(&format!("# Name: {}\n", pipeline_name(dag)));
+    out.push_str(&format!("# Name: {}\n", escape_control(&pipeline_name(dag))));
     if let Some(description) = &dag.description {
         out.push_str(&comment("Description: ", description));
     }
-    out.push_str(&format!("# Source: {} (pipeline `{}`), compiled by KFL\n", dag.source, dag.name));
+    out.push_str(&format!(
+        "# Source: {} (pipeline `{}`), compiled by KFL\n",
+        escape_control(&dag.source),
+        escape_control(&dag.name)
+    ));
     if !dag.params.is_empty() {
         out.push_str("# Inputs:\n");
         for p in &dag.params {
             let default = p.default.as_ref().map(|d| format!(" [Default: {}]", d.to_json())).unwrap_or_default();
-            out.push_str(&comment(&format!("   {}: {}", p.name, type_name(&p.ty)), &default));
+            out.push_str(&comment(&format!("   {}: {}", escape_control(&p.name), type_name(&p.ty)), &default));
         }
     }
     if !dag.outputs.is_empty() {
         out.push_str("# Outputs:\n");
         for o in &dag.outputs {
-            out.push_str(&format!("#    {}: {}\n", o.name, type_name(&o.ty)));
+            out.push_str(&format!("#    {}: {}\n", escape_control(&o.name), type_name(&o.ty)));
         }
     }
     out
 }
 
+/// Comment lines: one per line of `text` (split at `\n` and `\r\n` only), every other control
+/// character and every character a YAML reader may take as a line break (a lone `\r`, U+0085,
+/// U+2028, U+2029) escaped, so no text can end the comment.
 fn comment(prefix: &str, text: &str) -> String {
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
+        let line = escape_control(line);
         let line = if i == 0 { format!("# {prefix}{line}") } else { format!("#   {line}") };
         out.push_str(line.trim_end());
         out.push('\n');

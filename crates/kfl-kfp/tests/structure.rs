@@ -472,3 +472,32 @@ fn a_loop_item_passed_on_by_a_called_pipeline_is_copied_in_the_loop_and_collecte
         "pipelinechannel--for-loop-1-loop-item"
     );
 }
+
+#[test]
+fn user_text_in_the_header_and_the_executor_comments_cannot_end_a_comment() {
+    let mut dag = common::lower_source(&format!(
+        "/// Steps.\n{STEP}\npipeline p(n: Int = 1) {{\n    s = step(n: n)\n    output doubled = s.doubled\n}}\n"
+    ));
+    let hostile = "one\rinjected: true\u{2028}two\u{2029}three\u{85}four\u{1b}[2J\u{0}five";
+    dag.description = Some(format!("{hostile}\nsecond line"));
+    dag.source = format!("dir\r{hostile}.kfl");
+    for component in &mut dag.components {
+        component.doc = Some(format!("doc\rimport os; os.system('x')\u{2028}{hostile}"));
+        component.source = format!("file\r{hostile}.kfl");
+    }
+    let yaml = kfl_kfp::to_yaml(&dag, &KfpOptions::default());
+    let header: Vec<&str> = yaml.split('\n').take_while(|line| !line.starts_with("components")).collect();
+    for line in yaml.split('\n').take_while(|line| line.starts_with('#')) {
+        for c in ['\r', '\u{2028}', '\u{2029}', '\u{85}', '\u{1b}', '\u{0}'] {
+            assert!(!line.contains(c), "{c:?} in a header comment: {line:?}");
+        }
+    }
+    assert!(header.iter().any(|l| l.contains("one\\u{d}injected: true\\u{2028}two")), "{header:#?}");
+    assert!(yaml.contains("#   second line\n"), "a real line break still starts a comment line");
+    // Every line the executor's Python module comments on stays a comment: nothing but `\n` breaks
+    // a line in what we write.
+    for c in ['\r', '\u{2028}', '\u{2029}', '\u{85}', '\u{1b}', '\u{0}'] {
+        assert!(!yaml.contains(c), "{c:?} written raw into the KFP YAML");
+    }
+    assert!(serde_norway::from_str::<serde_norway::Value>(yaml.split("\n---\n").next().unwrap_or_default()).is_ok());
+}

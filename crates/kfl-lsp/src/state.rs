@@ -141,8 +141,11 @@ impl State {
                 }
             }
             for path in wanted {
-                // Only absolute paths name files on disk (a document without one imports nothing).
-                let text = if path.starts_with('/') { read(Path::new(&*path)) } else { None };
+                // Only absolute paths name files on disk (a document without one imports nothing), and
+                // only `.kfl` files are ever read through an import: the checker reports any other
+                // path (E0125) without its content reaching a diagnostic.
+                let importable = path.starts_with('/') && kfl_check::is_importable_name(&path);
+                let text = if importable { read(Path::new(&*path)) } else { None };
                 match text {
                     Some(text) => pending.push(self.db.set_file(&path, text)),
                     None => {

@@ -4,12 +4,18 @@
 //!
 //! Invariants:
 //! - Paths in the database are the paths as given, without a leading `./`.
-//! - An import that names no file is left out of the database (the checker reports it); any other
-//!   read error is returned.
+//! - An import that names no file is left out of the database (the checker reports it, E0114).
+//! - Imports are read only when they name a `.kfl` file whose real path (symbolic links followed)
+//!   lies inside an import root: the project root of a file named on the command line (its nearest
+//!   folder holding a `.git` or a `kfl.toml`, else its own folder) or a folder allowed explicitly.
+//!   Anything else is recorded as refused (E0125) and never opened, so no diagnostic can quote it.
+//! - Only regular files are read, at most 16 MiB each, and only UTF-8 text; anything else is
+//!   refused with E0126 before it is opened (a FIFO or a device never blocks or runs for ever).
 
 use std::path::{Path, PathBuf};
 
-use kfl_check::{Database, SourceFile};
+use kfl_check::{Database, Refusal, SourceFile};
+use kfl_diagnostics::{escape_control, Code};
 
 /// Every `.kfl` file named or found below the named folders (the current folder if none), sorted.
 pub fn collect_kfl_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -54,36 +60,55 @@ pub fn key(path: &Path) -> String {
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
-/// Loads the named files and, transitively, the files they import. Returns the database, every
-/// loaded file, and notes on imported files that could not be read (the checker reports them as
-/// not found).
-pub fn load_project(paths: &[PathBuf]) -> Result<(Database, Vec<SourceFile>, Vec<String>), String> {
+/// What [`load_project`] read: the database, every loaded file, and the files named on the command
+/// line that were refused (E0126), with their paths as printed.
+pub struct Loaded {
+    pub db: Database,
+    pub files: Vec<SourceFile>,
+    pub refused: Vec<(String, Refusal)>,
+}
+
+/// Loads the named files and, transitively, the files they import from inside their project roots
+/// and `extra_roots` ([`ImportRoots`]). A named file that is not a regular file, is too large or is
+/// not UTF-8 is refused with E0126 (in [`Loaded::refused`]); an import that may not or cannot be
+/// read is recorded in the database, and the importing file reports it.
+pub fn load_project(paths: &[PathBuf], extra_roots: &[PathBuf]) -> Result<Loaded, String> {
     let mut db = Database::default();
-    let mut notes = Vec::new();
-    for path in collect_kfl_files(paths)? {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        db.set_file(&key(&path), text);
+    let mut refused = Vec::new();
+    let named = collect_kfl_files(paths)?;
+    let roots = ImportRoots::for_files(&named, extra_roots);
+    for path in &named {
+        match read_source(path) {
+            Ok(text) => {
+                db.set_file(&key(path), text);
+            }
+            Err(Unreadable::Io(e)) => return Err(format!("cannot read {}: {e}", shown(path))),
+            Err(unreadable) => refused.push((shown(path), unreadable.refusal(path))),
+        }
     }
-    notes.extend(load_imports(&mut db)?);
+    load_imports(&mut db, &roots);
     let files = db.files();
-    Ok((db, files, notes))
+    Ok(Loaded { db, files, refused })
 }
 
 /// Loads one file and, transitively, the files it imports.
 pub fn load_file(path: &Path) -> Result<(Database, SourceFile), String> {
     let mut db = Database::default();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = read_source(path).map_err(|e| match e {
+        Unreadable::Io(e) => format!("cannot read {}: {e}", shown(path)),
+        other => format!("error[{}]: {}", other.refusal(path).code, other.refusal(path).message),
+    })?;
     let file = db.set_file(&key(path), text);
-    if let Some(note) = load_imports(&mut db)?.into_iter().next() {
-        return Err(note);
-    }
+    load_imports(&mut db, &ImportRoots::for_files(&[path.to_path_buf()], &[]));
     Ok((db, file))
 }
 
-/// Reads every imported file that is not in the database yet, until no new file turns up. Returns
-/// notes on imported files that exist but could not be read.
-pub fn load_imports(db: &mut Database) -> Result<Vec<String>, String> {
-    let mut notes = Vec::new();
+/// Reads every imported file that is not in the database yet, until no new file turns up. A path
+/// that is not a `.kfl` file is never opened (the checker reports E0125); a `.kfl` file outside
+/// every root is recorded as refused (E0125) without being opened; one that is not a regular file,
+/// is too large or is not UTF-8 is recorded as refused (E0126). A path that names no file is left
+/// out (the checker reports E0114).
+pub fn load_imports(db: &mut Database, roots: &ImportRoots) {
     let mut tried = std::collections::HashSet::new();
     loop {
         let mut missing = Vec::new();
@@ -95,30 +120,198 @@ pub fn load_imports(db: &mut Database) -> Result<Vec<String>, String> {
             }
         }
         if missing.is_empty() {
-            return Ok(notes);
+            return;
         }
         for path in missing {
-            match std::fs::read_to_string(&*path) {
+            if !kfl_check::is_importable_name(&path) {
+                continue;
+            }
+            let on_disk = Path::new(&*path);
+            let canonical = match std::fs::canonicalize(on_disk) {
+                Ok(canonical) => canonical,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    db.refuse_file(&path, Unreadable::Io(e).refusal(on_disk));
+                    continue;
+                }
+            };
+            if !roots.allows(&canonical) {
+                let message = format!("`{}` is outside the project root {}", escape_control(&path), roots.describe());
+                db.refuse_file(&path, Refusal { code: Code::ImportNotAllowed, message });
+                continue;
+            }
+            match read_source(on_disk) {
                 Ok(text) => {
                     db.set_file(&path, text);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => notes.push(format!("cannot read imported file {path}: {e}")),
+                Err(Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(unreadable) => db.refuse_file(&path, unreadable.refusal(on_disk)),
             }
         }
     }
 }
 
-/// Writes through a temporary file in the same folder and a rename, so a reader never sees half a file.
+/// The most a source file may hold: larger files are refused (E0126) and never read past this.
+pub const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a source file was not read.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// A FIFO, a device, a socket or a folder: reading it could wait or run for ever.
+    NotRegular(&'static str),
+    TooLarge,
+    /// Not UTF-8 text: the offset of the first byte that is not.
+    NotUtf8 {
+        offset: usize,
+    },
+    Io(std::io::Error),
+}
+
+impl Unreadable {
+    /// The coded refusal, with the path shown lossily and escaped; never the file's content.
+    pub fn refusal(&self, path: &Path) -> Refusal {
+        let path = shown(path);
+        let (code, message) = match self {
+            Unreadable::NotRegular(kind) => {
+                (Code::UnreadableSource, format!("`{path}` is not a regular file ({kind})"))
+            }
+            Unreadable::TooLarge => {
+                (Code::UnreadableSource, format!("`{path}` is larger than {} MiB", MAX_SOURCE_BYTES / (1024 * 1024)))
+            }
+            Unreadable::NotUtf8 { offset } => {
+                (Code::UnreadableSource, format!("`{path}` is not UTF-8 text (first bad byte at offset {offset})"))
+            }
+            Unreadable::Io(e) => (Code::UnreadableSource, format!("cannot read `{path}`: {e}")),
+        };
+        Refusal { code, message }
+    }
+}
+
+/// A path as printed: bytes that are not UTF-8 replaced, control characters escaped.
+pub fn shown(path: &Path) -> String {
+    escape_control(&path.to_string_lossy()).into_owned()
+}
+
+/// Reads a source file: a regular file (checked before it is opened, so a FIFO never blocks), at
+/// most [`MAX_SOURCE_BYTES`] (never read further, whatever its size says), of UTF-8 text.
+pub fn read_source(path: &Path) -> Result<String, Unreadable> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(Unreadable::Io)?;
+    if !meta.is_file() {
+        return Err(Unreadable::NotRegular(file_kind(&meta.file_type())));
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(Unreadable::TooLarge);
+    }
+    let file = std::fs::File::open(path).map_err(Unreadable::Io)?;
+    // Replaced between the two looks: what was opened is what counts.
+    let opened = file.metadata().map_err(Unreadable::Io)?;
+    if !opened.is_file() {
+        return Err(Unreadable::NotRegular(file_kind(&opened.file_type())));
+    }
+    let mut bytes = Vec::with_capacity(opened.len().min(MAX_SOURCE_BYTES) as usize);
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(Unreadable::Io)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(Unreadable::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|e| Unreadable::NotUtf8 { offset: e.utf8_error().valid_up_to() })
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// The folders imports may be read from: the project root of every file named on the command line
+/// ([`project_root`]) and the folders allowed explicitly (`--import-root`), all canonical.
+#[derive(Clone, Debug, Default)]
+pub struct ImportRoots {
+    roots: Vec<PathBuf>,
+}
+
+impl ImportRoots {
+    pub fn for_files(files: &[PathBuf], extra_roots: &[PathBuf]) -> ImportRoots {
+        let mut roots: Vec<PathBuf> = Vec::new();
+        let mut seen_folders = std::collections::HashSet::new();
+        for file in files {
+            let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if seen_folders.insert(folder.to_path_buf()) {
+                roots.extend(project_root(folder));
+            }
+        }
+        roots.extend(extra_roots.iter().filter_map(|r| std::fs::canonicalize(r).ok()));
+        roots.sort();
+        roots.dedup();
+        ImportRoots { roots }
+    }
+
+    /// Whether a canonical path lies inside one of the roots.
+    pub fn allows(&self, canonical: &Path) -> bool {
+        self.roots.iter().any(|root| canonical.starts_with(root))
+    }
+
+    /// The roots as a message names them.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self.roots.iter().map(|r| format!("`{}`", shown(r))).collect();
+        match names.len() {
+            0 => "(there is none)".to_string(),
+            _ => names.join(", "),
+        }
+    }
+}
+
+/// The project root of a file in `folder`: the nearest folder from `folder` up that holds a `.git`
+/// or a `kfl.toml`, else `folder` itself; canonical. `None` when `folder` cannot be resolved.
+pub fn project_root(folder: &Path) -> Option<PathBuf> {
+    let folder = std::fs::canonicalize(folder).ok()?;
+    let marked = folder.ancestors().find(|dir| dir.join(".git").exists() || dir.join("kfl.toml").exists());
+    Some(marked.unwrap_or(&folder).to_path_buf())
+}
+
+/// Writes through a temporary file in the same folder and a rename, so a reader never sees half a
+/// file. A symbolic link is followed: the file it points to is replaced (keeping its permissions)
+/// and the link stays a link.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    use std::io::Write;
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link { std::fs::canonicalize(path)? } else { path.to_path_buf() };
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.kflc-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    if let Ok(meta) = std::fs::metadata(path) {
+    // A new file, never one that is there already (nor what a link planted there points to).
+    let _ = std::fs::remove_file(&tmp);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Ok(meta) = std::fs::metadata(&target) {
         let _ = std::fs::set_permissions(&tmp, meta.permissions());
     }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    std::fs::rename(&tmp, &target).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
 }

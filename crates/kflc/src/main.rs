@@ -3,9 +3,12 @@
 //! Invariants:
 //! - This is where the world is: files are read and written here, never in the core crates.
 //! - Exit codes: 0 when everything is fine (warnings allowed), 1 when the input has errors or
-//!   `fmt --check` finds unformatted files, 2 when the command itself cannot run (bad usage, unreadable
-//!   files).
-//! - Files are written atomically (a temporary file renamed over the original).
+//!   `fmt --check` finds unformatted files or a named file is refused as source (E0126: not a regular
+//!   file, over 16 MiB, not UTF-8), 2 when the command itself cannot run (bad usage, files that
+//!   cannot be opened).
+//! - Imports are read only from import roots (see `kfl_project`); `--import-root` adds one.
+//! - Files are written atomically (a temporary file renamed over the original); a symbolic link is
+//!   written through, so the file it points to is replaced and the link stays.
 
 use kfl_project as load;
 mod render;
@@ -22,6 +25,10 @@ use kfl_dag::backend::Backend;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A folder imports may also be read from, besides the project root of each named file (the
+    /// nearest folder up holding a `.git` or a `kfl.toml`, else the file's own); repeatable.
+    #[arg(long, global = true, value_name = "DIR")]
+    import_root: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -272,6 +279,8 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Set once, before any file is read; every command that loads a project reads it.
+    let _ = IMPORT_ROOTS.set(cli.import_root.clone());
     match cli.command {
         Command::Check { paths, format, deny_warnings } => check(paths, format, deny_warnings),
         Command::Fmt { paths, check } => fmt(paths, check),
@@ -380,22 +389,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// The `--import-root` folders.
+static IMPORT_ROOTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+fn import_roots() -> &'static [PathBuf] {
+    IMPORT_ROOTS.get().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Prints the files named on the command line that were refused (E0126), as the short form of a
+/// diagnostic: they have no text to show an excerpt of.
+fn print_refused(refused: &[(String, kfl_check::Refusal)]) {
+    for (_, refusal) in refused {
+        eprintln!("error[{}]: {}", refusal.code, refusal.message);
+        eprintln!("  help: name a regular `.kfl` file of UTF-8 text, at most 16 MiB");
+    }
+}
+
 fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
-    let (db, files, load_errors) = match load::load_project(&paths) {
+    let load::Loaded { db, files, refused } = match load::load_project(&paths, import_roots()) {
         Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
+    print_refused(&refused);
     let mut all = Vec::new();
     for file in &files {
         for diagnostic in kfl_check::check_file(&db, *file).iter() {
             all.push((*file, diagnostic.clone()));
         }
     }
-    let errors = all.iter().filter(|(_, d)| d.is_error()).count();
-    let warnings = all.len() - errors;
+    let errors = all.iter().filter(|(_, d)| d.is_error()).count() + refused.len();
+    let warnings = all.len() + refused.len() - errors;
     match format {
         Format::Json => println!("{}", render::json(&db, &all)),
         Format::Github => print!("{}", render::github(&db, &all)),
@@ -403,17 +429,17 @@ fn check(paths: Vec<PathBuf>, format: Format, deny_warnings: bool) -> ExitCode {
         Format::Human => {
             let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut stderr = std::io::stderr().lock();
+            // One renderer for the whole run: each file's line index is built once, however many
+            // diagnostics it has.
+            let renderer = render::Renderer::new(&db, colour);
             for (file, diagnostic) in &all {
-                let _ = write!(stderr, "{}", render::human(&db, *file, diagnostic, colour));
-            }
-            for message in &load_errors {
-                let _ = writeln!(stderr, "warning: {message}");
+                let _ = write!(stderr, "{}", renderer.human(*file, diagnostic));
             }
             let _ = writeln!(
                 stderr,
                 "checked {} file{}: {errors} error{}, {warnings} warning{}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" },
+                files.len() + refused.len(),
+                if files.len() + refused.len() == 1 { "" } else { "s" },
                 if errors == 1 { "" } else { "s" },
                 if warnings == 1 { "" } else { "s" },
             );
@@ -458,10 +484,15 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
     let mut failed = false;
     let mut unformatted = 0;
     for path in &files {
-        let text = match std::fs::read_to_string(path) {
+        let text = match load::read_source(path) {
             Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+            Err(load::Unreadable::Io(e)) => {
+                eprintln!("error: cannot read {}: {e}", load::shown(path));
+                failed = true;
+                continue;
+            }
+            Err(unreadable) => {
+                print_refused(&[(load::shown(path), unreadable.refusal(path))]);
                 failed = true;
                 continue;
             }
@@ -541,13 +572,18 @@ fn checked_for(
     pipeline: Option<&str>,
     action: &str,
 ) -> Result<(kfl_check::Database, kfl_model::item::Program, kfl_dag::Dag), ExitCode> {
-    let (db, _, _) = match load::load_project(&[file.to_path_buf()]) {
+    let load::Loaded { db, refused, .. } = match load::load_project(&[file.to_path_buf()], import_roots()) {
         Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("error: {message}");
             return Err(ExitCode::from(2));
         }
     };
+    if !refused.is_empty() {
+        print_refused(&refused);
+        eprintln!("error: {} cannot be read; nothing was {action}", load::shown(file));
+        return Err(ExitCode::from(1));
+    }
     let key = file.to_string_lossy();
     let Some(source) = db.file(key.strip_prefix("./").unwrap_or(&key)) else {
         eprintln!("error: cannot read {}", file.display());

@@ -1,33 +1,154 @@
 //! Diagnostics for people (miette) and for programs (JSON).
+//!
+//! Invariant: the line index of a file is built once per run ([`Lines`]), and miette reads only the
+//! lines around a span ([`IndexedSource`]), so rendering N diagnostics of a file of size S costs
+//! about S + N excerpts, not N × S.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use kfl_check::{Database, SourceFile};
 use kfl_diagnostics::{Diagnostic, LineIndex, Severity};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+#[cfg(feature = "cluster")]
+use miette::NamedSource;
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
+    SpanContents,
+};
+
+/// The line index of every file, built the first time a file is asked for.
+pub struct Lines<'db> {
+    db: &'db Database,
+    indexes: RefCell<HashMap<Arc<str>, Arc<LineIndex>>>,
+}
+
+impl<'db> Lines<'db> {
+    pub fn new(db: &'db Database) -> Lines<'db> {
+        Lines { db, indexes: RefCell::new(HashMap::new()) }
+    }
+
+    fn index(&self, file: SourceFile) -> Arc<LineIndex> {
+        let path = file.path(self.db).clone();
+        self.indexes.borrow_mut().entry(path).or_insert_with(|| Arc::new(LineIndex::new(file.text(self.db)))).clone()
+    }
+
+    /// 0-based line and column of an offset in the file at `path`, if the database has it.
+    fn line_col(&self, path: &str, offset: u32) -> Option<kfl_diagnostics::LineCol> {
+        let file = self.db.file(path)?;
+        Some(self.index(file).line_col(file.text(self.db), offset as usize))
+    }
+}
+
+/// A file's text for miette, which reads the lines around a span from the line index instead of
+/// counting lines from the start of the file for every diagnostic.
+struct IndexedSource<'a> {
+    name: String,
+    text: &'a str,
+    index: Arc<LineIndex>,
+}
+
+impl SourceCode for IndexedSource<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        // A window of whole lines around the span, with a line to spare on each side; miette finds
+        // the excerpt in it as it would in the whole text, and its lines are renumbered.
+        let start = self.index.line_col(self.text, span.offset()).line as usize;
+        let end = self.index.line_col(self.text, span.offset() + span.len()).line as usize;
+        let first = start.saturating_sub(context_lines_before + 1);
+        let window_start = self.index.line_start(first).unwrap_or(0);
+        let window_end = self.index.line_start(end + context_lines_after + 2).unwrap_or(self.text.len());
+        let window = &self.text[window_start..window_end];
+        let local = SourceSpan::new((span.offset().saturating_sub(window_start)).into(), span.len());
+        let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
+        let contents = MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + window_start).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )
+        .with_language("kfl");
+        Ok(Box::new(contents))
+    }
+}
+
+/// Renders diagnostics for people: one per call, sharing the line indexes.
+pub struct Renderer<'db> {
+    db: &'db Database,
+    lines: Lines<'db>,
+    handler: GraphicalReportHandler,
+}
+
+impl<'db> Renderer<'db> {
+    /// `colour` only on a terminal.
+    pub fn new(db: &'db Database, colour: bool) -> Renderer<'db> {
+        let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::none() };
+        Renderer { db, lines: Lines::new(db), handler: GraphicalReportHandler::new_themed(theme).with_width(120) }
+    }
+
+    /// One diagnostic with its source excerpt.
+    pub fn human(&self, file: SourceFile, diagnostic: &Diagnostic) -> String {
+        let db = self.db;
+        let mut help = diagnostic.help.clone();
+        // miette shows one source per report: labels in other files become notes.
+        for label in diagnostic.secondary.iter() {
+            if let Some(path) = &label.path {
+                let note = format!("note: {} ({})", label.message, position(&self.lines, path, label.span.start));
+                help = Some(match help {
+                    Some(h) => format!("{h}\n{note}"),
+                    None => note,
+                });
+            }
+        }
+        let report = Report {
+            diagnostic,
+            source: IndexedSource {
+                name: kfl_diagnostics::escape_control(file.path(db)).into_owned(),
+                text: file.text(db),
+                index: self.lines.index(file),
+            },
+            // Line by line: the help's own line breaks stay, anything else is escaped.
+            help: help.map(|h| h.split('\n').map(kfl_diagnostics::escape_control).collect::<Vec<_>>().join("\n")),
+        };
+        let mut out = String::new();
+        if self.handler.render_report(&mut out, &report).is_err() {
+            out = format!("{}: {} [{}]\n", diagnostic.severity.as_str(), diagnostic.message, diagnostic.code);
+        }
+        out.push('\n');
+        out
+    }
+}
 
 /// A diagnostic with its source, in the shape miette renders.
-struct Report {
-    diagnostic: Diagnostic,
-    source: NamedSource<String>,
+struct Report<'a> {
+    diagnostic: &'a Diagnostic,
+    source: IndexedSource<'a>,
     help: Option<String>,
 }
 
-impl fmt::Debug for Report {
+impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.diagnostic.message)
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        // Messages quote user text (a string value, a path): escaped, it cannot drive the terminal.
+        f.write_str(&kfl_diagnostics::escape_control(&self.diagnostic.message))
     }
 }
 
-impl std::error::Error for Report {}
+impl std::error::Error for Report<'_> {}
 
-impl miette::Diagnostic for Report {
+impl miette::Diagnostic for Report<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.diagnostic.code.id()))
     }
@@ -45,7 +166,8 @@ impl miette::Diagnostic for Report {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = &self.diagnostic.primary;
-        let label = |message: &str| (!message.is_empty()).then(|| message.to_string());
+        let label =
+            |message: &str| (!message.is_empty()).then(|| kfl_diagnostics::escape_control(message).into_owned());
         let mut labels = vec![LabeledSpan::new_primary_with_span(label(&primary.message), primary.span.range())];
         for secondary in self.diagnostic.secondary.iter().filter(|l| l.path.is_none()) {
             labels.push(LabeledSpan::new_with_span(label(&secondary.message), secondary.span.range()));
@@ -54,44 +176,17 @@ impl miette::Diagnostic for Report {
     }
 }
 
-fn position(db: &Database, path: &str, offset: u32) -> String {
-    match db.file(path) {
-        Some(file) => {
-            let text = file.text(db);
-            let at = LineIndex::new(text).line_col(text, offset as usize);
-            format!("{path}:{}:{}", at.line + 1, at.column + 1)
-        }
+fn position(lines: &Lines<'_>, path: &str, offset: u32) -> String {
+    match lines.line_col(path, offset) {
+        Some(at) => format!("{path}:{}:{}", at.line + 1, at.column + 1),
         None => path.to_string(),
     }
 }
 
-/// Renders one diagnostic with its source excerpt; `colour` only on a terminal.
+/// Renders one diagnostic with its source excerpt; `colour` only on a terminal. For many, make one
+/// [`Renderer`] and call [`Renderer::human`].
 pub fn human(db: &Database, file: SourceFile, diagnostic: &Diagnostic, colour: bool) -> String {
-    let text = file.text(db).clone();
-    let mut help = diagnostic.help.clone();
-    // miette shows one source per report: labels in other files become notes.
-    for label in diagnostic.secondary.iter() {
-        if let Some(path) = &label.path {
-            let note = format!("note: {} ({})", label.message, position(db, path, label.span.start));
-            help = Some(match help {
-                Some(h) => format!("{h}\n{note}"),
-                None => note,
-            });
-        }
-    }
-    let report = Report {
-        diagnostic: diagnostic.clone(),
-        source: NamedSource::new(file.path(db), text).with_language("kfl"),
-        help,
-    };
-    let theme = if colour { GraphicalTheme::unicode() } else { GraphicalTheme::none() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(120);
-    let mut out = String::new();
-    if handler.render_report(&mut out, &report).is_err() {
-        out = format!("{}: {} [{}]\n", diagnostic.severity.as_str(), diagnostic.message, diagnostic.code);
-    }
-    out.push('\n');
-    out
+    Renderer::new(db, colour).human(file, diagnostic)
 }
 
 #[derive(serde::Serialize)]
@@ -127,19 +222,16 @@ struct JsonDiagnostic {
     related: Vec<JsonLabel>,
 }
 
-fn json_position(db: &Database, path: &str, offset: u32) -> JsonPosition {
-    match db.file(path) {
-        Some(file) => {
-            let text = file.text(db);
-            let at = LineIndex::new(text).line_col(text, offset as usize);
-            JsonPosition { line: at.line + 1, column: at.column + 1 }
-        }
+fn json_position(lines: &Lines<'_>, path: &str, offset: u32) -> JsonPosition {
+    match lines.line_col(path, offset) {
+        Some(at) => JsonPosition { line: at.line + 1, column: at.column + 1 },
         None => JsonPosition { line: 0, column: 0 },
     }
 }
 
 /// All diagnostics as one JSON array.
 pub fn json(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
+    let lines = Lines::new(db);
     let items: Vec<JsonDiagnostic> = diagnostics
         .iter()
         .map(|(file, d)| {
@@ -150,8 +242,8 @@ pub fn json(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
                 .map(|l| {
                     let lpath = l.path.as_deref().unwrap_or(&path).to_string();
                     JsonLabel {
-                        start: json_position(db, &lpath, l.span.start),
-                        end: json_position(db, &lpath, l.span.end),
+                        start: json_position(&lines, &lpath, l.span.start),
+                        end: json_position(&lines, &lpath, l.span.end),
                         path: lpath,
                         range: [l.span.start, l.span.end],
                         message: l.message.clone(),
@@ -159,8 +251,8 @@ pub fn json(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
                 })
                 .collect();
             JsonDiagnostic {
-                start: json_position(db, &path, d.primary.span.start),
-                end: json_position(db, &path, d.primary.span.end),
+                start: json_position(&lines, &path, d.primary.span.start),
+                end: json_position(&lines, &path, d.primary.span.end),
                 path,
                 range: [d.primary.span.start, d.primary.span.end],
                 code: d.code.id().to_string(),
@@ -177,13 +269,9 @@ pub fn json(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String {
 }
 
 /// A position as 1-based line and 1-based column (Unicode scalar values, or UTF-16 units for SARIF).
-fn line_col(db: &Database, path: &str, offset: u32, utf16: bool) -> (u32, u32) {
-    match db.file(path) {
-        Some(file) => {
-            let text = file.text(db);
-            let at = LineIndex::new(text).line_col(text, offset as usize);
-            (at.line + 1, if utf16 { at.column_utf16 } else { at.column } + 1)
-        }
+fn line_col(lines: &Lines<'_>, path: &str, offset: u32, utf16: bool) -> (u32, u32) {
+    match lines.line_col(path, offset) {
+        Some(at) => (at.line + 1, if utf16 { at.column_utf16 } else { at.column } + 1),
         None => (1, 1),
     }
 }
@@ -197,11 +285,12 @@ pub fn github(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String
     fn property(text: &str) -> String {
         data(text).replace(':', "%3A").replace(',', "%2C")
     }
+    let lines = Lines::new(db);
     let mut out = String::new();
     for (file, d) in diagnostics {
         let path = file.path(db).to_string();
-        let (line, col) = line_col(db, &path, d.primary.span.start, false);
-        let (end_line, end_col) = line_col(db, &path, d.primary.span.end, false);
+        let (line, col) = line_col(&lines, &path, d.primary.span.start, false);
+        let (end_line, end_col) = line_col(&lines, &path, d.primary.span.end, false);
         let level = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -236,9 +325,10 @@ pub fn sarif(db: &Database, diagnostics: &[(SourceFile, Diagnostic)]) -> String 
             })
         })
         .collect();
+    let lines = Lines::new(db);
     let region = |path: &str, span: kfl_diagnostics::Span| {
-        let (start_line, start_column) = line_col(db, path, span.start, true);
-        let (end_line, end_column) = line_col(db, path, span.end, true);
+        let (start_line, start_column) = line_col(&lines, path, span.start, true);
+        let (end_line, end_column) = line_col(&lines, path, span.end, true);
         json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
     };
     let results: Vec<serde_json::Value> = diagnostics

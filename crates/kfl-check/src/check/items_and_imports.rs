@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_diagnostics::{escape_control as escape_for_message, Code, Diagnostic, Label, Span};
 use kfl_syntax::ast::{self, Ident};
 
 use crate::check::helpers::help_did_you_mean;
@@ -88,6 +88,28 @@ impl Checker<'_> {
                 seen.insert(target, import.span);
             }
             match import.file {
+                None if !crate::is_importable_name(&import.path) => self.push(
+                    Diagnostic::new(
+                        Code::ImportNotAllowed,
+                        import.span,
+                        format!("`{}` is not a `.kfl` file", escape_for_message(&import.path)),
+                    )
+                    .label("only `.kfl` files can be imported")
+                    .help("import the `.kfl` file that declares what you need; other files are never read"),
+                ),
+                None if self.db.project().refused(self.db).contains_key(&import.path) => {
+                    let refused = &self.db.project().refused(self.db)[&import.path];
+                    self.push(
+                        Diagnostic::new(refused.code, import.span, refused.message.clone()).label("not read").help(
+                            match refused.code {
+                                Code::ImportNotAllowed => {
+                                    "move the file into the project, or name its folder with `--import-root`"
+                                }
+                                _ => "import a regular `.kfl` file of UTF-8 text, at most 16 MiB",
+                            },
+                        ),
+                    );
+                }
                 None => {
                     let candidates: Vec<&str> = project_paths.iter().map(|p| &**p).collect();
                     let help = help_did_you_mean(&import.path, candidates.iter().copied()).unwrap_or_else(|| {
