@@ -5,7 +5,7 @@
 //! runs. Whatever the model says is what every backend emits; a setting the checker accepted is
 //! here as a [`Setting`] of a row of the field table, or the checker reported it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kfl_diagnostics::{Diagnostic, Span};
@@ -191,6 +191,19 @@ pub fn literal(expr: &ast::Expr) -> Option<Value> {
         ),
         _ => return None,
     })
+}
+
+/// The type of a constant: a list has the type of its first element (an empty one `Unknown`), a
+/// map literal is a record.
+pub fn value_ty(value: &Value) -> ModelTy {
+    match value {
+        Value::String(_) => ModelTy::String,
+        Value::Int(_) => ModelTy::Int,
+        Value::Float(_) => ModelTy::Float,
+        Value::Bool(_) => ModelTy::Bool,
+        Value::List(items) => ModelTy::List(Box::new(items.first().map_or(ModelTy::Unknown, value_ty))),
+        Value::Map(entries) => ModelTy::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
+    }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -383,20 +396,20 @@ fn toleration(item: &Value) -> Option<Toleration> {
 // Pipelines
 
 fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline) -> Pipeline {
-    let mut builder = Builder { db, file, path: path.clone(), params: Vec::new(), loops: Vec::new() };
+    let mut builder = Builder::new(db, file, path.clone(), ast, 0);
     let params: Vec<Param> = ast
         .params
         .iter()
-        .map(|p| Param {
+        .zip(&builder.params)
+        .map(|(p, (_, ty))| Param {
             name: p.name.text.clone(),
-            ty: resolve(db, file, &p.ty),
+            ty: ty.clone(),
             default: p.default.as_ref().and_then(literal),
             doc: p.doc.text(),
             origin: Origin::new(path.clone(), p.span),
             name_span: p.name.span,
         })
         .collect();
-    builder.params = params.iter().map(|p| p.name.clone()).collect();
     let text_field = |name: &str| {
         ast.body.iter().find_map(|s| match &s.kind {
             ast::StmtKind::Field(f) if f.name.text == name => match &f.value.kind {
@@ -410,13 +423,18 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
         .body
         .iter()
         .filter_map(|s| match &s.kind {
-            ast::StmtKind::Output(o) => Some(PipelineOutput {
-                name: o.name.text.clone(),
-                declared: o.ty.as_ref().map(|t| resolve(db, file, t)),
-                value: builder.expr(&o.value),
-                origin: Origin::new(path.clone(), s.span),
-                name_span: o.name.span,
-                doc: s.doc.text(),
+            ast::StmtKind::Output(o) => Some({
+                let declared = o.ty.as_ref().map(|t| resolve(db, file, t));
+                let value = builder.expr(&o.value);
+                PipelineOutput {
+                    name: o.name.text.clone(),
+                    ty: declared.clone().unwrap_or_else(|| value.ty.clone()),
+                    declared,
+                    value,
+                    origin: Origin::new(path.clone(), s.span),
+                    name_span: o.name.span,
+                    doc: s.doc.text(),
+                }
             }),
             _ => None,
         })
@@ -434,14 +452,117 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
     }
 }
 
+/// Calls of pipelines through pipelines are followed this deep to type their outputs (the checker
+/// reports pipelines that call each other in a cycle).
+const MAX_CALL_DEPTH: usize = 16;
+
 struct Builder<'db> {
     db: &'db dyn Db,
     file: SourceFile,
     path: Arc<str>,
-    params: Vec<String>,
+    /// The pipeline's parameters and their types.
+    params: Vec<(String, ModelTy)>,
     /// Variables of the loops around the statement being built, innermost last, with the spans that
-    /// declare them.
-    loops: Vec<(String, Span)>,
+    /// declare them and the type of their items.
+    loops: Vec<(String, Span, ModelTy)>,
+    /// Every task of the pipeline by name: what it calls (a component or a pipeline, and the file
+    /// that declares it) and the declaring spans of the loops around it, outermost first.
+    tasks: HashMap<String, (SourceFile, String, Vec<Span>)>,
+    /// How many calls of pipelines deep this builder types (see [`MAX_CALL_DEPTH`]).
+    depth: usize,
+}
+
+impl<'db> Builder<'db> {
+    fn new(db: &'db dyn Db, file: SourceFile, path: Arc<str>, ast: &ast::Pipeline, depth: usize) -> Builder<'db> {
+        fn gather(
+            db: &dyn Db,
+            file: SourceFile,
+            stmts: &[ast::Stmt],
+            around: &mut Vec<Span>,
+            out: &mut HashMap<String, (SourceFile, String, Vec<Span>)>,
+        ) {
+            for stmt in stmts {
+                match &stmt.kind {
+                    ast::StmtKind::Task(t) => {
+                        if let Found::One(owner, Export::Component(_) | Export::Pipeline(_)) =
+                            lookup(db, file, &t.call.callee.text)
+                        {
+                            let name = t.binding.as_ref().unwrap_or(&t.call.callee).text.clone();
+                            out.entry(name).or_insert((owner, t.call.callee.text.clone(), around.clone()));
+                        }
+                    }
+                    ast::StmtKind::If(i) => {
+                        for block in i.blocks() {
+                            gather(db, file, &block.stmts, around, out);
+                        }
+                    }
+                    ast::StmtKind::For(f) => {
+                        around.push(f.var.span);
+                        gather(db, file, &f.body.stmts, around, out);
+                        around.pop();
+                    }
+                    ast::StmtKind::Finally(block) => gather(db, file, &block.stmts, around, out),
+                    ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
+                }
+            }
+        }
+        let mut tasks = HashMap::new();
+        gather(db, file, &ast.body, &mut Vec::new(), &mut tasks);
+        let params = ast.params.iter().map(|p| (p.name.text.clone(), resolve(db, file, &p.ty))).collect();
+        Builder { db, file, path, params, loops: Vec::new(), tasks, depth }
+    }
+
+    /// The type of output `output` of task `task`, read here: the callee's output type, a list of it
+    /// per loop around the task that is not around the reader.
+    fn output_ty(&self, task: &str, output: &str) -> ModelTy {
+        let Some((owner, callee, around)) = self.tasks.get(task) else { return ModelTy::Unknown };
+        let element = match lookup(self.db, *owner, callee) {
+            Found::One(_, Export::Component(sig)) => match sig.output(output) {
+                Some(out) => model_ty(self.db, &items::output_ty(self.db, *owner, out)),
+                None => ModelTy::Unknown,
+            },
+            Found::One(_, Export::Pipeline(_)) if self.depth < MAX_CALL_DEPTH => {
+                let parse = parse(self.db, *owner);
+                let called = parse.file.items.iter().find_map(|item| match item {
+                    ast::Item::Pipeline(p) if p.name.text == *callee => Some(p),
+                    _ => None,
+                });
+                match called {
+                    Some(p) => {
+                        let builder = Builder::new(self.db, *owner, owner.path(self.db).clone(), p, self.depth + 1);
+                        let value = p.body.iter().find_map(|s| match &s.kind {
+                            ast::StmtKind::Output(o) if o.name.text == output => Some(o),
+                            _ => None,
+                        });
+                        match value {
+                            Some(o) => match &o.ty {
+                                Some(t) => resolve(self.db, *owner, t),
+                                None => builder.expr(&o.value).ty,
+                            },
+                            None => ModelTy::Unknown,
+                        }
+                    }
+                    None => ModelTy::Unknown,
+                }
+            }
+            _ => ModelTy::Unknown,
+        };
+        let here: Vec<Span> = self.loops.iter().map(|(_, span, _)| *span).collect();
+        around.iter().filter(|decl| !here.contains(decl)).fold(element, |ty, _| ty.list_of())
+    }
+
+    /// The type of the item of the innermost loop over `var`, or of its field.
+    fn loop_var_ty(&self, var: &str, field: Option<&str>) -> ModelTy {
+        let Some((_, _, item)) = self.loops.iter().rev().find(|(v, _, _)| v == var) else { return ModelTy::Unknown };
+        match (field, item) {
+            (Some(f), ModelTy::Struct(fields)) => {
+                fields.iter().find(|(n, _)| n == f).map_or(ModelTy::Unknown, |(_, t)| t.clone())
+            }
+            (Some(_), ModelTy::Map(inner)) => (**inner).clone(),
+            (Some(_), _) => ModelTy::Unknown,
+            (None, ty) => ty.clone(),
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -478,7 +599,7 @@ impl Builder<'_> {
                     AstExpr::Number(n) => n.value.parse().ok(),
                     _ => None,
                 });
-                self.loops.push((f.var.text.clone(), f.var.span));
+                self.loops.push((f.var.text.clone(), f.var.span, items.ty.element()));
                 let body = self.stmts(&f.body.stmts);
                 self.loops.pop();
                 Stmt::For(Loop {
@@ -560,7 +681,7 @@ impl Builder<'_> {
             call_span: t.call.span,
             doc: stmt.doc.text(),
             after_spans,
-            loops: self.loops.clone(),
+            loops: self.loops.iter().map(|(var, span, _)| (var.clone(), *span)).collect(),
         })
     }
 
@@ -586,9 +707,9 @@ impl Builder<'_> {
                 let head = &parts[0].text;
                 let second = parts.get(1).map(|p| p.text.clone());
                 parts_spans = parts.iter().map(|p| p.span).collect();
-                if self.loops.iter().any(|(v, _)| v == head) {
+                if self.loops.iter().any(|(v, _, _)| v == head) {
                     ExprKind::LoopVar { var: head.clone(), field: second }
-                } else if self.params.iter().any(|p| p == head) {
+                } else if self.params.iter().any(|(p, _)| p == head) {
                     ExprKind::Param(head.clone())
                 } else {
                     ExprKind::Output { task: head.clone(), output: second.unwrap_or_default() }
@@ -596,6 +717,15 @@ impl Builder<'_> {
             }
             _ => ExprKind::Value(literal(expr).unwrap_or(Value::String(String::new()))),
         };
-        Expr { kind, span, parts: parts_spans }
+        let ty = match &kind {
+            ExprKind::Value(v) => value_ty(v),
+            ExprKind::Param(name) => {
+                self.params.iter().find(|(p, _)| p == name).map_or(ModelTy::Unknown, |(_, t)| t.clone())
+            }
+            ExprKind::LoopVar { var, field } => self.loop_var_ty(var, field.as_deref()),
+            ExprKind::Output { task, output } => self.output_ty(task, output),
+            ExprKind::Not(_) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Compare(..) => ModelTy::Bool,
+        };
+        Expr { kind, span, parts: parts_spans, ty }
     }
 }

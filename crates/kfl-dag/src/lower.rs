@@ -24,7 +24,6 @@ pub fn lower(program: &Program) -> Result<Dag, LowerError> {
         groups: Vec::new(),
         components: Vec::new(),
         component_index: HashMap::new(),
-        component_ids: Vec::new(),
         group_counters: HashMap::new(),
     };
     let mut params = Vec::new();
@@ -37,7 +36,7 @@ pub fn lower(program: &Program) -> Result<Dag, LowerError> {
             default: p.default.clone(),
             doc: p.doc.clone(),
         });
-        frame_params.insert(p.name.clone(), (Source::Param(p.name.clone()), p.ty.clone()));
+        frame_params.insert(p.name.clone(), Source::Param(p.name.clone()));
     }
     let call = Call::default();
     let outputs_map = lowerer.lower_pipeline(root, String::new(), frame_params, None, &call)?;
@@ -45,8 +44,9 @@ pub fn lower(program: &Program) -> Result<Dag, LowerError> {
         .outputs
         .iter()
         .filter_map(|o| {
-            let (source, ty) = outputs_map.get(&o.name)?;
-            Some(PipelineOutput { name: o.name.clone(), ty: io_type(ty), source: source.clone() })
+            let source = outputs_map.get(&o.name)?;
+            // The type is the model's: as declared, or as the checker typed the value.
+            Some(PipelineOutput { name: o.name.clone(), ty: io_type(&o.ty), source: source.clone() })
         })
         .collect();
     Ok(Dag {
@@ -79,17 +79,6 @@ pub fn io_type(ty: &Ty) -> IoType {
     }
 }
 
-fn value_ty(value: &Value) -> Ty {
-    match value {
-        Value::String(_) => Ty::String,
-        Value::Int(_) => Ty::Int,
-        Value::Float(_) => Ty::Float,
-        Value::Bool(_) => Ty::Bool,
-        Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, value_ty))),
-        Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
-    }
-}
-
 /// What a name in a pipeline body is bound to.
 #[derive(Clone)]
 enum Bound {
@@ -102,7 +91,7 @@ struct PendingPipeline<'a> {
     task: &'a item::Task,
     callee: &'a item::Pipeline,
     group: Option<usize>,
-    outputs: Option<BTreeMap<String, (Source, Ty)>>,
+    outputs: Option<BTreeMap<String, Source>>,
     in_progress: bool,
 }
 
@@ -117,8 +106,8 @@ struct Call<'a> {
 
 struct Frame<'a> {
     prefix: String,
-    /// The pipeline's parameters: where each value comes from, and its type.
-    params: HashMap<String, (Source, Ty)>,
+    /// The pipeline's parameters: where each value comes from.
+    params: HashMap<String, Source>,
     tasks: HashMap<String, Bound>,
     pending: Vec<PendingPipeline<'a>>,
     call: Call<'a>,
@@ -130,13 +119,11 @@ struct Lowerer<'a> {
     groups: Vec<Group>,
     components: Vec<Component>,
     component_index: HashMap<ItemId, usize>,
-    /// The model item of each of `components`.
-    component_ids: Vec<ItemId>,
     group_counters: HashMap<&'static str, usize>,
 }
 
-/// Loop variables in scope, innermost last: the name, the loop's group and the item type.
-type Loops = Vec<(String, usize, Ty)>;
+/// Loop variables in scope, innermost last: the name and the loop's group.
+type Loops = Vec<(String, usize)>;
 
 impl<'a> Lowerer<'a> {
     fn new_group(&mut self, kind: GroupKind, parent: Option<usize>) -> usize {
@@ -158,10 +145,10 @@ impl<'a> Lowerer<'a> {
         &mut self,
         pipeline: &'a item::Pipeline,
         prefix: String,
-        params: HashMap<String, (Source, Ty)>,
+        params: HashMap<String, Source>,
         group: Option<usize>,
         call: &Call<'a>,
-    ) -> Result<BTreeMap<String, (Source, Ty)>, LowerError> {
+    ) -> Result<BTreeMap<String, Source>, LowerError> {
         let mut frame = Frame { prefix, params, tasks: HashMap::new(), pending: Vec::new(), call: call.clone() };
         // Pass 1: nodes for every task, groups for every block, so references may point forward.
         let mut groups = Vec::new();
@@ -175,8 +162,8 @@ impl<'a> Lowerer<'a> {
         }
         let mut outputs = BTreeMap::new();
         for o in &pipeline.outputs {
-            let (source, ty) = self.source(&mut frame, &o.value, &Vec::new(), group)?;
-            outputs.insert(o.name.clone(), (source, ty));
+            let source = self.source(&mut frame, &o.value, &Vec::new(), group)?;
+            outputs.insert(o.name.clone(), source);
         }
         Ok(outputs)
     }
@@ -299,14 +286,12 @@ impl<'a> Lowerer<'a> {
                 }
                 Stmt::For(l) => {
                     let g = next_group(groups)?;
-                    let (items, item_ty) = match &l.items.kind {
-                        ExprKind::Value(Value::List(values)) => {
-                            (LoopItems::Values(values.clone()), value_ty(&Value::List(values.clone())).element())
-                        }
+                    let items = match &l.items.kind {
+                        ExprKind::Value(Value::List(values)) => LoopItems::Values(values.clone()),
                         _ => match self.source(frame, &l.items, loops, group)? {
-                            (Source::Param(p), ty) => (LoopItems::Param(p), ty.element()),
-                            (Source::Output { task, output }, ty) => (LoopItems::Output { task, output }, ty.element()),
-                            (Source::Value(Value::List(values)), ty) => (LoopItems::Values(values), ty.element()),
+                            Source::Param(p) => LoopItems::Param(p),
+                            Source::Output { task, output } => LoopItems::Output { task, output },
+                            Source::Value(Value::List(values)) => LoopItems::Values(values),
                             _ => {
                                 return Err(LowerError::Internal(format!(
                                     "the list of the loop over `{}` is not a list, a parameter or a task's output",
@@ -318,7 +303,7 @@ impl<'a> Lowerer<'a> {
                     if let GroupKind::Loop { items: slot, .. } = &mut self.groups[g].kind {
                         *slot = items;
                     }
-                    loops.push((l.var.clone(), g, item_ty));
+                    loops.push((l.var.clone(), g));
                     self.connect(frame, &l.body, Some(g), loops, groups)?;
                     loops.pop();
                 }
@@ -341,7 +326,7 @@ impl<'a> Lowerer<'a> {
     ) -> Result<(), LowerError> {
         let mut args = Vec::new();
         for arg in &t.args {
-            let (source, _) = self.source(frame, &arg.value, loops, group)?;
+            let source = self.source(frame, &arg.value, loops, group)?;
             self.add_source_edge(&source, node, Some(&arg.name));
             args.push((arg.name.clone(), source));
         }
@@ -441,26 +426,20 @@ impl<'a> Lowerer<'a> {
             .into_iter()
             .rev()
             .filter_map(|g| match &self.groups[g].kind {
-                GroupKind::Loop { var, .. } => Some((var.clone(), g, Ty::Unknown)),
+                GroupKind::Loop { var, .. } => Some((var.clone(), g)),
                 _ => None,
             })
             .collect();
         let mut params = HashMap::new();
         for arg in &task.args {
-            let (source, ty) = self.source(frame, &arg.value, &caller_loops, group_parent)?;
-            params.insert(arg.name.clone(), (source, ty));
+            let source = self.source(frame, &arg.value, &caller_loops, group_parent)?;
+            params.insert(arg.name.clone(), source);
         }
         for p in &callee.params {
             if !params.contains_key(&p.name) {
                 if let Some(default) = &p.default {
-                    params.insert(p.name.clone(), (Source::Value(default.clone()), p.ty.clone()));
+                    params.insert(p.name.clone(), Source::Value(default.clone()));
                 }
-            }
-        }
-        // Declared types win over what the arguments happen to be.
-        for p in &callee.params {
-            if let Some((_, ty)) = params.get_mut(&p.name) {
-                *ty = p.ty.clone();
             }
         }
         let mut call = Call { settings: task.settings.iter().collect(), after: frame.call.after.clone() };
@@ -512,7 +491,7 @@ impl<'a> Lowerer<'a> {
         loops: &Loops,
         group: Option<usize>,
     ) -> Result<Operand, LowerError> {
-        Ok(match self.source(frame, expr, loops, group)?.0 {
+        Ok(match self.source(frame, expr, loops, group)? {
             Source::Value(v) => Operand::Value(v),
             Source::Param(p) => Operand::Param(p),
             Source::Output { task, output } | Source::Collected { task, output, .. } => {
@@ -522,43 +501,32 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// Where a value comes from, and its type.
+    /// Where a value comes from.
     fn source(
         &mut self,
         frame: &mut Frame<'a>,
         expr: &item::Expr,
         loops: &Loops,
         group: Option<usize>,
-    ) -> Result<(Source, Ty), LowerError> {
+    ) -> Result<Source, LowerError> {
         match &expr.kind {
-            ExprKind::Value(v) => Ok((Source::Value(v.clone()), value_ty(v))),
+            ExprKind::Value(v) => Ok(Source::Value(v.clone())),
             ExprKind::LoopVar { var, field } => {
-                let (_, g, ty) = loops
+                let (_, g) = loops
                     .iter()
                     .rev()
-                    .find(|(name, _, _)| name == var)
+                    .find(|(name, _)| name == var)
                     .ok_or_else(|| LowerError::Internal(format!("no loop over `{var}`")))?;
-                let ty = match (field, ty) {
-                    (Some(f), Ty::Struct(fields)) => {
-                        fields.iter().find(|(n, _)| n == f).map_or(Ty::Unknown, |(_, t)| t.clone())
-                    }
-                    (Some(_), Ty::Map(inner)) => (**inner).clone(),
-                    (Some(_), _) => Ty::Unknown,
-                    (None, ty) => ty.clone(),
-                };
-                Ok((Source::LoopItem { group: *g, field: field.clone() }, ty))
+                Ok(Source::LoopItem { group: *g, field: field.clone() })
             }
             ExprKind::Param(name) => {
                 frame.params.get(name).cloned().ok_or_else(|| LowerError::Internal(format!("no parameter `{name}`")))
             }
             ExprKind::Output { task, output } => match frame.tasks.get(task).cloned() {
-                Some(Bound::Task(node)) => {
-                    let ty = self.element_type(node, output);
-                    Ok(self.read(node, output.clone(), ty, group))
-                }
+                Some(Bound::Task(node)) => Ok(self.read(node, output.clone(), group)),
                 Some(Bound::Pipeline(i)) => {
                     self.ensure_pipeline(frame, i)?;
-                    let (inner, ty) =
+                    let inner =
                         frame.pending[i].outputs.as_ref().and_then(|o| o.get(output)).cloned().ok_or_else(|| {
                             LowerError::Internal(format!("pipeline task `{task}` has no output `{output}`"))
                         })?;
@@ -566,15 +534,9 @@ impl<'a> Lowerer<'a> {
                         // An output of a task inside the called pipeline: read from here, which may be
                         // outside loops that the call (or the task in it) runs in.
                         Source::Output { task: node, output } | Source::Collected { task: node, output, .. } => {
-                            let element = self.element_type(node, &output);
-                            self.read(node, output, element, group)
+                            self.read(node, output, group)
                         }
-                        // The item of a loop around the call, passed on: read from outside that loop,
-                        // it is the list of every iteration's item.
-                        Source::LoopItem { group: g, field } if !self.group_chain(group).contains(&g) => {
-                            (Source::LoopItem { group: g, field }, ty.list_of())
-                        }
-                        other => (other, ty),
+                        other => other,
                     })
                 }
                 None => Err(LowerError::Internal(format!("no task `{task}`"))),
@@ -585,31 +547,18 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// The declared type of a task's output (one iteration's value).
-    fn element_type(&self, node: NodeIndex, output: &str) -> Ty {
-        let id = &self.component_ids[self.graph[node].component];
-        self.program
-            .components
-            .get(id)
-            .and_then(|c| c.outputs.iter().find(|o| o.name == output))
-            .map_or(Ty::Unknown, |o| o.ty.clone())
-    }
-
     /// Reading `output` of `node` from `group`: a plain read, or, from outside loops the task runs
-    /// in, the outputs of all iterations — a list per loop left, outermost outside.
-    fn read(&self, node: NodeIndex, output: String, ty: Ty, group: Option<usize>) -> (Source, Ty) {
+    /// in, the outputs of all iterations (collected per loop left, outermost outside).
+    fn read(&self, node: NodeIndex, output: String, group: Option<usize>) -> Source {
         let here = self.group_chain(group);
-        let left: Vec<usize> = self
+        let left = self
             .group_chain(self.graph[node].group)
             .into_iter()
-            .filter(|g| !here.contains(g) && matches!(self.groups[*g].kind, GroupKind::Loop { .. }))
-            .collect();
-        match left.last() {
-            None => (Source::Output { task: node, output }, ty),
-            Some(&outermost) => {
-                let ty = left.iter().fold(ty, |ty, _| ty.list_of());
-                (Source::Collected { task: node, output, group: outermost }, ty)
-            }
+            .rev()
+            .find(|g| !here.contains(g) && matches!(self.groups[*g].kind, GroupKind::Loop { .. }));
+        match left {
+            None => Source::Output { task: node, output },
+            Some(outermost) => Source::Collected { task: node, output, group: outermost },
         }
     }
 
@@ -660,7 +609,6 @@ impl<'a> Lowerer<'a> {
         });
         let index = self.components.len() - 1;
         self.component_index.insert(id.clone(), index);
-        self.component_ids.push(id.clone());
         Ok(index)
     }
 }

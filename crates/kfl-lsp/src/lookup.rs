@@ -378,10 +378,10 @@ impl<'db> Item<'db> {
     }
 
     /// Outputs as callers see them, with their types, in declaration order.
-    pub fn outputs(&self, db: &dyn Db) -> Vec<(String, Ty)> {
+    pub fn outputs(&self) -> Vec<(String, Ty)> {
         match self {
             Item::Component(c) => c.outputs.iter().map(|o| (o.name.clone(), o.ty.clone())).collect(),
-            Item::Pipeline(p) => p.outputs.iter().map(|o| (o.name.clone(), pipeline_output_ty(db, p, o))).collect(),
+            Item::Pipeline(p) => p.outputs.iter().map(|o| (o.name.clone(), o.ty.clone())).collect(),
         }
     }
 
@@ -397,79 +397,10 @@ impl<'db> Item<'db> {
 // -------------------------------------------------------------------------------------------------
 // Types
 
-/// Calls of pipelines through pipelines are followed this deep (the checker reports recursion).
-const MAX_DEPTH: usize = 16;
-
-/// The type of a pipeline output: as declared, or the type of its value (as lowering computes it).
-pub fn pipeline_output_ty(db: &dyn Db, pipeline: &Pipeline, output: &PipelineOutput) -> Ty {
-    output_ty_depth(db, pipeline, output, 0)
-}
-
-fn output_ty_depth(db: &dyn Db, pipeline: &Pipeline, output: &PipelineOutput, depth: usize) -> Ty {
-    match &output.declared {
-        Some(ty) => ty.clone(),
-        None => expr_ty_depth(db, pipeline, &output.value, &[], depth),
-    }
-}
-
-/// The type of a value of a pipeline body read inside the loops `scope` (their declaring spans).
-pub fn expr_ty(db: &dyn Db, pipeline: &Pipeline, expr: &Expr, scope: &[Span]) -> Ty {
-    expr_ty_depth(db, pipeline, expr, scope, 0)
-}
-
-fn expr_ty_depth(db: &dyn Db, pipeline: &Pipeline, expr: &Expr, scope: &[Span], depth: usize) -> Ty {
-    if depth > MAX_DEPTH {
-        return Ty::Unknown;
-    }
-    match &expr.kind {
-        ExprKind::Value(v) => value_ty(v),
-        ExprKind::Param(name) => pipeline.params.iter().find(|p| &p.name == name).map_or(Ty::Unknown, |p| p.ty.clone()),
-        ExprKind::LoopVar { var, field } => {
-            // The innermost loop of that name around the expression.
-            let loops = pipeline_loops(pipeline);
-            let Some(decl) = scope.iter().rev().find(|d| loops.iter().any(|(l, _)| l.var_span == **d && l.var == *var))
-            else {
-                return Ty::Unknown;
-            };
-            let item = loop_var_ty_depth(db, pipeline, *decl, depth + 1);
-            match (field, item) {
-                (Some(f), Ty::Struct(fields)) => {
-                    fields.into_iter().find(|(n, _)| n == f).map_or(Ty::Unknown, |(_, t)| t)
-                }
-                (Some(_), Ty::Map(inner)) => *inner,
-                (Some(_), _) => Ty::Unknown,
-                (None, ty) => ty,
-            }
-        }
-        ExprKind::Output { task, output } => {
-            let Some(task) = find_task(pipeline, task) else { return Ty::Unknown };
-            let element = match callee_item(db, &task.callee) {
-                Some(Item::Component(c)) => {
-                    c.outputs.iter().find(|o| &o.name == output).map_or(Ty::Unknown, |o| o.ty.clone())
-                }
-                Some(Item::Pipeline(p)) => p
-                    .outputs
-                    .iter()
-                    .find(|o| &o.name == output)
-                    .map_or(Ty::Unknown, |o| output_ty_depth(db, p, o, depth + 1)),
-                None => Ty::Unknown,
-            };
-            // Read outside a loop the task runs in: one value per iteration.
-            task.loops.iter().filter(|(_, decl)| !scope.contains(decl)).fold(element, |ty, _| ty.list_of())
-        }
-        ExprKind::Not(_) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Compare(..) => Ty::Bool,
-    }
-}
-
-/// The type of the item of the loop declared at `decl`.
-pub fn loop_var_ty(db: &dyn Db, pipeline: &Pipeline, decl: Span) -> Ty {
-    loop_var_ty_depth(db, pipeline, decl, 0)
-}
-
-fn loop_var_ty_depth(db: &dyn Db, pipeline: &Pipeline, decl: Span, depth: usize) -> Ty {
-    let loops = pipeline_loops(pipeline);
-    let Some((l, outer)) = loops.iter().find(|(l, _)| l.var_span == decl) else { return Ty::Unknown };
-    expr_ty_depth(db, pipeline, &l.items, outer, depth + 1).element()
+/// The type of the item of the loop declared at `decl`: the element type of the model's type of
+/// the loop's list.
+pub fn loop_var_ty(pipeline: &Pipeline, decl: Span) -> Ty {
+    pipeline_loops(pipeline).iter().find(|(l, _)| l.var_span == decl).map_or(Ty::Unknown, |(l, _)| l.items.ty.element())
 }
 
 /// Every loop of a pipeline with the declaring spans of the loops around it, outermost first.

@@ -119,6 +119,8 @@ pub struct PipelineOutput {
     pub name: String,
     /// The type the output was declared with, if any (`output n: Int = …`).
     pub declared: Option<Ty>,
+    /// Its type: as declared, or the type of its value.
+    pub ty: Ty,
     pub value: Expr,
     pub origin: Origin,
     /// The span of the output's name.
@@ -239,6 +241,9 @@ pub struct Expr {
     /// For a dotted name (`task.output`, `param`, `item.field`): the span of each part, in order;
     /// empty for every other expression.
     pub parts: Vec<Span>,
+    /// Its type where it is read: a task's output read outside loops the task runs in is a list per
+    /// loop left; a condition is `Bool`.
+    pub ty: Ty,
 }
 
 #[derive(Clone, PartialEq, Debug)]

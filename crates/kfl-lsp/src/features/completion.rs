@@ -214,7 +214,7 @@ impl Builder<'_, '_> {
         {
             if let Some(callee) = lookup::callee_item(db, &task.callee) {
                 let callee_name = &callee.id().name;
-                for (i, (name, ty)) in callee.outputs(db).iter().enumerate() {
+                for (i, (name, ty)) in callee.outputs().iter().enumerate() {
                     let item =
                         self.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee_name}")));
                     item.sort_text = Some(format!("{i:03}"));
@@ -296,7 +296,7 @@ fn task_members(ctx: &Ctx<'_>, offset: usize) -> Option<Vec<CompletionItem>> {
     let callee = lookup::callee_item(ctx.db, &task.callee)?;
     let mut b = Builder { ctx, range: Span::new(prefix_start, offset), items: Vec::new() };
     let callee_name = &callee.id().name;
-    for (i, (name, ty)) in callee.outputs(ctx.db).iter().enumerate() {
+    for (i, (name, ty)) in callee.outputs().iter().enumerate() {
         let item = b.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee_name}")));
         item.sort_text = Some(format!("{i:03}"));
     }

@@ -91,7 +91,7 @@ fn describe_at(db: &dyn Db, at: At<'_>) -> Option<String> {
         }
         At::TaskOutput { task, output, .. } => {
             let callee = lookup::callee_item(db, &task.callee)?;
-            let ty = callee.outputs(db).into_iter().find(|(n, _)| n == output).map(|(_, t)| t)?;
+            let ty = callee.outputs().into_iter().find(|(n, _)| n == output).map(|(_, t)| t)?;
             let doc = match &callee {
                 lookup::Item::Component(c) => c.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
                 lookup::Item::Pipeline(p) => p.outputs.iter().find(|o| o.name == output).and_then(|o| o.doc.clone()),
@@ -101,11 +101,11 @@ fn describe_at(db: &dyn Db, at: At<'_>) -> Option<String> {
         }
         At::Param { pipeline, param, .. } => describe_param(db, &lookup::Item::Pipeline(pipeline), param),
         At::LoopVar { pipeline, var, decl, .. } => {
-            let ty = lookup::loop_var_ty(db, pipeline, decl);
+            let ty = lookup::loop_var_ty(pipeline, decl);
             format!("{}\n\nloop variable of pipeline `{}`", code(&format!("for {var}: {ty}")), pipeline.id.name)
         }
         At::PipelineOutput { pipeline, output } => {
-            let ty = lookup::pipeline_output_ty(db, pipeline, output);
+            let ty = output.ty.clone();
             let line = format!("output {}: {ty}", output.name);
             with_doc(format!("{}\n\noutput of pipeline `{}`", code(&line), pipeline.id.name), output.doc.clone())
         }
@@ -152,7 +152,7 @@ fn describe_model_task(db: &dyn Db, pipeline: &Pipeline, task: &Task) -> String 
     if loops > 0 {
         out.push_str(&format!(" (runs in {loops} loop{})", if loops == 1 { "" } else { "s" }));
     }
-    let outputs = callee.as_ref().map(|c| c.outputs(db)).unwrap_or_default();
+    let outputs = callee.as_ref().map(|c| c.outputs()).unwrap_or_default();
     if !outputs.is_empty() {
         out.push_str("\n\n**outputs**\n");
         for (output, ty) in &outputs {
@@ -220,7 +220,7 @@ pub fn describe(db: &dyn Db, symbol: &Symbol) -> Option<String> {
             Some(describe_model_task(db, p, lookup::find_task(p, name)?))
         }
         Symbol::LoopVar { file, pipeline, name, decl } => {
-            let ty = lookup::loop_var_ty(db, model_pipeline(db, *file, pipeline)?, *decl);
+            let ty = lookup::loop_var_ty(model_pipeline(db, *file, pipeline)?, *decl);
             Some(format!("{}\n\nloop variable of pipeline `{pipeline}`", code(&format!("for {name}: {ty}"))))
         }
         Symbol::BuiltinType(name) => Some(describe_builtin_type(name)),
@@ -384,7 +384,7 @@ fn describe_output(db: &dyn Db, file: SourceFile, owner: &str, name: &str) -> Op
     }
     let pipeline = model_pipeline(db, file, owner)?;
     let output = pipeline.outputs.iter().find(|o| o.name == name)?;
-    let ty = lookup::pipeline_output_ty(db, pipeline, output);
+    let ty = output.ty.clone();
     let line = format!("output {name}: {ty}");
     Some(with_doc(format!("{}\n\noutput of pipeline `{owner}`", code(&line)), output.doc.clone()))
 }

@@ -40,7 +40,7 @@ pub fn inlay_hints(ctx: &Ctx<'_>, range: Span) -> Vec<InlayHint> {
             }
             let Some(callee) = lookup::callee_item(db, &task.callee) else { continue };
             // `train: {model: Model, …}` after the task's name.
-            let outputs = callee.outputs(db);
+            let outputs = callee.outputs();
             if !outputs.is_empty() {
                 let label = format!(": {{{}}}", outputs_text(&outputs));
                 out.push(hint(ctx, task.name_span.end as usize, label, InlayHintKind::TYPE, false));
@@ -68,7 +68,7 @@ pub fn inlay_hints(ctx: &Ctx<'_>, range: Span) -> Vec<InlayHint> {
             if !range.contains(l.var_span.start as usize) {
                 continue;
             }
-            let ty = lookup::loop_var_ty(db, p, l.var_span);
+            let ty = lookup::loop_var_ty(p, l.var_span);
             if ty != Ty::Unknown {
                 out.push(hint(ctx, l.var_span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
             }
@@ -77,7 +77,7 @@ pub fn inlay_hints(ctx: &Ctx<'_>, range: Span) -> Vec<InlayHint> {
             if o.declared.is_some() || !range.contains(o.name_span.start as usize) {
                 continue;
             }
-            let ty = lookup::pipeline_output_ty(db, p, o);
+            let ty = o.ty.clone();
             if ty != Ty::Unknown {
                 out.push(hint(ctx, o.name_span.end as usize, format!(": {ty}"), InlayHintKind::TYPE, false));
             }
