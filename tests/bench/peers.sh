@@ -21,7 +21,9 @@
 # Environment: KFP_VENV (default ~/.cache/kfl-kfp-venv, shared with kfp-sdk-compare.sh), HERA_VENV
 # (default ~/.cache/kfl-hera-venv), KFLC (a kflc binary to use instead of building the release one),
 # TASKS (default 1000), SHAPE (default segments), KFLC_RUNS (default 11), PEER_RUNS (default 3),
-# CHECK_SIZES (default "1000 10000"), IN_PROCESS (default 0).
+# CHECK_SIZES (default "1000 10000"), IN_PROCESS (default 0), INSTRUCTIONS (default 0; 1 adds the
+# instructions each kflc command executes, counted by valgrind's callgrind: a figure that, unlike wall
+# time, does not move with the load of a shared machine).
 set -euo pipefail
 shopt -s inherit_errexit
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -165,6 +167,20 @@ for n in $check_sizes; do
     echo "check $n-task $shape: kflc ${check_ms[$n]} ms, ${f}× the $first-task check (goal ≤ 10×) $(at_most "$f" 10)"
   fi
 done
+
+if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
+  echo
+  echo "instructions per kflc process (callgrind):"
+  count() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$kflc" "$@" 2>&1 >/dev/null |
+      awk '/refs:/ { gsub(",", "", $NF); printf "%.1f M\n", $NF / 1e6 }'
+  }
+  echo "  build --target kfp, $tasks tasks: $(count build "$base.kfl" --target kfp -o "$work/count.yaml")"
+  echo "  build --target argo, $tasks tasks: $(count build "$base.kfl" --target argo -o "$work/count.yaml")"
+  for n in $check_sizes; do
+    echo "  check, $n tasks: $(count check "$work/check_$n.kfl")"
+  done
+fi
 
 if [[ ${IN_PROCESS:-0} == 1 ]]; then
   echo
