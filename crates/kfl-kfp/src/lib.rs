@@ -206,14 +206,20 @@ fn pipeline_name(dag: &Dag) -> String {
 /// The pipeline as KFP's YAML: a comment header, the PipelineSpec, and the PlatformSpec as a
 /// second document if there is one ([`kfl_yaml`]).
 pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
+    to_yaml_with_spec(dag, options).0
+}
+
+/// [`to_yaml`], and the documents it was written from ([`pipeline_spec`]), for a caller that wants
+/// them or wants to decide when they are freed (a command that is about to exit need not).
+pub fn to_yaml_with_spec(dag: &Dag, options: &KfpOptions) -> (String, (Json, Option<Json>)) {
     let (spec, platform) = pipeline_spec(dag, options);
     let mut out = header(dag);
     kfl_yaml::write_document(&mut out, &spec);
-    if let Some(platform) = platform {
+    if let Some(platform) = &platform {
         out.push_str("---\n");
-        kfl_yaml::write_document(&mut out, &platform);
+        kfl_yaml::write_document(&mut out, platform);
     }
-    out
+    (out, (spec, platform))
 }
 
 /// A comment like kfp's `# PIPELINE DEFINITION` header: what the pipeline takes and gives.

@@ -11,6 +11,12 @@
 //!   written through, so the file it points to is replaced and the link stays.
 
 use kfl_project as load;
+
+/// mimalloc instead of the system allocator: parsing, checking and emitting make millions of small
+/// allocations (pest's token queues, the tree, the JSON documents), and glibc's malloc and free were
+/// about a seventh of `kflc build`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod render;
 
 use std::io::{IsTerminal, Write};
