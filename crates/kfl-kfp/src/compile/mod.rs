@@ -12,14 +12,19 @@
 //! (becoming a list when the scope is a loop: that is fan-in), then down through the inputs of
 //! every scope it enters. [`Compiler::resolve`] does both, adding the declarations on the way.
 
+mod cel;
+mod passthrough;
+
+use cel::field_selector;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kfl_dag::{Condition, Dag, GroupKind, IoType, LoopItems, Operand, ParamType, Source, Task, Trigger, Value};
+use kfl_dag::{Dag, GroupKind, IoType, LoopItems, ParamType, Source, Task, Trigger, Value};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use serde_json::{json, Map, Value as Json};
 
-use crate::executor::{executor_spec, kubernetes_config, passthrough_executor, PASSTHROUGH_VALUE};
+use crate::executor::{executor_spec, kubernetes_config, PASSTHROUGH_VALUE};
 use crate::types::{value_type, ChannelType};
 use crate::KfpOptions;
 
@@ -592,61 +597,6 @@ impl<'a> Compiler<'a> {
         outputs
     }
 
-    /// A `kfl-passthrough` task in the DAG of `scope` that copies `arg` into its output `value`,
-    /// named `name` unless a task has that name.
-    fn passthrough_task(&mut self, scope: usize, name: &str, ty: ParamType, arg: &Arg) -> String {
-        let component = self.passthrough_component(ty);
-        let base = k8s_like(name).unwrap_or_else(|| "kfl-passthrough".to_string());
-        let key = kfl_dag::unique_name(&base, &mut self.used_keys);
-        let mut spec = Map::new();
-        let parameters = [(PASSTHROUGH_VALUE.to_string(), parameter_input(arg))].into_iter().collect();
-        insert_inputs(&mut spec, parameters, Map::new());
-        spec.insert("componentRef".into(), json!({ "name": format!("comp-{component}") }));
-        spec.insert("taskInfo".into(), json!({ "name": key }));
-        spec.insert("cachingOptions".into(), json!({ "enableCache": true }));
-        self.scopes[scope].tasks.insert(key.clone(), spec);
-        key
-    }
-
-    /// The `kfl-passthrough` component of values of type `ty`, named after it
-    /// (`kfl-passthrough-int`, …, or the next free name if a user component has it). They all run
-    /// one executor, `exec-kfl-passthrough`: only their declared types differ.
-    fn passthrough_component(&mut self, ty: ParamType) -> String {
-        if let Some((_, name)) = self.passthrough_components.iter().find(|(t, _)| *t == ty) {
-            return name.clone();
-        }
-        if self.passthrough_executor.is_none() {
-            self.passthrough_executor = Some(kfl_dag::unique_name("kfl-passthrough", &mut self.used_components));
-        }
-        let type_name = match ty {
-            ParamType::String => "string",
-            ParamType::Int => "int",
-            ParamType::Float => "float",
-            ParamType::Bool => "bool",
-            ParamType::List => "list",
-            ParamType::Map => "map",
-        };
-        let name = kfl_dag::unique_name(&format!("kfl-passthrough-{type_name}"), &mut self.used_components);
-        self.passthrough_components.push((ty, name.clone()));
-        name
-    }
-
-    /// The `kfl-passthrough` components and their one executor.
-    fn passthrough_definitions(&self, components: &mut Map<String, Json>, executors: &mut Map<String, Json>) {
-        let Some(executor) = &self.passthrough_executor else { return };
-        executors.insert(format!("exec-{executor}"), passthrough_executor());
-        for (ty, name) in &self.passthrough_components {
-            let definition = Json::Object(ChannelType::Param(*ty).definition());
-            let io = json!({ "parameters": { PASSTHROUGH_VALUE: definition } });
-            let spec = json!({
-                "executorLabel": format!("exec-{executor}"),
-                "inputDefinitions": io,
-                "outputDefinitions": io,
-            });
-            components.insert(format!("comp-{name}"), spec);
-        }
-    }
-
     /// A sub-DAG's outputs: every one is a task's output surfaced by [`Compiler::resolve`] for a
     /// reader outside. A called pipeline's output that is its parameter or a constant is inlined by
     /// lowering: its readers read the caller's value itself, so the sub-DAG need not declare it.
@@ -885,67 +835,6 @@ impl<'a> Compiler<'a> {
         let task_components = task_variant.into_iter().map(|(node, c, i)| (node, names[c][i].clone())).collect();
         Executors { task_components, components, executors, kubernetes }
     }
-
-    /// The CEL expression of a condition, over the inputs of the condition's sub-DAG.
-    fn cel(&mut self, condition: &Condition, scope: usize) -> String {
-        match condition {
-            Condition::Is(operand) => {
-                let (text, _) = self.cel_operand(operand, scope, false);
-                format!("{text} == true")
-            }
-            Condition::Compare(op, a, b) => {
-                let ints = self.operand_type(a) == Some(ParamType::Int) && self.operand_type(b) == Some(ParamType::Int);
-                let (a, _) = self.cel_operand(a, scope, ints);
-                let (b, _) = self.cel_operand(b, scope, ints);
-                format!("{a} {} {b}", op.symbol())
-            }
-            Condition::And(a, b) => format!("{} && {}", self.cel_nested(a, scope), self.cel_nested(b, scope)),
-            Condition::Or(a, b) => format!("{} || {}", self.cel_nested(a, scope), self.cel_nested(b, scope)),
-            Condition::Not(a) => format!("!({})", self.cel(a, scope)),
-        }
-    }
-
-    fn cel_nested(&mut self, condition: &Condition, scope: usize) -> String {
-        let text = self.cel(condition, scope);
-        match condition {
-            Condition::And(..) | Condition::Or(..) => format!("({text})"),
-            _ => text,
-        }
-    }
-
-    fn operand_type(&self, operand: &Operand) -> Option<ParamType> {
-        let ty = match operand {
-            Operand::Value(v) => return Some(value_type(v)),
-            Operand::Param(p) => self.origin(&Source::Param(p.clone()))?.ty,
-            Operand::Output { task, output } => self.output_type(*task, output),
-            Operand::LoopItem { group, field: None } => self.loop_item_type(*group),
-            Operand::LoopItem { group, field: Some(f) } => self.loop_field_type(*group, f),
-        };
-        match ty {
-            ChannelType::Param(p) => Some(p),
-            ChannelType::Artifact { .. } => None,
-        }
-    }
-
-    /// An operand in CEL. KFP passes numbers as doubles: `int(…)` makes integer comparisons exact,
-    /// as kfp's compiler does; an integer literal compared with a double is written as a double.
-    fn cel_operand(&mut self, operand: &Operand, scope: usize, ints: bool) -> (String, Option<ParamType>) {
-        let source = match operand {
-            Operand::Value(v) => return (cel_literal(v, ints), Some(value_type(v))),
-            Operand::Param(p) => Source::Param(p.clone()),
-            Operand::Output { task, output } => Source::Output { task: *task, output: output.clone() },
-            Operand::LoopItem { group, field } => Source::LoopItem { group: *group, field: field.clone() },
-        };
-        let ty = self.operand_type(operand);
-        match self.resolve(&source, scope).map(|a| a.expr) {
-            Some(Expr::ComponentInput(name)) => {
-                let text = format!("inputs.parameter_values['{name}']");
-                (if ints { format!("int({text})") } else { text }, ty)
-            }
-            Some(Expr::Constant(value)) => (value.to_string(), ty),
-            _ => ("null".to_string(), ty),
-        }
-    }
 }
 
 impl Scope {
@@ -962,22 +851,6 @@ impl Scope {
             task_fields: Map::new(),
         }
     }
-}
-
-fn cel_literal(value: &Value, ints: bool) -> String {
-    match value {
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Int(i) if ints => i.to_string(),
-        // A double, so that it compares with the doubles KFP passes.
-        Value::Int(i) => format!("{i}.0"),
-        Value::Float(_) => value.to_json().to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::List(_) | Value::Map(_) => value.to_json().to_string(),
-    }
-}
-
-fn field_selector(field: &str) -> String {
-    format!("parseJson(string_value)[\"{field}\"]")
 }
 
 fn parameter_input(arg: &Arg) -> Json {
