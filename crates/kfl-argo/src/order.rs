@@ -8,7 +8,7 @@ use petgraph::graph::NodeIndex;
 
 use crate::emit::Emitter;
 use crate::scopes::{Member, Scope};
-use crate::text::{expr_str, float_literal, value_type};
+use crate::text::{expr_str, float_literal};
 use crate::values::{Local, Val};
 use crate::ArgoError;
 
@@ -126,7 +126,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn operand_type(&self, operand: &Operand) -> Option<ParamType> {
         let dag = self.dag;
         match operand {
-            Operand::Value(v) => Some(value_type(v)),
+            Operand::Value(v) => Some(ParamType::of(v)),
             Operand::Param(p) => dag.params.iter().find(|x| x.name == *p).and_then(|x| match x.ty {
                 IoType::Parameter(t) => Some(t),
                 _ => None,
@@ -143,9 +143,9 @@ impl<'a> Emitter<'a> {
                 GroupKind::Loop { items: LoopItems::Values(values), .. } => {
                     let first = values.first()?;
                     match field {
-                        None => Some(value_type(first)),
+                        None => Some(ParamType::of(first)),
                         Some(f) => match first {
-                            Value::Map(entries) => entries.iter().find(|(k, _)| k == f).map(|(_, v)| value_type(v)),
+                            Value::Map(entries) => entries.iter().find(|(k, _)| k == f).map(|(_, v)| ParamType::of(v)),
                             _ => None,
                         },
                     }

@@ -1,7 +1,7 @@
 //! How values are written into the Workflow's strings: JSON objects, `{{inputs.parameters.…}}`
 //! tags, `expr` literals, and the refusal of literals Argo would read as a template.
 
-use kfl_dag::{ParamType, Value};
+use kfl_dag::Value;
 use serde_json::Value as Json;
 
 use crate::ArgoError;
@@ -13,17 +13,6 @@ pub(crate) fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
 
 pub(crate) fn input_tag(name: &str) -> String {
     format!("{{{{inputs.parameters.{name}}}}}")
-}
-
-pub(crate) fn value_type(v: &Value) -> ParamType {
-    match v {
-        Value::String(_) => ParamType::String,
-        Value::Int(_) => ParamType::Int,
-        Value::Float(_) => ParamType::Float,
-        Value::Bool(_) => ParamType::Bool,
-        Value::List(_) => ParamType::List,
-        Value::Map(_) => ParamType::Map,
-    }
 }
 
 /// A string as an `expr` string literal. Braces are escaped so that no `}}` ends the tag early.

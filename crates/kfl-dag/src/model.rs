@@ -17,6 +17,20 @@ pub enum ParamType {
     Map,
 }
 
+impl ParamType {
+    /// How a constant is passed: its parameter type.
+    pub fn of(value: &Value) -> ParamType {
+        match value {
+            Value::String(_) => ParamType::String,
+            Value::Int(_) => ParamType::Int,
+            Value::Float(_) => ParamType::Float,
+            Value::Bool(_) => ParamType::Bool,
+            Value::List(_) => ParamType::List,
+            Value::Map(_) => ParamType::Map,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum IoType {
     Parameter(ParamType),

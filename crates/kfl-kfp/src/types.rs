@@ -1,6 +1,6 @@
 //! KFL types as KFP types: `parameterType` enums, artifact schema titles and Python annotations.
 
-use kfl_dag::{IoType, ParamType, Value};
+use kfl_dag::{IoType, ParamType};
 use serde_json::{json, Map, Value as Json};
 
 /// The type of a value that crosses a DAG boundary: a parameter or an artifact (or a list of them).
@@ -70,18 +70,6 @@ pub(crate) fn builtin_artifact(builtin: &str) -> &str {
 
 pub(crate) fn artifact_type(builtin: &str) -> Json {
     json!({ "schemaTitle": format!("system.{}", builtin_artifact(builtin)), "schemaVersion": "0.0.1" })
-}
-
-/// The parameter type of a constant.
-pub(crate) fn value_type(value: &Value) -> ParamType {
-    match value {
-        Value::String(_) => ParamType::String,
-        Value::Int(_) => ParamType::Int,
-        Value::Float(_) => ParamType::Float,
-        Value::Bool(_) => ParamType::Bool,
-        Value::List(_) => ParamType::List,
-        Value::Map(_) => ParamType::Map,
-    }
 }
 
 /// The annotation of a lightweight Python component's parameter, as kfp's executor reads it.

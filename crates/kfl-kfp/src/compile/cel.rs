@@ -4,7 +4,7 @@
 use kfl_dag::{Condition, Operand, ParamType, Source, Value};
 
 use super::{Compiler, Expr};
-use crate::types::{value_type, ChannelType};
+use crate::types::ChannelType;
 
 impl Compiler<'_> {
     /// The CEL expression of a condition, over the inputs of the condition's sub-DAG.
@@ -36,7 +36,7 @@ impl Compiler<'_> {
 
     pub(super) fn operand_type(&self, operand: &Operand) -> Option<ParamType> {
         let ty = match operand {
-            Operand::Value(v) => return Some(value_type(v)),
+            Operand::Value(v) => return Some(ParamType::of(v)),
             Operand::Param(p) => self.origin(&Source::Param(p.clone()))?.ty,
             Operand::Output { task, output } => self.output_type(*task, output),
             Operand::LoopItem { group, field: None } => self.loop_item_type(*group),
@@ -52,7 +52,7 @@ impl Compiler<'_> {
     /// as kfp's compiler does; an integer literal compared with a double is written as a double.
     pub(super) fn cel_operand(&mut self, operand: &Operand, scope: usize, ints: bool) -> (String, Option<ParamType>) {
         let source = match operand {
-            Operand::Value(v) => return (cel_literal(v, ints), Some(value_type(v))),
+            Operand::Value(v) => return (cel_literal(v, ints), Some(ParamType::of(v))),
             Operand::Param(p) => Source::Param(p.clone()),
             Operand::Output { task, output } => Source::Output { task: *task, output: output.clone() },
             Operand::LoopItem { group, field } => Source::LoopItem { group: *group, field: field.clone() },

@@ -25,7 +25,7 @@ use petgraph::visit::EdgeRef;
 use serde_json::{json, Map, Value as Json};
 
 use crate::executor::{executor_spec, kubernetes_config, PASSTHROUGH_VALUE};
-use crate::types::{value_type, ChannelType};
+use crate::types::ChannelType;
 use crate::KfpOptions;
 
 /// A value as it can be named inside one DAG.
@@ -280,7 +280,7 @@ impl<'a> Compiler<'a> {
         if let GroupKind::Loop { items: LoopItems::Values(values), .. } = &self.dag.groups[group].kind {
             if let Some(first) = values.first() {
                 let mixed_numbers = values.iter().any(|v| matches!(v, Value::Float(_)));
-                return ChannelType::Param(match value_type(first) {
+                return ChannelType::Param(match ParamType::of(first) {
                     ParamType::Int if mixed_numbers => ParamType::Float,
                     ty => ty,
                 });
@@ -308,7 +308,7 @@ impl<'a> Compiler<'a> {
         if let GroupKind::Loop { items: LoopItems::Values(values), .. } = &self.dag.groups[group].kind {
             if let Some(Value::Map(entries)) = values.first() {
                 if let Some((_, v)) = entries.iter().find(|(k, _)| k == field) {
-                    return ChannelType::Param(value_type(v));
+                    return ChannelType::Param(ParamType::of(v));
                 }
             }
         }
@@ -392,7 +392,7 @@ impl<'a> Compiler<'a> {
             return Some(Arg {
                 expr: Expr::Constant(v.to_json()),
                 selector: None,
-                ty: ChannelType::Param(value_type(v)),
+                ty: ChannelType::Param(ParamType::of(v)),
             });
         }
         let origin = self.origin(source)?;
