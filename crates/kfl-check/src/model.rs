@@ -470,6 +470,9 @@ struct Builder<'db> {
     tasks: HashMap<String, (SourceFile, String, Vec<Span>)>,
     /// How many calls of pipelines deep this builder types (see [`MAX_CALL_DEPTH`]).
     depth: usize,
+    /// The output types of tasks found so far, by task and output: a called pipeline's output is
+    /// typed once however often it is read.
+    element_types: std::cell::RefCell<HashMap<(String, String), ModelTy>>,
 }
 
 impl<'db> Builder<'db> {
@@ -509,14 +512,31 @@ impl<'db> Builder<'db> {
         let mut tasks = HashMap::new();
         gather(db, file, &ast.body, &mut Vec::new(), &mut tasks);
         let params = ast.params.iter().map(|p| (p.name.text.clone(), resolve(db, file, &p.ty))).collect();
-        Builder { db, file, path, params, loops: Vec::new(), tasks, depth }
+        Builder { db, file, path, params, loops: Vec::new(), tasks, depth, element_types: Default::default() }
     }
 
     /// The type of output `output` of task `task`, read here: the callee's output type, a list of it
     /// per loop around the task that is not around the reader.
     fn output_ty(&self, task: &str, output: &str) -> ModelTy {
-        let Some((owner, callee, around)) = self.tasks.get(task) else { return ModelTy::Unknown };
-        let element = match lookup(self.db, *owner, callee) {
+        let Some((_, _, around)) = self.tasks.get(task) else { return ModelTy::Unknown };
+        let key = (task.to_string(), output.to_string());
+        let cached = self.element_types.borrow().get(&key).cloned();
+        let element = match cached {
+            Some(ty) => ty,
+            None => {
+                let ty = self.element_ty(task, output);
+                self.element_types.borrow_mut().insert(key, ty.clone());
+                ty
+            }
+        };
+        let here: Vec<Span> = self.loops.iter().map(|(_, span, _)| *span).collect();
+        around.iter().filter(|decl| !here.contains(decl)).fold(element, |ty, _| ty.list_of())
+    }
+
+    /// The type the callee of `task` declares (or, for a pipeline, gives) its output `output`.
+    fn element_ty(&self, task: &str, output: &str) -> ModelTy {
+        let Some((owner, callee, _)) = self.tasks.get(task) else { return ModelTy::Unknown };
+        match lookup(self.db, *owner, callee) {
             Found::One(_, Export::Component(sig)) => match sig.output(output) {
                 Some(out) => model_ty(self.db, &items::output_ty(self.db, *owner, out)),
                 None => ModelTy::Unknown,
@@ -529,7 +549,6 @@ impl<'db> Builder<'db> {
                 });
                 match called {
                     Some(p) => {
-                        let builder = Builder::new(self.db, *owner, owner.path(self.db).clone(), p, self.depth + 1);
                         let value = p.body.iter().find_map(|s| match &s.kind {
                             ast::StmtKind::Output(o) if o.name.text == output => Some(o),
                             _ => None,
@@ -537,7 +556,11 @@ impl<'db> Builder<'db> {
                         match value {
                             Some(o) => match &o.ty {
                                 Some(t) => resolve(self.db, *owner, t),
-                                None => builder.expr(&o.value).ty,
+                                None => {
+                                    Builder::new(self.db, *owner, owner.path(self.db).clone(), p, self.depth + 1)
+                                        .expr(&o.value)
+                                        .ty
+                                }
                             },
                             None => ModelTy::Unknown,
                         }
@@ -546,9 +569,7 @@ impl<'db> Builder<'db> {
                 }
             }
             _ => ModelTy::Unknown,
-        };
-        let here: Vec<Span> = self.loops.iter().map(|(_, span, _)| *span).collect();
-        around.iter().filter(|decl| !here.contains(decl)).fold(element, |ty, _| ty.list_of())
+        }
     }
 
     /// The type of the item of the innermost loop over `var`, or of its field.
