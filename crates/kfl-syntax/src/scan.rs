@@ -21,8 +21,67 @@ pub struct Scan {
     pub unterminated: Vec<Span>,
     /// Byte offsets where items start: an item keyword, or the first of the doc comments before it.
     pub item_starts: Vec<usize>,
-    /// Where brackets (or a run of `not`s) first nest deeper than [`crate::MAX_NESTING`].
+    /// Where brackets (or a run of `not`s) first nest deeper than [`crate::MAX_NESTING`]. Each
+    /// `else if` of a chain counts as a level too: the tree nests it in the `if` before it.
     pub too_deep: Option<usize>,
+}
+
+/// The nesting the tree will have: brackets, plus the `else if`s of the chains still open at each
+/// bracket depth.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    /// `else if`s of the current chain at each depth.
+    chains: Vec<usize>,
+    chained: usize,
+    /// The last significant token was the word `else`.
+    after_else: bool,
+    /// The last significant token was a `}` (which may be followed by `else`).
+    after_close: bool,
+}
+
+impl Nesting {
+    fn level(&self) -> usize {
+        self.depth + self.chained
+    }
+
+    /// Called for every token but blanks and comments; returns the nesting level after it.
+    fn token(&mut self, word: Option<&str>, byte: u8) -> usize {
+        if self.after_close && word != Some("else") {
+            self.end_chain(self.depth);
+        }
+        if word == Some("if") && self.after_else {
+            if self.chains.len() <= self.depth {
+                self.chains.resize(self.depth + 1, 0);
+            }
+            self.chains[self.depth] += 1;
+            self.chained += 1;
+        }
+        self.after_else = word == Some("else");
+        self.after_close = false;
+        if word.is_none() {
+            match byte {
+                b'(' | b'[' | b'{' => {
+                    self.depth += 1;
+                    self.end_chain(self.depth);
+                }
+                b')' | b']' | b'}' => {
+                    self.end_chain(self.depth);
+                    self.depth = self.depth.saturating_sub(1);
+                    self.after_close = byte == b'}';
+                }
+                _ => {}
+            }
+        }
+        self.level()
+    }
+
+    fn end_chain(&mut self, depth: usize) {
+        if let Some(n) = self.chains.get_mut(depth) {
+            self.chained -= *n;
+            *n = 0;
+        }
+    }
 }
 
 const ITEM_KEYWORDS: [&str; 4] = ["import", "artifact", "component", "pipeline"];
@@ -36,13 +95,19 @@ pub fn scan(text: &str) -> Scan {
     let mut out = Scan::default();
     // Start of the run of doc comments that directly precedes the current position, if any.
     let mut doc_run_start: Option<usize> = None;
-    let mut depth: usize = 0;
+    let mut nesting = Nesting::default();
     let mut nots: usize = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii_whitespace() {
             i += 1;
+            continue;
+        }
+        // A byte order mark is a blank to the grammar (`WHITESPACE`): it does not part doc
+        // comments from their item.
+        if text[i..].starts_with('\u{FEFF}') {
+            i += '\u{FEFF}'.len_utf8();
             continue;
         }
         if text[i..].starts_with("//") {
@@ -61,6 +126,7 @@ pub fn scan(text: &str) -> Scan {
         }
         if text[i..].starts_with("\"\"\"") {
             doc_run_start = None;
+            nesting.token(None, b'"');
             match text[i + 3..].find("\"\"\"") {
                 Some(n) => i = i + 3 + n + 3,
                 None => {
@@ -72,6 +138,7 @@ pub fn scan(text: &str) -> Scan {
         }
         if b == b'"' {
             doc_run_start = None;
+            nesting.token(None, b'"');
             let start = i;
             i += 1;
             loop {
@@ -97,7 +164,8 @@ pub fn scan(text: &str) -> Scan {
             }
             let word = &text[start..i];
             nots = if word == "not" { nots + 1 } else { 0 };
-            if nots > crate::MAX_NESTING && out.too_deep.is_none() {
+            let level = nesting.token(Some(word), 0);
+            if (nots > crate::MAX_NESTING || level > crate::MAX_NESTING) && out.too_deep.is_none() {
                 out.too_deep = Some(start);
             }
             let after_digit = start > 0 && bytes[start - 1].is_ascii_digit();
@@ -108,15 +176,8 @@ pub fn scan(text: &str) -> Scan {
             continue;
         }
         doc_run_start = None;
-        match b {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > crate::MAX_NESTING && out.too_deep.is_none() {
-                    out.too_deep = Some(i);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        if nesting.token(None, b) > crate::MAX_NESTING && out.too_deep.is_none() {
+            out.too_deep = Some(i);
         }
         if !b.is_ascii_whitespace() && b != b'(' {
             nots = 0;
@@ -151,6 +212,19 @@ mod tests {
 
     fn scan_triple() -> Scan {
         scan("component x { python \"\"\"\nprint(1)\n }")
+    }
+
+    #[test]
+    fn an_else_if_chain_nests_like_brackets() {
+        let chain = |n: usize| format!("pipeline p() {{ if a {{ }}{} }}", " else if a { }".repeat(n));
+        assert!(scan(&chain(crate::MAX_NESTING - 2)).too_deep.is_none());
+        assert!(scan(&chain(crate::MAX_NESTING)).too_deep.is_some());
+        // Chains that end do not add up: many short chains in a row are fine.
+        let many = format!("pipeline p() {{ {} }}", "if a { } else if a { } else { }\nx = f()\n".repeat(500));
+        assert!(scan(&many).too_deep.is_none());
+        // A chain inside a block ends with the block.
+        let nested = format!("pipeline p() {{ {} }}", "for x in xs { if a { } else if a { } }\n".repeat(500));
+        assert!(scan(&nested).too_deep.is_none());
     }
 
     #[test]
