@@ -56,7 +56,7 @@ pub fn parse_whole(text: &str) -> Parse {
     if let Some(at) = scan.too_deep {
         return parse_with_deep_nesting(text, scan, at);
     }
-    let comment_starts_by_end = scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
+    let comment_starts_by_end = parser::comment_starts_by_end(&scan.comments);
     let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
     let mut file = ast::File::default();
     let mut broken_items = Vec::new();
@@ -106,7 +106,7 @@ fn parse_with_deep_nesting(text: &str, scan: scan::Scan, at: usize) -> Parse {
     parse.errors.push(
         Diagnostic::new(Code::SyntaxError, token_span(text, at), format!("nested more than {MAX_NESTING} levels deep"))
             .label("too deeply nested")
-            .help("flatten the expression, or split the work into several tasks"),
+            .help("flatten the expression, or split the work into several tasks (each `else if` of a chain counts as a level: a long chain can be separate `if`s)"),
     );
     kfl_diagnostics::sort(&mut parse.errors);
     // Comments come from the real text (the masked item's comments are gone from `masked`).
@@ -138,6 +138,9 @@ pub(crate) fn leading_text_error(text: &str, scan: &scan::Scan) -> Option<Diagno
         return None;
     }
     let at = first_non_trivia(text, 0, first, scan);
+    if scan.comments.iter().any(|c| c.span.start as usize == at && c.is_doc) {
+        return Some(stray_text(text, at, scan));
+    }
     Some(
         Diagnostic::new(
             Code::SyntaxError,
@@ -260,8 +263,9 @@ fn first_non_trivia(text: &str, start: usize, end: usize, scan: &scan::Scan) -> 
             i += '\u{FEFF}'.len_utf8();
             continue;
         }
+        // A plain comment is a blank; a doc comment is not (it must stand before something).
         for c in &scan.comments {
-            if c.span.start as usize == i {
+            if c.span.start as usize == i && !c.is_doc {
                 i = c.span.end as usize;
                 continue 'outer;
             }

@@ -67,15 +67,28 @@ pub(crate) fn parse_item(text: &str) -> Result<Vec<P<'_>>, pest::error::Error<Ru
     Ok(pairs.next().map(|p| p.into_inner().collect()).unwrap_or_default())
 }
 
+/// What a span does not end in: blanks (pest's and Unicode's).
+pub(crate) fn trim_blank_end(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+}
+
+/// Where each comment starts, by where its text ends without trailing blanks (the key
+/// [`Builder::span`] looks up).
+pub(crate) fn comment_starts_by_end(comments: &[crate::Comment]) -> std::collections::HashMap<usize, usize> {
+    comments.iter().map(|c| (c.span.start as usize + trim_blank_end(&c.text).len(), c.span.start as usize)).collect()
+}
+
 impl Builder<'_> {
+    /// The span of a pair without the blanks and comments pest's span may end in. A doc comment
+    /// is a pair of its own: its span is its text (without trailing blanks), not cut by itself.
     fn span(&self, pair: &P) -> Span {
         let s = pair.as_span();
         let start = s.start() + self.offset;
         let mut end = s.end() + self.offset;
         loop {
-            let trimmed = start + self.text[start..end].trim_end().len();
+            let trimmed = start + trim_blank_end(&self.text[start..end]).len();
             match self.comment_starts_by_end.get(&trimmed) {
-                Some(&comment_start) if comment_start >= start => end = comment_start,
+                Some(&comment_start) if comment_start > start => end = comment_start,
                 _ => {
                     end = trimmed;
                     break;

@@ -144,3 +144,33 @@ fn never_panics_on_odd_input() {
         let _ = parse(text);
     }
 }
+
+#[test]
+fn a_doc_comment_that_documents_nothing_is_an_error() {
+    for text in ["/// lonely\n", "// plain\n/// lonely", "artifact A\n/// trailing\n"] {
+        let p = parse(text);
+        assert_eq!(p.errors.len(), 1, "{text:?}: {:?}", p.errors);
+        assert_eq!(p.errors[0].message, "a doc comment must stand before what it documents", "{text:?}");
+        assert_eq!(p.errors[0].code, kfl_diagnostics::Code::SyntaxError);
+        assert_eq!(kfl_syntax::parse_whole(text).errors, p.errors, "{text:?}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_a_blank_between_a_doc_comment_and_its_item() {
+    let text = "artifact S\n/// a\n\u{FEFF}artifact T\n";
+    let p = parse(text);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p, kfl_syntax::parse_whole(text));
+    let Item::Artifact(t) = &p.file.items[1] else { panic!("{:?}", p.file.items) };
+    assert_eq!(t.doc.lines, vec!["a".to_string()]);
+}
+
+#[test]
+fn a_doc_comment_spans_its_text() {
+    let text = "/// one\n/// two  \ncomponent c {\n  /// three\n  input a: Int\n}\n";
+    let p = parse(text);
+    let Item::Component(c) = &p.file.items[0] else { panic!() };
+    assert_eq!(c.doc.span.map(|s| &text[s.range()]), Some("/// one\n/// two"));
+    assert_eq!(c.members[0].doc.span.map(|s| &text[s.range()]), Some("/// three"));
+}
