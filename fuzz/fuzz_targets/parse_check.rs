@@ -5,6 +5,8 @@
 //! gets `import "lib.kfl"` as its first line, so that resolution across files is exercised too.
 //!
 //! Checked beside "no panic":
+//! - wherever the hand-written fast parser gives a chunk's tree, pest accepts that chunk and builds
+//!   the same tree;
 //! - every label of every diagnostic points inside the text of its file, on character boundaries
 //!   (a renderer slices the text there);
 //! - parsing in pieces (`kfl_syntax::parse`, what the database does) against parsing the whole text
@@ -30,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn one_file(text: &str) {
+    assert_fast_parser_agrees(text);
     assert_pieces_match_whole(text);
     let mut db = Database::default();
     let file = db.set_file("main.kfl", text.to_string());
@@ -90,6 +93,23 @@ fn assert_label_valid(db: &Database, path: &str, diagnostic: &Diagnostic, label:
         text.is_char_boundary(start) && text.is_char_boundary(end),
         "a label's span {start}..{end} cuts a character of {label_path}\n{diagnostic:#?}"
     );
+}
+
+/// Wherever the hand-written parser gives a chunk's tree, pest accepts the chunk with the same tree.
+fn assert_fast_parser_agrees(text: &str) {
+    use kfl_syntax::chunk;
+    let scan = kfl_syntax::scan::scan(text);
+    for item in chunk::chunks(text, &scan) {
+        for c in item.chunks {
+            let piece = &text[c.start..c.end];
+            if let Some(fast) = chunk::parse_chunk_fast(c.kind, piece) {
+                let pest = chunk::parse_chunk_with_pest(c.kind, piece);
+                let pest = pest.expect("pest accepts what the fast parser accepts");
+                assert!(pest.errors.is_empty(), "the fast parser accepted a chunk pest's builder reports errors in");
+                assert_eq!(fast, pest.tree, "the fast parser and pest build different trees");
+            }
+        }
+    }
 }
 
 fn assert_pieces_match_whole(text: &str) {

@@ -110,12 +110,42 @@ pub fn chunks(text: &str, scan: &scan::Scan) -> Vec<ItemChunks> {
 }
 
 /// Parses one chunk on its own. `None` when it does not parse.
+///
+/// The hand-written parser of [`crate::fast`] answers first; where it gives up, pest decides. Both
+/// give the same tree wherever the fast one answers.
 pub fn parse_chunk(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
     let scan = scan::scan(text);
     if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
         return None;
     }
-    let comment_starts_by_end = scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
+    if let Some(tree) = crate::fast::parse_chunk(kind, text) {
+        return Some(ChunkParse { tree, errors: Vec::new() });
+    }
+    parse_chunk_with_pest_after_scan(kind, text, &scan)
+}
+
+/// The fast parser alone (for the tests that hold it to pest): `None` where it gives up.
+#[doc(hidden)]
+pub fn parse_chunk_fast(kind: ChunkKind, text: &str) -> Option<ChunkTree> {
+    let scan = scan::scan(text);
+    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
+        return None;
+    }
+    crate::fast::parse_chunk(kind, text)
+}
+
+/// [`parse_chunk`] without the fast path: what pest makes of the chunk.
+#[doc(hidden)]
+pub fn parse_chunk_with_pest(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
+    let scan = scan::scan(text);
+    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
+        return None;
+    }
+    parse_chunk_with_pest_after_scan(kind, text, &scan)
+}
+
+fn parse_chunk_with_pest_after_scan(kind: ChunkKind, text: &str, scan: &scan::Scan) -> Option<ChunkParse> {
+    let comment_starts_by_end = parser::comment_starts_by_end(&scan.comments);
     let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
     let _shared = crate::DETAIL_LOCK.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let tree = match kind {
@@ -171,8 +201,7 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str) -> Op
             _ => None,
         }));
     } else {
-        let comment_starts_by_end =
-            scan.comments.iter().map(|c| (c.span.end as usize, c.span.start as usize)).collect();
+        let comment_starts_by_end = parser::comment_starts_by_end(&scan.comments);
         let mut builder = Builder { offset: 0, errors: Vec::new(), text, comment_starts_by_end };
         let _exclusive = crate::DETAIL_LOCK.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         pest::set_error_detail(true);
