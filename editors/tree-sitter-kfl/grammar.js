@@ -15,6 +15,9 @@
  * - In a pipeline, `name = call(...)` is always a task binding (pest tries it before a field), so a
  *   pipeline field's value must not start with a call: `x = f().y` is an error, as in pest.
  * - Comparisons do not chain (`a < b < c` is an error).
+ * - Comments (`//`, `////`), doc comments (`///`) and the text of a string are lexed by the scanner
+ *   too: pest allows any character in them, NUL included, and a generated lexer reads NUL as the end
+ *   of the input.
  *
  * @license Apache-2.0
  */
@@ -98,6 +101,9 @@ module.exports = grammar({
     $._triple_quote_open,
     $._triple_string_content,
     $._triple_quote_close,
+    $.comment,
+    $.doc_comment,
+    $._string_fragment,
     $._error_sentinel,
   ],
 
@@ -107,15 +113,6 @@ module.exports = grammar({
     source_file: $ => repeat(seq(repeat($.doc_comment), $._item)),
 
     _item: $ => choice($.import, $.artifact, $.component, $.pipeline),
-
-    // `///` not followed by a fourth `/`, to the end of the line.
-    doc_comment: _ => token(seq('///', optional(seq(/[^/\n]/, /[^\n]*/)))),
-
-    // `////…`, or `//` not followed by a third `/`.
-    comment: _ => token(choice(
-      seq('////', /[^\n]*/),
-      seq('//', optional(seq(/[^/\n]/, /[^\n]*/))),
-    )),
 
     // ---------------------------------------------------------------------------------------------
     // Items
@@ -293,9 +290,9 @@ module.exports = grammar({
         alias($._string_fragment, $.string_content),
         $.escape_sequence,
       )),
-      '"',
+      // Immediate: a string does not span lines, so no newline may be skipped before the quote.
+      token.immediate('"'),
     ),
-    _string_fragment: _ => token.immediate(prec(1, /[^"\\\n]+/)),
     // The escapes the parser knows (kfl-syntax reports any other as E0002).
     escape_sequence: _ => token.immediate(/\\[ntr0\\"$]/),
 

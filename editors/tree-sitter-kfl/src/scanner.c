@@ -2,12 +2,15 @@
 //
 // - Words. Keywords are reserved (as in grammar/kfl.pest: `ident = !keyword ~ …`), but the parser is
 //   generated for ABI 14, which has no reserved words, and the generated lexer would take `input`
-//   for a name wherever a keyword is not expected. So every word is lexed here: a keyword is
-//   returned only where the parser expects it (elsewhere the word is a syntax error), `python` and
-//   `sh` are keywords where a script may start and names elsewhere, and any other word is an
-//   identifier.
+//   for a name wherever a keyword is not expected. So every word is lexed here: a keyword is always
+//   a keyword (a syntax error where the parser expects none), `python` and `sh` are keywords where
+//   a script may start and names elsewhere, and any other word is an identifier.
 // - Triple-quoted strings. `"""` opens one only if a closing `"""` follows (pest backtracks to the
 //   empty string `""` otherwise), and the content runs to the first `"""`, raw.
+// - Comments, doc comments and the text of a plain string: pest allows any character in them, NUL
+//   included, and a generated lexer takes NUL for the end of the input. `///` (exactly three
+//   slashes) is a doc comment, `//` and `////` start a comment; a doc comment is returned even where
+//   the parser expects none, which is a syntax error there as in pest.
 //
 // The scanner keeps no state between tokens. It never reads past the end of the input and does
 // constant work per character, plus one look-ahead to the end of the input for an opening `"""`
@@ -43,6 +46,9 @@ enum TokenType {
   TRIPLE_QUOTE_OPEN,
   TRIPLE_STRING_CONTENT,
   TRIPLE_QUOTE_CLOSE,
+  COMMENT,
+  DOC_COMMENT,
+  STRING_FRAGMENT,
   ERROR_SENTINEL,
 };
 
@@ -137,14 +143,14 @@ static bool scan_word(TSLexer *lexer, const bool *valid_symbols) {
     lexer->advance(lexer, false);
   }
   lexer->mark_end(lexer);
+  // A word is always returned, even where the parser expects none (a syntax error then): otherwise
+  // the generated lexer would take a keyword from its start (`component` from `componentx`).
   if (length <= WORD_PREFIX) {
     word[length] = '\0';
     for (unsigned i = 0; i < KEYWORD_COUNT; i++) {
       if (strcmp(word, KEYWORDS[i]) == 0) {
-        // Reserved: a keyword or nothing.
-        enum TokenType keyword = (enum TokenType)(KW_COMPONENT + i);
-        if (!valid_symbols[keyword]) return false;
-        lexer->result_symbol = keyword;
+        // Reserved: a keyword, never a name.
+        lexer->result_symbol = (enum TokenType)(KW_COMPONENT + i);
         return true;
       }
     }
@@ -157,8 +163,41 @@ static bool scan_word(TSLexer *lexer, const bool *valid_symbols) {
       return true;
     }
   }
-  if (!valid_symbols[IDENTIFIER]) return false;
   lexer->result_symbol = IDENTIFIER;
+  return true;
+}
+
+// The rest of the line, NUL included.
+static void skip_to_end_of_line(TSLexer *lexer) {
+  while (!lexer->eof(lexer) && lexer->lookahead != '\n') lexer->advance(lexer, false);
+  lexer->mark_end(lexer);
+}
+
+// After a `/`: a comment or a doc comment, or nothing.
+static bool scan_comment(TSLexer *lexer) {
+  lexer->advance(lexer, false);
+  if (lexer->eof(lexer) || lexer->lookahead != '/') return false;
+  lexer->advance(lexer, false);
+  enum TokenType kind = COMMENT;
+  if (!lexer->eof(lexer) && lexer->lookahead == '/') {
+    lexer->advance(lexer, false);
+    kind = (!lexer->eof(lexer) && lexer->lookahead == '/') ? COMMENT : DOC_COMMENT;
+  }
+  skip_to_end_of_line(lexer);
+  lexer->result_symbol = kind;
+  return true;
+}
+
+// Text of a plain string up to a quote, a backslash or the end of the line.
+static bool scan_string_fragment(TSLexer *lexer) {
+  bool has_content = false;
+  while (!lexer->eof(lexer) && lexer->lookahead != '"' && lexer->lookahead != '\\' && lexer->lookahead != '\n') {
+    lexer->advance(lexer, false);
+    has_content = true;
+  }
+  if (!has_content) return false;
+  lexer->mark_end(lexer);
+  lexer->result_symbol = STRING_FRAGMENT;
   return true;
 }
 
@@ -170,6 +209,10 @@ bool tree_sitter_kfl_external_scanner_scan(void *payload, TSLexer *lexer, const 
   if (!error_recovery && (valid_symbols[TRIPLE_STRING_CONTENT] || valid_symbols[TRIPLE_QUOTE_CLOSE])) {
     return scan_triple_inside(lexer, valid_symbols);
   }
+  // Inside a plain string, likewise (escapes and the closing quote are the generated lexer's).
+  if (!error_recovery && valid_symbols[STRING_FRAGMENT]) {
+    return scan_string_fragment(lexer);
+  }
 
   while (!lexer->eof(lexer) && is_space(lexer->lookahead)) lexer->advance(lexer, true);
   if (lexer->eof(lexer)) return false;
@@ -179,6 +222,9 @@ bool tree_sitter_kfl_external_scanner_scan(void *payload, TSLexer *lexer, const 
   }
   if (is_word_start(lexer->lookahead)) {
     return scan_word(lexer, valid_symbols);
+  }
+  if (lexer->lookahead == '/') {
+    return scan_comment(lexer);
   }
   return false;
 }
