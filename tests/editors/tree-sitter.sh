@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Tests editors/tree-sitter-kfl, the tree-sitter grammar:
+# 1. the committed src/parser.c (and grammar.json, node-types.json, the headers) is what grammar.js
+#    generates: tree-sitter-cli 0.27.1 regenerates it in a temporary folder and the two must match;
+# 2. the corpus (test/corpus/*.txt) passes `tree-sitter test`;
+# 3. conformance with the pest grammar (crates/kfl-tree-sitter/tests/conformance.rs);
+# 4. Neovim 0.7 (Debian's, no plugins) loads the parser compiled to a shared library with
+#    vim.treesitter.require_language, highlights a real buffer with queries/highlights.scm, and gives
+#    the tokens of tests/editors/highlight-classes.kfl the captures and highlight groups that
+#    tests/editors/highlight-classes.txt lists for Neovim.
+# tree-sitter-cli is built from source once (`cargo install`, a few minutes) into
+# ~/.cache/kfl-tree-sitter-cli (KFL_TREE_SITTER_CLI_ROOT to change), which CI caches.
+# Prints `N passed, M failed` last and exits non-zero on a failure.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GRAMMAR=$ROOT/editors/tree-sitter-kfl
+CLI_VERSION=0.27.1
+CLI_ROOT=${KFL_TREE_SITTER_CLI_ROOT:-$HOME/.cache/kfl-tree-sitter-cli}
+TS=$CLI_ROOT/bin/tree-sitter
+
+passed=0
+failed=0
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+finish() {
+  echo
+  echo "$passed passed, $failed failed"
+  [[ $failed == 0 ]]
+  exit
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== tree-sitter-cli $CLI_VERSION =="
+if ! "$TS" --version 2>/dev/null | grep -qx "tree-sitter $CLI_VERSION"; then
+  echo "building tree-sitter-cli $CLI_VERSION into $CLI_ROOT (once; a few minutes)"
+  # Its own target folder, so that the workspace's build cache is not touched.
+  if ! CARGO_TARGET_DIR=$work/cli-target cargo install --locked --quiet tree-sitter-cli --version "$CLI_VERSION" --root "$CLI_ROOT"; then
+    fail "cargo install tree-sitter-cli $CLI_VERSION"
+    finish
+  fi
+fi
+"$TS" --version
+
+echo "== the committed parser is what grammar.js generates =="
+mkdir -p "$work/generate"
+cp "$GRAMMAR/grammar.js" "$GRAMMAR/tree-sitter.json" "$work/generate/"
+if (cd "$work/generate" && "$TS" generate --abi 14) >"$work/generate.log" 2>&1; then
+  stale=()
+  for file in parser.c grammar.json node-types.json tree_sitter/parser.h tree_sitter/alloc.h tree_sitter/array.h; do
+    cmp -s "$work/generate/src/$file" "$GRAMMAR/src/$file" || stale+=("src/$file")
+  done
+  if [[ ${#stale[@]} == 0 ]]; then
+    ok "src/ matches grammar.js (tree-sitter generate --abi 14)"
+  else
+    fail "out of date: ${stale[*]} (run \`tree-sitter generate --abi 14\` in editors/tree-sitter-kfl and commit)"
+    diff -u "$GRAMMAR/src/grammar.json" "$work/generate/src/grammar.json" | head -40
+  fi
+else
+  fail "tree-sitter generate"
+  cat "$work/generate.log"
+fi
+
+echo "== tree-sitter test (test/corpus) =="
+# The CLI compiles the parser into its cache folder; keep that in the temporary folder.
+if (cd "$GRAMMAR" && XDG_CACHE_HOME=$work/cache "$TS" test) >"$work/test.log" 2>&1; then
+  ok "tree-sitter test: $(grep -c '✓' "$work/test.log") corpus tests pass"
+else
+  fail "tree-sitter test"
+  sed 's/\x1b\[[0-9;]*m//g' "$work/test.log" | tail -60
+fi
+
+echo "== conformance with the pest grammar (cargo test -p kfl-tree-sitter --test conformance) =="
+if (cd "$ROOT" && cargo test --quiet -p kfl-tree-sitter --test conformance) >"$work/conformance.log" 2>&1; then
+  ok "pest and tree-sitter agree on every file, snippet and mutation"
+else
+  fail "conformance with pest"
+  tr '\0' '@' <"$work/conformance.log" | tail -60
+fi
+
+echo "== Neovim loads the parser and highlights a buffer with highlights.scm =="
+if ! command -v nvim >/dev/null; then
+  echo "installing neovim (apt)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim) >/dev/null ||
+    { fail "install neovim"; finish; }
+fi
+nvim --version | head -1
+if ! cc -shared -fPIC -O2 -std=c11 -I "$GRAMMAR/src" "$GRAMMAR/src/parser.c" "$GRAMMAR/src/scanner.c" -o "$work/kfl.so" 2>"$work/cc.log"; then
+  fail "compile parser.c and scanner.c to a shared library"
+  cat "$work/cc.log"
+  finish
+fi
+ok "parser.c and scanner.c compile to a shared library"
+# Neovim 0.7 reads queries/kfl/*.scm from the runtime path. injections.scm uses the
+# @injection.content captures of Neovim 0.9 and later, so 0.7 gets highlights.scm only.
+mkdir -p "$work/runtime/queries/kfl"
+cp "$GRAMMAR/queries/highlights.scm" "$work/runtime/queries/kfl/"
+out=$work/probe.json
+cat >"$work/probe.lua" <<'LUA'
+local out = { errors = {} }
+local ok, err = pcall(vim.treesitter.require_language, 'kfl', vim.env.KFL_PARSER)
+out.loaded = ok
+if not ok then table.insert(out.errors, tostring(err)) end
+local buf = vim.api.nvim_get_current_buf()
+local parser = vim.treesitter.get_parser(buf, 'kfl')
+local tree = parser:parse()[1]
+out.has_error = tree:root():has_error()
+local highlighter = vim.treesitter.highlighter.new(parser)
+out.active = vim.treesitter.highlighter.active[buf] ~= nil
+local hl_query = highlighter:get_query('kfl')
+local query = hl_query:query()
+out.tokens = {}
+for _, spec in ipairs(vim.fn.json_decode(vim.env.KFL_TOKENS)) do
+  local row, col, len = spec[1] - 1, spec[2] - 1, spec[3]
+  local text = vim.api.nvim_buf_get_text(buf, row, col, row, col + len, {})[1]
+  -- Neovim draws every capture; for one node, the last pattern's is drawn last and wins.
+  local capture, group
+  for id, node in query:iter_captures(tree:root(), buf, row, row + 1) do
+    local sr, sc, er, ec = node:range()
+    local name = query.captures[id]
+    if sr == row and sc == col and er == row and ec == col + len and name:sub(1, 1) ~= '_' then
+      capture = name
+      group = vim.fn.synIDattr(hl_query.hl_cache[id], 'name')
+    end
+  end
+  table.insert(out.tokens, { text = text, capture = capture or '', group = group or '' })
+end
+vim.fn.writefile({ vim.fn.json_encode(out) }, vim.env.KFL_PROBE_OUT)
+vim.cmd('qa!')
+LUA
+# The rows of the table: line, column, length, token, Neovim's capture.
+python3 - "$ROOT/tests/editors/highlight-classes.txt" >"$work/tokens.json" <<'PY'
+import json, sys
+rows = []
+for line in open(sys.argv[1]):
+    if line.startswith('#') or not line.strip():
+        continue
+    cls, pos, token, nvim, _helix, _zed = [c.strip() for c in line.split('|')]
+    l, c = pos.split(':')
+    rows.append([int(l), int(c), len(token.encode()), token, nvim, cls])
+json.dump(rows, sys.stdout)
+PY
+KFL_PARSER=$work/kfl.so KFL_TOKENS=$(cat "$work/tokens.json") KFL_PROBE_OUT=$out timeout 120 \
+  nvim --headless --clean -u NONE --cmd "set runtimepath^=$work/runtime" \
+  "$ROOT/tests/editors/highlight-classes.kfl" -c "luafile $work/probe.lua" >"$work/nvim.out" 2>&1
+status=$?
+if [[ $status != 0 || ! -s $out ]]; then
+  fail "Neovim ran the probe (exit $status)"
+  cat "$work/nvim.out"
+  finish
+fi
+while IFS= read -r line; do
+  case $line in
+    ok\ *) ok "${line#ok }" ;;
+    *) fail "${line#FAIL }" ;;
+  esac
+done < <(python3 - "$out" "$work/tokens.json" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+rows = json.load(open(sys.argv[2]))
+def check(name, cond, why=""):
+    print(f"ok {name}" if cond else f"FAIL {name}: {why}")
+check("vim.treesitter.require_language loads the parser", out["loaded"], out["errors"])
+check("the sample parses without errors in Neovim", not out["has_error"])
+check("a highlighter is active on the buffer", out["active"])
+# Neovim 0.7 draws a capture with the group kfl<Group>, linked to <Group> of its table of captures
+# (vim.treesitter.highlighter.hl_map; `a.b` falls back to `a`).
+groups = {"keyword": "Keyword", "conditional": "Conditional", "repeat": "Repeat", "type": "Type",
+          "type.builtin": "Type", "number": "Number", "string": "String", "comment": "Comment",
+          "field": "Identifier", "parameter": "Identifier", "label": "Label", "function": "Function"}
+def group(capture):
+    while capture not in groups and "." in capture:
+        capture = capture.rsplit(".", 1)[0]
+    return "kfl" + groups.get(capture, "?")
+for (line, col, _len, token, capture, cls), got in zip(rows, out["tokens"]):
+    check(f"{cls} `{token}` at {line}:{col} is @{capture}, drawn as {group(capture)}",
+          got["text"] == token and got["capture"] == capture and got["group"] == group(capture), got)
+check("every token of the table was probed", len(out["tokens"]) == len(rows) > 30, len(out["tokens"]))
+PY
+)
+
+finish
