@@ -4,7 +4,9 @@
 #    generates: tree-sitter-cli 0.27.1 regenerates it in a temporary folder and the two must match;
 # 2. the corpus (test/corpus/*.txt) passes `tree-sitter test`;
 # 3. conformance with the pest grammar (crates/kfl-tree-sitter/tests/conformance.rs);
-# 4. Neovim 0.7 (Debian's, no plugins) loads the parser compiled to a shared library with
+# 4. the Helix and Zed manifests declare the grammar, the queries and `kflc lsp` (their structure:
+#    neither editor runs here);
+# 5. Neovim 0.7 (Debian's, no plugins) loads the parser compiled to a shared library with
 #    vim.treesitter.require_language, highlights a real buffer with queries/highlights.scm, and gives
 #    the tokens of tests/editors/highlight-classes.kfl the captures and highlight groups that
 #    tests/editors/highlight-classes.txt lists for Neovim.
@@ -78,6 +80,48 @@ else
   fail "conformance with pest"
   tr '\0' '@' <"$work/conformance.log" | tail -60
 fi
+
+echo "== the Helix and Zed manifests wire the grammar, the queries and kflc lsp =="
+while IFS= read -r line; do
+  case $line in
+    ok\ *) ok "${line#ok }" ;;
+    *) fail "${line#FAIL }" ;;
+  esac
+done < <(python3 - "$ROOT" <<'PY'
+import os, sys, tomllib
+root = sys.argv[1]
+def check(name, cond, why=""):
+    print(f"ok {name}" if cond else f"FAIL {name}: {why}")
+def load(path):
+    with open(os.path.join(root, path), "rb") as f:
+        return tomllib.load(f)
+helix = load("editors/helix/languages.toml")
+lang = helix["language"][0]
+grammar = [g for g in helix.get("grammar", []) if g["name"] == "kfl"]
+check("Helix: [[grammar]] kfl with a source", len(grammar) == 1 and "source" in grammar[0], helix.get("grammar"))
+source = grammar[0]["source"] if grammar else {}
+check("Helix: the grammar source is editors/tree-sitter-kfl",
+      source.get("path", "").endswith("editors/tree-sitter-kfl") or source.get("subpath") == "editors/tree-sitter-kfl", source)
+check("Helix: the kfl language uses the kfl grammar and the kflc server",
+      lang.get("grammar", lang["name"]) == "kfl" and lang["language-servers"] == ["kflc"], lang)
+server = helix["language-server"]["kflc"]
+check("Helix: kflc is started as `kflc lsp`", server["command"] == "kflc" and server["args"] == ["lsp"], server)
+queries = os.path.join(root, "editors/helix/runtime/queries/kfl")
+check("Helix: highlights, injections, indents and textobjects queries",
+      all(os.path.isfile(os.path.join(queries, f)) for f in ["highlights.scm", "injections.scm", "indents.scm", "textobjects.scm"]))
+zed = load("editors/zed/extension.toml")
+config = load("editors/zed/languages/kfl/config.toml")
+check("Zed: extension.toml has an id, a name, a version and schema_version 1",
+      all(k in zed for k in ["id", "name", "version"]) and zed.get("schema_version") == 1, zed)
+check("Zed: the grammar kfl is editors/tree-sitter-kfl", zed["grammars"]["kfl"].get("path") == "editors/tree-sitter-kfl", zed["grammars"])
+check("Zed: the language uses the kfl grammar for *.kfl", config["grammar"] == "kfl" and config["path_suffixes"] == ["kfl"], config)
+check("Zed: the kflc language server serves the language", zed["language_servers"]["kflc"]["languages"] == [config["name"]], zed["language_servers"])
+lib = open(os.path.join(root, "editors/zed/src/lib.rs")).read()
+check("Zed: src/lib.rs starts `kflc lsp`", 'which("kflc")' in lib and '"lsp"' in lib)
+check("Zed: highlights, injections, brackets, indents and outline queries",
+      all(os.path.isfile(os.path.join(root, "editors/zed/languages/kfl", f)) for f in ["highlights.scm", "injections.scm", "brackets.scm", "indents.scm", "outline.scm"]))
+PY
+)
 
 echo "== Neovim loads the parser and highlights a buffer with highlights.scm =="
 if ! command -v nvim >/dev/null; then
