@@ -9,7 +9,8 @@
 //! - Helix's and Zed's queries must not overlap at all: no node of any example gets two captures.
 //!
 //! Every keyword of the grammar must be captured by every highlights.scm, so that a new keyword
-//! cannot be coloured in one editor and not in another.
+//! cannot be coloured in one editor and not in another. Every editor's injections.scm puts Python
+//! into `python` scripts and bash into `sh` scripts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -217,5 +218,39 @@ fn every_keyword_is_highlighted_in_every_editor() {
                 || (["python", "sh"].contains(keyword) && query.contains("(script_language)"));
             assert!(covered, "{}: the keyword `{keyword}` is not in highlights.scm", editor.name);
         }
+    }
+}
+
+#[test]
+fn scripts_are_injected_as_python_and_bash_in_every_editor() {
+    let text =
+        "component c {\n    python \"\"\"\n        print(1)\n    \"\"\"\n}\n\ncomponent d {\n    sh \"echo $x\"\n}\n";
+    let tree = parse(text);
+    for editor in &EDITORS {
+        let path = repo().join(editor.queries).join("injections.scm");
+        let query = Query::new(&kfl_tree_sitter::language(), &read(&path))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let content = query.capture_index_for_name("injection.content").expect("an @injection.content capture");
+        let mut injected = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&query, tree.root_node(), text.as_bytes());
+        while let Some(m) = matches.next() {
+            let language = query
+                .property_settings(m.pattern_index)
+                .iter()
+                .find(|p| &*p.key == "injection.language")
+                .and_then(|p| p.value.as_deref().map(str::to_string));
+            for capture in m.captures().iter().filter(|c| c.index == content) {
+                let node_text = &text[capture.node.byte_range()];
+                injected.push((language.clone().unwrap_or_default(), node_text.trim().to_string()));
+            }
+        }
+        injected.retain(|(language, _)| language != "comment");
+        assert_eq!(
+            injected,
+            [("python".to_string(), "print(1)".to_string()), ("bash".to_string(), "echo $x".to_string())],
+            "{}",
+            editor.name
+        );
     }
 }
