@@ -73,6 +73,22 @@ else
   sed 's/\x1b\[[0-9;]*m//g' "$work/test.log" | tail -60
 fi
 
+missing=$(python3 - "$GRAMMAR" <<'PY'
+import glob, json, os, re, sys
+grammar = sys.argv[1]
+types = {t["type"] for t in json.load(open(os.path.join(grammar, "src/node-types.json"))) if t["named"]}
+seen = set()
+for path in glob.glob(os.path.join(grammar, "test/corpus/*.txt")):
+    seen |= set(re.findall(r"\(([a-z_]+)", open(path).read()))
+print(" ".join(sorted(types - seen)))
+PY
+)
+if [[ -z $missing ]]; then
+  ok "the corpus has every named node type of the grammar"
+else
+  fail "node types no corpus test has: $missing"
+fi
+
 echo "== conformance with the pest grammar (cargo test -p kfl-tree-sitter --test conformance) =="
 if (cd "$ROOT" && cargo test --quiet -p kfl-tree-sitter --test conformance) >"$work/conformance.log" 2>&1; then
   ok "pest and tree-sitter agree on every file, snippet and mutation"

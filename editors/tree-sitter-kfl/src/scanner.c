@@ -12,10 +12,10 @@
 //   slashes) is a doc comment, `//` and `////` start a comment; a doc comment is returned even where
 //   the parser expects none, which is a syntax error there as in pest.
 //
-// The scanner keeps no state between tokens. It never reads past the end of the input and does
-// constant work per character, plus one look-ahead to the end of the input for an opening `"""`
-// that is never closed (after which no other `"""` follows, so that happens at most once per
-// position).
+// The scanner keeps no state between tokens and never reads past the end of the input. Each token
+// costs time linear in its length, except an opening `"""`, which looks ahead for the closing one:
+// when there is none it reads to the end of the input, but then no other `"""` follows it, so only
+// the last few openings of a file can cost that.
 
 #include "tree_sitter/parser.h"
 
