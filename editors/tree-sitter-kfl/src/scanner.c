@@ -1,4 +1,4 @@
-// The external scanner of the KFL grammar. It lexes two things the generated lexer cannot:
+// The external scanner of the KFL grammar. It lexes what the generated lexer cannot:
 //
 // - Words. Keywords are reserved (as in grammar/kfl.pest: `ident = !keyword ~ …`), but the parser is
 //   generated for ABI 14, which has no reserved words, and the generated lexer would take `input`
