@@ -3,7 +3,7 @@
 //! or MISSING nodes, and every file it rejects has at least one.
 //!
 //! The inputs: every `.kfl` file of the repository (examples, test fixtures, editor tests), every
-//! ```` ```kfl ```` snippet of the documentation, and a few thousand deterministic mutations of them
+//! ```` ```kfl ```` snippet of its Markdown files (docs/language.md, the diagnostic codes' pages, …), and a few thousand deterministic mutations of them
 //! (tokens and bytes deleted, duplicated, swapped or replaced, from a fixed seed).
 //!
 //! Principled exceptions (see [`exception`]):
@@ -21,8 +21,8 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every `.kfl` file under `dir`, skipping build output and hidden folders.
-fn kfl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file under `dir` whose name ends with `suffix`, skipping build output and hidden folders.
+fn files(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
@@ -30,9 +30,9 @@ fn kfl_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if path.is_dir() {
             if !(name.starts_with('.') || name == "target" || name.starts_with("target-") || name == "node_modules") {
-                kfl_files(&path, out);
+                files(&path, suffix, out);
             }
-        } else if name.ends_with(".kfl") {
+        } else if name.ends_with(suffix) {
             out.push(path);
         }
     }
@@ -66,33 +66,17 @@ struct Input {
 
 fn inputs() -> Vec<Input> {
     let root = repo_root();
-    let mut files = Vec::new();
-    kfl_files(&root, &mut files);
-    let mut out: Vec<Input> = files
-        .iter()
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
-            Some(Input { name: path.strip_prefix(&root).unwrap_or(path).display().to_string(), text })
-        })
-        .collect();
-    let mut docs = vec![root.join("docs/language.md"), root.join("README.md")];
-    let mut more = Vec::new();
-    for dir in [root.join("docs"), root.join("editors")] {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            more.extend(
-                entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "md")),
-            );
-        }
-    }
-    more.sort();
-    docs.extend(more.into_iter().filter(|p| !p.ends_with("docs/language.md")));
-    for doc in docs {
-        let Ok(markdown) = std::fs::read_to_string(&doc) else { continue };
-        for (i, snippet) in kfl_snippets(&markdown).into_iter().enumerate() {
-            out.push(Input {
-                name: format!("{} snippet {}", doc.strip_prefix(&root).unwrap_or(&doc).display(), i + 1),
-                text: snippet,
-            });
+    let name = |path: &Path| path.strip_prefix(&root).unwrap_or(path).display().to_string();
+    let mut kfl = Vec::new();
+    files(&root, ".kfl", &mut kfl);
+    let mut out: Vec<Input> = kfl.iter().filter_map(|path| Some(Input { name: name(path), text: std::fs::read_to_string(path).ok()? })).collect();
+    // The documentation: docs/language.md, the README, each diagnostic code's page, the editors' guides.
+    let mut markdown = Vec::new();
+    files(&root, ".md", &mut markdown);
+    for doc in markdown {
+        let Ok(text) = std::fs::read_to_string(&doc) else { continue };
+        for (i, snippet) in kfl_snippets(&text).into_iter().enumerate() {
+            out.push(Input { name: format!("{} snippet {}", name(&doc), i + 1), text: snippet });
         }
     }
     out
@@ -149,7 +133,9 @@ fn excerpt(text: &str, at: usize) -> String {
 #[test]
 fn every_file_and_snippet_agrees_with_pest() {
     let inputs = inputs();
-    assert!(inputs.len() >= 100, "found only {} inputs: is the repository root right?", inputs.len());
+    assert!(inputs.len() >= 200, "found only {} inputs: is the repository root right?", inputs.len());
+    let snippets = inputs.iter().filter(|i| i.name.starts_with("docs/language.md snippet")).count();
+    assert!(snippets >= 20, "only {snippets} snippets of docs/language.md");
     let accepted = inputs.iter().filter(|i| kfl_syntax::parse(&i.text).errors.is_empty()).count();
     // The examples and most fixtures are valid, some fixtures and snippets are not: both kinds count.
     assert!(accepted >= 80 && accepted < inputs.len(), "{accepted} of {} inputs accepted by pest", inputs.len());
