@@ -9,7 +9,8 @@
 # 5. Neovim 0.7 (Debian's, no plugins) loads the parser compiled to a shared library with
 #    vim.treesitter.require_language, highlights a real buffer with queries/highlights.scm, and gives
 #    the tokens of tests/editors/highlight-classes.kfl the captures and highlight groups that
-#    tests/editors/highlight-classes.txt lists for Neovim.
+#    tests/editors/highlight-classes.txt lists for Neovim; after an edit that breaks the buffer, the
+#    rest of it is still highlighted.
 # tree-sitter-cli is built from source once (`cargo install`, a few minutes) into
 # ~/.cache/kfl-tree-sitter-cli (KFL_TREE_SITTER_CLI_ROOT to change), which CI caches.
 # Prints `N passed, M failed` last and exits non-zero on a failure.
@@ -186,6 +187,15 @@ for _, spec in ipairs(vim.fn.json_decode(vim.env.KFL_TOKENS)) do
   end
   table.insert(out.tokens, { text = text, capture = capture or '', group = group or '' })
 end
+-- Break line 6 of the buffer: the file has an error, and a later task is still highlighted.
+vim.api.nvim_buf_set_lines(buf, 5, 6, false, { '    image = = (' })
+tree = parser:parse()[1]
+out.broken_has_error = tree:root():has_error()
+out.after_error = ''
+for id, node in query:iter_captures(tree:root(), buf, 18, 19) do
+  local sr, sc, er, ec = node:range()
+  if sr == 18 and sc == 12 and ec == 12 + #'train_model' then out.after_error = query.captures[id] end
+end
 vim.fn.writefile({ vim.fn.json_encode(out) }, vim.env.KFL_PROBE_OUT)
 vim.cmd('qa!')
 LUA
@@ -236,6 +246,8 @@ def group(capture):
 for (line, col, _len, token, capture, cls), got in zip(rows, out["tokens"]):
     check(f"{cls} `{token}` at {line}:{col} is @{capture}, drawn as {group(capture)}",
           got["text"] == token and got["capture"] == capture and got["group"] == group(capture), got)
+check("after an edit that breaks line 6, the task call on line 19 is still @function.call",
+      out["broken_has_error"] and out["after_error"] == "function.call", (out["broken_has_error"], out["after_error"]))
 check("every token of the table was probed", len(out["tokens"]) == len(rows) > 30, len(out["tokens"]))
 PY
 )
