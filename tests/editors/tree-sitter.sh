@@ -2,7 +2,7 @@
 # Tests editors/tree-sitter-kfl, the tree-sitter grammar:
 # 1. the committed src/parser.c (and grammar.json, node-types.json, the headers) is what grammar.js
 #    generates: tree-sitter-cli 0.27.1 regenerates it in a temporary folder and the two must match;
-# 2. the corpus (test/corpus/*.txt) passes `tree-sitter test`;
+# 2. the corpus (test/corpus/*.txt) passes `tree-sitter test` and names every node type;
 # 3. conformance with the pest grammar (crates/kfl-tree-sitter/tests/conformance.rs);
 # 4. the Helix and Zed manifests declare the grammar, the queries and `kflc lsp` (their structure:
 #    neither editor runs here);
@@ -12,7 +12,7 @@
 #    tests/editors/highlight-classes.txt lists for Neovim; after an edit that breaks the buffer, the
 #    rest of it is still highlighted.
 # tree-sitter-cli is built from source once (`cargo install`, a few minutes) into
-# ~/.cache/kfl-tree-sitter-cli (KFL_TREE_SITTER_CLI_ROOT to change), which CI caches.
+# ~/.cache/kfl-tree-sitter-cli (KFL_TREE_SITTER_CLI_ROOT to change), a folder for CI to cache.
 # Prints `N passed, M failed` last and exits non-zero on a failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
