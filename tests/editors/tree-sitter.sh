@@ -171,6 +171,12 @@ local highlighter = vim.treesitter.highlighter.new(parser)
 out.active = vim.treesitter.highlighter.active[buf] ~= nil
 local hl_query = highlighter:get_query('kfl')
 local query = hl_query:query()
+-- Every capture of highlights.scm resolves to a highlight group (as drawing the buffer does).
+out.unresolved = {}
+for id, name in ipairs(query.captures) do
+  local ok, group = pcall(function() return hl_query.hl_cache[id] end)
+  if not ok or type(group) ~= 'number' then table.insert(out.unresolved, name .. ': ' .. tostring(group)) end
+end
 out.tokens = {}
 for _, spec in ipairs(vim.fn.json_decode(vim.env.KFL_TOKENS)) do
   local row, col, len = spec[1] - 1, spec[2] - 1, spec[3]
@@ -234,6 +240,7 @@ def check(name, cond, why=""):
 check("vim.treesitter.require_language loads the parser", out["loaded"], out["errors"])
 check("the sample parses without errors in Neovim", not out["has_error"])
 check("a highlighter is active on the buffer", out["active"])
+check("every capture of highlights.scm resolves to a highlight group", out["unresolved"] == [], out["unresolved"])
 # Neovim 0.7 draws a capture with the group kfl<Group>, linked to <Group> of its table of captures
 # (vim.treesitter.highlighter.hl_map; `a.b` falls back to `a`).
 groups = {"keyword": "Keyword", "conditional": "Conditional", "repeat": "Repeat", "type": "Type",
