@@ -4,9 +4,8 @@
 //! in tests/editors/highlight-classes.kfl, and this test checks every row against the queries.
 //!
 //! How a capture is chosen where patterns overlap differs between editors (Neovim: the last pattern
-//! wins; Helix and Zed have changed their rule over time), so:
-//! - Neovim's queries may overlap, and the last matching pattern wins, as in Neovim;
-//! - Helix's and Zed's queries must not overlap at all: no node of any example gets two captures.
+//! wins; tree-sitter-highlight: the first; Helix and Zed have changed their rule over time), so no
+//! query set may overlap at all: no node of any example gets two captures.
 //!
 //! Every keyword of the grammar must be captured by every highlights.scm, so that a new keyword
 //! cannot be coloured in one editor and not in another. Every editor's injections.scm puts Python
@@ -22,23 +21,16 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Overlap {
-    LastPatternWins,
-    Forbidden,
-}
-
 struct Editor {
     name: &'static str,
     queries: &'static str,
     column: usize,
-    overlap: Overlap,
 }
 
 const EDITORS: [Editor; 3] = [
-    Editor { name: "Neovim", queries: "editors/tree-sitter-kfl/queries", column: 3, overlap: Overlap::LastPatternWins },
-    Editor { name: "Helix", queries: "editors/helix/runtime/queries/kfl", column: 4, overlap: Overlap::Forbidden },
-    Editor { name: "Zed", queries: "editors/zed/languages/kfl", column: 5, overlap: Overlap::Forbidden },
+    Editor { name: "Neovim", queries: "editors/tree-sitter-kfl/queries", column: 3 },
+    Editor { name: "Helix", queries: "editors/helix/runtime/queries/kfl", column: 4 },
+    Editor { name: "Zed", queries: "editors/zed/languages/kfl", column: 5 },
 ];
 
 fn read(path: &Path) -> String {
@@ -129,14 +121,11 @@ fn each_token_class_has_the_listed_capture_in_every_editor() {
             );
             let expected = cells[editor.column];
             let found = by_range.get(&(start, start + token.len())).cloned().unwrap_or_default();
-            let chosen = match editor.overlap {
-                Overlap::LastPatternWins => found.last().map(|(_, name)| name.clone()),
-                Overlap::Forbidden if found.len() > 1 => {
-                    failures.push(format!("{}: `{token}` ({}) has several captures: {found:?}", editor.name, cells[0]));
-                    continue;
-                }
-                Overlap::Forbidden => found.first().map(|(_, name)| name.clone()),
-            };
+            if found.len() > 1 {
+                failures.push(format!("{}: `{token}` ({}) has several captures: {found:?}", editor.name, cells[0]));
+                continue;
+            }
+            let chosen = found.first().map(|(_, name)| name.clone());
             if chosen.as_deref() != Some(expected) {
                 failures.push(format!(
                     "{}: `{token}` ({}) is {chosen:?}, the table says {expected}",
@@ -167,7 +156,7 @@ fn each_token_class_has_the_listed_capture_in_every_editor() {
 }
 
 #[test]
-fn helix_and_zed_queries_never_give_a_node_two_captures() {
+fn no_query_set_gives_a_node_two_captures() {
     let mut files = Vec::new();
     for dir in ["examples", "examples/multi_file", "examples/multi_file/components", "tests/editors"] {
         let dir = repo().join(dir);
@@ -179,7 +168,7 @@ fn helix_and_zed_queries_never_give_a_node_two_captures() {
     files.sort();
     assert!(files.len() >= 8, "{files:?}");
     let mut failures = Vec::new();
-    for editor in EDITORS.iter().filter(|e| e.overlap == Overlap::Forbidden) {
+    for editor in &EDITORS {
         let query = highlights(editor);
         for path in &files {
             let text = read(path);

@@ -1,9 +1,8 @@
 ; Highlights for KFL, in the capture names of Neovim 0.7 and nvim-treesitter of that time (`@field`,
-; `@parameter`, `@include`, …). When several patterns capture the same text, the last one wins, so
-; general patterns come first. tests/editors/highlight-classes.txt maps each token class to the
-; capture used here, in editors/helix and in editors/zed; crates/kfl-tree-sitter checks all three.
-
-(identifier) @variable
+; `@parameter`, `@include`, …). No two patterns capture the same node, so the result is the same
+; whether an editor prefers the first or the last of two matching patterns (Neovim and
+; tree-sitter-highlight differ there). tests/editors/highlight-classes.txt maps each token class to
+; the capture used here and in the Helix and Zed queries.
 
 ; Keywords
 [
@@ -54,17 +53,17 @@
 (artifact
   base: (identifier) @type)
 
-(import
-  path: (module_path
-    (identifier) @namespace))
+(module_path
+  (identifier) @namespace)
 
 ; Types: the built-in parameter types, else an artifact type (built in or declared)
-(type
-  name: (identifier) @type)
-
 ((type
   name: (identifier) @type.builtin)
   (#any-of? @type.builtin "String" "Int" "Float" "Bool" "List" "Map"))
+
+((type
+  name: (identifier) @type)
+  (#not-any-of? @type "String" "Int" "Float" "Bool" "List" "Map"))
 
 ; Inputs, outputs and parameters
 (input_declaration
@@ -79,15 +78,15 @@
 (named_argument
   name: (identifier) @parameter)
 
+(output_statement
+  name: (identifier) @parameter)
+
 (for_statement
   variable: (identifier) @variable)
 
 ; Tasks
 (task_binding
   name: (identifier) @label)
-
-(output_statement
-  name: (identifier) @parameter)
 
 ; Fields, blocks and their entries
 (field
@@ -105,17 +104,58 @@
 (member_expression
   member: (identifier) @field)
 
-; Literals: a number with a unit is a quantity (`500m`, `4Gi`), or a duration as a timeout (`6h`)
-(number) @number
-
-((number) @number.quantity
-  (#match? @number.quantity "[A-Za-z]$"))
+; Numbers: a number with a unit is a duration as a timeout (`6h`), else a quantity (`500m`, `4Gi`).
+; Every place a number can stand is listed, so that each number has one scope.
+((number) @number
+  (#not-match? @number "[A-Za-z]$"))
 
 ((field
   name: (identifier) @_field
   value: (number) @number.duration)
-  (#eq? @_field "timeout"))
+  (#eq? @_field "timeout")
+  (#match? @number.duration "[A-Za-z]$"))
 
+((field
+  name: (identifier) @_field
+  value: (number) @number.quantity)
+  (#not-eq? @_field "timeout")
+  (#match? @number.quantity "[A-Za-z]$"))
+
+([
+  (kv_entry
+    value: (number) @number.quantity)
+  (list
+    (number) @number.quantity)
+  (map_entry
+    value: (number) @number.quantity)
+  (argument_list
+    (number) @number.quantity)
+  (named_argument
+    value: (number) @number.quantity)
+  (input_declaration
+    default: (number) @number.quantity)
+  (parameter
+    default: (number) @number.quantity)
+  (output_statement
+    value: (number) @number.quantity)
+  (comparison
+    (number) @number.quantity)
+  (binary_expression
+    (number) @number.quantity)
+  (not_expression
+    (number) @number.quantity)
+  (parenthesized_expression
+    (number) @number.quantity)
+  (member_expression
+    (number) @number.quantity)
+  (if_statement
+    (number) @number.quantity)
+  (for_statement
+    (number) @number.quantity)
+]
+  (#match? @number.quantity "[A-Za-z]$"))
+
+; Strings and comments
 (string) @string
 
 (triple_string) @string
