@@ -8,6 +8,9 @@
 //! - `tests/conformance.rs`: every file `kfl_syntax::parse` accepts parses without ERROR or MISSING
 //!   nodes, and every file it rejects has at least one, but for the exceptions listed there.
 //! - `tests/hostile.rs`: parsing never hangs or crashes (5 MB lines, NUL bytes, unterminated strings).
+//! - `tests/incremental.rs`: an incremental re-parse after an edit gives the tree of a fresh parse.
+//! - `tests/highlight_classes.rs`: the editors' query sets compile, agree on each token class and
+//!   never give one node two captures.
 //! - No core crate depends on this one; it depends on `kfl-syntax` only for its tests.
 
 /// The KFL language for a [`tree_sitter::Parser`].
