@@ -6,7 +6,8 @@
 //!   `grammar.js` by tree-sitter-cli 0.27.1 for ABI 14, and `src/scanner.c`); `tests/editors/tree-sitter.sh`
 //!   checks that `parser.c` is what `grammar.js` generates.
 //! - `tests/conformance.rs`: every file `kfl_syntax::parse` accepts parses without ERROR or MISSING
-//!   nodes, and every file it rejects has at least one, but for the exceptions listed there.
+//!   nodes, and every file it rejects has at least one, but for the exceptions listed there;
+//!   `tests/generated.rs` checks the same on generated, mostly valid files.
 //! - `tests/hostile.rs`: parsing never hangs or crashes (5 MB lines, NUL bytes, unterminated strings).
 //! - `tests/incremental.rs`: an incremental re-parse after an edit gives the tree of a fresh parse.
 //! - `tests/highlight_classes.rs`: the editors' query sets compile, agree on each token class and
