@@ -3,18 +3,19 @@
  *
  * `grammar/kfl.pest` is the single source of truth for the syntax; this grammar accepts exactly the
  * files it accepts (`crates/kfl-tree-sitter` checks that on every example, fixture, documentation
- * snippet and thousands of mutated files). Where PEG and LR differ, the rule says so:
+ * snippet, thousands of mutated files and generated ones). Where PEG and LR differ, the rule says so:
  *
  * - Keywords are reserved: a keyword is never an identifier. The parser is generated for ABI 14 (so
  *   that Neovim 0.7 and older editors load it), which has no reserved words; the external scanner
- *   (`src/scanner.c`) therefore lexes every word and returns a keyword only where the grammar
- *   expects one, and nothing (a syntax error) where it does not. `python` and `sh` are not reserved:
- *   they are keywords only at the start of a component member.
+ *   (`src/scanner.c`) therefore lexes every word, and a keyword always as that keyword, a syntax
+ *   error where the grammar expects none. `python` and `sh` are not reserved: they are keywords only
+ *   at the start of a component member.
  * - `"""` starts a triple-quoted string only if a closing `"""` follows somewhere (pest backtracks to
  *   the empty string `""` otherwise); the scanner looks ahead for it.
  * - In a pipeline, `name = call(...)` is always a task binding (pest tries it before a field), so a
  *   pipeline field's value must not start with a call: `x = f().y` is an error, as in pest.
  * - Comparisons do not chain (`a < b < c` is an error).
+ * - Only the escapes kfl-syntax knows are escapes (it reports any other, say `\q`, as E0003).
  * - Comments (`//`, `////`), doc comments (`///`) and the text of a string are lexed by the scanner
  *   too: pest allows any character in them, NUL included, and a generated lexer reads NUL as the end
  *   of the input.
@@ -293,7 +294,7 @@ module.exports = grammar({
       // Immediate: a string does not span lines, so no newline may be skipped before the quote.
       token.immediate('"'),
     ),
-    // The escapes the parser knows (kfl-syntax reports any other as E0002).
+    // The escapes the parser knows (kfl-syntax reports any other as E0003).
     escape_sequence: _ => token.immediate(/\\[ntr0\\"$]/),
 
     // Raw text up to the first `"""`; no escapes.
