@@ -13,6 +13,7 @@
 #    rest of it is still highlighted.
 # tree-sitter-cli is built from source once (`cargo install`, a few minutes) into
 # ~/.cache/kfl-tree-sitter-cli (KFL_TREE_SITTER_CLI_ROOT to change), a folder for CI to cache.
+# `tree-sitter generate` runs grammar.js with Node.js (installed for the VS Code tests too).
 # Prints `N passed, M failed` last and exits non-zero on a failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
