@@ -57,9 +57,9 @@ if (cd "$work/generate" && "$TS" generate --abi 14 --js-runtime native) >"$work/
     cmp -s "$work/generate/src/$file" "$GRAMMAR/src/$file" || stale+=("src/$file")
   done
   if [[ ${#stale[@]} == 0 ]]; then
-    ok "src/ matches grammar.js (tree-sitter generate --abi 14)"
+    ok "src/ matches grammar.js (tree-sitter generate --abi 14 --js-runtime native)"
   else
-    fail "out of date: ${stale[*]} (run \`tree-sitter generate --abi 14\` in editors/tree-sitter-kfl and commit)"
+    fail "out of date: ${stale[*]} (run \`tree-sitter generate --abi 14 --js-runtime native\` in editors/tree-sitter-kfl and commit)"
     diff -u "$GRAMMAR/src/grammar.json" "$work/generate/src/grammar.json" | head -40
   fi
 else
