@@ -3,7 +3,8 @@
 # - nothing below the checker depends on the syntax or the checker: the DAG, the backends, the
 #   local runner and the cluster client read the semantic model (`kfl-model`) only;
 # - kube and k8s-openapi (minutes to compile) stay out of everything the core, the language server
-#   and their tests depend on.
+#   and their tests depend on;
+# - kfl-tree-sitter (the tree-sitter grammar) and the core know nothing of each other.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 failed=0
@@ -21,6 +22,19 @@ for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl
   bad=$(deps "$crate" | grep -E '^(kube|kube-client|k8s-openapi)$' || true)
   if [[ -n "$bad" ]]; then
     echo "FAIL $crate depends on $(echo $bad)"
+    failed=1
+  fi
+done
+# The tree-sitter grammar's crate is an editor artefact with conformance tests: it depends on no
+# KFL crate (kfl-syntax only for its tests), and no KFL crate depends on it.
+bad=$(deps kfl-tree-sitter | grep -E '^kfl-' | grep -v '^kfl-tree-sitter$' || true)
+if [[ -n "$bad" ]]; then
+  echo "FAIL kfl-tree-sitter depends on $(echo $bad)"
+  failed=1
+fi
+for crate in kfl-syntax kfl-check kfl-lsp kfl-fmt kfl-project kflc; do
+  if deps "$crate" | grep -qx 'kfl-tree-sitter'; then
+    echo "FAIL $crate depends on kfl-tree-sitter"
     failed=1
   fi
 done

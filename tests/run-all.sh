@@ -53,6 +53,7 @@ run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphvi
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
 run "Neovim and Helix set-ups" bash tests/editors/neovim.sh
+run "tree-sitter grammar (generate check, corpus, conformance with pest, Neovim)" bash tests/editors/tree-sitter.sh
 run "pre-commit hooks (try-repo)" bash tests/editors/pre-commit.sh
 
 printf '\n== summary ==\n'
