@@ -11,14 +11,6 @@
 //!   `kfl_syntax::MAX_OPERANDS` operands, so that no input exhausts the stack of the recursive
 //!   checker and formatter. Those are limits of the implementation, not of the syntax: tree-sitter
 //!   parses with a heap-allocated stack and accepts such files, and editors should too.
-//! - A file with no item but a doc comment (`///` and nothing after it): pest's `file` rule rejects
-//!   it (a doc comment must document something), and so does tree-sitter, but `kfl_syntax::parse`
-//!   reports no error, because its recovery looks for errors item by item and there is no item.
-//! - A file that `kfl_syntax::parse` (which parses item by item and statement by statement) rejects
-//!   but `kfl_syntax::parse_whole` (pest's `file` rule in one go) accepts, when tree-sitter accepts it
-//!   too: for such a file the two kfl-syntax parses should agree, and the one-go parse is pest's
-//!   verdict. Seen: a byte order mark between a doc comment and the item it documents, after
-//!   another item (`artifact S\n/// a\n\u{FEFF}artifact T\n`).
 
 mod common;
 
@@ -312,22 +304,21 @@ fn nesting_beyond_pests_limit_is_the_listed_exception() {
     let depth = kfl_syntax::MAX_NESTING + 10;
     let text = format!("component c {{\n    x = {}1{}\n}}\n", "(".repeat(depth), ")".repeat(depth));
     let pest = kfl_syntax::parse(&text);
-    assert!(exception(&text, &pest, true).is_some(), "pest: {:?}", pest.errors);
+    assert!(exception(&pest).is_some(), "pest: {:?}", pest.errors);
     let tree = kfl_tree_sitter::parse(text.as_bytes()).expect("a tree");
     assert_eq!(kfl_tree_sitter::first_error(&tree), None);
 }
 
 #[test]
-fn the_piecewise_parse_disagreeing_with_the_one_go_parse_is_the_listed_exception() {
+fn cases_kfl_syntax_once_got_wrong_agree() {
+    // A byte order mark between a doc comment and its item, after another item: accepted by both.
     let text = "artifact S\n/// a\n\u{FEFF}artifact T\n";
-    let pest = kfl_syntax::parse(text);
-    let tree = kfl_tree_sitter::parse(text.as_bytes()).expect("a tree");
-    assert_eq!(kfl_tree_sitter::first_error(&tree), None, "{}", tree.root_node().to_sexp());
-    assert!(kfl_syntax::parse_whole(text).errors.is_empty());
-    // Once kfl-syntax's two parses agree, the exception no longer applies (nor is it needed).
-    if !pest.errors.is_empty() {
-        assert!(exception(text, &pest, true).is_some(), "pest: {:?}", pest.errors);
-    }
+    assert!(kfl_syntax::parse(text).errors.is_empty());
+    assert_eq!(disagreement("bom between doc and item", text), None);
+    // A file holding only a doc comment: refused by both.
+    let text = "/// documents nothing\n";
+    assert!(!kfl_syntax::parse(text).errors.is_empty());
+    assert_eq!(disagreement("lonely doc comment", text), None);
 }
 
 #[test]

@@ -3,16 +3,10 @@
 
 /// Why a disagreement is expected, if it is. `tree_sitter_accepts`: the tree has no ERROR or
 /// MISSING node.
-pub fn exception(text: &str, pest: &kfl_syntax::Parse, tree_sitter_accepts: bool) -> Option<&'static str> {
+pub fn exception(pest: &kfl_syntax::Parse) -> Option<&'static str> {
     let limits = |message: &str| message.starts_with("nested more than") || message.contains("operands of");
     if !pest.errors.is_empty() && pest.errors.iter().all(|e| limits(&e.message)) {
         return Some("kfl-syntax's nesting and operand limits are implementation limits, not syntax");
-    }
-    if pest.errors.is_empty() && pest.file.items.is_empty() && text.contains("///") {
-        return Some("kfl-syntax reports no doc comment that documents nothing in a file without items");
-    }
-    if !pest.errors.is_empty() && tree_sitter_accepts && kfl_syntax::parse_whole(text).errors.is_empty() {
-        return Some("kfl-syntax's piecewise parse rejects what its one-go parse (pest's file rule) accepts");
     }
     None
 }
@@ -24,7 +18,7 @@ pub fn disagreement(name: &str, text: &str) -> Option<String> {
         return Some(format!("{name}: tree-sitter returned no tree"));
     };
     let tree_sitter_error = kfl_tree_sitter::first_error(&tree);
-    if exception(text, &pest, tree_sitter_error.is_none()).is_some() {
+    if exception(&pest).is_some() {
         return None;
     }
     match (pest.errors.is_empty(), tree_sitter_error) {
