@@ -4,7 +4,10 @@
 //! It works in byte spans and knows nothing of LSP. Find references, rename and document
 //! highlights read it; hover (item headers), go to definition and semantic tokens read it only for
 //! what the model lookup ([`crate::lookup`]) does not answer: item names, artifact and built-in
-//! types, imports, script mentions. It is a salsa query per file, so it is built again only when the file or a signature it reads
+//! types, imports, script mentions. Inside pipeline bodies every occurrence comes from the
+//! checker's model ([`kfl_check::model::file_model`]): tasks, callees, arguments, parameters,
+//! task outputs, loop variables and `after` are bound as the checker bound them and as `kflc build`
+//! lowers them; the syntax tree gives only declarations outside bodies and the names of types. It is a salsa query per file, so it is built again only when the file or a signature it reads
 //! changes, and finding references across a project reads only the files that can see a symbol.
 //!
 //! Items that do not parse are not in the syntax tree, so names inside them have no occurrences.
@@ -12,10 +15,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kfl_check::items::{file_imports, imported_files, lookup, Export, Found};
+use kfl_check::items::{file_imports, imported_files, lookup, Found};
+use kfl_check::model::file_model;
 use kfl_check::types::{BUILTIN_ARTIFACTS, PARAMETER_TYPES};
 use kfl_check::{parse, Db, SourceFile};
 use kfl_diagnostics::Span;
+use kfl_model::item as model;
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
 /// Something a name can mean.
@@ -132,9 +137,18 @@ impl FileIndex {
 #[salsa::tracked(returns(ref))]
 pub fn file_index(db: &dyn Db, file: SourceFile) -> Arc<FileIndex> {
     let parse = parse(db, file);
-    let mut indexer = Indexer { db, file, text: file.text(db), callees: HashMap::new(), out: Vec::new() };
+    let models = file_model(db, file);
+    let mut indexer = Indexer { db, file, text: file.text(db), out: Vec::new() };
+    // The model has a pipeline for each pipeline of the syntax tree, in the same order.
+    let mut pipelines = models.pipelines.iter();
     for item in &parse.file.items {
-        indexer.item(item);
+        match item {
+            ast::Item::Pipeline(p) => {
+                let model = pipelines.next().filter(|m| m.id.name == p.name.text);
+                indexer.pipeline(p, model.map(|m| &**m));
+            }
+            other => indexer.item(other),
+        }
     }
     let mut occurrences = indexer.out;
     occurrences.sort_by_key(|o| (o.span.start, o.span.end));
@@ -204,36 +218,12 @@ struct Indexer<'db> {
     db: &'db dyn Db,
     file: SourceFile,
     text: &'db str,
-    /// Callee name → where it is declared and what it is.
-    callees: HashMap<String, Option<(SourceFile, &'db Export)>>,
     out: Vec<Occurrence>,
-}
-
-/// The names a pipeline body can read, while one pipeline is walked.
-struct PipelineScope<'a> {
-    name: &'a str,
-    params: Vec<&'a str>,
-    /// Task name → callee name (the first task of a name counts).
-    tasks: HashMap<&'a str, &'a str>,
-    /// Loop variables of the enclosing loops, innermost last.
-    loops: Vec<&'a Ident>,
 }
 
 impl<'db> Indexer<'db> {
     fn push(&mut self, span: Span, symbol: Symbol, role: Role) {
         self.out.push(Occurrence { span, symbol, role });
-    }
-
-    fn callee(&mut self, name: &str) -> Option<(SourceFile, &'db Export)> {
-        if let Some(found) = self.callees.get(name) {
-            return *found;
-        }
-        let found = match lookup(self.db, self.file, name) {
-            Found::One(owner, export) => Some((owner, export)),
-            _ => None,
-        };
-        self.callees.insert(name.to_string(), found);
-        found
     }
 
     fn item(&mut self, item: &ast::Item) {
@@ -252,7 +242,8 @@ impl<'db> Indexer<'db> {
                 }
             }
             ast::Item::Component(c) => self.component(c),
-            ast::Item::Pipeline(p) => self.pipeline(p),
+            // Walked with its model by `file_index`.
+            ast::Item::Pipeline(_) => {}
         }
     }
 
@@ -329,12 +320,13 @@ impl<'db> Indexer<'db> {
         }
     }
 
-    fn pipeline(&mut self, p: &ast::Pipeline) {
+    /// A pipeline: its name, parameters and declared types from the syntax tree (the model keeps
+    /// types, not where their names are written); its body from the model, so that every name
+    /// means here what the checker bound it to and `kflc build` lowers.
+    fn pipeline(&mut self, p: &ast::Pipeline, model: Option<&model::Pipeline>) {
         let name = p.name.text.as_str();
         self.push(p.name.span, Symbol::Item { file: self.file, name: name.to_string() }, Role::Decl);
-        let mut scope = PipelineScope { name, params: Vec::new(), tasks: HashMap::new(), loops: Vec::new() };
         for param in &p.params {
-            scope.params.push(&param.name.text);
             self.push(
                 param.name.span,
                 Symbol::Input { file: self.file, owner: name.to_string(), name: param.name.text.clone() },
@@ -342,173 +334,194 @@ impl<'db> Indexer<'db> {
             );
             self.type_expr(&param.ty);
         }
-        collect_tasks(&p.body, &mut scope.tasks);
-        self.stmts(&p.body, &mut scope);
+        self.declared_output_types(&p.body);
+        let Some(m) = model else { return };
+        let mut scope = ModelScope { pipeline: m, callees: HashMap::new(), loops: Vec::new() };
+        collect_callees(&m.body, &mut scope.callees);
+        self.model_stmts(&m.body, &mut scope);
+        for output in &m.outputs {
+            let symbol = Symbol::Output { file: self.file, owner: name.to_string(), name: output.name.clone() };
+            self.push(output.name_span, symbol, Role::Decl);
+            self.model_expr(&output.value, &scope);
+        }
     }
 
-    fn stmts<'a>(&mut self, stmts: &'a [ast::Stmt], scope: &mut PipelineScope<'a>) {
+    fn declared_output_types(&mut self, stmts: &[ast::Stmt]) {
         for stmt in stmts {
             match &stmt.kind {
-                ast::StmtKind::Task(t) => self.task(t, scope),
-                ast::StmtKind::Field(f) => self.expr(&f.value, scope),
-                ast::StmtKind::If(i) => {
-                    let mut current = Some(i);
-                    while let Some(i) = current {
-                        self.expr(&i.cond, scope);
-                        self.stmts(&i.then.stmts, scope);
-                        current = match &i.otherwise {
-                            Some(ast::Else::If(next)) => Some(next),
-                            Some(ast::Else::Block(b)) => {
-                                self.stmts(&b.stmts, scope);
-                                None
-                            }
-                            None => None,
-                        };
-                    }
-                }
-                ast::StmtKind::For(f) => {
-                    self.expr(&f.iterable, scope);
-                    if let Some(parallel) = &f.parallel {
-                        self.expr(parallel, scope);
-                    }
-                    self.push(f.var.span, self.loop_symbol(scope, &f.var), Role::Decl);
-                    scope.loops.push(&f.var);
-                    self.stmts(&f.body.stmts, scope);
-                    scope.loops.pop();
-                }
-                ast::StmtKind::Finally(b) => self.stmts(&b.stmts, scope),
                 ast::StmtKind::Output(o) => {
-                    self.push(
-                        o.name.span,
-                        Symbol::Output { file: self.file, owner: scope.name.to_string(), name: o.name.text.clone() },
-                        Role::Decl,
-                    );
                     if let Some(ty) = &o.ty {
                         self.type_expr(ty);
                     }
-                    self.expr(&o.value, scope);
                 }
+                ast::StmtKind::If(i) => i.blocks().into_iter().for_each(|b| self.declared_output_types(&b.stmts)),
+                ast::StmtKind::For(f) => self.declared_output_types(&f.body.stmts),
+                ast::StmtKind::Finally(b) => self.declared_output_types(&b.stmts),
+                ast::StmtKind::Task(_) | ast::StmtKind::Field(_) => {}
             }
         }
     }
 
-    fn loop_symbol(&self, scope: &PipelineScope<'_>, var: &Ident) -> Symbol {
-        Symbol::LoopVar { file: self.file, pipeline: scope.name.to_string(), name: var.text.clone(), decl: var.span }
-    }
-
-    fn task(&mut self, t: &ast::TaskStmt, scope: &mut PipelineScope<'_>) {
-        let (file, pipeline) = (self.file, scope.name.to_string());
-        let task_symbol = |name: &Ident| Symbol::Task { file, pipeline: pipeline.clone(), name: name.text.clone() };
-        match &t.binding {
-            Some(binding) => self.push(binding.span, task_symbol(binding), Role::Decl),
-            None => self.push(t.call.callee.span, task_symbol(&t.call.callee), Role::ImplicitDecl),
-        }
-        self.call(&t.call, scope);
-        let Some(block) = &t.overrides else { return };
-        for member in &block.members {
-            match member {
-                ast::TaskMember::Field(f) if f.name.text == "after" => {
-                    let items: Vec<&Expr> = match &f.value.kind {
-                        ExprKind::List(items) => items.iter().collect(),
-                        _ => vec![&f.value],
-                    };
-                    for item in items {
-                        if let Some([name]) = item.as_path() {
-                            if scope.tasks.contains_key(name.text.as_str()) {
-                                let symbol = task_symbol(name);
-                                self.push(name.span, symbol, Role::Ref);
-                            }
+    fn model_stmts<'m>(&mut self, stmts: &'m [model::Stmt], scope: &mut ModelScope<'m>) {
+        for stmt in stmts {
+            match stmt {
+                model::Stmt::Task(t) => self.model_task(t, scope),
+                model::Stmt::If(i) => {
+                    for branch in &i.branches {
+                        if let Some(cond) = &branch.cond {
+                            self.model_expr(cond, scope);
                         }
+                        self.model_stmts(&branch.body, scope);
                     }
                 }
-                ast::TaskMember::Field(f) => self.expr(&f.value, scope),
-                ast::TaskMember::Block(b) => {
-                    for entry in &b.entries {
-                        self.expr(&entry.value, scope);
-                    }
+                model::Stmt::For(l) => {
+                    self.model_expr(&l.items, scope);
+                    let symbol = self.loop_symbol(scope, &l.var, l.var_span);
+                    self.push(l.var_span, symbol, Role::Decl);
+                    scope.loops.push((&l.var, l.var_span));
+                    self.model_stmts(&l.body, scope);
+                    scope.loops.pop();
                 }
+                model::Stmt::Finally(f) => self.model_stmts(&f.body, scope),
             }
         }
     }
 
-    fn call(&mut self, call: &ast::Call, scope: &mut PipelineScope<'_>) {
-        let callee = self.callee(&call.callee.text);
-        if let Some((owner, _)) = callee {
-            self.push(call.callee.span, Symbol::Item { file: owner, name: call.callee.text.clone() }, Role::Ref);
-        }
-        for arg in &call.args {
-            if let (Some(name), Some((owner, export))) = (&arg.name, callee) {
-                if export.signature().is_some_and(|s| s.input(&name.text).is_some()) {
+    fn loop_symbol(&self, scope: &ModelScope<'_>, var: &str, decl: Span) -> Symbol {
+        Symbol::LoopVar { file: self.file, pipeline: scope.pipeline.id.name.clone(), name: var.to_string(), decl }
+    }
+
+    fn task_symbol(&self, scope: &ModelScope<'_>, name: &str) -> Symbol {
+        Symbol::Task { file: self.file, pipeline: scope.pipeline.id.name.clone(), name: name.to_string() }
+    }
+
+    /// The file that declares a callee, and the callee's model.
+    fn callee_model(&self, callee: &model::Callee) -> Option<(SourceFile, CalleeModel)> {
+        let id = match callee {
+            model::Callee::Component(id) | model::Callee::Pipeline(id) => id,
+        };
+        let file = project_file(self.db, &id.file)?;
+        let models = file_model(self.db, file);
+        let found = match callee {
+            model::Callee::Component(_) => {
+                models.components.iter().find(|c| c.id == *id).cloned().map(CalleeModel::Component)
+            }
+            model::Callee::Pipeline(_) => {
+                models.pipelines.iter().find(|p| p.id == *id).cloned().map(CalleeModel::Pipeline)
+            }
+        }?;
+        Some((file, found))
+    }
+
+    fn model_task(&mut self, t: &model::Task, scope: &ModelScope<'_>) {
+        let implicit = t.name_span == t.callee_span;
+        let role = if implicit { Role::ImplicitDecl } else { Role::Decl };
+        self.push(t.name_span, self.task_symbol(scope, &t.name), role);
+        let callee = self.callee_model(&t.callee);
+        if let Some((file, callee)) = &callee {
+            self.push(t.callee_span, Symbol::Item { file: *file, name: callee.name().to_string() }, Role::Ref);
+            for arg in &t.args {
+                if callee.has_input(&arg.name) {
                     let symbol =
-                        Symbol::Input { file: owner, owner: call.callee.text.clone(), name: name.text.clone() };
-                    self.push(name.span, symbol, Role::Ref);
+                        Symbol::Input { file: *file, owner: callee.name().to_string(), name: arg.name.clone() };
+                    self.push(arg.name_span, symbol, Role::Ref);
                 }
             }
-            self.expr(&arg.value, scope);
+        }
+        for arg in &t.args {
+            self.model_expr(&arg.value, scope);
+        }
+        for (name, span) in t.after.iter().zip(&t.after_spans) {
+            if scope.callees.contains_key(name.as_str()) {
+                self.push(*span, self.task_symbol(scope, name), Role::Ref);
+            }
         }
     }
 
-    fn expr(&mut self, expr: &Expr, scope: &mut PipelineScope<'_>) {
+    fn model_expr(&mut self, expr: &model::Expr, scope: &ModelScope<'_>) {
         match &expr.kind {
-            ExprKind::Str(_) | ExprKind::Number(_) | ExprKind::Bool(_) => {}
-            ExprKind::List(items) => {
-                for item in items {
-                    self.expr(item, scope);
+            model::ExprKind::Value(_) => {}
+            model::ExprKind::Param(name) => {
+                if let Some(&head) = expr.parts.first() {
+                    let symbol =
+                        Symbol::Input { file: self.file, owner: scope.pipeline.id.name.clone(), name: name.clone() };
+                    self.push(head, symbol, Role::Ref);
                 }
             }
-            ExprKind::Map(entries) => {
-                for entry in entries {
-                    self.expr(&entry.value, scope);
+            model::ExprKind::Output { task, output } => {
+                if let Some(&head) = expr.parts.first() {
+                    self.push(head, self.task_symbol(scope, task), Role::Ref);
+                }
+                let (Some(&part), Some(callee)) = (expr.parts.get(1), scope.callees.get(task.as_str())) else {
+                    return;
+                };
+                if let Some((file, callee)) = self.callee_model(callee) {
+                    if callee.has_output(output) {
+                        let symbol = Symbol::Output { file, owner: callee.name().to_string(), name: output.clone() };
+                        self.push(part, symbol, Role::Ref);
+                    }
                 }
             }
-            ExprKind::Field(base, _) | ExprKind::Not(base) | ExprKind::Paren(base) => self.expr(base, scope),
-            ExprKind::Binary(_, _, a, b) => {
-                self.expr(a, scope);
-                self.expr(b, scope);
-            }
-            ExprKind::Call(call) => self.call(call, scope),
-            ExprKind::Path(parts) => self.path(parts, scope),
-        }
-    }
-
-    fn path(&mut self, parts: &[Ident], scope: &PipelineScope<'_>) {
-        let Some(head) = parts.first() else { return };
-        let file = self.file;
-        let pipeline = scope.name.to_string();
-        if let Some(var) = scope.loops.iter().rev().find(|v| v.text == head.text) {
-            let symbol = self.loop_symbol(scope, var);
-            self.push(head.span, symbol, Role::Ref);
-        } else if scope.params.contains(&head.text.as_str()) {
-            self.push(head.span, Symbol::Input { file, owner: pipeline, name: head.text.clone() }, Role::Ref);
-        } else if let Some(&callee) = scope.tasks.get(head.text.as_str()) {
-            self.push(head.span, Symbol::Task { file, pipeline, name: head.text.clone() }, Role::Ref);
-            let Some(output) = parts.get(1) else { return };
-            if let Some((owner, export)) = self.callee(callee) {
-                if export.signature().is_some_and(|s| s.output(&output.text).is_some()) {
-                    let symbol = Symbol::Output { file: owner, owner: callee.to_string(), name: output.text.clone() };
-                    self.push(output.span, symbol, Role::Ref);
+            model::ExprKind::LoopVar { var, .. } => {
+                let decl = scope.loops.iter().rev().find(|(name, _)| name == var).map(|&(_, decl)| decl);
+                if let (Some(&head), Some(decl)) = (expr.parts.first(), decl) {
+                    self.push(head, self.loop_symbol(scope, var, decl), Role::Ref);
                 }
+            }
+            model::ExprKind::Not(a) => self.model_expr(a, scope),
+            model::ExprKind::And(a, b) | model::ExprKind::Or(a, b) | model::ExprKind::Compare(_, a, b) => {
+                self.model_expr(a, scope);
+                self.model_expr(b, scope);
             }
         }
     }
 }
 
-/// Task name → callee name for every task of a pipeline body, the first of a name winning.
-pub fn collect_tasks<'a>(stmts: &'a [ast::Stmt], out: &mut HashMap<&'a str, &'a str>) {
+/// The names a pipeline body of the model can read, while one pipeline is walked.
+struct ModelScope<'m> {
+    pipeline: &'m model::Pipeline,
+    /// Task name → its callee (the first task of a name counts).
+    callees: HashMap<&'m str, &'m model::Callee>,
+    /// Loop variables of the enclosing loops with the spans that declare them, innermost last.
+    loops: Vec<(&'m str, Span)>,
+}
+
+enum CalleeModel {
+    Component(Arc<model::Component>),
+    Pipeline(Arc<model::Pipeline>),
+}
+
+impl CalleeModel {
+    fn name(&self) -> &str {
+        match self {
+            CalleeModel::Component(c) => &c.id.name,
+            CalleeModel::Pipeline(p) => &p.id.name,
+        }
+    }
+    fn has_input(&self, name: &str) -> bool {
+        match self {
+            CalleeModel::Component(c) => c.inputs.iter().any(|i| i.name == name),
+            CalleeModel::Pipeline(p) => p.params.iter().any(|i| i.name == name),
+        }
+    }
+    fn has_output(&self, name: &str) -> bool {
+        match self {
+            CalleeModel::Component(c) => c.outputs.iter().any(|o| o.name == name),
+            CalleeModel::Pipeline(p) => p.outputs.iter().any(|o| o.name == name),
+        }
+    }
+}
+
+/// Task name → callee for every task of a pipeline body of the model, the first of a name winning.
+fn collect_callees<'m>(stmts: &'m [model::Stmt], out: &mut HashMap<&'m str, &'m model::Callee>) {
     for stmt in stmts {
-        match &stmt.kind {
-            ast::StmtKind::Task(t) => {
-                let name = t.binding.as_ref().unwrap_or(&t.call.callee);
-                out.entry(name.text.as_str()).or_insert(t.call.callee.text.as_str());
+        match stmt {
+            model::Stmt::Task(t) => {
+                out.entry(t.name.as_str()).or_insert(&t.callee);
             }
-            ast::StmtKind::If(i) => {
-                for block in i.blocks() {
-                    collect_tasks(&block.stmts, out);
-                }
-            }
-            ast::StmtKind::For(f) => collect_tasks(&f.body.stmts, out),
-            ast::StmtKind::Finally(b) => collect_tasks(&b.stmts, out),
-            ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
+            model::Stmt::If(i) => i.branches.iter().for_each(|b| collect_callees(&b.body, out)),
+            model::Stmt::For(l) => collect_callees(&l.body, out),
+            model::Stmt::Finally(f) => collect_callees(&f.body, out),
         }
     }
 }

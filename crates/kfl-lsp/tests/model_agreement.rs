@@ -164,3 +164,90 @@ fn definitions_from_the_model_land_on_the_declared_names() {
     }
     assert!(checked >= 10, "only {checked} arguments were followed");
 }
+
+/// References and rename read the model: every name the model binds in a pipeline body is, in the
+/// index that find-references and rename read, the symbol the model bound it to, and renaming a
+/// pipeline parameter edits exactly the places the model reads it (and its declaration).
+#[test]
+fn references_and_rename_follow_the_models_bindings() {
+    use kfl_lsp::index::{file_index, references, Symbol};
+    use kfl_model::item::{Expr, ExprKind, Stmt};
+
+    fn exprs<'m>(stmts: &'m [Stmt], out: &mut Vec<&'m Expr>) {
+        for stmt in stmts {
+            match stmt {
+                Stmt::Task(t) => out.extend(t.args.iter().map(|a| &a.value)),
+                Stmt::If(i) => {
+                    for b in &i.branches {
+                        out.extend(&b.cond);
+                        exprs(&b.body, out);
+                    }
+                }
+                Stmt::For(l) => {
+                    out.push(&l.items);
+                    exprs(&l.body, out);
+                }
+                Stmt::Finally(f) => exprs(&f.body, out),
+            }
+        }
+    }
+    fn leaves<'m>(e: &'m Expr, out: &mut Vec<&'m Expr>) {
+        match &e.kind {
+            ExprKind::Not(a) => leaves(a, out),
+            ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Compare(_, a, b) => {
+                leaves(a, out);
+                leaves(b, out);
+            }
+            _ => out.push(e),
+        }
+    }
+
+    let (db, files) = examples();
+    let mut params_checked = 0;
+    let mut outputs_checked = 0;
+    for file in files {
+        let index = file_index(&db, file);
+        for pipeline in &file_model(&db, file).pipelines {
+            let mut all = Vec::new();
+            exprs(&pipeline.body, &mut all);
+            all.extend(pipeline.outputs.iter().map(|o| &o.value));
+            let mut reads = Vec::new();
+            all.into_iter().for_each(|e| leaves(e, &mut reads));
+            for expr in reads {
+                let Some(&head) = expr.parts.first() else { continue };
+                let found = index.at(head.start as usize).map(|o| o.symbol.clone());
+                match &expr.kind {
+                    ExprKind::Param(name) => {
+                        let expected = Symbol::Input { file, owner: pipeline.id.name.clone(), name: name.clone() };
+                        assert_eq!(found, Some(expected), "{}: parameter read at {head:?}", file.path(&db));
+                        params_checked += 1;
+                    }
+                    ExprKind::Output { task, output } => {
+                        let expected = Symbol::Task { file, pipeline: pipeline.id.name.clone(), name: task.clone() };
+                        assert_eq!(found, Some(expected), "{}: task read at {head:?}", file.path(&db));
+                        let part = expr.parts[1];
+                        match index.at(part.start as usize).map(|o| &o.symbol) {
+                            Some(Symbol::Output { name, .. }) => assert_eq!(name, output),
+                            other => panic!("{}: output read at {part:?} is {other:?}", file.path(&db)),
+                        }
+                        outputs_checked += 1;
+                    }
+                    _ => {}
+                }
+            }
+            // Renaming a parameter edits its declaration and every read the model has of it.
+            for param in &pipeline.params {
+                let symbol = Symbol::Input { file, owner: pipeline.id.name.clone(), name: param.name.clone() };
+                let mut edited: Vec<u32> = references(&db, &symbol)
+                    .into_iter()
+                    .filter(|(f, _)| *f == file)
+                    .map(|(_, o)| o.span.start)
+                    .collect();
+                edited.sort_unstable();
+                assert!(edited.contains(&param.name_span.start), "{}: {} declared", file.path(&db), param.name);
+                assert!(edited.iter().all(|&at| file.text(&db)[at as usize..].starts_with(param.name.as_str())));
+            }
+        }
+    }
+    assert!(params_checked > 5 && outputs_checked > 20, "{params_checked} parameters, {outputs_checked} outputs");
+}
