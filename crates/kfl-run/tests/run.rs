@@ -545,20 +545,14 @@ fn a_task_cannot_change_its_inputs_nor_the_cache() {
     assert_eq!(std::fs::read_to_string(&reused.path).expect("output"), "original");
 }
 
-/// Not a test on its own: `kflc run` in a process of its own, for the tests that send it signals.
-/// It runs only when `KFL_RUN_TEST_CHILD` names the pipeline to run.
-#[test]
-fn child_process_for_signal_tests() {
-    let Some(file) = std::env::var_os("KFL_RUN_TEST_CHILD") else { return };
-    let root = PathBuf::from(std::env::var_os("KFL_RUN_TEST_ROOT").expect("KFL_RUN_TEST_ROOT"));
-    let params: Vec<String> =
-        std::env::var("KFL_RUN_TEST_PARAMS").unwrap_or_default().lines().map(String::from).collect();
-    let child_args = args(PathBuf::from(file), &root, &params);
-    let dag = kfl_project::lower_file(&child_args.file, None).expect("lowers");
-    let code = kfl_run::run_command(child_args, dag);
-    // `ExitCode` has no stable way out as a number: find it among the codes `kflc run` uses.
-    let number = [0u8, 1, 2, 129, 130, 143].into_iter().find(|n| code == std::process::ExitCode::from(*n));
-    std::process::exit(number.map_or(255, i32::from));
+/// The `signal_child` example (`kflc run` in a process of its own), which `cargo test` builds
+/// beside this test binary.
+fn signal_child() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let child = profile_dir.join("examples").join("signal_child");
+    assert!(child.is_file(), "{} was not built (cargo test builds the examples)", child.display());
+    child
 }
 
 /// Runs the `interrupted` pipeline in a child process, sends it `signal` once its task runs, and
@@ -567,11 +561,10 @@ fn interrupt_with(signal: rustix::process::Signal, name: &str, exit_code: i32, l
     let root = scratch(name);
     let pids = root.join("pids");
     let marker = root.join("marker");
-    let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "child_process_for_signal_tests", "--nocapture", "--test-threads=1"])
-        .env("KFL_RUN_TEST_CHILD", pipeline("interrupted"))
-        .env("KFL_RUN_TEST_ROOT", &root)
-        .env("KFL_RUN_TEST_PARAMS", format!("{}\n{}", param("pids", &pids), param("marker", &marker)))
+    let mut child = std::process::Command::new(signal_child())
+        .arg(pipeline("interrupted"))
+        .arg(&root)
+        .args(["--param", &param("pids", &pids), "--param", &param("marker", &marker)])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn the runner");
