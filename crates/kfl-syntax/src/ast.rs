@@ -430,6 +430,19 @@ impl NumberLit {
 }
 
 impl Expr {
+    /// `self.field`: a longer dotted name when `self` is one that started with a plain name
+    /// (`head_is_name`), else a field of whatever `self` is (`(x).path`, `f(a).out`).
+    pub fn dot(self, field: Ident, head_is_name: bool) -> Expr {
+        let span = self.span.cover(field.span);
+        match self.kind {
+            ExprKind::Path(mut parts) if head_is_name => {
+                parts.push(field);
+                Expr { kind: ExprKind::Path(parts), span }
+            }
+            kind => Expr { kind: ExprKind::Field(Box::new(Expr { kind, span: self.span }), field), span },
+        }
+    }
+
     /// The names of a dotted path, if this is one.
     pub fn as_path(&self) -> Option<&[Ident]> {
         match &self.kind {

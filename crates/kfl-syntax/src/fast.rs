@@ -578,15 +578,7 @@ impl<'t> Parser<'t> {
     fn postfix(&mut self) -> Option<Expr> {
         let (mut expr, head_is_name) = self.primary()?;
         while self.eat(b'.') {
-            let field = self.ident()?;
-            let span = expr.span.cover(field.span);
-            expr = match expr.kind {
-                ExprKind::Path(mut parts) if head_is_name => {
-                    parts.push(field);
-                    Expr { kind: ExprKind::Path(parts), span }
-                }
-                kind => Expr { kind: ExprKind::Field(Box::new(Expr { kind, span: expr.span }), field), span },
-            };
+            expr = expr.dot(self.ident()?, head_is_name);
         }
         self.skip();
         Some(expr)

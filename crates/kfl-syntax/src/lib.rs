@@ -42,6 +42,27 @@ pub struct Parse {
 /// Guards pest's process-wide error-detail switch (see [`parse`]).
 static DETAIL_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// The reserved words (`keyword` in the grammar): no name may be one.
+pub const KEYWORDS: [&str; 17] = [
+    "component",
+    "pipeline",
+    "artifact",
+    "import",
+    "input",
+    "output",
+    "if",
+    "else",
+    "for",
+    "in",
+    "parallel",
+    "finally",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+];
+
 /// How deeply brackets and `not`s may nest. The parser, the checker and the formatter recurse on
 /// nesting, so a limit keeps any input from exhausting the stack.
 pub const MAX_NESTING: usize = 64;
@@ -384,25 +405,6 @@ fn word_before(text: &str, at: usize) -> Option<Span> {
 
 /// The reserved keyword that ends right before `at`, if any.
 fn keyword_before(text: &str, at: usize) -> Option<Span> {
-    const KEYWORDS: [&str; 17] = [
-        "component",
-        "pipeline",
-        "artifact",
-        "import",
-        "input",
-        "output",
-        "if",
-        "else",
-        "for",
-        "in",
-        "parallel",
-        "finally",
-        "and",
-        "or",
-        "not",
-        "true",
-        "false",
-    ];
     let word = word_before(text, at)?;
     KEYWORDS.contains(&&text[word.range()]).then_some(word)
 }

@@ -476,15 +476,7 @@ impl Builder<'_> {
                     head.as_rule() == Rule::primary && head.clone().into_inner().next()?.as_rule() == Rule::ident;
                 let mut expr = self.expr(head)?;
                 for field in inner {
-                    let field = self.ident(field);
-                    let span = expr.span.cover(field.span);
-                    expr = match expr.kind {
-                        ExprKind::Path(mut parts) if head_is_name => {
-                            parts.push(field);
-                            Expr { kind: ExprKind::Path(parts), span }
-                        }
-                        kind => Expr { kind: ExprKind::Field(Box::new(Expr { kind, span: expr.span }), field), span },
-                    };
+                    expr = expr.dot(self.ident(field), head_is_name);
                 }
                 Some(expr)
             }

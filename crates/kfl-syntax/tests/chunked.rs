@@ -6,45 +6,12 @@
 //! - with syntax errors, both report some; every item the whole parse keeps is kept the same, and
 //!   the only items parsing in pieces keeps besides are pipelines with broken statements left out.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{kfl_files, read};
 
 use kfl_syntax::ast::Item;
 use kfl_syntax::{parse, parse_whole};
-
-fn kfl_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut found = Vec::new();
-    for dir in ["examples", "tests", "crates", "fuzz/regressions"] {
-        walk(&root.join(dir), &mut found);
-    }
-    found.sort();
-    assert!(found.len() > 20, "expected the repository's .kfl files, found {}", found.len());
-    found
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            // Fuzz findings have no extension; everything else is a `.kfl` file.
-            let in_regressions = path.ancestors().any(|a| a.ends_with("regressions"));
-            if in_regressions || path.extension().is_some_and(|e| e == "kfl") {
-                out.push(path);
-            }
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
-}
 
 fn has_syntax_error(parse: &kfl_syntax::Parse) -> bool {
     use kfl_diagnostics::Code;

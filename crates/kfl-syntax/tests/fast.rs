@@ -5,40 +5,11 @@
 //! - on the repository's files (which parse), the fast parser answers every chunk pest accepts
 //!   without a lexical error, so the fast path is the path taken.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{kfl_files, read};
 
 use kfl_syntax::chunk::{self, ChunkKind};
-
-fn kfl_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut found = Vec::new();
-    for dir in ["examples", "tests", "crates", "fuzz/regressions", "fuzz/seeds", "docs"] {
-        walk(&root.join(dir), &mut found);
-    }
-    found.sort();
-    assert!(found.len() > 20, "expected the repository's .kfl files, found {}", found.len());
-    found
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path.extension().is_some_and(|e| e == "kfl") || path.ancestors().any(|a| a.ends_with("regressions")) {
-            out.push(path);
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
-}
 
 /// What happened to the chunks of one text.
 #[derive(Default)]
