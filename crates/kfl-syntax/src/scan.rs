@@ -91,6 +91,49 @@ fn is_ident_byte(b: u8) -> bool {
 }
 
 pub fn scan(text: &str) -> Scan {
+    let plain = scan_with(text, false);
+    // A `"""` left open pairs with the next script's opening quotes, and every script after it is
+    // read inside out until the last `"""` of the file is left open. If that happened, find the
+    // script that runs on into a following item instead, and report that one.
+    if plain.unterminated.iter().any(|s| s.len() == 3) {
+        let runaway = scan_with(text, true);
+        if runaway.unterminated != plain.unterminated {
+            return runaway;
+        }
+    }
+    plain
+}
+
+/// Where a triple-quoted string's text (starting at `from`) runs on into a following item: the
+/// start of the first line that begins, in column 0, with `component`, `pipeline` or `artifact`
+/// and a name (or of the doc comments right above it).
+fn runaway_end(text: &str, from: usize, to: usize) -> Option<usize> {
+    let body = &text[from..to];
+    let mut line_start = from + body.find('\n')? + 1;
+    let mut docs_from: Option<usize> = None;
+    while line_start < to {
+        let line_end = text[line_start..to].find('\n').map_or(to, |n| line_start + n);
+        let line = &text[line_start..line_end];
+        if line.starts_with("///") {
+            docs_from.get_or_insert(line_start);
+        } else {
+            let item = ["component", "pipeline", "artifact"].iter().any(|kw| {
+                line.strip_prefix(kw).is_some_and(|rest| {
+                    rest.starts_with([' ', '\t'])
+                        && rest.trim_start().starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                })
+            });
+            if item {
+                return Some(docs_from.unwrap_or(line_start));
+            }
+            docs_from = None;
+        }
+        line_start = line_end + 1;
+    }
+    None
+}
+
+fn scan_with(text: &str, find_runaway: bool) -> Scan {
     let bytes = text.as_bytes();
     let mut out = Scan::default();
     // Start of the run of doc comments that directly precedes the current position, if any.
@@ -128,7 +171,13 @@ pub fn scan(text: &str) -> Scan {
             doc_run_start = None;
             nesting.token(None, b'"');
             match text[i + 3..].find("\"\"\"") {
-                Some(n) => i = i + 3 + n + 3,
+                Some(n) => match runaway_end(text, i + 3, i + 3 + n).filter(|_| find_runaway) {
+                    Some(resume) => {
+                        out.unterminated.push(Span::new(i, i + 3));
+                        i = resume;
+                    }
+                    None => i = i + 3 + n + 3,
+                },
                 None => {
                     out.unterminated.push(Span::new(i, i + 3));
                     i = bytes.len();
@@ -212,6 +261,31 @@ mod tests {
 
     fn scan_triple() -> Scan {
         scan("component x { python \"\"\"\nprint(1)\n }")
+    }
+
+    #[test]
+    fn a_script_left_open_is_found_where_it_runs_into_the_next_item() {
+        let script = |name: &str, close: bool| {
+            format!(
+                "component {name} {{\n    python \"\"\"\n        import os\n        print(1)\n    {}\n}}\n\n",
+                if close { "\"\"\"" } else { "" }
+            )
+        };
+        let mut text = script("a", true);
+        let broken_start = text.len();
+        text.push_str(&script("b", false));
+        for name in ["c", "d", "e"] {
+            text.push_str(&script(name, true));
+        }
+        let scan = scan(&text);
+        let open = text[broken_start..].find("\"\"\"").map(|n| broken_start + n).unwrap_or_default();
+        assert_eq!(scan.unterminated, vec![Span::new(open, open + 3)]);
+        // Every item still starts where it does: the ones after the broken script parse.
+        assert_eq!(scan.item_starts.len(), 5, "{:?}", scan.item_starts);
+        // A file whose scripts all close is read as before, even with item keywords inside a script.
+        let valid = "component a {\n    python \"\"\"\ncomponent x = 1\n\"\"\"\n}\n";
+        assert!(super::scan(valid).unterminated.is_empty());
+        assert_eq!(super::scan(valid).item_starts, vec![0]);
     }
 
     #[test]

@@ -174,3 +174,35 @@ fn a_doc_comment_spans_its_text() {
     assert_eq!(c.doc.span.map(|s| &text[s.range()]), Some("/// one\n/// two"));
     assert_eq!(c.members[0].doc.span.map(|s| &text[s.range()]), Some("/// three"));
 }
+
+#[test]
+fn an_unterminated_script_is_reported_at_its_quotes_and_the_rest_of_the_file_still_parses() {
+    // A 2,000-line file: a script left open on line 3, forty components with scripts after it,
+    // and a real syntax error near the end.
+    let mut text =
+        String::from("component broken {\n    image = \"python:3.11\"\n    python \"\"\"\n        print(1)\n}\n\n");
+    for i in 0..40 {
+        text.push_str(&format!(
+            "/// Step {i}.\ncomponent step_{i} {{\n    image = \"python:3.11\"\n    input x: Int\n"
+        ));
+        for _ in 0..40 {
+            text.push_str("    // filler\n");
+        }
+        text.push_str("    python \"\"\"\n        print(x)\n    \"\"\"\n}\n\n");
+    }
+    let bad_line = text.lines().count() + 2;
+    text.push_str("component last {\n    image = = \"x\"\n}\n");
+    assert!(text.lines().count() > 1_900);
+    let p = parse(&text);
+    let lines: Vec<(kfl_diagnostics::Code, usize)> =
+        p.errors.iter().map(|e| (e.code, text[..e.primary.span.start as usize].lines().count())).collect();
+    assert_eq!(
+        lines,
+        vec![(kfl_diagnostics::Code::UnterminatedString, 3), (kfl_diagnostics::Code::SyntaxError, bad_line)],
+        "{:?}",
+        p.errors
+    );
+    let names: Vec<&str> = p.file.items.iter().filter_map(|i| i.name()).map(|n| n.text.as_str()).collect();
+    assert_eq!(names.len(), 40, "{names:?}");
+    assert_eq!(p, kfl_syntax::parse_whole(&text));
+}
