@@ -326,3 +326,93 @@ fn build_notes_settings_the_target_cannot_express() {
     assert!(stdout.contains("ephemeral-storage: 10Gi"), "{stdout}");
     assert!(!stderr.contains("note:"), "{stderr}");
 }
+
+/// A kubeconfig whose cluster is `server` (no credentials).
+fn kubeconfig_for(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).expect("kubeconfig");
+    path
+}
+
+#[test]
+fn apply_refuses_a_parameter_without_a_value_before_connecting() {
+    // A listener stands where the cluster (Argo) and the KFP endpoint are: the refusal must come
+    // before any connection to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let server = format!("http://{}", listener.local_addr().expect("address"));
+    let dir = tempdir("apply-missing");
+    let kubeconfig = kubeconfig_for(&dir, &server);
+    let kubeconfig = kubeconfig.to_str().expect("a UTF-8 path");
+    for backend in [vec!["--kubeconfig", kubeconfig], vec!["--backend", "kfp", "--endpoint", &server]] {
+        for command in ["apply", "plan"] {
+            if command == "plan" && backend[0] == "--backend" {
+                continue;
+            }
+            let args = [&[command, "examples/simple_training.kfl"][..], &backend].concat();
+            let (code, stdout, stderr) = kflc(&args);
+            assert_eq!(code, 2, "{args:?}: {stderr}");
+            assert!(stdout.is_empty(), "{stdout}");
+            assert!(
+                stderr.starts_with(
+                    "error[E0220]: the pipeline parameter `data_url: String` has no default and no --param value\n  \
+                     help: add `--param data_url=…` to the command line"
+                ),
+                "{args:?}: {stderr}"
+            );
+            let action = if command == "apply" { "submitted" } else { "planned" };
+            assert!(stderr.ends_with(&format!("nothing was {action}\n")), "{stderr}");
+            let connection = listener.accept();
+            assert!(connection.is_err(), "{args:?} connected before refusing");
+        }
+    }
+    // A List parameter's value is JSON: the help says so.
+    let file = dir.join("sweep.kfl");
+    std::fs::write(
+        &file,
+        "component fit {\n    input  sizes: List<Int>\n    output model: Model\n    python \"\"\"\n        \
+         open(model.path, \"w\").write(str(sizes))\n    \"\"\"\n}\n\npipeline sweep(sizes: List<Int>) {\n    \
+         f = fit(sizes: sizes)\n    output model = f.model\n}\n",
+    )
+    .expect("write");
+    let (code, _, stderr) = kflc(&["apply", file.to_str().expect("UTF-8"), "--kubeconfig", kubeconfig]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("help: add `--param sizes='[…]'`"), "{stderr}");
+    assert!(listener.accept().is_err(), "connected before refusing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_refuses_a_parameter_without_a_value_with_its_code() {
+    let (code, _, stderr) = kflc(&["run", "examples/simple_training.kfl", "--host", "--root", "/nonexistent/kfl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error[E0220]: the pipeline parameter `data_url: String`"), "{stderr}");
+    assert!(stderr.ends_with("nothing was run\n"), "{stderr}");
+}
+
+#[test]
+fn build_for_argo_warns_about_each_parameter_left_without_a_value() {
+    let (code, stdout, stderr) = kflc(&["build", "examples/simple_training.kfl", "--target", "argo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "warning[W0014]: the Workflow's parameter `data_url` has no value: Argo refuses it as it is\n  \
+             help: submit it with `argo submit -p data_url=…`, or build it with `--param data_url=…`\n"
+        ),
+        "{stderr}"
+    );
+    // Given a value, or for Kubeflow Pipelines (where it is a required run parameter), nothing is said.
+    for args in [
+        &["build", "examples/simple_training.kfl", "--target", "argo", "--param", "data_url=https://x/y.csv"][..],
+        &["build", "examples/simple_training.kfl", "--target", "kfp"][..],
+    ] {
+        let (code, _, stderr) = kflc(args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("W0014"), "{args:?}: {stderr}");
+    }
+}

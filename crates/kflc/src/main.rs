@@ -302,7 +302,8 @@ fn main() -> ExitCode {
                 Err(_) => return ExitCode::from(2),
             };
             // `kfl_run` sets the values itself; refused here first, they are printed with their code.
-            if let Err(code) = apply_params(&mut dag.clone(), &params) {
+            let mut given = dag.clone();
+            if let Err(code) = apply_params(&mut given, &params).and_then(|()| require_values(&given, "run")) {
                 return code;
             }
             let mut args = kfl_run::RunArgs::new(file);
@@ -566,6 +567,7 @@ fn for_cluster(
 ) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
     let (db, program, mut dag) = checked_for(file, pipeline, action)?;
     apply_params(&mut dag, params)?;
+    require_values(&dag, action)?;
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
     Ok((db, kfl_cluster::Pipeline { dag, given, origins: kfl_cluster::Origins::of(&program) }))
 }
@@ -621,6 +623,11 @@ fn checked_for(
 /// 2, as every refused command line does.
 fn apply_params(dag: &mut kfl_dag::Dag, params: &[String]) -> Result<(), ExitCode> {
     let Err(e) = kfl_dag::params::apply_params(dag, params) else { return Ok(()) };
+    print_param_error(&e);
+    Err(ExitCode::from(2))
+}
+
+fn print_param_error(e: &kfl_dag::params::ParamError) {
     match e.code() {
         Some(code) => eprintln!("error[{code}]: {e}"),
         None => eprintln!("error: {e}"),
@@ -628,7 +635,36 @@ fn apply_params(dag: &mut kfl_dag::Dag, params: &[String]) -> Result<(), ExitCod
     if let Some(help) = e.help() {
         eprintln!("  help: {help}");
     }
+}
+
+/// Refuses a pipeline whose parameters are not all given a value (a default or `--param`), before
+/// anything runs or connects: every such parameter is printed with E0220 and the `--param` to add,
+/// and the exit status is 2, as for every refused command line. `action` ends the last line.
+fn require_values(dag: &kfl_dag::Dag, action: &str) -> Result<(), ExitCode> {
+    let missing = kfl_dag::params::missing_values(dag);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for e in &missing {
+        print_param_error(e);
+    }
+    eprintln!("error: {} parameter(s) of pipeline `{}` have no value; nothing was {action}", missing.len(), dag.name);
     Err(ExitCode::from(2))
+}
+
+/// `kflc build --target argo` with parameters left without a value: the Workflow is written (a
+/// WorkflowTemplate or `argo submit -p` may fill them in), and W0014 says for each what it needs.
+fn warn_open_parameters(dag: &kfl_dag::Dag) {
+    for e in kfl_dag::params::missing_values(dag) {
+        let kfl_dag::params::ParamError::Missing { name, declared } = &e else { continue };
+        let to_add = kfl_dag::params::param_to_add(name, declared);
+        eprintln!(
+            "warning[{}]: the Workflow's parameter `{}` has no value: Argo refuses it as it is",
+            kfl_diagnostics::Code::OpenWorkflowParameter,
+            kfl_diagnostics::escape_control(name)
+        );
+        eprintln!("  help: submit it with `argo submit -p {to_add}`, or build it with `--param {to_add}`");
+    }
 }
 
 fn emit(output: Option<&std::path::Path>, text: &str) -> ExitCode {
@@ -676,6 +712,9 @@ fn build(
             };
             match backend.emit(&dag) {
                 Ok(document) => {
+                    if target == Target::Argo {
+                        warn_open_parameters(&dag);
+                    }
                     for setting in kfl_dag::backend::not_applicable_in(backend, &dag) {
                         eprintln!("note: {setting}");
                     }
