@@ -416,3 +416,52 @@ fn build_for_argo_warns_about_each_parameter_left_without_a_value() {
         assert!(!stderr.contains("W0014"), "{args:?}: {stderr}");
     }
 }
+
+/// A server that accepts every connection and never answers: the connections are kept open, and
+/// nothing is read or written. Returns its `http://` address; the thread ends with the test binary.
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming().flatten() {
+            kept.push(stream);
+        }
+    });
+    address
+}
+
+#[test]
+fn apply_gives_up_on_a_server_that_never_answers() {
+    let server = silent_server();
+    let dir = tempdir("apply-silent");
+    let kubeconfig = kubeconfig_for(&dir, &server);
+    let kubeconfig = kubeconfig.to_str().expect("a UTF-8 path");
+    let file = "examples/quickstart.kfl";
+    // Argo through the Kubernetes API, with and without the node capacity check (its own request
+    // comes first), and Kubeflow Pipelines through its REST API.
+    let cases: [(&[&str], &str); 3] = [
+        (&["--kubeconfig", kubeconfig], "reading the nodes' capacity"),
+        (&["--kubeconfig", kubeconfig, "--skip-capacity-check"], "submitting run `quickstart-"),
+        (&["--backend", "kfp", "--endpoint", &server], "uploading the pipeline and starting a run"),
+    ];
+    for (flags, doing) in cases {
+        let args = [&["apply", file, "--timeout", "1"][..], flags].concat();
+        let (code, stdout, stderr) = kflc(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        let host = server.trim_start_matches("http://");
+        assert!(
+            stderr.starts_with("error: no answer from the ")
+                && stderr.contains(host)
+                && stderr.contains("within 1 s ("),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(doing), "{args:?}: {stderr}");
+        assert!(stderr.trim_end().ends_with("or allow more time with --timeout SECONDS"), "{stderr}");
+    }
+    // Zero is no limit a user can mean.
+    let (code, _, stderr) = kflc(&["apply", file, "--timeout", "0", "--kubeconfig", kubeconfig]);
+    assert_eq!(code, 2, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,8 +26,9 @@
 //! - Workflows are addressed without discovery (`ApiResource::from_gvk_with_plural`).
 //! - Every API failure is reported with what was being done (verb, resource, namespace); a 404 on
 //!   the workflows collection means the Workflow CRD is not installed.
-//! - Exit codes: 0 success; 1 the pipeline, the server or the run said no; 2 the cluster could not
-//!   be reached or configured (or a usage error).
+//! - Exit codes: 0 success; 1 the pipeline, the server or the run said no, or the server did not
+//!   answer within `--timeout` ([`DEFAULT_TIMEOUT`]: every request of a submission, the connection
+//!   included, shares it); 2 the cluster could not be reached or configured (or a usage error).
 
 pub mod argo;
 pub mod capacity;
@@ -115,6 +116,10 @@ pub fn parse_dry_run(value: &str) -> Result<bool, String> {
     }
 }
 
+/// How long `apply` waits for a server (Kubernetes or Kubeflow Pipelines) to accept a connection
+/// and answer the requests of a submission, when `--timeout` is not given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `kflc apply FILE [--pipeline NAME] [--param name=value…]`: how to submit (the pipeline itself is
 /// a [`Pipeline`]).
 #[derive(Clone, Debug, Default)]
@@ -125,7 +130,9 @@ pub struct ApplyArgs {
     pub dry_run_server: bool,
     /// Follow the run until it ends; exit 1 if it fails.
     pub wait: bool,
-    /// With `--wait`: give up after this long.
+    /// `--timeout`: give up after this long in total. Without `--wait` it bounds connecting and
+    /// submitting ([`DEFAULT_TIMEOUT`] when `None`); with `--wait` it bounds following the run too
+    /// (no limit on the following when `None`, but submitting still gets [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
     /// Take over fields owned by other field managers.
     pub force_conflicts: bool,
@@ -231,8 +238,19 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
         Ok(w) => w,
         Err(code) => return code,
     };
+    // Every request of the submission (the connection is made by the first) shares one limit: a
+    // server that accepts connections and never answers is given up on, with exit status 1.
+    let started = tokio::time::Instant::now();
+    let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let deadline = started + limit;
+    let server = format!("the Kubernetes API server at {}", cluster.server);
+    let timed_out = |doing: String| ClusterError::TimedOut { server: server.clone(), doing, limit };
     if !args.skip_capacity_check {
-        match capacity::check(cluster, dag).await {
+        let outcome = match tokio::time::timeout_at(deadline, capacity::check(cluster, dag)).await {
+            Ok(outcome) => outcome,
+            Err(_) => return fail(console, &timed_out("reading the nodes' capacity".to_string())),
+        };
+        match outcome {
             capacity::Outcome::Fits => {}
             capacity::Outcome::Unknown(warning) => {
                 let _ = writeln!(console.err, "warning: {warning}");
@@ -246,9 +264,18 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
             }
         }
     }
-    let answer = match argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts).await {
-        Ok(a) => a,
-        Err(e) => return fail(console, &locate(e, pipeline, &workflow)),
+    let submitted =
+        tokio::time::timeout_at(deadline, argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts));
+    let answer = match submitted.await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return fail(console, &locate(e, pipeline, &workflow)),
+        Err(_) => {
+            let doing = format!(
+                "submitting run `{name}`; it may or may not have been created: `kflc runs --pipeline {}` lists them",
+                dag.name
+            );
+            return fail(console, &timed_out(doing));
+        }
     };
     if args.dry_run_server {
         let _ = write!(console.out, "{}", kfl_argo::to_yaml(&diff::comparable(&answer)));
@@ -266,7 +293,9 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
         dag.name, cluster.namespace
     );
     if args.wait {
-        return wait_and_report(cluster, &name, args.timeout, console).await;
+        // `--timeout` is for the whole command: the following gets what the submission left.
+        let left = args.timeout.map(|t| t.saturating_sub(started.elapsed()));
+        return wait_and_report(cluster, &name, left, console).await;
     }
     0
 }

@@ -138,8 +138,10 @@ enum Command {
         /// Follow the run until it ends; exit non-zero if it fails.
         #[arg(long)]
         wait: bool,
-        /// With --wait: give up after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
+        /// Give up after this many seconds in total: on connecting and submitting (default 30), and
+        /// with --wait on following the run too (no limit on following by default). A server that
+        /// never answers is an error with exit status 1.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         /// Take over fields another field manager owns.
         #[arg(long)]
