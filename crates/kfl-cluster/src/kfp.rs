@@ -112,7 +112,7 @@ pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<
                 doing: "uploading the pipeline and starting a run; a run may or may not have been started".to_string(),
                 limit,
             };
-            let _ = writeln!(console.err, "error: {error}");
+            let _ = writeln!(console.err, "error: {}", crate::redact::scrub(&error.to_string()));
             return error.exit_code();
         }
     };
@@ -127,7 +127,7 @@ pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<
             0
         }
         Err(message) => {
-            let _ = writeln!(console.err, "error: {message}");
+            let _ = writeln!(console.err, "error: {}", crate::redact::scrub(&message));
             if message.starts_with("cannot reach") {
                 2
             } else {

@@ -26,6 +26,8 @@
 //! - Workflows are addressed without discovery (`ApiResource::from_gvk_with_plural`).
 //! - Every API failure is reported with what was being done (verb, resource, namespace); a 404 on
 //!   the workflows collection means the Workflow CRD is not installed.
+//! - No credential is ever printed: every error goes through [`redact::scrub`], which knows the
+//!   credentials of the kubeconfigs read and drops an exec plugin's command line and output.
 //! - Exit codes: 0 success; 1 the pipeline, the server or the run said no, or the server did not
 //!   answer within `--timeout` ([`DEFAULT_TIMEOUT`]: every request of a submission, the connection
 //!   included, shares it); 2 the cluster could not be reached or configured (or a usage error).
@@ -38,6 +40,7 @@ pub mod error;
 pub mod kfp;
 pub mod logs;
 pub mod project;
+pub mod redact;
 
 use std::future::Future;
 use std::io::Write;
@@ -185,13 +188,14 @@ pub struct LogsArgs {
     pub cluster: ClusterArgs,
 }
 
+/// Prints an error, with any credential in it redacted ([`redact::scrub`]), and gives its exit code.
 pub(crate) fn fail(console: &mut Console, error: &ClusterError) -> u8 {
     match console.render {
         Some(render) if !error.source_refs().is_empty() => {
-            let _ = write!(console.err, "{}", render(error));
+            let _ = write!(console.err, "{}", redact::scrub(&render(error)));
         }
         _ => {
-            let _ = writeln!(console.err, "error: {error}");
+            let _ = writeln!(console.err, "error: {}", redact::scrub(&error.to_string()));
         }
     }
     error.exit_code()
@@ -253,11 +257,11 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
         match outcome {
             capacity::Outcome::Fits => {}
             capacity::Outcome::Unknown(warning) => {
-                let _ = writeln!(console.err, "warning: {warning}");
+                let _ = writeln!(console.err, "warning: {}", redact::scrub(&warning.to_string()));
             }
             capacity::Outcome::DoesNotFit(problems) => {
                 for p in &problems {
-                    let _ = writeln!(console.err, "error: {p}");
+                    let _ = writeln!(console.err, "error: {}", redact::scrub(&p.to_string()));
                 }
                 let _ = writeln!(console.err, "error: no node of the cluster can run {} task(s); nothing was submitted (--skip-capacity-check to submit anyway)", problems.len());
                 return 1;

@@ -1,6 +1,8 @@
 //! Hostile input to `kflc`, one test per family (issue 12): every case ends in a coded answer within
 //! a time limit, nothing hangs, and nothing read from a file that is not KFL reaches the output.
 
+mod credentials;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
