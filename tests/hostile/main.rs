@@ -1,7 +1,32 @@
 //! Hostile input to `kflc`, one test per family (issue 12): every case ends in a coded answer within
 //! a time limit, nothing hangs, and nothing read from a file that is not KFL reaches the output.
+//! It runs with `cargo test` (the `hostile` test of the root package), so `tests/run-all.sh` and CI
+//! run it. The families of issue 12 and where each is tested:
+//!
+//! | item | family | test |
+//! |---|---|---|
+//! | 1, 3 | a truncated, altered or deleted cache entry | `run::a_truncated_or_deleted_cache_entry_…` |
+//! | 2 | a task writing its input | `run::a_task_that_writes_its_input_…` |
+//! | 4 | `fmt` through a symbolic link | `fmt_through_a_symlink_…` |
+//! | 5 | imports of `/proc/self/environ` and of files outside the project | `import_of_proc_self_environ_…`, `imports_outside_the_project_root_…` |
+//! | 6 | credentials in kubeconfigs, exec plugins and server answers | `credentials::…` |
+//! | 7 | control characters in user strings | `control_characters_…` |
+//! | 8 | FIFOs, devices and huge files as sources; a FIFO as an output artifact | `a_fifo_a_device_and_a_huge_file_…`, `run::an_output_artifact_that_is_a_fifo_…` |
+//! | 9 | a server that accepts connections and never answers | `cluster::apply_gives_up_…` |
+//! | 10 | non-UTF-8 source and file names | `non_utf8_source_…` |
+//! | 11 | thousands of diagnostics | `check_renders_thousands_of_errors_…` |
+//! | 12 | wrong `Content-Length`s to the language server | `lsp::…` |
+//! | 13 | a parameter without a value | `cluster::apply_refuses_a_parameter_without_a_value_…` |
+//! | 14 | SIGTERM during a run | `run::sigterm_…` |
+//! | 19 | symlink loops, unreadable files, a read-only run root, a full disk (`ulimit -f`), ten runs at once on one root, kill -9 at many points of a run | `symlink_loops_…`, `run::unreadable_files_…`, `run::a_full_disk_…`, `run::ten_runs_at_once_…`, `run::kill_9_…` |
+//!
+//! Items 15 to 17 are diagnostics: their cases are files in `tests/diagnostics/`, rendered as
+//! snapshots by `tests/diagnostics.rs`.
 
+mod cluster;
 mod credentials;
+mod lsp;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -232,4 +257,37 @@ fn control_characters_in_user_strings_are_escaped_in_check_output() {
     }
     assert!(outside_excerpt.iter().any(|l| l.contains("\\u{1b}")), "{stderr}");
     assert!(!stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn symlink_loops_are_refused_or_passed_over_without_hanging() {
+    let dir = tempdir("symlink-loop");
+    std::fs::write(dir.join("ok.kfl"), COMPONENT).expect("write");
+    // Two links naming each other, a link naming itself, and a folder link back up.
+    std::os::unix::fs::symlink("b.kfl", dir.join("a.kfl")).expect("link");
+    std::os::unix::fs::symlink("a.kfl", dir.join("b.kfl")).expect("link");
+    std::os::unix::fs::symlink("self.kfl", dir.join("self.kfl")).expect("link");
+    std::fs::create_dir(dir.join("sub")).expect("sub");
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).expect("link");
+    let limit = Duration::from_secs(30);
+    // Imported: a coded diagnostic at the import.
+    std::fs::write(dir.join("main.kfl"), "import \"a.kfl\"\n").expect("write");
+    let (status, _, stderr) = kflc_in(&dir, &["check", "main.kfl"], &[], limit);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("E0126") && stderr.contains("symbolic links") && stderr.contains("main.kfl:1:8"),
+        "{stderr}"
+    );
+    // Named on the command line: kflc cannot read what it was given (exit 2), and says why.
+    for command in [&["check", "self.kfl"][..], &["fmt", "a.kfl"], &["run", "a.kfl"], &["build", "b.kfl", "--summary"]]
+    {
+        let (status, _, stderr) = kflc_in(&dir, command, &[], limit);
+        assert_eq!(status, 2, "{command:?}: {stderr}");
+        assert!(stderr.contains("cannot read") && stderr.contains("symbolic links"), "{command:?}: {stderr}");
+    }
+    // A folder search follows no link, so neither loop is entered: the real files are checked.
+    std::fs::remove_file(dir.join("main.kfl")).expect("rm");
+    let (status, _, stderr) = kflc_in(&dir, &["check", "."], &[], limit);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.ends_with("checked 1 file: 0 errors, 0 warnings\n"), "{stderr}");
 }
