@@ -295,3 +295,17 @@ fn every_diagnostic_code_renders_as_its_snapshot() {
 
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+#[test]
+fn the_language_reference_lists_every_code_with_its_name_and_severity() {
+    let reference = std::fs::read_to_string(root().join("docs/language.md")).expect("docs/language.md");
+    let missing: Vec<String> = ALL
+        .iter()
+        .filter(|info| {
+            let start = format!("| {} | `{}` | {} | ", info.id, info.name, info.severity.as_str());
+            !reference.lines().any(|line| line.starts_with(&start))
+        })
+        .map(|info| format!("| {} | `{}` | {} | {} |", info.id, info.name, info.severity.as_str(), info.summary))
+        .collect();
+    assert!(missing.is_empty(), "docs/language.md's table of codes lacks:\n{}", missing.join("\n"));
+}
