@@ -168,7 +168,7 @@ codes! {
     TaskUsedAsValue = "E0123", Error, "task-used-as-value", "a task is used where one of its outputs is meant";
     LoopVariableOutOfScope = "E0124", Error, "loop-variable-out-of-scope", "a loop variable is used outside its loop";
     ImportNotAllowed = "E0125", Error, "import-not-allowed", "an import names something other than a `.kfl` file inside the project root";
-    UnreadableSource = "E0126", Error, "unreadable-source", "a source file is not a regular file, is larger than 16 MiB or is not UTF-8 text";
+    UnreadableSource = "E0126", Error, "unreadable-source", "a source file cannot be read, is not a regular file, is larger than 16 MiB or is not UTF-8 text";
 
     // Types
     TypeMismatch = "E0201", Error, "type-mismatch", "an argument has the wrong type";

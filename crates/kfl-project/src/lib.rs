@@ -22,11 +22,17 @@ pub fn collect_kfl_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
     let mut out = Vec::new();
     for root in &roots {
-        let meta = std::fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        if meta.is_dir() {
-            walk(root, &mut out).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        } else {
-            out.push(root.clone());
+        match std::fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => {
+                walk(root, &mut out).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+            }
+            Ok(_) => out.push(root.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", root.display()));
+            }
+            // There, but not to be looked at (a loop of symbolic links, no permission): a file,
+            // which reading refuses with its code (E0126).
+            Err(_) => out.push(root.clone()),
         }
     }
     out.sort();
@@ -82,7 +88,12 @@ pub fn load_project(paths: &[PathBuf], extra_roots: &[PathBuf]) -> Result<Loaded
             Ok(text) => {
                 db.set_file(&key(path), text);
             }
-            Err(Unreadable::Io(e)) => return Err(format!("cannot read {}: {e}", shown(path))),
+            // A file that is not there is a mistake on the command line; one that is there and
+            // cannot be read (permissions, a loop of symbolic links) is refused like a FIFO, so the
+            // other files are still checked.
+            Err(Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", shown(path)))
+            }
             Err(unreadable) => refused.push((shown(path), unreadable.refusal(path))),
         }
     }

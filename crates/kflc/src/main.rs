@@ -4,8 +4,8 @@
 //! - This is where the world is: files are read and written here, never in the core crates.
 //! - Exit codes: 0 when everything is fine (warnings allowed), 1 when the input has errors or
 //!   `fmt --check` finds unformatted files or a named file is refused as source (E0126: not a regular
-//!   file, over 16 MiB, not UTF-8), 2 when the command itself cannot run (bad usage, files that
-//!   cannot be opened).
+//!   file, over 16 MiB, not UTF-8, unreadable), 2 when the command itself cannot run (bad usage, a
+//!   named file that does not exist).
 //! - Imports are read only from import roots (see `kfl_project`); `--import-root` adds one.
 //! - Files are written atomically (a temporary file renamed over the original); a symbolic link is
 //!   written through, so the file it points to is replaced and the link stays.
@@ -410,7 +410,7 @@ fn import_roots() -> &'static [PathBuf] {
 fn print_refused(refused: &[(String, kfl_check::Refusal)]) {
     for (_, refusal) in refused {
         eprintln!("error[{}]: {}", refusal.code, refusal.message);
-        eprintln!("  help: name a regular `.kfl` file of UTF-8 text, at most 16 MiB");
+        eprintln!("  help: name a readable, regular `.kfl` file of UTF-8 text, at most 16 MiB");
     }
 }
 
@@ -495,7 +495,7 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
     for path in &files {
         let text = match load::read_source(path) {
             Ok(t) => t,
-            Err(load::Unreadable::Io(e)) => {
+            Err(load::Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 eprintln!("error: cannot read {}: {e}", load::shown(path));
                 failed = true;
                 continue;
