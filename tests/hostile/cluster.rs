@@ -119,3 +119,30 @@ fn apply_gives_up_on_a_server_that_never_answers() {
     assert_eq!(code, 2, "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_cluster_command_gives_up_on_a_server_that_never_answers() {
+    let server = silent_server();
+    let dir = tempdir("cluster-silent");
+    let kubeconfig = kubeconfig_for(&dir, &server);
+    let kubeconfig = kubeconfig.to_str().expect("a UTF-8 path");
+    let cases: [(&[&str], &str); 5] = [
+        (&["plan", "examples/quickstart.kfl"], "(planning a run)"),
+        (&["runs"], "(listing runs)"),
+        (&["status", "r1"], "(reading run `r1`)"),
+        (&["delete", "r1"], "(deleting run `r1`; it may or may not be deleted)"),
+        (&["logs", "r1"], "(reading the logs of run `r1`)"),
+    ];
+    for (command, doing) in cases {
+        let args = [command, &["--timeout", "1", "--kubeconfig", kubeconfig]].concat();
+        let (code, stdout, stderr) = kflc(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stdout.is_empty() || command[0] == "plan", "{stdout}");
+        assert!(
+            stderr.starts_with("error: no answer from the Kubernetes API server at ")
+                && stderr.contains(&format!("within 1 s {doing}")),
+            "{args:?}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,8 +29,8 @@
 //! - No credential is ever printed: every error goes through [`redact::scrub`], which knows the
 //!   credentials of the kubeconfigs read and drops an exec plugin's command line and output.
 //! - Exit codes: 0 success; 1 the pipeline, the server or the run said no, or the server did not
-//!   answer within `--timeout` ([`DEFAULT_TIMEOUT`]: every request of a submission, the connection
-//!   included, shares it); 2 the cluster could not be reached or configured (or a usage error).
+//!   answer within `--timeout` ([`DEFAULT_TIMEOUT`]; every command but a `--wait` has one, shared
+//!   by all its requests, the connection included); 2 the cluster could not be reached or configured (or a usage error).
 
 pub mod argo;
 pub mod capacity;
@@ -152,6 +152,8 @@ pub struct ApplyArgs {
 pub struct PlanArgs {
     /// Compare with this existing run (else the plan is for a new run).
     pub name: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -160,6 +162,8 @@ pub struct PlanArgs {
 pub struct RunsArgs {
     /// The pipeline (its KFL or Kubernetes name); all kflc runs without it.
     pub pipeline: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -169,6 +173,8 @@ pub struct StatusArgs {
     pub run: String,
     /// Follow until the run ends.
     pub wait: bool,
+    /// With `--wait`, give up following after this long (no limit when `None`); without, give up
+    /// on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
     pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
@@ -177,6 +183,8 @@ pub struct StatusArgs {
 #[derive(Clone, Debug, Default)]
 pub struct DeleteArgs {
     pub run: String,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -185,6 +193,8 @@ pub struct DeleteArgs {
 pub struct LogsArgs {
     pub run: String,
     pub task: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -199,6 +209,15 @@ pub(crate) fn fail(console: &mut Console, error: &ClusterError) -> u8 {
         }
     }
     error.exit_code()
+}
+
+/// The error of a command whose server did not answer within `limit`.
+fn timed_out(cluster: &Cluster, doing: &str, limit: Duration) -> ClusterError {
+    ClusterError::TimedOut {
+        server: format!("the Kubernetes API server at {}", cluster.server),
+        doing: doing.to_string(),
+        limit,
+    }
 }
 
 async fn connected(args: &ClusterArgs, console: &mut Console<'_>) -> Result<Cluster, u8> {
@@ -247,8 +266,7 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
     let started = tokio::time::Instant::now();
     let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let deadline = started + limit;
-    let server = format!("the Kubernetes API server at {}", cluster.server);
-    let timed_out = |doing: String| ClusterError::TimedOut { server: server.clone(), doing, limit };
+    let timed_out = |doing: String| timed_out(cluster, &doing, limit);
     if !args.skip_capacity_check {
         let outcome = match tokio::time::timeout_at(deadline, capacity::check(cluster, dag)).await {
             Ok(outcome) => outcome,
@@ -357,7 +375,9 @@ pub fn plan_with(args: &PlanArgs, pipeline: &Pipeline, console: &mut Console) ->
             Ok(c) => c,
             Err(code) => return code,
         };
-        plan_on(&cluster, args, pipeline, console).await
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, plan_on(&cluster, args, pipeline, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, "planning a run", limit)))
     })
 }
 
@@ -411,10 +431,13 @@ pub fn runs_command(args: RunsArgs) -> ExitCode {
 
 pub fn runs_with(args: &RunsArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => runs_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, runs_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, "listing runs", limit)))
     })
 }
 
@@ -457,10 +480,17 @@ pub fn status_command(args: StatusArgs) -> ExitCode {
 
 pub fn status_with(args: &StatusArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => status_on(&cluster, args, console).await,
-            Err(code) => code,
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        if args.wait {
+            // `--timeout` bounds the following (none by default), in `wait_and_report`.
+            return status_on(&cluster, args, console).await;
         }
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, status_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, &format!("reading run `{}`", args.run), limit)))
     })
 }
 
@@ -488,10 +518,14 @@ pub fn delete_command(args: DeleteArgs) -> ExitCode {
 
 pub fn delete_with(args: &DeleteArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => delete_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, delete_on(&cluster, args, console)).await;
+        let doing = format!("deleting run `{}`; it may or may not be deleted", args.run);
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, &doing, limit)))
     })
 }
 
@@ -511,9 +545,14 @@ pub fn logs_command(args: LogsArgs) -> ExitCode {
 
 pub fn logs_with(args: &LogsArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => logs::logs_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, logs::logs_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| {
+            fail(console, &timed_out(&cluster, &format!("reading the logs of run `{}`", args.run), limit))
+        })
     })
 }

@@ -168,6 +168,9 @@ enum Command {
         params: Vec<String>,
         #[arg(long)]
         name: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -176,6 +179,9 @@ enum Command {
     Runs {
         #[arg(long)]
         pipeline: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -185,7 +191,10 @@ enum Command {
         run: String,
         #[arg(long)]
         wait: bool,
-        #[arg(long, value_name = "SECONDS")]
+        /// Without --wait: give up on a server that does not answer after this many seconds
+        /// (default 30). With --wait: give up following the run after this many seconds (no limit
+        /// by default).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
@@ -194,6 +203,9 @@ enum Command {
     #[cfg(feature = "cluster")]
     Delete {
         run: String,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -203,6 +215,9 @@ enum Command {
         run: String,
         #[arg(long)]
         task: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -362,19 +377,22 @@ fn main() -> ExitCode {
             kfl_cluster::apply_command(args, &submitted, Some(&render))
         }
         #[cfg(feature = "cluster")]
-        Command::Plan { file, pipeline, params, name, cluster } => {
+        Command::Plan { file, pipeline, params, name, timeout, cluster } => {
             let (db, planned) = match for_cluster(&file, pipeline.as_deref(), &params, "planned") {
                 Ok(ready) => ready,
                 Err(code) => return code,
             };
             let render = |e: &kfl_cluster::ClusterError| render::cluster_error(&db, e, colour_on_stderr());
-            let args = kfl_cluster::PlanArgs { name, cluster: cluster.into() };
+            let timeout = timeout.map(std::time::Duration::from_secs);
+            let args = kfl_cluster::PlanArgs { name, timeout, cluster: cluster.into() };
             kfl_cluster::plan_command(args, &planned, Some(&render))
         }
         #[cfg(feature = "cluster")]
-        Command::Runs { pipeline, cluster } => {
-            kfl_cluster::runs_command(kfl_cluster::RunsArgs { pipeline, cluster: cluster.into() })
-        }
+        Command::Runs { pipeline, timeout, cluster } => kfl_cluster::runs_command(kfl_cluster::RunsArgs {
+            pipeline,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         #[cfg(feature = "cluster")]
         Command::Status { run, wait, timeout, cluster } => kfl_cluster::status_command(kfl_cluster::StatusArgs {
             run,
@@ -383,13 +401,18 @@ fn main() -> ExitCode {
             cluster: cluster.into(),
         }),
         #[cfg(feature = "cluster")]
-        Command::Delete { run, cluster } => {
-            kfl_cluster::delete_command(kfl_cluster::DeleteArgs { run, cluster: cluster.into() })
-        }
+        Command::Delete { run, timeout, cluster } => kfl_cluster::delete_command(kfl_cluster::DeleteArgs {
+            run,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         #[cfg(feature = "cluster")]
-        Command::Logs { run, task, cluster } => {
-            kfl_cluster::logs_command(kfl_cluster::LogsArgs { run, task, cluster: cluster.into() })
-        }
+        Command::Logs { run, task, timeout, cluster } => kfl_cluster::logs_command(kfl_cluster::LogsArgs {
+            run,
+            task,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kflc", &mut std::io::stdout());
