@@ -8,7 +8,7 @@
 //! | 1, 3 | a truncated, altered or deleted cache entry | `run::a_truncated_or_deleted_cache_entry_…` |
 //! | 2 | a task writing its input | `run::a_task_that_writes_its_input_…` |
 //! | 4 | `fmt` through a symbolic link | `fmt_through_a_symlink_…` |
-//! | 5 | imports of `/proc/self/environ` and of files outside the project | `import_of_proc_self_environ_…`, `imports_outside_the_project_root_…` |
+//! | 5 | imports of `/proc/self/environ` and of files outside the project; a named `.kfl` link to a file that is not KFL | `import_of_proc_self_environ_…`, `imports_outside_the_project_root_…`, `a_kfl_link_to_a_file_that_is_not_kfl_…` |
 //! | 6 | credentials in kubeconfigs, exec plugins and server answers | `credentials::…` |
 //! | 7 | control characters in user strings | `control_characters_…` |
 //! | 8 | FIFOs, devices and huge files as sources; a FIFO as an output artifact | `a_fifo_a_device_and_a_huge_file_…`, `run::an_output_artifact_that_is_a_fifo_…` |
@@ -101,6 +101,35 @@ fn import_of_proc_self_environ_is_refused_and_never_prints_the_environment() {
         assert!(format != "human" || stderr.contains("E0125"), "{stderr}");
         assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "{format} printed the environment");
     }
+}
+
+#[test]
+fn a_kfl_link_to_a_file_that_is_not_kfl_is_refused_when_named_and_never_quoted() {
+    // A link planted in a repository: `git ls-files '*.kfl'` and pre-commit name it like any file.
+    let dir = tempdir("named-link");
+    std::os::unix::fs::symlink("/proc/self/environ", dir.join("notes.kfl")).expect("link");
+    std::fs::write(dir.join("secrets.env"), format!("TOKEN={SECRET}\n")).expect("env file");
+    std::os::unix::fs::symlink("secrets.env", dir.join("env.kfl")).expect("link");
+    let env = [("KFL_TEST_TOKEN", SECRET)];
+    let limit = Duration::from_secs(30);
+    for name in ["notes.kfl", "env.kfl"] {
+        for command in [&["check", name][..], &["fmt", name], &["build", name, "--summary"], &["run", name]] {
+            let (status, stdout, stderr) = kflc_in(&dir, command, &env, limit);
+            assert_ne!(status, 0, "{command:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "error[E0126]: `{name}` is a symbolic link to a file that is not a `.kfl` file; it is not read"
+                )),
+                "{command:?}: {stderr}"
+            );
+            assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "{command:?} printed the secret");
+        }
+    }
+    // A link to a `.kfl` file is read (and `fmt` writes through it).
+    std::fs::write(dir.join("real.txt.kfl"), COMPONENT).expect("write");
+    std::os::unix::fs::symlink("real.txt.kfl", dir.join("alias.kfl")).expect("link");
+    let (status, _, stderr) = kflc_in(&dir, &["check", "alias.kfl"], &env, limit);
+    assert_eq!(status, 0, "{stderr}");
 }
 
 #[test]
