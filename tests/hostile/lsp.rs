@@ -36,10 +36,14 @@ fn the_language_server_answers_after_messages_with_wrong_lengths() {
     let shutdown = r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#;
     let mut input = Vec::new();
     // Too short (the rest of the body is garbage where a header belongs), too long (the next
-    // header arrives inside it), not a number, then the real requests.
+    // header arrives inside it), not a number, a body that is not UTF-8, then the real requests.
     input.extend(frame(r#"{"jsonrpc":"2.0","id":90,"method":"initialize","params":{}}"#, 10));
     input.extend(frame(r#"{"jsonrpc":"2.0","id":91}"#, 5000));
     input.extend(b"Content-Length: many\r\n\r\n{}");
+    // Right length, but a string that is not UTF-8 (found by fuzz/lsp_framing: the server stopped).
+    let not_utf8 = b"{\"jsonrpc\":\"2.0\",\"id\":92,\"mehtod\":\"initial\x93ze\",\"params\":{}}";
+    input.extend(format!("Content-Length: {}\r\n\r\n", not_utf8.len()).as_bytes());
+    input.extend(not_utf8);
     input.extend(frame(initialize, initialize.len()));
     input.extend(frame(shutdown, shutdown.len()));
     stdin.write_all(&input).expect("write");
