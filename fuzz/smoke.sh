@@ -11,7 +11,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-targets=(parse_check parse_fmt_parse check_lower_emit)
+targets=(parse_check parse_fmt_parse check_lower_emit lsp_framing import_roots)
 
 echo "smoke: building ${targets[*]}"
 cargo build --manifest-path "$here/Cargo.toml" --bins --quiet

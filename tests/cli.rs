@@ -326,3 +326,34 @@ fn build_notes_settings_the_target_cannot_express() {
     assert!(stdout.contains("ephemeral-storage: 10Gi"), "{stdout}");
     assert!(!stderr.contains("note:"), "{stderr}");
 }
+
+#[test]
+fn run_refuses_a_parameter_without_a_value_with_its_code() {
+    let (code, _, stderr) = kflc(&["run", "examples/simple_training.kfl", "--host", "--root", "/nonexistent/kfl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error[E0220]: the pipeline parameter `data_url: String`"), "{stderr}");
+    assert!(stderr.ends_with("nothing was run\n"), "{stderr}");
+}
+
+#[test]
+fn build_for_argo_warns_about_each_parameter_left_without_a_value() {
+    let (code, stdout, stderr) = kflc(&["build", "examples/simple_training.kfl", "--target", "argo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "warning[W0014]: the Workflow's parameter `data_url` has no value: Argo refuses it as it is\n  \
+             help: submit it with `argo submit -p data_url=…`, or build it with `--param data_url=…`\n"
+        ),
+        "{stderr}"
+    );
+    // Given a value, or for Kubeflow Pipelines (where it is a required run parameter), nothing is said.
+    for args in [
+        &["build", "examples/simple_training.kfl", "--target", "argo", "--param", "data_url=https://x/y.csv"][..],
+        &["build", "examples/simple_training.kfl", "--target", "kfp"][..],
+    ] {
+        let (code, _, stderr) = kflc(args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!stderr.contains("W0014"), "{args:?}: {stderr}");
+    }
+}

@@ -7,7 +7,7 @@
 //!   split into files at `// file: NAME` lines) is the case `<CODE>`;
 //! - a file `tests/diagnostics/<CODE>-<what>.kfl`, or a folder `tests/diagnostics/<CODE>-<what>/` of
 //!   `.kfl` files, is one more case for that code. Adding a case is adding a file.
-//! - a code about the command line (a `--param` value) has a `$ kflc …` line in its examples
+//! - a code about the command line (a `--param` value, a parameter left without one) has a `$ kflc …` line in its examples
 //!   (`CodeInfo::command`): its case runs that line on the example's files, and the fix's line on the
 //!   fix's files, and the snapshot is the files and what `kflc` prints.
 //!
@@ -152,8 +152,9 @@ fn shell_words(args: &[String]) -> String {
 
 /// Renders the documented case of a code about the command line: its `$ kflc …` line runs on the
 /// example's files and must be refused with the code (`error[E….]: …`, exit status 2, as every
-/// refused command line, or 1 for a file `kflc check` is given and refuses, E0126); the fix's line
-/// runs on the fix's files and must succeed.
+/// refused command line, or 1 for a file `kflc check` is given and refuses, E0126), or, for a
+/// warning, report it (`warning[W….]: …`) and succeed; the fix's line runs on the fix's files and
+/// must succeed without the code.
 fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<String, String> {
     let id = case.info.id;
     let dir = scratch.join(&case.name);
@@ -165,8 +166,12 @@ fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<Str
         return Err(format!("`kflc {}` does not report `{headline}…`:\n{stderr}", shell_words(command)));
     }
     // A refused command line exits with 2; `kflc check` refusing a file it was given reports an
-    // error in the input, and exits with 1.
-    let expected = if command.first().map(String::as_str) == Some("check") { 1 } else { 2 };
+    // error in the input, and exits with 1; a warning (W0014 of `kflc build`) refuses nothing.
+    let expected = match (case.info.severity, command.first().map(String::as_str)) {
+        (Severity::Warning, _) => 0,
+        (_, Some("check")) => 1,
+        _ => 2,
+    };
     if status != expected {
         return Err(format!("`kflc {}` exits with {status}, expected {expected}:\n{stderr}", shell_words(command)));
     }
@@ -177,7 +182,8 @@ fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<Str
     write_files(&fix_dir, &fix_files);
     let fix_args: Vec<&str> = fix_command.iter().map(String::as_str).collect();
     let (fix_status, _, fix_stderr) = kflc(&fix_dir, &fix_args);
-    if fix_status != 0 || fix_stderr.contains(id) {
+    // `[{id}]` rather than the id alone: the fix's folder, which a run prints, is named after the case.
+    if fix_status != 0 || fix_stderr.contains(&format!("[{id}]")) {
         return Err(format!("the fix `kflc {}` exits with {fix_status}:\n{fix_stderr}", shell_words(&fix_command)));
     }
 
@@ -288,4 +294,18 @@ fn every_diagnostic_code_renders_as_its_snapshot() {
     }
 
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn the_language_reference_lists_every_code_with_its_name_and_severity() {
+    let reference = std::fs::read_to_string(root().join("docs/language.md")).expect("docs/language.md");
+    let missing: Vec<String> = ALL
+        .iter()
+        .filter(|info| {
+            let start = format!("| {} | `{}` | {} | ", info.id, info.name, info.severity.as_str());
+            !reference.lines().any(|line| line.starts_with(&start))
+        })
+        .map(|info| format!("| {} | `{}` | {} | {} |", info.id, info.name, info.severity.as_str(), info.summary))
+        .collect();
+    assert!(missing.is_empty(), "docs/language.md's table of codes lacks:\n{}", missing.join("\n"));
 }

@@ -49,6 +49,8 @@ run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check exam
 run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --root "$CARGO_TARGET_DIR/kfl-runs"
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh
+# Coverage-guided: each target fuzzed for FUZZ_SECONDS (30) from its committed corpus.
+run "fuzzing: every target for ${FUZZ_SECONDS:-30}s (instrumented, stable Rust)" bash fuzz/run.sh
 run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh

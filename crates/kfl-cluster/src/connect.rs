@@ -32,6 +32,15 @@ impl Cluster {
     }
 }
 
+/// Reads one kubeconfig file; its credentials are noted first (even when it is not valid YAML), so
+/// that no message shows them ([`crate::redact`]).
+fn read_file(path: &std::path::Path) -> Result<Kubeconfig, kube::config::KubeconfigError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        crate::redact::remember_kubeconfig(&text);
+    }
+    Kubeconfig::read_from(path)
+}
+
 /// The kubeconfig that kubectl would read, or `None` when there is none at all.
 fn read_kubeconfig(args: &ClusterArgs) -> Result<Option<Kubeconfig>, ClusterError> {
     let bad = |path: &str, e: kube::config::KubeconfigError| ClusterError::Kubeconfig(format!("{path}: {e}"));
@@ -39,7 +48,7 @@ fn read_kubeconfig(args: &ClusterArgs) -> Result<Option<Kubeconfig>, ClusterErro
         if !path.exists() {
             return Err(ClusterError::NoKubeconfig(format!("--kubeconfig {} does not exist", path.display())));
         }
-        return Kubeconfig::read_from(path).map(Some).map_err(|e| bad(&path.display().to_string(), e));
+        return read_file(path).map(Some).map_err(|e| bad(&path.display().to_string(), e));
     }
     if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let existing: Vec<PathBuf> = std::env::split_paths(&value).filter(|p| p.exists()).collect();
@@ -51,7 +60,7 @@ fn read_kubeconfig(args: &ClusterArgs) -> Result<Option<Kubeconfig>, ClusterErro
         }
         let mut merged: Option<Kubeconfig> = None;
         for path in existing {
-            let next = Kubeconfig::read_from(&path).map_err(|e| bad(&path.display().to_string(), e))?;
+            let next = read_file(&path).map_err(|e| bad(&path.display().to_string(), e))?;
             merged = Some(match merged {
                 None => next,
                 Some(m) => m.merge(next).map_err(|e| bad("KUBECONFIG", e))?,
@@ -61,9 +70,7 @@ fn read_kubeconfig(args: &ClusterArgs) -> Result<Option<Kubeconfig>, ClusterErro
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).map(|h| h.join(".kube").join("config"));
     match home {
-        Some(path) if path.exists() => {
-            Kubeconfig::read_from(&path).map(Some).map_err(|e| bad(&path.display().to_string(), e))
-        }
+        Some(path) if path.exists() => read_file(&path).map(Some).map_err(|e| bad(&path.display().to_string(), e)),
         _ => Ok(None),
     }
 }
@@ -71,7 +78,9 @@ fn read_kubeconfig(args: &ClusterArgs) -> Result<Option<Kubeconfig>, ClusterErro
 /// Connects (lazily: no request is sent yet).
 pub async fn connect(args: &ClusterArgs) -> Result<Cluster, ClusterError> {
     let config = match read_kubeconfig(args)? {
-        Some(kubeconfig) => {
+        Some(mut kubeconfig) => {
+            use std::io::IsTerminal;
+            crate::redact::non_interactive_unless_tty(&mut kubeconfig, std::io::stdin().is_terminal());
             if let Some(context) = &args.context {
                 if !kubeconfig.contexts.iter().any(|c| &c.name == context) {
                     let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();

@@ -90,6 +90,14 @@ pub enum ClusterError {
         code: u16,
         message: String,
     },
+    /// The server did not answer within the limit (`--timeout`): it accepted no connection, or
+    /// took it and never answered.
+    TimedOut {
+        server: String,
+        /// What was being done, e.g. `submitting run `x``.
+        doing: String,
+        limit: std::time::Duration,
+    },
     Other(String),
 }
 
@@ -282,9 +290,20 @@ impl fmt::Display for ClusterError {
             ClusterError::Api { op, code, message } => {
                 write!(f, "{} {} {} failed (HTTP {code}): {message}", op.verb, op.resource, op.scope())
             }
+            ClusterError::TimedOut { server, doing, limit } => write!(
+                f,
+                "no answer from {server} within {} ({doing}); check that the server is up and that this is \
+                 its address, or allow more time with --timeout SECONDS",
+                seconds(*limit)
+            ),
             ClusterError::Other(message) => f.write_str(message),
         }
     }
+}
+
+/// `30 s`, `1.5 s`.
+pub fn seconds(limit: std::time::Duration) -> String {
+    format!("{} s", limit.as_secs_f64())
 }
 
 fn resource_noun(resource: &str) -> &str {

@@ -102,7 +102,21 @@ pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<
         let _ = writeln!(console.err, "error: --dry-run and --wait are not supported with --backend kfp yet");
         return 2;
     }
-    match submit(endpoint, args, pipeline).await {
+    // One limit for every request of the submission, the connection included (the first makes it).
+    let limit = args.timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
+    let submitted = match tokio::time::timeout(limit, submit(endpoint, args, pipeline)).await {
+        Ok(submitted) => submitted,
+        Err(_) => {
+            let error = crate::ClusterError::TimedOut {
+                server: format!("the Kubeflow Pipelines API at {}", endpoint.trim_end_matches('/')),
+                doing: "uploading the pipeline and starting a run; a run may or may not have been started".to_string(),
+                limit,
+            };
+            let _ = writeln!(console.err, "error: {}", crate::redact::scrub(&error.to_string()));
+            return error.exit_code();
+        }
+    };
+    match submitted {
         Ok((run_id, run_name)) => {
             let _ = writeln!(console.out, "{run_id}");
             let _ = writeln!(
@@ -113,7 +127,7 @@ pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<
             0
         }
         Err(message) => {
-            let _ = writeln!(console.err, "error: {message}");
+            let _ = writeln!(console.err, "error: {}", crate::redact::scrub(&message));
             if message.starts_with("cannot reach") {
                 2
             } else {

@@ -26,8 +26,11 @@
 //! - Workflows are addressed without discovery (`ApiResource::from_gvk_with_plural`).
 //! - Every API failure is reported with what was being done (verb, resource, namespace); a 404 on
 //!   the workflows collection means the Workflow CRD is not installed.
-//! - Exit codes: 0 success; 1 the pipeline, the server or the run said no; 2 the cluster could not
-//!   be reached or configured (or a usage error).
+//! - No credential is ever printed: every error goes through [`redact::scrub`], which knows the
+//!   credentials of the kubeconfigs read and drops an exec plugin's command line and output.
+//! - Exit codes: 0 success; 1 the pipeline, the server or the run said no, or the server did not
+//!   answer within `--timeout` ([`DEFAULT_TIMEOUT`]; every command but a `--wait` has one, shared
+//!   by all its requests, the connection included); 2 the cluster could not be reached or configured (or a usage error).
 
 pub mod argo;
 pub mod capacity;
@@ -37,6 +40,7 @@ pub mod error;
 pub mod kfp;
 pub mod logs;
 pub mod project;
+pub mod redact;
 
 use std::future::Future;
 use std::io::Write;
@@ -115,6 +119,10 @@ pub fn parse_dry_run(value: &str) -> Result<bool, String> {
     }
 }
 
+/// How long `apply` waits for a server (Kubernetes or Kubeflow Pipelines) to accept a connection
+/// and answer the requests of a submission, when `--timeout` is not given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `kflc apply FILE [--pipeline NAME] [--param name=value…]`: how to submit (the pipeline itself is
 /// a [`Pipeline`]).
 #[derive(Clone, Debug, Default)]
@@ -125,7 +133,9 @@ pub struct ApplyArgs {
     pub dry_run_server: bool,
     /// Follow the run until it ends; exit 1 if it fails.
     pub wait: bool,
-    /// With `--wait`: give up after this long.
+    /// `--timeout`: give up after this long in total. Without `--wait` it bounds connecting and
+    /// submitting ([`DEFAULT_TIMEOUT`] when `None`); with `--wait` it bounds following the run too
+    /// (no limit on the following when `None`, but submitting still gets [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
     /// Take over fields owned by other field managers.
     pub force_conflicts: bool,
@@ -142,6 +152,8 @@ pub struct ApplyArgs {
 pub struct PlanArgs {
     /// Compare with this existing run (else the plan is for a new run).
     pub name: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -150,6 +162,8 @@ pub struct PlanArgs {
 pub struct RunsArgs {
     /// The pipeline (its KFL or Kubernetes name); all kflc runs without it.
     pub pipeline: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -159,6 +173,8 @@ pub struct StatusArgs {
     pub run: String,
     /// Follow until the run ends.
     pub wait: bool,
+    /// With `--wait`, give up following after this long (no limit when `None`); without, give up
+    /// on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
     pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
@@ -167,6 +183,8 @@ pub struct StatusArgs {
 #[derive(Clone, Debug, Default)]
 pub struct DeleteArgs {
     pub run: String,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
@@ -175,19 +193,31 @@ pub struct DeleteArgs {
 pub struct LogsArgs {
     pub run: String,
     pub task: Option<String>,
+    /// Give up on the server after this long ([`DEFAULT_TIMEOUT`] when `None`).
+    pub timeout: Option<Duration>,
     pub cluster: ClusterArgs,
 }
 
+/// Prints an error, with any credential in it redacted ([`redact::scrub`]), and gives its exit code.
 pub(crate) fn fail(console: &mut Console, error: &ClusterError) -> u8 {
     match console.render {
         Some(render) if !error.source_refs().is_empty() => {
-            let _ = write!(console.err, "{}", render(error));
+            let _ = write!(console.err, "{}", redact::scrub(&render(error)));
         }
         _ => {
-            let _ = writeln!(console.err, "error: {error}");
+            let _ = writeln!(console.err, "error: {}", redact::scrub(&error.to_string()));
         }
     }
     error.exit_code()
+}
+
+/// The error of a command whose server did not answer within `limit`.
+fn timed_out(cluster: &Cluster, doing: &str, limit: Duration) -> ClusterError {
+    ClusterError::TimedOut {
+        server: format!("the Kubernetes API server at {}", cluster.server),
+        doing: doing.to_string(),
+        limit,
+    }
 }
 
 async fn connected(args: &ClusterArgs, console: &mut Console<'_>) -> Result<Cluster, u8> {
@@ -231,24 +261,43 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
         Ok(w) => w,
         Err(code) => return code,
     };
+    // Every request of the submission (the connection is made by the first) shares one limit: a
+    // server that accepts connections and never answers is given up on, with exit status 1.
+    let started = tokio::time::Instant::now();
+    let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let deadline = started + limit;
+    let timed_out = |doing: String| timed_out(cluster, &doing, limit);
     if !args.skip_capacity_check {
-        match capacity::check(cluster, dag).await {
+        let outcome = match tokio::time::timeout_at(deadline, capacity::check(cluster, dag)).await {
+            Ok(outcome) => outcome,
+            Err(_) => return fail(console, &timed_out("reading the nodes' capacity".to_string())),
+        };
+        match outcome {
             capacity::Outcome::Fits => {}
             capacity::Outcome::Unknown(warning) => {
-                let _ = writeln!(console.err, "warning: {warning}");
+                let _ = writeln!(console.err, "warning: {}", redact::scrub(&warning.to_string()));
             }
             capacity::Outcome::DoesNotFit(problems) => {
                 for p in &problems {
-                    let _ = writeln!(console.err, "error: {p}");
+                    let _ = writeln!(console.err, "error: {}", redact::scrub(&p.to_string()));
                 }
                 let _ = writeln!(console.err, "error: no node of the cluster can run {} task(s); nothing was submitted (--skip-capacity-check to submit anyway)", problems.len());
                 return 1;
             }
         }
     }
-    let answer = match argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts).await {
-        Ok(a) => a,
-        Err(e) => return fail(console, &locate(e, pipeline, &workflow)),
+    let submitted =
+        tokio::time::timeout_at(deadline, argo::apply(cluster, &workflow, args.dry_run_server, args.force_conflicts));
+    let answer = match submitted.await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return fail(console, &locate(e, pipeline, &workflow)),
+        Err(_) => {
+            let doing = format!(
+                "submitting run `{name}`; it may or may not have been created: `kflc runs --pipeline {}` lists them",
+                dag.name
+            );
+            return fail(console, &timed_out(doing));
+        }
     };
     if args.dry_run_server {
         let _ = write!(console.out, "{}", kfl_argo::to_yaml(&diff::comparable(&answer)));
@@ -266,7 +315,9 @@ pub async fn apply_on(cluster: &Cluster, args: &ApplyArgs, pipeline: &Pipeline, 
         dag.name, cluster.namespace
     );
     if args.wait {
-        return wait_and_report(cluster, &name, args.timeout, console).await;
+        // `--timeout` is for the whole command: the following gets what the submission left.
+        let left = args.timeout.map(|t| t.saturating_sub(started.elapsed()));
+        return wait_and_report(cluster, &name, left, console).await;
     }
     0
 }
@@ -324,7 +375,9 @@ pub fn plan_with(args: &PlanArgs, pipeline: &Pipeline, console: &mut Console) ->
             Ok(c) => c,
             Err(code) => return code,
         };
-        plan_on(&cluster, args, pipeline, console).await
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, plan_on(&cluster, args, pipeline, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, "planning a run", limit)))
     })
 }
 
@@ -378,10 +431,13 @@ pub fn runs_command(args: RunsArgs) -> ExitCode {
 
 pub fn runs_with(args: &RunsArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => runs_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, runs_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, "listing runs", limit)))
     })
 }
 
@@ -424,10 +480,17 @@ pub fn status_command(args: StatusArgs) -> ExitCode {
 
 pub fn status_with(args: &StatusArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => status_on(&cluster, args, console).await,
-            Err(code) => code,
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        if args.wait {
+            // `--timeout` bounds the following (none by default), in `wait_and_report`.
+            return status_on(&cluster, args, console).await;
         }
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, status_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, &format!("reading run `{}`", args.run), limit)))
     })
 }
 
@@ -455,10 +518,14 @@ pub fn delete_command(args: DeleteArgs) -> ExitCode {
 
 pub fn delete_with(args: &DeleteArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => delete_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, delete_on(&cluster, args, console)).await;
+        let doing = format!("deleting run `{}`; it may or may not be deleted", args.run);
+        done.unwrap_or_else(|_| fail(console, &timed_out(&cluster, &doing, limit)))
     })
 }
 
@@ -478,9 +545,14 @@ pub fn logs_command(args: LogsArgs) -> ExitCode {
 
 pub fn logs_with(args: &LogsArgs, console: &mut Console) -> u8 {
     block_on(async {
-        match connected(&args.cluster, console).await {
-            Ok(cluster) => logs::logs_on(&cluster, args, console).await,
-            Err(code) => code,
-        }
+        let cluster = match connected(&args.cluster, console).await {
+            Ok(cluster) => cluster,
+            Err(code) => return code,
+        };
+        let limit = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let done = tokio::time::timeout(limit, logs::logs_on(&cluster, args, console)).await;
+        done.unwrap_or_else(|_| {
+            fail(console, &timed_out(&cluster, &format!("reading the logs of run `{}`", args.run), limit))
+        })
     })
 }

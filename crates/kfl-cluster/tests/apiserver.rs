@@ -84,7 +84,8 @@ fn reapply_of_the_same_run_changes_nothing_and_plan_says_so() {
     let second = get("t-reapply", "small-training-fixed").expect("exists");
     assert_eq!(first["metadata"]["resourceVersion"], second["metadata"]["resourceVersion"], "a no-op apply wrote");
 
-    let plan = PlanArgs { name: Some("small-training-fixed".into()), cluster: shared().cluster("t-reapply") };
+    let plan =
+        PlanArgs { name: Some("small-training-fixed".into()), timeout: None, cluster: shared().cluster("t-reapply") };
     let (code, out, err) = run(|c| kfl_cluster::plan_with(&plan, &small(), c));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("kind: Workflow") && out.contains("changes nothing"), "{out}");
@@ -235,13 +236,14 @@ fn runs_lists_a_pipelines_runs_by_label_and_delete_removes_one() {
         assert_eq!(code, 0, "{err}");
         names.push(out.trim().to_string());
     }
-    let runs = RunsArgs { pipeline: Some("small_training".into()), cluster: shared().cluster(namespace) };
+    let runs =
+        RunsArgs { pipeline: Some("small_training".into()), timeout: None, cluster: shared().cluster(namespace) };
     let (code, out, err) = run(|c| kfl_cluster::runs_with(&runs, c));
     assert_eq!(code, 0, "{err}");
     for n in &names {
         assert!(out.contains(n.as_str()), "{out}");
     }
-    let delete = DeleteArgs { run: names[0].clone(), cluster: shared().cluster(namespace) };
+    let delete = DeleteArgs { run: names[0].clone(), timeout: None, cluster: shared().cluster(namespace) };
     let (code, _, err) = run(|c| kfl_cluster::delete_with(&delete, c));
     assert_eq!(code, 0, "{err}");
     assert!(get(namespace, &names[0]).is_none());
@@ -259,7 +261,7 @@ fn a_cluster_without_the_workflow_crd_is_reported_as_such() {
     let env = TestEnv::start(false);
     let args = ApplyArgs { cluster: env.cluster("t-nocrd"), ..Default::default() };
     let (code, _, err) = run(|c| kfl_cluster::apply_with(&args, &small(), c));
-    let runs = RunsArgs { pipeline: None, cluster: env.cluster("t-nocrd") };
+    let runs = RunsArgs { pipeline: None, timeout: None, cluster: env.cluster("t-nocrd") };
     let (runs_code, _, runs_err) = run(|c| kfl_cluster::runs_with(&runs, c));
     env.stop();
     assert_eq!(code, 1, "{err}");

@@ -23,6 +23,12 @@ pub enum ParamError {
     Artifact(String),
     /// The value does not have the parameter's declared type.
     Mismatch(Box<Mismatch>),
+    /// A parameter without a default was given no value, where the run needs one (`kflc run`,
+    /// `kflc apply`): see [`missing_values`].
+    Missing {
+        name: String,
+        declared: Ty,
+    },
 }
 
 /// A `--param` value that does not have the parameter's declared type, and where.
@@ -42,6 +48,7 @@ impl ParamError {
     pub fn code(&self) -> Option<Code> {
         match self {
             ParamError::Mismatch(_) => Some(Code::ParamTypeMismatch),
+            ParamError::Missing { .. } => Some(Code::MissingParamValue),
             _ => None,
         }
     }
@@ -55,6 +62,10 @@ impl ParamError {
                 }
                 declared => format!("`{}` is declared as {declared}", escaped(&m.name)),
             }),
+            ParamError::Missing { name, declared } => Some(format!(
+                "add `--param {}` to the command line, or give the parameter a default in the pipeline",
+                param_to_add(name, declared)
+            )),
             _ => None,
         }
     }
@@ -72,6 +83,9 @@ impl std::fmt::Display for ParamError {
             }
             ParamError::Artifact(name) => {
                 write!(f, "`{}` is an artifact; artifacts cannot be given on the command line", escaped(name))
+            }
+            ParamError::Missing { name, declared } => {
+                write!(f, "the pipeline parameter `{}: {declared}` has no default and no --param value", escaped(name))
             }
             ParamError::Mismatch(m) if m.at.is_empty() => write!(f, "--param `{}` {}", escaped(&m.name), m.problem),
             ParamError::Mismatch(m) => {
@@ -95,6 +109,27 @@ fn escaped(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// The `--param` a user adds to give `name` a value, with a placeholder that says what is expected:
+/// `data_url=…` for a String or a number, `layers='[…]'` (JSON) for a List, Map or record.
+pub fn param_to_add(name: &str, declared: &Ty) -> String {
+    match declared {
+        Ty::List(_) => format!("{}='[…]'", escaped(name)),
+        Ty::Map(_) | Ty::Struct(_) => format!("{}='{{…}}'", escaped(name)),
+        _ => format!("{}=…", escaped(name)),
+    }
+}
+
+/// The parameters (not artifacts) that have neither a default nor a `--param` value, in the order
+/// they are declared. A run cannot start with one of them, and Argo refuses a Workflow whose argument
+/// has no value; `kflc run` and `kflc apply` refuse them with [`Code::MissingParamValue`].
+pub fn missing_values(dag: &Dag) -> Vec<ParamError> {
+    dag.params
+        .iter()
+        .filter(|p| p.default.is_none() && matches!(p.ty, IoType::Parameter(_)))
+        .map(|p| ParamError::Missing { name: p.name.clone(), declared: p.declared.clone() })
+        .collect()
 }
 
 /// Parses `name=value` pairs and sets them as the parameters' values.
@@ -281,6 +316,22 @@ mod tests {
 
     fn config() -> Ty {
         record(&[("lr", Ty::Float), ("layers", list(Ty::Int))])
+    }
+
+    #[test]
+    fn the_param_to_add_says_how_its_value_is_written() {
+        assert_eq!(param_to_add("data_url", &Ty::String), "data_url=…");
+        assert_eq!(param_to_add("epochs", &Ty::Int), "epochs=…");
+        assert_eq!(param_to_add("sizes", &list(Ty::Int)), "sizes='[…]'");
+        assert_eq!(param_to_add("limits", &map(Ty::Int)), "limits='{…}'");
+        assert_eq!(param_to_add("cfg", &config()), "cfg='{…}'");
+        assert_eq!(param_to_add("a\nb", &Ty::String), "a\\nb=…");
+        let missing = ParamError::Missing { name: "sizes".into(), declared: list(Ty::Int) };
+        assert_eq!(missing.code(), Some(Code::MissingParamValue));
+        assert_eq!(
+            missing.to_string(),
+            "the pipeline parameter `sizes: List<Int>` has no default and no --param value"
+        );
     }
 
     /// `(type, text, value as JSON)`: texts a parameter of that type takes, and the value they give.

@@ -168,7 +168,7 @@ codes! {
     TaskUsedAsValue = "E0123", Error, "task-used-as-value", "a task is used where one of its outputs is meant";
     LoopVariableOutOfScope = "E0124", Error, "loop-variable-out-of-scope", "a loop variable is used outside its loop";
     ImportNotAllowed = "E0125", Error, "import-not-allowed", "an import names something other than a `.kfl` file inside the project root";
-    UnreadableSource = "E0126", Error, "unreadable-source", "a source file is not a regular file, is larger than 16 MiB or is not UTF-8 text";
+    UnreadableSource = "E0126", Error, "unreadable-source", "a source file cannot be read, is not a regular file, is larger than 16 MiB or is not UTF-8 text";
 
     // Types
     TypeMismatch = "E0201", Error, "type-mismatch", "an argument has the wrong type";
@@ -189,6 +189,7 @@ codes! {
     ConditionalOutputEscapes = "E0217", Error, "conditional-output-escapes", "an output of a task inside a condition is used outside it";
     UnsupportedOutputType = "E0218", Error, "unsupported-output-type", "a component output has a type a component cannot produce";
     ParamTypeMismatch = "E0219", Error, "param-type-mismatch", "a `--param` value on the command line does not have the parameter's declared type";
+    MissingParamValue = "E0220", Error, "missing-param-value", "a pipeline parameter without a default is given no `--param` value by `kflc run` or `kflc apply`";
 
     // Pipelines and the graph
     DependencyCycle = "E0301", Error, "dependency-cycle", "tasks depend on each other in a cycle";
@@ -233,6 +234,7 @@ codes! {
     ConstantCondition = "W0011", Warning, "constant-condition", "a condition is always true or always false";
     UnpinnedImage = "W0012", Warning, "unpinned-image", "an image has no tag or uses `latest`";
     UnpinnedPackage = "W0013", Warning, "unpinned-package", "a package is installed without a pinned version";
+    OpenWorkflowParameter = "W0014", Warning, "open-workflow-parameter", "`kflc build --target argo` writes a Workflow whose parameter has no value: it needs `argo submit -p NAME=…`";
 }
 
 #[cfg(test)]

@@ -184,6 +184,12 @@ fn read(path: &Path) -> Option<String> {
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
         return None;
     }
+    // As `kflc` reads sources (`kfl_project::read_source`): a `.kfl` name that leads, through
+    // symbolic links, to a file that is not named `.kfl` (`notes.kfl -> /proc/self/environ`) is
+    // not read, so its content never reaches a diagnostic.
+    if std::fs::canonicalize(path).ok()?.extension().is_none_or(|e| e != "kfl") {
+        return None;
+    }
     std::fs::read_to_string(path).ok()
 }
 
@@ -204,5 +210,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
         } else if kind.is_file() && name.ends_with(".kfl") {
             out.push(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kfl_link_is_read_only_when_it_leads_to_a_kfl_file() {
+        let dir = std::env::temp_dir().join(format!("kfl-lsp-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("secrets.env"), "TOKEN=x\n").expect("write");
+        std::fs::write(dir.join("real.kfl"), "component c {}\n").expect("write");
+        std::os::unix::fs::symlink(dir.join("secrets.env"), dir.join("notes.kfl")).expect("link");
+        std::os::unix::fs::symlink(dir.join("real.kfl"), dir.join("alias.kfl")).expect("link");
+        assert_eq!(read(&dir.join("notes.kfl")), None);
+        assert_eq!(read(&dir.join("alias.kfl")).as_deref(), Some("component c {}\n"));
+        assert_eq!(read(&dir.join("real.kfl")).as_deref(), Some("component c {}\n"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

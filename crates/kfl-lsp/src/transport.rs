@@ -390,10 +390,13 @@ fn excerpt(bytes: &[u8]) -> String {
 
 /// The frame a body of the right length makes; `None` if it is not JSON.
 fn check(body: &[u8]) -> Option<Frame> {
+    // Strict JSON first: a Request or a Response can be read from a body that is not JSON (serde
+    // skips an unknown field's string without checking that it is UTF-8), and tower-lsp-server's
+    // own decoder then fails on it and stops reading for good (found by fuzz/lsp_framing).
+    let value = serde_json::from_slice::<Value>(body).ok()?;
     if serde_json::from_slice::<Request>(body).is_ok() || serde_json::from_slice::<Response>(body).is_ok() {
         return Some(Frame::Message(body.to_vec()));
     }
-    let value = serde_json::from_slice::<Value>(body).ok()?;
     let log = format!("a message that is not JSON-RPC: {}", excerpt(body));
     Some(Frame::Invalid { response: Some(error_response(id_of(&value), -32600, "Invalid request")), log })
 }
@@ -577,6 +580,17 @@ mod tests {
         assert!(matches!(&got[2], Err(e) if e.contains("-32600") && e.contains("\"id\":null")));
         assert!(matches!(&got[3], Err(e) if e.contains("-32600") && e.contains("\"id\":7")));
         assert_eq!(got[4], Ok(good.to_string()));
+    }
+
+    #[test]
+    fn a_body_with_bytes_that_are_not_utf8_in_a_string_is_not_passed_on() {
+        // An unknown field whose string is not UTF-8: a Request or a Response reads it (the field is
+        // skipped), tower-lsp-server's decoder does not, and stopped reading after it.
+        let bad = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"mehtod\":\"initial\x93ze\",\"params\":{}}";
+        let got = frames(&with_good(&frame(bad)));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(error(&got[0])["error"]["code"], -32700);
+        assert_eq!(got[1], Ok(GOOD.to_string()));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!   Anything else is recorded as refused (E0125) and never opened, so no diagnostic can quote it.
 //! - Only regular files are read, at most 16 MiB each, and only UTF-8 text; anything else is
 //!   refused with E0126 before it is opened (a FIFO or a device never blocks or runs for ever).
+//! - A path named `….kfl` that is a symbolic link is read only when it leads to a file named `.kfl`
+//!   (E0126 otherwise): a link planted in a repository, named by `git ls-files` or pre-commit, never
+//!   brings a file that is not KFL into a diagnostic. A folder search follows no link.
 
 use std::path::{Path, PathBuf};
 
@@ -22,11 +25,17 @@ pub fn collect_kfl_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
     let mut out = Vec::new();
     for root in &roots {
-        let meta = std::fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        if meta.is_dir() {
-            walk(root, &mut out).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        } else {
-            out.push(root.clone());
+        match std::fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => {
+                walk(root, &mut out).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+            }
+            Ok(_) => out.push(root.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", root.display()));
+            }
+            // There, but not to be looked at (a loop of symbolic links, no permission): a file,
+            // which reading refuses with its code (E0126).
+            Err(_) => out.push(root.clone()),
         }
     }
     out.sort();
@@ -82,7 +91,12 @@ pub fn load_project(paths: &[PathBuf], extra_roots: &[PathBuf]) -> Result<Loaded
             Ok(text) => {
                 db.set_file(&key(path), text);
             }
-            Err(Unreadable::Io(e)) => return Err(format!("cannot read {}: {e}", shown(path))),
+            // A file that is not there is a mistake on the command line; one that is there and
+            // cannot be read (permissions, a loop of symbolic links) is refused like a FIFO, so the
+            // other files are still checked.
+            Err(Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", shown(path)))
+            }
             Err(unreadable) => refused.push((shown(path), unreadable.refusal(path))),
         }
     }
@@ -165,6 +179,10 @@ pub enum Unreadable {
         offset: usize,
     },
     Io(std::io::Error),
+    /// A path named `….kfl` that leads, through symbolic links, to a file that is not named `.kfl`
+    /// (a link planted in a repository, `notes.kfl -> /proc/self/environ`): not read, so no
+    /// diagnostic can quote it.
+    LinkToOtherFile,
 }
 
 impl Unreadable {
@@ -182,6 +200,10 @@ impl Unreadable {
                 (Code::UnreadableSource, format!("`{path}` is not UTF-8 text (first bad byte at offset {offset})"))
             }
             Unreadable::Io(e) => (Code::UnreadableSource, format!("cannot read `{path}`: {e}")),
+            Unreadable::LinkToOtherFile => (
+                Code::UnreadableSource,
+                format!("`{path}` is a symbolic link to a file that is not a `.kfl` file; it is not read"),
+            ),
         };
         Refusal { code, message }
     }
@@ -193,12 +215,17 @@ pub fn shown(path: &Path) -> String {
 }
 
 /// Reads a source file: a regular file (checked before it is opened, so a FIFO never blocks), at
-/// most [`MAX_SOURCE_BYTES`] (never read further, whatever its size says), of UTF-8 text.
+/// most [`MAX_SOURCE_BYTES`] (never read further, whatever its size says), of UTF-8 text; a path
+/// named `….kfl` only when the file it leads to, through any symbolic links, is named `.kfl` too.
 pub fn read_source(path: &Path) -> Result<String, Unreadable> {
     use std::io::Read;
     let meta = std::fs::metadata(path).map_err(Unreadable::Io)?;
     if !meta.is_file() {
         return Err(Unreadable::NotRegular(file_kind(&meta.file_type())));
+    }
+    // `git ls-files '*.kfl'` and pre-commit name links too: a `.kfl` name must lead to a `.kfl` file.
+    if is_kfl_name(path) && !std::fs::canonicalize(path).map_err(Unreadable::Io).is_ok_and(|real| is_kfl_name(&real)) {
+        return Err(Unreadable::LinkToOtherFile);
     }
     if meta.len() > MAX_SOURCE_BYTES {
         return Err(Unreadable::TooLarge);
@@ -215,6 +242,10 @@ pub fn read_source(path: &Path) -> Result<String, Unreadable> {
         return Err(Unreadable::TooLarge);
     }
     String::from_utf8(bytes).map_err(|e| Unreadable::NotUtf8 { offset: e.utf8_error().valid_up_to() })
+}
+
+fn is_kfl_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "kfl")
 }
 
 fn file_kind(kind: &std::fs::FileType) -> &'static str {

@@ -4,8 +4,8 @@
 //! - This is where the world is: files are read and written here, never in the core crates.
 //! - Exit codes: 0 when everything is fine (warnings allowed), 1 when the input has errors or
 //!   `fmt --check` finds unformatted files or a named file is refused as source (E0126: not a regular
-//!   file, over 16 MiB, not UTF-8), 2 when the command itself cannot run (bad usage, files that
-//!   cannot be opened).
+//!   file, over 16 MiB, not UTF-8, unreadable), 2 when the command itself cannot run (bad usage, a
+//!   named file that does not exist).
 //! - Imports are read only from import roots (see `kfl_project`); `--import-root` adds one.
 //! - Files are written atomically (a temporary file renamed over the original); a symbolic link is
 //!   written through, so the file it points to is replaced and the link stays.
@@ -138,8 +138,10 @@ enum Command {
         /// Follow the run until it ends; exit non-zero if it fails.
         #[arg(long)]
         wait: bool,
-        /// With --wait: give up after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
+        /// Give up after this many seconds in total: on connecting and submitting (default 30), and
+        /// with --wait on following the run too (no limit on following by default). A server that
+        /// never answers is an error with exit status 1.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         /// Take over fields another field manager owns.
         #[arg(long)]
@@ -166,6 +168,9 @@ enum Command {
         params: Vec<String>,
         #[arg(long)]
         name: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -174,6 +179,9 @@ enum Command {
     Runs {
         #[arg(long)]
         pipeline: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -183,7 +191,10 @@ enum Command {
         run: String,
         #[arg(long)]
         wait: bool,
-        #[arg(long, value_name = "SECONDS")]
+        /// Without --wait: give up on a server that does not answer after this many seconds
+        /// (default 30). With --wait: give up following the run after this many seconds (no limit
+        /// by default).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
@@ -192,6 +203,9 @@ enum Command {
     #[cfg(feature = "cluster")]
     Delete {
         run: String,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -201,6 +215,9 @@ enum Command {
         run: String,
         #[arg(long)]
         task: Option<String>,
+        /// Give up on a server that does not answer after this many seconds (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -307,7 +324,8 @@ fn main() -> ExitCode {
                 Err(_) => return ExitCode::from(2),
             };
             // `kfl_run` sets the values itself; refused here first, they are printed with their code.
-            if let Err(code) = apply_params(&mut dag.clone(), &params) {
+            let mut given = dag.clone();
+            if let Err(code) = apply_params(&mut given, &params).and_then(|()| require_values(&given, "run")) {
                 return code;
             }
             let mut args = kfl_run::RunArgs::new(file);
@@ -364,19 +382,22 @@ fn main() -> ExitCode {
             kfl_cluster::apply_command(args, &submitted, Some(&render))
         }
         #[cfg(feature = "cluster")]
-        Command::Plan { file, pipeline, params, name, cluster } => {
+        Command::Plan { file, pipeline, params, name, timeout, cluster } => {
             let (db, planned) = match for_cluster(&file, pipeline.as_deref(), &params, "planned") {
                 Ok(ready) => ready,
                 Err(code) => return code,
             };
             let render = |e: &kfl_cluster::ClusterError| render::cluster_error(&db, e, colour_on_stderr());
-            let args = kfl_cluster::PlanArgs { name, cluster: cluster.into() };
+            let timeout = timeout.map(std::time::Duration::from_secs);
+            let args = kfl_cluster::PlanArgs { name, timeout, cluster: cluster.into() };
             kfl_cluster::plan_command(args, &planned, Some(&render))
         }
         #[cfg(feature = "cluster")]
-        Command::Runs { pipeline, cluster } => {
-            kfl_cluster::runs_command(kfl_cluster::RunsArgs { pipeline, cluster: cluster.into() })
-        }
+        Command::Runs { pipeline, timeout, cluster } => kfl_cluster::runs_command(kfl_cluster::RunsArgs {
+            pipeline,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         #[cfg(feature = "cluster")]
         Command::Status { run, wait, timeout, cluster } => kfl_cluster::status_command(kfl_cluster::StatusArgs {
             run,
@@ -385,13 +406,18 @@ fn main() -> ExitCode {
             cluster: cluster.into(),
         }),
         #[cfg(feature = "cluster")]
-        Command::Delete { run, cluster } => {
-            kfl_cluster::delete_command(kfl_cluster::DeleteArgs { run, cluster: cluster.into() })
-        }
+        Command::Delete { run, timeout, cluster } => kfl_cluster::delete_command(kfl_cluster::DeleteArgs {
+            run,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         #[cfg(feature = "cluster")]
-        Command::Logs { run, task, cluster } => {
-            kfl_cluster::logs_command(kfl_cluster::LogsArgs { run, task, cluster: cluster.into() })
-        }
+        Command::Logs { run, task, timeout, cluster } => kfl_cluster::logs_command(kfl_cluster::LogsArgs {
+            run,
+            task,
+            timeout: timeout.map(std::time::Duration::from_secs),
+            cluster: cluster.into(),
+        }),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kflc", &mut std::io::stdout());
@@ -412,7 +438,7 @@ fn import_roots() -> &'static [PathBuf] {
 fn print_refused(refused: &[(String, kfl_check::Refusal)]) {
     for (_, refusal) in refused {
         eprintln!("error[{}]: {}", refusal.code, refusal.message);
-        eprintln!("  help: name a regular `.kfl` file of UTF-8 text, at most 16 MiB");
+        eprintln!("  help: name a readable, regular `.kfl` file of UTF-8 text, at most 16 MiB");
     }
 }
 
@@ -497,7 +523,7 @@ fn fmt(paths: Vec<PathBuf>, check_only: bool) -> ExitCode {
     for path in &files {
         let text = match load::read_source(path) {
             Ok(t) => t,
-            Err(load::Unreadable::Io(e)) => {
+            Err(load::Unreadable::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 eprintln!("error: cannot read {}: {e}", load::shown(path));
                 failed = true;
                 continue;
@@ -571,6 +597,7 @@ fn for_cluster(
 ) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
     let (db, program, mut dag) = checked_for(file, pipeline, action)?;
     apply_params(&mut dag, params)?;
+    require_values(&dag, action)?;
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
     Ok((db, kfl_cluster::Pipeline { dag, given, origins: kfl_cluster::Origins::of(&program) }))
 }
@@ -626,6 +653,11 @@ fn checked_for(
 /// 2, as every refused command line does.
 fn apply_params(dag: &mut kfl_dag::Dag, params: &[String]) -> Result<(), ExitCode> {
     let Err(e) = kfl_dag::params::apply_params(dag, params) else { return Ok(()) };
+    print_param_error(&e);
+    Err(ExitCode::from(2))
+}
+
+fn print_param_error(e: &kfl_dag::params::ParamError) {
     match e.code() {
         Some(code) => eprintln!("error[{code}]: {e}"),
         None => eprintln!("error: {e}"),
@@ -633,7 +665,36 @@ fn apply_params(dag: &mut kfl_dag::Dag, params: &[String]) -> Result<(), ExitCod
     if let Some(help) = e.help() {
         eprintln!("  help: {help}");
     }
+}
+
+/// Refuses a pipeline whose parameters are not all given a value (a default or `--param`), before
+/// anything runs or connects: every such parameter is printed with E0220 and the `--param` to add,
+/// and the exit status is 2, as for every refused command line. `action` ends the last line.
+fn require_values(dag: &kfl_dag::Dag, action: &str) -> Result<(), ExitCode> {
+    let missing = kfl_dag::params::missing_values(dag);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for e in &missing {
+        print_param_error(e);
+    }
+    eprintln!("error: {} parameter(s) of pipeline `{}` have no value; nothing was {action}", missing.len(), dag.name);
     Err(ExitCode::from(2))
+}
+
+/// `kflc build --target argo` with parameters left without a value: the Workflow is written (a
+/// WorkflowTemplate or `argo submit -p` may fill them in), and W0014 says for each what it needs.
+fn warn_open_parameters(dag: &kfl_dag::Dag) {
+    for e in kfl_dag::params::missing_values(dag) {
+        let kfl_dag::params::ParamError::Missing { name, declared } = &e else { continue };
+        let to_add = kfl_dag::params::param_to_add(name, declared);
+        eprintln!(
+            "warning[{}]: the Workflow's parameter `{}` has no value: Argo refuses it as it is",
+            kfl_diagnostics::Code::OpenWorkflowParameter,
+            kfl_diagnostics::escape_control(name)
+        );
+        eprintln!("  help: submit it with `argo submit -p {to_add}`, or build it with `--param {to_add}`");
+    }
 }
 
 fn emit(output: Option<&std::path::Path>, text: &str) -> ExitCode {
@@ -681,6 +742,9 @@ fn build(
             };
             match backend.emit(&dag) {
                 Ok(document) => {
+                    if target == Target::Argo {
+                        warn_open_parameters(&dag);
+                    }
                     for setting in kfl_dag::backend::not_applicable_in(backend, &dag) {
                         eprintln!("note: {setting}");
                     }

@@ -1,7 +1,7 @@
 //! Expressions in a pipeline and their types: names (parameters, loop variables, task outputs),
 //! properties, comparisons and logical operators. Reading a task's output records a dependency.
 
-use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_diagnostics::{Code, Diagnostic, Label};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
 use super::{PipelineChecker, Scope};
@@ -37,7 +37,7 @@ impl PipelineChecker<'_, '_, '_> {
             }
             ExprKind::Field(base, name) => {
                 let base_ty = self.expr_ty(base, condition);
-                self.property_ty(&base_ty, name, &base.span)
+                self.property_ty(&base_ty, name, "the value")
             }
             ExprKind::Not(inner) => {
                 let ty = self.expr_ty(inner, condition);
@@ -97,7 +97,9 @@ impl PipelineChecker<'_, '_, '_> {
         }
     }
 
-    fn property_ty(&mut self, base: &Ty, name: &Ident, _base_span: &Span) -> Ty {
+    /// The type of `base_text.name`, where `base_text` (`item`, `t.config`, or `the value` for an
+    /// expression that is not a name) has the type `base`.
+    fn property_ty(&mut self, base: &Ty, name: &Ident, base_text: &str) -> Ty {
         match base {
             Ty::Unknown => Ty::Unknown,
             Ty::Struct(fields) => match fields.iter().find(|(n, _)| *n == name.text) {
@@ -129,6 +131,27 @@ impl PipelineChecker<'_, '_, '_> {
                                 .then(|| "pass the artifact itself; its `.path`, `.uri` and `.metadata` are for the component's script or command".to_string()),
                         )
                         .help_if_none("pass the artifact itself to the next task"),
+                );
+                Ty::Unknown
+            }
+            Ty::Map(element) => {
+                // KFL has no `m["key"]`: a pipeline cannot read one entry of a Map. The help says
+                // what can be written instead: the whole map, read by the task's script, or records,
+                // whose fields are read with `.`.
+                let key = &name.text;
+                self.c.push(
+                    Diagnostic::new(
+                        Code::UnknownArtifactProperty,
+                        name.span,
+                        format!("`{base_text}` is a Map<{element}>: its entries cannot be read with `.{key}`"),
+                    )
+                    .label("not a field")
+                    .help(format!(
+                        "KFL has no `{base_text}[\"{key}\"]`: pass the whole map, `{base_text}`, to an input of type \
+                         Map<{element}> and read `[\"{key}\"]` in the script; or, to write `{base_text}.{key}`, loop \
+                         over a list literal of records, whose keys have no quotes: `[{{ {key}: … }}]`, not \
+                         `[{{ \"{key}\": … }}]`"
+                    )),
                 );
                 Ty::Unknown
             }
@@ -191,8 +214,9 @@ impl PipelineChecker<'_, '_, '_> {
             );
             return Ty::Unknown;
         };
-        for name in rest {
-            ty = self.property_ty(&ty, name, &head.span);
+        for (i, name) in rest.iter().enumerate() {
+            let base = std::iter::once(head).chain(&rest[..i]).map(|p| p.text.as_str()).collect::<Vec<_>>().join(".");
+            ty = self.property_ty(&ty, name, &base);
         }
         ty
     }
@@ -277,8 +301,14 @@ impl PipelineChecker<'_, '_, '_> {
         for _ in 0..loops_left {
             ty = Ty::List(Box::new(ty));
         }
-        for name in extra {
-            ty = self.property_ty(&ty, name, &head.span);
+        for (i, name) in extra.iter().enumerate() {
+            let base = [head, output_name]
+                .into_iter()
+                .chain(&extra[..i])
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join(".");
+            ty = self.property_ty(&ty, name, &base);
         }
         ty
     }

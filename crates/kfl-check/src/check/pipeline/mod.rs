@@ -425,7 +425,15 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         )
                         .label(format!("this is {actual}"))
                         .secondary(Label::new(ty.span, format!("declared {declared}")))
-                        .help("change the declared type, or output another value"),
+                        .help(match self.collected_from_loop(&out.value) {
+                            Some((task, var)) if matches!(actual, Ty::List(_)) => format!(
+                                "`{task}` runs once per `{var}` of its loop, so after the loop this is the {actual} \
+                                 of all its values (fan-in); declare the output as that list: `output {}: {actual} = {}`",
+                                out.name.text,
+                                tasks::expression_text(&out.value)
+                            ),
+                            _ => "change the declared type, or output another value".to_string(),
+                        }),
                     );
                 }
             }

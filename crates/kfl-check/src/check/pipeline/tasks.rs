@@ -187,6 +187,21 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                     (Ty::Artifact(_), Ty::Artifact(_)) => {
                         format!("an input of type {expected} accepts {expected} or a type declared with `artifact X: {expected}`")
                     }
+                    (Ty::List(_), _) if self.collected_from_loop(&arg.value).is_some() => {
+                        let (task, var) = self.collected_from_loop(&arg.value).unwrap_or_default();
+                        let declaration = match export {
+                            Export::Pipeline(_) => format!("the parameter `{}: {actual}`", name.text),
+                            _ => format!("`input {}: {actual}`", name.text),
+                        };
+                        format!(
+                            "`{task}` runs once per `{var}` of its loop, so after the loop this is the {actual} of all \
+                             its values (fan-in); to take them all, declare {declaration} in `{}` and keep \
+                             `{}: {}`; to use each value on its own, move this task into the loop",
+                            call.callee.text,
+                            name.text,
+                            expression_text(&arg.value),
+                        )
+                    }
                     _ => format!("pass a value of type {expected}"),
                 };
                 self.c.push(
@@ -423,6 +438,20 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
 
     /// Reports an output of a task inside a condition read outside it; returns how many loops the
     /// reader is outside of (for fan-in).
+    /// For a task output read after the loop(s) the task runs in (`t.acc` after `for lr in … { t =
+    /// … }`), which is then a list of its values (fan-in): the task's name and the variable of the
+    /// innermost loop left. No diagnostics: the reference itself was checked already.
+    pub(super) fn collected_from_loop(&self, expr: &Expr) -> Option<(String, String)> {
+        let ExprKind::Path(parts) = &expr.kind else { return None };
+        let [head, _output] = parts.as_slice() else { return None };
+        let target = *self.task_index.get(head.text.as_str())?;
+        let left = self.tasks[target].scopes.iter().rev().find_map(|scope| match scope {
+            Scope::Loop(i) if !self.scopes.contains(scope) => Some(*i),
+            _ => None,
+        })?;
+        Some((head.text.clone(), self.loops[left].var.text.clone()))
+    }
+
     pub(super) fn check_task_visible(&mut self, target: usize, at: &Ident, is_after: bool) -> usize {
         let target_scopes = self.tasks[target].scopes.clone();
         let mut loops_left = 0;
@@ -449,5 +478,13 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
             }
         }
         loops_left
+    }
+}
+
+/// The text of a plain expression as it would be written (`t.acc`), for help that shows code.
+pub(super) fn expression_text(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Path(parts) => parts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("."),
+        _ => "…".to_string(),
     }
 }
