@@ -105,7 +105,7 @@ else
   fail "the SHA-256 sums"
 fi
 if (cd "$dist" && cp "kfl-$version.vsix" tampered && printf x >>tampered && sed "s/kfl-$version.vsix\$/tampered/" \
-  "kfl-$version.vsix.sha256" | sha256sum --quiet -c 2>/dev/null); then
+  "kfl-$version.vsix.sha256" | sha256sum --quiet -c >/dev/null 2>&1); then
   fail "a changed file passes its sum"
 else
   ok "a file changed after the release fails sha256sum -c"
