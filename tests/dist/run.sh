@@ -14,6 +14,8 @@
 #   - the VS Code extension: the linux-x64 .vsix carries server/kflc (executable, stripped, the
 #     wheel's binary), which answers LSP over stdio, and the packaged extension picks it
 #     (test/activate.test.js); the universal .vsix carries no server;
+#   - the Containerfile: podman builds an image FROM scratch from the binary archive (offline, with
+#     ../shared/tools/container-testenv's Debian image as the base) that checks examples/;
 #   - `kflc --version` from a source archive without .git: `git archive` writes the commit into
 #     crates/kflc/COMMIT and crates/kflc/build.rs reads it;
 #   - the crate metadata `cargo publish` needs (offline: cargo metadata and `cargo package --list`).
@@ -317,6 +319,44 @@ else
   fail "the universal .vsix carries a server or a target platform"
 fi
 echo "sizes: $(cd "$dist" && stat -c '%n %s' ./*.vsix | awk '{printf "%s %.1f MB; ", $1, $2/1e6}')"
+
+step "the Containerfile: an image FROM scratch holding the release archive's kflc"
+# ../shared/tools/container-testenv: rootful podman with runc, offline; its local Debian bookworm
+# image stands in for debian:bookworm-slim (BASE), so nothing is pulled.
+testenv=$ROOT/../shared/tools/container-testenv
+if [[ ! -x $testenv ]]; then
+  fail "$testenv is needed for the container test"
+elif ! "$testenv" setup >"$work/testenv.log" 2>&1 || ! base=$("$testenv" image python 2>>"$work/testenv.log"); then
+  tail -5 "$work/testenv.log"
+  fail "container-testenv setup and image python"
+else
+  mkdir "$work/image"
+  tar -C "$work/image" -xzf "$dist/kflc-$version-x86_64-unknown-linux-gnu.tar.gz"
+  context=$work/image/kflc-$version-x86_64-unknown-linux-gnu
+  cp Containerfile "$context/"
+  image=localhost/kfl-dist-test-kflc:$$
+  if podman build --quiet --network none --pull=never --build-arg "BASE=$base" -t "$image" "$context" >"$work/podman.out" 2>&1; then
+    size=$(podman image inspect "$image" --format '{{.Size}}')
+    layers=$(podman image inspect "$image" --format '{{len .RootFS.Layers}}')
+    ok "podman build of the Containerfile: $(python3 -c "print('%.1f' % ($size / 1e6))") MB, $layers layers"
+    if podman run --rm --network none --pull=never -v "$ROOT/examples:/src:ro" -w /src "$image" check . >"$work/podman.out" 2>&1 &&
+      grep -q '0 errors' "$work/podman.out"; then
+      ok "the image runs kflc check on examples/ as an unprivileged user: $(tail -1 "$work/podman.out")"
+    else
+      cat "$work/podman.out"
+      fail "kflc check in the image"
+    fi
+    if podman run --rm --network none --pull=never --entrypoint /bin/sh "$image" -c true >/dev/null 2>&1; then
+      fail "the image has a shell: it is not FROM scratch"
+    else
+      ok "the image has no shell (FROM scratch: kflc, the loader and libc only)"
+    fi
+    podman rmi "$image" >/dev/null 2>&1
+  else
+    cat "$work/podman.out"
+    fail "podman build of the Containerfile"
+  fi
+fi
 
 step "kflc --version from a source archive without .git"
 tar -C "$work" -xzf "$dist/kfl-$version-src.tar.gz"
