@@ -386,25 +386,34 @@ else
 fi
 
 step "crate metadata for cargo publish (offline)"
+# `cargo publish` of kflc needs every kfl-* crate it depends on published first, so each crate needs
+# the metadata. `cargo publish --dry-run` needs the registry's index, so the check is offline:
+# cargo metadata for the fields, `cargo package --list` for what goes into the crate.
 if python3 - <<'PY'
 import json, subprocess, sys
 meta = json.loads(subprocess.run(["cargo", "metadata", "--offline", "--no-deps", "--format-version", "1"],
                                  check=True, capture_output=True, text=True).stdout)
-# Published: kflc, the crate `cargo install kflc` builds.
+# Crates whose Cargo.toml is being edited in another worktree: their metadata is added there. A
+# crate leaves this list when it has the metadata (the check fails if one listed already has it).
+PENDING = {"kfl-syntax", "kfl-check", "kfl-cluster"}
 bad = 0
-for p in meta["packages"]:
-    if p["name"] != "kflc":
-        continue
+for p in sorted(meta["packages"], key=lambda p: p["name"]):
     missing = [k for k in ("description", "license", "repository", "readme") if not p.get(k)]
     for dep in p["dependencies"]:
         if dep.get("path") and dep.get("req", "*") == "*":
             missing.append("a version for the path dependency " + dep["name"])
-    print(("ok   " if not missing else "FAIL ") + p["name"] + (": " + ", ".join(missing) if missing else
-          ": description, license, repository, readme, versioned path dependencies"))
+    if p["name"] in PENDING:
+        if missing:
+            print("note %s: pending (%s)" % (p["name"], ", ".join(missing)))
+        else:
+            print("FAIL %s: has the metadata now; remove it from PENDING" % p["name"])
+            bad += 1
+        continue
+    print(("ok   " if not missing else "FAIL ") + p["name"] + (": " + ", ".join(missing) if missing else ""))
     bad += bool(missing)
 sys.exit(bad)
 PY
-then ok "kflc has the metadata cargo publish needs"; else fail "crate metadata"; fi
+then ok "every crate but the pending ones has description, license, repository, readme and versioned path dependencies"; else fail "crate metadata"; fi
 if cargo package --list --offline --allow-dirty -p kflc >"$work/package.list" 2>"$work/package.err"; then
   if grep -qx 'crates/kflc/src/main.rs' "$work/package.list" && grep -qx 'crates/kflc/build.rs' "$work/package.list" &&
     grep -qx 'LICENSE' "$work/package.list" && ! grep -q '^crates/kfl-\|^tests/\|^editors/' "$work/package.list"; then
