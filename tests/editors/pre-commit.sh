@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Tests the pre-commit hooks of .pre-commit-hooks.yaml (kfl-check, kfl-fmt) the way a user's
-# repository runs them: `pre-commit try-repo <this repository> HOOK --files …` in a scratch git
-# repository holding a good .kfl file, one with a type error and one that is not formatted.
+# Tests the `language: rust` pre-commit hooks of .pre-commit-hooks.yaml (kfl-check-rust,
+# kfl-fmt-rust) the way a user's repository runs them: `pre-commit try-repo <this repository> HOOK
+# --files …` in a scratch git repository holding a good .kfl file, one with a type error and one
+# that is not formatted. (The hooks without Rust, editors/pre-commit, are tested by
+# tests/dist/run.sh.)
 #
 # pre-commit 4.7.0 is installed into a venv cached under ~/.cache/kfl-editors-tests. The hooks have
 # `language: rust`, so every try-repo run builds kflc with `cargo install --path <repository>` in
@@ -104,7 +106,7 @@ git commit -qm "test files"
 
 # try_repo FILE… : runs both hooks (one install) on the files, with the output in $work/out.
 try_repo() {
-  local hook="kfl-check and kfl-fmt"
+  local hook="kfl-check-rust and kfl-fmt-rust"
   local start=$SECONDS
   "$PRE_COMMIT" try-repo "$HOOKS_REPO" --color never --files "$@" >"$work/out" 2>&1
   local status=$?
@@ -117,7 +119,7 @@ try_repo() {
 # cargo cannot reuse the workspace crates for), so the runs are few and each checks several things.
 step "both hooks on a correct, formatted file and a file that is not .kfl (the first build takes minutes)"
 if try_repo good.kfl notes.txt && grep -q '^kflc check\.*Passed' "$work/out" && grep -q '^kflc fmt\.*Passed' "$work/out"; then
-  ok "kfl-check and kfl-fmt pass a correct, formatted file (and are not given notes.txt: files: \\.kfl\$)"
+  ok "kfl-check-rust and kfl-fmt-rust pass a correct, formatted file (and are not given notes.txt: files: \\.kfl\$)"
 else
   fail "the hooks on a correct file"
   cat "$work/out"
@@ -128,29 +130,29 @@ good_before=$(cat good.kfl)
 unformatted_before=$(cat unformatted.kfl)
 try_repo good.kfl bad.kfl unformatted.kfl
 if grep -q '^kflc check\.*Failed' "$work/out" && grep -q 'E0201' "$work/out" && grep -q 'bad.kfl' "$work/out"; then
-  ok "kfl-check fails on the file with a type error, reporting E0201 in bad.kfl"
+  ok "kfl-check-rust fails on the file with a type error, reporting E0201 in bad.kfl"
 else
-  fail "kfl-check on a file with a type error"
+  fail "kfl-check-rust on a file with a type error"
   cat "$work/out"
 fi
 if grep -q '^kflc fmt\.*Failed' "$work/out" && grep -q 'files were modified by this hook' "$work/out"; then
-  ok "kfl-fmt fails on an unformatted file, as a file modified by the hook"
+  ok "kfl-fmt-rust fails on an unformatted file, as a file modified by the hook"
 else
-  fail "kfl-fmt on an unformatted file"
+  fail "kfl-fmt-rust on an unformatted file"
   cat "$work/out"
 fi
 if [[ $(cat good.kfl) == "$good_before" ]]; then
-  ok "kfl-fmt left the formatted file alone"
+  ok "kfl-fmt-rust left the formatted file alone"
 else
-  fail "kfl-fmt changed the formatted file"
+  fail "kfl-fmt-rust changed the formatted file"
   git diff good.kfl
 fi
 if [[ $(cat unformatted.kfl) != "$unformatted_before" ]] && grep -q '^component count_to {$' unformatted.kfl &&
   [[ $(printf '%s' "$unformatted_before" | "$KFLC_FOR_FMT" fmt -) == "$(cat unformatted.kfl)" ]]; then
-  ok "kfl-fmt rewrote the unformatted file into the canonical layout"
+  ok "kfl-fmt-rust rewrote the unformatted file into the canonical layout"
   sed 's/^/   | /' unformatted.kfl
 else
-  fail "kfl-fmt did not rewrite the unformatted file into the canonical layout"
+  fail "kfl-fmt-rust did not rewrite the unformatted file into the canonical layout"
   cat unformatted.kfl
 fi
 

@@ -2,6 +2,8 @@
 # Tests editors/vscode, the VS Code extension, from a clean checkout:
 #   - `npm ci` (exact versions from package-lock.json) and `npm run compile` (tsc, then mermaid's
 #     browser build copied into media/mermaid/);
+#   - which kflc the extension runs (test/resolve.test.js, test/activate.test.js, in plain Node):
+#     `kfl.server.path`, then the bundled server, then PATH; a bad setting shown once;
 #   - the TextMate grammar: vscode-tmgrammar-test on test/grammar/*.kfl, whose scope assertions
 #     cover every construct (with the real Python and shell grammars loaded, so the embedded
 #     highlighting is tested too); the grammar test files parse as KFL; every example in examples/
@@ -74,6 +76,10 @@ else
   finish
 fi
 
+step "which kflc the extension runs (setting, bundled, PATH) and how it reports a bad setting"
+if node test/resolve.test.js out; then ok "kfl.server.path, then the bundled server, then PATH"; else fail "resolve.test.js"; fi
+if node test/activate.test.js .; then ok "a bad kfl.server.path is logged each time and shown once"; else fail "activate.test.js"; fi
+
 step "grammar tests (vscode-tmgrammar-test)"
 npx --no-install vscode-tmgrammar-test \
   -g node_modules/tm-grammars/grammars/python.json \
@@ -128,6 +134,8 @@ while IFS=$'\t' read -r file where name; do
 done <"$work/snippets.list"
 
 step "package (vsce $VSCE_VERSION)"
+# The universal .vsix carries no server (scripts/release puts one in server/ only for --target).
+if [[ -e server ]]; then fail "editors/vscode/server exists: the universal .vsix would carry it"; fi
 vsix=$work/kfl.vsix
 if npx --yes "@vscode/vsce@$VSCE_VERSION" package --allow-missing-repository --out "$vsix" >"$work/vsce.out" 2>&1; then
   tail -3 "$work/vsce.out"
@@ -164,7 +172,7 @@ g = c["grammars"][0]
 assert g["scopeName"] == "source.kfl" and g["embeddedLanguages"]["meta.embedded.block.python"] == "python"
 assert {x["command"] for x in c["commands"]} >= {"kfl.showGraph", "kfl.restartServer"}
 props = c["configuration"]["properties"]
-assert props["kfl.server.path"]["default"] == "kflc" and props["kfl.server.extraArgs"]["default"] == []
+assert props["kfl.server.path"]["default"] == "" and props["kfl.server.extraArgs"]["default"] == []
 assert p["dependencies"]["vscode-languageclient"].startswith("9.")
 PY
 then ok "the manifest registers the language, grammar, commands and settings"; else fail "the packaged package.json"; fi

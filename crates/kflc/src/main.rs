@@ -27,7 +27,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kfl_dag::backend::Backend;
 
 #[derive(Parser)]
-#[command(name = "kflc", version, about = "KFL: typed machine-learning pipelines for Kubernetes")]
+#[command(
+    name = "kflc",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KFLC_COMMIT"), ")"),
+    about = "KFL: typed machine-learning pipelines for Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -2,12 +2,17 @@
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { GraphPanel } from './graphPanel';
-import { kflcCommand } from './server';
+import { describe } from './resolve';
+import { kflcCommand, setExtensionPath } from './server';
 
 let client: LanguageClient | undefined;
 let outputChannel: vscode.OutputChannel | undefined;
+// Problems already shown in a notification: each is shown once per session (the output channel
+// gets every attempt).
+const reported = new Set<string>();
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  setExtensionPath(context.extensionPath);
   outputChannel = vscode.window.createOutputChannel('KFL Language Server');
   context.subscriptions.push(outputChannel);
 
@@ -49,10 +54,18 @@ export async function deactivate(): Promise<void> {
 }
 
 async function startClient(): Promise<void> {
-  const { command, extraArgs } = kflcCommand();
+  const resolved = kflcCommand();
+  outputChannel?.appendLine(`KFL: ${describe(resolved)}`);
+  if (!resolved.command) {
+    // No language server; syntax highlighting, snippets and the language configuration are
+    // declarative and keep working.
+    await reportOnce(`KFL: ${resolved.problem}. Syntax highlighting still works; diagnostics need kflc.`);
+    return;
+  }
+  const command = resolved.command;
   const serverOptions: ServerOptions = {
     command,
-    args: ['lsp', ...extraArgs],
+    args: ['lsp', ...resolved.extraArgs],
     options: { env: { ...process.env, NO_COLOR: '1' } },
   };
   const clientOptions: LanguageClientOptions = {
@@ -73,14 +86,18 @@ async function startClient(): Promise<void> {
     client = newClient;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const choice = await vscode.window.showErrorMessage(
-      `KFL: could not start the language server \`${command} lsp\`: ${message}. ` +
-        'Install kflc or set "kfl.server.path".',
-      'Open Settings',
-    );
-    if (choice === 'Open Settings') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'kfl.server');
-    }
+    outputChannel?.appendLine(`KFL: could not start \`${command} lsp\`: ${message}`);
+    await reportOnce(`KFL: could not start the language server \`${command} lsp\`: ${message}. Check "kfl.server.path".`);
+  }
+}
+
+/** Shows an error with a button to the `kfl.server` settings, once per distinct message. */
+async function reportOnce(message: string): Promise<void> {
+  if (reported.has(message)) return;
+  reported.add(message);
+  const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
+  if (choice === 'Open Settings') {
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'kfl.server.path');
   }
 }
 

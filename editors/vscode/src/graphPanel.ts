@@ -14,7 +14,9 @@ export interface GraphResult {
 
 /** Runs `kflc graph FILE --format mermaid`. */
 export function runKflcGraph(file: string): Promise<GraphResult> {
-  const { command } = kflcCommand(vscode.Uri.file(file));
+  const resolved = kflcCommand(vscode.Uri.file(file));
+  if (!resolved.command) return Promise.resolve({ error: `Cannot run kflc: ${resolved.problem}.` });
+  const command = resolved.command;
   const args = ['graph', file, '--format', 'mermaid'];
   return new Promise((resolve) => {
     execFile(
@@ -27,8 +29,8 @@ export function runKflcGraph(file: string): Promise<GraphResult> {
           if (e.code === 'ENOENT') {
             resolve({
               error:
-                `Cannot run \`${command}\`: not found. Install kflc (cargo install --path . in the KFL ` +
-                'repository) or set "kfl.server.path" to its location.',
+                `Cannot run \`${command}\`: not found. Install kflc (pip install kflc) or set ` +
+                '"kfl.server.path" to its location.',
             });
           } else {
             const output = (stderr || stdout || String(err)).trim();

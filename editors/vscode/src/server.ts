@@ -1,11 +1,15 @@
-// Where kflc is and how to run it, from the `kfl.server.*` settings.
-import * as os from 'os';
-import * as path from 'path';
+// Where kflc is and how to run it, from the `kfl.server.*` settings (see resolve.ts for the order).
 import * as vscode from 'vscode';
+import { KflcResolution, resolveKflc } from './resolve';
 
-export interface KflcCommand {
-  /** The executable: `kfl.server.path`, with `~` and `${workspaceFolder}` expanded. */
-  command: string;
+let extensionPath = '';
+
+/** Called once from `activate`: the bundled server lives in the extension's folder. */
+export function setExtensionPath(p: string): void {
+  extensionPath = p;
+}
+
+export interface KflcCommand extends KflcResolution {
   /** `kfl.server.extraArgs`. */
   extraArgs: string[];
 }
@@ -14,12 +18,11 @@ export function kflcCommand(resource?: vscode.Uri): KflcCommand {
   const config = vscode.workspace.getConfiguration('kfl', resource);
   const folder =
     (resource && vscode.workspace.getWorkspaceFolder(resource)) ?? vscode.workspace.workspaceFolders?.[0];
-  let command = (config.get<string>('server.path') || 'kflc').trim();
-  if (folder) command = command.replace(/\$\{workspaceFolder\}/g, folder.uri.fsPath);
-  if (command === '~' || command.startsWith('~/')) command = path.join(os.homedir(), command.slice(1));
-  // A relative path with a directory part is relative to the workspace folder; a bare name is
-  // looked up on PATH.
-  if (!path.isAbsolute(command) && /[\\/]/.test(command) && folder) command = path.join(folder.uri.fsPath, command);
+  const resolution = resolveKflc({
+    setting: config.get<string>('server.path') || '',
+    extensionPath,
+    workspaceFolder: folder?.uri.fsPath,
+  });
   const extraArgs = (config.get<string[]>('server.extraArgs') || []).filter((a) => typeof a === 'string');
-  return { command, extraArgs };
+  return { ...resolution, extraArgs };
 }
