@@ -219,6 +219,10 @@ codes! {
     InvalidLabelKey = "E0505", Error, "invalid-label-key", "a node selector or label key is not a valid Kubernetes label key";
     InvalidLabelValue = "E0506", Error, "invalid-label-value", "a string that becomes a Kubernetes label value (a node selector or label value, an accelerator) is not valid";
 
+    // Component images
+    StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
+    InvalidImageLock = "E0602", Error, "invalid-image-lock", "the image lock file cannot be read";
+
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";
     UnusedTask = "W0002", Warning, "unused-task", "no task, condition or pipeline output uses a task's results";
