@@ -50,6 +50,7 @@ run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run exampl
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh
 run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
+run "component images (podman/buildah, local registry)" bash tests/images/run.sh
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
 run "Neovim and Helix set-ups" bash tests/editors/neovim.sh
