@@ -218,6 +218,7 @@ codes! {
     InvalidImage = "E0504", Error, "invalid-image", "an image reference is malformed";
     InvalidLabelKey = "E0505", Error, "invalid-label-key", "a node selector or label key is not a valid Kubernetes label key";
     InvalidLabelValue = "E0506", Error, "invalid-label-value", "a string that becomes a Kubernetes label value (a node selector or label value, an accelerator) is not valid";
+    InvalidPackage = "E0507", Error, "invalid-package", "a package is not one requirement pip can read";
 
     // Component images
     StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
