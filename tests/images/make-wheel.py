@@ -1,12 +1,13 @@
-"""Writes a tiny pure-Python wheel, kfldemo-VERSION-py3-none-any.whl, into a folder: no build
-backend and no network (a wheel is a zip file with a dist-info folder)."""
+"""Writes a tiny pure-Python wheel, NAME-VERSION-py3-none-any.whl (NAME: kfldemo unless given), into
+a folder: no build backend and no network (a wheel is a zip file with a dist-info folder). The tests
+also make a stand-in `kfp` wheel this way, so the kfp runtime layer installs offline."""
 import base64
 import hashlib
 import sys
 import zipfile
 
 folder, version = sys.argv[1], sys.argv[2]
-name = "kfldemo"
+name = sys.argv[3] if len(sys.argv) > 3 else "kfldemo"
 dist = f"{name}-{version}.dist-info"
 files = {
     f"{name}/__init__.py": f"ANSWER = 42\nVERSION = {version!r}\n",

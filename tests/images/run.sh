@@ -49,7 +49,9 @@ trap cleanup EXIT
 cd "$work" || exit 1
 
 mkdir wheels
-python3 "$root/tests/images/make-wheel.py" wheels 1.0 && python3 "$root/tests/images/make-wheel.py" wheels 2.0 ||
+# kfldemo 1.0 and 2.0, and a stand-in for the kfp runtime the images carry for the KFP target.
+python3 "$root/tests/images/make-wheel.py" wheels 1.0 && python3 "$root/tests/images/make-wheel.py" wheels 2.0 &&
+  python3 "$root/tests/images/make-wheel.py" wheels 2.17.3 kfp ||
   { echo "FAIL cannot write the test wheels"; exit 1; }
 
 # Two components share one environment (same base, same pins in another order); a third pins
@@ -131,6 +133,7 @@ shared=$(python3 -c 'import json,sys; print(next(e["image"] for e in json.load(o
 newer=$(python3 -c 'import json,sys; print(next(e["image"] for e in json.load(open("kfl.lock"))["environments"] if len(e["components"]) == 1))')
 check "the shared image has kfldemo 1.0 installed" test "$(podman run --rm --network none --pull=never "$shared" python3 -c 'import kfldemo; print(kfldemo.VERSION)')" = 1.0
 check "the other image has kfldemo 2.0" test "$(podman run --rm --network none --pull=never "$newer" python3 -c 'import kfldemo; print(kfldemo.VERSION)')" = 2.0
+check "the kfp runtime is in the image (its own layer)" test "$(podman run --rm --network none --pull=never "$shared" python3 -c 'import kfp; print(kfp.VERSION)')" = 2.17.3
 check "scripts and wheels stay out of the image" test "$(podman run --rm --network none --pull=never "$shared" ls /kfl)" = requirements.txt
 labels=$(podman image inspect --format '{{json .Labels}}' "$shared")
 check "OCI labels: source, components, version, content hash" python3 -c '
@@ -155,8 +158,11 @@ check "an unchanged rebuild leaves the lock and the Containerfiles untouched" \
   test "$lock_before$stamp_before" = "$(sha256sum kfl.lock)$(stat -c %Y.%N kfl.lock ctx/*/Containerfile | sha256sum)"
 
 # 5. podman builds the same Containerfile too.
-"$kflc" images build p.kfl -o ctx-podman --images podman.lock --engine podman --find-links wheels --no-index >out.txt 2>&1
-check "podman builds the environments as well" test $? = 0 -a "$(grep -c '"hash"' podman.lock)" = 2 || cat out.txt
+"$kflc" images build p.kfl -o ctx-podman --images podman.lock --engine podman --find-links wheels --no-index --no-kfp >out.txt 2>&1
+check "podman builds the environments as well (--no-kfp)" test $? = 0 -a "$(grep -c '"hash"' podman.lock)" = 2 || cat out.txt
+"$kflc" build p.kfl --target kfp -o kfp-nokfp.yaml --images podman.lock 2>err.txt
+check "kfp with a --no-kfp lock: kfp installed at start, the packages not" \
+  bash -c 'grep -q "pip install.*kfp==2.17.3" kfp-nokfp.yaml && ! grep -q "pip install.*kfldemo" kfp-nokfp.yaml' 
 
 # 6. kflc build with the lock: the built images, no pip install of the packages at pod start.
 "$kflc" build p.kfl --target argo -o wf.yaml 2>err.txt
@@ -166,6 +172,8 @@ check "argo with the lock passes argo-lint" "$tools/argo-lint" wf.yaml
 "$kflc" build p.kfl --target kfp -o kfp.yaml 2>err.txt
 check "kfp with the lock: the built images" test "$(grep -c "image: $shared" kfp.yaml)" = 2
 check "kfp with the lock: no pip install of the packages" bash -c '! grep -q "pip install.*kfldemo" kfp.yaml'
+check "kfp with the lock: pip runs only for the component without an image (plain)" \
+  test "$(grep -c "pip install" kfp.yaml)" = 1
 check "kfp with the lock passes kfp-validate" bash -c "'$tools/kfp-validate' kfp.yaml >/dev/null"
 "$kflc" build p.kfl --target argo -o wf-nolock.yaml --images /dev/null 2>/dev/null
 check "an empty --images file is refused (E0602), never a fallback" test $? = 2

@@ -51,6 +51,9 @@ pub struct Environment {
     pub packages: Vec<String>,
     /// The components that run in it, sorted.
     pub components: Vec<ItemId>,
+    /// The requirement of the Kubeflow Pipelines runtime installed too (`--no-deps`, as the kfp SDK
+    /// does when a pod starts), so that the KFP target runs the image without installing anything.
+    pub kfp: Option<String>,
 }
 
 impl Environment {
@@ -92,13 +95,16 @@ pub fn environment_of(component: &Component) -> Option<(String, Vec<String>)> {
 }
 
 /// The content hash of an environment.
-pub fn hash(base: &str, packages: &[String]) -> String {
+pub fn hash(base: &str, packages: &[String], kfp: Option<&str>) -> String {
     // Written out by hand rather than as a JSON object, whose key order depends on serde_json's
     // features: each value as a JSON string, one a line.
     let quoted = |text: &str| serde_json::Value::String(text.to_string()).to_string();
     let mut content = format!("kfl-env {FORMAT}\nbase {}\n", quoted(base));
     for package in packages {
         content.push_str(&format!("package {}\n", quoted(package)));
+    }
+    if let Some(kfp) = kfp {
+        content.push_str(&format!("kfp {}\n", quoted(kfp)));
     }
     hex(&Sha256::digest(content.as_bytes()))
 }
@@ -112,15 +118,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every distinct environment of the program's components, ordered by hash.
-pub fn environments(program: &Program) -> Vec<Environment> {
+/// Every distinct environment of the program's components, ordered by hash; `kfp` is the kfp
+/// runtime requirement to install in each, if any.
+pub fn environments(program: &Program, kfp: Option<&str>) -> Vec<Environment> {
     let mut by_hash: BTreeMap<String, Environment> = BTreeMap::new();
     for component in program.components.values() {
         let Some((base, packages)) = environment_of(component) else { continue };
-        let hash = hash(&base, &packages);
+        let hash = hash(&base, &packages, kfp);
         by_hash
             .entry(hash.clone())
-            .or_insert_with(|| Environment { hash, base, packages, components: Vec::new() })
+            .or_insert_with(|| Environment {
+                hash,
+                base,
+                packages,
+                components: Vec::new(),
+                kfp: kfp.map(str::to_string),
+            })
             .components
             .push(component.id.clone());
     }
@@ -205,7 +218,7 @@ pub fn containerfile(
     if !base_is_plain(&environment.base) {
         return Err(ContainerfileError::BadBase(environment.base.clone()));
     }
-    for package in &environment.packages {
+    for package in environment.packages.iter().chain(&environment.kfp) {
         if let Some(reason) = package_problem(package) {
             return Err(ContainerfileError::BadPackage { package: package.clone(), reason });
         }
@@ -227,11 +240,20 @@ pub fn containerfile(
     } else {
         String::new()
     };
+    let exec = |words: &[&str]| -> String {
+        let quoted: Vec<String> = words.iter().map(|w| serde_json::Value::String(w.to_string()).to_string()).collect();
+        format!("[{}]", quoted.join(", "))
+    };
     let mut run = vec!["python3", "-m", "pip", "install"];
-    run.extend(pip_args);
+    run.extend(&pip_args);
     run.extend(["-r", REQUIREMENTS_PATH]);
-    let exec: Vec<String> = run.iter().map(|w| serde_json::Value::String(w.to_string()).to_string()).collect();
-    text.push_str(&format!("RUN {mount}[{}]\n", exec.join(", ")));
+    text.push_str(&format!("RUN {mount}{}\n", exec(&run)));
+    if let Some(kfp) = &environment.kfp {
+        let mut run = vec!["python3", "-m", "pip", "install"];
+        run.extend(&pip_args);
+        run.extend(["--no-deps", kfp.as_str()]);
+        text.push_str(&format!("RUN {mount}{}\n", exec(&run)));
+    }
     let components: Vec<String> = environment.components.iter().map(component_key).collect();
     let labels = [
         ("org.opencontainers.image.title", format!("{REPOSITORY}:{}", environment.short_hash())),
@@ -264,6 +286,8 @@ pub struct Locked {
     pub containerfile: String,
     /// `file:name` of the components that ran in it when it was built.
     pub components: Vec<String>,
+    /// The kfp runtime installed in it, if any ([`Environment::kfp`]).
+    pub kfp: Option<String>,
 }
 
 impl Locked {
@@ -312,6 +336,7 @@ impl Lock {
                 map.insert("id".into(), e.id.clone().into());
                 map.insert("containerfile".into(), format!("sha256:{}", e.containerfile).into());
                 map.insert("components".into(), e.components.clone().into());
+                map.insert("kfp".into(), e.kfp.clone().into());
                 serde_json::Value::Object(map)
             })
             .collect();
@@ -365,6 +390,7 @@ impl Lock {
                 id: optional("id"),
                 containerfile: sha("containerfile")?,
                 components: strings("components")?,
+                kfp: optional("kfp"),
             });
         }
         Ok(lock)
@@ -374,21 +400,33 @@ impl Lock {
 /// A diagnostic about a component of the program, with the file it belongs to.
 pub type FileDiagnostic = (Arc<str>, Diagnostic);
 
+/// The image a component runs, from the lock.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LockedImage {
+    /// By digest when it was pushed.
+    pub reference: String,
+    /// Whether the kfp runtime is installed in it.
+    pub has_kfp: bool,
+}
+
 /// The image of every component that needs an environment image, from the lock: component →
-/// image reference. A component whose environment has no entry is E0601, naming it; when the lock
-/// lists the component under another environment, the message says its content changed.
+/// image. An environment built with the kfp runtime `kfp` is preferred to one built without. A
+/// component whose environment has no entry is E0601, naming it; when the lock lists the component
+/// under another environment, the message says its content changed.
 pub fn resolve(
     program: &Program,
     lock: &Lock,
     lock_name: &str,
-) -> Result<BTreeMap<ItemId, String>, Vec<FileDiagnostic>> {
+    kfp: Option<&str>,
+) -> Result<BTreeMap<ItemId, LockedImage>, Vec<FileDiagnostic>> {
     let mut images = BTreeMap::new();
     let mut errors = Vec::new();
     for component in program.components.values() {
         let Some((base, packages)) = environment_of(component) else { continue };
-        let hash = hash(&base, &packages);
-        if let Some(locked) = lock.find(&hash) {
-            images.insert(component.id.clone(), locked.reference());
+        let with_kfp = kfp.and_then(|k| lock.find(&hash(&base, &packages, Some(k))));
+        if let Some(locked) = with_kfp.or_else(|| lock.find(&hash(&base, &packages, None))) {
+            let image = LockedImage { reference: locked.reference(), has_kfp: locked.kfp.is_some() };
+            images.insert(component.id.clone(), image);
             continue;
         }
         let key = component_key(&component.id);
@@ -435,14 +473,23 @@ pub fn resolve(
 
 /// Sets the locked images on the lowered pipeline: each such component runs its image and installs
 /// no packages when it starts.
-pub fn apply_to_dag(dag: &mut kfl_dag::Dag, images: &BTreeMap<ItemId, String>) {
+pub fn apply_to_dag(dag: &mut kfl_dag::Dag, images: &BTreeMap<ItemId, LockedImage>) {
     for component in &mut dag.components {
         let found = images.iter().find(|(id, _)| id.name == component.name && *id.file == *component.source);
         if let Some((_, image)) = found {
-            component.image = image.clone();
+            component.image = image.reference.clone();
             component.packages.clear();
         }
     }
+}
+
+/// The names of the lowered pipeline's components whose image has the kfp runtime.
+pub fn kfp_in_image(dag: &kfl_dag::Dag, images: &BTreeMap<ItemId, LockedImage>) -> BTreeSet<String> {
+    dag.components
+        .iter()
+        .filter(|c| images.iter().any(|(id, i)| i.has_kfp && id.name == c.name && *id.file == *c.source))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pipeline p() {
 
 #[test]
 fn components_with_the_same_base_and_packages_share_one_environment() {
-    let envs = environments(&program(THREE));
+    let envs = environments(&program(THREE), None);
     assert_eq!(envs.len(), 2, "{envs:#?}");
     let shared = envs.iter().find(|e| e.components.len() == 2).expect("a shared environment");
     let names: Vec<&str> = shared.components.iter().map(|c| c.name.as_str()).collect();
@@ -66,26 +66,26 @@ fn components_with_the_same_base_and_packages_share_one_environment() {
 
 #[test]
 fn the_tag_is_the_hash_prefix_and_the_hash_is_of_the_content_only() {
-    let envs = environments(&program(THREE));
+    let envs = environments(&program(THREE), None);
     let env = &envs[0];
     assert_eq!(env.hash.len(), 64);
     assert_eq!(env.tag(None), format!("localhost/kfl-env:{}", &env.hash[..16]));
     assert_eq!(env.tag(Some("127.0.0.1:5000/")), format!("127.0.0.1:5000/kfl-env:{}", &env.hash[..16]));
     // Order, repeats and spaces in the list do not change the hash; a version does.
-    let a = hash("b:1", &["x==1".into(), "y==2".into()]);
+    let a = hash("b:1", &["x==1".into(), "y==2".into()], None);
     assert_eq!(a, env_hash_of("b:1", &["y==2", " x==1", "y==2"]));
-    assert_ne!(a, hash("b:1", &["x==1".into(), "y==3".into()]));
-    assert_ne!(a, hash("b:2", &["x==1".into(), "y==2".into()]));
+    assert_ne!(a, hash("b:1", &["x==1".into(), "y==3".into()], None));
+    assert_ne!(a, hash("b:2", &["x==1".into(), "y==2".into()], None));
 }
 
 fn env_hash_of(base: &str, packages: &[&str]) -> String {
     let sorted: BTreeSet<String> = packages.iter().map(|p| p.trim().to_string()).collect();
-    hash(base, &sorted.into_iter().collect::<Vec<_>>())
+    hash(base, &sorted.into_iter().collect::<Vec<_>>(), None)
 }
 
 #[test]
 fn the_containerfile_installs_packages_from_a_requirements_file_and_labels_last() {
-    let envs = environments(&program(THREE));
+    let envs = environments(&program(THREE), None);
     let env = envs.iter().find(|e| e.components.len() == 2).expect("shared");
     let provenance = Provenance { source: "envs.kfl".into(), version: "0.1.0".into() };
     let text = containerfile(env, &provenance, PipSource::default()).expect("a containerfile");
@@ -117,6 +117,7 @@ fn label_values_cannot_end_the_line_or_the_quotes() {
         base: "python:3.11-slim".into(),
         packages: vec!["x==1".into()],
         components: vec![ItemId { file: "we\"ird\\ $HOME\nLABEL x=1.kfl".into(), name: "c".into() }],
+        kfp: None,
     };
     let provenance = Provenance { source: "a\"b\nRUN rm -rf /".into(), version: "0.1.0".into() };
     let text = containerfile(&env, &provenance, PipSource::default()).expect("a containerfile");
@@ -133,6 +134,7 @@ fn a_base_or_a_package_that_is_not_plain_is_refused() {
         base: "python:3.11 AS x\nRUN id".into(),
         packages: vec!["x==1".into()],
         components: vec![],
+        kfp: None,
     };
     let provenance = Provenance::default();
     assert!(matches!(containerfile(&env, &provenance, PipSource::default()), Err(ContainerfileError::BadBase(_))));
@@ -179,12 +181,13 @@ fn locked_for(env: &Environment, digest: Option<&str>) -> Locked {
         id: Some("0123".into()),
         containerfile: "c".repeat(64),
         components: env.components.iter().map(component_key).collect(),
+        kfp: env.kfp.clone(),
     }
 }
 
 #[test]
 fn the_lock_reads_back_what_it_writes() {
-    let envs = environments(&program(THREE));
+    let envs = environments(&program(THREE), None);
     let mut lock = Lock::default();
     for env in envs.iter().rev() {
         lock.insert(locked_for(env, Some(&format!("sha256:{}", "d".repeat(64)))));
@@ -212,20 +215,22 @@ fn the_lock_reads_back_what_it_writes() {
 #[test]
 fn resolve_gives_each_component_its_image_and_names_stale_or_missing_ones() {
     let program = program(THREE);
-    let envs = environments(&program);
+    let envs = environments(&program, None);
     let digest = format!("sha256:{}", "e".repeat(64));
     let mut lock = Lock::default();
     for env in &envs {
         lock.insert(locked_for(env, Some(&digest)));
     }
-    let images = resolve(&program, &lock, "kfl.lock").expect("all locked");
+    let images = resolve(&program, &lock, "kfl.lock", None).expect("all locked");
     assert_eq!(images.len(), 3);
-    assert!(images.values().all(|i| i.ends_with(&format!("@{digest}")) && i.starts_with("127.0.0.1:5000/kfl-env:")));
+    assert!(images
+        .values()
+        .all(|i| i.reference.ends_with(&format!("@{digest}")) && i.reference.starts_with("127.0.0.1:5000/kfl-env:")));
 
     // `report` moves to another version of pandas: its entry is stale, the others still resolve.
     let changed = program_text_with(THREE, "report", "pandas==2.2.3", "pandas==2.2.4");
     let changed = self::program(&changed);
-    let errors = resolve(&changed, &lock, "kfl.lock").expect_err("stale");
+    let errors = resolve(&changed, &lock, "kfl.lock", None).expect_err("stale");
     assert_eq!(errors.len(), 1);
     let (file, d) = &errors[0];
     assert_eq!(&**file, "envs.kfl");
@@ -237,7 +242,7 @@ fn resolve_gives_each_component_its_image_and_names_stale_or_missing_ones() {
     assert_eq!(d.primary.span.range(), at..at + "report".len());
 
     // An empty lock: every component with packages is named, none falls back to pip.
-    let errors = resolve(&program, &Lock::default(), "kfl.lock").expect_err("missing");
+    let errors = resolve(&program, &Lock::default(), "kfl.lock", None).expect_err("missing");
     let names: Vec<&str> = errors.iter().map(|(_, d)| d.message.as_str()).collect();
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.iter().all(|m| m.ends_with("has no image in kfl.lock")), "{names:?}");
@@ -256,10 +261,10 @@ fn apply_to_dag_sets_the_image_and_drops_the_packages() {
     let program = kfl_check::model::program(&db, file, None).expect("program");
     let mut dag = kfl_dag::lower(&program).expect("dag");
     let mut lock = Lock::default();
-    for env in environments(&program) {
+    for env in environments(&program, None) {
         lock.insert(locked_for(&env, None));
     }
-    let images = resolve(&program, &lock, "kfl.lock").expect("locked");
+    let images = resolve(&program, &lock, "kfl.lock", None).expect("locked");
     apply_to_dag(&mut dag, &images);
     for component in &dag.components {
         if component.name == "plain" {
@@ -269,4 +274,33 @@ fn apply_to_dag_sets_the_image_and_drops_the_packages() {
             assert!(component.packages.is_empty());
         }
     }
+}
+
+#[test]
+fn the_kfp_runtime_is_its_own_layer_and_part_of_the_hash() {
+    let program = program(THREE);
+    let plain = environments(&program, None);
+    let with = environments(&program, Some("kfp==2.17.3"));
+    assert_eq!(plain.len(), with.len());
+    assert!(plain.iter().all(|a| with.iter().all(|b| a.hash != b.hash)));
+    let env = &with[0];
+    let text = containerfile(env, &Provenance::default(), PipSource::default()).expect("containerfile");
+    let runs: Vec<&str> = text.lines().filter(|l| l.starts_with("RUN ")).collect();
+    assert_eq!(runs.len(), 2, "{text}");
+    assert!(runs[1].ends_with(r#""--no-deps", "kfp==2.17.3"]"#), "{text}");
+
+    // A lock built with kfp serves both targets; one without still resolves, without kfp.
+    let mut lock = Lock::default();
+    for env in &with {
+        lock.insert(locked_for(env, None));
+    }
+    let images = resolve(&program, &lock, "kfl.lock", Some("kfp==2.17.3")).expect("with kfp");
+    assert!(images.values().all(|i| i.has_kfp));
+    assert_eq!(Lock::parse(&lock.to_text()), Ok(lock));
+    let mut lock = Lock::default();
+    for env in &plain {
+        lock.insert(locked_for(env, None));
+    }
+    let images = resolve(&program, &lock, "kfl.lock", Some("kfp==2.17.3")).expect("without kfp");
+    assert!(images.values().all(|i| !i.has_kfp));
 }

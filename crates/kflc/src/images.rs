@@ -53,6 +53,12 @@ pub struct BuildArgs {
     pub images: Option<PathBuf>,
     pub timeout: u64,
     pub insecure: bool,
+    pub no_kfp: bool,
+}
+
+/// The kfp runtime the KFP target installs when a pod starts: environment images carry it.
+pub fn kfp_runtime() -> Option<String> {
+    kfl_kfp::KfpOptions::default().kfp_runtime
 }
 
 /// `kfl.lock` beside the pipeline's file, unless `--images` names another.
@@ -240,14 +246,15 @@ fn how_to_build(contexts: &[(PathBuf, String)]) -> String {
 }
 
 /// The environments of the pipeline, with the program's diagnostics printed when it does not check.
-fn environments_of(file: &Path, pipeline: Option<&str>) -> Result<Vec<Environment>, ExitCode> {
+fn environments_of(file: &Path, pipeline: Option<&str>, kfp: Option<&str>) -> Result<Vec<Environment>, ExitCode> {
     let (_, program, _) = crate::checked_for(file, pipeline, "built")?;
-    Ok(kfl_images::environments(&program))
+    Ok(kfl_images::environments(&program, kfp))
 }
 
 pub fn build(args: BuildArgs) -> ExitCode {
     let started = Instant::now();
-    let environments = match environments_of(&args.file, args.pipeline.as_deref()) {
+    let kfp = if args.no_kfp { None } else { kfp_runtime() };
+    let environments = match environments_of(&args.file, args.pipeline.as_deref(), kfp.as_deref()) {
         Ok(envs) => envs,
         Err(code) => return code,
     };
@@ -415,6 +422,7 @@ pub fn build(args: BuildArgs) -> ExitCode {
             id: Some(id),
             containerfile: containerfile.clone(),
             components: env.components.iter().map(kfl_images::component_key).collect(),
+            kfp: env.kfp.clone(),
         });
     }
     match write_if_changed(&lock_path, &lock.to_text()) {
@@ -435,7 +443,7 @@ pub fn build(args: BuildArgs) -> ExitCode {
 }
 
 pub fn list(file: &Path, pipeline: Option<&str>, images: Option<&Path>, engine: Option<Engine>) -> ExitCode {
-    let environments = match environments_of(file, pipeline) {
+    let environments = match environments_of(file, pipeline, kfp_runtime().as_deref()) {
         Ok(envs) => envs,
         Err(code) => return code,
     };

@@ -262,6 +262,9 @@ enum ImagesCommand {
         /// Push over plain HTTP / without verifying TLS (automatic for a registry on localhost).
         #[arg(long)]
         insecure: bool,
+        /// Leave the kfp runtime out of the images (the KFP target then installs it when a pod starts).
+        #[arg(long)]
+        no_kfp: bool,
     },
     /// Show the environments of a file: hash, image, whether built and pushed, components.
     List {
@@ -373,6 +376,7 @@ fn main() -> ExitCode {
                 images,
                 timeout,
                 insecure,
+                no_kfp,
             } => images::build(images::BuildArgs {
                 file,
                 pipeline,
@@ -386,6 +390,7 @@ fn main() -> ExitCode {
                 images,
                 timeout,
                 insecure,
+                no_kfp,
             }),
             ImagesCommand::List { file, pipeline, images, engine } => {
                 images::list(&file, pipeline.as_deref(), images.as_deref(), engine)
@@ -761,13 +766,15 @@ fn build(
         Ok(checked) => checked,
         Err(code) => return code,
     };
-    if let Err(code) = with_locked_images(&db, &program, &mut dag, file, images) {
-        return code;
-    }
+    let kfp_in_image = match with_locked_images(&db, &program, &mut dag, file, images) {
+        Ok(names) => names,
+        Err(code) => return code,
+    };
     if let Err(code) = apply_params(&mut dag, params) {
         return code;
     }
-    let backends = Backends::default();
+    let mut backends = Backends::default();
+    backends.kfp.options.kfp_in_image = kfp_in_image;
     let text = match target {
         None => None,
         Some(target) => {
@@ -806,18 +813,19 @@ fn build(
 /// Sets the images of the lock (`--images FILE`, else `kfl.lock` beside the file when there is one)
 /// on the lowered pipeline. An unreadable lock (E0602) or a component with no image, or a stale one,
 /// in it (E0601) is printed and refuses the command with exit status 2: never a silent fallback to
-/// installing packages when the pod starts.
+/// installing packages when the pod starts. The names of the components whose image has the kfp
+/// runtime, which the KFP target then does not install either.
 fn with_locked_images(
     db: &kfl_check::Database,
     program: &kfl_model::item::Program,
     dag: &mut kfl_dag::Dag,
     file: &std::path::Path,
     images: Option<&std::path::Path>,
-) -> Result<(), ExitCode> {
+) -> Result<std::collections::BTreeSet<String>, ExitCode> {
     let path = images::lock_path(file, images);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if images.is_none() && e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if images.is_none() && e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => {
             eprintln!("error[E0602]: the image lock {} cannot be read: {e}", path.display());
             eprintln!("  help: build the images with `kflc images build {}`, which writes it", file.display());
@@ -836,10 +844,10 @@ fn with_locked_images(
         }
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    match kfl_images::resolve(program, &lock, &name) {
+    match kfl_images::resolve(program, &lock, &name, images::kfp_runtime().as_deref()) {
         Ok(found) => {
             kfl_images::apply_to_dag(dag, &found);
-            Ok(())
+            Ok(kfl_images::kfp_in_image(dag, &found))
         }
         Err(errors) => {
             let colour = colour_on_stderr();
