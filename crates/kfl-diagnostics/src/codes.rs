@@ -45,6 +45,18 @@ impl CodeInfo {
             last.1.push_str(line);
             last.1.push('\n');
         }
+        // Files that are not KFL (an image lock) are blocks of their own in the same section, fenced
+        // as ```` ```json file=NAME ````, so that nothing reads them as KFL.
+        let section = &rest[..rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1)];
+        let mut from = 0;
+        while let Some(at) = section[from..].find("```json file=") {
+            let start = from + at + "```json file=".len();
+            let line_end = start + section[start..].find('\n')?;
+            let name = section[start..line_end].trim().to_string();
+            let close = line_end + 1 + section[line_end + 1..].find("```")?;
+            files.push((name, section[line_end + 1..close].to_string()));
+            from = close + 3;
+        }
         Some(files)
     }
 
@@ -255,6 +267,21 @@ mod tests {
         assert_eq!(words, ["build", "a.kfl", "--param", "xs=[1, \"a\"]", "--param", "n="]);
         // The command of one section is never taken from the next.
         assert_eq!(info(doc).command("Fix"), None);
+    }
+
+    #[test]
+    fn an_example_takes_the_json_files_of_its_own_section() {
+        let doc = "## Example\n\n```kfl\npipeline p() {}\n```\n\n```json file=kfl.lock\n{ \"a\": 1 }\n```\n\n## Fix\n\n```kfl\npipeline q() {}\n```\n";
+        let example = info(doc).example("Example").expect("example");
+        assert_eq!(
+            example,
+            [
+                ("example.kfl".to_string(), "pipeline p() {}\n".to_string()),
+                ("kfl.lock".into(), "{ \"a\": 1 }\n".into())
+            ]
+        );
+        let fix = info(doc).example("Fix").expect("fix");
+        assert_eq!(fix, [("example.kfl".to_string(), "pipeline q() {}\n".to_string())]);
     }
 
     #[test]

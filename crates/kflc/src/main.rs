@@ -667,6 +667,9 @@ fn for_cluster(
     action: &str,
 ) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
     let (db, program, mut dag) = checked_for(file, pipeline, action)?;
+    // The images of `kfl.lock` beside the file, as `kflc build` uses them (the KFP backend of the
+    // cluster client still installs the kfp runtime itself).
+    with_locked_images(&db, &program, &mut dag, file, None)?;
     apply_params(&mut dag, params)?;
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
     Ok((db, kfl_cluster::Pipeline { dag, given, origins: kfl_cluster::Origins::of(&program) }))
