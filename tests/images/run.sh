@@ -210,6 +210,9 @@ t0=$(date +%s%N)
 "$kflc" images build p.kfl -o ctx --engine buildah --find-links wheels --no-index --push "$KFL_REGISTRY" >out.txt 2>&1
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "an unchanged pushed rebuild is a no-op, under a second (${ms} ms)" bash -c "grep -q '2 environments, 0 built' out.txt && test $ms -lt 1000"
+"$kflc" images list p.kfl >list.txt 2>&1
+check "images list: both environments built and pushed, with their components" \
+  test "$(grep -c $'\tyes\tsha256:' list.txt)" = 2 -a "$(grep -c $'\tdouble,make_rows$' list.txt)" = 1 || cat list.txt
 read -r image digest <<<"${pushed[0]}"
 podman rmi "$image" >/dev/null 2>&1
 podman pull -q --tls-verify=false "$image@$digest" >/dev/null 2>err.txt
@@ -238,6 +241,13 @@ check "a silent registry: the error says it was stopped" grep -q "did not finish
 check "a silent registry: the lock is untouched" test "$lock_before" = "$(sha256sum kfl.lock)"
 for t in $(grep -o "127.0.0.1:$(cat port.txt)/kfl-env:[0-9a-f]*" out.txt | sort -u); do tags+=("$t"); done
 
+# A registry that refuses the connection: the engine's cause, exit 1, the lock untouched.
+"$kflc" images build p.kfl -o ctx --engine buildah --find-links wheels --no-index --push 127.0.0.1:1 --timeout 60 >out.txt 2>&1
+status=$?
+check "a registry that refuses: exit 1, 'could not push', the lock untouched" \
+  bash -c "test $status = 1 && grep -q 'could not push 127.0.0.1:1/kfl-env:' out.txt && test '$lock_before' = \"\$(sha256sum kfl.lock)\""
+for t in $(grep -o "127.0.0.1:1/kfl-env:[0-9a-f]*" out.txt | sort -u); do tags+=("$t"); done
+
 # 10. A base image that is not here and cannot be pulled; pins.
 sed 's/packages = \["kfldemo==2.0"\]/image = "localhost\/kfl-no-such-image:1"\n    packages = ["kfldemo==2.0"]/' p.kfl >p3.kfl
 cp kfl.lock p3.lock
@@ -254,6 +264,13 @@ check "--require-pins: an unpinned package is an error, nothing built" \
 check "--require-pins: W0013 names the package and the component" grep -q 'error\[W0013\]: package `kfldemo` of `newer` is not pinned' out.txt
 "$kflc" images build p4.kfl -o ctx4 --dockerfile-only >/dev/null 2>out.txt
 check "without --require-pins an unpinned package is a warning" grep -q 'warning\[W0013\]' out.txt
+
+# A package pip would not read as one requirement: E0507 from the checker, before any build.
+sed 's/"kfldemo==2.0"/"--index-url=http:\/\/mirror.invalid\/simple"/' p.kfl >p5.kfl
+"$kflc" images build p5.kfl -o ctx5 --images p5.lock >out.txt 2>&1
+status=$?
+check "a pip option as a package: E0507, exit 1, nothing written" \
+  bash -c "test $status = 1 && grep -q '^E0507' out.txt && test ! -e p5.lock && test ! -e ctx5"
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
