@@ -178,6 +178,13 @@ check "kfp with the lock passes kfp-validate" bash -c "'$tools/kfp-validate' kfp
 "$kflc" build p.kfl --target argo -o wf-nolock.yaml --images /dev/null 2>/dev/null
 check "an empty --images file is refused (E0602), never a fallback" test $? = 2
 
+# kflc run with the lock: the python components with packages run in their images (podman).
+"$kflc" run p.kfl --images kfl.lock --root runs >out.txt 2>&1
+status=$?
+check "kflc run --images: the pipeline runs" test $status = 0 || cat out.txt
+check "kflc run --images: \`newer\` ran in its image (kfldemo 2.0, which this machine does not have)" \
+  bash -c 'grep -qx "84 2.0" runs/runs/latest/newer/stdout.log && ! python3 -c "import kfldemo" 2>/dev/null'
+
 # 7. A changed pin makes the lock stale: a coded error naming the component.
 sed 's/packages = \["kfldemo==2.0"\]/packages = ["kfldemo==2.1"]/' p.kfl >p2.kfl
 cp kfl.lock p2.lock

@@ -300,12 +300,15 @@ fn outputs_appear_only_when_a_task_succeeds() {
 #[test]
 fn container_components_need_a_daemon_or_host() {
     let root = scratch("containers");
-    let daemon = std::process::Command::new("docker")
-        .arg("info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    // As `kflc run` looks for one: docker, then podman (which container-testenv installs).
+    let daemon = ["docker", "podman"].iter().any(|runtime| {
+        std::process::Command::new(runtime)
+            .arg("info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     if !daemon {
         // Refused before anything runs, with the way out.
         let e = start(&args(pipeline("containers"), &root, &[])).expect_err("no daemon");

@@ -129,6 +129,10 @@ enum Command {
         /// Where runs and the cache are kept.
         #[arg(long, default_value = ".kfl")]
         root: PathBuf,
+        /// Run python components that install packages in their images from this lock
+        /// (`kflc images build` writes it), with docker or podman, instead of in local virtualenvs.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
     },
     /// Start the language server on standard input and output (for editors).
     Lsp,
@@ -397,12 +401,25 @@ fn main() -> ExitCode {
             }
         },
         Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
-        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root } => {
+        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root, images } => {
             // A pipeline that does not check cannot start: exit code 2, as for any other refusal.
-            let dag = match lowered_for(&file, pipeline.as_deref(), "run") {
-                Ok(dag) => dag,
+            let (db, program, mut dag) = match checked_for(&file, pipeline.as_deref(), "run") {
+                Ok(checked) => checked,
                 Err(_) => return ExitCode::from(2),
             };
+            let mut in_image = std::collections::BTreeSet::new();
+            if let Some(lock) = &images {
+                let before: Vec<(String, bool)> =
+                    dag.components.iter().map(|c| (c.name.clone(), !c.packages.is_empty())).collect();
+                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, Some(lock)) {
+                    return code;
+                }
+                for ((name, had_packages), component) in before.into_iter().zip(&dag.components) {
+                    if had_packages && component.packages.is_empty() {
+                        in_image.insert(name);
+                    }
+                }
+            }
             // `kfl_run` sets the values itself; refused here first, they are printed with their code.
             if let Err(code) = apply_params(&mut dag.clone(), &params) {
                 return code;
@@ -415,6 +432,7 @@ fn main() -> ExitCode {
             args.verify_cache = verify_cache;
             args.host = host;
             args.root = root;
+            args.in_image = in_image;
             kfl_run::run_command(args, dag)
         }
         Command::Lsp => match kfl_lsp::run_stdio() {
