@@ -109,6 +109,13 @@ first=$(cd ctx && find . -type f | sort | xargs sha256sum)
 check "a second --dockerfile-only writes byte-identical files" test "$first" = "$(cd ctx && find . -type f | sort | xargs sha256sum)"
 check "the shared environment lists both components" grep -q $'\tmake_rows,double$\|\tdouble,make_rows$' listing.txt
 check "no lock is written without a build" test ! -e kfl.lock
+# A file with two pipelines: every pipeline's environments, or one pipeline's with --pipeline.
+sed -n '/^pipeline p()/q;p' p.kfl >two.kfl
+printf 'pipeline first() {\n    a = make_rows()\n    double(n: a.n)\n}\n\npipeline second() {\n    newer(m: 3)\n}\n' >>two.kfl
+check "two pipelines: both pipelines' environments without --pipeline" \
+  test "$("$kflc" images build two.kfl --dockerfile-only -o ctx-two 2>/dev/null | wc -l)" = 2
+check "two pipelines: --pipeline second has one environment" \
+  test "$("$kflc" images build two.kfl --pipeline second --dockerfile-only -o ctx-two 2>/dev/null | cut -f3)" = newer
 
 # 2. No engine on PATH: --dockerfile-only still works, a build says how to build.
 mkdir bin

@@ -246,9 +246,33 @@ fn how_to_build(contexts: &[(PathBuf, String)]) -> String {
 }
 
 /// The environments of the pipeline, with the program's diagnostics printed when it does not check.
+/// The environments of one pipeline, or, without `--pipeline`, of every pipeline of the file.
 fn environments_of(file: &Path, pipeline: Option<&str>, kfp: Option<&str>) -> Result<Vec<Environment>, ExitCode> {
-    let (_, program, _) = crate::checked_for(file, pipeline, "built")?;
-    Ok(kfl_images::environments(&program, kfp))
+    let names = match pipeline {
+        Some(name) => vec![Some(name.to_string())],
+        None => pipelines_of(file).map_or_else(|| vec![None], |names| names.into_iter().map(Some).collect()),
+    };
+    let mut merged: Option<kfl_model::item::Program> = None;
+    for name in &names {
+        let (_, program, _) = crate::checked_for(file, name.as_deref(), "built")?;
+        match &mut merged {
+            None => merged = Some(program),
+            Some(all) => all.components.extend(program.components),
+        }
+    }
+    Ok(merged.map(|program| kfl_images::environments(&program, kfp)).unwrap_or_default())
+}
+
+/// The names of the file's pipelines when it declares several; `None` otherwise (one, none, or
+/// errors, which `checked_for` then reports).
+fn pipelines_of(file: &Path) -> Option<Vec<String>> {
+    let load::Loaded { db, .. } = load::load_project(&[file.to_path_buf()], crate::import_roots()).ok()?;
+    let key = file.to_string_lossy();
+    let source = db.file(key.strip_prefix("./").unwrap_or(&key))?;
+    match kfl_check::model::program(&db, source, None) {
+        Err(kfl_model::item::ProgramError::SeveralPipelines { available }) => Some(available),
+        _ => None,
+    }
 }
 
 pub fn build(args: BuildArgs) -> ExitCode {
