@@ -237,10 +237,25 @@ fn push_image(engine: Engine, tag: &str, insecure: bool, scratch: &Path, limit: 
     }
 }
 
+/// The commands that build the contexts, as shell lines a user can paste: the folder is quoted
+/// when it holds anything but plain characters (the tag is made of hex digits and the registry).
 fn how_to_build(contexts: &[(PathBuf, String)]) -> String {
+    let quote = |text: &str| {
+        if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c)) {
+            text.to_string()
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        }
+    };
     contexts
         .iter()
-        .map(|(dir, tag)| format!("    buildah bud --layers -t {tag} {}", dir.display()))
+        .map(|(dir, tag)| {
+            format!(
+                "    buildah bud --layers -t {} {}",
+                quote(tag),
+                quote(&kfl_diagnostics::escape_control(&dir.to_string_lossy()))
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -494,4 +509,37 @@ pub fn list(file: &Path, pipeline: Option<&str>, images: Option<&Path>, engine: 
         println!("{}\t{image}\t{built}\t{pushed}\t{}", env.short_hash(), names.join(","));
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_commands_quote_folders_a_shell_would_split() {
+        let contexts = [
+            (PathBuf::from(".kfl/images/0123456789abcdef"), "localhost/kfl-env:0123456789abcdef".to_string()),
+            (PathBuf::from("my ctx/it's $HOME"), "127.0.0.1:5000/kfl-env:fedcba9876543210".to_string()),
+        ];
+        let text = how_to_build(&contexts);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "    buildah bud --layers -t localhost/kfl-env:0123456789abcdef .kfl/images/0123456789abcdef"
+        );
+        assert_eq!(
+            lines[1],
+            r#"    buildah bud --layers -t 127.0.0.1:5000/kfl-env:fedcba9876543210 'my ctx/it'\''s $HOME'"#
+        );
+    }
+
+    #[test]
+    fn a_registry_on_this_machine_is_plain_http() {
+        for registry in ["127.0.0.1:5000", "localhost:5000", "localhost", "[::1]:5000", "127.0.0.1:5000/team"] {
+            assert!(is_loopback(registry), "{registry}");
+        }
+        for registry in ["registry.example:5000", "10.0.0.1:5000", "localhost.example.org"] {
+            assert!(!is_loopback(registry), "{registry}");
+        }
+    }
 }
