@@ -167,6 +167,7 @@ check "an unchanged rebuild leaves the lock and the Containerfiles untouched" \
 # 5. podman builds the same Containerfile too.
 "$kflc" images build p.kfl -o ctx-podman --images podman.lock --engine podman --find-links wheels --no-index --no-kfp >out.txt 2>&1
 check "podman builds the environments as well (--no-kfp)" test $? = 0 -a "$(grep -c '"hash"' podman.lock)" = 2 || cat out.txt
+for t in $(grep '"image"' podman.lock | sed 's/.*"image": "\(.*\)",/\1/'); do tags+=("$t"); done
 "$kflc" build p.kfl --target kfp -o kfp-nokfp.yaml --images podman.lock 2>err.txt
 check "kfp with a --no-kfp lock: kfp installed at start, the packages not" \
   bash -c 'grep -q "pip install.*kfp==2.17.3" kfp-nokfp.yaml && ! grep -q "pip install.*kfldemo" kfp-nokfp.yaml' 
@@ -230,6 +231,7 @@ check "images list: both environments built and pushed, with their components" \
 read -r image digest <<<"${pushed[0]}"
 podman rmi "$image" >/dev/null 2>&1
 podman pull -q --tls-verify=false "$image@$digest" >/dev/null 2>err.txt
+tags+=("$image@$digest")
 check "pulled back by digest" test "$(podman image inspect --format '{{.Digest}}' "$image@$digest" 2>/dev/null)" = "$digest" || cat err.txt
 "$kflc" build p.kfl --target argo -o wf.yaml 2>/dev/null
 check "argo with the pushed lock runs images by digest" grep -q "image: $image@$digest" wf.yaml
