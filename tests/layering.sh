@@ -4,12 +4,13 @@
 #   local runner and the cluster client read the semantic model (`kfl-model`) only;
 # - kube and k8s-openapi (minutes to compile) stay out of everything the core, the language server
 #   and their tests depend on;
-# - kfl-tree-sitter (the tree-sitter grammar) and the core know nothing of each other.
+# - kfl-tree-sitter (the tree-sitter grammar) and the core know nothing of each other;
+# - kfl-images (environments, Containerfiles, the lock) is pure: no process, no file, no async runtime.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 failed=0
 deps() { cargo tree --offline -e normal -p "$1" --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u; }
-for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster kfl-yaml; do
+for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster kfl-yaml kfl-images; do
   bad=$(deps "$crate" | grep -E '^kfl-(syntax|check|project|fmt|lsp)$' || true)
   if [[ -n "$bad" ]]; then
     echo "FAIL $crate depends on $(echo $bad)"
@@ -18,7 +19,7 @@ for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster
     echo "ok   $crate: no syntax, no checker"
   fi
 done
-for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl-lsp kfl-fmt kfl-project; do
+for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl-lsp kfl-fmt kfl-project kfl-images; do
   bad=$(deps "$crate" | grep -E '^(kube|kube-client|k8s-openapi)$' || true)
   if [[ -n "$bad" ]]; then
     echo "FAIL $crate depends on $(echo $bad)"
@@ -38,5 +39,13 @@ for crate in kfl-syntax kfl-check kfl-lsp kfl-fmt kfl-project kflc; do
     failed=1
   fi
 done
+# The images core computes; kflc runs the engines and writes the files.
+bad=$(deps kfl-images | grep -E '^(tokio|kfl-run|kfl-project|kfl-cluster|kfl-syntax|kfl-check)$' || true)
+if [[ -n "$bad" ]]; then
+  echo "FAIL kfl-images depends on $(echo $bad)"
+  failed=1
+else
+  echo "ok   kfl-images: no runtime, no files, no front end"
+fi
 [[ $failed == 0 ]] && echo "layering: ok"
 exit $failed

@@ -45,6 +45,18 @@ impl CodeInfo {
             last.1.push_str(line);
             last.1.push('\n');
         }
+        // Files that are not KFL (an image lock) are blocks of their own in the same section, fenced
+        // as ```` ```json file=NAME ````, so that nothing reads them as KFL.
+        let section = &rest[..rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1)];
+        let mut from = 0;
+        while let Some(at) = section[from..].find("```json file=") {
+            let start = from + at + "```json file=".len();
+            let line_end = start + section[start..].find('\n')?;
+            let name = section[start..line_end].trim().to_string();
+            let close = line_end + 1 + section[line_end + 1..].find("```")?;
+            files.push((name, section[line_end + 1..close].to_string()));
+            from = close + 3;
+        }
         Some(files)
     }
 
@@ -219,6 +231,11 @@ codes! {
     InvalidImage = "E0504", Error, "invalid-image", "an image reference is malformed";
     InvalidLabelKey = "E0505", Error, "invalid-label-key", "a node selector or label key is not a valid Kubernetes label key";
     InvalidLabelValue = "E0506", Error, "invalid-label-value", "a string that becomes a Kubernetes label value (a node selector or label value, an accelerator) is not valid";
+    InvalidPackage = "E0507", Error, "invalid-package", "a package is not one requirement pip can read";
+
+    // Component images
+    StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
+    InvalidImageLock = "E0602", Error, "invalid-image-lock", "the image lock file cannot be read";
 
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";
@@ -252,6 +269,21 @@ mod tests {
         assert_eq!(words, ["build", "a.kfl", "--param", "xs=[1, \"a\"]", "--param", "n="]);
         // The command of one section is never taken from the next.
         assert_eq!(info(doc).command("Fix"), None);
+    }
+
+    #[test]
+    fn an_example_takes_the_json_files_of_its_own_section() {
+        let doc = "## Example\n\n```kfl\npipeline p() {}\n```\n\n```json file=kfl.lock\n{ \"a\": 1 }\n```\n\n## Fix\n\n```kfl\npipeline q() {}\n```\n";
+        let example = info(doc).example("Example").expect("example");
+        assert_eq!(
+            example,
+            [
+                ("example.kfl".to_string(), "pipeline p() {}\n".to_string()),
+                ("kfl.lock".into(), "{ \"a\": 1 }\n".into())
+            ]
+        );
+        let fix = info(doc).example("Fix").expect("fix");
+        assert_eq!(fix, [("example.kfl".to_string(), "pipeline q() {}\n".to_string())]);
     }
 
     #[test]

@@ -237,7 +237,7 @@ fn pip_bootstrap(component: &Component, options: &KfpOptions) -> Option<String> 
         let packages: Vec<String> = component.packages.iter().map(|p| shell_quote(p)).collect();
         steps.push(format!("{INSTALL} {}", packages.join(" ")));
     }
-    if let Some(kfp) = &options.kfp_runtime {
+    if let Some(kfp) = options.kfp_runtime.as_ref().filter(|_| !options.kfp_in_image.contains(&component.name)) {
         steps.push(format!(
             "{INSTALL} {} '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'",
             shell_quote(kfp)

@@ -89,6 +89,9 @@ pub struct KfpOptions {
     /// The pip requirement that puts kfp's executor into a Python script's container, installed
     /// with `--no-deps` at start as the kfp SDK does; `None` if the images already have kfp.
     pub kfp_runtime: Option<String>,
+    /// Components (by name) whose image already has `kfp_runtime` installed (an environment image
+    /// `kflc images build` made): their executor installs nothing when it starts.
+    pub kfp_in_image: std::collections::BTreeSet<String>,
     /// The Kubernetes resource a `gpu` request asks for.
     pub gpu_resource: String,
     /// The node label an `accelerator` selects nodes by (GKE's by default); `None` ignores
@@ -101,6 +104,7 @@ impl Default for KfpOptions {
         KfpOptions {
             sdk_version: format!("kfl-{}", env!("CARGO_PKG_VERSION")),
             kfp_runtime: Some("kfp==2.17.3".to_string()),
+            kfp_in_image: std::collections::BTreeSet::new(),
             gpu_resource: "nvidia.com/gpu".to_string(),
             accelerator_node_label: Some("cloud.google.com/gke-accelerator".to_string()),
         }

@@ -522,6 +522,79 @@ fn check_dns_subdomain(text: &str) -> Result<(), String> {
 // Python packages
 // ---------------------------------------------------------------------------------------------
 
+/// Why a package is not one requirement pip reads, if it is not: an option (`--index-url …` would
+/// change where every package comes from), a line break (a second requirement), a control character,
+/// an empty string, or a name pip refuses.
+pub fn package_problem(package: &str) -> Option<String> {
+    let spec = package.trim();
+    if spec.is_empty() {
+        return Some("is empty".to_string());
+    }
+    if spec.starts_with('-') {
+        return Some("is a pip option, not a package".to_string());
+    }
+    if spec.chars().any(|c| c.is_control()) {
+        return Some("holds a line break or a control character".to_string());
+    }
+    if is_url_like(spec) {
+        return None;
+    }
+    let name_end = spec.find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c))).unwrap_or(spec.len());
+    let name = &spec[..name_end];
+    if name.is_empty() {
+        return Some("does not start with a package name".to_string());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some(format!("has a name (`{name}`) that does not start and end with a letter or digit"));
+    }
+    let rest = spec[name_end..].trim_start();
+    let rest = match rest.strip_prefix('[') {
+        Some(extras) => match extras.split_once(']') {
+            Some((inside, after)) => {
+                let ok = inside.split(',').all(|e| {
+                    !e.trim().is_empty() && e.trim().chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                });
+                if !ok {
+                    return Some(format!("has extras `[{inside}]` that are not names"));
+                }
+                after.trim_start()
+            }
+            None => return Some("opens `[` for extras and never closes it".to_string()),
+        },
+        None => rest,
+    };
+    let (versions, _marker) = match rest.split_once(';') {
+        Some((v, m)) => (v, Some(m)),
+        None => (rest, None),
+    };
+    let versions = versions.trim();
+    if versions.starts_with('@') {
+        return None;
+    }
+    let versions = versions.strip_prefix('(').and_then(|v| v.strip_suffix(')')).unwrap_or(versions);
+    if versions.is_empty() {
+        return None;
+    }
+    for clause in versions.split(',') {
+        let clause = clause.trim();
+        let Some(op) = ["===", "==", "!=", "~=", ">=", "<=", ">", "<"].into_iter().find(|op| clause.starts_with(op))
+        else {
+            return Some(format!("has `{clause}` where a version comparison (`==1.2`, `>=1`) belongs"));
+        };
+        let version = clause[op.len()..].trim();
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || ".*+!-_".contains(c)) {
+            return Some(format!("has `{clause}`, which compares with no valid version"));
+        }
+    }
+    None
+}
+
+fn is_url_like(spec: &str) -> bool {
+    ["git+", "hg+", "svn+", "bzr+", "https://", "http://", "file:", "./", "../", "/"]
+        .iter()
+        .any(|s| spec.starts_with(s))
+}
+
 /// Whether a pip requirement names exactly one version of a package.
 ///
 /// Pinned: `pandas==2.2.1`, `pandas===2.2.1`, `pandas[excel]==2.2.1; python_version>"3.9"`, a

@@ -29,6 +29,8 @@ pub struct RunEnv {
     pub verify_cache: bool,
     /// `--host`: run container components' commands on this machine.
     pub host: bool,
+    /// Python script components (by name) that run in their image, in a container.
+    pub in_image: std::collections::BTreeSet<String>,
     pub container_runtime: tokio::sync::OnceCell<Option<String>>,
     /// Lines for the progress view (a virtualenv being made, a secret missing here).
     pub notes: tokio::sync::mpsc::UnboundedSender<String>,
@@ -439,6 +441,37 @@ async fn prepare(
     match &component.body {
         Body::Script { .. } => {
             let mut argv = kfl_launcher::script_command(component).ok_or("not a script")?;
+            if env.in_image.contains(&component.name) {
+                // The packages are in the image: the launcher runs there, with the run folder
+                // mounted at the same path, as a container component's command does.
+                let Some(runtime) = env.container_runtime.get_or_init(detect_runtime).await.clone() else {
+                    return Err(format!(
+                        "component `{}` runs in its image `{}`, and neither docker nor podman answers here",
+                        component.name, component.image
+                    ));
+                };
+                let container_name =
+                    format!("kfl-{}", fsutil::sha256_hex(path_text(tmp).as_bytes()).get(..16).unwrap_or("task"));
+                let mount = path_text(&env.run_dir);
+                let mut line =
+                    vec![runtime.clone(), "run".into(), "--rm".into(), "--name".into(), container_name.clone()];
+                line.extend(["-v".into(), format!("{mount}:{mount}"), "-w".into(), path_text(&work)]);
+                for (k, v) in &vars {
+                    line.extend(["-e".into(), format!("{k}={v}")]);
+                }
+                let mut rest = argv.into_iter();
+                line.extend(["--entrypoint".into(), rest.next().unwrap_or_default()]);
+                line.push(component.image.clone());
+                line.extend(rest);
+                return Ok(Prepared {
+                    argv: line,
+                    env: Vec::new(),
+                    cwd: work,
+                    container_name: Some(container_name),
+                    runtime: Some(runtime),
+                    inputs: input_paths,
+                });
+            }
             if let Some(python) = python {
                 argv[0] = path_text(python);
             }

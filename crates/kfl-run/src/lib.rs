@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// Where the virtualenvs live (default `~/.cache/kfl/venvs`).
     pub venv_dir: Option<PathBuf>,
     pub progress: ProgressMode,
+    /// Python script components (by name) that run in their image with docker or podman, instead
+    /// of on this machine: components whose packages are in an image `kflc images build` made.
+    pub in_image: std::collections::BTreeSet<String>,
 }
 
 impl RunArgs {
@@ -89,6 +92,7 @@ impl RunArgs {
             root: PathBuf::from(".kfl"),
             venv_dir: None,
             progress: ProgressMode::Auto,
+            in_image: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -339,10 +343,10 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         .dag
         .components
         .iter()
-        .filter(|c| matches!(c.body, kfl_dag::Body::Container { .. }))
+        .filter(|c| matches!(c.body, kfl_dag::Body::Container { .. }) && !args.host || args.in_image.contains(&c.name))
         .map(|c| format!("`{}` ({})", c.name, c.image))
         .collect();
-    if !containers.is_empty() && !args.host {
+    if !containers.is_empty() {
         // Better said before anything runs than after the first half of the pipeline.
         if container_runtime.get_or_init(exec::detect_runtime).await.is_none() {
             return Err(format!(
@@ -381,6 +385,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         no_cache: args.no_cache,
         verify_cache: args.verify_cache,
         host: args.host,
+        in_image: args.in_image.clone(),
         container_runtime,
         notes: notes_tx,
         backoff: Duration::from_millis(500),

@@ -300,7 +300,7 @@ fn outputs_appear_only_when_a_task_succeeds() {
 #[test]
 fn container_components_need_a_daemon_or_host() {
     let root = scratch("containers");
-    // As kfl-run looks for one: docker, then podman.
+    // As `kflc run` looks for one: docker, then podman (which container-testenv installs).
     let daemon = ["docker", "podman"].iter().any(|runtime| {
         std::process::Command::new(runtime)
             .arg("info")

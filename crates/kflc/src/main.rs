@@ -17,6 +17,7 @@ use kfl_project as load;
 /// about a seventh of `kflc build`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod images;
 mod render;
 
 use std::io::{IsTerminal, Write};
@@ -88,6 +89,16 @@ enum Command {
         /// when a target is emitted too).
         #[arg(long)]
         summary: bool,
+        /// The image lock `kflc images build` wrote (default: `kfl.lock` beside FILE, when there is
+        /// one): components that install packages run their built image instead of installing them.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
+    },
+    /// Component images: one image per distinct environment (base image and packages) of a file's
+    /// python components, tagged by a hash of its content, recorded in `kfl.lock`.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
     },
     /// Draw a pipeline's DAG: tasks, edges labelled with what flows, boxes for conditions and loops.
     Graph {
@@ -122,6 +133,10 @@ enum Command {
         /// Where runs and the cache are kept.
         #[arg(long, default_value = ".kfl")]
         root: PathBuf,
+        /// Run python components that install packages in their images from this lock
+        /// (`kflc images build` writes it), with docker or podman, instead of in local virtualenvs.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
     },
     /// Start the language server on standard input and output (for editors).
     Lsp,
@@ -232,6 +247,63 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Write a Containerfile per environment, build it (buildah, podman or docker), push it, and
+    /// record the images in the lock.
+    Build {
+        /// The `.kfl` file that declares the pipeline.
+        file: PathBuf,
+        /// Which pipeline, when the file declares several.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Write the build contexts (Containerfile, requirements.txt) and build nothing.
+        #[arg(long)]
+        dockerfile_only: bool,
+        /// Where the build contexts are written, one folder per environment.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// The container engine (default: the first that works of buildah, podman, docker).
+        #[arg(long, value_enum)]
+        engine: Option<images::Engine>,
+        /// Tag the images `REGISTRY/kfl-env:<hash>` and push them there; the lock records the digest.
+        #[arg(long, value_name = "REGISTRY")]
+        push: Option<String>,
+        /// A package without a pinned version is an error, not a warning.
+        #[arg(long)]
+        require_pins: bool,
+        /// pip takes packages from this folder of wheels (mounted during the install only).
+        #[arg(long, value_name = "DIR")]
+        find_links: Option<PathBuf>,
+        /// pip does not ask a package index (the build runs without a network).
+        #[arg(long)]
+        no_index: bool,
+        /// The lock to update (default: `kfl.lock` beside FILE).
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
+        /// Stop an engine command (build, push) that takes longer than this.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        timeout: u64,
+        /// Push over plain HTTP / without verifying TLS (automatic for a registry on localhost).
+        #[arg(long)]
+        insecure: bool,
+        /// Leave the kfp runtime out of the images (the KFP target then installs it when a pod starts).
+        #[arg(long)]
+        no_kfp: bool,
+    },
+    /// Show the environments of a file: hash, image, whether built and pushed, components.
+    List {
+        file: PathBuf,
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// The lock to read (default: `kfl.lock` beside FILE).
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        engine: Option<images::Engine>,
+    },
+}
+
 /// Which cluster, chosen like kubectl does.
 #[cfg(feature = "cluster")]
 #[derive(clap::Args)]
@@ -317,16 +389,63 @@ fn main() -> ExitCode {
         Command::Check { paths, format, deny_warnings } => check(paths, format, deny_warnings),
         Command::Fmt { paths, check } => fmt(paths, check),
         Command::Explain { code } => explain(code),
-        Command::Build { file, pipeline, target, output, params, summary } => {
-            build(&file, pipeline.as_deref(), target, output.as_deref(), &params, summary)
+        Command::Build { file, pipeline, target, output, params, summary, images } => {
+            build(&file, pipeline.as_deref(), target, output.as_deref(), &params, summary, images.as_deref())
         }
+        Command::Images { command } => match command {
+            ImagesCommand::Build {
+                file,
+                pipeline,
+                dockerfile_only,
+                output,
+                engine,
+                push,
+                require_pins,
+                find_links,
+                no_index,
+                images,
+                timeout,
+                insecure,
+                no_kfp,
+            } => images::build(images::BuildArgs {
+                file,
+                pipeline,
+                dockerfile_only,
+                output,
+                engine,
+                push,
+                require_pins,
+                find_links,
+                no_index,
+                images,
+                timeout,
+                insecure,
+                no_kfp,
+            }),
+            ImagesCommand::List { file, pipeline, images, engine } => {
+                images::list(&file, pipeline.as_deref(), images.as_deref(), engine)
+            }
+        },
         Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
-        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root } => {
+        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root, images } => {
             // A pipeline that does not check cannot start: exit code 2, as for any other refusal.
-            let dag = match lowered_for(&file, pipeline.as_deref(), "run") {
-                Ok(dag) => dag,
+            let (db, program, mut dag) = match checked_for(&file, pipeline.as_deref(), "run") {
+                Ok(checked) => checked,
                 Err(_) => return ExitCode::from(2),
             };
+            let mut in_image = std::collections::BTreeSet::new();
+            if let Some(lock) = &images {
+                let before: Vec<(String, bool)> =
+                    dag.components.iter().map(|c| (c.name.clone(), !c.packages.is_empty())).collect();
+                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, Some(lock)) {
+                    return code;
+                }
+                for ((name, had_packages), component) in before.into_iter().zip(&dag.components) {
+                    if had_packages && component.packages.is_empty() {
+                        in_image.insert(name);
+                    }
+                }
+            }
             // `kfl_run` sets the values itself; refused here first, they are printed with their code.
             let mut given = dag.clone();
             if let Err(code) = apply_params(&mut given, &params).and_then(|()| require_values(&given, "run")) {
@@ -340,6 +459,7 @@ fn main() -> ExitCode {
             args.verify_cache = verify_cache;
             args.host = host;
             args.root = root;
+            args.in_image = in_image;
             kfl_run::run_command(args, dag)
         }
         Command::Lsp => match kfl_lsp::run_stdio() {
@@ -600,6 +720,9 @@ fn for_cluster(
     action: &str,
 ) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
     let (db, program, mut dag) = checked_for(file, pipeline, action)?;
+    // The images of `kfl.lock` beside the file, as `kflc build` uses them (the KFP backend of the
+    // cluster client still installs the kfp runtime itself).
+    with_locked_images(&db, &program, &mut dag, file, None)?;
     apply_params(&mut dag, params)?;
     require_values(&dag, action)?;
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
@@ -724,19 +847,25 @@ fn build(
     output: Option<&std::path::Path>,
     params: &[String],
     summary: bool,
+    images: Option<&std::path::Path>,
 ) -> ExitCode {
     if target.is_none() && !summary {
         eprintln!("error: say what to build: `--target argo`, `--target kfp`, or `--summary` for a plan");
         return ExitCode::from(2);
     }
-    let mut dag = match lowered(file, pipeline) {
-        Ok(dag) => dag,
+    let (db, program, mut dag) = match checked_for(file, pipeline, "built") {
+        Ok(checked) => checked,
+        Err(code) => return code,
+    };
+    let kfp_in_image = match with_locked_images(&db, &program, &mut dag, file, images) {
+        Ok(names) => names,
         Err(code) => return code,
     };
     if let Err(code) = apply_params(&mut dag, params) {
         return code;
     }
-    let backends = Backends::default();
+    let mut backends = Backends::default();
+    backends.kfp.options.kfp_in_image = kfp_in_image;
     let text = match target {
         None => None,
         Some(target) => {
@@ -772,6 +901,64 @@ fn build(
     match text {
         Some(text) => emit(output, &text),
         None => ExitCode::SUCCESS,
+    }
+}
+
+/// Sets the images of the lock (`--images FILE`, else `kfl.lock` beside the file when there is one)
+/// on the lowered pipeline. An unreadable lock (E0602) or a component with no image, or a stale one,
+/// in it (E0601) is printed and refuses the command with exit status 2: never a silent fallback to
+/// installing packages when the pod starts. The names of the components whose image has the kfp
+/// runtime, which the KFP target then does not install either.
+fn with_locked_images(
+    db: &kfl_check::Database,
+    program: &kfl_model::item::Program,
+    dag: &mut kfl_dag::Dag,
+    file: &std::path::Path,
+    images: Option<&std::path::Path>,
+) -> Result<std::collections::BTreeSet<String>, ExitCode> {
+    let path = images::lock_path(file, images);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if images.is_none() && e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => {
+            eprintln!("error[E0602]: the image lock {} cannot be read: {e}", path.display());
+            eprintln!("  help: build the images with `kflc images build {}`, which writes it", file.display());
+            return Err(ExitCode::from(2));
+        }
+    };
+    let lock = match kfl_images::Lock::parse(&text) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error[E0602]: the image lock {} cannot be read: {e}", path.display());
+            eprintln!(
+                "  help: build the images again with `kflc images build {}`, which writes a fresh lock",
+                file.display()
+            );
+            return Err(ExitCode::from(2));
+        }
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match kfl_images::resolve(program, &lock, &name, images::kfp_runtime().as_deref()) {
+        Ok(found) => {
+            kfl_images::apply_to_dag(dag, &found);
+            Ok(kfl_images::kfp_in_image(dag, &found))
+        }
+        Err(errors) => {
+            let colour = colour_on_stderr();
+            for (path, diagnostic) in &errors {
+                // The short form first, as every refused command line prints it, then the excerpt.
+                eprintln!("error[{}]: {}", diagnostic.code.info().id, diagnostic.message);
+                if let Some(f) = db.file(path) {
+                    eprint!("{}", render::human(db, f, diagnostic, colour));
+                }
+            }
+            eprintln!(
+                "error: {} component(s) have no current image in {}; nothing was built",
+                errors.len(),
+                path.display()
+            );
+            Err(ExitCode::from(2))
+        }
     }
 }
 

@@ -216,7 +216,17 @@ impl Checker<'_> {
         if let ExprKind::List(items) = &strip_parens(&field.value).kind {
             for item in items {
                 if let ExprKind::Str(s) = &item.kind {
-                    if !k8s::package_is_pinned(&s.value) {
+                    if let Some(reason) = k8s::package_problem(&s.value) {
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidPackage,
+                                s.span,
+                                format!("package `{}` {reason}", kfl_diagnostics::escape_control(&s.value)),
+                            )
+                            .label("not a requirement pip reads")
+                            .help("write one requirement, a name and a version, e.g. `pandas==2.2.3`"),
+                        );
+                    } else if !k8s::package_is_pinned(&s.value) {
                         self.push(
                             Diagnostic::new(
                                 Code::UnpinnedPackage,
