@@ -1,0 +1,302 @@
+// kflc ui: a small single-page viewer. Routes are hashes: #/ (runs), #/run/<id> (a run),
+// #/run/<id>/<instance folder> (a run with a task open). Run data is only ever set as text
+// (textContent, attributes), never parsed as markup.
+"use strict";
+
+const main = document.getElementById("main");
+const crumb = document.getElementById("crumb");
+let live = null; // the EventSource of the open run
+let current = null; // { id, view, folder, logs: {stdout: end, stderr: end} }
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+function svg(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  return node;
+}
+
+const slug = (s) => String(s).replace(/[^a-z]+/g, "-");
+const badge = (status) => el("span", { class: "status s-" + slug(status), "data-status": status }, status);
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return "";
+  const s = ms / 1000;
+  return s < 60 ? s.toFixed(1) + "s" : Math.floor(s / 60) + "m" + String(Math.floor(s % 60)).padStart(2, "0") + "s";
+}
+
+function when(seconds) {
+  if (!seconds) return "";
+  return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+const show = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+
+async function getJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(url + ": " + response.status);
+  return response.json();
+}
+
+const api = (id, ...rest) => "/api/runs/" + [id, ...rest].map(encodeURIComponent).join("/");
+
+function fail(error) {
+  main.replaceChildren(el("p", { class: "note" }, String(error.message || error)));
+}
+
+// ---- the runs list ----
+
+async function runsPage() {
+  crumb.textContent = "";
+  const runs = await getJson("/api/runs");
+  const rows = runs.map((r) =>
+    el("tr", { "data-run": r.id },
+      el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id), class: "mono" }, r.id)),
+      el("td", {}, r.pipeline || ""),
+      el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null),
+      el("td", {}, when(r.started_at)),
+      el("td", {}, duration(r.duration_ms)),
+      el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", "))));
+  main.replaceChildren(
+    el("h2", {}, "Runs"),
+    runs.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
+      el("table", { id: "runs" },
+        el("thead", {}, el("tr", {}, ...["run", "pipeline", "status", "started", "duration", "parameters"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...rows)));
+}
+
+// ---- a run ----
+
+const W = 180, H = 34, DX = 230, DY = 48, PAD = 12;
+
+function drawGraph(view) {
+  const rows = Math.max(1, ...view.tasks.map((t) => t.place.row + 1));
+  const width = PAD * 2 + Math.max(1, view.layers) * DX, height = PAD * 2 + rows * DY;
+  const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, id: "dag" });
+  const at = new Map(view.tasks.map((t) => [t.name, { x: PAD + t.place.layer * DX, y: PAD + t.place.row * DY }]));
+  const edges = svg("g", {});
+  for (const t of view.tasks) {
+    const to = at.get(t.name);
+    for (const a of t.after) {
+      const from = at.get(a);
+      if (!from) continue;
+      const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2, mx = (x1 + x2) / 2;
+      edges.append(svg("path", { class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, "data-from": a, "data-to": t.name }));
+    }
+  }
+  root.append(edges);
+  for (const t of view.tasks) {
+    const p = at.get(t.name);
+    const g = svg("g", { class: "node", "data-task": t.name, "data-status": t.status, transform: `translate(${p.x},${p.y})` });
+    const rect = svg("rect", { width: W, height: H, rx: 6, class: "n-" + slug(t.status) });
+    const label = svg("text", { x: 8, y: 21 });
+    const name = t.name.length > 22 ? t.name.slice(0, 21) + "…" : t.name;
+    label.textContent = name + (t.instances.length > 1 ? " ×" + t.instances.length : "") + (t.group ? " ⟳" : "");
+    const title = svg("title", {});
+    title.textContent = `${t.name} (${t.component || "?"}): ${t.status}` + (t.group ? ` in ${t.group}` : "");
+    g.append(rect, label, title);
+    g.addEventListener("click", () => {
+      const pick = t.instances.find((i) => i.status === "failed") || t.instances[0];
+      if (pick) location.hash = "#/run/" + encodeURIComponent(view.run.id) + "/" + encodeURIComponent(pick.folder);
+    });
+    root.append(g);
+  }
+  return root;
+}
+
+function applyState(state) {
+  if (!current) return;
+  const status = document.getElementById("run-status");
+  if (status) status.replaceChildren(badge(state.status));
+  for (const [name, s] of Object.entries(state.tasks)) {
+    const g = document.querySelector(`g.node[data-task="${CSS.escape(name)}"]`);
+    if (!g) { reload(); return; } // a task appeared (a loop's instances): redraw
+    if (g.getAttribute("data-status") !== s) {
+      g.setAttribute("data-status", s);
+      g.querySelector("rect").setAttribute("class", "n-" + slug(s));
+    }
+  }
+  if (current.folder) refreshLogs();
+}
+
+let reloading = false;
+async function reload() {
+  if (reloading || !current) return;
+  reloading = true;
+  try { await runPage(current.id, current.folder, true); } finally { reloading = false; }
+}
+
+async function runPage(id, folder, keepLive) {
+  const view = await getJson(api(id));
+  current = { id, view, folder, logs: {} };
+  crumb.textContent = "› " + (view.run.pipeline || "?") + " › " + id;
+  const params = Object.entries(view.run.params || {});
+  const side = el("div", { id: "side" }, el("p", { class: "muted" }, "click a task to see its inputs, outputs and logs"));
+  main.replaceChildren(
+    el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status))),
+    el("p", { class: "muted" }, "started " + when(view.run.started_at), view.run.duration_ms !== null ? " · " + duration(view.run.duration_ms) : "",
+      view.run.file ? " · " + view.run.file : ""),
+    view.run.damaged ? el("p", { class: "note" }, "damaged record: " + view.run.damaged) : null,
+    view.note ? el("p", { class: "note" }, view.note) : null,
+    params.length ? el("table", { id: "params" }, ...params.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v))))) : null,
+    el("div", { id: "layout" }, el("div", { id: "graph" }, drawGraph(view)), side));
+  if (folder) {
+    const open = view.tasks.find((t) => t.instances.some((i) => i.folder === folder));
+    if (open) document.querySelector(`g.node[data-task="${CSS.escape(open.name)}"]`)?.classList.add("selected");
+    await taskPanel(side, id, folder, view);
+  }
+  if (!keepLive && view.run.status === "running") {
+    live = new EventSource(api(id, "events"));
+    live.addEventListener("state", (e) => applyState(JSON.parse(e.data)));
+    live.addEventListener("end", () => live && live.close());
+  }
+}
+
+function artifactLink(id, path) {
+  // Artifact paths are absolute in manifests; the part under the run's folder is what the server serves.
+  const marker = "/runs/" + id + "/";
+  const at = typeof path === "string" ? path.indexOf(marker) : -1;
+  return at < 0 ? null : path.slice(at + marker.length);
+}
+
+function valueCell(id, value) {
+  if (value && typeof value === "object" && typeof value.path === "string") {
+    const rel = artifactLink(id, value.path);
+    return rel ? el("a", { href: api(id, "files") + "/" + rel.split("/").map(encodeURIComponent).join("/"), class: "mono" }, rel) : el("span", { class: "mono" }, value.path);
+  }
+  return el("span", { class: "mono" }, show(value));
+}
+
+function kvTable(id, object, cls) {
+  const entries = Object.entries(object || {});
+  if (!entries.length) return el("p", { class: "muted" }, "none");
+  return el("table", { class: cls }, ...entries.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, valueCell(id, v)))));
+}
+
+async function taskPanel(side, id, folder, view) {
+  const detail = await getJson(api(id, "instances", folder));
+  const m = detail.manifest || {};
+  const task = view.tasks.find((t) => t.instances.some((i) => i.folder === folder));
+  const instances = task && task.instances.length > 1 ?
+    el("p", {}, "instances: ", ...task.instances.map((i) => el("a", { href: "#/run/" + encodeURIComponent(id) + "/" + encodeURIComponent(i.folder), class: "mono" }, i.name, " ", badge(i.status), " "))) : null;
+  const outputs = m.outputs || {};
+  const artifacts = detail.files.filter((f) => f.path.includes("/outputs/artifacts/") && !f.path.endsWith(".metadata.json"));
+  side.replaceChildren(
+    el("h3", { id: "task-name" }, detail.name, " ", badge(m.status || "pending")),
+    detail.damaged ? el("p", { class: "note" }, detail.damaged) : null,
+    instances,
+    el("table", { id: "task-facts" },
+      el("tr", {}, el("th", {}, "component"), el("td", {}, m.component || "")),
+      el("tr", {}, el("th", {}, "duration"), el("td", {}, duration(m.duration_ms))),
+      el("tr", {}, el("th", {}, "cache key"), el("td", { class: "mono" }, m.cache_key || "")),
+      el("tr", {}, el("th", {}, "attempts"), el("td", {}, Array.isArray(m.attempts) ? m.attempts.length : "")),
+      m.reason ? el("tr", {}, el("th", {}, "reason"), el("td", {}, m.reason)) : null),
+    el("h3", {}, "Inputs"), kvTable(id, m.inputs, "inputs"),
+    el("h3", {}, "Output parameters"), kvTable(id, outputs.parameters, "outputs"),
+    el("h3", {}, "Artifacts"),
+    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f))) : el("p", { class: "muted" }, "none"),
+    el("h3", {}, "Logs"),
+    el("div", {}, el("input", { id: "log-search", type: "search", placeholder: "search the logs", oninput: filterLogs })),
+    el("div", { class: "muted", id: "log-stderr-info" }), el("pre", { id: "log-stderr", class: "log" }),
+    el("div", { class: "muted", id: "log-stdout-info" }), el("pre", { id: "log-stdout", class: "log" }));
+  current.logs = {};
+  current.text = {};
+  await refreshLogs();
+}
+
+const fileUrl = (id, path) => api(id, "files") + "/" + path.split("/").map(encodeURIComponent).join("/");
+
+function artifactBox(id, file) {
+  const name = file.path.split("/").pop();
+  const box = el("div", { class: "artifact", "data-artifact": name },
+    el("div", {}, el("b", {}, name), " ", el("span", { class: "muted" }, file.size + " bytes"), " ",
+      el("a", { href: fileUrl(id, file.path) }, "download")));
+  const body = el("div", { class: "preview" }, el("span", { class: "muted" }, "loading preview…"));
+  box.append(body);
+  getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
+    .then((r) => body.replaceChildren(renderPreview(id, file.path, r.preview)))
+    .catch((e) => body.replaceChildren(el("span", { class: "muted" }, String(e.message))));
+  return box;
+}
+
+function renderPreview(id, path, p) {
+  switch (p.kind) {
+    case "table": {
+      const [head, ...rest] = p.rows;
+      return el("div", {}, el("table", { class: "csv" },
+        el("thead", {}, el("tr", {}, ...(head || []).map((c) => el("th", {}, c)))),
+        el("tbody", {}, ...rest.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c)))))),
+        p.truncated ? el("div", { class: "muted" }, "first rows only") : null);
+    }
+    case "metrics":
+      return el("table", { class: "metrics" }, ...p.rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))));
+    case "text":
+      return el("pre", { class: p.markdown ? "markdown" : "text" }, p.text, p.truncated ? "\n…" : "");
+    case "image":
+      return el("img", { class: "artifact", src: fileUrl(id, path) + "?inline=1", alt: path });
+    case "html":
+      // A sandboxed frame: no scripts, an opaque origin (the server adds a sandbox policy too).
+      return el("iframe", { sandbox: "", src: fileUrl(id, path) + "?inline=1", title: path });
+    default:
+      return el("span", { class: "muted" }, "no preview (binary)");
+  }
+}
+
+// Logs: the last 256 KiB first, then only what was appended (on each live update).
+async function refreshLogs() {
+  if (!current || !current.folder) return;
+  current.text = current.text || {};
+  for (const stream of ["stderr", "stdout"]) {
+    if (!document.getElementById("log-" + stream)) return;
+    const end = current.logs[stream];
+    const url = api(current.id, "log", current.folder, stream) + (end === undefined ? "" : "?offset=" + end);
+    let w;
+    try { w = await getJson(url); } catch (e) { continue; }
+    if (end === undefined) {
+      current.text[stream] = w.text;
+      document.getElementById("log-" + stream + "-info").textContent =
+        stream + (w.start > 0 ? ` (last ${w.size - w.start} of ${w.size} bytes; download for all)` : ` (${w.size} bytes)`);
+    } else {
+      current.text[stream] += w.text;
+    }
+    current.logs[stream] = w.start + new TextEncoder().encode(w.text).length;
+  }
+  filterLogs();
+}
+
+function filterLogs() {
+  if (!current || !current.text) return;
+  const query = (document.getElementById("log-search") || {}).value || "";
+  for (const stream of ["stderr", "stdout"]) {
+    const pre = document.getElementById("log-" + stream);
+    const text = current.text[stream] || "";
+    if (pre) pre.textContent = query ? text.split("\n").filter((l) => l.includes(query)).join("\n") : text;
+  }
+}
+
+// ---- routing ----
+
+async function route() {
+  if (live) { live.close(); live = null; }
+  current = null;
+  try {
+    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    if (parts[0] === "run" && parts[1]) await runPage(parts[1], parts[2] || null, false);
+    else await runsPage();
+  } catch (e) { fail(e); }
+}
+
+window.addEventListener("hashchange", route);
+route();

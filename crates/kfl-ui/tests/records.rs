@@ -1,0 +1,134 @@
+//! Reading run records into view data, on folders made by hand: order, damaged records, older
+//! records, loops, live states.
+
+mod common;
+
+use common::{finished_run, scratch, write};
+use kfl_ui::records::{combine, list_runs, run_state, run_view, started_from_id};
+
+#[test]
+fn runs_are_listed_newest_first_and_damaged_ones_shown_as_such() {
+    let dir = scratch("list");
+    let runs = dir.join("runs");
+    finished_run(&runs, "20260101-000000-aaaaaa", 1_767_225_600);
+    finished_run(&runs, "20260102-000000-bbbbbb", 1_767_312_000);
+    // Half-written: the folder exists, run.json not yet.
+    std::fs::create_dir_all(runs.join("20260103-000000-cccccc")).expect("mkdir");
+    // Damaged: not JSON, the wrong shape, no status.
+    write(&runs.join("20251231-000000-dddddd/run.json"), "{\"status\": \"succ");
+    write(&runs.join("20251230-000000-eeeeee/run.json"), "[1, 2]");
+    write(&runs.join("20251229-000000-ffffff/run.json"), "{}");
+    // Not runs: a file, a hidden folder, the latest link.
+    write(&runs.join("notes.txt"), "hi");
+    std::fs::create_dir_all(runs.join(".tmp")).expect("mkdir");
+    std::os::unix::fs::symlink("20260102-000000-bbbbbb", runs.join("latest")).expect("symlink");
+
+    let list = list_runs(&runs);
+    let ids: Vec<&str> = list.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "20260103-000000-cccccc",
+            "20260102-000000-bbbbbb",
+            "20260101-000000-aaaaaa",
+            "20251231-000000-dddddd",
+            "20251230-000000-eeeeee",
+            "20251229-000000-ffffff"
+        ]
+    );
+    let half = &list[0];
+    assert_eq!(half.status, "damaged");
+    assert!(half.damaged.as_deref().is_some_and(|d| d.contains("no run.json")), "{half:?}");
+    assert!(list[3].damaged.as_deref().is_some_and(|d| d.contains("not valid JSON")));
+    assert!(list[4].damaged.as_deref().is_some_and(|d| d.contains("not an object")));
+    assert!(list[5].damaged.as_deref().is_some_and(|d| d.contains("no status")));
+    let good = &list[1];
+    assert_eq!(
+        (good.pipeline.as_deref(), good.status.as_str(), good.duration_ms),
+        (Some("demo"), "succeeded", Some(1500))
+    );
+    assert_eq!(good.params["label"], "<b>x</b>");
+    assert_eq!(good.damaged, None);
+}
+
+#[test]
+fn a_missing_runs_folder_is_an_empty_list() {
+    let dir = scratch("empty");
+    assert!(list_runs(&dir.join("nowhere")).is_empty());
+}
+
+#[test]
+fn start_times_come_from_ids_when_not_recorded() {
+    assert_eq!(started_from_id("19700101-000001-abcdef"), Some(1));
+    assert_eq!(started_from_id("20240101-000000-abcdef"), Some(1_704_067_200));
+    for bad in ["", "2024", "20241301-000000-x", "20240101x000000", "2024010a-000000-x", "é0240101-000000"] {
+        assert_eq!(started_from_id(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn the_run_page_has_the_recorded_dag_in_layers_with_states() {
+    let dir = scratch("view");
+    let runs = dir.join("runs");
+    finished_run(&runs, "r1", 1);
+    let view = run_view(&runs, "r1").expect("view");
+    assert_eq!(view.layers, 2);
+    let names: Vec<(&str, usize, &str)> =
+        view.tasks.iter().map(|t| (t.name.as_str(), t.place.layer, t.status.as_str())).collect();
+    assert_eq!(names, [("make", 0, "succeeded"), ("train", 1, "cached")]);
+    assert_eq!(view.tasks[1].after, ["make"]);
+    assert_eq!(view.tasks[0].instances[0].duration_ms, Some(700));
+    assert_eq!(view.note, None);
+    assert!(run_view(&runs, "nope").is_none());
+}
+
+#[test]
+fn loop_instances_fold_into_their_task_and_a_failure_shows() {
+    let dir = scratch("loops");
+    let runs = dir.join("runs");
+    write(
+        &runs.join("r/run.json"),
+        r#"{"status": "running", "pipeline": "p", "graph": [{"name": "sq", "after": [], "group": "for-loop-1"}, {"name": "sum", "after": ["sq"]}]}"#,
+    );
+    for (i, status) in ["succeeded", "failed", "running"].iter().enumerate() {
+        write(&runs.join(format!("r/sq@{i}/manifest.json")), &format!(r#"{{"task": "sq@{i}", "status": "{status}"}}"#));
+    }
+    // A folder whose manifest is not written yet: starting.
+    std::fs::create_dir_all(runs.join("r/sq@10")).expect("mkdir");
+    let view = run_view(&runs, "r").expect("view");
+    let sq = &view.tasks[0];
+    assert_eq!(sq.instances.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["sq@0", "sq@1", "sq@2", "sq@10"]);
+    assert_eq!(sq.status, "failed");
+    assert_eq!(sq.group.as_deref(), Some("for-loop-1"));
+    assert_eq!(view.tasks[1].status, "pending", "no folder yet, the run goes on");
+    let state = run_state(&runs, "r").expect("state");
+    assert_eq!(state.status, "running");
+    assert_eq!(state.tasks["sq"], "failed");
+}
+
+#[test]
+fn damaged_manifests_and_older_records_do_not_break_the_page() {
+    let dir = scratch("older");
+    let runs = dir.join("runs");
+    // An older run.json: no graph, no started_at.
+    write(
+        &runs.join("r/run.json"),
+        r#"{"status": "failed", "pipeline": "p", "tasks": {"a": "failed", "b": "not run"}}"#,
+    );
+    write(&runs.join("r/a/manifest.json"), "{not json");
+    write(&runs.join("r/c/manifest.json"), r#"{"task": "c", "status": "succeeded"}"#);
+    let view = run_view(&runs, "r").expect("view");
+    assert!(view.note.as_deref().is_some_and(|n| n.contains("without its structure")));
+    let states: Vec<(&str, &str)> = view.tasks.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect();
+    assert_eq!(states, [("a", "damaged"), ("c", "succeeded")]);
+}
+
+#[test]
+fn combined_states() {
+    assert_eq!(combine(&[]), "pending");
+    assert_eq!(combine(&["cached", "cached"]), "cached");
+    assert_eq!(combine(&["cached", "succeeded"]), "succeeded");
+    assert_eq!(combine(&["succeeded", "running"]), "running");
+    assert_eq!(combine(&["running", "failed"]), "failed");
+    assert_eq!(combine(&["skipped"]), "skipped");
+}
