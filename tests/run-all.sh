@@ -48,6 +48,7 @@ run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
 run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
 run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --root "$CARGO_TARGET_DIR/kfl-runs"
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
+run "kflc ui in headless Chromium (runs list, DAG states, log, CSV preview, escaping)" bash tests/ui/run.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh
 run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh

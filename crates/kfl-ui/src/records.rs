@@ -193,7 +193,7 @@ fn instances(dir: &Path) -> Vec<(String, String, Result<Json, String>)> {
             (name, folder, manifest)
         })
         .collect();
-    out.sort_by(|a, b| natural(&a.0).cmp(&natural(&b.0)));
+    out.sort_by_key(|a| natural(&a.0));
     out
 }
 

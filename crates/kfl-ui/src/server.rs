@@ -106,14 +106,14 @@ async fn runs(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The run's folder, or a 404 for anything that is not a plain run id inside the root.
-fn run_dir(state: &AppState, run: &str) -> Result<PathBuf, Response> {
-    paths::resolve(&state.runs, run, "").map_err(|_| not_found())
+/// The run's folder, or `None` for anything that is not a plain run id inside the root.
+fn run_dir(state: &AppState, run: &str) -> Option<PathBuf> {
+    paths::resolve(&state.runs, run, "").ok()
 }
 
 async fn run(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Response {
-    if let Err(r) = run_dir(&state, &run) {
-        return r;
+    if run_dir(&state, &run).is_none() {
+        return not_found();
     }
     let runs = Arc::clone(&state.runs);
     match blocking(move || records::run_view(&runs, &run)).await.flatten() {
@@ -123,10 +123,7 @@ async fn run(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Re
 }
 
 async fn instance(State(state): State<AppState>, UrlPath((run, folder)): UrlPath<(String, String)>) -> Response {
-    let dir = match run_dir(&state, &run) {
-        Ok(dir) => dir,
-        Err(r) => return r,
-    };
+    let Some(dir) = run_dir(&state, &run) else { return not_found() };
     if paths::resolve(&state.runs, &run, &folder).is_err() {
         return not_found();
     }
@@ -261,8 +258,8 @@ async fn file(
 /// Live updates of a run: a `state` event (the run's status and each task's) whenever it changes,
 /// then `end` once the run has finished. The first event comes at once.
 async fn events(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Response {
-    if let Err(r) = run_dir(&state, &run) {
-        return r;
+    if run_dir(&state, &run).is_none() {
+        return not_found();
     }
     Sse::new(state_events(state, run)).keep_alive(KeepAlive::default()).into_response()
 }

@@ -1,0 +1,97 @@
+"""Assertions over the DOM Chromium rendered (tests/ui/run.sh). Exits 1 on the first failure."""
+
+import re
+import sys
+from html.parser import HTMLParser
+
+work, first, second = sys.argv[1:4]
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+class Elements(HTMLParser):
+    """Every element with its attributes and the text inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements = []
+        self.stack = []
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.elements.append(element)
+        if tag not in ("img", "input", "br", "meta", "link"):
+            self.stack.append(element)
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i]["tag"] == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data):
+        for element in self.stack:
+            element["text"] += data
+
+
+def parse(name):
+    parser = Elements()
+    parser.feed(open(f"{work}/{name}", encoding="utf-8").read())
+    return parser.elements
+
+
+def find(elements, tag=None, **attrs):
+    return [
+        e for e in elements
+        if (tag is None or e["tag"] == tag) and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())
+    ]
+
+
+# The runs list: newest first, all four, the damaged one as such, HTML in a record shown as text.
+page = parse("list.html")
+rows = [e["attrs"]["data-run"] for e in find(page, "tr") if "data-run" in e["attrs"]]
+check(rows == [second, first, "20200102-000000-hostile", "20200101-000000-broken"], f"runs list newest first: {rows}")
+by_run = {e["attrs"]["data-run"]: e["text"] for e in find(page, "tr") if "data-run" in e["attrs"]}
+check("quickstart" in by_run.get(second, "") and "succeeded" in by_run.get(second, ""), "a run shows pipeline and status")
+check("min_accuracy=0.99" in by_run.get(second, ""), "a run shows its parameters")
+check("damaged" in by_run.get("20200101-000000-broken", "") and "not valid JSON" in by_run.get("20200101-000000-broken", ""),
+      "a damaged run folder is listed as damaged")
+check("<img src=x id=injected>" in by_run.get("20200102-000000-hostile", ""), "HTML in a record is shown as text")
+check(not find(page, id="injected") and all("src" in s["attrs"] for s in find(page, "script")),
+      "HTML in a record makes no element (no injected <img>, no inline <script>)")
+check(not find(page, "img"), "no <img> element from run data")
+
+# The run page: the DAG's tasks with their states (cached, skipped) and its edges.
+page = parse("run.html")
+nodes = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}
+check(set(nodes) == {"data", "splits", "fitted", "scores", "publish"}, f"the DAG's tasks: {sorted(nodes)}")
+check(all(nodes.get(t) == "cached" for t in ("data", "splits", "fitted", "scores")), f"cached states: {nodes}")
+check(nodes.get("publish") == "skipped", f"the task whose condition fails is skipped: {nodes.get('publish')}")
+edges = {(e["attrs"]["data-from"], e["attrs"]["data-to"]) for e in find(page, "path") if "data-from" in e["attrs"]}
+check(("data", "splits") in edges and ("splits", "scores") in edges, f"edges drawn: {sorted(edges)}")
+labels = [e["text"] for e in find(page, "text")]
+check(any(l.startswith("data") for l in labels) and any(l.startswith("publish") for l in labels), "task names drawn")
+transforms = {e["attrs"]["data-task"]: e["attrs"].get("transform", "") for e in find(page, "g") if "data-task" in e["attrs"]}
+x = lambda t: float(re.search(r"translate\(([\d.]+)", transforms.get(t, "translate(-1")).group(1))
+check(x("data") < x("splits") < x("fitted") < x("scores") < x("publish"), "layers left to right")
+
+# A task: facts, the log, the CSV preview.
+page = parse("task-ran.html")
+log = "".join(e["text"] for e in find(page, "pre", id="log-stdout"))
+check("generated 500 rows" in log, f"the task's log: {log[:80]!r}")
+csv = find(page, "table", **{"class": "csv"})
+heads = [e["text"] for e in find(page, "th")]
+check(bool(csv) and {"x1", "x2", "label"} <= set(heads), "the dataset's CSV preview has its header")
+cells = [e["text"] for e in find(page, "td")]
+check(sum(1 for c in cells if re.fullmatch(r"-?\d+\.\d+", c)) >= 20, "the CSV preview has rows of numbers")
+facts = "".join(e["text"] for e in find(page, "table", id="task-facts"))
+check("make_dataset" in facts and re.search(r"[0-9a-f]{16}", facts) is not None, "component and cache key shown")
+page = parse("task.html")
+check("cached" in "".join(e["text"] for e in find(page, "h3", id="task-name")), "a cached task's panel says cached")
+
+sys.exit(1 if failures else 0)
