@@ -3,7 +3,8 @@
 # one served from the cache whose condition fails, so a task is skipped), a damaged run folder and
 # one whose record carries HTML, then a real `kflc ui` read by headless Chromium (Debian's package,
 # installed if missing) with --dump-dom: the runs list, a run's DAG with task names and states, a
-# task's log, a CSV preview, escaping. KFLC may name the kflc binary to test (default: build it).
+# task's log, a CSV preview, escaping; then, through the DevTools protocol, a run followed live
+# (tests/ui/live.py). KFLC may name the kflc binary to test (default: build it).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -62,4 +63,8 @@ dump "$url#/run/$second" >"$work/run.html"
 dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"
 
-python3 "$here/check.py" "$work" "$first" "$second"
+failed=0
+python3 "$here/check.py" "$work" "$first" "$second" || failed=1
+# Live: a run made while the page is open (DevTools protocol, tests/ui/cdp.py).
+timeout 120 python3 "$here/live.py" "$KFLC" "$url" "$work/.kfl" "$work/profile-live" || failed=1
+exit $failed

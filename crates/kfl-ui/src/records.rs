@@ -300,16 +300,31 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
     Some(RunView { run, tasks, layers, note, outputs })
 }
 
-/// The states of a run's tasks and the run's own, for live updates.
+/// The states of a run's tasks and the run's own, for live updates, and how much each running
+/// instance has logged (so that a growing log is a change too, and open logs follow it).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunState {
     pub status: String,
     pub tasks: BTreeMap<String, String>,
+    pub logged: BTreeMap<String, u64>,
 }
 
 pub fn run_state(runs: &Path, id: &str) -> Option<RunState> {
     let view = run_view(runs, id)?;
-    Some(RunState { status: view.run.status, tasks: view.tasks.into_iter().map(|t| (t.name, t.status)).collect() })
+    let size =
+        |folder: &str, file: &str| std::fs::metadata(runs.join(id).join(folder).join(file)).map_or(0, |m| m.len());
+    let logged = view
+        .tasks
+        .iter()
+        .flat_map(|t| t.instances.iter())
+        .filter(|i| i.status == "running")
+        .map(|i| (i.folder.clone(), size(&i.folder, "stdout.log") + size(&i.folder, "stderr.log")))
+        .collect();
+    Some(RunState {
+        status: view.run.status,
+        tasks: view.tasks.into_iter().map(|t| (t.name, t.status)).collect(),
+        logged,
+    })
 }
 
 /// One task instance's details: its manifest as recorded, and what its folder holds.

@@ -256,7 +256,8 @@ async fn file(
 }
 
 /// Live updates of a run: a `state` event (the run's status and each task's) whenever it changes,
-/// then `end` once the run has finished. The first event comes at once.
+/// then `end` once the run has finished (or its folder is gone), and the stream closes. The first
+/// event comes at once.
 async fn events(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Response {
     if run_dir(&state, &run).is_none() {
         return not_found();
@@ -270,12 +271,23 @@ fn state_events(state: AppState, run: String) -> impl Stream<Item = Result<Event
         run: String,
         last: Option<records::RunState>,
         first: bool,
-        ended: bool,
+        ended: Ended,
     }
-    let watch = Watch { state, run, last: None, first: true, ended: false };
+    enum Ended {
+        No,
+        AfterThis,
+        Yes,
+    }
+    let watch = Watch { state, run, last: None, first: true, ended: Ended::No };
     futures_util::stream::unfold(watch, |mut watch| async move {
-        if watch.ended {
-            return None;
+        match watch.ended {
+            Ended::Yes => return None,
+            // The last state went out: say so, so that the browser closes rather than reconnects.
+            Ended::AfterThis => {
+                watch.ended = Ended::Yes;
+                return Some((Ok(Event::default().event("end").data("finished")), watch));
+            }
+            Ended::No => {}
         }
         loop {
             if !watch.first {
@@ -284,7 +296,7 @@ fn state_events(state: AppState, run: String) -> impl Stream<Item = Result<Event
             watch.first = false;
             let (runs, run) = (Arc::clone(&watch.state.runs), watch.run.clone());
             let Some(now) = blocking(move || records::run_state(&runs, &run)).await.flatten() else {
-                watch.ended = true;
+                watch.ended = Ended::Yes;
                 return Some((Ok(Event::default().event("end").data("gone")), watch));
             };
             if watch.last.as_ref() != Some(&now) {
@@ -292,7 +304,9 @@ fn state_events(state: AppState, run: String) -> impl Stream<Item = Result<Event
                 let finished = !matches!(now.status.as_str(), "running");
                 watch.last = Some(now);
                 // After the last change of a finished run there is nothing more to say.
-                watch.ended = finished;
+                if finished {
+                    watch.ended = Ended::AfterThis;
+                }
                 return Some((Ok(Event::default().event("state").data(data)), watch));
             }
         }

@@ -201,7 +201,12 @@ fn live_updates_arrive_as_server_sent_events() {
     let address = server(&runs);
     let mut stream = TcpStream::connect(address).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
-    write!(stream, "GET /api/runs/r/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", address.port()).expect("send");
+    write!(
+        stream,
+        "GET /api/runs/r/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        address.port()
+    )
+    .expect("send");
     let mut seen = String::new();
     let mut buffer = [0u8; 4096];
     let mut wrote_task = false;
@@ -225,7 +230,7 @@ fn live_updates_arrive_as_server_sent_events() {
             write(&runs.join("r/a/manifest.json"), r#"{"task": "a", "status": "succeeded"}"#);
             finished = true;
         }
-        if seen.contains("\"status\":\"succeeded\"") {
+        if seen.contains("event: end") {
             break;
         }
     }
@@ -234,4 +239,12 @@ fn live_updates_arrive_as_server_sent_events() {
     assert!(seen.contains("\"a\":\"pending\""), "{seen}");
     assert!(seen.contains("\"a\":\"running\""), "{seen}");
     assert!(seen.contains("\"status\":\"succeeded\",\"tasks\":{\"a\":\"succeeded\"}"), "{seen}");
+    // Then the end, so that the browser closes instead of reconnecting, and the stream closes.
+    assert!(seen.contains("event: end\ndata: finished"), "{seen}");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    seen.push_str(&String::from_utf8_lossy(&rest));
+    assert!(seen.ends_with("\r\n0\r\n\r\n"), "the chunked body ends: {seen}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the server closed the stream");
 }

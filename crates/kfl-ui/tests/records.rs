@@ -104,6 +104,13 @@ fn loop_instances_fold_into_their_task_and_a_failure_shows() {
     let state = run_state(&runs, "r").expect("state");
     assert_eq!(state.status, "running");
     assert_eq!(state.tasks["sq"], "failed");
+    // A running instance's log growing is a change of state.
+    assert_eq!(state.logged.get("sq@2"), Some(&0));
+    write(&runs.join("r/sq@2/stdout.log"), "step 1\n");
+    let later = run_state(&runs, "r").expect("state");
+    assert_eq!(later.logged.get("sq@2"), Some(&7));
+    assert_ne!(later, state);
+    assert_eq!(later.logged.get("sq@0"), None, "finished instances are not watched");
 }
 
 #[test]

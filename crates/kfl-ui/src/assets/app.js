@@ -118,6 +118,7 @@ function drawGraph(view) {
 
 function applyState(state) {
   if (!current) return;
+  if (state.status !== "running" && live) { live.close(); live = null; }
   const status = document.getElementById("run-status");
   if (status) status.replaceChildren(badge(state.status));
   for (const [name, s] of Object.entries(state.tasks)) {
