@@ -94,4 +94,9 @@ check("make_dataset" in facts and re.search(r"[0-9a-f]{16}", facts) is not None,
 page = parse("task.html")
 check("cached" in "".join(e["text"] for e in find(page, "h3", id="task-name")), "a cached task's panel says cached")
 
+# Nothing absent shows up as "null" text.
+for name in ("list.html", "run.html", "task.html", "task-ran.html"):
+    texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]
+    check(not any("null" in t for t in texts), f"no 'null' text in {name}")
+
 sys.exit(1 if failures else 0)

@@ -22,6 +22,11 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// replaceChildren and append turn null into the text "null": leave absent parts out.
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((c) => c !== null && c !== undefined));
+}
+
 function svg(tag, attrs) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -53,7 +58,7 @@ async function getJson(url) {
 const api = (id, ...rest) => "/api/runs/" + [id, ...rest].map(encodeURIComponent).join("/");
 
 function fail(error) {
-  main.replaceChildren(el("p", { class: "note" }, String(error.message || error)));
+  fill(main, el("p", { class: "note" }, String(error.message || error)));
 }
 
 // ---- the runs list ----
@@ -69,7 +74,7 @@ async function runsPage() {
       el("td", {}, when(r.started_at)),
       el("td", {}, duration(r.duration_ms)),
       el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", "))));
-  main.replaceChildren(
+  fill(main, 
     el("h2", {}, "Runs"),
     runs.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
       el("table", { id: "runs" },
@@ -79,7 +84,7 @@ async function runsPage() {
 
 // ---- a run ----
 
-const W = 180, H = 34, DX = 230, DY = 48, PAD = 12;
+const W = 150, H = 32, DX = 185, DY = 44, PAD = 12;
 
 function drawGraph(view) {
   const rows = Math.max(1, ...view.tasks.map((t) => t.place.row + 1));
@@ -102,7 +107,7 @@ function drawGraph(view) {
     const g = svg("g", { class: "node", "data-task": t.name, "data-status": t.status, transform: `translate(${p.x},${p.y})` });
     const rect = svg("rect", { width: W, height: H, rx: 6, class: "n-" + slug(t.status) });
     const label = svg("text", { x: 8, y: 21 });
-    const name = t.name.length > 22 ? t.name.slice(0, 21) + "…" : t.name;
+    const name = t.name.length > 18 ? t.name.slice(0, 17) + "…" : t.name;
     label.textContent = name + (t.instances.length > 1 ? " ×" + t.instances.length : "") + (t.group ? " ⟳" : "");
     const title = svg("title", {});
     title.textContent = `${t.name} (${t.component || "?"}): ${t.status}` + (t.group ? ` in ${t.group}` : "");
@@ -145,13 +150,14 @@ async function runPage(id, folder, keepLive) {
   crumb.textContent = "› " + (view.run.pipeline || "?") + " › " + id;
   const params = Object.entries(view.run.params || {});
   const side = el("div", { id: "side" }, el("p", { class: "muted" }, "click a task to see its inputs, outputs and logs"));
-  main.replaceChildren(
+  fill(main, 
     el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status))),
     el("p", { class: "muted" }, "started " + when(view.run.started_at), view.run.duration_ms !== null ? " · " + duration(view.run.duration_ms) : "",
       view.run.file ? " · " + view.run.file : ""),
     view.run.damaged ? el("p", { class: "note" }, "damaged record: " + view.run.damaged) : null,
     view.note ? el("p", { class: "note" }, view.note) : null,
-    params.length ? el("table", { id: "params" }, ...params.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v))))) : null,
+    params.length ? el("details", {}, el("summary", {}, `parameters (${params.length})`),
+      el("table", { id: "params" }, ...params.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null,
     el("div", { id: "layout" }, el("div", { id: "graph" }, drawGraph(view)), side));
   if (folder) {
     const open = view.tasks.find((t) => t.instances.some((i) => i.folder === folder));
@@ -194,7 +200,7 @@ async function taskPanel(side, id, folder, view) {
     el("p", {}, "instances: ", ...task.instances.map((i) => el("a", { href: "#/run/" + encodeURIComponent(id) + "/" + encodeURIComponent(i.folder), class: "mono" }, i.name, " ", badge(i.status), " "))) : null;
   const outputs = m.outputs || {};
   const artifacts = detail.files.filter((f) => f.path.includes("/outputs/artifacts/") && !f.path.endsWith(".metadata.json"));
-  side.replaceChildren(
+  fill(side, 
     el("h3", { id: "task-name" }, detail.name, " ", badge(m.status || "pending")),
     detail.damaged ? el("p", { class: "note" }, detail.damaged) : null,
     instances,
