@@ -66,6 +66,12 @@ check(not find(page, id="injected") and all("src" in s["attrs"] for s in find(pa
       "HTML in a record makes no element (no injected <img>, no inline <script>)")
 check(not find(page, "img"), "no <img> element from run data")
 
+page = parse("list-damaged.html")
+rows = [e["attrs"]["data-run"] for e in find(page, "tr") if "data-run" in e["attrs"]]
+check(rows == ["20200101-000000-broken"], f"the list filtered by status: {rows}")
+pager = "".join(e["text"] for e in find(page, "p", id="pager"))
+check("page 1 of 1 (1 runs)" in pager, f"the pager: {pager!r}")
+
 # The run page: the DAG's tasks with their states (cached, skipped) and its edges.
 page = parse("run.html")
 nodes = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}

@@ -59,6 +59,7 @@ dump() {
     --virtual-time-budget=5000 --dump-dom "$1" 2>/dev/null
 }
 dump "$url" >"$work/list.html"
+dump "$url#/?status=damaged" >"$work/list-damaged.html"
 dump "$url#/run/$second" >"$work/run.html"
 dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"

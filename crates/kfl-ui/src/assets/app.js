@@ -63,10 +63,37 @@ function fail(error) {
 
 // ---- the runs list ----
 
+const PAGE = 100;
+
+// #/?pipeline=…&status=…&page=… : the list's filters live in the hash, so they survive a reload.
+function listQuery() {
+  const query = location.hash.split("?")[1] || "";
+  return new URLSearchParams(query);
+}
+
+function listHash(change) {
+  const q = listQuery();
+  for (const [k, v] of Object.entries(change)) v ? q.set(k, v) : q.delete(k);
+  return "#/?" + q.toString();
+}
+
 async function runsPage() {
   crumb.textContent = "";
-  const runs = await getJson("/api/runs");
-  const rows = runs.map((r) =>
+  const all = await getJson("/api/runs");
+  const q = listQuery();
+  const pipeline = q.get("pipeline") || "", status = q.get("status") || "";
+  const runs = all.filter((r) => (!pipeline || r.pipeline === pipeline) && (!status || r.status === status));
+  const pages = Math.max(1, Math.ceil(runs.length / PAGE));
+  const page = Math.min(pages, Math.max(1, parseInt(q.get("page") || "1", 10) || 1));
+  const shown = runs.slice((page - 1) * PAGE, page * PAGE);
+  const choice = (name, current, values) => el("select", { id: "filter-" + name, onchange: (e) => { location.hash = listHash({ [name]: e.target.value, page: "" }); } },
+    el("option", { value: "" }, "every " + name), ...values.map((v) => {
+      const option = el("option", { value: v }, v);
+      if (v === current) option.selected = true;
+      return option;
+    }));
+  const distinct = (f) => [...new Set(all.map(f).filter((v) => v))].sort();
+  const rows = shown.map((r) =>
     el("tr", { "data-run": r.id },
       el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id), class: "mono" }, r.id)),
       el("td", {}, r.pipeline || ""),
@@ -74,12 +101,17 @@ async function runsPage() {
       el("td", {}, when(r.started_at)),
       el("td", {}, duration(r.duration_ms)),
       el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", "))));
-  fill(main, 
+  const pager = el("p", { id: "pager", class: "muted" },
+    page > 1 ? el("a", { href: listHash({ page: String(page - 1) }) }, "‹ newer") : null, ` page ${page} of ${pages} (${runs.length} runs) `,
+    page < pages ? el("a", { href: listHash({ page: String(page + 1) }), id: "older" }, "older ›") : null);
+  fill(main,
     el("h2", {}, "Runs"),
-    runs.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
+    el("p", {}, choice("pipeline", pipeline, distinct((r) => r.pipeline)), " ", choice("status", status, distinct((r) => r.status))),
+    all.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
       el("table", { id: "runs" },
         el("thead", {}, el("tr", {}, ...["run", "pipeline", "status", "started", "duration", "parameters"].map((h) => el("th", {}, h)))),
-        el("tbody", {}, ...rows)));
+        el("tbody", {}, ...rows)),
+    pager);
 }
 
 // ---- a run ----
@@ -299,7 +331,7 @@ async function route() {
   if (live) { live.close(); live = null; }
   current = null;
   try {
-    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
     if (parts[0] === "run" && parts[1]) await runPage(parts[1], parts[2] || null, false);
     else await runsPage();
   } catch (e) { fail(e); }
