@@ -140,6 +140,8 @@ fn loops_fan_out_in_parallel_and_fan_in() {
     assert!(task("sq")["group"].as_str().is_some_and(|g| g.starts_with("for-loop")), "{graph:?}");
     assert_eq!(task("t")["group"], Json::Null);
     assert!(run_json["started_at"].as_u64().is_some_and(|s| s > 1_700_000_000));
+    // A manifest names each output artifact's built-in type.
+    assert_eq!(manifest(&report, "sq@0")["outputs"]["artifacts"]["file"]["type"], "Dataset");
     // A loop over records, reading a field of each.
     assert_eq!(output(&report, "from_records"), Json::from("hello x; hello y"));
 
