@@ -100,8 +100,26 @@ check("make_dataset" in facts and re.search(r"[0-9a-f]{16}", facts) is not None,
 page = parse("task.html")
 check("cached" in "".join(e["text"] for e in find(page, "h3", id="task-name")), "a cached task's panel says cached")
 
+# A Metrics artifact's values.
+page = parse("task-metrics.html")
+meta = " ".join(e["text"] for e in find(page, "table", **{"class": "metadata"}))
+check("accuracy" in meta and "precision" in meta, f"the metrics of the evaluation: {meta[:80]!r}")
+
+# Two runs side by side: parameters and metrics, differences marked.
+page = parse("compare.html")
+heads = [e["text"] for e in find(page, "thead")]
+check(first in heads[0] and second in heads[0], "both runs are columns")
+rows = {e["attrs"]["data-row"]: e for e in find(page, "tr") if "data-row" in e["attrs"]}
+check(rows.get("min_accuracy", {}).get("attrs", {}).get("class") == "differs", "a parameter that differs is marked")
+check("0.8" in rows.get("min_accuracy", {}).get("text", "") and "0.99" in rows.get("min_accuracy", {}).get("text", ""),
+      "both values of the parameter shown")
+check(rows.get("seed", {}).get("attrs", {}).get("class") == "", "a parameter that is the same is not marked")
+metric = rows.get("scores.metrics.accuracy", {})
+check(metric.get("attrs", {}).get("data-kind") == "metric" and metric.get("attrs", {}).get("class") == "",
+      f"the accuracy metric, the same in both (the second run was cached): {metric.get('text', '')!r}")
+
 # Nothing absent shows up as "null" text.
-for name in ("list.html", "run.html", "task.html", "task-ran.html"):
+for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html"):
     texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]
     check(not any("null" in t for t in texts), f"no 'null' text in {name}")
 

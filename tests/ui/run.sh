@@ -3,7 +3,7 @@
 # one served from the cache whose condition fails, so a task is skipped), a damaged run folder and
 # one whose record carries HTML, then a real `kflc ui` read by headless Chromium (Debian's package,
 # installed if missing) with --dump-dom: the runs list, a run's DAG with task names and states, a
-# task's log, a CSV preview, escaping; then, through the DevTools protocol, a run followed live
+# task's log, a CSV preview, metrics, two runs compared, escaping; then, through the DevTools protocol, a run followed live
 # (tests/ui/live.py). KFLC may name the kflc binary to test (default: build it).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +63,8 @@ dump "$url#/?status=damaged" >"$work/list-damaged.html"
 dump "$url#/run/$second" >"$work/run.html"
 dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"
+dump "$url#/run/$first/scores" >"$work/task-metrics.html"
+dump "$url#/compare/$first,$second" >"$work/compare.html"
 
 failed=0
 python3 "$here/check.py" "$work" "$first" "$second" || failed=1

@@ -68,7 +68,9 @@ pub fn preview(name: &str, head: &[u8], size: u64) -> Preview {
     Preview::Text { text: text.into_owned(), markdown: ext == "md" || ext == "markdown", truncated }
 }
 
-fn flatten(prefix: &str, value: &Json, out: &mut Vec<(String, Json)>) {
+/// Flattens a JSON object into `key → value` rows, nested keys joined with dots; lists are left out
+/// (a loss curve is no table cell).
+pub fn flatten(prefix: &str, value: &Json, out: &mut Vec<(String, Json)>) {
     match value {
         Json::Object(map) => {
             for (k, v) in map {

@@ -383,3 +383,54 @@ pub fn instance_detail(run_dir: &Path, folder: &str) -> Option<InstanceDetail> {
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, files })
 }
+
+/// A run's `Metrics` outputs as `task.output.key → value` (scalars only; nested keys joined with
+/// dots). As `kflc run` reads them: the artifact's file when it holds a JSON object, its metadata
+/// otherwise. Only artifacts whose manifest names the type `Metrics` count (no guessing).
+pub fn run_metrics(runs: &Path, id: &str) -> BTreeMap<String, Json> {
+    let mut out = BTreeMap::new();
+    let dir = runs.join(id);
+    for (name, _folder, manifest) in instances(&dir) {
+        let Ok(manifest) = manifest else { continue };
+        let Some(Json::Object(artifacts)) = manifest.pointer("/outputs/artifacts") else { continue };
+        for (output, artifact) in artifacts {
+            if artifact.get("type").and_then(Json::as_str) != Some("Metrics") {
+                continue;
+            }
+            // The file as the run recorded it, only if it lies inside this run's folder.
+            let from_file = artifact
+                .get("path")
+                .and_then(Json::as_str)
+                .and_then(|p| {
+                    let marker = format!("/runs/{id}/");
+                    p.find(&marker).map(|at| p[at + marker.len()..].to_string())
+                })
+                .and_then(|relative| crate::paths::resolve(runs, id, &relative).ok())
+                .and_then(|path| crate::preview::read_head(&path, 1024 * 1024).ok())
+                .and_then(|(bytes, _)| serde_json::from_slice::<Json>(&bytes).ok())
+                .filter(Json::is_object);
+            let value = from_file.or_else(|| artifact.get("metadata").cloned()).unwrap_or(Json::Null);
+            let mut rows = Vec::new();
+            crate::preview::flatten("", &value, &mut rows);
+            for (key, value) in rows {
+                out.insert(format!("{name}.{output}.{key}"), value);
+            }
+        }
+    }
+    out
+}
+
+/// Runs side by side: each run's summary and metrics.
+#[derive(Clone, Debug, Serialize)]
+pub struct Compared {
+    pub run: RunSummary,
+    pub metrics: BTreeMap<String, Json>,
+}
+
+/// The runs named (in the order given; unknown ones left out).
+pub fn compare(runs: &Path, ids: &[&str]) -> Vec<Compared> {
+    ids.iter()
+        .filter(|id| crate::paths::resolve(runs, id, "").is_ok())
+        .map(|id| Compared { run: summary_of(id, &runs.join(id)), metrics: run_metrics(runs, id) })
+        .collect()
+}

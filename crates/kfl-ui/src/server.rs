@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app.css", get(|| asset(include_str!("assets/app.css"), "text/css; charset=utf-8")))
         .route("/api/runs", get(runs))
         .route("/api/runs/{run}", get(run))
+        .route("/api/compare", get(compare))
         .route("/api/runs/{run}/events", get(events))
         .route("/api/runs/{run}/instances/{folder}", get(instance))
         .route("/api/runs/{run}/log/{folder}/{stream}", get(log))
@@ -119,6 +120,25 @@ async fn run(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Re
     match blocking(move || records::run_view(&runs, &run)).await.flatten() {
         Some(view) => Json(view).into_response(),
         None => not_found(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CompareQuery {
+    /// Run ids, comma-separated.
+    runs: String,
+}
+
+/// At most this many runs side by side.
+const COMPARE_CAP: usize = 20;
+
+async fn compare(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Response {
+    let ids: Vec<String> =
+        query.runs.split(',').filter(|s| !s.is_empty()).take(COMPARE_CAP).map(str::to_string).collect();
+    let runs = Arc::clone(&state.runs);
+    match blocking(move || records::compare(&runs, &ids.iter().map(String::as_str).collect::<Vec<_>>())).await {
+        Some(list) => Json(list).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

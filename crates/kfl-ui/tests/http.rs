@@ -93,6 +93,11 @@ fn pages_and_api_answer_with_security_headers_and_no_cors() {
     let task = get(address, "/api/runs/r1/instances/make");
     assert_eq!(task.status, 200);
     assert!(task.body.contains("\"cache_key\":\"abc123\""), "{}", task.body);
+    let compared = get(address, "/api/compare?runs=r1,..,%2e%2e,nope,outside");
+    assert_eq!(compared.status, 200);
+    let list: serde_json::Value = serde_json::from_str(&compared.body).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["run"]["id"], "r1");
     assert_eq!(get(address, "/api/runs/nope").status, 404);
     assert_eq!(get(address, "/api/runs/r1/instances/nope").status, 404);
     assert_eq!(get(address, "/nothing/here").status, 404);

@@ -139,3 +139,43 @@ fn combined_states() {
     assert_eq!(combine(&["running", "failed"]), "failed");
     assert_eq!(combine(&["skipped"]), "skipped");
 }
+
+#[test]
+fn metrics_are_read_from_metrics_artifacts_only_and_compared() {
+    let dir = scratch("metrics");
+    let runs = dir.join("runs");
+    finished_run(&runs, "a", 1);
+    finished_run(&runs, "b", 2);
+    write(&dir.join("elsewhere.json"), r#"{"stolen": 1}"#);
+    let metrics_file = runs.join("b/eval/outputs/artifacts/scores");
+    write(&metrics_file, r#"{"accuracy": 0.95, "per_class": {"cat": 0.9}, "curve": [1, 2]}"#);
+    let manifest = |file: &str, metadata: &str, ty: &str| {
+        format!(
+            r#"{{"task": "eval", "status": "succeeded", "outputs": {{"artifacts": {{"scores": {{"path": "{file}", "type": "{ty}", "metadata": {metadata}}}}}}}}}"#
+        )
+    };
+    // In a: metrics only in the metadata (the file is not a JSON object); a Dataset is not metrics.
+    write(&runs.join("a/eval/outputs/artifacts/scores"), "");
+    write(
+        &runs.join("a/eval/manifest.json"),
+        &manifest(&runs.join("a/eval/outputs/artifacts/scores").to_string_lossy(), r#"{"accuracy": 0.9}"#, "Metrics"),
+    );
+    write(&runs.join("a/other/manifest.json"), &manifest("/nowhere", r#"{"rows": 3}"#, "Dataset"));
+    // In b: from the file; a second Metrics output whose path leads out of the runs is read from its metadata.
+    write(&runs.join("b/eval/manifest.json"), &manifest(&metrics_file.to_string_lossy(), "{}", "Metrics"));
+    write(
+        &runs.join("b/leak/manifest.json"),
+        &manifest(&format!("{}/runs/b/../../elsewhere.json", dir.display()), r#"{"safe": 2}"#, "Metrics")
+            .replace("\"eval\"", "\"leak\""),
+    );
+    let a = kfl_ui::records::run_metrics(&runs, "a");
+    assert_eq!(a.into_iter().collect::<Vec<_>>(), [("eval.scores.accuracy".to_string(), serde_json::json!(0.9))]);
+    let b = kfl_ui::records::run_metrics(&runs, "b");
+    assert_eq!(b["eval.scores.accuracy"], 0.95);
+    assert_eq!(b["eval.scores.per_class.cat"], 0.9);
+    assert!(!b.contains_key("eval.scores.curve"));
+    assert_eq!(b["leak.scores.safe"], 2);
+    assert!(!b.keys().any(|k| k.contains("stolen")), "{b:?}");
+    let compared = kfl_ui::records::compare(&runs, &["b", "..", "nope", "a"]);
+    assert_eq!(compared.iter().map(|c| c.run.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+}

@@ -95,6 +95,7 @@ async function runsPage() {
   const distinct = (f) => [...new Set(all.map(f).filter((v) => v))].sort();
   const rows = shown.map((r) =>
     el("tr", { "data-run": r.id },
+      el("td", {}, el("input", { type: "checkbox", class: "pick", value: r.id, "aria-label": "compare " + r.id, onchange: updateCompare })),
       el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id), class: "mono" }, r.id)),
       el("td", {}, r.pipeline || ""),
       el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null),
@@ -106,12 +107,52 @@ async function runsPage() {
     page < pages ? el("a", { href: listHash({ page: String(page + 1) }), id: "older" }, "older ›") : null);
   fill(main,
     el("h2", {}, "Runs"),
-    el("p", {}, choice("pipeline", pipeline, distinct((r) => r.pipeline)), " ", choice("status", status, distinct((r) => r.status))),
+    el("p", {}, choice("pipeline", pipeline, distinct((r) => r.pipeline)), " ", choice("status", status, distinct((r) => r.status)), " ",
+      el("a", { id: "compare", class: "muted" }, "pick two or more runs to compare")),
     all.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
       el("table", { id: "runs" },
-        el("thead", {}, el("tr", {}, ...["run", "pipeline", "status", "started", "duration", "parameters"].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ...["", "run", "pipeline", "status", "started", "duration", "parameters"].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...rows)),
     pager);
+}
+
+function updateCompare() {
+  const picked = [...document.querySelectorAll("input.pick:checked")].map((c) => c.value);
+  const link = document.getElementById("compare");
+  if (picked.length >= 2) {
+    link.setAttribute("href", "#/compare/" + picked.map(encodeURIComponent).join(","));
+    link.textContent = `compare ${picked.length} runs`;
+  } else {
+    link.removeAttribute("href");
+    link.textContent = "pick two or more runs to compare";
+  }
+}
+
+// ---- runs side by side ----
+
+async function comparePage(ids) {
+  crumb.textContent = "› compare";
+  const list = await getJson("/api/compare?runs=" + ids.map(encodeURIComponent).join(","));
+  const rows = [];
+  const row = (label, cells, kind) => {
+    const texts = cells.map((c) => (c === undefined ? "" : show(c)));
+    const differs = new Set(texts).size > 1;
+    rows.push(el("tr", { class: differs ? "differs" : "", "data-row": label, "data-kind": kind },
+      el("th", {}, label), ...texts.map((t) => el("td", { class: "mono" + (differs ? " diff" : "") }, t))));
+  };
+  row("pipeline", list.map((c) => c.run.pipeline), "run");
+  row("status", list.map((c) => c.run.status), "run");
+  row("started", list.map((c) => when(c.run.started_at)), "run");
+  row("duration", list.map((c) => duration(c.run.duration_ms)), "run");
+  const keys = (f) => [...new Set(list.flatMap((c) => Object.keys(f(c) || {})))].sort();
+  for (const k of keys((c) => c.run.params)) row(k, list.map((c) => (c.run.params || {})[k]), "param");
+  for (const k of keys((c) => c.metrics)) row(k, list.map((c) => c.metrics[k]), "metric");
+  fill(main,
+    el("h2", {}, "Runs side by side"),
+    el("p", { class: "muted" }, "rows that differ are marked"),
+    el("table", { id: "compare-table" },
+      el("thead", {}, el("tr", {}, el("th", {}, ""), ...list.map((c) => el("th", {}, el("a", { href: "#/run/" + encodeURIComponent(c.run.id), class: "mono" }, c.run.id))))),
+      el("tbody", {}, ...rows)));
 }
 
 // ---- a run ----
@@ -231,7 +272,8 @@ async function taskPanel(side, id, folder, view) {
   const instances = task && task.instances.length > 1 ?
     el("p", {}, "instances: ", ...task.instances.map((i) => el("a", { href: "#/run/" + encodeURIComponent(id) + "/" + encodeURIComponent(i.folder), class: "mono" }, i.name, " ", badge(i.status), " "))) : null;
   const outputs = m.outputs || {};
-  const artifacts = detail.files.filter((f) => f.path.includes("/outputs/artifacts/") && !f.path.endsWith(".metadata.json"));
+  const artifacts = detail.files.filter((f) => f.path.includes("/outputs/artifacts/") && !f.path.endsWith(".metadata.json"))
+    .map((f) => ({ ...f, record: (outputs.artifacts || {})[f.path.split("/outputs/artifacts/")[1]] || {} }));
   fill(side, 
     el("h3", { id: "task-name" }, detail.name, " ", badge(m.status || "pending")),
     detail.damaged ? el("p", { class: "note" }, detail.damaged) : null,
@@ -262,7 +304,12 @@ function artifactBox(id, file) {
   const box = el("div", { class: "artifact", "data-artifact": name },
     el("div", {}, el("b", {}, name), " ", el("span", { class: "muted" }, file.size + " bytes"), " ",
       el("a", { href: fileUrl(id, file.path) }, "download")));
+  const meta = file.record.metadata && Object.keys(file.record.metadata).length ?
+    el("div", {}, el("div", { class: "muted" }, (file.record.type ? file.record.type + " " : "") + "metadata"),
+      el("table", { class: "metadata" }, ...Object.entries(file.record.metadata).map(([k, v]) =>
+        el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null;
   const body = el("div", { class: "preview" }, el("span", { class: "muted" }, "loading preview…"));
+  if (meta) box.append(meta);
   box.append(body);
   getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
     .then((r) => body.replaceChildren(renderPreview(id, file.path, r.preview)))
@@ -333,6 +380,7 @@ async function route() {
   try {
     const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
     if (parts[0] === "run" && parts[1]) await runPage(parts[1], parts[2] || null, false);
+    else if (parts[0] === "compare" && parts[1]) await comparePage(parts[1].split(","));
     else await runsPage();
   } catch (e) { fail(e); }
 }
