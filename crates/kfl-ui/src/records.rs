@@ -110,6 +110,9 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
 /// The start time in a run id (`YYYYMMDD-HHMMSS-xxxxxx`, UTC), for records without `started_at`.
 pub fn started_from_id(id: &str) -> Option<u64> {
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit()).then(|| s.parse::<u64>().ok()).flatten();
+    if !id.is_ascii() {
+        return None;
+    }
     let (date, time) = (id.get(0..8)?, id.get(9..15)?);
     if id.as_bytes().get(8) != Some(&b'-') {
         return None;

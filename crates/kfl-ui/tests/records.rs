@@ -61,7 +61,16 @@ fn a_missing_runs_folder_is_an_empty_list() {
 fn start_times_come_from_ids_when_not_recorded() {
     assert_eq!(started_from_id("19700101-000001-abcdef"), Some(1));
     assert_eq!(started_from_id("20240101-000000-abcdef"), Some(1_704_067_200));
-    for bad in ["", "2024", "20241301-000000-x", "20240101x000000", "2024010a-000000-x", "é0240101-000000"] {
+    for bad in [
+        "",
+        "2024",
+        "20241301-000000-x",
+        "20240101x000000",
+        "2024010a-000000-x",
+        "é0240101-000000",
+        "202é010-000000-x",
+        "20240101-00é00-x",
+    ] {
         assert_eq!(started_from_id(bad), None, "{bad}");
     }
 }
