@@ -118,8 +118,21 @@ metric = rows.get("scores.metrics.accuracy", {})
 check(metric.get("attrs", {}).get("data-kind") == "metric" and metric.get("attrs", {}).get("class") == "",
       f"the accuracy metric, the same in both (the second run was cached): {metric.get('text', '')!r}")
 
+# Hostile content: ANSI colours rendered, control characters visible, HTML artifacts sandboxed.
+page = parse("hostile.html")
+red = [e for e in find(page, "span") if e["attrs"].get("class") == "ansi-bold ansi-fg1"]
+check(bool(red) and red[0]["text"] == "red error", f"ANSI colours become classes: {[e['text'] for e in red]}")
+log = "".join(e["text"] for e in find(page, "pre", id="log-stdout"))
+check("\x1b" not in log and "\x07" not in log and "\u2407bell" in log, f"control characters shown as symbols: {log!r}")
+frames = find(page, "iframe")
+check(len(frames) == 1 and frames[0]["attrs"].get("sandbox") == "", "the HTML artifact is in a sandboxed frame")
+title = find(page, "title")[0]["text"]  # the document's (the SVG's come later)
+check(title == "kflc ui", f"the artifact's script did not reach the app: title {title!r}")
+crumb = "".join(e["text"] for e in find(page, "span", id="crumb"))
+check("<img src=x id=injected>\u2407" in crumb, f"a control character in a name is visible: {crumb!r}")
+
 # Nothing absent shows up as "null" text.
-for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html"):
+for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html"):
     texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]
     check(not any("null" in t for t in texts), f"no 'null' text in {name}")
 

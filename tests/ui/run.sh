@@ -40,8 +40,20 @@ second=$(sed -n 's/^run \([0-9a-f-]*\) .*/\1/p' "$work/run2.log")
 [[ -n $first && -n $second ]] || { echo "FAIL: no run ids in kflc run's output"; exit 1; }
 mkdir -p "$work/.kfl/runs/20200101-000000-broken" "$work/.kfl/runs/20200102-000000-hostile"
 printf '{"status": "succ' >"$work/.kfl/runs/20200101-000000-broken/run.json"
-printf '{"status": "failed", "pipeline": "<img src=x id=injected>", "params": {"p": "<script>document.title=1</script>"}}' \
-  >"$work/.kfl/runs/20200102-000000-hostile/run.json"
+# A hostile record: HTML and control characters in names, ANSI colours in a log, an HTML artifact
+# with a script.
+python3 - "$work/.kfl/runs/20200102-000000-hostile" <<'PY'
+import json, os, sys
+run = sys.argv[1]
+os.makedirs(f"{run}/t/outputs/artifacts", exist_ok=True)
+json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "graph": [{"name": "t", "after": []}],
+           "params": {"p": "<script>document.title=1</script>"}}, open(f"{run}/run.json", "w"))
+json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.html": {
+    "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}}}}, open(f"{run}/t/manifest.json", "w"))
+open(f"{run}/t/outputs/artifacts/report.html", "w").write(
+    "<p>report</p><script>parent.document.title = 'pwned'; document.title = 'pwned'</script>")
+open(f"{run}/t/stdout.log", "w").write("\x1b[1;31mred error\x1b[0m plain \x07bell\n")
+PY
 
 "$KFLC" ui --root "$work/.kfl" --port 0 >"$work/ui.log" 2>&1 &
 server=$!
@@ -65,8 +77,20 @@ dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"
 dump "$url#/run/$first/scores" >"$work/task-metrics.html"
 dump "$url#/compare/$first,$second" >"$work/compare.html"
+dump "$url#/run/20200102-000000-hostile/t" >"$work/hostile.html"
 
 failed=0
+# Widening the address warns; the default is loopback (the URL above).
+[[ $url == http://127.0.0.1:* ]] || { echo "FAIL: kflc ui does not serve on loopback by default: $url"; failed=1; }
+"$KFLC" ui --root "$work/.kfl" --port 0 --host 0.0.0.0 >"$work/wide.log" 2>&1 &
+wide=$!
+for _ in $(seq 50); do grep -q serving "$work/wide.log" && break; sleep 0.1; done
+kill "$wide" 2>/dev/null
+if grep -q "warning: listening on 0.0.0.0, not loopback" "$work/wide.log"; then
+  echo "ok   --host 0.0.0.0 warns"
+else
+  cat "$work/wide.log"; echo "FAIL --host 0.0.0.0 does not warn"; failed=1
+fi
 python3 "$here/check.py" "$work" "$first" "$second" || failed=1
 # Live: a run made while the page is open (DevTools protocol, tests/ui/cdp.py).
 timeout 120 python3 "$here/live.py" "$KFLC" "$url" "$work/.kfl" "$work/profile-live" || failed=1

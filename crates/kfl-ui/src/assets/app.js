@@ -8,6 +8,11 @@ const crumb = document.getElementById("crumb");
 let live = null; // the EventSource of the open run
 let current = null; // { id, view, folder, logs: {stdout: end, stderr: end} }
 
+// Control characters in run data are shown as symbols (U+2400…), never passed on raw; tabs and
+// line breaks stay.
+const visible = (text) => String(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g,
+  (c) => String.fromCharCode(c === "\u007f" ? 0x2421 : 0x2400 + c.charCodeAt(0)));
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -17,7 +22,7 @@ function el(tag, attrs, ...children) {
   }
   for (const c of children) {
     if (c === null || c === undefined) continue;
-    node.append(c instanceof Node ? c : String(c));
+    node.append(c instanceof Node ? c : visible(c));
   }
   return node;
 }
@@ -181,9 +186,9 @@ function drawGraph(view) {
     const rect = svg("rect", { width: W, height: H, rx: 6, class: "n-" + slug(t.status) });
     const label = svg("text", { x: 8, y: 21 });
     const name = t.name.length > 18 ? t.name.slice(0, 17) + "…" : t.name;
-    label.textContent = name + (t.instances.length > 1 ? " ×" + t.instances.length : "") + (t.group ? " ⟳" : "");
+    label.textContent = visible(name) + (t.instances.length > 1 ? " ×" + t.instances.length : "") + (t.group ? " ⟳" : "");
     const title = svg("title", {});
-    title.textContent = `${t.name} (${t.component || "?"}): ${t.status}` + (t.group ? ` in ${t.group}` : "");
+    title.textContent = visible(`${t.name} (${t.component || "?"}): ${t.status}` + (t.group ? ` in ${t.group}` : ""));
     g.append(rect, label, title);
     g.addEventListener("click", () => {
       const pick = t.instances.find((i) => i.status === "failed") || t.instances[0];
@@ -220,7 +225,7 @@ async function reload() {
 async function runPage(id, folder, keepLive) {
   const view = await getJson(api(id));
   current = { id, view, folder, logs: {} };
-  crumb.textContent = "› " + (view.run.pipeline || "?") + " › " + id;
+  crumb.textContent = visible("› " + (view.run.pipeline || "?") + " › " + id);
   const params = Object.entries(view.run.params || {});
   const side = el("div", { id: "side" }, el("p", { class: "muted" }, "click a task to see its inputs, outputs and logs"));
   fill(main, 
@@ -368,8 +373,38 @@ function filterLogs() {
   for (const stream of ["stderr", "stdout"]) {
     const pre = document.getElementById("log-" + stream);
     const text = current.text[stream] || "";
-    if (pre) pre.textContent = query ? text.split("\n").filter((l) => l.includes(query)).join("\n") : text;
+    if (pre) pre.replaceChildren(...ansi(query ? text.split("\n").filter((l) => l.includes(query)).join("\n") : text));
   }
+}
+
+// ANSI colours (SGR: 30–37, 90–97, bold, reset) as spans with classes; every other escape sequence
+// is dropped, other control characters shown as symbols.
+function ansi(text) {
+  const parts = [];
+  let classes = [];
+  const pattern = /\u001b\[([0-9;]*)([A-Za-z])/g;
+  let at = 0, m;
+  const push = (chunk) => {
+    if (!chunk) return;
+    const span = document.createElement("span");
+    if (classes.length) span.className = classes.join(" ");
+    span.textContent = visible(chunk);
+    parts.push(span);
+  };
+  while ((m = pattern.exec(text))) {
+    push(text.slice(at, m.index));
+    at = pattern.lastIndex;
+    if (m[2] !== "m") continue;
+    for (const code of (m[1] || "0").split(";").map(Number)) {
+      if (code === 0) classes = [];
+      else if (code === 1) classes.push("ansi-bold");
+      else if ((code >= 30 && code <= 37) || (code >= 90 && code <= 97)) {
+        classes = classes.filter((c) => !c.startsWith("ansi-fg")).concat("ansi-fg" + (code % 10));
+      }
+    }
+  }
+  push(text.slice(at));
+  return parts;
 }
 
 // ---- routing ----
