@@ -100,6 +100,16 @@ check("make_dataset" in facts and re.search(r"[0-9a-f]{16}", facts) is not None,
 page = parse("task.html")
 check("cached" in "".join(e["text"] for e in find(page, "h3", id="task-name")), "a cached task's panel says cached")
 
+# Lineage inside a run: what made an input, what reads an output.
+page = parse("task-ran.html")
+readers = [e["text"] for e in find(page, "a") if e["attrs"].get("class") == "mono task-link"]
+check(readers == ["splits"], f"the dataset is read by splits: {readers}")
+page = parse("task-splits.html")
+row = [e for e in find(page, "tr") if e["attrs"].get("data-key") == "dataset"]
+check(bool(row) and "from data" in row[0]["text"], f"splits' dataset comes from data: {row[0]['text'] if row else None!r}")
+readers = sorted(e["text"] for e in find(page, "a") if e["attrs"].get("class") == "mono task-link")
+check(readers == ["data", "fitted", "scores"], f"splits reads from data; its outputs are read by fitted and scores: {readers}")
+
 # A Metrics artifact's values.
 page = parse("task-metrics.html")
 meta = " ".join(e["text"] for e in find(page, "table", **{"class": "metadata"}))

@@ -76,6 +76,7 @@ dump "$url#/run/$second" >"$work/run.html"
 dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"
 dump "$url#/run/$first/scores" >"$work/task-metrics.html"
+dump "$url#/run/$first/splits" >"$work/task-splits.html"
 dump "$url#/compare/$first,$second" >"$work/compare.html"
 dump "$url#/run/20200102-000000-hostile/t" >"$work/hostile.html"
 

@@ -337,6 +337,10 @@ pub struct InstanceDetail {
     pub folder: String,
     pub manifest: Json,
     pub damaged: Option<String>,
+    /// Lineage, downstream: for each output artifact, the instances of this run that read it.
+    pub consumers: BTreeMap<String, Vec<String>>,
+    /// Lineage, upstream: for each input artifact, the instance folder of this run that made it.
+    pub producers: BTreeMap<String, String>,
     /// Files under the instance's folder (relative to the run's folder), with sizes.
     pub files: Vec<FileEntry>,
 }
@@ -384,7 +388,70 @@ pub fn instance_detail(run_dir: &Path, folder: &str) -> Option<InstanceDetail> {
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, files })
+    let (producers, consumers) = lineage(run_dir, folder, &manifest);
+    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, consumers, producers, files })
+}
+
+/// The artifact paths an input value names (one artifact or a list of them).
+fn artifact_paths(value: &Json) -> Vec<&str> {
+    match value {
+        Json::Object(o) => o.get("path").and_then(Json::as_str).into_iter().collect(),
+        Json::Array(items) => items.iter().flat_map(artifact_paths).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The part of a recorded artifact path under the run's folder (`…/runs/<id>/<rest>`): manifests
+/// hold the absolute paths of the run as it was made, which need not be the path served now (a
+/// moved root, a symlink on the way).
+pub fn under_run<'a>(id: &str, path: &'a str) -> Option<&'a str> {
+    let marker = format!("/runs/{id}/");
+    path.find(&marker).map(|at| &path[at + marker.len()..])
+}
+
+/// The instance folder of `run_dir` an artifact path lies in (`…/runs/<id>/<folder>/outputs/…`).
+fn producer_of(run_dir: &Path, path: &str) -> Option<String> {
+    let id = run_dir.file_name()?.to_str()?;
+    let (folder, rest) = under_run(id, path)?.split_once('/')?;
+    (rest.starts_with("outputs/") && crate::paths::plain_piece(folder)).then(|| folder.to_string())
+}
+
+/// Upstream (which instance made each input artifact) and downstream (which instances read each
+/// output artifact), inside one run, from the paths the manifests record.
+fn lineage(run_dir: &Path, folder: &str, manifest: &Json) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+    let mut producers = BTreeMap::new();
+    if let Some(Json::Object(inputs)) = manifest.get("inputs") {
+        for (input, value) in inputs {
+            if let Some(producer) = artifact_paths(value).into_iter().find_map(|p| producer_of(run_dir, p)) {
+                producers.insert(input.clone(), producer);
+            }
+        }
+    }
+    let mut consumers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let outputs: Vec<(String, String)> = match manifest.pointer("/outputs/artifacts") {
+        Some(Json::Object(artifacts)) => artifacts
+            .iter()
+            .filter_map(|(name, a)| Some((name.clone(), a.get("path")?.as_str()?.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if outputs.is_empty() {
+        return (producers, consumers);
+    }
+    for (_, other, record) in instances(run_dir) {
+        let Ok(record) = record else { continue };
+        if other == folder {
+            continue;
+        }
+        let Some(Json::Object(inputs)) = record.get("inputs") else { continue };
+        let read: Vec<&str> = inputs.values().flat_map(artifact_paths).collect();
+        for (name, path) in &outputs {
+            if read.contains(&path.as_str()) {
+                consumers.entry(name.clone()).or_default().push(other.clone());
+            }
+        }
+    }
+    (producers, consumers)
 }
 
 /// A run's `Metrics` outputs as `task.output.key → value` (scalars only; nested keys joined with
@@ -404,11 +471,8 @@ pub fn run_metrics(runs: &Path, id: &str) -> BTreeMap<String, Json> {
             let from_file = artifact
                 .get("path")
                 .and_then(Json::as_str)
-                .and_then(|p| {
-                    let marker = format!("/runs/{id}/");
-                    p.find(&marker).map(|at| p[at + marker.len()..].to_string())
-                })
-                .and_then(|relative| crate::paths::resolve(runs, id, &relative).ok())
+                .and_then(|p| under_run(id, p))
+                .and_then(|relative| crate::paths::resolve(runs, id, relative).ok())
                 .and_then(|path| crate::preview::read_head(&path, 1024 * 1024).ok())
                 .and_then(|(bytes, _)| serde_json::from_slice::<Json>(&bytes).ok())
                 .filter(Json::is_object);

@@ -188,3 +188,27 @@ fn metrics_are_read_from_metrics_artifacts_only_and_compared() {
     let compared = kfl_ui::records::compare(&runs, &["b", "..", "nope", "a"]);
     assert_eq!(compared.iter().map(|c| c.run.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
 }
+
+#[test]
+fn lineage_follows_recorded_artifact_paths_within_the_run() {
+    let dir = scratch("lineage");
+    let runs = dir.join("runs");
+    finished_run(&runs, "r", 1);
+    let dataset = runs.join("r/make/outputs/artifacts/dataset");
+    let reads = format!(
+        r#"{{"task": "train", "status": "succeeded", "inputs": {{"data": {{"path": "{}"}}, "n": 3}}}}"#,
+        dataset.display()
+    );
+    write(&runs.join("r/train/manifest.json"), &reads);
+    let looped = format!(
+        r#"{{"task": "sum@0", "status": "succeeded", "inputs": {{"all": [{{"path": "/elsewhere"}}, {{"path": "{}"}}]}}}}"#,
+        dataset.display()
+    );
+    write(&runs.join("r/sum@0/manifest.json"), &looped);
+    let make = kfl_ui::records::instance_detail(&runs.join("r"), "make").expect("make");
+    assert_eq!(make.consumers["dataset"], ["sum@0", "train"]);
+    let train = kfl_ui::records::instance_detail(&runs.join("r"), "train").expect("train");
+    assert_eq!(train.producers.get("data").map(String::as_str), Some("make"));
+    assert!(!train.producers.contains_key("n"));
+    assert!(kfl_ui::records::instance_detail(&runs.join("r"), "..").is_none());
+}

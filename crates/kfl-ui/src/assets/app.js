@@ -264,11 +264,14 @@ function valueCell(id, value) {
   return el("span", { class: "mono" }, show(value));
 }
 
-function kvTable(id, object, cls) {
+function kvTable(id, object, cls, extra) {
   const entries = Object.entries(object || {});
   if (!entries.length) return el("p", { class: "muted" }, "none");
-  return el("table", { class: cls }, ...entries.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, valueCell(id, v)))));
+  return el("table", { class: cls }, ...entries.map(([k, v]) =>
+    el("tr", { "data-key": k }, el("th", {}, k), el("td", {}, valueCell(id, v), extra ? extra(k) : null))));
 }
+
+const taskLink = (id, folder) => el("a", { href: "#/run/" + encodeURIComponent(id) + "/" + encodeURIComponent(folder), class: "mono task-link" }, folder);
 
 async function taskPanel(side, id, folder, view) {
   const detail = await getJson(api(id, "instances", folder));
@@ -289,10 +292,11 @@ async function taskPanel(side, id, folder, view) {
       el("tr", {}, el("th", {}, "cache key"), el("td", { class: "mono" }, m.cache_key || "")),
       el("tr", {}, el("th", {}, "attempts"), el("td", {}, Array.isArray(m.attempts) ? m.attempts.length : "")),
       m.reason ? el("tr", {}, el("th", {}, "reason"), el("td", {}, m.reason)) : null),
-    el("h3", {}, "Inputs"), kvTable(id, m.inputs, "inputs"),
+    el("h3", {}, "Inputs"), kvTable(id, m.inputs, "inputs", (k) => detail.producers[k] ?
+      el("span", { class: "lineage" }, " from ", taskLink(id, detail.producers[k])) : null),
     el("h3", {}, "Output parameters"), kvTable(id, outputs.parameters, "outputs"),
     el("h3", {}, "Artifacts"),
-    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f))) : el("p", { class: "muted" }, "none"),
+    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f, detail.consumers))) : el("p", { class: "muted" }, "none"),
     el("h3", {}, "Logs"),
     el("div", {}, el("input", { id: "log-search", type: "search", placeholder: "search the logs", oninput: filterLogs })),
     el("div", { class: "muted", id: "log-stderr-info" }), el("pre", { id: "log-stderr", class: "log" }),
@@ -304,11 +308,13 @@ async function taskPanel(side, id, folder, view) {
 
 const fileUrl = (id, path) => api(id, "files") + "/" + path.split("/").map(encodeURIComponent).join("/");
 
-function artifactBox(id, file) {
+function artifactBox(id, file, consumers) {
   const name = file.path.split("/").pop();
+  const readers = (consumers || {})[file.path.split("/outputs/artifacts/")[1]] || [];
   const box = el("div", { class: "artifact", "data-artifact": name },
     el("div", {}, el("b", {}, name), " ", el("span", { class: "muted" }, file.size + " bytes"), " ",
-      el("a", { href: fileUrl(id, file.path) }, "download")));
+      el("a", { href: fileUrl(id, file.path) }, "download"),
+      readers.length ? el("span", { class: "lineage" }, " · read by ", ...readers.flatMap((r, i) => (i ? [", ", taskLink(id, r)] : [taskLink(id, r)]))) : null));
   const meta = file.record.metadata && Object.keys(file.record.metadata).length ?
     el("div", {}, el("div", { class: "muted" }, (file.record.type ? file.record.type + " " : "") + "metadata"),
       el("table", { class: "metadata" }, ...Object.entries(file.record.metadata).map(([k, v]) =>
