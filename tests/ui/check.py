@@ -138,6 +138,10 @@ frames = find(page, "iframe")
 check(len(frames) == 1 and frames[0]["attrs"].get("sandbox") == "", "the HTML artifact is in a sandboxed frame")
 title = find(page, "title")[0]["text"]  # the document's (the SVG's come later)
 check(title == "kflc ui", f"the artifact's script did not reach the app: title {title!r}")
+groups = [e["attrs"].get("data-group") for e in find(page, "rect") if e["attrs"].get("class") == "group"]
+check(groups == ["for-loop-1"], f"a loop is drawn as one box around its two tasks: {groups}")
+states = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}
+check(states == {"t": "failed", "u": "not run", "v": "not run"}, f"tasks that never ran in a finished run: {states}")
 crumb = "".join(e["text"] for e in find(page, "span", id="crumb"))
 check("<img src=x id=injected>\u2407" in crumb, f"a control character in a name is visible: {crumb!r}")
 

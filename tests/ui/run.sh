@@ -46,7 +46,8 @@ python3 - "$work/.kfl/runs/20200102-000000-hostile" <<'PY'
 import json, os, sys
 run = sys.argv[1]
 os.makedirs(f"{run}/t/outputs/artifacts", exist_ok=True)
-json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "graph": [{"name": "t", "after": []}],
+json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "graph": [{"name": "t", "after": []},
+           {"name": "u", "after": ["t"], "group": "for-loop-1"}, {"name": "v", "after": ["t"], "group": "for-loop-1"}],
            "params": {"p": "<script>document.title=1</script>"}}, open(f"{run}/run.json", "w"))
 json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.html": {
     "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}}}}, open(f"{run}/t/manifest.json", "w"))

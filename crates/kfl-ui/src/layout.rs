@@ -15,6 +15,12 @@ pub struct Place {
 /// and self-edges are ignored; a cycle (a damaged record) cannot loop forever: a task on one gets
 /// the layer reached when the walk gives up.
 pub fn layout(count: usize, edges: &[(usize, usize)]) -> Vec<Place> {
+    layout_grouped(count, edges, &[])
+}
+
+/// As [`layout`], keeping the tasks of one group (a loop, a condition: `groups[i]`, `None` outside
+/// any) next to each other inside each layer, so that a group can be drawn as one box per layer.
+pub fn layout_grouped(count: usize, edges: &[(usize, usize)], groups: &[Option<usize>]) -> Vec<Place> {
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut indegree = vec![0usize; count];
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); count];
@@ -63,9 +69,27 @@ pub fn layout(count: usize, edges: &[(usize, usize)]) -> Vec<Place> {
                 ps.iter().sum::<f64>() / ps.len() as f64
             }
         };
-        let mut keyed: Vec<(f64, usize)> = column.iter().map(|t| (key(t), *t)).collect();
-        // Stable: tasks with the same barycentre keep the order of the record.
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let own: Vec<(f64, usize)> = column.iter().map(|t| (key(t), *t)).collect();
+        // A group sorts as one, by its members' smallest key and first place in the record; its
+        // members by their own key.
+        let group_of = |t: usize| groups.get(t).copied().flatten();
+        let mut group_key: HashMap<usize, (f64, usize)> = HashMap::new();
+        for (position, &(k, t)) in own.iter().enumerate() {
+            if let Some(g) = group_of(t) {
+                let entry = group_key.entry(g).or_insert((k, position));
+                *entry = (entry.0.min(k), entry.1.min(position));
+            }
+        }
+        let mut keyed: Vec<((f64, usize, f64), usize)> = own
+            .iter()
+            .enumerate()
+            .map(|(position, &(k, t))| {
+                let (gk, gp) = group_of(t).and_then(|g| group_key.get(&g).copied()).unwrap_or((k, position));
+                ((gk, gp, k), t)
+            })
+            .collect();
+        // Stable: tasks with the same keys keep the order of the record.
+        keyed.sort_by(|a, b| a.0 .0.total_cmp(&b.0 .0).then(a.0 .1.cmp(&b.0 .1)).then(a.0 .2.total_cmp(&b.0 .2)));
         *column = keyed.into_iter().map(|(_, t)| t).collect();
         for (i, task) in column.iter().enumerate() {
             row.insert(*task, i as f64);
@@ -113,6 +137,15 @@ mod tests {
         let places = layout(4, &[(1, 2), (0, 3)]);
         assert_eq!(places[3].row, 0, "cx sits beside x");
         assert_eq!(places[2].row, 1);
+    }
+
+    #[test]
+    fn a_group_stays_together_in_its_layer() {
+        // Sources a(0), b(1), c(2); a and c in group 7, b outside: a and c are neighbours.
+        let places = layout_grouped(3, &[], &[Some(7), None, Some(7)]);
+        assert_eq!(places.iter().map(|p| p.row).collect::<Vec<_>>(), vec![0, 2, 1]);
+        // Without groups, the record's order.
+        assert_eq!(layout(3, &[]).iter().map(|p| p.row).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 
     #[test]

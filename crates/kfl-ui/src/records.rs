@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::layout::{layout, Place};
+use crate::layout::{layout_grouped, Place};
 
 /// At most this many bytes of a `run.json` or `manifest.json` are read.
 const RECORD_CAP: u64 = 16 * 1024 * 1024;
@@ -294,7 +294,17 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
         .enumerate()
         .flat_map(|(i, t)| t.after.iter().filter_map(|a| index.get(a.as_str())).map(move |&p| (p, i)))
         .collect();
-    let places = layout(tasks.len(), &edges);
+    let mut group_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    let groups: Vec<Option<usize>> = tasks
+        .iter()
+        .map(|t| {
+            t.group.as_deref().map(|g| {
+                let next = group_ids.len();
+                *group_ids.entry(g).or_insert(next)
+            })
+        })
+        .collect();
+    let places = layout_grouped(tasks.len(), &edges, &groups);
     for (task, place) in tasks.iter_mut().zip(places) {
         task.place = place;
     }

@@ -162,7 +162,7 @@ async function comparePage(ids) {
 
 // ---- a run ----
 
-const W = 150, H = 32, DX = 185, DY = 44, PAD = 12;
+const W = 150, H = 32, DX = 185, DY = 50, PAD = 16;
 
 function drawGraph(view) {
   const rows = Math.max(1, ...view.tasks.map((t) => t.place.row + 1));
@@ -177,6 +177,28 @@ function drawGraph(view) {
       if (!from) continue;
       const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2, mx = (x1 + x2) / 2;
       edges.append(svg("path", { class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, "data-from": a, "data-to": t.name }));
+    }
+  }
+  // Loops and conditions: one dashed box per group and layer around its tasks (the layout keeps
+  // them together), named on its first box.
+  const boxes = new Map();
+  for (const t of view.tasks) {
+    if (!t.group) continue;
+    const key = t.group + "\u0000" + t.place.layer;
+    const box = boxes.get(key) || { group: t.group, layer: t.place.layer, top: t.place.row, bottom: t.place.row };
+    box.top = Math.min(box.top, t.place.row);
+    box.bottom = Math.max(box.bottom, t.place.row);
+    boxes.set(key, box);
+  }
+  const named = new Set();
+  for (const box of [...boxes.values()].sort((a, b) => a.layer - b.layer)) {
+    const x = PAD + box.layer * DX - 6, y = PAD + box.top * DY - 7;
+    root.append(svg("rect", { class: "group", "data-group": box.group, x, y, width: W + 12, height: (box.bottom - box.top) * DY + H + 12, rx: 8 }));
+    if (!named.has(box.group)) {
+      named.add(box.group);
+      const label = svg("text", { class: "group-label", x: x + 4, y: y + 8 });
+      label.textContent = visible(box.group);
+      root.append(label);
     }
   }
   root.append(edges);
