@@ -212,3 +212,60 @@ fn lineage_follows_recorded_artifact_paths_within_the_run() {
     assert!(!train.producers.contains_key("n"));
     assert!(kfl_ui::records::instance_detail(&runs.join("r"), "..").is_none());
 }
+
+/// A small deterministic generator of hostile bytes (no dependency for it).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let alphabet = b"{}[]\":,0123456789.-eE truefalsnul\\u00\n\r\t,;\"<>&\x1b\x00\xff\xc3\xa9abc@/";
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            alphabet[(state >> 33) as usize % alphabet.len()]
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_records_and_files_never_panic() {
+    let dir = scratch("noise");
+    let runs = dir.join("runs");
+    let shapes = [
+        r#"{"status": 1, "graph": 5}"#,
+        r#"{"status": "running", "graph": [1, {"name": 2}, {"name": "a", "after": "b"}, {"name": "a"}, {"name": "b", "after": ["b", "a", 7]}]}"#,
+        r#"{"status": "failed", "graph": [{"name": "x", "after": ["y"]}, {"name": "y", "after": ["x"]}], "tasks": [1]}"#,
+        r#"{"status": "succeeded", "params": [1], "started_at": -1, "duration_ms": "long", "outputs": 3}"#,
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        write(&runs.join(format!("s{i}/run.json")), shape);
+        write(
+            &runs.join(format!("s{i}/a/manifest.json")),
+            r#"{"task": 5, "status": [], "inputs": 1, "outputs": {"artifacts": [1]}}"#,
+        );
+        write(
+            &runs.join(format!("s{i}/b@x@@/manifest.json")),
+            r#"{"task": "@", "outputs": {"artifacts": {"m": {"type": "Metrics", "path": 3}}}}"#,
+        );
+    }
+    for seed in 0..200u64 {
+        let bytes = noise(seed, (seed as usize * 7) % 300);
+        let id = format!("n{seed}");
+        std::fs::create_dir_all(runs.join(&id).join("t")).expect("mkdir");
+        std::fs::write(runs.join(&id).join("run.json"), &bytes).expect("write");
+        std::fs::write(runs.join(&id).join("t/manifest.json"), &bytes).expect("write");
+        for name in ["x.csv", "x.tsv", "x", "x.md", "x.json"] {
+            let _ = kfl_ui::preview::preview(name, &bytes, bytes.len() as u64 + seed % 2);
+        }
+    }
+    let list = list_runs(&runs);
+    assert_eq!(list.len(), 204);
+    for run in &list {
+        let view = run_view(&runs, &run.id).expect("every listed run has a page");
+        assert!(view.tasks.iter().all(|t| t.place.layer < view.layers.max(1)));
+        let _ = run_state(&runs, &run.id);
+        let _ = kfl_ui::records::run_metrics(&runs, &run.id);
+        let _ = kfl_ui::records::instance_detail(&runs.join(&run.id), "t");
+    }
+    // The cycle in s2 still lays out, each task once.
+    let cyclic = run_view(&runs, "s2").expect("view");
+    assert_eq!(cyclic.tasks.iter().filter(|t| t.name == "x" || t.name == "y").count(), 2);
+}
