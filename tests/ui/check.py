@@ -110,6 +110,15 @@ check(bool(row) and "from data" in row[0]["text"], f"splits' dataset comes from 
 readers = sorted(e["text"] for e in find(page, "a") if e["attrs"].get("class") == "mono task-link")
 check(readers == ["data", "fitted", "scores"], f"splits reads from data; its outputs are read by fitted and scores: {readers}")
 
+# A Markdown artifact (the model card, a file without an extension, typed Markdown by the run).
+page = parse("task-publish.html")
+card = [e for e in find(page, "div") if e["attrs"].get("class") == "markdown"]
+heading = [e["text"] for e in find(page, "h3")]
+check(bool(card) and "Quickstart classifier" in heading, f"the model card's heading is rendered: {heading}")
+items = [e["text"] for e in find(page, "li")]
+check(any(i.startswith("test accuracy: 0.9") for i in items), f"its list is rendered: {items[:2]}")
+check(any(e["text"] == "0.912" for e in find(page, "strong")), "its bold text is rendered")
+
 # A Metrics artifact's values.
 page = parse("task-metrics.html")
 meta = " ".join(e["text"] for e in find(page, "table", **{"class": "metadata"}))
@@ -138,6 +147,9 @@ frames = find(page, "iframe")
 check(len(frames) == 1 and frames[0]["attrs"].get("sandbox") == "", "the HTML artifact is in a sandboxed frame")
 title = find(page, "title")[0]["text"]  # the document's (the SVG's come later)
 check(title == "kflc ui", f"the artifact's script did not reach the app: title {title!r}")
+md = [e["text"] for e in find(page, "h3")]
+check("<img src=x id=injected2>" in md and not find(page, id="injected2") and not find(page, id="injected3"),
+      f"HTML in a Markdown artifact stays text: {md}")
 groups = [e["attrs"].get("data-group") for e in find(page, "rect") if e["attrs"].get("class") == "group"]
 check(groups == ["for-loop-1"], f"a loop is drawn as one box around its two tasks: {groups}")
 states = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}
@@ -146,7 +158,7 @@ crumb = "".join(e["text"] for e in find(page, "span", id="crumb"))
 check("<img src=x id=injected>\u2407" in crumb, f"a control character in a name is visible: {crumb!r}")
 
 # Nothing absent shows up as "null" text.
-for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html"):
+for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html", "task-publish.html"):
     texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]
     check(not any("null" in t for t in texts), f"no 'null' text in {name}")
 

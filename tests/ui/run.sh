@@ -50,9 +50,11 @@ json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "gra
            {"name": "u", "after": ["t"], "group": "for-loop-1"}, {"name": "v", "after": ["t"], "group": "for-loop-1"}],
            "params": {"p": "<script>document.title=1</script>"}}, open(f"{run}/run.json", "w"))
 json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.html": {
-    "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}}}}, open(f"{run}/t/manifest.json", "w"))
+    "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}, "notes": {
+    "path": f"{run}/t/outputs/artifacts/notes", "type": "Markdown"}}}}, open(f"{run}/t/manifest.json", "w"))
 open(f"{run}/t/outputs/artifacts/report.html", "w").write(
     "<p>report</p><script>parent.document.title = 'pwned'; document.title = 'pwned'</script>")
+open(f"{run}/t/outputs/artifacts/notes", "w").write("# <img src=x id=injected2>\n\n- **<b id=injected3>x</b>**\n")
 open(f"{run}/t/stdout.log", "w").write("\x1b[1;31mred error\x1b[0m plain \x07bell\n")
 PY
 
@@ -78,6 +80,7 @@ dump "$url#/run/$second/data" >"$work/task.html"
 dump "$url#/run/$first/data" >"$work/task-ran.html"
 dump "$url#/run/$first/scores" >"$work/task-metrics.html"
 dump "$url#/run/$first/splits" >"$work/task-splits.html"
+dump "$url#/run/$first/publish" >"$work/task-publish.html"
 dump "$url#/compare/$first,$second" >"$work/compare.html"
 dump "$url#/run/20200102-000000-hostile/t" >"$work/hostile.html"
 

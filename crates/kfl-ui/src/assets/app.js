@@ -345,12 +345,17 @@ function artifactBox(id, file, consumers) {
   if (meta) box.append(meta);
   box.append(body);
   getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
-    .then((r) => body.replaceChildren(renderPreview(id, file.path, r.preview)))
+    .then((r) => body.replaceChildren(renderPreview(id, file.path, r.preview, file.record.type)))
     .catch((e) => body.replaceChildren(el("span", { class: "muted" }, String(e.message))));
   return box;
 }
 
-function renderPreview(id, path, p) {
+function renderPreview(id, path, p, type) {
+  // The type the run recorded wins over the file's name (artifacts often have no extension).
+  if (p.kind === "text" && type === "HTML") p = { kind: "html" };
+  if (p.kind === "text" && (p.markdown || type === "Markdown")) {
+    return el("div", { class: "markdown" }, ...markdown(p.text), p.truncated ? el("p", { class: "muted" }, "…") : null);
+  }
   switch (p.kind) {
     case "table": {
       const [head, ...rest] = p.rows;
@@ -371,6 +376,57 @@ function renderPreview(id, path, p) {
     default:
       return el("span", { class: "muted" }, "no preview (binary)");
   }
+}
+
+// Markdown, the common part (headings, lists, code blocks, tables, paragraphs; inline code, bold,
+// emphasis), built as elements: no HTML in the text is ever interpreted, links stay text.
+function markdown(text) {
+  const blocks = [];
+  const lines = text.split("\n");
+  const inline = (line) => {
+    const out = [];
+    const pattern = /(`[^`]+`|\*\*[^*]+\*\*|\*[^*\s][^*]*\*|_[^_\s][^_]*_)/g;
+    let at = 0, m;
+    while ((m = pattern.exec(line))) {
+      out.push(line.slice(at, m.index));
+      const t = m[0];
+      out.push(t.startsWith("`") ? el("code", {}, t.slice(1, -1)) : t.startsWith("**") ? el("strong", {}, t.slice(2, -2)) : el("em", {}, t.slice(1, -1)));
+      at = pattern.lastIndex;
+    }
+    out.push(line.slice(at));
+    return out;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.startsWith("```")) {
+      const code = [];
+      for (i++; i < lines.length && !lines[i].startsWith("```"); i++) code.push(lines[i]);
+      blocks.push(el("pre", {}, code.join("\n")));
+    } else if (/^#{1,6}\s/.test(line)) {
+      const level = line.match(/^#+/)[0].length;
+      blocks.push(el("h" + Math.min(6, level + 2), {}, ...inline(line.replace(/^#+\s*/, ""))));
+    } else if (/^\s*([-*+]|\d+[.)])\s/.test(line)) {
+      const ordered = /^\s*\d/.test(line);
+      const list = el(ordered ? "ol" : "ul", {});
+      for (; i < lines.length && /^\s*([-*+]|\d+[.)])\s/.test(lines[i]); i++) {
+        list.append(el("li", {}, ...inline(lines[i].replace(/^\s*([-*+]|\d+[.)])\s+/, ""))));
+      }
+      i--;
+      blocks.push(list);
+    } else if (/^\s*\|.*\|\s*$/.test(line)) {
+      const rows = [];
+      for (; i < lines.length && /^\s*\|.*\|\s*$/.test(lines[i]); i++) {
+        if (!/^\s*\|[\s:|-]+\|\s*$/.test(lines[i])) rows.push(lines[i].trim().slice(1, -1).split("|").map((c) => c.trim()));
+      }
+      i--;
+      blocks.push(el("table", {}, ...rows.map((r, n) => el("tr", {}, ...r.map((c) => el(n ? "td" : "th", {}, ...inline(c)))))));
+    } else if (line.trim()) {
+      const para = [line];
+      for (; i + 1 < lines.length && lines[i + 1].trim() && !/^(#|```|\s*([-*+]|\d+[.)])\s|\s*\|)/.test(lines[i + 1]); i++) para.push(lines[i + 1]);
+      blocks.push(el("p", {}, ...inline(para.join(" "))));
+    }
+  }
+  return blocks;
 }
 
 // Logs: the last 256 KiB first, then only what was appended (on each live update).
