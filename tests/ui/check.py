@@ -157,6 +157,12 @@ check(states == {"t": "failed", "u": "not run", "v": "not run"}, f"tasks that ne
 crumb = "".join(e["text"] for e in find(page, "span", id="crumb"))
 check("<img src=x id=injected>\u2407" in crumb, f"a control character in a name is visible: {crumb!r}")
 
+page = parse("compare.html")
+charts = [e["attrs"]["data-metric"] for e in find(page, "svg") if "data-metric" in e["attrs"]]
+check("scores.metrics.accuracy" in charts, f"metrics over the runs as charts: {charts}")
+bars = [e["attrs"].get("data-value") for e in find(page, "rect") if e["attrs"].get("class") == "bar"]
+check(len(bars) == 2 * len(charts) and "0.912" in bars, f"one bar per run and metric: {bars[:4]}")
+
 # Nothing absent shows up as "null" text.
 for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html", "task-publish.html"):
     texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]

@@ -152,12 +152,36 @@ async function comparePage(ids) {
   const keys = (f) => [...new Set(list.flatMap((c) => Object.keys(f(c) || {})))].sort();
   for (const k of keys((c) => c.run.params)) row(k, list.map((c) => (c.run.params || {})[k]), "param");
   for (const k of keys((c) => c.metrics)) row(k, list.map((c) => c.metrics[k]), "metric");
+  // Each numeric metric over the runs, as bars (in the order of the columns).
+  const charts = keys((c) => c.metrics)
+    .map((k) => [k, list.map((c) => c.metrics[k])])
+    .filter(([, values]) => values.some((v) => typeof v === "number"))
+    .map(([k, values]) => metricChart(k, values, list.map((c) => c.run.id)));
   fill(main,
     el("h2", {}, "Runs side by side"),
     el("p", { class: "muted" }, "rows that differ are marked"),
+    charts.length ? el("div", { id: "charts" }, ...charts) : null,
     el("table", { id: "compare-table" },
       el("thead", {}, el("tr", {}, el("th", {}, ""), ...list.map((c) => el("th", {}, el("a", { href: "#/run/" + encodeURIComponent(c.run.id), class: "mono" }, c.run.id))))),
       el("tbody", {}, ...rows)));
+}
+
+function metricChart(name, values, ids) {
+  const numbers = values.map((v) => (typeof v === "number" && isFinite(v) ? v : null));
+  const max = Math.max(0, ...numbers.filter((v) => v !== null)), min = Math.min(0, ...numbers.filter((v) => v !== null));
+  const span = max - min || 1, BAR = 26, GAP = 8, HEIGHT = 90, width = values.length * (BAR + GAP) + GAP;
+  const chart = svg("svg", { class: "chart", width, height: HEIGHT + 16, "data-metric": name });
+  const zero = HEIGHT * (max / span);
+  numbers.forEach((v, i) => {
+    if (v === null) return;
+    const h = Math.max(1, (Math.abs(v) / span) * HEIGHT);
+    const bar = svg("rect", { x: GAP + i * (BAR + GAP), y: v >= 0 ? zero - h : zero, width: BAR, height: h, class: "bar", "data-value": String(v) });
+    const title = svg("title", {});
+    title.textContent = visible(`${ids[i]}: ${v}`);
+    bar.append(title);
+    chart.append(bar);
+  });
+  return el("figure", { class: "metric-chart" }, chart, el("figcaption", { class: "mono" }, name));
 }
 
 // ---- a run ----
