@@ -59,6 +59,7 @@ check(rows == [second, first, "20200102-000000-hostile", "20200101-000000-broken
 by_run = {e["attrs"]["data-run"]: e["text"] for e in find(page, "tr") if "data-run" in e["attrs"]}
 check("quickstart" in by_run.get(second, "") and "succeeded" in by_run.get(second, ""), "a run shows pipeline and status")
 check("min_accuracy=0.99" in by_run.get(second, ""), "a run shows its parameters")
+check("accuracy=0.9120, precision=0.9104, recall=0.9242" in by_run.get(first, ""), f"a run shows its key metrics: {by_run.get(first)!r}")
 check("damaged" in by_run.get("20200101-000000-broken", "") and "not valid JSON" in by_run.get("20200101-000000-broken", ""),
       "a damaged run folder is listed as damaged")
 check("<img src=x id=injected>" in by_run.get("20200102-000000-hostile", ""), "HTML in a record is shown as text")

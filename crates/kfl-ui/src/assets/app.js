@@ -106,7 +106,8 @@ async function runsPage() {
       el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null),
       el("td", {}, when(r.started_at)),
       el("td", {}, duration(r.duration_ms)),
-      el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", "))));
+      el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", ")),
+      el("td", { class: "mono metrics" })));
   const pager = el("p", { id: "pager", class: "muted" },
     page > 1 ? el("a", { href: listHash({ page: String(page - 1) }) }, "‹ newer") : null, ` page ${page} of ${pages} (${runs.length} runs) `,
     page < pages ? el("a", { href: listHash({ page: String(page + 1) }), id: "older" }, "older ›") : null);
@@ -116,9 +117,24 @@ async function runsPage() {
       el("a", { id: "compare", class: "muted" }, "pick two or more runs to compare")),
     all.length === 0 ? el("p", { class: "muted" }, "no runs yet: kflc run <file.kfl>") :
       el("table", { id: "runs" },
-        el("thead", {}, el("tr", {}, ...["", "run", "pipeline", "status", "started", "duration", "parameters"].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ...["", "run", "pipeline", "status", "started", "duration", "parameters", "metrics"].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...rows)),
     pager);
+  keyMetrics(shown.filter((r) => !r.damaged).map((r) => r.id));
+}
+
+// The first few metrics of each shown run, fetched after the list is drawn (20 runs a request).
+async function keyMetrics(ids) {
+  for (let i = 0; i < ids.length; i += 20) {
+    let list;
+    try { list = await getJson("/api/compare?runs=" + ids.slice(i, i + 20).map(encodeURIComponent).join(",")); } catch (e) { return; }
+    for (const c of list) {
+      const cell = document.querySelector(`tr[data-run="${CSS.escape(c.run.id)}"] td.metrics`);
+      if (!cell) return; // the page changed
+      const number = (v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : show(v));
+      cell.textContent = visible(Object.entries(c.metrics).slice(0, 3).map(([k, v]) => k.split(".").pop() + "=" + number(v)).join(", "));
+    }
+  }
 }
 
 function updateCompare() {
