@@ -151,6 +151,10 @@ check(title == "kflc ui", f"the artifact's script did not reach the app: title {
 md = [e["text"] for e in find(page, "h3")]
 check("<img src=x id=injected2>" in md and not find(page, id="injected2") and not find(page, id="injected3"),
       f"HTML in a Markdown artifact stays text: {md}")
+info = "".join(e["text"] for e in find(page, "div", id="log-stderr-info"))
+tail = "".join(e["text"] for e in find(page, "pre", id="log-stderr"))
+check("the last 262144 of 2147483662 bytes" in info and "download" in info, f"a 2 GiB log shows its size and a download: {info!r}")
+check(tail.endswith("the last line\n") and len(tail) <= 262144, f"only the log's last 256 KiB are loaded: {len(tail)} characters")
 groups = [e["attrs"].get("data-group") for e in find(page, "rect") if e["attrs"].get("class") == "group"]
 check(groups == ["for-loop-1"], f"a loop is drawn as one box around its two tasks: {groups}")
 states = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}

@@ -55,6 +55,9 @@ json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.ht
 open(f"{run}/t/outputs/artifacts/report.html", "w").write(
     "<p>report</p><script>parent.document.title = 'pwned'; document.title = 'pwned'</script>")
 open(f"{run}/t/outputs/artifacts/notes", "w").write("# <img src=x id=injected2>\n\n- **<b id=injected3>x</b>**\n")
+with open(f"{run}/t/stderr.log", "wb") as log:  # a sparse 2 GiB log: only its end is read
+    log.seek(2 ** 31)
+    log.write(b"the last line\n")
 open(f"{run}/t/stdout.log", "w").write("\x1b[1;31mred error\x1b[0m plain \x07bell\n")
 PY
 

@@ -481,8 +481,9 @@ async function refreshLogs() {
     try { w = await getJson(url); } catch (e) { continue; }
     if (end === undefined) {
       current.text[stream] = w.text;
-      document.getElementById("log-" + stream + "-info").textContent =
-        stream + (w.start > 0 ? ` (last ${w.size - w.start} of ${w.size} bytes; download for all)` : ` (${w.size} bytes)`);
+      fill(document.getElementById("log-" + stream + "-info"),
+        stream + (w.start > 0 ? ` (the last ${w.size - w.start} of ${w.size} bytes) ` : ` (${w.size} bytes) `),
+        w.size ? el("a", { href: fileUrl(current.id, current.folder + "/" + stream + ".log") }, "download") : null);
     } else {
       current.text[stream] += w.text;
     }
