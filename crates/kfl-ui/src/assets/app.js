@@ -185,7 +185,7 @@ async function comparePage(ids) {
 function metricChart(name, values, ids) {
   const numbers = values.map((v) => (typeof v === "number" && isFinite(v) ? v : null));
   const max = Math.max(0, ...numbers.filter((v) => v !== null)), min = Math.min(0, ...numbers.filter((v) => v !== null));
-  const span = max - min || 1, BAR = 26, GAP = 8, HEIGHT = 90, width = values.length * (BAR + GAP) + GAP;
+  const span = max - min || 1, BAR = 34, GAP = 8, HEIGHT = 80, width = values.length * (BAR + GAP) + GAP;
   const chart = svg("svg", { class: "chart", width, height: HEIGHT + 16, "data-metric": name });
   const zero = HEIGHT * (max / span);
   numbers.forEach((v, i) => {
@@ -195,7 +195,9 @@ function metricChart(name, values, ids) {
     const title = svg("title", {});
     title.textContent = visible(`${ids[i]}: ${v}`);
     bar.append(title);
-    chart.append(bar);
+    const label = svg("text", { x: GAP + i * (BAR + GAP) + BAR / 2, y: HEIGHT + 13, class: "bar-label" });
+    label.textContent = Number.isInteger(v) ? String(v) : v.toPrecision(3);
+    chart.append(bar, label);
   });
   return el("figure", { class: "metric-chart" }, chart, el("figcaption", { class: "mono" }, name));
 }
