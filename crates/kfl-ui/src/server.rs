@@ -342,15 +342,20 @@ pub struct UiOptions {
     pub port: u16,
 }
 
-/// The `Host` header values a loopback server accepts.
-pub fn loopback_hosts(port: u16) -> Vec<String> {
-    vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]
+/// The `Host` header values a loopback server bound to `address` accepts: its own address and the
+/// usual loopback names.
+pub fn loopback_hosts(address: SocketAddr) -> Vec<String> {
+    let port = address.port();
+    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    if !hosts.contains(&address.to_string()) {
+        hosts.push(address.to_string());
+    }
+    hosts
 }
 
 /// Serves on an already bound listener until the process ends.
 pub async fn serve_on(listener: tokio::net::TcpListener, runs: PathBuf, loopback: bool) -> std::io::Result<()> {
-    let port = listener.local_addr()?.port();
-    let hosts = if loopback { loopback_hosts(port) } else { Vec::new() };
+    let hosts = if loopback { loopback_hosts(listener.local_addr()?) } else { Vec::new() };
     let state = AppState { runs: Arc::new(runs), hosts: Arc::new(hosts), tick: Duration::from_millis(400) };
     axum::serve(listener, router(state)).await
 }

@@ -12,12 +12,16 @@ use common::{finished_run, scratch, write};
 
 /// Serves `runs` on a free loopback port for the rest of the test process.
 fn server(runs: &Path) -> SocketAddr {
+    server_at(runs, "127.0.0.1:0")
+}
+
+fn server_at(runs: &Path, bind: &'static str) -> SocketAddr {
     let runs = runs.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
             let _ = kfl_ui::server::serve_on(listener, runs, true).await;
         });
@@ -188,10 +192,14 @@ fn no_path_outside_the_runs_root_is_served() {
 
 #[test]
 fn other_hosts_and_writing_methods_are_refused() {
-    let (_dir, address) = fixture("hosts");
+    let (dir, address) = fixture("hosts");
     // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own name.
     assert_eq!(raw(address, "GET", "/api/runs", "evil.example").status, 421);
     assert_eq!(raw(address, "GET", "/api/runs", &format!("localhost:{}", address.port())).status, 200);
+    // Another loopback address answers to its own name.
+    let other = server_at(&dir.join("runs"), "127.0.0.2:0");
+    assert_eq!(raw(other, "GET", "/api/runs", &other.to_string()).status, 200);
+    assert_eq!(raw(other, "GET", "/api/runs", "evil.example").status, 421);
     let post = raw(address, "POST", "/api/runs", &format!("127.0.0.1:{}", address.port()));
     assert_eq!(post.status, 405);
     let delete = raw(address, "DELETE", "/api/runs/r1", &format!("127.0.0.1:{}", address.port()));
