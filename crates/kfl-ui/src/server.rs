@@ -292,13 +292,15 @@ fn state_events(state: AppState, run: String) -> impl Stream<Item = Result<Event
         last: Option<records::RunState>,
         first: bool,
         ended: Ended,
+        /// How long the last look at the run took.
+        cost: Duration,
     }
     enum Ended {
         No,
         AfterThis,
         Yes,
     }
-    let watch = Watch { state, run, last: None, first: true, ended: Ended::No };
+    let watch = Watch { state, run, last: None, first: true, ended: Ended::No, cost: Duration::ZERO };
     futures_util::stream::unfold(watch, |mut watch| async move {
         match watch.ended {
             Ended::Yes => return None,
@@ -311,11 +313,16 @@ fn state_events(state: AppState, run: String) -> impl Stream<Item = Result<Event
         }
         loop {
             if !watch.first {
-                tokio::time::sleep(watch.state.tick).await;
+                // A large run takes longer to read: wait at least twice that long, so that one
+                // watcher never keeps more than a third of a core busy.
+                tokio::time::sleep(watch.state.tick.max(watch.cost * 2)).await;
             }
             watch.first = false;
             let (runs, run) = (Arc::clone(&watch.state.runs), watch.run.clone());
-            let Some(now) = blocking(move || records::run_state(&runs, &run)).await.flatten() else {
+            let started = std::time::Instant::now();
+            let now = blocking(move || records::run_state(&runs, &run)).await.flatten();
+            watch.cost = started.elapsed();
+            let Some(now) = now else {
                 watch.ended = Ended::Yes;
                 return Some((Ok(Event::default().event("end").data("gone")), watch));
             };
