@@ -122,8 +122,9 @@ check(any(e["text"] == "0.912" for e in find(page, "strong")), "its bold text is
 
 # A Metrics artifact's values.
 page = parse("task-metrics.html")
-meta = " ".join(e["text"] for e in find(page, "table", **{"class": "metadata"}))
-check("accuracy" in meta and "precision" in meta, f"the metrics of the evaluation: {meta[:80]!r}")
+tables = [e["text"] for e in find(page, "table") if e["attrs"].get("class") in ("metadata", "metrics")]
+check(len(tables) == 1 and "accuracy" in tables[0] and "precision" in tables[0],
+      f"the metrics of the evaluation, in one table: {tables}")
 
 # Two runs side by side: parameters and metrics, differences marked.
 page = parse("compare.html")

@@ -387,7 +387,11 @@ function artifactBox(id, file, consumers) {
   if (meta) box.append(meta);
   box.append(body);
   getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
-    .then((r) => body.replaceChildren(renderPreview(id, file.path, r.preview, file.record.type)))
+    .then((r) => {
+      // A metrics file that says what its metadata says: one table, not two.
+      if (meta && r.preview.kind === "metrics" && r.preview.rows.every(([k, v]) => show(file.record.metadata[k]) === show(v))) meta.remove();
+      body.replaceChildren(renderPreview(id, file.path, r.preview, file.record.type));
+    })
     .catch((e) => body.replaceChildren(el("span", { class: "muted" }, String(e.message))));
   return box;
 }
