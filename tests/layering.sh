@@ -2,15 +2,15 @@
 # The layers of the workspace, as `cargo tree` sees them (normal dependencies, transitively):
 # - nothing below the checker depends on the syntax or the checker: the DAG, the backends, the
 #   local runner and the cluster client read the semantic model (`kfl-model`) only;
-# - kube and k8s-openapi (minutes to compile) stay out of everything the core, the language server
-#   and their tests depend on;
+# - kube and k8s-openapi (minutes to compile) stay out of everything the core, the language server,
+#   the run viewer (kfl-ui) and their tests depend on;
 # - kfl-tree-sitter (the tree-sitter grammar) and the core know nothing of each other;
 # - kfl-images (environments, Containerfiles, the lock) is pure: no process, no file, no async runtime.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 failed=0
 deps() { cargo tree --offline -e normal -p "$1" --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u; }
-for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster kfl-yaml kfl-images; do
+for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster kfl-yaml kfl-images kfl-ui; do
   bad=$(deps "$crate" | grep -E '^kfl-(syntax|check|project|fmt|lsp)$' || true)
   if [[ -n "$bad" ]]; then
     echo "FAIL $crate depends on $(echo $bad)"
@@ -19,7 +19,7 @@ for crate in kfl-model kfl-dag kfl-argo kfl-kfp kfl-launcher kfl-run kfl-cluster
     echo "ok   $crate: no syntax, no checker"
   fi
 done
-for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl-lsp kfl-fmt kfl-project kfl-images; do
+for crate in kfl-syntax kfl-model kfl-check kfl-dag kfl-argo kfl-kfp kfl-run kfl-lsp kfl-fmt kfl-project kfl-images kfl-ui; do
   bad=$(deps "$crate" | grep -E '^(kube|kube-client|k8s-openapi)$' || true)
   if [[ -n "$bad" ]]; then
     echo "FAIL $crate depends on $(echo $bad)"
@@ -31,6 +31,13 @@ done
 bad=$(deps kfl-tree-sitter | grep -E '^kfl-' | grep -v '^kfl-tree-sitter$' || true)
 if [[ -n "$bad" ]]; then
   echo "FAIL kfl-tree-sitter depends on $(echo $bad)"
+  failed=1
+fi
+# The run viewer reads what runs recorded (run.json, manifests), not the compiler's types: it
+# depends on no other KFL crate, so a viewer can read runs of another kflc version.
+bad=$(deps kfl-ui | grep -E '^kfl-' | grep -v '^kfl-ui$' || true)
+if [[ -n "$bad" ]]; then
+  echo "FAIL kfl-ui depends on $(echo $bad)"
   failed=1
 fi
 for crate in kfl-syntax kfl-check kfl-lsp kfl-fmt kfl-project kflc; do

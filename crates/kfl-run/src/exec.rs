@@ -761,6 +761,11 @@ fn write_manifest(
         "parameters": result.outputs.parameters,
         "artifacts": result.outputs.artifacts.iter().map(|(n, a)| (n.clone(), json!({
             "path": path_text(&a.path), "uri": a.uri, "hash": a.hash, "metadata": a.metadata,
+            // The built-in type (`Dataset`, `Metrics`, …), for viewers such as `kflc ui`.
+            "type": component.outputs.iter().find(|o| &o.name == n).and_then(|o| match &o.ty {
+                IoType::Artifact { builtin, .. } | IoType::ArtifactList { builtin, .. } => Some(builtin.clone()),
+                IoType::Parameter(_) => None,
+            }),
         }))).collect::<serde_json::Map<String, Json>>(),
     });
     let manifest = json!({

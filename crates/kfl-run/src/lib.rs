@@ -7,7 +7,8 @@
 //!
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
-//! `<root>/runs/<run-id>/run.json` the run's; `<root>/cache/<key>/` the cache.
+//! `<root>/runs/<run-id>/run.json` the run's (with `graph`, each task's component, group and the tasks
+//! it waits for, for viewers such as `kflc ui`); `<root>/cache/<key>/` the cache.
 //!
 //! Invariants:
 //! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
@@ -392,6 +393,26 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     });
     let parallelism =
         args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    // The pipeline's structure, for viewers (`kflc ui`): each task with its component, innermost
+    // group and the tasks it waits for (the plan's dependencies, exit handlers' included).
+    let started_at = exec::unix_seconds();
+    let graph: Vec<Json> = plan
+        .tasks
+        .iter()
+        .map(|t| {
+            let task = &plan.dag.graph[t.node];
+            let mut after: Vec<&str> =
+                t.dependencies.iter().map(|d| plan.dag.graph[plan.tasks[d.producer].node].name.as_str()).collect();
+            after.sort_unstable();
+            after.dedup();
+            serde_json::json!({
+                "name": task.name,
+                "component": plan.dag.components[task.component].name,
+                "group": task.group.map(|g| plan.dag.groups[g].k8s_name.clone()),
+                "after": after,
+            })
+        })
+        .collect();
     let run_json = |status: &str,
                     scheduler: Option<&scheduler::Scheduler>,
                     outputs: Option<&BTreeMap<String, Result<Json, String>>>| {
@@ -411,6 +432,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             "file": exec::path_text(&args.file),
             "params": plan.params,
             "status": status,
+            "started_at": started_at,
+            "graph": graph,
             "parallelism": parallelism,
             "no_cache": args.no_cache,
             "duration_ms": started.elapsed().as_millis(),

@@ -127,6 +127,21 @@ fn loops_fan_out_in_parallel_and_fan_in() {
     assert_eq!(output(&report, "files"), Json::from("1@1,4@2,9@3,16@4"));
     // A loop over a task's output, reading a field of each item.
     assert_eq!(output(&report, "greetings"), Json::from("hello ada; hello alan; hello grace"));
+    // run.json records the pipeline's structure for viewers: tasks, their loop group, what they wait for.
+    let run_json: Json =
+        serde_json::from_str(&std::fs::read_to_string(report.run_dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    let graph = run_json["graph"].as_array().expect("graph");
+    let task = |name: &str| graph.iter().find(|t| t["name"] == name).cloned().unwrap_or(Json::Null);
+    assert_eq!(graph.len(), 7, "{graph:?}");
+    assert_eq!(task("t")["after"], serde_json::json!(["sq"]));
+    assert_eq!(task("hello")["after"], serde_json::json!(["people"]));
+    assert_eq!(task("sq")["component"], "square");
+    assert!(task("sq")["group"].as_str().is_some_and(|g| g.starts_with("for-loop")), "{graph:?}");
+    assert_eq!(task("t")["group"], Json::Null);
+    assert!(run_json["started_at"].as_u64().is_some_and(|s| s > 1_700_000_000));
+    // A manifest names each output artifact's built-in type.
+    assert_eq!(manifest(&report, "sq@0")["outputs"]["artifacts"]["file"]["type"], "Dataset");
     // A loop over records, reading a field of each.
     assert_eq!(output(&report, "from_records"), Json::from("hello x; hello y"));
 

@@ -140,6 +140,21 @@ enum Command {
     },
     /// Start the language server on standard input and output (for editors).
     Lsp,
+    /// Serve a run viewer in the browser for the runs under `--root` (loopback only by default).
+    Ui {
+        /// The port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Where `kflc run` keeps runs (its `--root`).
+        #[arg(long, default_value = ".kfl")]
+        root: PathBuf,
+        /// Open the viewer in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// The address to listen on. Anything but loopback lets other machines read every run.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
     /// Check, build and submit a pipeline run to Kubernetes (Argo Workflows) or Kubeflow Pipelines.
     #[cfg(feature = "cluster")]
     Apply {
@@ -461,6 +476,32 @@ fn main() -> ExitCode {
             args.root = root;
             args.in_image = in_image;
             kfl_run::run_command(args, dag)
+        }
+        Command::Ui { port, root, open, host } => {
+            if !host.is_loopback() {
+                eprintln!(
+                    "warning: listening on {host}, not loopback: anyone who can reach this machine can read every run, log and artifact under {}",
+                    root.display()
+                );
+            }
+            if !root.join("runs").is_dir() {
+                eprintln!("note: {} has no runs yet; they appear as `kflc run` makes them", root.display());
+            }
+            let options = kfl_ui::UiOptions { root, host, port };
+            let result = kfl_ui::serve(&options, |address| {
+                let url = format!("http://{address}/");
+                println!("kflc ui: serving {url} (Ctrl-C to stop)");
+                if open && std::process::Command::new("xdg-open").arg(&url).spawn().is_err() {
+                    eprintln!("note: could not open a browser; open {url}");
+                }
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Lsp => match kfl_lsp::run_stdio() {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,263 @@
+//! The HTTP API on a real server over a real socket, with requests written byte for byte (no
+//! client normalises `..` away): status codes, headers, traversal refusals, live events.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use common::{finished_run, scratch, write};
+
+/// Serves `runs` on a free loopback port for the rest of the test process.
+fn server(runs: &Path) -> SocketAddr {
+    server_at(runs, "127.0.0.1:0")
+}
+
+fn server_at(runs: &Path, bind: &'static str) -> SocketAddr {
+    let runs = runs.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            let _ = kfl_ui::server::serve_on(listener, runs, true).await;
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("the server starts")
+}
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// One request, sent as written; `host` is the Host header.
+fn raw(address: SocketAddr, method: &str, target: &str, host: &str) -> Answer {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Answer { status, head: head.to_string(), body: body.to_string() }
+}
+
+fn get(address: SocketAddr, target: &str) -> Answer {
+    raw(address, "GET", target, &format!("127.0.0.1:{}", address.port()))
+}
+
+fn fixture(name: &str) -> (std::path::PathBuf, SocketAddr) {
+    let dir = scratch(name);
+    let runs = dir.join("runs");
+    finished_run(&runs, "r1", 1);
+    write(&dir.join("secret.txt"), "top secret");
+    write(&runs.join("r1/report.html"), "<script>alert(1)</script>");
+    std::os::unix::fs::symlink(dir.join("secret.txt"), runs.join("r1/make/leak")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", runs.join("r1/etc")).expect("symlink");
+    std::os::unix::fs::symlink(&dir, runs.join("outside")).expect("symlink");
+    let address = server(&runs);
+    (dir, address)
+}
+
+#[test]
+fn pages_and_api_answer_with_security_headers_and_no_cors() {
+    let (_dir, address) = fixture("api");
+    let index = get(address, "/");
+    assert_eq!(index.status, 200);
+    assert!(index.body.contains("<script src=\"/app.js\""));
+    let csp = index.header("content-security-policy").expect("csp");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(index.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(get(address, "/app.js").status, 200);
+    let runs = get(address, "/api/runs");
+    assert_eq!(runs.status, 200);
+    let list: serde_json::Value = serde_json::from_str(&runs.body).expect("json");
+    assert_eq!(list[0]["id"], "r1");
+    assert!(!runs.head.to_ascii_lowercase().contains("access-control-"), "{}", runs.head);
+    let run = get(address, "/api/runs/r1");
+    assert_eq!(run.status, 200);
+    let view: serde_json::Value = serde_json::from_str(&run.body).expect("json");
+    assert_eq!(view["tasks"][1]["name"], "train");
+    assert_eq!(view["tasks"][1]["place"]["layer"], 1);
+    let task = get(address, "/api/runs/r1/instances/make");
+    assert_eq!(task.status, 200);
+    assert!(task.body.contains("\"cache_key\":\"abc123\""), "{}", task.body);
+    let compared = get(address, "/api/compare?runs=r1,..,%2e%2e,nope,outside");
+    assert_eq!(compared.status, 200);
+    let list: serde_json::Value = serde_json::from_str(&compared.body).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["run"]["id"], "r1");
+    assert_eq!(get(address, "/api/runs/nope").status, 404);
+    assert_eq!(get(address, "/api/runs/r1/instances/nope").status, 404);
+    assert_eq!(get(address, "/nothing/here").status, 404);
+}
+
+#[test]
+fn logs_come_in_capped_windows() {
+    let (dir, address) = fixture("logs");
+    let log = get(address, "/api/runs/r1/log/make/stdout");
+    assert_eq!(log.status, 200);
+    let window: serde_json::Value = serde_json::from_str(&log.body).expect("json");
+    assert_eq!(window["text"], "made 2 rows\n");
+    // A big log: only the window is sent, however large the limit asked.
+    let big = dir.join("runs/r1/make/stderr.log");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(3 * 1024 * 1024 * 1024).expect("a sparse 3 GiB log");
+    let tail = get(address, "/api/runs/r1/log/make/stderr?limit=99999999999");
+    assert_eq!(tail.status, 200);
+    let window: serde_json::Value = serde_json::from_str(&tail.body).expect("json");
+    assert_eq!(window["size"], 3u64 * 1024 * 1024 * 1024);
+    assert!(tail.body.len() < 8 * 1024 * 1024, "{} bytes", tail.body.len());
+    let from = get(address, "/api/runs/r1/log/make/stdout?offset=5");
+    let window: serde_json::Value = serde_json::from_str(&from.body).expect("json");
+    assert_eq!(window["text"], "2 rows\n");
+    assert_eq!(get(address, "/api/runs/r1/log/make/passwd").status, 404);
+    // No log written yet: an empty window, not an error.
+    assert_eq!(get(address, "/api/runs/r1/log/train/stdout").status, 200);
+}
+
+#[test]
+fn previews_and_downloads() {
+    let (_dir, address) = fixture("files");
+    let preview = get(address, "/api/runs/r1/preview/make/outputs/artifacts/dataset");
+    assert_eq!(preview.status, 200);
+    let value: serde_json::Value = serde_json::from_str(&preview.body).expect("json");
+    assert_eq!(value["preview"]["kind"], "table");
+    assert_eq!(value["preview"]["rows"][0], serde_json::json!(["x1", "x2", "label"]));
+    let download = get(address, "/api/runs/r1/files/make/outputs/artifacts/dataset");
+    assert_eq!(download.status, 200);
+    assert!(download.body.starts_with("x1,x2,label\n"));
+    assert!(download.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
+    // HTML is served sandboxed, inline only when asked, never as the app's own page.
+    let html = get(address, "/api/runs/r1/files/report.html?inline=1");
+    assert_eq!(html.status, 200);
+    assert!(html.header("content-security-policy").is_some_and(|c| c.starts_with("sandbox")), "{}", html.head);
+    assert_eq!(html.header("content-disposition").as_deref(), Some("inline"));
+    let csv_inline = get(address, "/api/runs/r1/files/make/outputs/artifacts/dataset?inline=1");
+    assert!(csv_inline.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
+}
+
+#[test]
+fn no_path_outside_the_runs_root_is_served() {
+    let (_dir, address) = fixture("traversal");
+    let attempts = [
+        "/api/runs/r1/files/../../secret.txt",
+        "/api/runs/r1/files/make/../../../secret.txt",
+        "/api/runs/r1/files/%2e%2e/%2e%2e/secret.txt",
+        "/api/runs/r1/files/%2E%2E%2F%2E%2E%2Fsecret.txt",
+        "/api/runs/r1/files/..%2f..%2fsecret.txt",
+        "/api/runs/%2e%2e/files/secret.txt",
+        "/api/runs/..%2F/files/secret.txt",
+        "/api/runs/r1/files/%2fetc%2fpasswd",
+        "/api/runs/r1/files//etc/passwd",
+        "/api/runs/r1/files/make/leak",
+        "/api/runs/r1/files/etc/passwd",
+        "/api/runs/outside/files/secret.txt",
+        "/api/runs/outside",
+        "/api/runs/r1/preview/make/leak",
+        "/api/runs/r1/preview/%2e%2e/%2e%2e/secret.txt",
+        "/api/runs/r1/instances/%2e%2e",
+        "/api/runs/r1/log/%2e%2e/stdout",
+        "/api/runs/r1/files/make%00/stdout.log",
+        "/api/runs/r1/files/..\\..\\secret.txt",
+        "/../secret.txt",
+        "/api/runs/r1/files/%c0%ae%c0%ae/secret.txt",
+    ];
+    for target in attempts {
+        let answer = get(address, target);
+        assert!(answer.status == 404 || answer.status == 400, "{target}: {}", answer.status);
+        assert!(!answer.body.contains("top secret") && !answer.body.contains("root:"), "{target}");
+    }
+    // Absolute-form request targets name no file either.
+    let absolute = get(address, "http://127.0.0.1/etc/passwd");
+    assert!(!absolute.body.contains("root:"));
+    // The link kflc run makes to the last run points inside and is followed.
+    assert_eq!(get(address, "/api/runs/r1/files/make/stdout.log").status, 200);
+}
+
+#[test]
+fn other_hosts_and_writing_methods_are_refused() {
+    let (dir, address) = fixture("hosts");
+    // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own name.
+    assert_eq!(raw(address, "GET", "/api/runs", "evil.example").status, 421);
+    assert_eq!(raw(address, "GET", "/api/runs", &format!("localhost:{}", address.port())).status, 200);
+    // Another loopback address answers to its own name.
+    let other = server_at(&dir.join("runs"), "127.0.0.2:0");
+    assert_eq!(raw(other, "GET", "/api/runs", &other.to_string()).status, 200);
+    assert_eq!(raw(other, "GET", "/api/runs", "evil.example").status, 421);
+    let post = raw(address, "POST", "/api/runs", &format!("127.0.0.1:{}", address.port()));
+    assert_eq!(post.status, 405);
+    let delete = raw(address, "DELETE", "/api/runs/r1", &format!("127.0.0.1:{}", address.port()));
+    assert_eq!(delete.status, 405);
+}
+
+#[test]
+fn live_updates_arrive_as_server_sent_events() {
+    let dir = scratch("events");
+    let runs = dir.join("runs");
+    write(&runs.join("r/run.json"), r#"{"status": "running", "pipeline": "p", "graph": [{"name": "a", "after": []}]}"#);
+    let address = server(&runs);
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    write!(
+        stream,
+        "GET /api/runs/r/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        address.port()
+    )
+    .expect("send");
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let mut wrote_task = false;
+    let mut finished = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        let n = stream.read(&mut buffer).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        if !wrote_task && seen.contains("\"a\":\"pending\"") {
+            write(&runs.join("r/a/manifest.json"), r#"{"task": "a", "status": "running"}"#);
+            wrote_task = true;
+        }
+        if wrote_task && !finished && seen.contains("\"a\":\"running\"") {
+            write(
+                &runs.join("r/run.json"),
+                r#"{"status": "succeeded", "pipeline": "p", "graph": [{"name": "a", "after": []}]}"#,
+            );
+            write(&runs.join("r/a/manifest.json"), r#"{"task": "a", "status": "succeeded"}"#);
+            finished = true;
+        }
+        if seen.contains("event: end") {
+            break;
+        }
+    }
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(seen.contains("event: state"), "{seen}");
+    assert!(seen.contains("\"a\":\"pending\""), "{seen}");
+    assert!(seen.contains("\"a\":\"running\""), "{seen}");
+    assert!(seen.contains("\"status\":\"succeeded\",\"tasks\":{\"a\":\"succeeded\"}"), "{seen}");
+    // Then the end, so that the browser closes instead of reconnecting, and the stream closes.
+    assert!(seen.contains("event: end\ndata: finished"), "{seen}");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    seen.push_str(&String::from_utf8_lossy(&rest));
+    assert!(seen.ends_with("\r\n0\r\n\r\n"), "the chunked body ends: {seen}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the server closed the stream");
+}
