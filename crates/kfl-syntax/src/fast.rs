@@ -39,28 +39,8 @@ pub(crate) fn parse_chunk(kind: ChunkKind, text: &str) -> Option<ChunkTree> {
     p.at_eoi().then_some(tree)
 }
 
-const KEYWORDS: [&str; 17] = [
-    "component",
-    "pipeline",
-    "artifact",
-    "import",
-    "input",
-    "output",
-    "if",
-    "else",
-    "for",
-    "in",
-    "parallel",
-    "finally",
-    "and",
-    "or",
-    "not",
-    "true",
-    "false",
-];
-
 fn is_keyword(word: &str) -> bool {
-    KEYWORDS.contains(&word)
+    crate::KEYWORDS.contains(&word)
 }
 
 fn is_ident_byte(b: u8) -> bool {
