@@ -122,14 +122,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { era * 400 + yoe + 1 } else { era * 400 + yoe }, m, d)
 }
 
-/// The Workflow for a run: kfl-argo's output with the run's name, namespace and labels.
-pub fn workflow(dag: &kfl_dag::Dag, name: &str, namespace: &str) -> Result<Json, kfl_argo::ArgoError> {
-    let options = kfl_argo::ArgoOptions {
-        name: Some(name.to_string()),
-        namespace: Some(namespace.to_string()),
-        ..Default::default()
+/// The Workflow for a run: the Argo backend's output with the run's name, namespace and labels.
+/// It goes through [`kfl_argo::ArgoBackend`], so whatever `kflc build --target argo` refuses (a
+/// Workflow too large for Kubernetes to store, …) is refused here too, before anything is sent.
+pub fn workflow(dag: &kfl_dag::Dag, name: &str, namespace: &str) -> Result<Json, kfl_dag::backend::BackendError> {
+    let backend = kfl_argo::ArgoBackend {
+        options: kfl_argo::ArgoOptions {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
     };
-    let mut workflow = kfl_argo::workflow(dag, &options)?;
+    let mut workflow = backend.workflow(dag)?;
     if let Some(labels) = workflow.pointer_mut("/metadata/labels").and_then(Json::as_object_mut) {
         labels.insert(RUN_LABEL.into(), Json::String(name.to_string()));
         labels.insert(PIPELINE_LABEL.into(), Json::String(dag.k8s_name.clone()));

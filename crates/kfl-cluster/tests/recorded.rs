@@ -298,3 +298,15 @@ fn a_refused_field_points_at_the_task_or_component_that_made_it_even_in_a_called
     let error = refused(&bare, &workflow, &format!(".spec.templates[{index}].container.kflUnknown"));
     assert!(error.source_refs().is_empty() && error.to_string().contains("container.kflUnknown"), "{error}");
 }
+
+/// `apply` builds its Workflow through the Argo backend: one Kubernetes cannot store (over
+/// 1.5 MiB) is refused before anything is sent, as `kflc build --target argo` refuses it.
+#[test]
+fn a_workflow_too_large_to_store_is_refused_before_it_is_sent() {
+    let mut big = pipeline_of("nested.kfl", Some("outer"), &[]);
+    assert!(project::workflow(&big.dag, "outer-1", "ml").is_ok());
+    let description = "x".repeat(2 * 1024 * 1024);
+    big.dag.description = Some(description);
+    let error = project::workflow(&big.dag, "outer-1", "ml").expect_err("refused");
+    assert!(error.to_string().contains("too large for Argo Workflows"), "{error}");
+}
