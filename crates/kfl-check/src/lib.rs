@@ -66,6 +66,13 @@ pub fn is_importable_name(path: &str) -> bool {
 #[salsa::db]
 pub trait Db: salsa::Database {
     fn project(&self) -> Project;
+
+    /// Whether [`parse`] memoizes each chunk of a file by its text. A database that lives through
+    /// edits (the language server's) wants it; one that checks each file once (the CLI's) does not
+    /// pay for hashing and storing every chunk. Fixed for the database's lifetime.
+    fn memoize_chunks(&self) -> bool {
+        true
+    }
 }
 
 /// The database the CLI, the language server and the tests share.
@@ -75,6 +82,8 @@ pub struct Database {
     storage: salsa::Storage<Self>,
     /// Set once, right after the storage is made (a salsa input needs a database to be created in).
     project: Option<Project>,
+    /// See [`Db::memoize_chunks`].
+    memoize_chunks: bool,
 }
 
 impl Default for Database {
@@ -85,9 +94,15 @@ impl Default for Database {
 
 impl Database {
     fn with_storage(storage: salsa::Storage<Self>) -> Self {
-        let mut db = Database { storage, project: None };
+        let mut db = Database { storage, project: None, memoize_chunks: true };
         db.project = Some(Project::new(&db, BTreeMap::new(), BTreeMap::new()));
         db
+    }
+
+    /// A database for checking files once, as the CLI does: the same answers, without the memo
+    /// that makes re-parsing after an edit cheap ([`Db::memoize_chunks`]).
+    pub fn one_shot() -> Self {
+        Database { memoize_chunks: false, ..Database::default() }
     }
 
     /// A database that reports every salsa event (for tests of what is recomputed, and tracing).
@@ -104,6 +119,10 @@ impl Db for Database {
     fn project(&self) -> Project {
         #[allow(clippy::expect_used)]
         self.project.expect("the project input is created with the database")
+    }
+
+    fn memoize_chunks(&self) -> bool {
+        self.memoize_chunks
     }
 }
 
@@ -161,22 +180,42 @@ impl Database {
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
 #[salsa::tracked(returns(ref))]
 pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
-    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text| {
-        parse_chunk(db, Chunk::new(db, kind, text)).clone()
+    let memoize = db.memoize_chunks();
+    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {
+        if memoize {
+            parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
+        } else {
+            parse_chunk_text(kind, text, clean)
+        }
     }))
 }
 
-/// A piece of a file, interned by its kind and text: the same text is parsed once.
+/// A piece of a file, interned by its kind and text (and whether the file around it was clean, see
+/// [`kfl_syntax::chunk::parse_clean_chunk`]): the same text is parsed once.
 #[salsa::interned(debug)]
 struct Chunk<'db> {
     kind: kfl_syntax::chunk::ChunkKind,
     #[returns(ref)]
     text: String,
+    clean: bool,
 }
 
 #[salsa::tracked(returns(ref))]
 fn parse_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
-    kfl_syntax::chunk::parse_chunk(*chunk.kind(db), chunk.text(db)).map(Arc::new)
+    parse_chunk_text(*chunk.kind(db), chunk.text(db), *chunk.clean(db))
+}
+
+fn parse_chunk_text(
+    kind: kfl_syntax::chunk::ChunkKind,
+    text: &str,
+    clean: bool,
+) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
+    let parse = if clean {
+        kfl_syntax::chunk::parse_clean_chunk(kind, text)
+    } else {
+        kfl_syntax::chunk::parse_chunk(kind, text)
+    };
+    parse.map(Arc::new)
 }
 
 /// Every diagnostic of one file, sorted by position.

@@ -130,3 +130,34 @@ fn an_edit_reparses_only_the_piece_it_touched() {
     let Some(kfl_syntax::ast::Item::Pipeline(p)) = parse.file.items.last() else { panic!("no pipeline") };
     assert_eq!((p.body.len(), p.broken.len()), (200, 1));
 }
+
+/// The CLI's one-shot database (no memo per chunk, chunks of a clean file not scanned again) gives
+/// the parse and the diagnostics the language server's memoizing database gives: on every example,
+/// and on a file whose unterminated script makes its chunks unclean.
+#[test]
+fn a_one_shot_database_parses_and_checks_as_the_memoizing_one() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(examples)
+        .expect("examples")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "kfl").then(|| (path.display().to_string(), std::fs::read_to_string(&path).ok()))
+        })
+        .filter_map(|(name, text)| Some((name, text?)))
+        .collect();
+    assert!(texts.len() >= 5, "the examples are found");
+    texts.push(("unterminated.kfl".into(), format!("{LIB}\ncomponent bad {{\n    python \"\"\"\n        x = 1\n}}\n")));
+    texts.push((
+        "broken-statement.kfl".into(),
+        format!("{LIB}\n{}", pipeline("p", "u").replace("t = train", "t = = train")),
+    ));
+    for (name, text) in texts {
+        let mut memo = Database::default();
+        let mut once = Database::one_shot();
+        let a = memo.set_file(&name, text.clone());
+        let b = once.set_file(&name, text);
+        assert_eq!(kfl_check::parse(&memo, a).file, kfl_check::parse(&once, b).file, "{name}");
+        assert_eq!(kfl_check::parse(&memo, a).errors, kfl_check::parse(&once, b).errors, "{name}");
+        assert_eq!(check_file(&memo, a), check_file(&once, b), "{name}");
+    }
+}

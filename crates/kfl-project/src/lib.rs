@@ -82,7 +82,7 @@ pub struct Loaded {
 /// not UTF-8 is refused with E0126 (in [`Loaded::refused`]); an import that may not or cannot be
 /// read is recorded in the database, and the importing file reports it.
 pub fn load_project(paths: &[PathBuf], extra_roots: &[PathBuf]) -> Result<Loaded, String> {
-    let mut db = Database::default();
+    let mut db = Database::one_shot();
     let mut refused = Vec::new();
     let named = collect_kfl_files(paths)?;
     let roots = ImportRoots::for_files(&named, extra_roots);
@@ -107,7 +107,7 @@ pub fn load_project(paths: &[PathBuf], extra_roots: &[PathBuf]) -> Result<Loaded
 
 /// Loads one file and, transitively, the files it imports.
 pub fn load_file(path: &Path) -> Result<(Database, SourceFile), String> {
-    let mut db = Database::default();
+    let mut db = Database::one_shot();
     let text = read_source(path).map_err(|e| match e {
         Unreadable::Io(e) => format!("cannot read {}: {e}", shown(path)),
         other => format!("error[{}]: {}", other.refusal(path).code, other.refusal(path).message),

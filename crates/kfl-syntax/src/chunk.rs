@@ -114,34 +114,43 @@ pub fn chunks(text: &str, scan: &scan::Scan) -> Vec<ItemChunks> {
 /// The hand-written parser of [`crate::fast`] answers first; where it gives up, pest decides. Both
 /// give the same tree wherever the fast one answers.
 pub fn parse_chunk(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
-    let scan = scan::scan(text);
-    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
-        return None;
-    }
+    let scan = prescan(text)?;
     if let Some(tree) = crate::fast::parse_chunk(kind, text) {
         return Some(ChunkParse { tree, errors: Vec::new() });
     }
     parse_chunk_with_pest_after_scan(kind, text, &scan)
 }
 
+/// [`parse_chunk`] for a chunk cut by [`parse_with`] from a file whose scan found neither an
+/// unterminated string nor nesting too deep: then no chunk of it has either (chunks start where the
+/// file's scan is at the top level, outside strings and comments), so the chunk is scanned again
+/// only when pest needs its comments.
+pub fn parse_clean_chunk(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
+    if let Some(tree) = crate::fast::parse_chunk(kind, text) {
+        return Some(ChunkParse { tree, errors: Vec::new() });
+    }
+    parse_chunk_with_pest_after_scan(kind, text, &scan::scan(text))
+}
+
 /// The fast parser alone (for the tests that hold it to pest): `None` where it gives up.
 #[doc(hidden)]
 pub fn parse_chunk_fast(kind: ChunkKind, text: &str) -> Option<ChunkTree> {
-    let scan = scan::scan(text);
-    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
-        return None;
-    }
+    prescan(text)?;
     crate::fast::parse_chunk(kind, text)
 }
 
 /// [`parse_chunk`] without the fast path: what pest makes of the chunk.
 #[doc(hidden)]
 pub fn parse_chunk_with_pest(kind: ChunkKind, text: &str) -> Option<ChunkParse> {
-    let scan = scan::scan(text);
-    if scan.too_deep.is_some() || !scan.unterminated.is_empty() {
-        return None;
-    }
+    let scan = prescan(text)?;
     parse_chunk_with_pest_after_scan(kind, text, &scan)
+}
+
+/// The scan of a chunk that can be parsed on its own: `None` when a string in it is unterminated or
+/// it nests too deep (the whole item is then parsed with recovery instead).
+fn prescan(text: &str) -> Option<scan::Scan> {
+    let scan = scan::scan(text);
+    (scan.too_deep.is_none() && scan.unterminated.is_empty()).then_some(scan)
 }
 
 fn parse_chunk_with_pest_after_scan(kind: ChunkKind, text: &str, scan: &scan::Scan) -> Option<ChunkParse> {
@@ -176,11 +185,15 @@ fn parse_chunk_with_pest_after_scan(kind: ChunkKind, text: &str, scan: &scan::Sc
 /// Parses `text` chunk by chunk, asking `parse_chunk` for each chunk's tree (the salsa database
 /// answers from its memo when it has seen the chunk's text before). Items whose chunks do not parse
 /// are recovered as described in the module's invariants.
-pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str) -> Option<Arc<ChunkParse>>) -> Parse {
+///
+/// The third argument of `parse_chunk` says whether the chunk is clean in the sense of
+/// [`parse_clean_chunk`], which may then be used instead of [`parse_chunk`].
+pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool) -> Option<Arc<ChunkParse>>) -> Parse {
     let scan = scan::scan(text);
     if scan.too_deep.is_some() {
         return crate::parse_whole(text);
     }
+    let clean = scan.unterminated.is_empty();
     let mut errors: Vec<Diagnostic> = crate::leading_text_error(text, &scan).into_iter().collect();
     // First every chunk is parsed (pest's error detail off); what needs error messages is done
     // afterwards, with the detail on.
@@ -188,7 +201,7 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str) -> Op
     for item in chunks(text, &scan) {
         let mut parsed = Vec::with_capacity(item.chunks.len());
         for chunk in &item.chunks {
-            parsed.push(parse_chunk(chunk.kind, &text[chunk.start..chunk.end]));
+            parsed.push(parse_chunk(chunk.kind, &text[chunk.start..chunk.end], clean));
         }
         slots.push(assemble(text, &item, parsed, &mut errors));
     }

@@ -73,7 +73,10 @@ pub const MAX_OPERANDS: usize = 256;
 /// Parses a file, piece by piece ([`chunk`]). Without syntax errors the result is exactly
 /// [`parse_whole`]'s; with them, recovery is per item and per pipeline statement.
 pub fn parse(text: &str) -> Parse {
-    chunk::parse_with(text, |kind, piece| chunk::parse_chunk(kind, piece).map(std::sync::Arc::new))
+    chunk::parse_with(text, |kind, piece, clean| {
+        let parse = if clean { chunk::parse_clean_chunk(kind, piece) } else { chunk::parse_chunk(kind, piece) };
+        parse.map(std::sync::Arc::new)
+    })
 }
 
 /// Parses a file in one go, with recovery item by item when it has syntax errors.
