@@ -15,13 +15,12 @@ use kfl_model::item::{
     OutputDecl, Param, Pipeline, PipelineOutput, Program, ProgramError, ScriptLang, Stmt, Task,
 };
 use kfl_model::settings::{EnvValue, Setting, SettingValue, Toleration};
-use kfl_model::ty::{ArtifactTy as ModelArtifact, Ty as ModelTy};
 use kfl_model::value::Value;
 use kfl_model::Origin;
 use kfl_syntax::ast::{self, ExprKind as AstExpr};
 
 use crate::items::{self, lookup, Export, Found};
-use crate::types::{artifact_base, ArtifactTy, Ty};
+use crate::types::Ty;
 use crate::{parse, units, Db, SourceFile};
 
 /// The components and pipelines one file declares, in source order.
@@ -131,44 +130,8 @@ fn item_model<T>(
 // -------------------------------------------------------------------------------------------------
 // Types and values
 
-/// The model's form of a resolved type: artifact types carry their file and the built-in type they
-/// extend.
-pub fn model_ty(db: &dyn Db, ty: &Ty) -> ModelTy {
-    match ty {
-        Ty::String => ModelTy::String,
-        Ty::Int => ModelTy::Int,
-        Ty::Float => ModelTy::Float,
-        Ty::Bool => ModelTy::Bool,
-        Ty::List(inner) => ModelTy::List(Box::new(model_ty(db, inner))),
-        Ty::Map(inner) => ModelTy::Map(Box::new(model_ty(db, inner))),
-        Ty::Struct(fields) => ModelTy::Struct(fields.iter().map(|(n, t)| (n.clone(), model_ty(db, t))).collect()),
-        Ty::Artifact(a) => ModelTy::Artifact(ModelArtifact {
-            name: a.name.clone(),
-            file: a.file.map(|f| f.path(db).clone()),
-            builtin: builtin_of(db, a),
-        }),
-        Ty::Unknown => ModelTy::Unknown,
-    }
-}
-
-/// The built-in artifact type an artifact type is or extends.
-fn builtin_of(db: &dyn Db, artifact: &ArtifactTy) -> String {
-    let mut current = artifact.clone();
-    // Artifact types can be declared in a cycle (E0209); the bound keeps this walk finite.
-    for _ in 0..64 {
-        if current.file.is_none() {
-            return current.name;
-        }
-        match artifact_base(db, &current) {
-            Some(base) => current = base,
-            None => break,
-        }
-    }
-    "Artifact".to_string()
-}
-
-fn resolve(db: &dyn Db, file: SourceFile, ty: &ast::TypeExpr) -> ModelTy {
-    model_ty(db, &items::resolve_type(db, file, &items::TypeRef::from_ast(ty)).unwrap_or(Ty::Unknown))
+fn resolve(db: &dyn Db, file: SourceFile, ty: &ast::TypeExpr) -> Ty {
+    items::resolve_type(db, file, &items::TypeRef::from_ast(ty)).unwrap_or(Ty::Unknown)
 }
 
 fn strip(expr: &ast::Expr) -> &ast::Expr {
@@ -195,14 +158,14 @@ pub fn literal(expr: &ast::Expr) -> Option<Value> {
 
 /// The type of a constant: a list has the type of its first element (an empty one `Unknown`), a
 /// map literal is a record.
-pub fn value_ty(value: &Value) -> ModelTy {
+pub fn value_ty(value: &Value) -> Ty {
     match value {
-        Value::String(_) => ModelTy::String,
-        Value::Int(_) => ModelTy::Int,
-        Value::Float(_) => ModelTy::Float,
-        Value::Bool(_) => ModelTy::Bool,
-        Value::List(items) => ModelTy::List(Box::new(items.first().map_or(ModelTy::Unknown, value_ty))),
-        Value::Map(entries) => ModelTy::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
+        Value::String(_) => Ty::String,
+        Value::Int(_) => Ty::Int,
+        Value::Float(_) => Ty::Float,
+        Value::Bool(_) => Ty::Bool,
+        Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, value_ty))),
+        Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
     }
 }
 
@@ -461,10 +424,10 @@ struct Builder<'db> {
     file: SourceFile,
     path: Arc<str>,
     /// The pipeline's parameters and their types.
-    params: Vec<(String, ModelTy)>,
+    params: Vec<(String, Ty)>,
     /// Variables of the loops around the statement being built, innermost last, with the spans that
     /// declare them and the type of their items.
-    loops: Vec<(String, Span, ModelTy)>,
+    loops: Vec<(String, Span, Ty)>,
     /// Every task of the pipeline by name: what it calls (a component or a pipeline, and the file
     /// that declares it) and the declaring spans of the loops around it, outermost first.
     tasks: HashMap<String, (SourceFile, String, Vec<Span>)>,
@@ -472,7 +435,7 @@ struct Builder<'db> {
     depth: usize,
     /// The output types of tasks found so far, by task and output: a called pipeline's output is
     /// typed once however often it is read.
-    element_types: std::cell::RefCell<HashMap<(String, String), ModelTy>>,
+    element_types: std::cell::RefCell<HashMap<(String, String), Ty>>,
 }
 
 impl<'db> Builder<'db> {
@@ -517,8 +480,8 @@ impl<'db> Builder<'db> {
 
     /// The type of output `output` of task `task`, read here: the callee's output type, a list of it
     /// per loop around the task that is not around the reader.
-    fn output_ty(&self, task: &str, output: &str) -> ModelTy {
-        let Some((_, _, around)) = self.tasks.get(task) else { return ModelTy::Unknown };
+    fn output_ty(&self, task: &str, output: &str) -> Ty {
+        let Some((_, _, around)) = self.tasks.get(task) else { return Ty::Unknown };
         let key = (task.to_string(), output.to_string());
         let cached = self.element_types.borrow().get(&key).cloned();
         let element = match cached {
@@ -534,12 +497,12 @@ impl<'db> Builder<'db> {
     }
 
     /// The type the callee of `task` declares (or, for a pipeline, gives) its output `output`.
-    fn element_ty(&self, task: &str, output: &str) -> ModelTy {
-        let Some((owner, callee, _)) = self.tasks.get(task) else { return ModelTy::Unknown };
+    fn element_ty(&self, task: &str, output: &str) -> Ty {
+        let Some((owner, callee, _)) = self.tasks.get(task) else { return Ty::Unknown };
         match lookup(self.db, *owner, callee) {
             Found::One(_, Export::Component(sig)) => match sig.output(output) {
-                Some(out) => model_ty(self.db, &items::output_ty(self.db, *owner, out)),
-                None => ModelTy::Unknown,
+                Some(out) => items::output_ty(self.db, *owner, out),
+                None => Ty::Unknown,
             },
             Found::One(_, Export::Pipeline(_)) if self.depth < MAX_CALL_DEPTH => {
                 let parse = parse(self.db, *owner);
@@ -562,25 +525,25 @@ impl<'db> Builder<'db> {
                                         .ty
                                 }
                             },
-                            None => ModelTy::Unknown,
+                            None => Ty::Unknown,
                         }
                     }
-                    None => ModelTy::Unknown,
+                    None => Ty::Unknown,
                 }
             }
-            _ => ModelTy::Unknown,
+            _ => Ty::Unknown,
         }
     }
 
     /// The type of the item of the innermost loop over `var`, or of its field.
-    fn loop_var_ty(&self, var: &str, field: Option<&str>) -> ModelTy {
-        let Some((_, _, item)) = self.loops.iter().rev().find(|(v, _, _)| v == var) else { return ModelTy::Unknown };
+    fn loop_var_ty(&self, var: &str, field: Option<&str>) -> Ty {
+        let Some((_, _, item)) = self.loops.iter().rev().find(|(v, _, _)| v == var) else { return Ty::Unknown };
         match (field, item) {
-            (Some(f), ModelTy::Struct(fields)) => {
-                fields.iter().find(|(n, _)| n == f).map_or(ModelTy::Unknown, |(_, t)| t.clone())
+            (Some(f), Ty::Struct(fields)) => {
+                fields.iter().find(|(n, _)| n == f).map_or(Ty::Unknown, |(_, t)| t.clone())
             }
-            (Some(_), ModelTy::Map(inner)) => (**inner).clone(),
-            (Some(_), _) => ModelTy::Unknown,
+            (Some(_), Ty::Map(inner)) => (**inner).clone(),
+            (Some(_), _) => Ty::Unknown,
             (None, ty) => ty.clone(),
         }
     }
@@ -741,11 +704,11 @@ impl Builder<'_> {
         let ty = match &kind {
             ExprKind::Value(v) => value_ty(v),
             ExprKind::Param(name) => {
-                self.params.iter().find(|(p, _)| p == name).map_or(ModelTy::Unknown, |(_, t)| t.clone())
+                self.params.iter().find(|(p, _)| p == name).map_or(Ty::Unknown, |(_, t)| t.clone())
             }
             ExprKind::LoopVar { var, field } => self.loop_var_ty(var, field.as_deref()),
             ExprKind::Output { task, output } => self.output_ty(task, output),
-            ExprKind::Not(_) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Compare(..) => ModelTy::Bool,
+            ExprKind::Not(_) | ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Compare(..) => Ty::Bool,
         };
         Expr { kind, span, parts: parts_spans, ty }
     }

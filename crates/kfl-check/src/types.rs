@@ -1,106 +1,45 @@
 //! Types: the parameter types, artifact types with subtyping, and the rules for passing a value of
 //! one type where another is expected.
 
-use std::fmt;
-
 use crate::items::{lookup, Export, Found};
 use crate::{Db, SourceFile};
 
-pub use kfl_model::ty::BUILTIN_ARTIFACTS;
+pub use kfl_model::ty::{ArtifactTy, Ty, BUILTIN_ARTIFACTS, DISPLAY_ARTIFACTS, PARAMETER_TYPES};
 
-/// Artifact types meant to be looked at in a UI rather than read by another task: an unread output of
-/// one of these is never a warning.
-pub const DISPLAY_ARTIFACTS: [&str; 5] =
-    ["Metrics", "ClassificationMetrics", "SlicedClassificationMetrics", "HTML", "Markdown"];
-
-pub const PARAMETER_TYPES: [&str; 6] = ["String", "Int", "Float", "Bool", "List", "Map"];
-
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Ty {
-    String,
-    Int,
-    Float,
-    Bool,
-    List(Box<Ty>),
-    /// A map with string keys.
-    Map(Box<Ty>),
-    /// A record, as made by a map literal with fixed keys (`{lr: 0.1, batch: 32}`).
-    Struct(Vec<(String, Ty)>),
-    Artifact(ArtifactTy),
-    /// The type of something that already has an error, or of an empty list's elements: it fits
-    /// everywhere, so one mistake is reported once.
-    Unknown,
+/// The artifact type `name` declared in `owner`, with the built-in type it extends.
+pub fn declared_artifact(db: &dyn Db, name: &str, owner: SourceFile) -> ArtifactTy {
+    ArtifactTy { name: name.to_string(), file: Some(owner.path(db).clone()), builtin: builtin_of(db, name, owner) }
 }
 
-/// An artifact type: a built-in one (`file: None`) or one declared in a file.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct ArtifactTy {
-    pub name: String,
-    pub file: Option<SourceFile>,
-}
-
-impl ArtifactTy {
-    pub fn builtin(name: &str) -> ArtifactTy {
-        ArtifactTy { name: name.to_string(), file: None }
-    }
-    pub fn is_root(&self) -> bool {
-        self.file.is_none() && self.name == "Artifact"
-    }
-}
-
-impl Ty {
-    pub fn is_artifact(&self) -> bool {
-        matches!(self, Ty::Artifact(_))
-    }
-    /// Artifacts, or lists of them.
-    pub fn contains_artifact(&self) -> bool {
-        match self {
-            Ty::Artifact(_) => true,
-            Ty::List(inner) | Ty::Map(inner) => inner.contains_artifact(),
-            _ => false,
+/// The built-in artifact type the type `name` declared in `owner` extends, through its chain of
+/// bases; `Artifact` when the chain breaks or loops (E0209: the bound keeps the walk finite).
+fn builtin_of(db: &dyn Db, name: &str, owner: SourceFile) -> String {
+    let (mut name, mut owner) = (name.to_string(), owner);
+    for _ in 0..64 {
+        let exports = crate::items::file_exports(db, owner);
+        let Some(Export::Artifact { base: Some(base) }) = exports.items.get(&name) else {
+            break;
+        };
+        match lookup(db, owner, base) {
+            Found::One(file, Export::Artifact { .. }) => (name, owner) = (base.clone(), file),
+            Found::None if BUILTIN_ARTIFACTS.contains(&base.as_str()) => return base.clone(),
+            _ => break,
         }
     }
-    pub fn is_unknown(&self) -> bool {
-        matches!(self, Ty::Unknown)
-    }
-    pub fn is_display_artifact(&self) -> bool {
-        matches!(self, Ty::Artifact(a) if a.file.is_none() && DISPLAY_ARTIFACTS.contains(&a.name.as_str()))
-    }
-    pub fn is_numeric(&self) -> bool {
-        matches!(self, Ty::Int | Ty::Float)
-    }
+    "Artifact".to_string()
 }
 
-impl fmt::Display for Ty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ty::String => f.write_str("String"),
-            Ty::Int => f.write_str("Int"),
-            Ty::Float => f.write_str("Float"),
-            Ty::Bool => f.write_str("Bool"),
-            Ty::List(inner) => write!(f, "List<{inner}>"),
-            Ty::Map(inner) => write!(f, "Map<{inner}>"),
-            Ty::Struct(fields) => {
-                f.write_str("{")?;
-                for (i, (name, ty)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{name}: {ty}")?;
-                }
-                f.write_str("}")
-            }
-            Ty::Artifact(a) => f.write_str(&a.name),
-            Ty::Unknown => f.write_str("unknown"),
-        }
-    }
+/// The file an artifact type was declared in (`None` for a built-in type, or a file no longer known).
+fn declaring_file(db: &dyn Db, ty: &ArtifactTy) -> Option<SourceFile> {
+    ty.file.as_ref().and_then(|path| db.project().files(db).get(path).copied())
 }
 
 /// The direct base of an artifact type; `None` for `Artifact` itself or when the base cannot be found.
 pub fn artifact_base(db: &dyn Db, ty: &ArtifactTy) -> Option<ArtifactTy> {
-    let Some(file) = ty.file else {
+    if ty.file.is_none() {
         return (!ty.is_root()).then(|| ArtifactTy::builtin("Artifact"));
-    };
+    }
+    let file = declaring_file(db, ty)?;
     let exports = crate::items::file_exports(db, file);
     let Some(Export::Artifact { base }) = exports.items.get(&ty.name) else {
         return None;
@@ -114,7 +53,7 @@ pub fn artifact_base(db: &dyn Db, ty: &ArtifactTy) -> Option<ArtifactTy> {
 /// Finds the artifact type a name means in a file: a built-in one or one declared there or imported.
 pub fn resolve_artifact_name(db: &dyn Db, file: SourceFile, name: &str) -> Option<ArtifactTy> {
     match lookup(db, file, name) {
-        Found::One(owner, Export::Artifact { .. }) => Some(ArtifactTy { name: name.to_string(), file: Some(owner) }),
+        Found::One(owner, Export::Artifact { .. }) => Some(declared_artifact(db, name, owner)),
         Found::None if BUILTIN_ARTIFACTS.contains(&name) => Some(ArtifactTy::builtin(name)),
         _ => None,
     }

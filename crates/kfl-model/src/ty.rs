@@ -16,7 +16,15 @@ pub const BUILTIN_ARTIFACTS: [&str; 8] = [
     "Markdown",
 ];
 
-/// A resolved type.
+/// Artifact types meant to be looked at in a UI rather than read by another task: an unread output of
+/// one of these is never a warning.
+pub const DISPLAY_ARTIFACTS: [&str; 5] =
+    ["Metrics", "ClassificationMetrics", "SlicedClassificationMetrics", "HTML", "Markdown"];
+
+/// The names of the parameter types (`List` and `Map` take one type argument).
+pub const PARAMETER_TYPES: [&str; 6] = ["String", "Int", "Float", "Bool", "List", "Map"];
+
+/// A resolved type: what the checker infers and what the model carries (one type for both).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
     String,
@@ -29,7 +37,8 @@ pub enum Ty {
     /// A record, as made by a map literal with fixed keys (`{lr: 0.1, batch: 32}`).
     Struct(Vec<(String, Ty)>),
     Artifact(ArtifactTy),
-    /// Could not be resolved (the checker reported why); fits everywhere.
+    /// The type of something that already has an error (the checker reported why), or of an empty
+    /// list's elements: it fits everywhere, so one mistake is reported once.
     Unknown,
 }
 
@@ -42,9 +51,43 @@ pub struct ArtifactTy {
     pub builtin: String,
 }
 
+impl ArtifactTy {
+    /// A built-in artifact type (`Dataset`, `Model`, …).
+    pub fn builtin(name: &str) -> ArtifactTy {
+        ArtifactTy { name: name.to_string(), file: None, builtin: name.to_string() }
+    }
+
+    /// `Artifact`, the type every artifact type extends.
+    pub fn is_root(&self) -> bool {
+        self.file.is_none() && self.name == "Artifact"
+    }
+}
+
 impl Ty {
     pub fn is_artifact(&self) -> bool {
         matches!(self, Ty::Artifact(_))
+    }
+
+    /// Artifacts, or lists or maps of them.
+    pub fn contains_artifact(&self) -> bool {
+        match self {
+            Ty::Artifact(_) => true,
+            Ty::List(inner) | Ty::Map(inner) => inner.contains_artifact(),
+            _ => false,
+        }
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Ty::Unknown)
+    }
+
+    /// One of the built-in [`DISPLAY_ARTIFACTS`] (not a type declared in a file).
+    pub fn is_display_artifact(&self) -> bool {
+        matches!(self, Ty::Artifact(a) if a.file.is_none() && DISPLAY_ARTIFACTS.contains(&a.name.as_str()))
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Float)
     }
 
     /// The artifact type of an artifact or of a (nested) list of artifacts.

@@ -75,7 +75,7 @@ impl Checker<'_> {
             name => match self.lookup(name) {
                 Found::One(owner, Export::Artifact { .. }) => {
                     if arity(self, 0) {
-                        Ty::Artifact(ArtifactTy { name: name.to_string(), file: Some(owner) })
+                        Ty::Artifact(types::declared_artifact(self.db, name, owner))
                     } else {
                         Ty::Unknown
                     }
@@ -129,8 +129,8 @@ impl Checker<'_> {
         match self.lookup(&base.text) {
             Found::One(owner, Export::Artifact { .. }) => {
                 // Walk up the chain; coming back to this type is a cycle.
-                let this = ArtifactTy { name: artifact.name.text.clone(), file: Some(self.file) };
-                let mut current = ArtifactTy { name: base.text.clone(), file: Some(owner) };
+                let this = types::declared_artifact(self.db, &artifact.name.text, self.file);
+                let mut current = types::declared_artifact(self.db, &base.text, owner);
                 for _ in 0..64 {
                     if current == this {
                         self.push(
