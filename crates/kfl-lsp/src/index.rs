@@ -138,7 +138,7 @@ impl FileIndex {
 pub fn file_index(db: &dyn Db, file: SourceFile) -> Arc<FileIndex> {
     let parse = parse(db, file);
     let models = file_model(db, file);
-    let mut indexer = Indexer { db, file, text: file.text(db), out: Vec::new() };
+    let mut indexer = Indexer { db, file, text: file.text(db), out: Vec::new(), callees: HashMap::new() };
     // The model has a pipeline for each pipeline of the syntax tree, in the same order.
     let mut pipelines = models.pipelines.iter();
     for item in &parse.file.items {
@@ -219,6 +219,8 @@ struct Indexer<'db> {
     file: SourceFile,
     text: &'db str,
     out: Vec<Occurrence>,
+    /// [`Indexer::callee_model`]'s answers: a long pipeline calls the same few callees many times.
+    callees: HashMap<model::Callee, Option<(SourceFile, CalleeModel)>>,
 }
 
 impl<'db> Indexer<'db> {
@@ -395,8 +397,17 @@ impl<'db> Indexer<'db> {
         Symbol::Task { file: self.file, pipeline: scope.pipeline.id.name.clone(), name: name.to_string() }
     }
 
-    /// The file that declares a callee, and the callee's model.
-    fn callee_model(&self, callee: &model::Callee) -> Option<(SourceFile, CalleeModel)> {
+    /// The file that declares a callee, and the callee's model (looked up once per callee).
+    fn callee_model(&mut self, callee: &model::Callee) -> Option<(SourceFile, CalleeModel)> {
+        if let Some(found) = self.callees.get(callee) {
+            return found.clone();
+        }
+        let found = self.find_callee_model(callee);
+        self.callees.insert(callee.clone(), found.clone());
+        found
+    }
+
+    fn find_callee_model(&self, callee: &model::Callee) -> Option<(SourceFile, CalleeModel)> {
         let id = match callee {
             model::Callee::Component(id) | model::Callee::Pipeline(id) => id,
         };
@@ -486,6 +497,7 @@ struct ModelScope<'m> {
     loops: Vec<(&'m str, Span)>,
 }
 
+#[derive(Clone)]
 enum CalleeModel {
     Component(Arc<model::Component>),
     Pipeline(Arc<model::Pipeline>),

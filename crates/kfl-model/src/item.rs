@@ -137,7 +137,7 @@ pub enum Stmt {
     Finally(Finally),
 }
 
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Callee {
     Component(ItemId),
     Pipeline(ItemId),
