@@ -8,7 +8,7 @@ pub use kfl_model::ty::{ArtifactTy, Ty, BUILTIN_ARTIFACTS, DISPLAY_ARTIFACTS, PA
 
 /// The artifact type `name` declared in `owner`, with the built-in type it extends.
 pub fn declared_artifact(db: &dyn Db, name: &str, owner: SourceFile) -> ArtifactTy {
-    ArtifactTy { name: name.to_string(), file: Some(owner.path(db).clone()), builtin: builtin_of(db, name, owner) }
+    ArtifactTy { name: name.into(), file: Some(owner.path(db).clone()), builtin: builtin_of(db, name, owner).into() }
 }
 
 /// The built-in artifact type the type `name` declared in `owner` extends, through its chain of
@@ -41,7 +41,7 @@ pub fn artifact_base(db: &dyn Db, ty: &ArtifactTy) -> Option<ArtifactTy> {
     }
     let file = declaring_file(db, ty)?;
     let exports = crate::items::file_exports(db, file);
-    let Some(Export::Artifact { base }) = exports.items.get(&ty.name) else {
+    let Some(Export::Artifact { base }) = exports.items.get(&*ty.name) else {
         return None;
     };
     let Some(base) = base else {

@@ -71,11 +71,11 @@ pub fn io_type(ty: &Ty) -> IoType {
         Ty::Float => IoType::Parameter(ParamType::Float),
         Ty::Bool => IoType::Parameter(ParamType::Bool),
         Ty::List(inner) => match inner.artifact() {
-            Some(a) => IoType::ArtifactList { name: a.name.clone(), builtin: a.builtin.clone() },
+            Some(a) => IoType::ArtifactList { name: a.name.to_string(), builtin: a.builtin.to_string() },
             None => IoType::Parameter(ParamType::List),
         },
         Ty::Map(_) | Ty::Struct(_) => IoType::Parameter(ParamType::Map),
-        Ty::Artifact(a) => IoType::Artifact { name: a.name.clone(), builtin: a.builtin.clone() },
+        Ty::Artifact(a) => IoType::Artifact { name: a.name.to_string(), builtin: a.builtin.to_string() },
     }
 }
 

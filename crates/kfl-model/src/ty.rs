@@ -46,20 +46,21 @@ pub enum Ty {
 /// built-in type it is or extends (`Checkpoint` → `Model`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct ArtifactTy {
-    pub name: String,
+    pub name: Arc<str>,
     pub file: Option<Arc<str>>,
-    pub builtin: String,
+    pub builtin: Arc<str>,
 }
 
 impl ArtifactTy {
     /// A built-in artifact type (`Dataset`, `Model`, …).
     pub fn builtin(name: &str) -> ArtifactTy {
-        ArtifactTy { name: name.to_string(), file: None, builtin: name.to_string() }
+        let name: Arc<str> = name.into();
+        ArtifactTy { name: name.clone(), file: None, builtin: name }
     }
 
     /// `Artifact`, the type every artifact type extends.
     pub fn is_root(&self) -> bool {
-        self.file.is_none() && self.name == "Artifact"
+        self.file.is_none() && &*self.name == "Artifact"
     }
 }
 
@@ -83,7 +84,7 @@ impl Ty {
 
     /// One of the built-in [`DISPLAY_ARTIFACTS`] (not a type declared in a file).
     pub fn is_display_artifact(&self) -> bool {
-        matches!(self, Ty::Artifact(a) if a.file.is_none() && DISPLAY_ARTIFACTS.contains(&a.name.as_str()))
+        matches!(self, Ty::Artifact(a) if a.file.is_none() && DISPLAY_ARTIFACTS.contains(&&*a.name))
     }
 
     pub fn is_numeric(&self) -> bool {

@@ -262,7 +262,7 @@ fn describe_item(db: &dyn Db, file: SourceFile, name: &str) -> Option<String> {
         for _ in 0..16 {
             match artifact_base(db, &current) {
                 Some(base) => {
-                    chain.push(base.name.clone());
+                    chain.push(base.name.to_string());
                     current = base;
                 }
                 None => break,
