@@ -8,7 +8,8 @@
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
 //! `<root>/runs/<run-id>/run.json` the run's (with `graph`, each task's component, group and the tasks
-//! it waits for, for viewers such as `kflc ui`); `<root>/cache/<key>/` the cache.
+//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`);
+//! `<root>/cache/<key>/` the cache.
 //!
 //! Invariants:
 //! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
@@ -34,6 +35,7 @@
 mod cache;
 mod exec;
 mod fsutil;
+mod liveness;
 mod plan;
 pub mod report;
 mod scheduler;
@@ -441,6 +443,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             "outputs": outputs,
         })
     };
+    // Held to the end of this function, past the last write of run.json. A file system without
+    // locks costs viewers only the difference between running and lost.
+    let _run_lock = liveness::hold(&run_dir);
     fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json("running", None, None))
         .map_err(|e| format!("cannot write {}: {e}", run_dir.display()))?;
     point_latest(&root, &id);

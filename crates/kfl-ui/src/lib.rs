@@ -13,6 +13,7 @@
 //!   HTML artifact runs no script and reaches nothing of the app.
 //! - No read is unbounded: records, previews and log windows are capped; downloads stream.
 //! - A damaged, half-written or older run record never breaks a list or a page: it is shown as such.
+//!   A record that says `running` while no process holds its `run.lock` shows as `lost`.
 //! - Run data reaches the page only as text (`textContent`), never as markup; control characters
 //!   show as symbols, ANSI colours in logs as classes.
 

@@ -26,6 +26,8 @@ pub struct RunSummary {
     pub file: Option<String>,
     /// Why the record could not be read, when it could not.
     pub damaged: Option<String>,
+    /// Why the run shows as `lost` (its record says running, but no `kflc run` holds it).
+    pub lost: Option<String>,
 }
 
 /// One task of the run page, with its place in the layout and its instances (one outside loops).
@@ -86,6 +88,7 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
         params: BTreeMap::new(),
         file: None,
         damaged: None,
+        lost: None,
     };
     match read_json(&dir.join("run.json")) {
         Err(e) => summary.damaged = Some(e),
@@ -98,6 +101,10 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
                 summary.params = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             }
             match record.get("status").and_then(text) {
+                Some(status) if status == "running" && run_lost(dir) => {
+                    summary.status = "lost".into();
+                    summary.lost = Some(LOST.into());
+                }
                 Some(status) => summary.status = status,
                 None => summary.damaged = Some("run.json has no status".into()),
             }
@@ -105,6 +112,31 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
         Ok(_) => summary.damaged = Some("run.json is not an object".into()),
     }
     summary
+}
+
+/// Why a run is shown as `lost`.
+pub const LOST: &str =
+    "kflc run ended without recording how (killed, or the machine stopped): nothing holds its run.lock";
+
+/// Whether a run whose `run.json` says `running` was lost: `kflc run` holds an exclusive `flock`
+/// on `<run>/run.lock` while it runs (kfl-run's `liveness.rs`), and the kernel drops it when the
+/// process ends, however it ends. False when the lock is held, when there is no regular
+/// `run.lock` (an older kflc, or a file system without locks: cannot tell), and when `run.json`
+/// no longer says `running` once the lock was found free (the run ended a moment ago).
+pub fn run_lost(dir: &Path) -> bool {
+    use rustix::fs::{flock, FlockOperation};
+    let path = dir.join("run.lock");
+    // Never opens a FIFO or a device (it could block), nor follows a symlink out of the run.
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(&path) else { return false };
+    if flock(&file, FlockOperation::NonBlockingLockShared).is_err() {
+        return false;
+    }
+    drop(file);
+    // The run writes its last run.json before it lets go of the lock: read it again.
+    read_json(&dir.join("run.json")).is_ok_and(|r| r.get("status").and_then(Json::as_str) == Some("running"))
 }
 
 /// The start time in a run id (`YYYYMMDD-HHMMSS-xxxxxx`, UTC), for records without `started_at`.
@@ -151,9 +183,10 @@ pub fn list_runs(runs: &Path) -> Vec<RunSummary> {
 /// How several instances of a task read as one: any failure wins, then work in progress, then
 /// the rest.
 pub fn combine(statuses: &[&str]) -> String {
-    const ORDER: [&str; 10] = [
+    const ORDER: [&str; 11] = [
         "failed",
         "damaged",
+        "lost",
         "running",
         "cancelled",
         "waiting",
@@ -271,6 +304,12 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
                 place: Place { layer: 0, row: 0 },
                 instances: vec![view],
             }),
+        }
+    }
+    if run.status == "lost" {
+        // What was running when the run was lost will never say how it ended.
+        for instance in tasks.iter_mut().flat_map(|t| t.instances.iter_mut()).filter(|i| i.status == "running") {
+            instance.status = "lost".into();
         }
     }
     let finished = !matches!(run.status.as_str(), "running" | "damaged");

@@ -269,3 +269,82 @@ fn hostile_records_and_files_never_panic() {
     let cyclic = run_view(&runs, "s2").expect("view");
     assert_eq!(cyclic.tasks.iter().filter(|t| t.name == "x" || t.name == "y").count(), 2);
 }
+
+/// A run whose record says `running`, with one instance running, and a `run.lock` in the shape
+/// kfl-run writes (its pid), not held.
+fn running_run(runs: &std::path::Path, id: &str) -> std::path::PathBuf {
+    let run = runs.join(id);
+    write(
+        &run.join("run.json"),
+        r#"{"status": "running", "pipeline": "p", "graph": [{"name": "a", "after": []}, {"name": "b", "after": ["a"]}]}"#,
+    );
+    write(&run.join("a/manifest.json"), r#"{"task": "a", "status": "running"}"#);
+    write(&run.join("run.lock"), "12345\n");
+    run
+}
+
+#[test]
+fn a_running_record_nobody_holds_is_lost_and_a_held_one_is_running() {
+    use rustix::fs::{flock, FlockOperation};
+    let dir = scratch("liveness");
+    let runs = dir.join("runs");
+    let run = running_run(&runs, "20260101-000000-aaaaaa");
+
+    // The run's process holds the lock: running.
+    let holder = std::fs::OpenOptions::new().write(true).open(run.join("run.lock")).expect("open");
+    flock(&holder, FlockOperation::NonBlockingLockExclusive).expect("lock");
+    let list = list_runs(&runs);
+    assert_eq!((list[0].status.as_str(), list[0].lost.as_deref()), ("running", None));
+    assert_eq!(run_state(&runs, "20260101-000000-aaaaaa").expect("state").tasks["a"], "running");
+
+    // The process is gone (the kernel dropped its lock): lost, and so is what was running; what
+    // never started did not run.
+    drop(holder);
+    let list = list_runs(&runs);
+    assert_eq!(list[0].status, "lost");
+    assert!(list[0].lost.as_deref().is_some_and(|why| why.contains("run.lock")), "{:?}", list[0]);
+    let view = run_view(&runs, "20260101-000000-aaaaaa").expect("view");
+    let states: Vec<(&str, &str)> = view.tasks.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect();
+    assert_eq!(states, [("a", "lost"), ("b", "not run")]);
+    assert_eq!(run_state(&runs, "20260101-000000-aaaaaa").expect("state").status, "lost");
+
+    // Looking does not take the lock away from a run: the runner can still lock it afterwards.
+    let again = std::fs::OpenOptions::new().write(true).open(run.join("run.lock")).expect("open");
+    flock(&again, FlockOperation::NonBlockingLockExclusive).expect("the viewer left the lock free");
+}
+
+#[test]
+fn without_a_regular_lock_file_a_running_record_stays_running() {
+    let dir = scratch("liveness-older");
+    let runs = dir.join("runs");
+    // An older kflc wrote no run.lock: nothing tells, so the record is believed.
+    let older = running_run(&runs, "20260101-000000-aaaaaa");
+    std::fs::remove_file(older.join("run.lock")).expect("rm");
+    // A FIFO in its place must not block the list; a symlink is not followed; a folder is not a lock.
+    let fifo = running_run(&runs, "20260102-000000-bbbbbb");
+    std::fs::remove_file(fifo.join("run.lock")).expect("rm");
+    assert!(std::process::Command::new("mkfifo").arg(fifo.join("run.lock")).status().expect("mkfifo").success());
+    let link = running_run(&runs, "20260103-000000-cccccc");
+    std::fs::remove_file(link.join("run.lock")).expect("rm");
+    std::os::unix::fs::symlink("/dev/null", link.join("run.lock")).expect("symlink");
+    let folder = running_run(&runs, "20260104-000000-dddddd");
+    std::fs::remove_file(folder.join("run.lock")).expect("rm");
+    std::fs::create_dir(folder.join("run.lock")).expect("mkdir");
+
+    let list = list_runs(&runs);
+    assert_eq!(list.len(), 4);
+    for run in &list {
+        assert_eq!((run.status.as_str(), run.lost.as_deref()), ("running", None), "{}", run.id);
+    }
+}
+
+#[test]
+fn a_run_that_ends_as_it_is_looked_at_is_not_lost() {
+    let dir = scratch("liveness-ended");
+    let runs = dir.join("runs");
+    // The lock is free and run.json says how the run ended: it ended, it was not lost.
+    let run = running_run(&runs, "20260101-000000-aaaaaa");
+    write(&run.join("run.json"), r#"{"status": "succeeded", "pipeline": "p"}"#);
+    assert_eq!(list_runs(&runs)[0].status, "succeeded");
+    assert!(!kfl_ui::records::run_lost(&run));
+}

@@ -103,7 +103,8 @@ async function runsPage() {
       el("td", {}, el("input", { type: "checkbox", class: "pick", value: r.id, "aria-label": "compare " + r.id, onchange: updateCompare })),
       el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id), class: "mono" }, r.id)),
       el("td", {}, r.pipeline || ""),
-      el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null),
+      el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null,
+        r.lost ? el("div", { class: "muted lost" }, r.lost) : null),
       el("td", {}, when(r.started_at)),
       el("td", {}, duration(r.duration_ms)),
       el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", ")),
@@ -277,6 +278,7 @@ function applyState(state) {
     }
   }
   if (current.folder) refreshLogs();
+  if (state.status === "lost") reload(); // say why, and mark what was running as lost
 }
 
 let reloading = false;
@@ -297,6 +299,7 @@ async function runPage(id, folder, keepLive) {
     el("p", { class: "muted" }, "started " + when(view.run.started_at), view.run.duration_ms !== null ? " · " + duration(view.run.duration_ms) : "",
       view.run.file ? " · " + view.run.file : ""),
     view.run.damaged ? el("p", { class: "note" }, "damaged record: " + view.run.damaged) : null,
+    view.run.lost ? el("p", { class: "note lost" }, "lost: " + view.run.lost) : null,
     view.note ? el("p", { class: "note" }, view.note) : null,
     params.length ? el("details", {}, el("summary", {}, `parameters (${params.length})`),
       el("table", { id: "params" }, ...params.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null,
