@@ -111,6 +111,19 @@ check(bool(row) and "from data" in row[0]["text"], f"splits' dataset comes from 
 readers = sorted(e["text"] for e in find(page, "a") if e["attrs"].get("class") == "mono task-link")
 check(readers == ["data", "fitted", "scores"], f"splits reads from data; its outputs are read by fitted and scores: {readers}")
 
+# Lineage across runs (by cache key): the second run's cached dataset was made by the first run's
+# task; the first run's dataset was served again in the second run and read there by splits.
+page = parse("task.html")
+made = "".join(e["text"] for e in find(page, "p", id="made-by"))
+check(f"made by {first} › data" in made, f"a cache hit names the run that made it: {made!r}")
+page = parse("task-ran.html")
+elsewhere = [e for e in find(page, "li") if e["attrs"].get("data-run") == second]
+check(bool(elsewhere) and "cached" in elsewhere[0]["text"] and f"dataset read by {second} › splits" in elsewhere[0]["text"],
+      f"the dataset was served and read in the later run: {elsewhere[0]['text'] if elsewhere else None!r}")
+# The resources the task asks for, from the run's recorded graph.
+resources = "".join(e["text"] for e in find(page, "td", id="resources"))
+check(resources == "cpu 500m · memory 256Mi", f"the task's requested resources: {resources!r}")
+
 # A Markdown artifact (the model card, a file without an extension, typed Markdown by the run).
 page = parse("task-publish.html")
 card = [e for e in find(page, "div") if e["attrs"].get("class") == "markdown"]

@@ -396,7 +396,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     let parallelism =
         args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     // The pipeline's structure, for viewers (`kflc ui`): each task with its component, innermost
-    // group and the tasks it waits for (the plan's dependencies, exit handlers' included).
+    // group, the tasks it waits for (the plan's dependencies, exit handlers' included) and the
+    // resources it asks for.
     let started_at = exec::unix_seconds();
     let graph: Vec<Json> = plan
         .tasks
@@ -412,6 +413,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
                 "component": plan.dag.components[task.component].name,
                 "group": task.group.map(|g| plan.dag.groups[g].k8s_name.clone()),
                 "after": after,
+                "resources": report::resources_json(&task.settings),
             })
         })
         .collect();

@@ -37,6 +37,9 @@ pub struct TaskView {
     pub component: Option<String>,
     pub group: Option<String>,
     pub after: Vec<String>,
+    /// What the task asks for, as the run recorded it (`{"cpu": {"request": "500m"}, …}`; null in
+    /// records from before resources were recorded).
+    pub resources: Json,
     /// The task's state over its instances: failed, running, … (see [`combine`]).
     pub status: String,
     pub place: Place,
@@ -270,6 +273,7 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
                     component: entry.get("component").and_then(text),
                     group: entry.get("group").and_then(text),
                     after,
+                    resources: entry.get("resources").filter(|r| r.is_object()).cloned().unwrap_or(Json::Null),
                     status: "pending".into(),
                     place: Place { layer: 0, row: 0 },
                     instances: Vec::new(),
@@ -300,6 +304,7 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
                 component: None,
                 group: None,
                 after: Vec::new(),
+                resources: Json::Null,
                 status: "pending".into(),
                 place: Place { layer: 0, row: 0 },
                 instances: vec![view],
@@ -549,4 +554,100 @@ pub fn compare(runs: &Path, ids: &[&str]) -> Vec<Compared> {
         .filter(|id| crate::paths::resolve(runs, id, "").is_ok())
         .map(|id| Compared { run: summary_of(id, &runs.join(id)), metrics: run_metrics(runs, id) })
         .collect()
+}
+
+/// At most this many other runs (newest first) are searched for an instance's lineage across runs.
+pub const LINEAGE_RUNS_CAP: usize = 300;
+
+/// One instance of another run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunTask {
+    pub run: String,
+    pub folder: String,
+}
+
+/// The same work (the same cache key) in another run: the instance, whether the cache served it,
+/// and which instances of that run read each of its output artifacts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Twin {
+    pub run: String,
+    pub folder: String,
+    pub cached: bool,
+    pub readers: BTreeMap<String, Vec<String>>,
+}
+
+/// Lineage across runs, by cache key: a task with the same key did the same work, so its artifacts
+/// are the ones this instance made or was served.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrossLineage {
+    /// For a cache hit: the newest older run's instance with the same key that ran (not from the
+    /// cache), which made what the cache served.
+    pub made_by: Option<RunTask>,
+    /// Other runs' instances with the same key, newest first, with what read their artifacts.
+    pub elsewhere: Vec<Twin>,
+    /// How many other runs were searched, and whether that was all of them.
+    pub searched: usize,
+    pub complete: bool,
+}
+
+/// Lineage of the instance `folder` of run `id` across the other runs under `runs`. `None` when
+/// the instance does not exist. Runs are taken newest first by id (ids start with their UTC start
+/// time); at most [`LINEAGE_RUNS_CAP`] are read.
+pub fn cross_lineage(runs: &Path, id: &str, folder: &str) -> Option<CrossLineage> {
+    if !crate::paths::plain_piece(id) || !crate::paths::plain_piece(folder) {
+        return None;
+    }
+    let manifest = read_json(&runs.join(id).join(folder).join("manifest.json")).ok()?;
+    let mut lineage = CrossLineage { made_by: None, elsewhere: Vec::new(), searched: 0, complete: true };
+    let Some(key) = manifest.get("cache_key").and_then(Json::as_str).filter(|k| !k.is_empty()) else {
+        return Some(lineage);
+    };
+    let cached = manifest.get("cached").and_then(Json::as_bool) == Some(true);
+    let mut others: Vec<String> = std::fs::read_dir(runs)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|name| name != id && !name.starts_with('.') && crate::paths::plain_piece(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    others.sort_unstable_by(|a, b| b.cmp(a));
+    lineage.complete = others.len() <= LINEAGE_RUNS_CAP;
+    for other in others.iter().take(LINEAGE_RUNS_CAP) {
+        lineage.searched += 1;
+        let dir = runs.join(other);
+        let manifests: Vec<(String, Json)> =
+            instances(&dir).into_iter().filter_map(|(_, folder, m)| Some((folder, m.ok()?))).collect();
+        let twins: Vec<(&str, bool)> = manifests
+            .iter()
+            .filter(|(_, m)| m.get("cache_key").and_then(Json::as_str) == Some(key))
+            .filter(|(_, m)| matches!(m.get("status").and_then(Json::as_str), Some("succeeded" | "cached")))
+            .map(|(folder, m)| (folder.as_str(), m.get("cached").and_then(Json::as_bool) == Some(true)))
+            .collect();
+        for (twin, twin_cached) in twins {
+            if cached && !twin_cached && lineage.made_by.is_none() && other.as_str() < id {
+                lineage.made_by = Some(RunTask { run: other.clone(), folder: twin.to_string() });
+            }
+            let mut readers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (reader, m) in &manifests {
+                let Some(Json::Object(inputs)) = m.get("inputs") else { continue };
+                for path in inputs.values().flat_map(artifact_paths) {
+                    let Some(rest) = under_run(other, path) else { continue };
+                    let Some(output) = rest.strip_prefix(twin).and_then(|r| r.strip_prefix("/outputs/artifacts/"))
+                    else {
+                        continue;
+                    };
+                    let output = output.split('/').next().unwrap_or(output).to_string();
+                    let list = readers.entry(output).or_default();
+                    if !list.contains(reader) {
+                        list.push(reader.clone());
+                    }
+                }
+            }
+            lineage.elsewhere.push(Twin { run: other.clone(), folder: twin.to_string(), cached: twin_cached, readers });
+        }
+    }
+    Some(lineage)
 }

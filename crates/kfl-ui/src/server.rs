@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/compare", get(compare))
         .route("/api/runs/{run}/events", get(events))
         .route("/api/runs/{run}/instances/{folder}", get(instance))
+        .route("/api/runs/{run}/lineage/{folder}", get(lineage))
         .route("/api/runs/{run}/log/{folder}/{stream}", get(log))
         .route("/api/runs/{run}/preview/{*path}", get(preview_file))
         .route("/api/runs/{run}/files/{*path}", get(file))
@@ -149,6 +150,19 @@ async fn instance(State(state): State<AppState>, UrlPath((run, folder)): UrlPath
     }
     match blocking(move || records::instance_detail(&dir, &folder)).await.flatten() {
         Some(detail) => Json(detail).into_response(),
+        None => not_found(),
+    }
+}
+
+/// An instance's lineage across runs (same cache key), asked for after its panel is drawn: it
+/// reads other runs' manifests.
+async fn lineage(State(state): State<AppState>, UrlPath((run, folder)): UrlPath<(String, String)>) -> Response {
+    if run_dir(&state, &run).is_none() || paths::resolve(&state.runs, &run, &folder).is_err() {
+        return not_found();
+    }
+    let runs = Arc::clone(&state.runs);
+    match blocking(move || records::cross_lineage(&runs, &run, &folder)).await.flatten() {
+        Some(lineage) => Json(lineage).into_response(),
         None => not_found(),
     }
 }

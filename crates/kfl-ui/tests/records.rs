@@ -348,3 +348,87 @@ fn a_run_that_ends_as_it_is_looked_at_is_not_lost() {
     assert_eq!(list_runs(&runs)[0].status, "succeeded");
     assert!(!kfl_ui::records::run_lost(&run));
 }
+
+/// A run where `make` (cache key `k1`) made a dataset, ran or was served from the cache, and `train`
+/// read it.
+fn make_and_train(runs: &std::path::Path, id: &str, make_cached: bool) {
+    let dataset = runs.join(id).join("make/outputs/artifacts/dataset");
+    write(&dataset, "x\n1\n");
+    write(&runs.join(id).join("run.json"), r#"{"status": "succeeded", "pipeline": "p"}"#);
+    write(
+        &runs.join(id).join("make/manifest.json"),
+        &serde_json::json!({
+            "task": "make", "status": if make_cached { "cached" } else { "succeeded" }, "cached": make_cached,
+            "cache_key": "k1", "outputs": { "artifacts": { "dataset": { "path": dataset.to_string_lossy() } } },
+        })
+        .to_string(),
+    );
+    write(
+        &runs.join(id).join("train/manifest.json"),
+        &serde_json::json!({
+            "task": "train", "status": "succeeded", "cached": false, "cache_key": "k2",
+            "inputs": { "data": { "path": dataset.to_string_lossy() }, "n": 1 },
+        })
+        .to_string(),
+    );
+}
+
+#[test]
+fn lineage_across_runs_follows_the_cache_key() {
+    use kfl_ui::records::{cross_lineage, RunTask};
+    let dir = scratch("lineage-across");
+    let runs = dir.join("runs");
+    make_and_train(&runs, "20260101-000000-aaaaaa", false);
+    make_and_train(&runs, "20260102-000000-bbbbbb", true);
+    make_and_train(&runs, "20260103-000000-cccccc", true);
+    // The same key in a failed instance, and a manifest that is not JSON: neither counts.
+    write(
+        &runs.join("20260104-000000-dddddd/make/manifest.json"),
+        r#"{"task": "make", "status": "failed", "cached": false, "cache_key": "k1"}"#,
+    );
+    write(&runs.join("20260104-000000-dddddd/train/manifest.json"), "{\"cache_key\": \"k1");
+
+    // A cache hit: made by the run that ran it; the same work elsewhere, newest first, with readers.
+    let hit = cross_lineage(&runs, "20260102-000000-bbbbbb", "make").expect("lineage");
+    assert_eq!(hit.made_by, Some(RunTask { run: "20260101-000000-aaaaaa".into(), folder: "make".into() }));
+    let elsewhere: Vec<(&str, bool)> = hit.elsewhere.iter().map(|t| (t.run.as_str(), t.cached)).collect();
+    assert_eq!(elsewhere, [("20260103-000000-cccccc", true), ("20260101-000000-aaaaaa", false)]);
+    assert_eq!(hit.elsewhere[0].readers["dataset"], ["train"]);
+    assert_eq!((hit.searched, hit.complete), (3, true));
+
+    // The instance that ran: no maker; its artifact was served and read in two later runs.
+    let made = cross_lineage(&runs, "20260101-000000-aaaaaa", "make").expect("lineage");
+    assert_eq!(made.made_by, None);
+    assert_eq!(made.elsewhere.len(), 2);
+    assert!(made.elsewhere.iter().all(|t| t.cached && t.readers["dataset"] == ["train"]));
+
+    // Another key (`train`'s, which ran in every run): only its own twins, and no maker for an
+    // instance that ran. A key no other run has: nothing across runs.
+    let train = cross_lineage(&runs, "20260101-000000-aaaaaa", "train").expect("lineage");
+    let twins: Vec<&str> = train.elsewhere.iter().map(|t| t.run.as_str()).collect();
+    assert_eq!(twins, ["20260103-000000-cccccc", "20260102-000000-bbbbbb"]);
+    assert!(train.made_by.is_none() && train.elsewhere.iter().all(|t| !t.cached && t.readers.is_empty()));
+    write(
+        &runs.join("20260101-000000-aaaaaa/alone/manifest.json"),
+        r#"{"task": "alone", "status": "succeeded", "cached": true, "cache_key": "k9"}"#,
+    );
+    let alone = cross_lineage(&runs, "20260101-000000-aaaaaa", "alone").expect("lineage");
+    assert!(alone.elsewhere.is_empty() && alone.made_by.is_none());
+    assert!(cross_lineage(&runs, "20260101-000000-aaaaaa", "nope").is_none());
+    assert!(cross_lineage(&runs, "..", "make").is_none());
+    assert!(cross_lineage(&runs, "20260101-000000-aaaaaa", "../20260102-000000-bbbbbb/make").is_none());
+}
+
+#[test]
+fn the_run_page_carries_each_task_s_recorded_resources() {
+    let dir = scratch("resources");
+    let runs = dir.join("runs");
+    write(
+        &runs.join("r/run.json"),
+        r#"{"status": "succeeded", "graph": [{"name": "a", "after": [], "resources": {"cpu": {"request": "2"}}},
+            {"name": "b", "after": [], "resources": "<b>not an object</b>"}, {"name": "c", "after": []}]}"#,
+    );
+    let view = run_view(&runs, "r").expect("view");
+    let resources: Vec<String> = view.tasks.iter().map(|t| t.resources.to_string()).collect();
+    assert_eq!(resources, [r#"{"cpu":{"request":"2"}}"#, "null", "null"]);
+}

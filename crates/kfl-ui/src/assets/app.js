@@ -358,7 +358,10 @@ async function taskPanel(side, id, folder, view) {
       el("tr", {}, el("th", {}, "duration"), el("td", {}, duration(m.duration_ms))),
       el("tr", {}, el("th", {}, "cache key"), el("td", { class: "mono" }, m.cache_key || "")),
       el("tr", {}, el("th", {}, "attempts"), el("td", {}, Array.isArray(m.attempts) ? m.attempts.length : "")),
+      task && task.resources && Object.keys(task.resources).length ?
+        el("tr", {}, el("th", {}, "resources"), el("td", { id: "resources", class: "mono" }, resourcesText(task.resources))) : null,
       m.reason ? el("tr", {}, el("th", {}, "reason"), el("td", {}, m.reason)) : null),
+    el("div", { id: "across" }),
     el("h3", {}, "Inputs"), kvTable(id, m.inputs, "inputs", (k) => detail.producers[k] ?
       el("span", { class: "lineage" }, " from ", taskLink(id, detail.producers[k])) : null),
     el("h3", {}, "Output parameters"), kvTable(id, outputs.parameters, "outputs"),
@@ -370,7 +373,37 @@ async function taskPanel(side, id, folder, view) {
     el("div", { class: "muted", id: "log-stdout-info" }), el("pre", { id: "log-stdout", class: "log" }));
   current.logs = {};
   current.text = {};
+  acrossRuns(side.querySelector("#across"), id, folder);
   await refreshLogs();
+}
+
+// What a task asks for, as the run recorded it: "cpu 2 (limit 4) · memory 1Gi · retries 2 · timeout 90s".
+function resourcesText(resources) {
+  return Object.entries(resources).map(([name, v]) => {
+    if (v && typeof v === "object") {
+      return name + " " + (v.request !== undefined ? show(v.request) : "") + (v.limit !== undefined ? (v.request !== undefined ? " (limit " + show(v.limit) + ")" : "limit " + show(v.limit)) : "");
+    }
+    return name + " " + show(v) + (name === "timeout" ? "s" : "");
+  }).join(" · ");
+}
+
+// Lineage across runs (the same cache key): who made what the cache served, and where else the
+// same artifacts were served and read. Asked for after the panel is drawn: it reads other runs.
+async function acrossRuns(box, id, folder) {
+  let lineage;
+  try { lineage = await getJson(api(id, "lineage", folder)); } catch { return; }
+  if (!box.isConnected) return;
+  const link = (run, f) => el("a", { href: "#/run/" + encodeURIComponent(run) + "/" + encodeURIComponent(f), class: "mono run-task" }, run + " › " + f);
+  const parts = [];
+  if (lineage.made_by) parts.push(el("p", { id: "made-by" }, "served from the cache; made by ", link(lineage.made_by.run, lineage.made_by.folder)));
+  if (lineage.elsewhere.length) {
+    parts.push(el("details", { id: "elsewhere" }, el("summary", {}, `the same work in ${lineage.elsewhere.length} other run${lineage.elsewhere.length > 1 ? "s" : ""}`),
+      el("ul", {}, ...lineage.elsewhere.map((t) => el("li", { "data-run": t.run }, link(t.run, t.folder), " ", badge(t.cached ? "cached" : "succeeded"),
+        ...Object.entries(t.readers).map(([output, readers]) => el("span", { class: "lineage" }, ` · ${output} read by `,
+          ...readers.flatMap((r, i) => (i ? [", ", link(t.run, r)] : [link(t.run, r)])))))))));
+  }
+  if (!lineage.complete) parts.push(el("p", { class: "muted" }, `searched the newest ${lineage.searched} other runs`));
+  if (parts.length) box.replaceChildren(el("h3", {}, "Across runs"), ...parts);
 }
 
 const fileUrl = (id, path) => api(id, "files") + "/" + path.split("/").map(encodeURIComponent).join("/");
