@@ -1,8 +1,9 @@
 //! `kflc ui`: a run viewer in the browser for the runs `kflc run` records under `<root>/runs`.
 //!
 //! Layout: [`records`] reads run folders into view data and [`layout`] places the DAG (both pure,
-//! tested without a server); [`preview`] makes capped previews; [`paths`] is the only way from a
-//! request to a file; [`server`] is the axum app with the embedded assets (`src/assets`).
+//! tested without a server); [`preview`] makes capped previews and [`classification`] chart data
+//! of `ClassificationMetrics`; [`paths`] is the only way from a request to a file; [`server`] is
+//! the axum app with the embedded assets (`src/assets`).
 //!
 //! Invariants:
 //! - Nothing outside `<root>/runs` is ever opened: every path is checked piece by piece and, with
@@ -17,6 +18,7 @@
 //! - Run data reaches the page only as text (`textContent`), never as markup; control characters
 //!   show as symbols, ANSI colours in logs as classes.
 
+pub mod classification;
 pub mod layout;
 pub mod paths;
 pub mod preview;

@@ -397,6 +397,8 @@ pub struct InstanceDetail {
     pub producers: BTreeMap<String, String>,
     /// Files under the instance's folder (relative to the run's folder), with sizes.
     pub files: Vec<FileEntry>,
+    /// Chart data of each `ClassificationMetrics` output artifact (by output name).
+    pub charts: BTreeMap<String, crate::classification::Classification>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -443,7 +445,41 @@ pub fn instance_detail(run_dir: &Path, folder: &str) -> Option<InstanceDetail> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let (producers, consumers) = lineage(run_dir, folder, &manifest);
-    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, consumers, producers, files })
+    let charts = charts(run_dir, &manifest);
+    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, consumers, producers, files, charts })
+}
+
+/// At most this many bytes of a `ClassificationMetrics` file are read for its charts.
+const CHART_FILE_CAP: u64 = 4 * 1024 * 1024;
+
+/// The charts of an instance's `ClassificationMetrics` outputs: from the artifact's metadata, where
+/// KFP's SDK writes them, or else from its file when that is a JSON object of the same shape (and
+/// lies inside the run's folder).
+fn charts(run_dir: &Path, manifest: &Json) -> BTreeMap<String, crate::classification::Classification> {
+    let mut out = BTreeMap::new();
+    let Some(Json::Object(artifacts)) = manifest.pointer("/outputs/artifacts") else { return out };
+    let (Some(runs), Some(id)) = (run_dir.parent(), run_dir.file_name().and_then(|n| n.to_str())) else {
+        return out;
+    };
+    for (output, artifact) in artifacts {
+        if artifact.get("type").and_then(Json::as_str) != Some("ClassificationMetrics") {
+            continue;
+        }
+        let from_metadata = artifact.get("metadata").and_then(crate::classification::classification);
+        let chart = from_metadata.or_else(|| {
+            let path = artifact.get("path").and_then(Json::as_str)?;
+            let real = crate::paths::resolve(runs, id, under_run(id, path)?).ok()?;
+            let (bytes, size) = crate::preview::read_head(&real, CHART_FILE_CAP).ok()?;
+            if size > bytes.len() as u64 {
+                return None;
+            }
+            crate::classification::classification(&serde_json::from_slice::<Json>(&bytes).ok()?)
+        });
+        if let Some(chart) = chart {
+            out.insert(output.clone(), chart);
+        }
+    }
+    out
 }
 
 /// The artifact paths an input value names (one artifact or a list of them).

@@ -432,3 +432,31 @@ fn the_run_page_carries_each_task_s_recorded_resources() {
     let resources: Vec<String> = view.tasks.iter().map(|t| t.resources.to_string()).collect();
     assert_eq!(resources, [r#"{"cpu":{"request":"2"}}"#, "null", "null"]);
 }
+
+#[test]
+fn classification_charts_come_from_metadata_or_else_from_the_file() {
+    let dir = scratch("classification");
+    let runs = dir.join("runs");
+    let run = runs.join("r");
+    let file = run.join("t/outputs/artifacts/from_file");
+    let shape = r#"{"confusionMatrix": {"annotationSpecs": [{"displayName": "a"}], "rows": [{"row": [3]}]}}"#;
+    write(&file, shape);
+    let outside = dir.join("outside.json");
+    write(&outside, shape);
+    let manifest = serde_json::json!({
+        "task": "t", "status": "succeeded",
+        "outputs": { "artifacts": {
+            "from_metadata": { "type": "ClassificationMetrics", "path": "/nowhere",
+                "metadata": { "confidenceMetrics": [{ "recall": 1.0, "falsePositiveRate": 0.0 }] } },
+            "from_file": { "type": "ClassificationMetrics", "path": file.to_string_lossy(), "metadata": {} },
+            // A recorded path outside the run's folder is never read.
+            "outside": { "type": "ClassificationMetrics", "path": outside.to_string_lossy() },
+            "untyped": { "path": file.to_string_lossy() },
+        } },
+    });
+    write(&run.join("t/manifest.json"), &manifest.to_string());
+    let detail = kfl_ui::records::instance_detail(&run, "t").expect("detail");
+    assert_eq!(detail.charts.keys().collect::<Vec<_>>(), ["from_file", "from_metadata"]);
+    assert_eq!(detail.charts["from_file"].matrix, [[3.0]]);
+    assert_eq!(detail.charts["from_metadata"].auc, Some(1.0));
+}

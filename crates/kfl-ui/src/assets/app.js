@@ -366,7 +366,7 @@ async function taskPanel(side, id, folder, view) {
       el("span", { class: "lineage" }, " from ", taskLink(id, detail.producers[k])) : null),
     el("h3", {}, "Output parameters"), kvTable(id, outputs.parameters, "outputs"),
     el("h3", {}, "Artifacts"),
-    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f, detail.consumers))) : el("p", { class: "muted" }, "none"),
+    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f, detail.consumers, detail.charts))) : el("p", { class: "muted" }, "none"),
     el("h3", {}, "Logs"),
     el("div", {}, el("input", { id: "log-search", type: "search", placeholder: "search the logs", oninput: filterLogs })),
     el("div", { class: "muted", id: "log-stderr-info" }), el("pre", { id: "log-stderr", class: "log" }),
@@ -408,8 +408,9 @@ async function acrossRuns(box, id, folder) {
 
 const fileUrl = (id, path) => api(id, "files") + "/" + path.split("/").map(encodeURIComponent).join("/");
 
-function artifactBox(id, file, consumers) {
+function artifactBox(id, file, consumers, charts) {
   const name = file.path.split("/").pop();
+  const chart = (charts || {})[file.path.split("/outputs/artifacts/")[1]];
   const readers = (consumers || {})[file.path.split("/outputs/artifacts/")[1]] || [];
   const box = el("div", { class: "artifact", "data-artifact": name },
     el("div", {}, el("b", {}, name), " ", el("span", { class: "muted" }, file.size + " bytes"), " ",
@@ -420,7 +421,9 @@ function artifactBox(id, file, consumers) {
       el("table", { class: "metadata" }, ...Object.entries(file.record.metadata).map(([k, v]) =>
         el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null;
   const body = el("div", { class: "preview" }, el("span", { class: "muted" }, "loading preview…"));
-  if (meta) box.append(meta);
+  // KFP's ClassificationMetrics metadata is drawn, not listed.
+  if (chart) box.append(classificationCharts(chart));
+  else if (meta) box.append(meta);
   box.append(body);
   getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
     .then((r) => {
@@ -430,6 +433,52 @@ function artifactBox(id, file, consumers) {
     })
     .catch((e) => body.replaceChildren(el("span", { class: "muted" }, String(e.message))));
   return box;
+}
+
+// A ClassificationMetrics artifact: its confusion matrix (rows: actual, columns: predicted; the
+// darker, the more) and its ROC curve with the diagonal and the area under it. Names are SVG text.
+function classificationCharts(c) {
+  const parts = [];
+  const text = (attrs, value) => { const t = svg("text", attrs); t.textContent = visible(String(value)); return t; };
+  if (c.matrix.length) {
+    const n = c.categories.length, cell = Math.max(18, Math.min(48, Math.floor(320 / n))), left = 90, top = 24;
+    const most = Math.max(1, ...c.matrix.flat());
+    const root = svg("svg", { class: "confusion", width: left + n * cell + 4, height: top + n * cell + 28, "data-categories": String(n) });
+    // Long names are cut on the chart; the whole name is the label's tooltip.
+    const short = (name) => (name.length > 12 ? name.slice(0, 11) + "…" : name);
+    const label = (attrs, name) => {
+      const t = text(attrs, short(name)), title = svg("title", {});
+      title.textContent = visible(name);
+      t.append(title);
+      return t;
+    };
+    c.categories.forEach((name, i) => {
+      root.append(label({ x: left - 4, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "axis" }, name));
+      root.append(label({ x: left + i * cell + cell / 2, y: top + n * cell + 14, "text-anchor": "middle", class: "axis" }, name));
+    });
+    root.append(text({ x: left, y: 14, class: "axis" }, "actual ↓ · predicted →"));
+    c.matrix.forEach((row, i) => row.forEach((v, j) => {
+      const shade = v / most;
+      const g = svg("g", { class: "cell", "data-row": String(i), "data-col": String(j), "data-value": String(v) });
+      g.append(svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, fill: `rgba(32, 88, 184, ${0.08 + 0.92 * shade})` }));
+      g.append(text({ x: left + j * cell + cell / 2, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle", class: shade > 0.55 ? "count light" : "count" }, v));
+      root.append(g);
+    }));
+    parts.push(el("figure", { class: "metric-chart" }, root, el("figcaption", {}, "confusion matrix")));
+  }
+  if (c.roc.length) {
+    const size = 200, pad = 28, x = (f) => pad + f * size, y = (t) => pad + (1 - t) * size;
+    const root = svg("svg", { class: "roc", width: size + pad * 2, height: size + pad * 2, "data-points": String(c.roc.length) });
+    root.append(svg("rect", { x: pad, y: pad, width: size, height: size, class: "frame" }));
+    root.append(svg("line", { x1: x(0), y1: y(0), x2: x(1), y2: y(1), class: "chance" }));
+    const points = [[0, 0], ...c.roc.map((p) => [p.fpr, p.tpr]), [1, 1]];
+    root.append(svg("polyline", { class: "curve", points: points.map(([f, t]) => x(f).toFixed(1) + "," + y(t).toFixed(1)).join(" ") }));
+    root.append(text({ x: pad + size / 2, y: pad + size + 22, "text-anchor": "middle", class: "axis" }, "false positive rate"));
+    root.append(text({ x: 10, y: pad + size / 2, transform: `rotate(-90 10 ${pad + size / 2})`, "text-anchor": "middle", class: "axis" }, "true positive rate"));
+    parts.push(el("figure", { class: "metric-chart" }, root, el("figcaption", { class: "auc" }, "ROC curve" + (c.auc !== null ? ", area " + c.auc.toFixed(3) : ""))));
+  }
+  return el("div", { class: "classification" }, el("div", { class: "charts" }, ...parts),
+    ...c.problems.map((p) => el("p", { class: "muted problem" }, p)));
 }
 
 function renderPreview(id, path, p, type) {
