@@ -170,6 +170,13 @@ info = "".join(e["text"] for e in find(page, "div", id="log-stderr-info"))
 tail = "".join(e["text"] for e in find(page, "pre", id="log-stderr"))
 check("the last 262144 of 2147483662 bytes" in info and "download" in info, f"a 2 GiB log shows its size and a download: {info!r}")
 check(tail.endswith("the last line\n") and len(tail) <= 262144, f"only the log's last 256 KiB are loaded: {len(tail)} characters")
+# A Parquet dataset (no extension) previewed as a table of its first rows; its HTML stays text.
+table = [e for e in find(page, "div") if e["attrs"].get("data-artifact") == "table"]
+heads = [e["text"] for e in find(page, "th")]
+cells = [e["text"] for e in find(page, "td")]
+check(bool(table) and "first rows only" in table[0]["text"] and ["id", "name", "score"] == [h for h in heads if h in ("id", "name", "score")]
+      and "row 49" in cells and "row 50" not in cells and "<img src=x id=injected5>" in cells and not find(page, id="injected5"),
+      f"a Parquet dataset shows its first 50 rows as a table: {table[0]['text'][:80] if table else None!r}")
 groups = [e["attrs"].get("data-group") for e in find(page, "rect") if e["attrs"].get("class") == "group"]
 check(groups == ["for-loop-1"], f"a loop is drawn as one box around its two tasks: {groups}")
 states = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}

@@ -3,7 +3,7 @@
 # one served from the cache whose condition fails, so a task is skipped), a damaged run folder and
 # one whose record carries HTML, then a real `kflc ui` read by headless Chromium (Debian's package,
 # installed if missing) with --dump-dom: the runs list, a run's DAG with task names and states, a
-# task's log, a CSV preview, metrics, a confusion matrix and ROC curve, two runs compared, escaping; then, through the DevTools protocol, a run followed live
+# task's log, a CSV preview, metrics, a confusion matrix and ROC curve, a Parquet table, two runs compared, escaping; then, through the DevTools protocol, a run followed live
 # (tests/ui/live.py). KFLC may name the kflc binary to test (default: build it).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,8 +47,8 @@ mkdir -p "$work/.kfl/runs/20200101-000000-broken" "$work/.kfl/runs/20200102-0000
 printf '{"status": "succ' >"$work/.kfl/runs/20200101-000000-broken/run.json"
 # A hostile record: HTML and control characters in names, ANSI colours in a log, an HTML artifact
 # with a script.
-python3 - "$work/.kfl/runs/20200102-000000-hostile" <<'PY'
-import json, os, sys
+python3 - "$work/.kfl/runs/20200102-000000-hostile" "$here/sample.parquet" <<'PY'
+import json, os, shutil, sys
 run = sys.argv[1]
 os.makedirs(f"{run}/t/outputs/artifacts", exist_ok=True)
 json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "graph": [{"name": "t", "after": []},
@@ -56,7 +56,10 @@ json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "gra
            "params": {"p": "<script>document.title=1</script>"}}, open(f"{run}/run.json", "w"))
 json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.html": {
     "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}, "notes": {
-    "path": f"{run}/t/outputs/artifacts/notes", "type": "Markdown"}}}}, open(f"{run}/t/manifest.json", "w"))
+    "path": f"{run}/t/outputs/artifacts/notes", "type": "Markdown"}, "table": {
+    "path": f"{run}/t/outputs/artifacts/table", "type": "Dataset"}}}}, open(f"{run}/t/manifest.json", "w"))
+# A Parquet dataset without an extension (tests/ui/sample.parquet: 60 rows, an HTML name).
+shutil.copy(sys.argv[2], f"{run}/t/outputs/artifacts/table")
 open(f"{run}/t/outputs/artifacts/report.html", "w").write(
     "<p>report</p><script>parent.document.title = 'pwned'; document.title = 'pwned'</script>")
 open(f"{run}/t/outputs/artifacts/notes", "w").write("# <img src=x id=injected2>\n\n- **<b id=injected3>x</b>**\n")

@@ -2,7 +2,8 @@
 //!
 //! Layout: [`records`] reads run folders into view data and [`layout`] places the DAG (both pure,
 //! tested without a server); [`preview`] makes capped previews and [`classification`] chart data
-//! of `ClassificationMetrics`; [`paths`] is the only way from a request to a file; [`server`] is
+//! of `ClassificationMetrics` (and, with the `parquet` feature, `parquet_preview` the first rows of
+//! a Parquet file); [`paths`] is the only way from a request to a file; [`server`] is
 //! the axum app with the embedded assets (`src/assets`).
 //!
 //! Invariants:
@@ -20,6 +21,8 @@
 
 pub mod classification;
 pub mod layout;
+#[cfg(feature = "parquet")]
+pub mod parquet_preview;
 pub mod paths;
 pub mod preview;
 pub mod records;

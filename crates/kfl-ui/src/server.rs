@@ -215,7 +215,13 @@ async fn preview_file(State(state): State<AppState>, UrlPath((run, path)): UrlPa
     };
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let result = blocking(move || {
-        preview::read_head(&real, preview::PREVIEW_CAP).map(|(head, size)| (preview::preview(&name, &head, size), size))
+        preview::read_head(&real, preview::PREVIEW_CAP).map(|(head, size)| {
+            #[cfg(feature = "parquet")]
+            if crate::parquet_preview::looks_like_parquet(&head) {
+                return (crate::parquet_preview::parquet_table(&real), size);
+            }
+            (preview::preview(&name, &head, size), size)
+        })
     })
     .await;
     match result {

@@ -504,6 +504,8 @@ function renderPreview(id, path, p, type) {
     case "html":
       // A sandboxed frame: no scripts, an opaque origin (the server adds a sandbox policy too).
       return el("iframe", { sandbox: "", src: fileUrl(id, path) + "?inline=1", title: path });
+    case "unreadable":
+      return el("span", { class: "muted unreadable" }, p.reason);
     default:
       return el("span", { class: "muted" }, "no preview (binary)");
   }
