@@ -104,6 +104,15 @@ fn pages_and_api_answer_with_security_headers_and_no_cors() {
     assert_eq!(list[0]["run"]["id"], "r1");
     assert_eq!(get(address, "/api/runs/nope").status, 404);
     assert_eq!(get(address, "/api/runs/r1/instances/nope").status, 404);
+    // Lineage across runs: an instance of a run alone has none; an unknown one is not found.
+    let lineage = get(address, "/api/runs/r1/lineage/make");
+    assert_eq!(lineage.status, 200);
+    let lineage: serde_json::Value = serde_json::from_str(&lineage.body).expect("json");
+    assert_eq!(
+        (lineage["made_by"].clone(), lineage["elsewhere"].clone()),
+        (serde_json::Value::Null, serde_json::json!([]))
+    );
+    assert_eq!(get(address, "/api/runs/r1/lineage/nope").status, 404);
     assert_eq!(get(address, "/nothing/here").status, 404);
 }
 
@@ -172,6 +181,9 @@ fn no_path_outside_the_runs_root_is_served() {
         "/api/runs/r1/preview/make/leak",
         "/api/runs/r1/preview/%2e%2e/%2e%2e/secret.txt",
         "/api/runs/r1/instances/%2e%2e",
+        "/api/runs/r1/lineage/%2e%2e",
+        "/api/runs/r1/lineage/..%2fr1%2fmake",
+        "/api/runs/%2e%2e/lineage/make",
         "/api/runs/r1/log/%2e%2e/stdout",
         "/api/runs/r1/files/make%00/stdout.log",
         "/api/runs/r1/files/..\\..\\secret.txt",
