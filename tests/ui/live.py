@@ -109,4 +109,31 @@ finally:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+# Cancelled from the page: the button sends the one state-changing request (with the server's
+# token); kflc run gets SIGTERM, stops its task and records the run as interrupted (exit 143).
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=30"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+browser = Browser(profile + "-cancel")
+try:
+    browser.goto(url)
+    first_row = "document.querySelector('tr[data-run]')"
+    run_id, _ = browser.wait(f"{first_row}?.querySelector('.status')?.textContent === 'running' && "
+                             f"{first_row}.getAttribute('data-run')", timeout=20)
+    browser.goto(f"{url}#/run/{run_id}")
+    browser.wait(f"({status % 'first'}) === 'running' && document.getElementById('cancel-run') !== null", timeout=15)
+    browser.eval("document.getElementById('cancel-run').click()")
+    _, took = browser.wait("document.querySelector('#run-status [data-status]')?.getAttribute('data-status') === 'interrupted'",
+                           timeout=20)
+    check(True, f"the cancel button stopped the run; it shows interrupted ({took:.1f}s)")
+    check(run.wait(timeout=20) == 143, f"kflc run ended as on SIGTERM: exit {run.returncode}")
+    check(browser.eval("document.getElementById('cancel-run') === null"), "the button is gone once the run ended")
+except TimeoutError as e:
+    note = browser.eval("document.getElementById('cancel-note')?.textContent || ''")
+    check(False, f"timed out waiting for {e}; {note}")
+finally:
+    browser.close()
+    if run.poll() is None:
+        run.kill()
+        run.wait(timeout=10)
 sys.exit(1 if failures else 0)

@@ -10,7 +10,9 @@
 //! - Nothing outside `<root>/runs` is ever opened: every path is checked piece by piece and, with
 //!   symlinks resolved, must lie inside the runs folder.
 //! - Loopback by default; a loopback server answers only requests whose `Host` is a loopback name
-//!   (no DNS rebinding). Read-only: only GET and HEAD. No CORS header is ever sent.
+//!   (no DNS rebinding). Read-only but for one request: cancelling a run (POST), which needs the
+//!   server's token (readable only by the app's own origin) and a same-origin `Origin` when one is
+//!   sent; every other method is refused. No CORS header is ever sent.
 //! - Every answer carries a content-security policy; files from runs carry a sandbox policy, so an
 //!   HTML artifact runs no script and reaches nothing of the app.
 //! - No read is unbounded: records, previews and log windows are capped; downloads stream.
@@ -19,6 +21,7 @@
 //! - Run data reaches the page only as text (`textContent`), never as markup; control characters
 //!   show as symbols, ANSI colours in logs as classes.
 
+pub mod cancel;
 pub mod classification;
 pub mod layout;
 #[cfg(feature = "parquet")]

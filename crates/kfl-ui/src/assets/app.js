@@ -264,8 +264,24 @@ function drawGraph(view) {
   return root;
 }
 
+// Cancelling a run: the one state-changing request, with the server's token (which only this
+// origin can read) in a header a cross-site form cannot send.
+let token = null;
+async function cancelRun(id) {
+  const button = document.getElementById("cancel-run");
+  try {
+    if (!token) token = (await getJson("/api/session")).token;
+    const answer = await fetch(api(id, "cancel"), { method: "POST", headers: { "x-kfl-token": token } });
+    const text = answer.ok ? "cancelling…" : "not cancelled: " + (await answer.text());
+    if (button) button.replaceWith(el("span", { id: "cancel-note", class: "muted" }, text));
+  } catch (e) {
+    if (button) button.replaceWith(el("span", { id: "cancel-note", class: "muted" }, "not cancelled: " + e.message));
+  }
+}
+
 function applyState(state) {
   if (!current) return;
+  if (state.status !== "running") document.getElementById("cancel-run")?.remove();
   if (state.status !== "running" && live) { live.close(); live = null; }
   const status = document.getElementById("run-status");
   if (status) status.replaceChildren(badge(state.status));
@@ -295,7 +311,8 @@ async function runPage(id, folder, keepLive) {
   const params = Object.entries(view.run.params || {});
   const side = el("div", { id: "side" }, el("p", { class: "muted" }, "click a task to see its inputs, outputs and logs"));
   fill(main, 
-    el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status))),
+    el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status)), " ",
+      view.run.status === "running" ? el("button", { id: "cancel-run", onclick: () => cancelRun(id) }, "cancel run") : null),
     el("p", { class: "muted" }, "started " + when(view.run.started_at), view.run.duration_ms !== null ? " · " + duration(view.run.duration_ms) : "",
       view.run.file ? " · " + view.run.file : ""),
     view.run.damaged ? el("p", { class: "note" }, "damaged record: " + view.run.damaged) : null,
