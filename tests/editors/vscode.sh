@@ -203,6 +203,7 @@ render() { # render SLUG LABEL DIAGRAM_FILE
   timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage \
     --user-data-dir="$work/chromium-profile" --virtual-time-budget=20000 --dump-dom "file://$page" \
     >"$dom" 2>"$work/$slug.chromium.log"
+  if ! grep -q '<button id="runs"' "$dom"; then fail "$name: no Open run viewer button"; fi
   if grep -q 'data-state="rendered"' "$dom" && grep -q '<svg' "$dom"; then
     ok "$name: mermaid drew the graph under the webview's CSP ($(grep -o '<g class="node' "$dom" | wc -l) nodes)"
   else

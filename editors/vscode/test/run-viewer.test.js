@@ -3,7 +3,8 @@
 // "KFL: Open run viewer" without VS Code: out/runViewer.js finds a file's runs folder and its newest
 // run among hand-made run records, starts the real `kflc ui` on it (once: a second call reuses it),
 // the address answers with the run, and dispose stops the server. Then the command itself, in the
-// compiled extension with a stand-in `vscode` module: it opens the run's page in the browser.
+// compiled extension with a stand-in `vscode` module: it opens the run's page in the browser; and the
+// graph view's "Open run viewer" button runs that command for the graph's file.
 const Module = require('module');
 const fs = require('fs');
 const os = require('os');
@@ -85,6 +86,7 @@ run('20260104-000000-dddddd', null, '{"file": "pipelines/tr');     // damaged, n
     commands: { registerCommand: (id, fn) => { commands[id] = fn; return { dispose() {} }; }, executeCommand: () => Promise.resolve() },
     env: { asExternalUri: (u) => Promise.resolve(u), openExternal: (u) => { opened.push(String(u)); return Promise.resolve(true); } },
     Uri: { parse: (s) => ({ toString: () => s }), file: (f) => ({ fsPath: f }) },
+    ViewColumn: { Beside: -2 },
   };
   const load = Module._load;
   Module._load = function (request) {
@@ -102,6 +104,26 @@ run('20260104-000000-dddddd', null, '{"file": "pipelines/tr');     // damaged, n
   const html = page ? await (await fetch(page.split('#')[0])).text() : '';
   expect(html.includes('app.js'), 'the opened address serves the viewer');
   for (const d of context.subscriptions) d.dispose();
+
+  // The graph view's "Open run viewer" button: its message runs the same command for its file.
+  let handler;
+  const executed = [];
+  vscode.commands.executeCommand = (...args) => { executed.push(args); return Promise.resolve(); };
+  vscode.Uri.joinPath = (...parts) => ({ fsPath: parts.map((p) => p.fsPath || p).join('/'), toString() { return this.fsPath; } });
+  vscode.window.createWebviewPanel = () => ({
+    onDidDispose: () => ({ dispose() {} }),
+    reveal() {},
+    webview: {
+      cspSource: 'vscode-resource:', html: '',
+      asWebviewUri: (u) => u,
+      onDidReceiveMessage: (fn) => { handler = fn; return { dispose() {} }; },
+    },
+  });
+  const { GraphPanel } = require(path.join(out, 'graphPanel.js'));
+  GraphPanel.show({ extensionUri: { fsPath: path.dirname(out) } }, document);
+  await handler({ type: 'openRunViewer' });
+  expect(executed.length === 1 && executed[0][0] === 'kfl.openRunViewer' && executed[0][1] === document.uri,
+    `the graph view's button runs KFL: Open run viewer for its file: ${JSON.stringify(executed.map((e) => e[0]))}`);
   fs.rmSync(project, { recursive: true, force: true });
   if (failures) process.exit(1);
 })().catch((e) => { console.log('FAIL ' + (e.stack || e)); process.exit(1); });
