@@ -4,6 +4,8 @@
 #     browser build copied into media/mermaid/);
 #   - which kflc the extension runs (test/resolve.test.js, test/activate.test.js, in plain Node):
 #     `kfl.server.path`, then the bundled server, then PATH; a bad setting shown once;
+#   - "KFL: Open run viewer" (test/run-viewer.test.js): a file's newest run, the real `kflc ui`
+#     started once per runs folder and stopped with the extension, the run's page opened;
 #   - the TextMate grammar: vscode-tmgrammar-test on test/grammar/*.kfl, whose scope assertions
 #     cover every construct (with the real Python and shell grammars loaded, so the embedded
 #     highlighting is tested too); the grammar test files parse as KFL; every example in examples/
@@ -80,6 +82,13 @@ step "which kflc the extension runs (setting, bundled, PATH) and how it reports 
 if node test/resolve.test.js out; then ok "kfl.server.path, then the bundled server, then PATH"; else fail "resolve.test.js"; fi
 if node test/activate.test.js .; then ok "a bad kfl.server.path is logged each time and shown once"; else fail "activate.test.js"; fi
 
+step "KFL: Open run viewer (the real kflc ui over hand-made runs)"
+if timeout 120 node test/run-viewer.test.js out "$KFLC"; then
+  ok "the file's newest run found, kflc ui started once and stopped, its page opened in the browser"
+else
+  fail "run-viewer.test.js"
+fi
+
 step "grammar tests (vscode-tmgrammar-test)"
 npx --no-install vscode-tmgrammar-test \
   -g node_modules/tm-grammars/grammars/python.json \
@@ -149,7 +158,7 @@ mkdir -p "$work/vsix"
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$vsix" "$work/vsix"
 for f in extension/package.json extension/syntaxes/kfl.tmLanguage.json extension/language-configuration.json \
   extension/snippets/kfl.json extension/out/extension.js extension/out/graphPanel.js extension/out/graphHtml.js \
-  extension/media/graph.js extension/media/graph.css extension/media/mermaid/mermaid.min.js \
+  extension/out/runViewer.js extension/media/graph.js extension/media/graph.css extension/media/mermaid/mermaid.min.js \
   extension/node_modules/vscode-languageclient/package.json extension/readme.md; do
   if [[ -s $work/vsix/$f ]]; then ok "the .vsix holds $f"; else fail "the .vsix lacks $f"; fi
 done
@@ -194,6 +203,7 @@ render() { # render SLUG LABEL DIAGRAM_FILE
   timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage \
     --user-data-dir="$work/chromium-profile" --virtual-time-budget=20000 --dump-dom "file://$page" \
     >"$dom" 2>"$work/$slug.chromium.log"
+  if ! grep -q '<button id="runs"' "$dom"; then fail "$name: no Open run viewer button"; fi
   if grep -q 'data-state="rendered"' "$dom" && grep -q '<svg' "$dom"; then
     ok "$name: mermaid drew the graph under the webview's CSP ($(grep -o '<g class="node' "$dom" | wc -l) nodes)"
   else

@@ -1,6 +1,7 @@
 """Benchmark of kflc ui at scale, in headless Chromium (DevTools protocol): the run page of a
 1,000-task run until its 1,000 nodes are drawn, then until a click on a task opens its panel; the
-runs list with 1,000 runs until its rows are drawn. The records are written in the shape `kflc run`
+runs list with 1,000 runs until its rows are drawn; a task's lineage across runs (300 runs searched,
+one of them the 1,000-task run). The records are written in the shape `kflc run`
 writes (run.json with its graph, one manifest and log per task): running 1,000 real processes
 would measure the runner, not the viewer. Prints the figures; exits 1 if a page misses 1 s.
 
@@ -32,7 +33,8 @@ for i in range(TASKS):
     after = [f"t{i - 1}"] if i % 10 else []
     if i >= 10 and i % 10 == 0:
         after += [f"t{i - 10}", f"t{i - 5}"]
-    graph.append({"name": f"t{i}", "component": f"step{i % 7}", "group": None, "after": after})
+    graph.append({"name": f"t{i}", "component": f"step{i % 7}", "group": None, "after": after,
+                  "resources": {"cpu": {"request": "500m"}, "memory": {"request": "256Mi", "limit": "1Gi"}}})
 big = "20300101-000000-bigrun"
 write(f"{runs}/{big}/run.json", json.dumps({
     "run_id": big, "pipeline": "thousand", "status": "succeeded", "started_at": 1893456000, "duration_ms": 99000,
@@ -50,16 +52,29 @@ for i in range(RUNS):
         "run_id": rid, "pipeline": f"p{i % 5}", "status": ["succeeded", "failed", "cached"][i % 3],
         "started_at": 1861920000 + i * 60, "duration_ms": 1000 + i, "params": {"lr": 0.1, "seed": i}}))
 
+# The newest small run was served t3's work from the cache: its lineage across runs reads the
+# 1,000 manifests of the big run among the 300 runs it searches.
+small = rid
+write(f"{runs}/{small}/t3/manifest.json", json.dumps({
+    "task": "t3", "status": "cached", "cached": True, "cache_key": f"{3:064x}", "inputs": {},
+    "outputs": {"parameters": {}, "artifacts": {}}}))
+
 log = open(os.path.join(work, "ui-bench.log"), "w")
 server = subprocess.Popen([kflc, "ui", "--root", os.path.join(work, ".kfl"), "--port", "0"], stdout=subprocess.PIPE, stderr=log, text=True)
 line = server.stdout.readline()
 url = line.split("serving ")[1].split(" ")[0]
 failures = []
 try:
-    for path in ("/api/runs/" + big, "/api/runs"):
+    for path in ("/api/runs/" + big, "/api/runs", f"/api/runs/{small}/lineage/t3"):
         started = time.monotonic()
         body = urllib.request.urlopen(url.rstrip("/") + path).read()
-        print(f"GET {path}: {time.monotonic() - started:.3f}s, {len(body) // 1024} KiB")
+        took = time.monotonic() - started
+        print(f"GET {path}: {took:.3f}s, {len(body) // 1024} KiB")
+        if took > 1.0:
+            failures.append(path)
+    lineage = json.loads(body)
+    if lineage.get("elsewhere", [{}])[0].get("run") != big:
+        failures.append(f"lineage across runs did not find {big}/t3: {str(lineage)[:200]}")
 
     browser = Browser(os.path.join(work, "profile-bench"))
     try:

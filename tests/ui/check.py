@@ -4,7 +4,7 @@ import re
 import sys
 from html.parser import HTMLParser
 
-work, first, second = sys.argv[1:4]
+work, first, second, classify = sys.argv[1:5]
 failures = []
 
 
@@ -55,7 +55,8 @@ def find(elements, tag=None, **attrs):
 # The runs list: newest first, all four, the damaged one as such, HTML in a record shown as text.
 page = parse("list.html")
 rows = [e["attrs"]["data-run"] for e in find(page, "tr") if "data-run" in e["attrs"]]
-check(rows == [second, first, "20200102-000000-hostile", "20200101-000000-broken"], f"runs list newest first: {rows}")
+check(rows == [second, first, classify, "20200102-000000-hostile", "20200101-000000-broken"],
+      f"runs list newest first: {rows}")
 by_run = {e["attrs"]["data-run"]: e["text"] for e in find(page, "tr") if "data-run" in e["attrs"]}
 check("quickstart" in by_run.get(second, "") and "succeeded" in by_run.get(second, ""), "a run shows pipeline and status")
 check("min_accuracy=0.99" in by_run.get(second, ""), "a run shows its parameters")
@@ -111,6 +112,19 @@ check(bool(row) and "from data" in row[0]["text"], f"splits' dataset comes from 
 readers = sorted(e["text"] for e in find(page, "a") if e["attrs"].get("class") == "mono task-link")
 check(readers == ["data", "fitted", "scores"], f"splits reads from data; its outputs are read by fitted and scores: {readers}")
 
+# Lineage across runs (by cache key): the second run's cached dataset was made by the first run's
+# task; the first run's dataset was served again in the second run and read there by splits.
+page = parse("task.html")
+made = "".join(e["text"] for e in find(page, "p", id="made-by"))
+check(f"made by {first} › data" in made, f"a cache hit names the run that made it: {made!r}")
+page = parse("task-ran.html")
+elsewhere = [e for e in find(page, "li") if e["attrs"].get("data-run") == second]
+check(bool(elsewhere) and "cached" in elsewhere[0]["text"] and f"dataset read by {second} › splits" in elsewhere[0]["text"],
+      f"the dataset was served and read in the later run: {elsewhere[0]['text'] if elsewhere else None!r}")
+# The resources the task asks for, from the run's recorded graph.
+resources = "".join(e["text"] for e in find(page, "td", id="resources"))
+check(resources == "cpu 500m · memory 256Mi", f"the task's requested resources: {resources!r}")
+
 # A Markdown artifact (the model card, a file without an extension, typed Markdown by the run).
 page = parse("task-publish.html")
 card = [e for e in find(page, "div") if e["attrs"].get("class") == "markdown"]
@@ -156,6 +170,13 @@ info = "".join(e["text"] for e in find(page, "div", id="log-stderr-info"))
 tail = "".join(e["text"] for e in find(page, "pre", id="log-stderr"))
 check("the last 262144 of 2147483662 bytes" in info and "download" in info, f"a 2 GiB log shows its size and a download: {info!r}")
 check(tail.endswith("the last line\n") and len(tail) <= 262144, f"only the log's last 256 KiB are loaded: {len(tail)} characters")
+# A Parquet dataset (no extension) previewed as a table of its first rows; its HTML stays text.
+table = [e for e in find(page, "div") if e["attrs"].get("data-artifact") == "table"]
+heads = [e["text"] for e in find(page, "th")]
+cells = [e["text"] for e in find(page, "td")]
+check(bool(table) and "first rows only" in table[0]["text"] and ["id", "name", "score"] == [h for h in heads if h in ("id", "name", "score")]
+      and "row 49" in cells and "row 50" not in cells and "<img src=x id=injected5>" in cells and not find(page, id="injected5"),
+      f"a Parquet dataset shows its first 50 rows as a table: {table[0]['text'][:80] if table else None!r}")
 groups = [e["attrs"].get("data-group") for e in find(page, "rect") if e["attrs"].get("class") == "group"]
 check(groups == ["for-loop-1"], f"a loop is drawn as one box around its two tasks: {groups}")
 states = {e["attrs"]["data-task"]: e["attrs"]["data-status"] for e in find(page, "g") if "data-task" in e["attrs"]}
@@ -169,8 +190,29 @@ check("scores.metrics.accuracy" in charts, f"metrics over the runs as charts: {c
 bars = [e["attrs"].get("data-value") for e in find(page, "rect") if e["attrs"].get("class") == "bar"]
 check(len(bars) == 2 * len(charts) and "0.912" in bars, f"one bar per run and metric: {bars[:4]}")
 
+# A ClassificationMetrics artifact (KFP's metadata shape, written by a real run): a confusion
+# matrix and an ROC curve, drawn as SVG; a category name with HTML stays text.
+page = parse("classify.html")
+matrix = [e for e in find(page, "svg") if e["attrs"].get("class") == "confusion"]
+check(len(matrix) == 1 and matrix[0]["attrs"].get("data-categories") == "3", "the confusion matrix is drawn, 3 × 3")
+cells = {(e["attrs"]["data-row"], e["attrs"]["data-col"]): e["attrs"]["data-value"] for e in find(page, "g") if e["attrs"].get("class") == "cell"}
+check(len(cells) == 9 and cells.get(("0", "0")) == "8" and cells.get(("1", "0")) == "2" and cells.get(("2", "2")) == "10",
+      f"each cell carries its count (rows actual, columns predicted): {cells}")
+axis = [e["text"] for e in find(page, "text") if e["attrs"].get("class") == "axis"]
+titles = [e["text"] for e in find(page, "title")]
+check(titles.count("<img src=x id=injected4>") == 2 and titles.count("cat") == 2 and not find(page, id="injected4")
+      and any(a.startswith("<img src=x \u2026") for a in axis),
+      f"category names are text, long ones cut on the chart and whole in their tooltip: {axis[:4]}")
+roc = [e for e in find(page, "svg") if e["attrs"].get("class") == "roc"]
+curve = [e for e in find(page, "polyline") if e["attrs"].get("class") == "curve"]
+check(len(roc) == 1 and roc[0]["attrs"].get("data-points") == "4" and len(curve) == 1 and len(curve[0]["attrs"]["points"].split()) == 6,
+      "the ROC curve is drawn through its 4 points, from (0,0) to (1,1)")
+auc = "".join(e["text"] for e in find(page, "figcaption") if e["attrs"].get("class") == "auc")
+check(auc == "ROC curve, area 0.890", f"the area under the curve: {auc!r}")
+check(not [e for e in find(page, "table") if e["attrs"].get("class") == "metadata"], "the metadata drawn is not listed again")
+
 # Nothing absent shows up as "null" text.
-for name in ("list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html", "task-publish.html"):
+for name in ("classify.html", "list.html", "run.html", "task.html", "task-ran.html", "task-metrics.html", "compare.html", "hostile.html", "task-publish.html"):
     texts = [e["text"] for e in parse(name) if e["tag"] in ("p", "div", "h2", "h3", "td", "main")]
     check(not any("null" in t for t in texts), f"no 'null' text in {name}")
 

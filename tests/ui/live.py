@@ -1,9 +1,12 @@
 """kflc ui follows a run live in headless Chromium (DevTools protocol over a pipe): the run page is
 opened while `kflc run` runs tests/ui/slow.kfl; the nodes change state from the server's events,
-the running task's log grows, and the page is never reloaded.
+the running task's log grows, and the page is never reloaded. Then a run killed with SIGKILL while a
+task runs: the open page turns it (and the task) "lost", live, and so does the runs list.
 
 usage: live.py <kflc> <ui url> <kfl root> <profile dir>"""
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,4 +55,85 @@ except TimeoutError as e:
 finally:
     browser.close()
     run.wait(timeout=60)
+
+
+def descendants(pid):
+    """The processes below `pid` (its tasks), from /proc: they outlive a SIGKILL of kflc run."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+        except (ValueError, OSError, IndexError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=30"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+browser = Browser(profile + "-killed")
+tasks = []
+try:
+    browser.goto(url)
+    first_row = "document.querySelector('tr[data-run]')"
+    run_id, _ = browser.wait(f"{first_row}?.querySelector('.status')?.textContent === 'running' && "
+                             f"{first_row}.getAttribute('data-run')", timeout=20)
+    browser.goto(f"{url}#/run/{run_id}/first")
+    browser.wait(f"({status % 'first'}) === 'running'", timeout=15)
+    tasks = descendants(run.pid)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=10)
+    _, took = browser.wait(f"({status % 'first'}) === 'lost' && "
+                           "document.querySelector('#run-status [data-status]')?.getAttribute('data-status') === 'lost' && "
+                           "document.querySelector('p.note.lost')?.textContent.includes('run.lock')", timeout=15)
+    check(True, f"a run killed with SIGKILL turned lost on its open page, with its running task ({took:.1f}s)")
+    browser.goto(url)
+    _, _ = browser.wait(f"document.querySelector('tr[data-run=\"{run_id}\"] .status')?.textContent === 'lost'", timeout=10)
+    check(True, "the runs list shows it lost")
+except TimeoutError as e:
+    seen = browser.eval("JSON.stringify([...document.querySelectorAll('g.node, #run-status')].map(g => [g.dataset.task, g.textContent]))")
+    check(False, f"timed out waiting for {e}; the page shows {seen}")
+finally:
+    browser.close()
+    if run.poll() is None:
+        run.kill()
+        run.wait(timeout=10)
+    for pid in tasks:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+# Cancelled from the page: the button sends the one state-changing request (with the server's
+# token); kflc run gets SIGTERM, stops its task and records the run as interrupted (exit 143).
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=30"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+browser = Browser(profile + "-cancel")
+try:
+    browser.goto(url)
+    first_row = "document.querySelector('tr[data-run]')"
+    run_id, _ = browser.wait(f"{first_row}?.querySelector('.status')?.textContent === 'running' && "
+                             f"{first_row}.getAttribute('data-run')", timeout=20)
+    browser.goto(f"{url}#/run/{run_id}")
+    browser.wait(f"({status % 'first'}) === 'running' && document.getElementById('cancel-run') !== null", timeout=15)
+    browser.eval("document.getElementById('cancel-run').click()")
+    _, took = browser.wait("document.querySelector('#run-status [data-status]')?.getAttribute('data-status') === 'interrupted'",
+                           timeout=20)
+    check(True, f"the cancel button stopped the run; it shows interrupted ({took:.1f}s)")
+    check(run.wait(timeout=20) == 143, f"kflc run ended as on SIGTERM: exit {run.returncode}")
+    check(browser.eval("document.getElementById('cancel-run') === null"), "the button is gone once the run ended")
+except TimeoutError as e:
+    note = browser.eval("document.getElementById('cancel-note')?.textContent || ''")
+    check(False, f"timed out waiting for {e}; {note}")
+finally:
+    browser.close()
+    if run.poll() is None:
+        run.kill()
+        run.wait(timeout=10)
 sys.exit(1 if failures else 0)

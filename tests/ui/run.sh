@@ -3,7 +3,7 @@
 # one served from the cache whose condition fails, so a task is skipped), a damaged run folder and
 # one whose record carries HTML, then a real `kflc ui` read by headless Chromium (Debian's package,
 # installed if missing) with --dump-dom: the runs list, a run's DAG with task names and states, a
-# task's log, a CSV preview, metrics, two runs compared, escaping; then, through the DevTools protocol, a run followed live
+# task's log, a CSV preview, metrics, a confusion matrix and ROC curve, a Parquet table, two runs compared, escaping; then, through the DevTools protocol, a run followed live
 # (tests/ui/live.py). KFLC may name the kflc binary to test (default: build it).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A run with a ClassificationMetrics artifact (tests/ui/classify.kfl), before the two others.
+"$KFLC" run "$here/classify.kfl" --root "$work/.kfl" >"$work/classify.log" 2>&1 ||
+  { cat "$work/classify.log"; echo "FAIL: the classification run"; exit 1; }
+classify=$(sed -n 's/^run \([0-9a-f-]*\) .*/\1/p' "$work/classify.log")
+sleep 1
 "$KFLC" run "$root/examples/quickstart.kfl" --root "$work/.kfl" >"$work/run1.log" 2>&1 ||
   { cat "$work/run1.log"; echo "FAIL: the first run"; exit 1; }
 sleep 1 # run ids are per second: keep the two runs' order certain
@@ -42,8 +47,8 @@ mkdir -p "$work/.kfl/runs/20200101-000000-broken" "$work/.kfl/runs/20200102-0000
 printf '{"status": "succ' >"$work/.kfl/runs/20200101-000000-broken/run.json"
 # A hostile record: HTML and control characters in names, ANSI colours in a log, an HTML artifact
 # with a script.
-python3 - "$work/.kfl/runs/20200102-000000-hostile" <<'PY'
-import json, os, sys
+python3 - "$work/.kfl/runs/20200102-000000-hostile" "$here/sample.parquet" <<'PY'
+import json, os, shutil, sys
 run = sys.argv[1]
 os.makedirs(f"{run}/t/outputs/artifacts", exist_ok=True)
 json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "graph": [{"name": "t", "after": []},
@@ -51,7 +56,10 @@ json.dump({"status": "failed", "pipeline": "<img src=x id=injected>\u0007", "gra
            "params": {"p": "<script>document.title=1</script>"}}, open(f"{run}/run.json", "w"))
 json.dump({"task": "t", "status": "failed", "outputs": {"artifacts": {"report.html": {
     "path": f"{run}/t/outputs/artifacts/report.html", "type": "HTML"}, "notes": {
-    "path": f"{run}/t/outputs/artifacts/notes", "type": "Markdown"}}}}, open(f"{run}/t/manifest.json", "w"))
+    "path": f"{run}/t/outputs/artifacts/notes", "type": "Markdown"}, "table": {
+    "path": f"{run}/t/outputs/artifacts/table", "type": "Dataset"}}}}, open(f"{run}/t/manifest.json", "w"))
+# A Parquet dataset without an extension (tests/ui/sample.parquet: 60 rows, an HTML name).
+shutil.copy(sys.argv[2], f"{run}/t/outputs/artifacts/table")
 open(f"{run}/t/outputs/artifacts/report.html", "w").write(
     "<p>report</p><script>parent.document.title = 'pwned'; document.title = 'pwned'</script>")
 open(f"{run}/t/outputs/artifacts/notes", "w").write("# <img src=x id=injected2>\n\n- **<b id=injected3>x</b>**\n")
@@ -86,6 +94,7 @@ dump "$url#/run/$first/splits" >"$work/task-splits.html"
 dump "$url#/run/$first/publish" >"$work/task-publish.html"
 dump "$url#/compare/$first,$second" >"$work/compare.html"
 dump "$url#/run/20200102-000000-hostile/t" >"$work/hostile.html"
+dump "$url#/run/$classify/scores" >"$work/classify.html"
 
 failed=0
 # Widening the address warns; the default is loopback (the URL above).
@@ -99,7 +108,7 @@ if grep -q "warning: listening on 0.0.0.0, not loopback" "$work/wide.log"; then
 else
   cat "$work/wide.log"; echo "FAIL --host 0.0.0.0 does not warn"; failed=1
 fi
-python3 "$here/check.py" "$work" "$first" "$second" || failed=1
+python3 "$here/check.py" "$work" "$first" "$second" "$classify" || failed=1
 # Live: a run made while the page is open (DevTools protocol, tests/ui/cdp.py).
 timeout 120 python3 "$here/live.py" "$KFLC" "$url" "$work/.kfl" "$work/profile-live" || failed=1
 exit $failed

@@ -8,7 +8,8 @@
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
 //! `<root>/runs/<run-id>/run.json` the run's (with `graph`, each task's component, group and the tasks
-//! it waits for, for viewers such as `kflc ui`); `<root>/cache/<key>/` the cache.
+//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`);
+//! `<root>/cache/<key>/` the cache.
 //!
 //! Invariants:
 //! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
@@ -34,6 +35,7 @@
 mod cache;
 mod exec;
 mod fsutil;
+mod liveness;
 mod plan;
 pub mod report;
 mod scheduler;
@@ -394,7 +396,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     let parallelism =
         args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     // The pipeline's structure, for viewers (`kflc ui`): each task with its component, innermost
-    // group and the tasks it waits for (the plan's dependencies, exit handlers' included).
+    // group, the tasks it waits for (the plan's dependencies, exit handlers' included) and the
+    // resources it asks for.
     let started_at = exec::unix_seconds();
     let graph: Vec<Json> = plan
         .tasks
@@ -410,6 +413,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
                 "component": plan.dag.components[task.component].name,
                 "group": task.group.map(|g| plan.dag.groups[g].k8s_name.clone()),
                 "after": after,
+                "resources": report::resources_json(&task.settings),
             })
         })
         .collect();
@@ -441,6 +445,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             "outputs": outputs,
         })
     };
+    // Held to the end of this function, past the last write of run.json. A file system without
+    // locks costs viewers only the difference between running and lost.
+    let _run_lock = liveness::hold(&run_dir);
     fsutil::write_json_atomically(&run_dir.join("run.json"), &run_json("running", None, None))
         .map_err(|e| format!("cannot write {}: {e}", run_dir.display()))?;
     point_latest(&root, &id);

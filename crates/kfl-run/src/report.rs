@@ -247,3 +247,39 @@ pub fn summary(report: &RunReport) -> String {
     }
     out
 }
+
+/// The resources a task asks for, as recorded in `run.json`'s `graph` for viewers (`kflc ui`):
+/// Kubernetes quantities by resource name (`cpu`, `memory`, `nvidia.com/gpu`-style `gpu` count,
+/// `ephemeral-storage`, …), each `{ "request": …, "limit": … }` with only what was set, plus
+/// `accelerator`, `retries` and `timeout` (seconds) when set. An empty object when nothing is.
+pub fn resources_json(settings: &kfl_dag::Settings) -> Json {
+    let mut out = serde_json::Map::new();
+    let mut amount = |name: &str, request: Option<String>, limit: Option<String>| {
+        if request.is_some() || limit.is_some() {
+            let mut entry = serde_json::Map::new();
+            if let Some(request) = request {
+                entry.insert("request".into(), Json::String(request));
+            }
+            if let Some(limit) = limit {
+                entry.insert("limit".into(), Json::String(limit));
+            }
+            out.insert(name.into(), Json::Object(entry));
+        }
+    };
+    amount("cpu", settings.cpu.map(|c| c.to_k8s()), settings.cpu_limit.map(|c| c.to_k8s()));
+    amount("memory", settings.memory.map(|m| m.to_k8s()), settings.memory_limit.map(|m| m.to_k8s()));
+    amount("gpu", settings.gpu.map(|n| n.to_string()), None);
+    for (name, value) in &settings.resources {
+        amount(name, value.request.clone(), value.limit.clone());
+    }
+    if let Some(accelerator) = &settings.accelerator {
+        out.insert("accelerator".into(), Json::String(accelerator.clone()));
+    }
+    if let Some(retries) = settings.retries {
+        out.insert("retries".into(), Json::from(retries));
+    }
+    if let Some(timeout) = settings.timeout {
+        out.insert("timeout".into(), Json::from(timeout.seconds()));
+    }
+    Json::Object(out)
+}

@@ -17,12 +17,26 @@ pub const MAX_COLUMNS: usize = 50;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Preview {
-    Table { rows: Vec<Vec<String>>, truncated: bool },
-    Metrics { rows: Vec<(String, Json)> },
-    Text { text: String, markdown: bool, truncated: bool },
+    Table {
+        rows: Vec<Vec<String>>,
+        truncated: bool,
+    },
+    Metrics {
+        rows: Vec<(String, Json)>,
+    },
+    Text {
+        text: String,
+        markdown: bool,
+        truncated: bool,
+    },
     Image,
     Html,
     Binary,
+    /// A file of a known format that cannot be shown, and why (a damaged Parquet file, or a kflc
+    /// built without the `parquet` feature).
+    Unreadable {
+        reason: String,
+    },
 }
 
 /// What kind of preview a file gets, from its name and its first bytes.
@@ -36,7 +50,7 @@ pub fn preview(name: &str, head: &[u8], size: u64) -> Preview {
         _ => {}
     }
     if head.contains(&0) {
-        return Preview::Binary;
+        return if ext == "parquet" || head.starts_with(b"PAR1") { parquet_unsupported() } else { Preview::Binary };
     }
     let text = String::from_utf8_lossy(head);
     match ext {
@@ -66,6 +80,12 @@ pub fn preview(name: &str, head: &[u8], size: u64) -> Preview {
         }
     }
     Preview::Text { text: text.into_owned(), markdown: ext == "md" || ext == "markdown", truncated }
+}
+
+/// What a Parquet file previews as from its first bytes alone: the server reads it whole with
+/// [`crate::parquet_preview`] when kflc has the `parquet` feature.
+fn parquet_unsupported() -> Preview {
+    Preview::Unreadable { reason: "Parquet: this kflc was built without the `parquet` feature".into() }
 }
 
 /// Flattens a JSON object into `key → value` rows, nested keys joined with dots; lists are left out

@@ -26,6 +26,8 @@ pub struct RunSummary {
     pub file: Option<String>,
     /// Why the record could not be read, when it could not.
     pub damaged: Option<String>,
+    /// Why the run shows as `lost` (its record says running, but no `kflc run` holds it).
+    pub lost: Option<String>,
 }
 
 /// One task of the run page, with its place in the layout and its instances (one outside loops).
@@ -35,6 +37,9 @@ pub struct TaskView {
     pub component: Option<String>,
     pub group: Option<String>,
     pub after: Vec<String>,
+    /// What the task asks for, as the run recorded it (`{"cpu": {"request": "500m"}, …}`; null in
+    /// records from before resources were recorded).
+    pub resources: Json,
     /// The task's state over its instances: failed, running, … (see [`combine`]).
     pub status: String,
     pub place: Place,
@@ -86,6 +91,7 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
         params: BTreeMap::new(),
         file: None,
         damaged: None,
+        lost: None,
     };
     match read_json(&dir.join("run.json")) {
         Err(e) => summary.damaged = Some(e),
@@ -98,6 +104,10 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
                 summary.params = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             }
             match record.get("status").and_then(text) {
+                Some(status) if status == "running" && run_lost(dir) => {
+                    summary.status = "lost".into();
+                    summary.lost = Some(LOST.into());
+                }
                 Some(status) => summary.status = status,
                 None => summary.damaged = Some("run.json has no status".into()),
             }
@@ -105,6 +115,31 @@ fn summary_of(id: &str, dir: &Path) -> RunSummary {
         Ok(_) => summary.damaged = Some("run.json is not an object".into()),
     }
     summary
+}
+
+/// Why a run is shown as `lost`.
+pub const LOST: &str =
+    "kflc run ended without recording how (killed, or the machine stopped): nothing holds its run.lock";
+
+/// Whether a run whose `run.json` says `running` was lost: `kflc run` holds an exclusive `flock`
+/// on `<run>/run.lock` while it runs (kfl-run's `liveness.rs`), and the kernel drops it when the
+/// process ends, however it ends. False when the lock is held, when there is no regular
+/// `run.lock` (an older kflc, or a file system without locks: cannot tell), and when `run.json`
+/// no longer says `running` once the lock was found free (the run ended a moment ago).
+pub fn run_lost(dir: &Path) -> bool {
+    use rustix::fs::{flock, FlockOperation};
+    let path = dir.join("run.lock");
+    // Never opens a FIFO or a device (it could block), nor follows a symlink out of the run.
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(&path) else { return false };
+    if flock(&file, FlockOperation::NonBlockingLockShared).is_err() {
+        return false;
+    }
+    drop(file);
+    // The run writes its last run.json before it lets go of the lock: read it again.
+    read_json(&dir.join("run.json")).is_ok_and(|r| r.get("status").and_then(Json::as_str) == Some("running"))
 }
 
 /// The start time in a run id (`YYYYMMDD-HHMMSS-xxxxxx`, UTC), for records without `started_at`.
@@ -151,9 +186,10 @@ pub fn list_runs(runs: &Path) -> Vec<RunSummary> {
 /// How several instances of a task read as one: any failure wins, then work in progress, then
 /// the rest.
 pub fn combine(statuses: &[&str]) -> String {
-    const ORDER: [&str; 10] = [
+    const ORDER: [&str; 11] = [
         "failed",
         "damaged",
+        "lost",
         "running",
         "cancelled",
         "waiting",
@@ -237,6 +273,7 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
                     component: entry.get("component").and_then(text),
                     group: entry.get("group").and_then(text),
                     after,
+                    resources: entry.get("resources").filter(|r| r.is_object()).cloned().unwrap_or(Json::Null),
                     status: "pending".into(),
                     place: Place { layer: 0, row: 0 },
                     instances: Vec::new(),
@@ -267,10 +304,17 @@ pub fn run_view(runs: &Path, id: &str) -> Option<RunView> {
                 component: None,
                 group: None,
                 after: Vec::new(),
+                resources: Json::Null,
                 status: "pending".into(),
                 place: Place { layer: 0, row: 0 },
                 instances: vec![view],
             }),
+        }
+    }
+    if run.status == "lost" {
+        // What was running when the run was lost will never say how it ended.
+        for instance in tasks.iter_mut().flat_map(|t| t.instances.iter_mut()).filter(|i| i.status == "running") {
+            instance.status = "lost".into();
         }
     }
     let finished = !matches!(run.status.as_str(), "running" | "damaged");
@@ -353,6 +397,8 @@ pub struct InstanceDetail {
     pub producers: BTreeMap<String, String>,
     /// Files under the instance's folder (relative to the run's folder), with sizes.
     pub files: Vec<FileEntry>,
+    /// Chart data of each `ClassificationMetrics` output artifact (by output name).
+    pub charts: BTreeMap<String, crate::classification::Classification>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -399,7 +445,41 @@ pub fn instance_detail(run_dir: &Path, folder: &str) -> Option<InstanceDetail> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let (producers, consumers) = lineage(run_dir, folder, &manifest);
-    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, consumers, producers, files })
+    let charts = charts(run_dir, &manifest);
+    Some(InstanceDetail { name, folder: folder.to_string(), manifest, damaged, consumers, producers, files, charts })
+}
+
+/// At most this many bytes of a `ClassificationMetrics` file are read for its charts.
+const CHART_FILE_CAP: u64 = 4 * 1024 * 1024;
+
+/// The charts of an instance's `ClassificationMetrics` outputs: from the artifact's metadata, where
+/// KFP's SDK writes them, or else from its file when that is a JSON object of the same shape (and
+/// lies inside the run's folder).
+fn charts(run_dir: &Path, manifest: &Json) -> BTreeMap<String, crate::classification::Classification> {
+    let mut out = BTreeMap::new();
+    let Some(Json::Object(artifacts)) = manifest.pointer("/outputs/artifacts") else { return out };
+    let (Some(runs), Some(id)) = (run_dir.parent(), run_dir.file_name().and_then(|n| n.to_str())) else {
+        return out;
+    };
+    for (output, artifact) in artifacts {
+        if artifact.get("type").and_then(Json::as_str) != Some("ClassificationMetrics") {
+            continue;
+        }
+        let from_metadata = artifact.get("metadata").and_then(crate::classification::classification);
+        let chart = from_metadata.or_else(|| {
+            let path = artifact.get("path").and_then(Json::as_str)?;
+            let real = crate::paths::resolve(runs, id, under_run(id, path)?).ok()?;
+            let (bytes, size) = crate::preview::read_head(&real, CHART_FILE_CAP).ok()?;
+            if size > bytes.len() as u64 {
+                return None;
+            }
+            crate::classification::classification(&serde_json::from_slice::<Json>(&bytes).ok()?)
+        });
+        if let Some(chart) = chart {
+            out.insert(output.clone(), chart);
+        }
+    }
+    out
 }
 
 /// The artifact paths an input value names (one artifact or a list of them).
@@ -510,4 +590,100 @@ pub fn compare(runs: &Path, ids: &[&str]) -> Vec<Compared> {
         .filter(|id| crate::paths::resolve(runs, id, "").is_ok())
         .map(|id| Compared { run: summary_of(id, &runs.join(id)), metrics: run_metrics(runs, id) })
         .collect()
+}
+
+/// At most this many other runs (newest first) are searched for an instance's lineage across runs.
+pub const LINEAGE_RUNS_CAP: usize = 300;
+
+/// One instance of another run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunTask {
+    pub run: String,
+    pub folder: String,
+}
+
+/// The same work (the same cache key) in another run: the instance, whether the cache served it,
+/// and which instances of that run read each of its output artifacts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Twin {
+    pub run: String,
+    pub folder: String,
+    pub cached: bool,
+    pub readers: BTreeMap<String, Vec<String>>,
+}
+
+/// Lineage across runs, by cache key: a task with the same key did the same work, so its artifacts
+/// are the ones this instance made or was served.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrossLineage {
+    /// For a cache hit: the newest older run's instance with the same key that ran (not from the
+    /// cache), which made what the cache served.
+    pub made_by: Option<RunTask>,
+    /// Other runs' instances with the same key, newest first, with what read their artifacts.
+    pub elsewhere: Vec<Twin>,
+    /// How many other runs were searched, and whether that was all of them.
+    pub searched: usize,
+    pub complete: bool,
+}
+
+/// Lineage of the instance `folder` of run `id` across the other runs under `runs`. `None` when
+/// the instance does not exist. Runs are taken newest first by id (ids start with their UTC start
+/// time); at most [`LINEAGE_RUNS_CAP`] are read.
+pub fn cross_lineage(runs: &Path, id: &str, folder: &str) -> Option<CrossLineage> {
+    if !crate::paths::plain_piece(id) || !crate::paths::plain_piece(folder) {
+        return None;
+    }
+    let manifest = read_json(&runs.join(id).join(folder).join("manifest.json")).ok()?;
+    let mut lineage = CrossLineage { made_by: None, elsewhere: Vec::new(), searched: 0, complete: true };
+    let Some(key) = manifest.get("cache_key").and_then(Json::as_str).filter(|k| !k.is_empty()) else {
+        return Some(lineage);
+    };
+    let cached = manifest.get("cached").and_then(Json::as_bool) == Some(true);
+    let mut others: Vec<String> = std::fs::read_dir(runs)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|name| name != id && !name.starts_with('.') && crate::paths::plain_piece(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    others.sort_unstable_by(|a, b| b.cmp(a));
+    lineage.complete = others.len() <= LINEAGE_RUNS_CAP;
+    for other in others.iter().take(LINEAGE_RUNS_CAP) {
+        lineage.searched += 1;
+        let dir = runs.join(other);
+        let manifests: Vec<(String, Json)> =
+            instances(&dir).into_iter().filter_map(|(_, folder, m)| Some((folder, m.ok()?))).collect();
+        let twins: Vec<(&str, bool)> = manifests
+            .iter()
+            .filter(|(_, m)| m.get("cache_key").and_then(Json::as_str) == Some(key))
+            .filter(|(_, m)| matches!(m.get("status").and_then(Json::as_str), Some("succeeded" | "cached")))
+            .map(|(folder, m)| (folder.as_str(), m.get("cached").and_then(Json::as_bool) == Some(true)))
+            .collect();
+        for (twin, twin_cached) in twins {
+            if cached && !twin_cached && lineage.made_by.is_none() && other.as_str() < id {
+                lineage.made_by = Some(RunTask { run: other.clone(), folder: twin.to_string() });
+            }
+            let mut readers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (reader, m) in &manifests {
+                let Some(Json::Object(inputs)) = m.get("inputs") else { continue };
+                for path in inputs.values().flat_map(artifact_paths) {
+                    let Some(rest) = under_run(other, path) else { continue };
+                    let Some(output) = rest.strip_prefix(twin).and_then(|r| r.strip_prefix("/outputs/artifacts/"))
+                    else {
+                        continue;
+                    };
+                    let output = output.split('/').next().unwrap_or(output).to_string();
+                    let list = readers.entry(output).or_default();
+                    if !list.contains(reader) {
+                        list.push(reader.clone());
+                    }
+                }
+            }
+            lineage.elsewhere.push(Twin { run: other.clone(), folder: twin.to_string(), cached: twin_cached, readers });
+        }
+    }
+    Some(lineage)
 }

@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 
@@ -42,6 +42,9 @@ pub struct AppState {
     pub hosts: Arc<Vec<String>>,
     /// How often a live run is looked at.
     pub tick: Duration,
+    /// The token a state-changing request must carry (`x-kfl-token`), made at start; the app
+    /// reads it from `/api/session`, which no other origin can read (no CORS).
+    pub token: Arc<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -54,6 +57,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/compare", get(compare))
         .route("/api/runs/{run}/events", get(events))
         .route("/api/runs/{run}/instances/{folder}", get(instance))
+        .route("/api/runs/{run}/lineage/{folder}", get(lineage))
+        .route("/api/session", get(session))
+        .route("/api/runs/{run}/cancel", post(cancel))
         .route("/api/runs/{run}/log/{folder}/{stream}", get(log))
         .route("/api/runs/{run}/preview/{*path}", get(preview_file))
         .route("/api/runs/{run}/files/{*path}", get(file))
@@ -74,8 +80,22 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             return (StatusCode::MISDIRECTED_REQUEST, "unknown host\n").into_response();
         }
     }
-    if !matches!(request.method().as_str(), "GET" | "HEAD") {
-        return (StatusCode::METHOD_NOT_ALLOWED, "read-only\n").into_response();
+    match request.method().as_str() {
+        "GET" | "HEAD" => {}
+        // State changes: the token, and (when the browser says) the page's own origin.
+        "POST" => {
+            let headers = request.headers();
+            let token = headers.get("x-kfl-token").and_then(|t| t.to_str().ok());
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let same_origin = headers
+                .get(header::ORIGIN)
+                .and_then(|o| o.to_str().ok())
+                .is_none_or(|origin| origin.strip_prefix("http://") == Some(host));
+            if token != Some(state.token.as_str()) || !same_origin {
+                return (StatusCode::FORBIDDEN, "a state change needs the app's token and origin\n").into_response();
+            }
+        }
+        _ => return (StatusCode::METHOD_NOT_ALLOWED, "read-only\n").into_response(),
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -153,6 +173,42 @@ async fn instance(State(state): State<AppState>, UrlPath((run, folder)): UrlPath
     }
 }
 
+/// The token for state-changing requests; same-origin scripts only can read it.
+async fn session(State(state): State<AppState>) -> Response {
+    Json(serde_json::json!({ "token": state.token.as_str() })).into_response()
+}
+
+/// Cancels a running run: SIGTERM to the `kflc run` holding its lock ([`crate::cancel`]).
+async fn cancel(State(state): State<AppState>, UrlPath(run): UrlPath<String>) -> Response {
+    let Some(dir) = run_dir(&state, &run) else { return not_found() };
+    match blocking(move || crate::cancel::cancel_run(&dir)).await {
+        Some(Ok(pid)) => Json(serde_json::json!({ "signalled": pid })).into_response(),
+        Some(Err(reason)) => (StatusCode::CONFLICT, reason).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A fresh random token (128 bits from the kernel), as hex.
+fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An instance's lineage across runs (same cache key), asked for after its panel is drawn: it
+/// reads other runs' manifests.
+async fn lineage(State(state): State<AppState>, UrlPath((run, folder)): UrlPath<(String, String)>) -> Response {
+    if run_dir(&state, &run).is_none() || paths::resolve(&state.runs, &run, &folder).is_err() {
+        return not_found();
+    }
+    let runs = Arc::clone(&state.runs);
+    match blocking(move || records::cross_lineage(&runs, &run, &folder)).await.flatten() {
+        Some(lineage) => Json(lineage).into_response(),
+        None => not_found(),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Window {
     offset: Option<u64>,
@@ -201,7 +257,13 @@ async fn preview_file(State(state): State<AppState>, UrlPath((run, path)): UrlPa
     };
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let result = blocking(move || {
-        preview::read_head(&real, preview::PREVIEW_CAP).map(|(head, size)| (preview::preview(&name, &head, size), size))
+        preview::read_head(&real, preview::PREVIEW_CAP).map(|(head, size)| {
+            #[cfg(feature = "parquet")]
+            if crate::parquet_preview::looks_like_parquet(&head) {
+                return (crate::parquet_preview::parquet_table(&real), size);
+            }
+            (preview::preview(&name, &head, size), size)
+        })
     })
     .await;
     match result {
@@ -363,7 +425,12 @@ pub fn loopback_hosts(address: SocketAddr) -> Vec<String> {
 /// Serves on an already bound listener until the process ends.
 pub async fn serve_on(listener: tokio::net::TcpListener, runs: PathBuf, loopback: bool) -> std::io::Result<()> {
     let hosts = if loopback { loopback_hosts(listener.local_addr()?) } else { Vec::new() };
-    let state = AppState { runs: Arc::new(runs), hosts: Arc::new(hosts), tick: Duration::from_millis(400) };
+    let state = AppState {
+        runs: Arc::new(runs),
+        hosts: Arc::new(hosts),
+        tick: Duration::from_millis(400),
+        token: Arc::new(new_token()?),
+    };
     axum::serve(listener, router(state)).await
 }
 

@@ -104,6 +104,15 @@ fn pages_and_api_answer_with_security_headers_and_no_cors() {
     assert_eq!(list[0]["run"]["id"], "r1");
     assert_eq!(get(address, "/api/runs/nope").status, 404);
     assert_eq!(get(address, "/api/runs/r1/instances/nope").status, 404);
+    // Lineage across runs: an instance of a run alone has none; an unknown one is not found.
+    let lineage = get(address, "/api/runs/r1/lineage/make");
+    assert_eq!(lineage.status, 200);
+    let lineage: serde_json::Value = serde_json::from_str(&lineage.body).expect("json");
+    assert_eq!(
+        (lineage["made_by"].clone(), lineage["elsewhere"].clone()),
+        (serde_json::Value::Null, serde_json::json!([]))
+    );
+    assert_eq!(get(address, "/api/runs/r1/lineage/nope").status, 404);
     assert_eq!(get(address, "/nothing/here").status, 404);
 }
 
@@ -172,6 +181,9 @@ fn no_path_outside_the_runs_root_is_served() {
         "/api/runs/r1/preview/make/leak",
         "/api/runs/r1/preview/%2e%2e/%2e%2e/secret.txt",
         "/api/runs/r1/instances/%2e%2e",
+        "/api/runs/r1/lineage/%2e%2e",
+        "/api/runs/r1/lineage/..%2fr1%2fmake",
+        "/api/runs/%2e%2e/lineage/make",
         "/api/runs/r1/log/%2e%2e/stdout",
         "/api/runs/r1/files/make%00/stdout.log",
         "/api/runs/r1/files/..\\..\\secret.txt",
@@ -200,8 +212,9 @@ fn other_hosts_and_writing_methods_are_refused() {
     let other = server_at(&dir.join("runs"), "127.0.0.2:0");
     assert_eq!(raw(other, "GET", "/api/runs", &other.to_string()).status, 200);
     assert_eq!(raw(other, "GET", "/api/runs", "evil.example").status, 421);
+    // A POST without the app's token is refused before any route is looked at.
     let post = raw(address, "POST", "/api/runs", &format!("127.0.0.1:{}", address.port()));
-    assert_eq!(post.status, 405);
+    assert_eq!(post.status, 403);
     let delete = raw(address, "DELETE", "/api/runs/r1", &format!("127.0.0.1:{}", address.port()));
     assert_eq!(delete.status, 405);
 }
@@ -260,4 +273,75 @@ fn live_updates_arrive_as_server_sent_events() {
     seen.push_str(&String::from_utf8_lossy(&rest));
     assert!(seen.ends_with("\r\n0\r\n\r\n"), "the chunked body ends: {seen}");
     assert!(started.elapsed() < Duration::from_secs(5), "the server closed the stream");
+}
+
+/// A request with extra headers.
+fn send(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
+    raw(address, method, target, &format!("127.0.0.1:{}\r\n{extra}Content-Length: 0", address.port()))
+}
+
+#[test]
+fn cancelling_needs_the_token_and_the_origin_and_signals_only_the_lock_holder() {
+    let dir = scratch("cancel");
+    let runs = dir.join("runs");
+    let run = runs.join("r");
+    write(&run.join("run.json"), r#"{"status": "running", "pipeline": "p", "graph": []}"#);
+    write(&run.join("run.lock"), "0\n");
+    finished_run(&runs, "done", 1);
+    let address = server(&runs);
+    let session = get(address, "/api/session");
+    let token: serde_json::Value = serde_json::from_str(&session.body).expect("json");
+    let token = token["token"].as_str().expect("a token").to_string();
+    assert_eq!(token.len(), 32);
+    let origin = format!("http://127.0.0.1:{}", address.port());
+
+    // The lock holder: a process that takes the write flock itself and writes its pid in run.lock.
+    let lock = run.join("run.lock");
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", "import fcntl, os, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nopen(sys.argv[1], 'w').write(str(os.getpid()))\nprint('locked', flush=True)\ntime.sleep(60)"])
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().expect("stdout")), &mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "locked");
+
+    // No token, a wrong one, another origin: refused, and nothing is signalled.
+    let target = "/api/runs/r/cancel";
+    assert_eq!(send(address, "POST", target, &[]).status, 403);
+    assert_eq!(send(address, "POST", target, &[("x-kfl-token", "0123")]).status, 403);
+    assert_eq!(
+        send(address, "POST", target, &[("x-kfl-token", &token), ("Origin", "http://evil.example")]).status,
+        403
+    );
+    assert_eq!(send(address, "POST", target, &[("x-kfl-token", &token), ("Origin", "null")]).status, 403);
+    assert_eq!(send(address, "DELETE", target, &[("x-kfl-token", &token)]).status, 405);
+    assert!(holder.try_wait().expect("wait").is_none(), "nothing was signalled");
+    // A run that is not running, and traversal: no.
+    assert_eq!(send(address, "POST", "/api/runs/done/cancel", &[("x-kfl-token", &token)]).status, 409);
+    assert_eq!(send(address, "POST", "/api/runs/%2e%2e/cancel", &[("x-kfl-token", &token)]).status, 404);
+
+    // A pid that does not hold the lock (an unrelated process that reused a number): not signalled.
+    let mut bystander = std::process::Command::new("sleep").arg("60").spawn().expect("sleep");
+    let real = std::fs::read_to_string(&lock).expect("read");
+    std::fs::write(&lock, bystander.id().to_string()).expect("write");
+    let refused = send(address, "POST", target, &[("x-kfl-token", &token), ("Origin", &origin)]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("does not hold the run's lock"), "{}", refused.body);
+    assert!(bystander.try_wait().expect("wait").is_none());
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+
+    // The token and the page's origin: the lock holder gets SIGTERM.
+    std::fs::write(&lock, real).expect("write");
+    let done = send(address, "POST", target, &[("x-kfl-token", &token), ("Origin", &origin)]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let status = holder.wait().expect("wait");
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(15));
 }

@@ -269,3 +269,194 @@ fn hostile_records_and_files_never_panic() {
     let cyclic = run_view(&runs, "s2").expect("view");
     assert_eq!(cyclic.tasks.iter().filter(|t| t.name == "x" || t.name == "y").count(), 2);
 }
+
+/// A run whose record says `running`, with one instance running, and a `run.lock` in the shape
+/// kfl-run writes (its pid), not held.
+fn running_run(runs: &std::path::Path, id: &str) -> std::path::PathBuf {
+    let run = runs.join(id);
+    write(
+        &run.join("run.json"),
+        r#"{"status": "running", "pipeline": "p", "graph": [{"name": "a", "after": []}, {"name": "b", "after": ["a"]}]}"#,
+    );
+    write(&run.join("a/manifest.json"), r#"{"task": "a", "status": "running"}"#);
+    write(&run.join("run.lock"), "12345\n");
+    run
+}
+
+#[test]
+fn a_running_record_nobody_holds_is_lost_and_a_held_one_is_running() {
+    use rustix::fs::{flock, FlockOperation};
+    let dir = scratch("liveness");
+    let runs = dir.join("runs");
+    let run = running_run(&runs, "20260101-000000-aaaaaa");
+
+    // The run's process holds the lock: running.
+    let holder = std::fs::OpenOptions::new().write(true).open(run.join("run.lock")).expect("open");
+    flock(&holder, FlockOperation::NonBlockingLockExclusive).expect("lock");
+    let list = list_runs(&runs);
+    assert_eq!((list[0].status.as_str(), list[0].lost.as_deref()), ("running", None));
+    assert_eq!(run_state(&runs, "20260101-000000-aaaaaa").expect("state").tasks["a"], "running");
+
+    // The process is gone (the kernel dropped its lock): lost, and so is what was running; what
+    // never started did not run.
+    drop(holder);
+    let list = list_runs(&runs);
+    assert_eq!(list[0].status, "lost");
+    assert!(list[0].lost.as_deref().is_some_and(|why| why.contains("run.lock")), "{:?}", list[0]);
+    let view = run_view(&runs, "20260101-000000-aaaaaa").expect("view");
+    let states: Vec<(&str, &str)> = view.tasks.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect();
+    assert_eq!(states, [("a", "lost"), ("b", "not run")]);
+    assert_eq!(run_state(&runs, "20260101-000000-aaaaaa").expect("state").status, "lost");
+
+    // Looking does not take the lock away from a run: the runner can still lock it afterwards.
+    let again = std::fs::OpenOptions::new().write(true).open(run.join("run.lock")).expect("open");
+    flock(&again, FlockOperation::NonBlockingLockExclusive).expect("the viewer left the lock free");
+}
+
+#[test]
+fn without_a_regular_lock_file_a_running_record_stays_running() {
+    let dir = scratch("liveness-older");
+    let runs = dir.join("runs");
+    // An older kflc wrote no run.lock: nothing tells, so the record is believed.
+    let older = running_run(&runs, "20260101-000000-aaaaaa");
+    std::fs::remove_file(older.join("run.lock")).expect("rm");
+    // A FIFO in its place must not block the list; a symlink is not followed; a folder is not a lock.
+    let fifo = running_run(&runs, "20260102-000000-bbbbbb");
+    std::fs::remove_file(fifo.join("run.lock")).expect("rm");
+    assert!(std::process::Command::new("mkfifo").arg(fifo.join("run.lock")).status().expect("mkfifo").success());
+    let link = running_run(&runs, "20260103-000000-cccccc");
+    std::fs::remove_file(link.join("run.lock")).expect("rm");
+    std::os::unix::fs::symlink("/dev/null", link.join("run.lock")).expect("symlink");
+    let folder = running_run(&runs, "20260104-000000-dddddd");
+    std::fs::remove_file(folder.join("run.lock")).expect("rm");
+    std::fs::create_dir(folder.join("run.lock")).expect("mkdir");
+
+    let list = list_runs(&runs);
+    assert_eq!(list.len(), 4);
+    for run in &list {
+        assert_eq!((run.status.as_str(), run.lost.as_deref()), ("running", None), "{}", run.id);
+    }
+}
+
+#[test]
+fn a_run_that_ends_as_it_is_looked_at_is_not_lost() {
+    let dir = scratch("liveness-ended");
+    let runs = dir.join("runs");
+    // The lock is free and run.json says how the run ended: it ended, it was not lost.
+    let run = running_run(&runs, "20260101-000000-aaaaaa");
+    write(&run.join("run.json"), r#"{"status": "succeeded", "pipeline": "p"}"#);
+    assert_eq!(list_runs(&runs)[0].status, "succeeded");
+    assert!(!kfl_ui::records::run_lost(&run));
+}
+
+/// A run where `make` (cache key `k1`) made a dataset, ran or was served from the cache, and `train`
+/// read it.
+fn make_and_train(runs: &std::path::Path, id: &str, make_cached: bool) {
+    let dataset = runs.join(id).join("make/outputs/artifacts/dataset");
+    write(&dataset, "x\n1\n");
+    write(&runs.join(id).join("run.json"), r#"{"status": "succeeded", "pipeline": "p"}"#);
+    write(
+        &runs.join(id).join("make/manifest.json"),
+        &serde_json::json!({
+            "task": "make", "status": if make_cached { "cached" } else { "succeeded" }, "cached": make_cached,
+            "cache_key": "k1", "outputs": { "artifacts": { "dataset": { "path": dataset.to_string_lossy() } } },
+        })
+        .to_string(),
+    );
+    write(
+        &runs.join(id).join("train/manifest.json"),
+        &serde_json::json!({
+            "task": "train", "status": "succeeded", "cached": false, "cache_key": "k2",
+            "inputs": { "data": { "path": dataset.to_string_lossy() }, "n": 1 },
+        })
+        .to_string(),
+    );
+}
+
+#[test]
+fn lineage_across_runs_follows_the_cache_key() {
+    use kfl_ui::records::{cross_lineage, RunTask};
+    let dir = scratch("lineage-across");
+    let runs = dir.join("runs");
+    make_and_train(&runs, "20260101-000000-aaaaaa", false);
+    make_and_train(&runs, "20260102-000000-bbbbbb", true);
+    make_and_train(&runs, "20260103-000000-cccccc", true);
+    // The same key in a failed instance, and a manifest that is not JSON: neither counts.
+    write(
+        &runs.join("20260104-000000-dddddd/make/manifest.json"),
+        r#"{"task": "make", "status": "failed", "cached": false, "cache_key": "k1"}"#,
+    );
+    write(&runs.join("20260104-000000-dddddd/train/manifest.json"), "{\"cache_key\": \"k1");
+
+    // A cache hit: made by the run that ran it; the same work elsewhere, newest first, with readers.
+    let hit = cross_lineage(&runs, "20260102-000000-bbbbbb", "make").expect("lineage");
+    assert_eq!(hit.made_by, Some(RunTask { run: "20260101-000000-aaaaaa".into(), folder: "make".into() }));
+    let elsewhere: Vec<(&str, bool)> = hit.elsewhere.iter().map(|t| (t.run.as_str(), t.cached)).collect();
+    assert_eq!(elsewhere, [("20260103-000000-cccccc", true), ("20260101-000000-aaaaaa", false)]);
+    assert_eq!(hit.elsewhere[0].readers["dataset"], ["train"]);
+    assert_eq!((hit.searched, hit.complete), (3, true));
+
+    // The instance that ran: no maker; its artifact was served and read in two later runs.
+    let made = cross_lineage(&runs, "20260101-000000-aaaaaa", "make").expect("lineage");
+    assert_eq!(made.made_by, None);
+    assert_eq!(made.elsewhere.len(), 2);
+    assert!(made.elsewhere.iter().all(|t| t.cached && t.readers["dataset"] == ["train"]));
+
+    // Another key (`train`'s, which ran in every run): only its own twins, and no maker for an
+    // instance that ran. A key no other run has: nothing across runs.
+    let train = cross_lineage(&runs, "20260101-000000-aaaaaa", "train").expect("lineage");
+    let twins: Vec<&str> = train.elsewhere.iter().map(|t| t.run.as_str()).collect();
+    assert_eq!(twins, ["20260103-000000-cccccc", "20260102-000000-bbbbbb"]);
+    assert!(train.made_by.is_none() && train.elsewhere.iter().all(|t| !t.cached && t.readers.is_empty()));
+    write(
+        &runs.join("20260101-000000-aaaaaa/alone/manifest.json"),
+        r#"{"task": "alone", "status": "succeeded", "cached": true, "cache_key": "k9"}"#,
+    );
+    let alone = cross_lineage(&runs, "20260101-000000-aaaaaa", "alone").expect("lineage");
+    assert!(alone.elsewhere.is_empty() && alone.made_by.is_none());
+    assert!(cross_lineage(&runs, "20260101-000000-aaaaaa", "nope").is_none());
+    assert!(cross_lineage(&runs, "..", "make").is_none());
+    assert!(cross_lineage(&runs, "20260101-000000-aaaaaa", "../20260102-000000-bbbbbb/make").is_none());
+}
+
+#[test]
+fn the_run_page_carries_each_task_s_recorded_resources() {
+    let dir = scratch("resources");
+    let runs = dir.join("runs");
+    write(
+        &runs.join("r/run.json"),
+        r#"{"status": "succeeded", "graph": [{"name": "a", "after": [], "resources": {"cpu": {"request": "2"}}},
+            {"name": "b", "after": [], "resources": "<b>not an object</b>"}, {"name": "c", "after": []}]}"#,
+    );
+    let view = run_view(&runs, "r").expect("view");
+    let resources: Vec<String> = view.tasks.iter().map(|t| t.resources.to_string()).collect();
+    assert_eq!(resources, [r#"{"cpu":{"request":"2"}}"#, "null", "null"]);
+}
+
+#[test]
+fn classification_charts_come_from_metadata_or_else_from_the_file() {
+    let dir = scratch("classification");
+    let runs = dir.join("runs");
+    let run = runs.join("r");
+    let file = run.join("t/outputs/artifacts/from_file");
+    let shape = r#"{"confusionMatrix": {"annotationSpecs": [{"displayName": "a"}], "rows": [{"row": [3]}]}}"#;
+    write(&file, shape);
+    let outside = dir.join("outside.json");
+    write(&outside, shape);
+    let manifest = serde_json::json!({
+        "task": "t", "status": "succeeded",
+        "outputs": { "artifacts": {
+            "from_metadata": { "type": "ClassificationMetrics", "path": "/nowhere",
+                "metadata": { "confidenceMetrics": [{ "recall": 1.0, "falsePositiveRate": 0.0 }] } },
+            "from_file": { "type": "ClassificationMetrics", "path": file.to_string_lossy(), "metadata": {} },
+            // A recorded path outside the run's folder is never read.
+            "outside": { "type": "ClassificationMetrics", "path": outside.to_string_lossy() },
+            "untyped": { "path": file.to_string_lossy() },
+        } },
+    });
+    write(&run.join("t/manifest.json"), &manifest.to_string());
+    let detail = kfl_ui::records::instance_detail(&run, "t").expect("detail");
+    assert_eq!(detail.charts.keys().collect::<Vec<_>>(), ["from_file", "from_metadata"]);
+    assert_eq!(detail.charts["from_file"].matrix, [[3.0]]);
+    assert_eq!(detail.charts["from_metadata"].auc, Some(1.0));
+}

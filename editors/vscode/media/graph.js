@@ -24,6 +24,9 @@
   document.getElementById('refresh').addEventListener('click', () => {
     if (vscode) vscode.postMessage({ type: 'refresh' });
   });
+  document.getElementById('runs').addEventListener('click', () => {
+    if (vscode) vscode.postMessage({ type: 'openRunViewer' });
+  });
 
   if (data.error) {
     showError(data.error);

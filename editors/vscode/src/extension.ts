@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { GraphPanel } from './graphPanel';
 import { describe } from './resolve';
+import { RunViewers, findRunsRoot, newestRunOf, runPageUrl } from './runViewer';
 import { kflcCommand, setExtensionPath } from './server';
 
 let client: LanguageClient | undefined;
@@ -15,6 +16,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   setExtensionPath(context.extensionPath);
   outputChannel = vscode.window.createOutputChannel('KFL Language Server');
   context.subscriptions.push(outputChannel);
+  const viewers = new RunViewers();
+  context.subscriptions.push({ dispose: () => viewers.dispose() });
 
   context.subscriptions.push(
     vscode.commands.registerCommand('kfl.showGraph', async (uri?: vscode.Uri) => {
@@ -30,6 +33,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return;
       }
       GraphPanel.show(context, document);
+    }),
+    vscode.commands.registerCommand('kfl.openRunViewer', async (uri?: vscode.Uri) => {
+      await openRunViewer(viewers, uri);
     }),
     vscode.commands.registerCommand('kfl.restartServer', async () => {
       await stopClient();
@@ -47,6 +53,43 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
 
   await startClient();
+}
+
+/**
+ * Starts (or reuses) `kflc ui` on the runs folder of the current file's project and opens the page
+ * of the file's newest run in the browser (the runs list when it has none yet).
+ */
+async function openRunViewer(viewers: RunViewers, uri?: vscode.Uri): Promise<void> {
+  const document = uri ? await vscode.workspace.openTextDocument(uri) : vscode.window.activeTextEditor?.document;
+  const file = document && document.languageId === 'kfl' && !document.isUntitled ? document.uri.fsPath : undefined;
+  const folder =
+    (document && vscode.workspace.getWorkspaceFolder(document.uri)) ?? vscode.workspace.workspaceFolders?.[0];
+  const root =
+    (file && findRunsRoot(file, folder?.uri.fsPath)) ?? (folder ? `${folder.uri.fsPath}/.kfl` : undefined);
+  if (!root) {
+    void vscode.window.showWarningMessage('KFL: open a .kfl file or a folder to see its runs.');
+    return;
+  }
+  const resolved = kflcCommand(document?.uri);
+  if (!resolved.command) {
+    void vscode.window.showErrorMessage(`KFL: cannot start the run viewer: ${resolved.problem}.`);
+    return;
+  }
+  let base: string;
+  try {
+    base = await viewers.url(resolved.command, root);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    outputChannel?.appendLine(`KFL: run viewer: ${message}`);
+    void vscode.window.showErrorMessage(`KFL: cannot start the run viewer: ${message}`);
+    return;
+  }
+  const page = runPageUrl(base, file ? newestRunOf(root, file) : undefined);
+  outputChannel?.appendLine(`KFL: run viewer for ${root}: ${page}`);
+  // The system browser: the viewer refuses to be framed (frame-ancestors 'none'), which the Simple
+  // Browser would do. asExternalUri forwards the port when VS Code runs remotely.
+  const external = await vscode.env.asExternalUri(vscode.Uri.parse(page));
+  await vscode.env.openExternal(external);
 }
 
 export async function deactivate(): Promise<void> {

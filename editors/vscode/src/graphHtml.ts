@@ -73,6 +73,7 @@ export function renderGraphHtml(page: GraphPage): string {
     <button id="fit" type="button" title="Fit the graph to the window or show it at its natural size">Actual size</button>
     <button id="copy" type="button" title="Copy the Mermaid source to the clipboard">Copy Mermaid</button>
     <button id="refresh" type="button" title="Run kflc graph again">Refresh</button>
+    <button id="runs" type="button" title="Open this file's newest run in kflc ui, in the browser">Open run viewer</button>
   </div>
 </header>
 ${page.note ? `<p class="note">${escapeHtml(page.note)}</p>` : ''}

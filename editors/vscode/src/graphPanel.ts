@@ -87,6 +87,9 @@ export class GraphPanel {
           void vscode.window.setStatusBarMessage('Mermaid source copied', 3000);
         } else if (message.type === 'refresh') {
           await this.refresh();
+        } else if (message.type === 'openRunViewer') {
+          // The same run page as "KFL: Open run viewer", for this graph's file.
+          await vscode.commands.executeCommand('kfl.openRunViewer', this.document.uri);
         }
       },
       null,

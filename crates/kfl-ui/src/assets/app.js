@@ -103,7 +103,8 @@ async function runsPage() {
       el("td", {}, el("input", { type: "checkbox", class: "pick", value: r.id, "aria-label": "compare " + r.id, onchange: updateCompare })),
       el("td", {}, el("a", { href: "#/run/" + encodeURIComponent(r.id), class: "mono" }, r.id)),
       el("td", {}, r.pipeline || ""),
-      el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null),
+      el("td", {}, badge(r.status), r.damaged ? el("div", { class: "muted damaged" }, r.damaged) : null,
+        r.lost ? el("div", { class: "muted lost" }, r.lost) : null),
       el("td", {}, when(r.started_at)),
       el("td", {}, duration(r.duration_ms)),
       el("td", { class: "mono" }, Object.entries(r.params || {}).map(([k, v]) => k + "=" + show(v)).join(", ")),
@@ -263,8 +264,24 @@ function drawGraph(view) {
   return root;
 }
 
+// Cancelling a run: the one state-changing request, with the server's token (which only this
+// origin can read) in a header a cross-site form cannot send.
+let token = null;
+async function cancelRun(id) {
+  const button = document.getElementById("cancel-run");
+  try {
+    if (!token) token = (await getJson("/api/session")).token;
+    const answer = await fetch(api(id, "cancel"), { method: "POST", headers: { "x-kfl-token": token } });
+    const text = answer.ok ? "cancelling…" : "not cancelled: " + (await answer.text());
+    if (button) button.replaceWith(el("span", { id: "cancel-note", class: "muted" }, text));
+  } catch (e) {
+    if (button) button.replaceWith(el("span", { id: "cancel-note", class: "muted" }, "not cancelled: " + e.message));
+  }
+}
+
 function applyState(state) {
   if (!current) return;
+  if (state.status !== "running") document.getElementById("cancel-run")?.remove();
   if (state.status !== "running" && live) { live.close(); live = null; }
   const status = document.getElementById("run-status");
   if (status) status.replaceChildren(badge(state.status));
@@ -277,6 +294,7 @@ function applyState(state) {
     }
   }
   if (current.folder) refreshLogs();
+  if (state.status === "lost") reload(); // say why, and mark what was running as lost
 }
 
 let reloading = false;
@@ -293,10 +311,12 @@ async function runPage(id, folder, keepLive) {
   const params = Object.entries(view.run.params || {});
   const side = el("div", { id: "side" }, el("p", { class: "muted" }, "click a task to see its inputs, outputs and logs"));
   fill(main, 
-    el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status))),
+    el("h2", {}, view.run.pipeline || id, " ", el("span", { id: "run-status" }, badge(view.run.status)), " ",
+      view.run.status === "running" ? el("button", { id: "cancel-run", onclick: () => cancelRun(id) }, "cancel run") : null),
     el("p", { class: "muted" }, "started " + when(view.run.started_at), view.run.duration_ms !== null ? " · " + duration(view.run.duration_ms) : "",
       view.run.file ? " · " + view.run.file : ""),
     view.run.damaged ? el("p", { class: "note" }, "damaged record: " + view.run.damaged) : null,
+    view.run.lost ? el("p", { class: "note lost" }, "lost: " + view.run.lost) : null,
     view.note ? el("p", { class: "note" }, view.note) : null,
     params.length ? el("details", {}, el("summary", {}, `parameters (${params.length})`),
       el("table", { id: "params" }, ...params.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null,
@@ -355,25 +375,59 @@ async function taskPanel(side, id, folder, view) {
       el("tr", {}, el("th", {}, "duration"), el("td", {}, duration(m.duration_ms))),
       el("tr", {}, el("th", {}, "cache key"), el("td", { class: "mono" }, m.cache_key || "")),
       el("tr", {}, el("th", {}, "attempts"), el("td", {}, Array.isArray(m.attempts) ? m.attempts.length : "")),
+      task && task.resources && Object.keys(task.resources).length ?
+        el("tr", {}, el("th", {}, "resources"), el("td", { id: "resources", class: "mono" }, resourcesText(task.resources))) : null,
       m.reason ? el("tr", {}, el("th", {}, "reason"), el("td", {}, m.reason)) : null),
+    el("div", { id: "across" }),
     el("h3", {}, "Inputs"), kvTable(id, m.inputs, "inputs", (k) => detail.producers[k] ?
       el("span", { class: "lineage" }, " from ", taskLink(id, detail.producers[k])) : null),
     el("h3", {}, "Output parameters"), kvTable(id, outputs.parameters, "outputs"),
     el("h3", {}, "Artifacts"),
-    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f, detail.consumers))) : el("p", { class: "muted" }, "none"),
+    artifacts.length ? el("div", { id: "artifacts" }, ...artifacts.map((f) => artifactBox(id, f, detail.consumers, detail.charts))) : el("p", { class: "muted" }, "none"),
     el("h3", {}, "Logs"),
     el("div", {}, el("input", { id: "log-search", type: "search", placeholder: "search the logs", oninput: filterLogs })),
     el("div", { class: "muted", id: "log-stderr-info" }), el("pre", { id: "log-stderr", class: "log" }),
     el("div", { class: "muted", id: "log-stdout-info" }), el("pre", { id: "log-stdout", class: "log" }));
   current.logs = {};
   current.text = {};
+  acrossRuns(side.querySelector("#across"), id, folder);
   await refreshLogs();
+}
+
+// What a task asks for, as the run recorded it: "cpu 2 (limit 4) · memory 1Gi · retries 2 · timeout 90s".
+function resourcesText(resources) {
+  return Object.entries(resources).map(([name, v]) => {
+    if (v && typeof v === "object") {
+      return name + " " + (v.request !== undefined ? show(v.request) : "") + (v.limit !== undefined ? (v.request !== undefined ? " (limit " + show(v.limit) + ")" : "limit " + show(v.limit)) : "");
+    }
+    return name + " " + show(v) + (name === "timeout" ? "s" : "");
+  }).join(" · ");
+}
+
+// Lineage across runs (the same cache key): who made what the cache served, and where else the
+// same artifacts were served and read. Asked for after the panel is drawn: it reads other runs.
+async function acrossRuns(box, id, folder) {
+  let lineage;
+  try { lineage = await getJson(api(id, "lineage", folder)); } catch { return; }
+  if (!box.isConnected) return;
+  const link = (run, f) => el("a", { href: "#/run/" + encodeURIComponent(run) + "/" + encodeURIComponent(f), class: "mono run-task" }, run + " › " + f);
+  const parts = [];
+  if (lineage.made_by) parts.push(el("p", { id: "made-by" }, "served from the cache; made by ", link(lineage.made_by.run, lineage.made_by.folder)));
+  if (lineage.elsewhere.length) {
+    parts.push(el("details", { id: "elsewhere" }, el("summary", {}, `the same work in ${lineage.elsewhere.length} other run${lineage.elsewhere.length > 1 ? "s" : ""}`),
+      el("ul", {}, ...lineage.elsewhere.map((t) => el("li", { "data-run": t.run }, link(t.run, t.folder), " ", badge(t.cached ? "cached" : "succeeded"),
+        ...Object.entries(t.readers).map(([output, readers]) => el("span", { class: "lineage" }, ` · ${output} read by `,
+          ...readers.flatMap((r, i) => (i ? [", ", link(t.run, r)] : [link(t.run, r)])))))))));
+  }
+  if (!lineage.complete) parts.push(el("p", { class: "muted" }, `searched the newest ${lineage.searched} other runs`));
+  if (parts.length) box.replaceChildren(el("h3", {}, "Across runs"), ...parts);
 }
 
 const fileUrl = (id, path) => api(id, "files") + "/" + path.split("/").map(encodeURIComponent).join("/");
 
-function artifactBox(id, file, consumers) {
+function artifactBox(id, file, consumers, charts) {
   const name = file.path.split("/").pop();
+  const chart = (charts || {})[file.path.split("/outputs/artifacts/")[1]];
   const readers = (consumers || {})[file.path.split("/outputs/artifacts/")[1]] || [];
   const box = el("div", { class: "artifact", "data-artifact": name },
     el("div", {}, el("b", {}, name), " ", el("span", { class: "muted" }, file.size + " bytes"), " ",
@@ -384,7 +438,9 @@ function artifactBox(id, file, consumers) {
       el("table", { class: "metadata" }, ...Object.entries(file.record.metadata).map(([k, v]) =>
         el("tr", {}, el("th", {}, k), el("td", { class: "mono" }, show(v)))))) : null;
   const body = el("div", { class: "preview" }, el("span", { class: "muted" }, "loading preview…"));
-  if (meta) box.append(meta);
+  // KFP's ClassificationMetrics metadata is drawn, not listed.
+  if (chart) box.append(classificationCharts(chart));
+  else if (meta) box.append(meta);
   box.append(body);
   getJson(api(id, "preview") + "/" + file.path.split("/").map(encodeURIComponent).join("/"))
     .then((r) => {
@@ -394,6 +450,52 @@ function artifactBox(id, file, consumers) {
     })
     .catch((e) => body.replaceChildren(el("span", { class: "muted" }, String(e.message))));
   return box;
+}
+
+// A ClassificationMetrics artifact: its confusion matrix (rows: actual, columns: predicted; the
+// darker, the more) and its ROC curve with the diagonal and the area under it. Names are SVG text.
+function classificationCharts(c) {
+  const parts = [];
+  const text = (attrs, value) => { const t = svg("text", attrs); t.textContent = visible(String(value)); return t; };
+  if (c.matrix.length) {
+    const n = c.categories.length, cell = Math.max(18, Math.min(48, Math.floor(320 / n))), left = 90, top = 24;
+    const most = Math.max(1, ...c.matrix.flat());
+    const root = svg("svg", { class: "confusion", width: left + n * cell + 4, height: top + n * cell + 28, "data-categories": String(n) });
+    // Long names are cut on the chart; the whole name is the label's tooltip.
+    const short = (name) => (name.length > 12 ? name.slice(0, 11) + "…" : name);
+    const label = (attrs, name) => {
+      const t = text(attrs, short(name)), title = svg("title", {});
+      title.textContent = visible(name);
+      t.append(title);
+      return t;
+    };
+    c.categories.forEach((name, i) => {
+      root.append(label({ x: left - 4, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "axis" }, name));
+      root.append(label({ x: left + i * cell + cell / 2, y: top + n * cell + 14, "text-anchor": "middle", class: "axis" }, name));
+    });
+    root.append(text({ x: left, y: 14, class: "axis" }, "actual ↓ · predicted →"));
+    c.matrix.forEach((row, i) => row.forEach((v, j) => {
+      const shade = v / most;
+      const g = svg("g", { class: "cell", "data-row": String(i), "data-col": String(j), "data-value": String(v) });
+      g.append(svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, fill: `rgba(32, 88, 184, ${0.08 + 0.92 * shade})` }));
+      g.append(text({ x: left + j * cell + cell / 2, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle", class: shade > 0.55 ? "count light" : "count" }, v));
+      root.append(g);
+    }));
+    parts.push(el("figure", { class: "metric-chart" }, root, el("figcaption", {}, "confusion matrix")));
+  }
+  if (c.roc.length) {
+    const size = 200, pad = 28, x = (f) => pad + f * size, y = (t) => pad + (1 - t) * size;
+    const root = svg("svg", { class: "roc", width: size + pad * 2, height: size + pad * 2, "data-points": String(c.roc.length) });
+    root.append(svg("rect", { x: pad, y: pad, width: size, height: size, class: "frame" }));
+    root.append(svg("line", { x1: x(0), y1: y(0), x2: x(1), y2: y(1), class: "chance" }));
+    const points = [[0, 0], ...c.roc.map((p) => [p.fpr, p.tpr]), [1, 1]];
+    root.append(svg("polyline", { class: "curve", points: points.map(([f, t]) => x(f).toFixed(1) + "," + y(t).toFixed(1)).join(" ") }));
+    root.append(text({ x: pad + size / 2, y: pad + size + 22, "text-anchor": "middle", class: "axis" }, "false positive rate"));
+    root.append(text({ x: 10, y: pad + size / 2, transform: `rotate(-90 10 ${pad + size / 2})`, "text-anchor": "middle", class: "axis" }, "true positive rate"));
+    parts.push(el("figure", { class: "metric-chart" }, root, el("figcaption", { class: "auc" }, "ROC curve" + (c.auc !== null ? ", area " + c.auc.toFixed(3) : ""))));
+  }
+  return el("div", { class: "classification" }, el("div", { class: "charts" }, ...parts),
+    ...c.problems.map((p) => el("p", { class: "muted problem" }, p)));
 }
 
 function renderPreview(id, path, p, type) {
@@ -419,6 +521,8 @@ function renderPreview(id, path, p, type) {
     case "html":
       // A sandboxed frame: no scripts, an opaque origin (the server adds a sandbox policy too).
       return el("iframe", { sandbox: "", src: fileUrl(id, path) + "?inline=1", title: path });
+    case "unreadable":
+      return el("span", { class: "muted unreadable" }, p.reason);
     default:
       return el("span", { class: "muted" }, "no preview (binary)");
   }
