@@ -46,7 +46,7 @@ run "clippy (-D warnings, benches included)" cargo clippy --workspace --all-targ
 run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace --no-fail-fast
 run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
 run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
-run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --root "$CARGO_TARGET_DIR/kfl-runs"
+run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --isolation host --root "$CARGO_TARGET_DIR/kfl-runs"
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
 run "kflc ui in headless Chromium (runs list, DAG states, log, CSV preview, escaping)" bash tests/ui/run.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh

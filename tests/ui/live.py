@@ -21,7 +21,7 @@ def check(ok, what):
         failures.append(what)
 
 
-run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=2.5"],
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--isolation", "host", "--root", root, "--param", "seconds=2.5"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 browser = Browser(profile)
 try:
