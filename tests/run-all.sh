@@ -54,6 +54,7 @@ run "fuzz targets build and replay" bash fuzz/smoke.sh
 run "fuzzing: every target for ${FUZZ_SECONDS:-30}s (instrumented, stable Rust)" bash fuzz/run.sh
 run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
 run "component images (podman/buildah, local registry)" bash tests/images/run.sh
+run "kflc run in real containers (podman: mounts, network, secrets, signals)" bash tests/containers/run.sh
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
 run "Neovim and Helix set-ups" bash tests/editors/neovim.sh
