@@ -126,6 +126,20 @@ pub async fn detect(choice: Option<EngineKind>, search_path: &OsStr, timeout: Du
     Detected::None(why)
 }
 
+/// `--engine PATH`: that program is the engine, podman unless its file name says docker.
+pub async fn detect_program(program: &Path, timeout: Duration) -> Detected {
+    let is_docker = program.file_name().is_some_and(|n| n.to_string_lossy().contains("docker"));
+    let kind = if is_docker { EngineKind::Docker } else { EngineKind::Podman };
+    if !program.is_file() {
+        return Detected::None(vec![format!("{} does not exist", program.display())]);
+    }
+    match status_within(program, &["info"], timeout).await {
+        Ok(true) => Detected::Found(Engine { kind, program: program.to_path_buf(), timeout }),
+        Ok(false) => Detected::None(vec![format!("`{} info` failed", program.display())]),
+        Err(e) => Detected::None(vec![e]),
+    }
+}
+
 impl Engine {
     pub fn name(&self) -> &'static str {
         self.kind.name()

@@ -100,6 +100,21 @@ pub struct RunArgs {
     pub allow_network: bool,
     /// `--secret NAME=FOLDER` (a file per key).
     pub secrets: Vec<String>,
+    /// `--engine PATH`: this program is the engine (podman unless its name says docker).
+    pub engine_program: Option<PathBuf>,
+}
+
+/// Why a run could not start, with the diagnostic code when it has one (E0603, E0604).
+#[derive(Clone, Debug)]
+pub struct StartError {
+    pub code: Option<&'static str>,
+    pub message: String,
+}
+
+impl From<String> for StartError {
+    fn from(message: String) -> StartError {
+        StartError { code: None, message }
+    }
 }
 
 /// `--isolation`: where tasks run.
@@ -133,6 +148,7 @@ impl RunArgs {
             engine_timeout: Duration::from_secs(30),
             allow_network: false,
             secrets: Vec::new(),
+            engine_program: None,
         }
     }
 }
@@ -301,7 +317,11 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Err(message) => {
+        Err(StartError { code: Some(code), message }) => {
+            eprintln!("error[{code}]: {message}");
+            ExitCode::from(2)
+        }
+        Err(StartError { code: None, message }) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
@@ -328,7 +348,10 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
     let signal = cancel.unwrap_or_else(|| cancellation().1);
     let report = runtime.block_on(run_async(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    report
+    report.map_err(|e| match e.code {
+        Some(code) => format!("{code}: {}", e.message),
+        None => e.message,
+    })
 }
 
 /// The plan of a lowered pipeline, with the parameters applied.
@@ -375,7 +398,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, String> {
+async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
     let started = Instant::now();
     let plan = Arc::new(load_plan(args, dag)?);
     let root = absolute(&args.root)?;
@@ -390,10 +413,10 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         [("the run folder (--root)", &root, true), ("the virtualenv folder", &venv_dir, needs_venv)]
     {
         if used && path.to_str().is_none() {
-            return Err(format!(
+            return Err(StartError::from(format!(
                 "{what} `{}` is not UTF-8 text, which the paths given to tasks must be; choose a folder whose name is",
                 path.display()
-            ));
+            )));
         }
     }
     let id = run_id();
@@ -622,7 +645,7 @@ async fn resolve_isolation(
     plan: &plan::Plan,
     root: &Path,
     notes: &tokio::sync::mpsc::UnboundedSender<String>,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, StartError> {
     use kfl_dag::Body;
     let host = args.host || args.isolation == Isolation::Host;
     let is_container = |c: &&kfl_dag::Component| matches!(c.body, Body::Container { .. });
@@ -637,23 +660,34 @@ async fn resolve_isolation(
         return Ok(Resolved { host, scripts_in_container: false, engine: None });
     }
     let search_path = args.engine_search_path.clone().or_else(|| std::env::var_os("PATH")).unwrap_or_default();
-    let found = engine::detect(args.engine, &search_path, args.engine_timeout).await;
+    let found = match &args.engine_program {
+        Some(program) => engine::detect_program(program, args.engine_timeout).await,
+        None => engine::detect(args.engine, &search_path, args.engine_timeout).await,
+    };
     let engine = match found {
         engine::Detected::Found(engine) => engine,
         engine::Detected::None(why) => {
-            let asked = args.engine.map_or("podman or docker".to_string(), |e| e.name().to_string());
-            if args.isolation == Isolation::Container || args.engine.is_some() || !must.is_empty() {
+            let asked = match (&args.engine_program, args.engine) {
+                (Some(program), _) => program.display().to_string(),
+                (None, Some(kind)) => kind.name().to_string(),
+                (None, None) => "podman or docker".to_string(),
+            };
+            let explicit = args.engine.is_some() || args.engine_program.is_some();
+            if args.isolation == Isolation::Container || explicit || !must.is_empty() {
                 let what = if must.is_empty() {
                     "--isolation container runs every task in its image".to_string()
                 } else {
                     let names: Vec<String> = must.iter().map(|c| format!("`{}` ({})", c.name, c.image)).collect();
                     format!("the pipeline runs components in their images ({})", names.join(", "))
                 };
-                return Err(format!(
-                    "{what}, and no container engine answers here ({asked}: {}); install podman, or pass \
-                     --isolation host to run the tasks' commands on this machine",
-                    why.join("; ")
-                ));
+                return Err(StartError {
+                    code: Some("E0604"),
+                    message: format!(
+                        "{what}, and no container engine answers here ({asked}: {}); install podman, or pass \
+                         --isolation host to run the tasks' commands on this machine",
+                        why.join("; ")
+                    ),
+                });
             }
             let _ = notes.send(format!(
                 "no container engine answers here ({}): tasks run on this machine (--isolation host), not in their images",
@@ -676,29 +710,35 @@ async fn resolve_isolation(
     if !needed.is_empty() {
         // The run folder is mounted into containers, and `--mount` has its own syntax.
         if !engine::mountable(root) {
-            return Err(format!(
+            return Err(StartError::from(format!(
                 "the run folder (--root) `{}` has a comma, `=` or a control character, which a container mount \
                  cannot name; choose another folder, or pass --isolation host",
                 root.display()
-            ));
+            )));
         }
     }
     let mut missing = Vec::new();
+    let mut missing_images = Vec::new();
     for (image, users) in &needed {
         if !engine.has_image(image).await? {
             missing.push(format!("`{image}` (for {})", users.join(", ")));
+            missing_images.push(*image);
         }
     }
     if !missing.is_empty() {
-        return Err(format!(
-            "image{} not on this machine: {}; a local run never pulls. Get {} with `{} pull IMAGE` where a \
+        let pull = match missing_images.as_slice() {
+            [one] => format!("`{} pull {one}`", engine.name()),
+            _ => format!("`{} pull IMAGE`", engine.name()),
+        };
+        let message = format!(
+            "image{} not on this machine: {}; a local run never pulls. Get {} with {pull} where a \
              registry is reachable, or build the components' images with `kflc images build FILE` and run \
              with --images kfl.lock, or pass --isolation host to run the tasks on this machine",
             if missing.len() == 1 { "" } else { "s" },
             missing.join(", "),
             if missing.len() == 1 { "it" } else { "them" },
-            engine.name()
-        ));
+        );
+        return Err(StartError { code: Some("E0603"), message });
     }
     Ok(Resolved { host, scripts_in_container, engine: Some(engine) })
 }

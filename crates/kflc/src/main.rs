@@ -141,9 +141,10 @@ enum Command {
         /// machine); default: containers where podman or docker answers, else this machine.
         #[arg(long, value_enum)]
         isolation: Option<RunIsolation>,
-        /// The container engine (default: podman, else docker, whichever answers).
-        #[arg(long, value_enum)]
-        engine: Option<RunEngine>,
+        /// The container engine: `podman`, `docker`, or the path of one (default: podman, else
+        /// docker, whichever answers).
+        #[arg(long, value_name = "podman|docker|PATH")]
+        engine: Option<String>,
         /// Give containers the engine's default network (otherwise `--network none`).
         #[arg(long)]
         allow_network: bool,
@@ -394,12 +395,6 @@ enum RunIsolation {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum RunEngine {
-    Podman,
-    Docker,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum GraphFormat {
     Mermaid,
     Dot,
@@ -520,10 +515,16 @@ fn main() -> ExitCode {
                 Some(RunIsolation::Container) => kfl_run::Isolation::Container,
                 Some(RunIsolation::Host) => kfl_run::Isolation::Host,
             };
-            args.engine = engine.map(|e| match e {
-                RunEngine::Podman => kfl_run::engine::EngineKind::Podman,
-                RunEngine::Docker => kfl_run::engine::EngineKind::Docker,
-            });
+            match engine.as_deref() {
+                None => {}
+                Some("podman") => args.engine = Some(kfl_run::engine::EngineKind::Podman),
+                Some("docker") => args.engine = Some(kfl_run::engine::EngineKind::Docker),
+                Some(path) if path.contains('/') => args.engine_program = Some(PathBuf::from(path)),
+                Some(other) => {
+                    eprintln!("error: --engine takes podman, docker or the path of an engine, not `{other}`");
+                    return ExitCode::from(2);
+                }
+            }
             args.allow_network = allow_network;
             args.secrets = secrets;
             kfl_run::run_command(args, dag)
