@@ -162,6 +162,15 @@ check "--isolation host runs the same script on this machine" \
 check "the quick-start succeeds in containers with the outputs it has on this machine" \
   test -n "$(value accuracy qs-c.out)" -a "$(value accuracy qs-c.out)" = "$(value accuracy qs-h.out)"
 
+# 4b. Where no engine is installed (a PATH with python3, sh and bash only), the default runs the tasks
+# here and says so once.
+mkdir -p nopath && ln -s "$(python3 -c 'import sys; print(sys.executable)')" nopath/python3 && ln -s "$(command -v sh)" nopath/sh &&
+  ln -s "$(command -v bash)" nopath/bash
+PATH=$work/nopath "$kflc" run "$root/examples/quickstart.kfl" --root r8 >qs-none.out 2>&1
+check "without an engine the default runs the quick-start on this machine" \
+  test "$(value accuracy qs-none.out)" = "$(value accuracy qs-h.out)"
+check "… and says so once" test "$(grep -c 'no container engine answers here' qs-none.out)" = 1
+
 # 5. A missing image: refused before anything runs, naming it and how to get it, never pulled.
 start=$(date +%s)
 "$kflc" run p.kfl --pipeline absent --root r7 >absent.out 2>&1

@@ -97,6 +97,11 @@ mod tests {
         assert_eq!(secrets.value("db", "../db/password"), Ok(None));
         let error = secrets.value("api", "bad").expect_err("not UTF-8");
         assert!(!error.contains("s3cr"), "{error}");
+        // A FIFO is refused without being opened (opening one would block for ever).
+        let made = std::process::Command::new("mkfifo").arg(dir.join("given/pipe")).status().expect("mkfifo");
+        assert!(made.success());
+        let error = secrets.value("api", "pipe").expect_err("a FIFO");
+        assert!(error.contains("not a regular file"), "{error}");
         assert!(Secrets::new(&["nofolder".into()], dir.clone()).is_err());
         assert!(Secrets::new(&[format!("x={}", dir.join("given/password").display())], dir.clone()).is_err());
         let _ = std::fs::remove_dir_all(&dir);
