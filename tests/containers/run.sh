@@ -77,6 +77,18 @@ component inside {
     """
 }
 
+// No `command`: the args follow the image's entrypoint (this image has none, so they are the command).
+component entry {
+    image = "$busybox"
+    output said: String
+    args = ["sh", "-c", "printf 'from args' > \"\$0\"", said.path]
+}
+
+pipeline entrypoint() {
+    e = entry()
+    output said = e.said
+}
+
 component sleepy {
     image = "$busybox"
     command = ["sh", "-c", "sleep 300"]
@@ -130,6 +142,9 @@ if "$kflc" run p.kfl --pipeline paths --root r1 >paths.out 2>&1; then
 else
   fail "container components run with podman: $(tail -5 paths.out)"
 fi
+
+"$kflc" run p.kfl --pipeline entrypoint --root r1b >entry.out 2>&1
+check "without a command, the args follow the image's entrypoint" test "$(value said entry.out)" = "from args"
 
 # 2. Inputs are read-only mounts.
 "$kflc" run p.kfl --pipeline writes_input --root r2 >writes.out 2>&1

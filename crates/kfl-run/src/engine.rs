@@ -238,6 +238,9 @@ mod tests {
         assert!(argv.contains(&"A=x y; z".to_string()));
         assert!(argv.contains(&"TOKEN".to_string()));
         assert_eq!(argv[at("busybox:1.36") + 2], "echo $(rm -rf /); `x`");
+        // Asked for, the network is the engine's default: no `--network` at all.
+        let open = engine.run_argv(&ContainerSpec { network: true, ..spec });
+        assert!(!open.contains(&"--network".to_string()), "{open:?}");
         assert!(!mountable(Path::new("/a,b")));
         assert!(!mountable(Path::new("/a\nb")));
         assert!(mountable(Path::new("/tmp/kfl run")));
