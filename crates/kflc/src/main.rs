@@ -484,10 +484,12 @@ fn main() -> ExitCode {
                 Err(_) => return ExitCode::from(2),
             };
             let mut in_image = std::collections::BTreeSet::new();
-            if let Some(lock) = &images {
+            // In containers, as on the cluster: the lock beside the file (or --images) gives the
+            // images of the components that install packages.
+            if images.is_some() || isolation == Some(RunIsolation::Container) {
                 let before: Vec<(String, bool)> =
                     dag.components.iter().map(|c| (c.name.clone(), !c.packages.is_empty())).collect();
-                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, Some(lock)) {
+                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, images.as_deref()) {
                     return code;
                 }
                 for ((name, had_packages), component) in before.into_iter().zip(&dag.components) {
