@@ -195,6 +195,12 @@ check "… naming the image, podman pull and kflc images build" \
   grep -q 'localhost/kfl-never-built:0.*podman pull.*kflc images build' absent.out
 check "… before any run folder is made" test ! -e r7/runs
 
+# 5b. A run folder a bind mount cannot name: refused before anything runs.
+"$kflc" run p.kfl --pipeline paths --root 'r,9' >comma.out 2>&1
+status=$?
+check "a --root with a comma is refused (exit 2) with containers" test "$status" = 2
+check "… naming the folder and --isolation host" grep -q 'r,9.*comma.*--isolation host' comma.out
+
 # 6. SIGTERM and Ctrl-C while a container task runs: forwarded, container stopped and removed.
 for sig in TERM INT; do
   expected=$([[ $sig == TERM ]] && echo 143 || echo 130)
