@@ -139,6 +139,11 @@ fn write_files(dir: &Path, files: &[(String, String)]) {
         let path = dir.join(name);
         std::fs::create_dir_all(path.parent().expect("a parent folder")).expect("case folder");
         std::fs::write(&path, text).expect("case file");
+        // A stand-in program (```` ```sh file=NAME ```` starting with `#!`) is executable, as git keeps it.
+        if text.starts_with("#!") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
     }
 }
 

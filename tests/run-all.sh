@@ -46,7 +46,7 @@ run "clippy (-D warnings, benches included)" cargo clippy --workspace --all-targ
 run "cargo test (every crate: unit, data-driven, snapshots, kfp-validate, API server)" cargo test --workspace --no-fail-fast
 run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
 run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
-run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --root "$CARGO_TARGET_DIR/kfl-runs"
+run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --isolation host --root "$CARGO_TARGET_DIR/kfl-runs"
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
 run "kflc ui in headless Chromium (runs list, DAG states, log, CSV preview, escaping)" bash tests/ui/run.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh
@@ -54,6 +54,7 @@ run "fuzz targets build and replay" bash fuzz/smoke.sh
 run "fuzzing: every target for ${FUZZ_SECONDS:-30}s (instrumented, stable Rust)" bash fuzz/run.sh
 run "graphviz accepts kflc graph --format dot" bash crates/kfl-dag/tests/graphviz.sh
 run "component images (podman/buildah, local registry)" bash tests/images/run.sh
+run "kflc run in real containers (podman: mounts, network, secrets, signals)" bash tests/containers/run.sh
 run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.sh
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
 run "Neovim and Helix set-ups" bash tests/editors/neovim.sh

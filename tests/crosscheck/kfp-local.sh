@@ -21,7 +21,7 @@ compare() {
     kfl_params+=(--param "$p")
     kfp_params+=("$p")
   done
-  if ! "$kflc" run examples/quickstart.kfl "${kfl_params[@]}" --root "$work/kfl-$label" --no-cache >"$work/kfl-$label.log" 2>&1; then
+  if ! "$kflc" run examples/quickstart.kfl --isolation host "${kfl_params[@]}" --root "$work/kfl-$label" --no-cache >"$work/kfl-$label.log" 2>&1; then
     echo "FAIL $label: kflc run failed"; tail -20 "$work/kfl-$label.log"; failed=$((failed + 1)); return
   fi
   if ! bash crates/kfl-kfp/tests/kfp_local_run.sh examples/quickstart.kfl "${kfp_params[@]}" >"$work/kfp-$label.log" 2>&1; then

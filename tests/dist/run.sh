@@ -175,7 +175,7 @@ while IFS= read -r example; do
   fi
 done < <(find examples -name '*.kfl' | sort)
 if ((bad == 0 && n >= 6)); then ok "kflc check passes each of the $n examples"; fi
-if (cd "$work" && PATH=$export_path kflc run "$ROOT/examples/quickstart.kfl" --root "$work/runs" >"$work/run.out" 2>&1); then
+if (cd "$work" && PATH=$export_path kflc run "$ROOT/examples/quickstart.kfl" --isolation host --root "$work/runs" >"$work/run.out" 2>&1); then
   ok "kflc run examples/quickstart.kfl ($(grep -c . "$work/run.out") lines of output)"
 else
   fail "kflc run examples/quickstart.kfl"

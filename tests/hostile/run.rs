@@ -230,7 +230,8 @@ fn unreadable_files_and_a_read_only_run_root_are_clear_errors() {
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("E0126") && stderr.contains("main.kfl:1:8"), "{stderr}");
     // A run root kflc cannot write: nothing runs, and the message names the folder.
-    let (status, stdout, stderr) = kflc(&["run", "p.kfl", "--pipeline", "p", "--root", "read-only"]);
+    let (status, stdout, stderr) =
+        kflc(&["run", "p.kfl", "--pipeline", "p", "--isolation", "host", "--root", "read-only"]);
     assert_eq!(status, 2, "{stderr}");
     assert!(stdout.is_empty() && stderr.contains("read-only") && stderr.contains("Permission denied"), "{stderr}");
     let _ = std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644));
@@ -262,7 +263,7 @@ fn a_full_disk_fails_the_task_and_leaves_no_partial_artifact() {
 
 fn spawn_run(dir: &Path, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kflc"))
-        .args([&["run", "p.kfl", "--pipeline", "p"][..], extra].concat())
+        .args([&["run", "p.kfl", "--pipeline", "p", "--isolation", "host"][..], extra].concat())
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

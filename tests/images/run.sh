@@ -192,6 +192,12 @@ status=$?
 check "kflc run --images: the pipeline runs" test $status = 0 || cat out.txt
 check "kflc run --images: \`newer\` ran in its image (kfldemo 2.0, which this machine does not have)" \
   bash -c 'grep -qx "84 2.0" runs/runs/latest/newer/stdout.log && ! python3 -c "import kfldemo" 2>/dev/null'
+# --isolation container finds kfl.lock beside the file, as `kflc build` does.
+"$kflc" run p.kfl --isolation container --no-cache --root runs-c >out-c.txt 2>&1
+status=$?
+check "kflc run --isolation container uses kfl.lock beside the file" \
+  bash -c "test $status = 0 && grep -qx '84 2.0' runs-c/runs/latest/newer/stdout.log"
+[[ $status == 0 ]] || tail -20 out-c.txt
 
 # 7. A changed pin makes the lock stale: a coded error naming the component.
 sed 's/packages = \["kfldemo==2.0"\]/packages = ["kfldemo==2.1"]/' p.kfl >p2.kfl

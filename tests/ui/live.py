@@ -24,7 +24,7 @@ def check(ok, what):
         failures.append(what)
 
 
-run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=2.5"],
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--isolation", "host", "--root", root, "--param", "seconds=2.5"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 browser = Browser(profile)
 try:
@@ -75,7 +75,7 @@ def descendants(pid):
     return found
 
 
-run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=30"],
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--isolation", "host", "--root", root, "--param", "seconds=30"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 browser = Browser(profile + "-killed")
 tasks = []
@@ -112,7 +112,7 @@ finally:
 
 # Cancelled from the page: the button sends the one state-changing request (with the server's
 # token); kflc run gets SIGTERM, stops its task and records the run as interrupted (exit 143).
-run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--root", root, "--param", "seconds=30"],
+run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--isolation", "host", "--root", root, "--param", "seconds=30"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 browser = Browser(profile + "-cancel")
 try:

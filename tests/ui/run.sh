@@ -31,14 +31,14 @@ cleanup() {
 trap cleanup EXIT
 
 # A run with a ClassificationMetrics artifact (tests/ui/classify.kfl), before the two others.
-"$KFLC" run "$here/classify.kfl" --root "$work/.kfl" >"$work/classify.log" 2>&1 ||
+"$KFLC" run "$here/classify.kfl" --isolation host --root "$work/.kfl" >"$work/classify.log" 2>&1 ||
   { cat "$work/classify.log"; echo "FAIL: the classification run"; exit 1; }
 classify=$(sed -n 's/^run \([0-9a-f-]*\) .*/\1/p' "$work/classify.log")
 sleep 1
-"$KFLC" run "$root/examples/quickstart.kfl" --root "$work/.kfl" >"$work/run1.log" 2>&1 ||
+"$KFLC" run "$root/examples/quickstart.kfl" --isolation host --root "$work/.kfl" >"$work/run1.log" 2>&1 ||
   { cat "$work/run1.log"; echo "FAIL: the first run"; exit 1; }
 sleep 1 # run ids are per second: keep the two runs' order certain
-"$KFLC" run "$root/examples/quickstart.kfl" --root "$work/.kfl" --param min_accuracy=0.99 >"$work/run2.log" 2>&1 ||
+"$KFLC" run "$root/examples/quickstart.kfl" --isolation host --root "$work/.kfl" --param min_accuracy=0.99 >"$work/run2.log" 2>&1 ||
   { cat "$work/run2.log"; echo "FAIL: the second run"; exit 1; }
 first=$(sed -n 's/^run \([0-9a-f-]*\) .*/\1/p' "$work/run1.log")
 second=$(sed -n 's/^run \([0-9a-f-]*\) .*/\1/p' "$work/run2.log")

@@ -45,17 +45,20 @@ impl CodeInfo {
             last.1.push_str(line);
             last.1.push('\n');
         }
-        // Files that are not KFL (an image lock) are blocks of their own in the same section, fenced
-        // as ```` ```json file=NAME ````, so that nothing reads them as KFL.
+        // Files that are not KFL (an image lock, a stand-in program) are blocks of their own in the
+        // same section, fenced as ```` ```json file=NAME ```` or ```` ```sh file=NAME ````, so that
+        // nothing reads them as KFL.
         let section = &rest[..rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1)];
-        let mut from = 0;
-        while let Some(at) = section[from..].find("```json file=") {
-            let start = from + at + "```json file=".len();
-            let line_end = start + section[start..].find('\n')?;
-            let name = section[start..line_end].trim().to_string();
-            let close = line_end + 1 + section[line_end + 1..].find("```")?;
-            files.push((name, section[line_end + 1..close].to_string()));
-            from = close + 3;
+        for fence in ["```json file=", "```sh file="] {
+            let mut from = 0;
+            while let Some(at) = section[from..].find(fence) {
+                let start = from + at + fence.len();
+                let line_end = start + section[start..].find('\n')?;
+                let name = section[start..line_end].trim().to_string();
+                let close = line_end + 1 + section[line_end + 1..].find("```")?;
+                files.push((name, section[line_end + 1..close].to_string()));
+                from = close + 3;
+            }
         }
         Some(files)
     }
@@ -236,6 +239,8 @@ codes! {
     // Component images
     StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
     InvalidImageLock = "E0602", Error, "invalid-image-lock", "the image lock file cannot be read";
+    ImageNotLocal = "E0603", Error, "image-not-local", "`kflc run` needs an image that is not on this machine, and a local run never pulls";
+    NoContainerEngine = "E0604", Error, "no-container-engine", "`kflc run` needs a container engine, and neither podman nor docker answers";
 
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";

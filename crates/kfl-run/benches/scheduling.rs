@@ -59,6 +59,7 @@ fn run(file: &Path, root: &Path, no_cache: bool) -> (Duration, usize, usize) {
     args.root = root.to_path_buf();
     args.parallelism = Some(PARALLELISM);
     args.progress = kfl_run::ProgressMode::Quiet;
+    args.isolation = kfl_run::Isolation::Host;
     args.no_cache = no_cache;
     let started = Instant::now();
     let dag = match kfl_project::lower_file(file, None) {

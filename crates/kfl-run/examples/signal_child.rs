@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     args.params = params;
     args.progress = ProgressMode::Quiet;
     args.venv_dir = Some(root.join("venvs"));
+    args.isolation = kfl_run::Isolation::Host;
     args.parallelism = Some(4);
     match kfl_project::lower_file(&args.file, None) {
         Ok(dag) => kfl_run::run_command(args, dag),

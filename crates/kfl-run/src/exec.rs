@@ -13,6 +13,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::watch;
 
 use crate::cache;
+use crate::engine;
 use crate::fsutil;
 use crate::plan::{parse_parameter, plain, Plan};
 use crate::scheduler::{ArtifactRef, Job, Outputs, Resolved, Status};
@@ -27,11 +28,19 @@ pub struct RunEnv {
     pub no_cache: bool,
     /// `--verify-cache`: check the content hashes of a cache entry before reusing it.
     pub verify_cache: bool,
-    /// `--host`: run container components' commands on this machine.
+    /// `--host` or `--isolation host`: run container components' commands on this machine.
     pub host: bool,
+    /// `--isolation container` (or the default where an engine answers): script components run
+    /// in their images too.
+    pub scripts_in_container: bool,
     /// Python script components (by name) that run in their image, in a container.
     pub in_image: std::collections::BTreeSet<String>,
-    pub container_runtime: tokio::sync::OnceCell<Option<String>>,
+    /// The engine, when anything of the run needs one (checked before the run started).
+    pub engine: Option<crate::engine::Engine>,
+    /// `--allow-network`: containers get the engine's default network instead of none.
+    pub network: bool,
+    /// `--secret` and `<root>/secrets/`.
+    pub secrets: crate::secrets::Secrets,
     /// Lines for the progress view (a virtualenv being made, a secret missing here).
     pub notes: tokio::sync::mpsc::UnboundedSender<String>,
     /// The first backoff between attempts; it doubles each retry.
@@ -67,6 +76,16 @@ enum AttemptOutcome {
 /// The folder of an instance inside the run directory.
 pub fn instance_dir(run_dir: &Path, name: &str) -> PathBuf {
     run_dir.join(name.replace('/', "_"))
+}
+
+impl RunEnv {
+    /// Whether `component` runs in a container.
+    pub fn in_container(&self, component: &Component) -> bool {
+        match component.body {
+            Body::Container { .. } => !self.host,
+            Body::Script { .. } => self.scripts_in_container || self.in_image.contains(&component.name),
+        }
+    }
 }
 
 /// Runs one instance to its end. Never panics on user input: every problem becomes a failure.
@@ -114,7 +133,10 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
             }
         }
         let python = match &component.body {
-            Body::Script { lang: kfl_dag::ScriptLang::Python, .. } if !component.packages.is_empty() => {
+            // In a container, the launcher installs the packages in the image, as in a pod.
+            Body::Script { lang: kfl_dag::ScriptLang::Python, .. }
+                if !component.packages.is_empty() && !env.in_container(component) =>
+            {
                 let log = dir.join("stderr.log");
                 let notes = env.notes.clone();
                 let name = job.name.clone();
@@ -222,7 +244,7 @@ async fn run_attempt(
 ) -> AttemptOutcome {
     let tmp = dir.join(format!(".attempt-{attempt}.tmp"));
     let _ = fsutil::remove_any(&tmp);
-    let prepared = match prepare(env, job, component, dir, &tmp, python).await {
+    let prepared = match prepare(env, job, component, settings, dir, &tmp, python).await {
         Ok(p) => p,
         Err(error) => {
             let _ = fsutil::remove_any(&tmp);
@@ -257,17 +279,32 @@ async fn run_attempt(
     for (name, value) in &settings.env {
         match value {
             EnvValue::Literal(text) => {
-                command.env(name, text);
-            }
-            EnvValue::Secret { name: secret, key } => {
-                // A local run has no cluster secrets: the variable keeps the value it has here, if any.
-                if std::env::var_os(name).is_none() && attempt == 1 {
-                    let _ = env.notes.send(format!(
-                        "{}: `{name}` comes from the secret {secret}/{key} on a cluster; set {name} here to give it a value",
-                        job.name
-                    ));
+                // In a container the literal is in the engine's arguments already.
+                if prepared.container_name.is_none() {
+                    command.env(name, text);
                 }
             }
+            EnvValue::Secret { name: secret, key } => match env.secrets.value(secret, key) {
+                // To the program on this machine, or to the engine, which passes it on (`--env NAME`).
+                Ok(Some(value)) => {
+                    command.env(name, value);
+                }
+                Ok(None) => {
+                    // No local value: the variable keeps the one it has here, if any.
+                    if std::env::var_os(name).is_none() && attempt == 1 {
+                        let _ = env.notes.send(format!(
+                            "{}: `{name}` comes from the secret {secret}/{key} on a cluster; give it here with \
+                             --secret {secret}=FOLDER (a file `{key}` in it) or in {}",
+                            job.name,
+                            env.secrets.folder_of(secret).display()
+                        ));
+                    }
+                }
+                Err(error) => {
+                    let _ = fsutil::remove_any(&tmp);
+                    return AttemptOutcome::Failed { error, exit_code: None };
+                }
+            },
         }
     }
     // Read-only permissions do not stop root (nor a task that changes them back): a write is
@@ -295,6 +332,7 @@ async fn run_attempt(
         _ = sleep_or_forever(timeout) => End::TimedOut,
         _ = wait_cancelled(&mut cancel) => End::Cancelled,
     };
+    let container = prepared.container_name.as_deref().zip(env.engine.as_ref());
     let end = match end {
         End::Exited(status) => {
             // Whatever the program left behind in its group goes too.
@@ -302,10 +340,26 @@ async fn run_attempt(
             End::Exited(status)
         }
         other => {
-            stop_group(&mut child, pid, prepared.container_name.as_deref(), prepared.runtime.as_deref()).await;
+            stop_group(&mut child, pid, container).await;
             other
         }
     };
+    if let Some((name, engine)) = container {
+        // `--rm` removes it when the engine's client sees it end; a client that was killed does
+        // not, so the run makes sure.
+        if !matches!(end, End::Exited(_)) {
+            engine.remove(name).await;
+        }
+    }
+    // Outputs written at the cluster's paths go where the checks below look for them.
+    if matches!(end, End::Exited(Ok(ref status)) if status.success()) {
+        for (written, place) in &prepared.moved_outputs {
+            if std::fs::symlink_metadata(written).is_ok() {
+                let _ = std::fs::rename(written, place);
+                let _ = std::fs::rename(metadata_path(written), metadata_path(place));
+            }
+        }
+    }
     let outcome = match end {
         End::TimedOut => AttemptOutcome::Failed {
             error: format!("timed out after {}", settings.timeout.map(|t| t.to_string()).unwrap_or_default()),
@@ -349,11 +403,13 @@ struct Prepared {
     argv: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
-    /// The container's name, to stop it (docker or podman).
+    /// The container's name, to stop and remove it.
     container_name: Option<String>,
-    runtime: Option<String>,
     /// The read-only copies of the input artifacts, by input name.
     inputs: Vec<(String, PathBuf)>,
+    /// In a container: output artifacts written at the cluster's path (`<folder>/data`), moved to
+    /// the attempt's `outputs/artifacts/<name>` once it ended.
+    moved_outputs: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The stamps of a task's input copies, to see afterwards whether it wrote to them.
@@ -361,16 +417,24 @@ fn input_stamps(inputs: &[(String, PathBuf)]) -> Vec<(String, Option<Vec<fsutil:
     inputs.iter().map(|(name, path)| (name.clone(), fsutil::tree_stamp(path).ok())).collect()
 }
 
+/// Where inputs and outputs are inside a container: the paths the Argo backend gives them in a pod
+/// (`kfl-argo`'s `INPUTS_DIR`, `OUTPUTS_DIR`, `PARAMS_DIR`), so a command sees the same paths here.
+pub const CONTAINER_INPUTS: &str = "/tmp/kfl/inputs";
+pub const CONTAINER_OUTPUTS: &str = "/tmp/kfl/outputs";
+pub const CONTAINER_PARAMS: &str = "/tmp/kfl/params";
+
 /// Lays out the attempt's folder (inputs, outputs, work) and builds the command.
 async fn prepare(
     env: &RunEnv,
     job: &Job,
     component: &Component,
+    settings: &Settings,
     dir: &Path,
     tmp: &Path,
     python: Option<&Path>,
 ) -> Result<Prepared, String> {
     let io = |e: std::io::Error| format!("cannot prepare {}: {e}", tmp.display());
+    let in_container = env.in_container(component);
     // The program's working folder is the attempt's own, so stray files vanish with it.
     let work = tmp.to_path_buf();
     std::fs::create_dir_all(tmp.join("outputs")).map_err(io)?;
@@ -387,18 +451,37 @@ async fn prepare(
     // them nor the cache, and (see `run_attempt`) fails the task.
     let inputs_dir = tmp.join("inputs");
     let mut input_paths: Vec<(String, PathBuf)> = Vec::new();
+    // Each input as the task sees it: its path on this machine, or inside the container.
+    let mut seen_paths: Vec<(String, String)> = Vec::new();
+    let mut mounts: Vec<engine::Mount> = Vec::new();
     let mut inputs = Vec::new();
     for (name, value) in &job.inputs {
         let binding = match value {
             Resolved::Parameter(v) => InputBinding::Text(plain(v)),
             Resolved::Artifact(a) => {
-                let file_name = a.path.file_name().map_or_else(|| "data".into(), |n| n.to_os_string());
+                // In a container the file is `<input>/data`, as in a pod.
+                let file_name = match (in_container, a.path.file_name()) {
+                    (false, Some(n)) => n.to_os_string(),
+                    _ => "data".into(),
+                };
                 let copy = inputs_dir.join(name).join(file_name);
                 fsutil::copy_tree(&a.path, &copy).map_err(io)?;
                 let metadata = serde_json::to_vec(&a.metadata).unwrap_or_default();
                 std::fs::write(metadata_path(&copy), metadata).map_err(io)?;
                 input_paths.push((name.clone(), copy.clone()));
-                InputBinding::Artifact { path: path_text(&copy), uri: a.uri.clone() }
+                let seen = if in_container {
+                    let target = format!("{CONTAINER_INPUTS}/{name}");
+                    mounts.push(engine::Mount {
+                        source: inputs_dir.join(name),
+                        target: target.clone(),
+                        read_only: true,
+                    });
+                    format!("{target}/data")
+                } else {
+                    path_text(&copy)
+                };
+                seen_paths.push((name.clone(), seen.clone()));
+                InputBinding::Artifact { path: seen, uri: a.uri.clone() }
             }
             Resolved::ArtifactList(list) => {
                 // The launcher reads a list of artifacts as `<dir>/<i>/data`.
@@ -411,10 +494,15 @@ async fn prepare(
                 }
                 std::fs::create_dir_all(&list_dir).map_err(io)?;
                 input_paths.push((name.clone(), list_dir.clone()));
-                InputBinding::Artifacts {
-                    dir: path_text(&list_dir),
-                    uris: list.iter().map(|a| a.uri.clone()).collect(),
-                }
+                let seen = if in_container {
+                    let target = format!("{CONTAINER_INPUTS}/{name}");
+                    mounts.push(engine::Mount { source: list_dir.clone(), target: target.clone(), read_only: true });
+                    target
+                } else {
+                    path_text(&list_dir)
+                };
+                seen_paths.push((name.clone(), seen.clone()));
+                InputBinding::Artifacts { dir: seen, uris: list.iter().map(|a| a.uri.clone()).collect() }
             }
         };
         inputs.push((name.clone(), binding));
@@ -422,60 +510,69 @@ async fn prepare(
     if inputs_dir.exists() {
         fsutil::make_read_only(&inputs_dir, true).map_err(io)?;
     }
+    // Output paths as the task sees them, and (in a container) the folders mounted for them.
+    let mut moved_outputs = Vec::new();
+    let mut output_path = BTreeMap::new();
+    let mut parameter_path = BTreeMap::new();
+    if in_container && component.outputs.iter().any(|o| !o.ty.is_artifact()) {
+        let params = tmp.join("outputs/parameters");
+        // Written by whatever user the image runs as, as a pod's emptyDir is.
+        fsutil::set_mode(&params, 0o777).map_err(io)?;
+        mounts.push(engine::Mount { source: params, target: CONTAINER_PARAMS.into(), read_only: false });
+    }
+    for output in &component.outputs {
+        if !in_container {
+            output_path.insert(output.name.clone(), path_text(&tmp.join("outputs/artifacts").join(&output.name)));
+            parameter_path.insert(output.name.clone(), path_text(&tmp.join("outputs/parameters").join(&output.name)));
+            continue;
+        }
+        parameter_path.insert(output.name.clone(), format!("{CONTAINER_PARAMS}/{}", output.name));
+        if output.ty.is_artifact() {
+            let folder = tmp.join("container-outputs").join(&output.name);
+            std::fs::create_dir_all(&folder).map_err(io)?;
+            fsutil::set_mode(&folder, 0o777).map_err(io)?;
+            let target = format!("{CONTAINER_OUTPUTS}/{}", output.name);
+            mounts.push(engine::Mount { source: folder.clone(), target: target.clone(), read_only: false });
+            output_path.insert(output.name.clone(), format!("{target}/data"));
+            moved_outputs.push((folder.join("data"), tmp.join("outputs/artifacts").join(&output.name)));
+        }
+    }
     let mut outputs = Vec::new();
     for output in &component.outputs {
         let binding = match output.ty {
-            IoType::Parameter(_) => {
-                OutputBinding::Parameter { path: path_text(&tmp.join("outputs/parameters").join(&output.name)) }
-            }
+            IoType::Parameter(_) => OutputBinding::Parameter { path: parameter_path[&output.name].clone() },
             _ => OutputBinding::Artifact {
-                path: path_text(&tmp.join("outputs/artifacts").join(&output.name)),
+                path: output_path[&output.name].clone(),
                 uri: file_uri(&final_outputs.join("artifacts").join(&output.name)),
             },
         };
         outputs.push((output.name.clone(), binding));
     }
     let mut vars = kfl_launcher::env_for(component, &inputs, &outputs);
-    // Packages are installed once per set into a cached virtualenv, not on every run.
-    vars.retain(|(k, _)| k != kfl_launcher::PACKAGES_VAR);
-    match &component.body {
+    // On this machine, packages are installed once per set into a cached virtualenv, not on every
+    // run; in a container the launcher installs them at start, as in a pod.
+    if !in_container {
+        vars.retain(|(k, _)| k != kfl_launcher::PACKAGES_VAR);
+    }
+    let installs = vars.iter().any(|(k, _)| k == kfl_launcher::PACKAGES_VAR);
+    let (entrypoint, rest) = match &component.body {
         Body::Script { .. } => {
             let mut argv = kfl_launcher::script_command(component).ok_or("not a script")?;
-            if env.in_image.contains(&component.name) {
-                // The packages are in the image: the launcher runs there, with the run folder
-                // mounted at the same path, as a container component's command does.
-                let Some(runtime) = env.container_runtime.get_or_init(detect_runtime).await.clone() else {
-                    return Err(format!(
-                        "component `{}` runs in its image `{}`, and neither docker nor podman answers here",
-                        component.name, component.image
-                    ));
-                };
-                let container_name =
-                    format!("kfl-{}", fsutil::sha256_hex(path_text(tmp).as_bytes()).get(..16).unwrap_or("task"));
-                let mount = path_text(&env.run_dir);
-                let mut line =
-                    vec![runtime.clone(), "run".into(), "--rm".into(), "--name".into(), container_name.clone()];
-                line.extend(["-v".into(), format!("{mount}:{mount}"), "-w".into(), path_text(&work)]);
-                for (k, v) in &vars {
-                    line.extend(["-e".into(), format!("{k}={v}")]);
+            if !in_container {
+                if let Some(python) = python {
+                    argv[0] = path_text(python);
                 }
-                let mut rest = argv.into_iter();
-                line.extend(["--entrypoint".into(), rest.next().unwrap_or_default()]);
-                line.push(component.image.clone());
-                line.extend(rest);
                 return Ok(Prepared {
-                    argv: line,
-                    env: Vec::new(),
+                    argv,
+                    env: vars,
                     cwd: work,
-                    container_name: Some(container_name),
-                    runtime: Some(runtime),
+                    container_name: None,
                     inputs: input_paths,
+                    moved_outputs,
                 });
             }
-            if let Some(python) = python {
-                argv[0] = path_text(python);
-            }
-            Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None, inputs: input_paths })
+            let mut argv = argv.into_iter();
+            (argv.next(), argv.collect::<Vec<_>>())
         }
         Body::Container { command, args } => {
             let substitute = |part: &CommandPart| -> Result<String, String> {
@@ -487,8 +584,8 @@ async fn prepare(
                     },
                     CommandPart::InputPath(n) => match input_of(job, n)? {
                         Resolved::Artifact(_) | Resolved::ArtifactList(_) => {
-                            match input_paths.iter().find(|(name, _)| name == n) {
-                                Some((_, copy)) => path_text(copy),
+                            match seen_paths.iter().find(|(name, _)| name == n) {
+                                Some((_, seen)) => seen.clone(),
                                 None => return Err(format!("no copy of the input `{n}`")),
                             }
                         }
@@ -501,19 +598,23 @@ async fn prepare(
                         }
                         Resolved::Parameter(v) => plain(v),
                     },
-                    CommandPart::OutputPath(n) => path_text(&tmp.join("outputs/artifacts").join(n)),
+                    CommandPart::OutputPath(n) => {
+                        output_path.get(n).cloned().ok_or_else(|| format!("no output `{n}`"))?
+                    }
                     CommandPart::OutputUri(n) => file_uri(&final_outputs.join("artifacts").join(n)),
-                    CommandPart::OutputParameterPath(n) => path_text(&tmp.join("outputs/parameters").join(n)),
+                    CommandPart::OutputParameterPath(n) => {
+                        parameter_path.get(n).cloned().ok_or_else(|| format!("no output `{n}`"))?
+                    }
                 })
             };
             let mut line = Vec::new();
             for part in command.iter().chain(args) {
                 line.push(substitute(part)?);
             }
-            if env.host {
+            if !in_container {
                 if command.is_empty() {
                     return Err(format!(
-                        "component `{}` has no `command` (it runs its image's entrypoint), which --host cannot run",
+                        "component `{}` has no `command` (it runs its image's entrypoint), which --isolation host cannot run",
                         component.name
                     ));
                 }
@@ -522,63 +623,62 @@ async fn prepare(
                     env: vars,
                     cwd: work,
                     container_name: None,
-                    runtime: None,
                     inputs: input_paths,
+                    moved_outputs,
                 });
             }
-            let runtime = env.container_runtime.get_or_init(detect_runtime).await.clone();
-            let Some(runtime) = runtime else {
-                return Err(format!(
-                    "component `{}` runs the container image `{}`, and neither docker nor podman answers here \
-                     (`docker info` failed); start a container daemon, or pass --host to run its command on this machine",
-                    component.name, component.image
-                ));
-            };
-            let container_name =
-                format!("kfl-{}", fsutil::sha256_hex(path_text(tmp).as_bytes()).get(..16).unwrap_or("task"));
-            let mount = path_text(&env.run_dir);
-            let mut argv = vec![runtime.clone(), "run".into(), "--rm".into(), "--name".into(), container_name.clone()];
-            argv.extend(["-v".into(), format!("{mount}:{mount}"), "-w".into(), path_text(&work)]);
-            for (k, v) in &vars {
-                argv.extend(["-e".into(), format!("{k}={v}")]);
+            // As in the Workflow: `command` replaces the image's entrypoint, `args` follow it;
+            // without a `command` the image's entrypoint runs with the args.
+            if command.is_empty() {
+                (None, line)
+            } else {
+                let mut line = line.into_iter();
+                (line.next(), line.collect())
             }
-            let mut rest = line.into_iter();
-            if !command.is_empty() {
-                if let Some(entrypoint) = rest.next() {
-                    argv.extend(["--entrypoint".into(), entrypoint]);
-                }
-            }
-            argv.push(component.image.clone());
-            argv.extend(rest);
-            Ok(Prepared {
-                argv,
-                env: Vec::new(),
-                cwd: work,
-                container_name: Some(container_name),
-                runtime: Some(runtime),
-                inputs: input_paths,
-            })
+        }
+    };
+    let Some(engine) = &env.engine else {
+        return Err(format!(
+            "component `{}` runs in its image `{}`, and no container engine answers here",
+            component.name, component.image
+        ));
+    };
+    // A name made of a hash only: nothing the user wrote reaches it.
+    let container_name = format!("kfl-{}", fsutil::sha256_hex(path_text(tmp).as_bytes()).get(..16).unwrap_or("task"));
+    let mut spec = engine::ContainerSpec {
+        name: container_name.clone(),
+        image: component.image.clone(),
+        entrypoint,
+        args: rest,
+        env: vars,
+        env_from_engine: Vec::new(),
+        mounts,
+        // Installing packages at start needs the network, as in a pod.
+        network: env.network || installs,
+        labels: vec![(
+            "kfl.run".into(),
+            env.run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        )],
+    };
+    for (name, value) in &settings.env {
+        match value {
+            EnvValue::Literal(text) => spec.env.push((name.clone(), text.clone())),
+            // The value goes to the engine's environment, never into its arguments.
+            EnvValue::Secret { .. } => spec.env_from_engine.push(name.clone()),
         }
     }
+    Ok(Prepared {
+        argv: engine.run_argv(&spec),
+        env: Vec::new(),
+        cwd: work,
+        container_name: Some(container_name),
+        inputs: input_paths,
+        moved_outputs,
+    })
 }
 
 fn input_of<'j>(job: &'j Job, name: &str) -> Result<&'j Resolved, String> {
     job.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v).ok_or_else(|| format!("no input `{name}`"))
-}
-
-/// `docker` or `podman`, whichever daemon answers first.
-pub async fn detect_runtime() -> Option<String> {
-    for runtime in ["docker", "podman"] {
-        let mut command = tokio::process::Command::new(runtime);
-        command.arg("info").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);
-        let Ok(mut child) = command.spawn() else { continue };
-        if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
-            if status.success() {
-                return Some(runtime.to_string());
-            }
-        }
-    }
-    None
 }
 
 /// Checks the outputs an attempt wrote and moves them into place in one rename.
@@ -686,21 +786,11 @@ fn group_alive(pid: Option<u32>) -> bool {
 const STOP_GRACE: Duration = Duration::from_millis(1500);
 
 /// Stops a task's whole process tree: SIGTERM to its group, SIGKILL after [`STOP_GRACE`].
-async fn stop_group(
-    child: &mut tokio::process::Child,
-    pid: Option<u32>,
-    container: Option<&str>,
-    runtime: Option<&str>,
-) {
-    // A container is not in the group: it gets the same signals through its runtime.
+async fn stop_group(child: &mut tokio::process::Child, pid: Option<u32>, container: Option<(&str, &engine::Engine)>) {
+    // A container is not in the group: it gets the same signals through its engine.
     let signal_container = |signal: &'static str| async move {
-        if let (Some(container), Some(runtime)) = (container, runtime) {
-            let _ = tokio::process::Command::new(runtime)
-                .args(["kill", "--signal", signal, container])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .await;
+        if let Some((name, engine)) = container {
+            engine.signal(name, signal).await;
         }
     };
     signal_container("TERM").await;

@@ -190,6 +190,12 @@ fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sets a file's or folder's permission bits.
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
 /// Makes every file below `path` read-only (and with `folders`, every folder too, so that nothing
 /// can be added or removed), for whoever the permissions stop (not root: see [`tree_stamp`]).
 pub fn make_read_only(path: &Path, folders: bool) -> std::io::Result<()> {

@@ -1,9 +1,11 @@
 //! `kflc run`: runs a KFL pipeline on this machine, the default that needs no cluster.
 //!
-//! The input is the one [`kfl_dag::Dag`]; script components run with the host's `python3` or `sh`
-//! through the same launcher the cluster backends use (`kfl-launcher`), python packages in one cached
-//! virtualenv per package set, container components with docker or podman (or on the host with
-//! `--host`). Independent tasks run concurrently, at most `--parallelism` at once.
+//! The input is the one [`kfl_dag::Dag`]; every task runs through the same launcher the cluster
+//! backends use (`kfl-launcher`). Where (`--isolation`, decided before any task starts): in its
+//! image with podman or docker (`engine`), the default where an engine answers; or on this machine,
+//! script components with the host's `python3` or `sh` (python packages in one cached virtualenv per
+//! package set), container components' commands as they are. Independent tasks run concurrently, at
+//! most `--parallelism` at once. Details for users: `docs/run.md`.
 //!
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
@@ -28,17 +30,25 @@
 //! - Every task runs in its own process group; a timeout, a failure of the run or Ctrl-C kills the
 //!   whole group, so no process outlives its task.
 //! - Every instance that started has a `manifest.json` that says how it ended (`cancelled` too).
+//! - A container sees its inputs read-only and its outputs read-write at the paths the Argo backend
+//!   gives them in a pod (`/tmp/kfl/…`), has no network unless the run allows it, and never pulls:
+//!   every image is checked to be on this machine before any task starts. A stopped task's
+//!   container is signalled through its engine and removed.
+//! - No test depends on whether this machine has podman or docker: the engine is searched on
+//!   `RunArgs::engine_search_path` (default `PATH`), and tests give their own.
 //! - SIGTERM or SIGHUP to `kflc run` stops it as Ctrl-C does (every task's process group gets
 //!   SIGTERM, then SIGKILL after a grace period; nothing it half-wrote is kept or cached), records
 //!   the run as `interrupted` with the signal in `run.json`, and exits 143 or 129.
 
 mod cache;
+pub mod engine;
 mod exec;
 mod fsutil;
 mod liveness;
 mod plan;
 pub mod report;
 mod scheduler;
+mod secrets;
 mod venv;
 
 use std::collections::BTreeMap;
@@ -80,6 +90,44 @@ pub struct RunArgs {
     /// Python script components (by name) that run in their image with docker or podman, instead
     /// of on this machine: components whose packages are in an image `kflc images build` made.
     pub in_image: std::collections::BTreeSet<String>,
+    /// Where script components run (container components run in containers unless `Host`).
+    pub isolation: Isolation,
+    /// `--engine`: podman or docker (default: podman, else docker, whichever answers).
+    pub engine: Option<engine::EngineKind>,
+    /// Where podman and docker are looked for (default: `PATH`); tests give a folder without them.
+    pub engine_search_path: Option<std::ffi::OsString>,
+    /// The limit of each engine command (`info`, `image exists`, `kill`, `rm`).
+    pub engine_timeout: Duration,
+    /// `--allow-network`: containers get the engine's default network instead of `--network none`.
+    pub allow_network: bool,
+    /// `--secret NAME=FOLDER` (a file per key).
+    pub secrets: Vec<String>,
+    /// `--engine PATH`: this program is the engine (podman unless its name says docker).
+    pub engine_program: Option<PathBuf>,
+}
+
+/// Why a run could not start, with the diagnostic code when it has one (E0603, E0604).
+#[derive(Clone, Debug)]
+pub struct StartError {
+    pub code: Option<&'static str>,
+    pub message: String,
+}
+
+impl From<String> for StartError {
+    fn from(message: String) -> StartError {
+        StartError { code: None, message }
+    }
+}
+
+/// `--isolation`: where tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// In containers where an engine answers, else on this machine (and says so once).
+    Auto,
+    /// Every task in its image, as in a pod.
+    Container,
+    /// Every task on this machine (container components' commands too).
+    Host,
 }
 
 impl RunArgs {
@@ -96,6 +144,13 @@ impl RunArgs {
             venv_dir: None,
             progress: ProgressMode::Auto,
             in_image: std::collections::BTreeSet::new(),
+            isolation: Isolation::Auto,
+            engine: None,
+            engine_search_path: None,
+            engine_timeout: Duration::from_secs(30),
+            allow_network: false,
+            secrets: Vec::new(),
+            engine_program: None,
         }
     }
 }
@@ -264,7 +319,11 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Err(message) => {
+        Err(StartError { code: Some(code), message }) => {
+            eprintln!("error[{code}]: {message}");
+            ExitCode::from(2)
+        }
+        Err(StartError { code: None, message }) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
@@ -291,7 +350,10 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
     let signal = cancel.unwrap_or_else(|| cancellation().1);
     let report = runtime.block_on(run_async(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    report
+    report.map_err(|e| match e.code {
+        Some(code) => format!("{code}: {}", e.message),
+        None => e.message,
+    })
 }
 
 /// The plan of a lowered pipeline, with the parameters applied.
@@ -338,28 +400,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, String> {
+async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
     let started = Instant::now();
     let plan = Arc::new(load_plan(args, dag)?);
-    let container_runtime = tokio::sync::OnceCell::new();
-    let containers: Vec<String> = plan
-        .dag
-        .components
-        .iter()
-        .filter(|c| matches!(c.body, kfl_dag::Body::Container { .. }) && !args.host || args.in_image.contains(&c.name))
-        .map(|c| format!("`{}` ({})", c.name, c.image))
-        .collect();
-    if !containers.is_empty() {
-        // Better said before anything runs than after the first half of the pipeline.
-        if container_runtime.get_or_init(exec::detect_runtime).await.is_none() {
-            return Err(format!(
-                "the pipeline has container components ({}), and neither docker nor podman answers here \
-                 (`docker info` failed); start a container daemon, or pass --host to run their commands on this machine",
-                containers.join(", ")
-            ));
-        }
-    }
     let root = absolute(&args.root)?;
+    let (notes_tx, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let isolation = resolve_isolation(args, &plan, &root, &notes_tx).await?;
+    let secrets = secrets::Secrets::new(&args.secrets, root.join("secrets"))?;
     let venv_dir = args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir);
     // Tasks get their paths as text (environment variables, launcher code): a folder whose name is
     // not UTF-8 would reach them changed.
@@ -368,10 +415,10 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         [("the run folder (--root)", &root, true), ("the virtualenv folder", &venv_dir, needs_venv)]
     {
         if used && path.to_str().is_none() {
-            return Err(format!(
+            return Err(StartError::from(format!(
                 "{what} `{}` is not UTF-8 text, which the paths given to tasks must be; choose a folder whose name is",
                 path.display()
-            ));
+            )));
         }
     }
     let id = run_id();
@@ -380,16 +427,18 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     if !root.join(".gitignore").exists() {
         let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
     }
-    let (notes_tx, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let env = Arc::new(exec::RunEnv {
         run_dir: run_dir.clone(),
         cache_dir: root.join("cache"),
         venv_dir,
         no_cache: args.no_cache,
         verify_cache: args.verify_cache,
-        host: args.host,
+        host: isolation.host,
+        scripts_in_container: isolation.scripts_in_container,
         in_image: args.in_image.clone(),
-        container_runtime,
+        engine: isolation.engine,
+        network: args.allow_network,
+        secrets,
         notes: notes_tx,
         backoff: Duration::from_millis(500),
     });
@@ -587,6 +636,118 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         metrics,
         elapsed: started.elapsed(),
     })
+}
+
+/// Where tasks run, decided before any starts.
+struct Resolved {
+    host: bool,
+    scripts_in_container: bool,
+    engine: Option<engine::Engine>,
+}
+
+/// Decides where tasks run, finds the engine when any task needs one, and checks that every image
+/// they need is on this machine: all before any task starts, each refusal with the way out.
+async fn resolve_isolation(
+    args: &RunArgs,
+    plan: &plan::Plan,
+    root: &Path,
+    notes: &tokio::sync::mpsc::UnboundedSender<String>,
+) -> Result<Resolved, StartError> {
+    use kfl_dag::Body;
+    let host = args.host || args.isolation == Isolation::Host;
+    let is_container = |c: &&kfl_dag::Component| matches!(c.body, Body::Container { .. });
+    let components = &plan.dag.components;
+    let has_scripts = components.iter().any(|c| !is_container(&c));
+    // What must run in a container whatever happens: container components (unless on the host)
+    // and components whose packages are only in their locked image.
+    let must: Vec<&kfl_dag::Component> =
+        components.iter().filter(|c| is_container(c) && !host || args.in_image.contains(&c.name)).collect();
+    let wants_scripts = has_scripts && args.isolation != Isolation::Host;
+    if must.is_empty() && !wants_scripts {
+        return Ok(Resolved { host, scripts_in_container: false, engine: None });
+    }
+    let search_path = args.engine_search_path.clone().or_else(|| std::env::var_os("PATH")).unwrap_or_default();
+    let found = match &args.engine_program {
+        Some(program) => engine::detect_program(program, args.engine_timeout).await,
+        None => engine::detect(args.engine, &search_path, args.engine_timeout).await,
+    };
+    let engine = match found {
+        engine::Detected::Found(engine) => engine,
+        engine::Detected::None(why) => {
+            let asked = match (&args.engine_program, args.engine) {
+                (Some(program), _) => program.display().to_string(),
+                (None, Some(kind)) => kind.name().to_string(),
+                (None, None) => "podman or docker".to_string(),
+            };
+            let explicit = args.engine.is_some() || args.engine_program.is_some();
+            if args.isolation == Isolation::Container || explicit || !must.is_empty() {
+                let what = if must.is_empty() {
+                    "--isolation container runs every task in its image".to_string()
+                } else {
+                    let names: Vec<String> = must.iter().map(|c| format!("`{}` ({})", c.name, c.image)).collect();
+                    format!("the pipeline runs components in their images ({})", names.join(", "))
+                };
+                return Err(StartError {
+                    code: Some("E0604"),
+                    message: format!(
+                        "{what}, and no container engine answers here ({asked}: {}); install podman, or pass \
+                         --isolation host to run the tasks' commands on this machine",
+                        why.join("; ")
+                    ),
+                });
+            }
+            let _ = notes.send(format!(
+                "no container engine answers here ({}): tasks run on this machine (--isolation host), not in their images",
+                why.join("; ")
+            ));
+            return Ok(Resolved { host, scripts_in_container: false, engine: None });
+        }
+    };
+    let scripts_in_container = wants_scripts;
+    let mut needed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for component in components {
+        let contained = match component.body {
+            Body::Container { .. } => !host,
+            Body::Script { .. } => scripts_in_container || args.in_image.contains(&component.name),
+        };
+        if contained {
+            needed.entry(component.image.as_str()).or_default().push(component.name.as_str());
+        }
+    }
+    if !needed.is_empty() {
+        // The run folder is mounted into containers, and `--mount` has its own syntax.
+        if !engine::mountable(root) {
+            return Err(StartError::from(format!(
+                "the run folder (--root) `{}` has a comma, `=` or a control character, which a container mount \
+                 cannot name; choose another folder, or pass --isolation host",
+                root.display()
+            )));
+        }
+    }
+    let mut missing = Vec::new();
+    let mut missing_images = Vec::new();
+    for (image, users) in &needed {
+        if !engine.has_image(image).await? {
+            missing.push(format!("`{image}` (for {})", users.join(", ")));
+            missing_images.push(*image);
+        }
+    }
+    if !missing.is_empty() {
+        let pull = match missing_images.as_slice() {
+            [one] => format!("`{} pull {one}`", engine.name()),
+            _ => format!("`{} pull IMAGE`", engine.name()),
+        };
+        let message = format!(
+            "image{} not on this machine: {}; a local run never pulls. Get {} with {pull} where a \
+             registry is reachable, or build the components' images with `kflc images build FILE` and run \
+             with --images kfl.lock, or pass --isolation host to run the tasks on this machine",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+        );
+        return Err(StartError { code: Some("E0603"), message });
+    }
+    Ok(Resolved { host, scripts_in_container, engine: Some(engine) })
 }
 
 /// `<root>/runs/latest` → the newest run (best effort).

@@ -25,6 +25,8 @@ fn args(file: PathBuf, root: &Path, params: &[String]) -> RunArgs {
     args.progress = ProgressMode::Quiet;
     args.venv_dir = Some(root.join("venvs"));
     args.parallelism = Some(4);
+    // These tests are of tasks on this machine, whether or not it has a container engine.
+    args.isolation = kfl_run::Isolation::Host;
     args
 }
 
@@ -312,32 +314,86 @@ fn outputs_appear_only_when_a_task_succeeds() {
     assert!(leftover_temporaries(&root.join(".kfl")).is_empty());
 }
 
-#[test]
-fn container_components_need_a_daemon_or_host() {
-    let root = scratch("containers");
-    // As `kflc run` looks for one: docker, then podman (which container-testenv installs).
-    let daemon = ["docker", "podman"].iter().any(|runtime| {
-        std::process::Command::new(runtime)
-            .arg("info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if !daemon {
-        // Refused before anything runs, with the way out.
-        let e = start(&args(pipeline("containers"), &root, &[])).expect_err("no daemon");
-        assert!(e.contains("--host") && e.contains("docker") && e.contains("count_words"), "{e}");
-        assert!(!root.join(".kfl/runs").exists());
+/// A folder standing in for `PATH` with a fake `podman` (an `sh` script), or none.
+fn fake_engines(root: &Path, podman: Option<&str>) -> std::ffi::OsString {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = root.join("fake-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    if let Some(script) = podman {
+        let path = bin.join("podman");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
+    bin.into_os_string()
+}
+
+#[test]
+fn container_components_need_an_engine_or_isolation_host() {
+    let root = scratch("containers");
+    // A machine without podman or docker, whatever this one has.
+    let mut none = args(pipeline("containers"), &root, &[]);
+    none.isolation = kfl_run::Isolation::Auto;
+    none.engine_search_path = Some(fake_engines(&root, None));
+    let e = start(&none).expect_err("no engine");
+    assert!(e.starts_with("E0604: "), "{e}");
+    assert!(e.contains("--isolation host") && e.contains("podman") && e.contains("count_words"), "{e}");
+    assert!(!root.join(".kfl/runs").exists());
+    // Asked for by name, the same.
+    none.engine = Some(kfl_run::engine::EngineKind::Docker);
+    let e = start(&none).expect_err("no docker");
+    assert!(e.contains("docker is not installed"), "{e}");
+
+    // An engine that never answers: a timeout, not a hang.
+    let mut hangs = args(pipeline("containers"), &root, &[]);
+    hangs.isolation = kfl_run::Isolation::Auto;
+    hangs.engine_search_path = Some(fake_engines(&root, Some("exec sleep 60")));
+    hangs.engine_timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let e = start(&hangs).expect_err("hangs");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(e.starts_with("E0604: ") && e.contains("did not answer within 0.5 s"), "{e}");
+
+    // An engine that answers but lacks the image: refused before anything runs, never pulled.
+    let log = root.join("engine.log");
+    let script =
+        format!("echo \"$*\" >> '{}'; case \"$1\" in info) exit 0;; image) exit 1;; *) exit 125;; esac", log.display());
+    let mut missing = args(pipeline("containers"), &root, &[]);
+    missing.isolation = kfl_run::Isolation::Auto;
+    missing.engine_search_path = Some(fake_engines(&root, Some(&script)));
+    let e = start(&missing).expect_err("no image");
+    assert!(e.starts_with("E0603: "), "{e}");
+    assert!(
+        e.contains("`busybox:1.36` (for count_words)")
+            && e.contains("podman pull busybox:1.36")
+            && e.contains("kflc images build")
+            && e.contains("never pulls"),
+        "{e}"
+    );
+    let calls = std::fs::read_to_string(&log).expect("log");
+    assert!(calls.lines().all(|l| !l.starts_with("pull") && !l.starts_with("run")), "{calls}");
+    assert!(!root.join(".kfl/runs").exists());
+
     let mut host = args(pipeline("containers"), &root, &[]);
-    host.host = true;
     host.no_cache = true;
     let report = run(&host);
     assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
     assert_eq!(output(&report, "words"), Json::from(3));
     let copy = &report.instance("c").expect("c").outputs.artifacts["copy"];
     assert_eq!(std::fs::read_to_string(&copy.path).expect("copy"), "one two three");
+}
+
+#[test]
+fn without_an_engine_script_components_run_here_and_say_so() {
+    let root = scratch("no-engine-scripts");
+    let mut auto = args(pipeline("caching"), &root, &[]);
+    auto.isolation = kfl_run::Isolation::Auto;
+    auto.engine_search_path = Some(fake_engines(&root, None));
+    let report = run(&auto);
+    assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
+    // Asked for containers, it refuses instead.
+    auto.isolation = kfl_run::Isolation::Container;
+    let e = start(&auto).expect_err("no engine");
+    assert!(e.contains("--isolation container") && e.contains("install podman"), "{e}");
 }
 
 #[test]

@@ -127,7 +127,7 @@ enum Command {
         /// Check the content hash of every cache entry before reusing it (damaged entries run again).
         #[arg(long)]
         verify_cache: bool,
-        /// Run container components' commands on this machine instead of in docker or podman.
+        /// Run container components' commands on this machine (the same as `--isolation host`).
         #[arg(long)]
         host: bool,
         /// Where runs and the cache are kept.
@@ -137,6 +137,21 @@ enum Command {
         /// (`kflc images build` writes it), with docker or podman, instead of in local virtualenvs.
         #[arg(long, value_name = "FILE")]
         images: Option<PathBuf>,
+        /// Where tasks run: `container` (every task in its image, as in a pod), `host` (on this
+        /// machine); default: containers where podman or docker answers, else this machine.
+        #[arg(long, value_enum)]
+        isolation: Option<RunIsolation>,
+        /// The container engine: `podman`, `docker`, or the path of one (default: podman, else
+        /// docker, whichever answers).
+        #[arg(long, value_name = "podman|docker|PATH")]
+        engine: Option<String>,
+        /// Give containers the engine's default network (otherwise `--network none`).
+        #[arg(long)]
+        allow_network: bool,
+        /// A secret's local value: a folder with one file per key, as a pod sees it (repeatable);
+        /// secrets not given are read from `<root>/secrets/NAME/`.
+        #[arg(long = "secret", value_name = "NAME=FOLDER")]
+        secrets: Vec<String>,
     },
     /// Start the language server on standard input and output (for editors).
     Lsp,
@@ -374,6 +389,12 @@ impl Target {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum RunIsolation {
+    Container,
+    Host,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum GraphFormat {
     Mermaid,
     Dot,
@@ -442,17 +463,33 @@ fn main() -> ExitCode {
             }
         },
         Command::Graph { file, pipeline, format } => graph(&file, pipeline.as_deref(), format),
-        Command::Run { file, pipeline, params, parallelism, no_cache, verify_cache, host, root, images } => {
+        Command::Run {
+            file,
+            pipeline,
+            params,
+            parallelism,
+            no_cache,
+            verify_cache,
+            host,
+            root,
+            images,
+            isolation,
+            engine,
+            allow_network,
+            secrets,
+        } => {
             // A pipeline that does not check cannot start: exit code 2, as for any other refusal.
             let (db, program, mut dag) = match checked_for(&file, pipeline.as_deref(), "run") {
                 Ok(checked) => checked,
                 Err(_) => return ExitCode::from(2),
             };
             let mut in_image = std::collections::BTreeSet::new();
-            if let Some(lock) = &images {
+            // In containers, as on the cluster: the lock beside the file (or --images) gives the
+            // images of the components that install packages.
+            if images.is_some() || isolation == Some(RunIsolation::Container) {
                 let before: Vec<(String, bool)> =
                     dag.components.iter().map(|c| (c.name.clone(), !c.packages.is_empty())).collect();
-                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, Some(lock)) {
+                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, images.as_deref()) {
                     return code;
                 }
                 for ((name, had_packages), component) in before.into_iter().zip(&dag.components) {
@@ -475,6 +512,23 @@ fn main() -> ExitCode {
             args.host = host;
             args.root = root;
             args.in_image = in_image;
+            args.isolation = match isolation {
+                None => kfl_run::Isolation::Auto,
+                Some(RunIsolation::Container) => kfl_run::Isolation::Container,
+                Some(RunIsolation::Host) => kfl_run::Isolation::Host,
+            };
+            match engine.as_deref() {
+                None => {}
+                Some("podman") => args.engine = Some(kfl_run::engine::EngineKind::Podman),
+                Some("docker") => args.engine = Some(kfl_run::engine::EngineKind::Docker),
+                Some(path) if path.contains('/') => args.engine_program = Some(PathBuf::from(path)),
+                Some(other) => {
+                    eprintln!("error: --engine takes podman, docker or the path of an engine, not `{other}`");
+                    return ExitCode::from(2);
+                }
+            }
+            args.allow_network = allow_network;
+            args.secrets = secrets;
             kfl_run::run_command(args, dag)
         }
         Command::Ui { port, root, open, host } => {
