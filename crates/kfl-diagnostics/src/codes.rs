@@ -237,6 +237,11 @@ codes! {
     StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
     InvalidImageLock = "E0602", Error, "invalid-image-lock", "the image lock file cannot be read";
 
+    // Local runs (`kflc run`)
+    OverLocalBudget = "E0701", Error, "over-local-budget", "a task requests more CPU, memory or GPUs than `kflc run` may use";
+    InvalidRunBudget = "E0702", Error, "invalid-run-budget", "a `--cpus`, `--memory` or `--gpus` value is not a budget this machine can give";
+    CannotResume = "E0703", Error, "cannot-resume", "`kflc run --resume` has no run it can continue, or the run's parameters would change";
+
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";
     UnusedTask = "W0002", Warning, "unused-task", "no task, condition or pipeline output uses a task's results";

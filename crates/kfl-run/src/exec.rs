@@ -245,6 +245,8 @@ async fn run_attempt(
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(true);
+    // The devices and limits the scheduler granted (resources.rs).
+    command.envs(job.grant.env.iter().map(|(k, v)| (k, v)));
     if attempt == 1 {
         for resource in settings.resources.keys() {
             // Nothing on this machine reserves or caps it: a cluster does.
@@ -284,6 +286,7 @@ async fn run_attempt(
         }
     };
     let pid = child.id();
+    let limit_error = crate::resources::limit_memory(pid, &job.grant);
     let timeout = settings.timeout.map(|t| t.to_std());
     enum End {
         Exited(std::io::Result<std::process::ExitStatus>),
@@ -316,10 +319,11 @@ async fn run_attempt(
             AttemptOutcome::Failed { error: format!("cannot wait for the task: {e}"), exit_code: None }
         }
         End::Exited(Ok(status)) if !status.success() => AttemptOutcome::Failed {
-            error: match status.code() {
-                Some(code) => format!("exited with code {code}"),
-                None => "killed by a signal".to_string(),
-            },
+            error: crate::resources::out_of_memory(&job.grant, status, &dir.join("stderr.log"), limit_error)
+                .unwrap_or_else(|| match status.code() {
+                    Some(code) => format!("exited with code {code}"),
+                    None => "killed by a signal".to_string(),
+                }),
             exit_code: status.code(),
         },
         End::Exited(Ok(_)) if input_stamps(&prepared.inputs) != inputs_before => {

@@ -30,12 +30,22 @@
 //! - SIGTERM or SIGHUP to `kflc run` stops it as Ctrl-C does (every task's process group gets
 //!   SIGTERM, then SIGKILL after a grace period; nothing it half-wrote is kept or cached), records
 //!   the run as `interrupted` with the signal in `run.json`, and exits 143 or 129.
+//! - A task starts only when the CPU, memory and GPUs it requests fit in what the run's budget
+//!   (`--cpus`, `--memory`, `--gpus`; the machine's by default) has free; a request over the whole
+//!   budget is refused before anything starts (E0701). A GPU task is given devices no running
+//!   task has (`CUDA_VISIBLE_DEVICES`); a memory limit is applied to the task's processes.
+//! - `--resume` continues a run in its own folder: an instance that succeeded there is kept when
+//!   its cache key (component, settings, inputs) is unchanged, whether or not caching is on; the
+//!   rest runs. A run is held by one `kflc` at a time (a lock on `<run>/.lock`, released by the
+//!   kernel when `kflc` dies, even by kill -9).
 
 mod cache;
 mod exec;
 mod fsutil;
 mod plan;
 pub mod report;
+pub mod resources;
+mod resume;
 mod scheduler;
 mod venv;
 
@@ -78,6 +88,16 @@ pub struct RunArgs {
     /// Python script components (by name) that run in their image with docker or podman, instead
     /// of on this machine: components whose packages are in an image `kflc images build` made.
     pub in_image: std::collections::BTreeSet<String>,
+    /// `--cpus`: cores the run's tasks may request at once (default: this machine's).
+    pub cpus: Option<String>,
+    /// `--memory`: memory the run's tasks may request at once (default: this machine's).
+    pub memory: Option<String>,
+    /// `--gpus`: GPUs the run may hand out (default: those `nvidia-smi -L` lists).
+    pub gpus: Option<String>,
+    /// What the machine has; `None`: detected (cores, `/proc/meminfo`, `nvidia-smi -L`).
+    pub machine: Option<resources::Machine>,
+    /// `--resume [RUN]`: `Some(None)` continues the newest run, `Some(Some(id))` that one.
+    pub resume: Option<Option<String>>,
 }
 
 impl RunArgs {
@@ -94,6 +114,11 @@ impl RunArgs {
             venv_dir: None,
             progress: ProgressMode::Auto,
             in_image: std::collections::BTreeSet::new(),
+            cpus: None,
+            memory: None,
+            gpus: None,
+            machine: None,
+            resume: None,
         }
     }
 }
@@ -170,6 +195,8 @@ pub struct RunReport {
     pub outputs: BTreeMap<String, Result<Json, String>>,
     pub metrics: Vec<MetricRow>,
     pub elapsed: Duration,
+    /// It continued an earlier run (`--resume`).
+    pub resumed: bool,
 }
 
 impl RunReport {
@@ -262,8 +289,15 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Err(message) => {
+        Err(Refusal::Plain(message)) => {
             eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Refusal::Coded(e)) => {
+            eprintln!("error[{}]: {}", e.code, e.message);
+            if let Some(help) = &e.help {
+                eprintln!("  help: {help}");
+            }
             ExitCode::from(2)
         }
         Ok(report) => {
@@ -289,7 +323,29 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
     let signal = cancel.unwrap_or_else(|| cancellation().1);
     let report = runtime.block_on(run_async(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    report
+    report.map_err(|e| match e {
+        Refusal::Plain(message) => message,
+        Refusal::Coded(e) => e.to_string(),
+    })
+}
+
+/// Why a run did not start.
+enum Refusal {
+    Plain(String),
+    /// With a diagnostic code (a budget, a resume).
+    Coded(resources::StartError),
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Refusal {
+        Refusal::Plain(message)
+    }
+}
+
+impl From<resources::StartError> for Refusal {
+    fn from(e: resources::StartError) -> Refusal {
+        Refusal::Coded(e)
+    }
 }
 
 /// The plan of a lowered pipeline, with the parameters applied.
@@ -336,9 +392,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, String> {
+async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, Refusal> {
     let started = Instant::now();
-    let plan = Arc::new(load_plan(args, dag)?);
+    let machine = match &args.machine {
+        Some(machine) => machine.clone(),
+        None => resources::Machine::detect(std::env::var_os("PATH").as_deref()),
+    };
+    let budget = resources::budget(&machine, args.cpus.as_deref(), args.memory.as_deref(), args.gpus.as_deref())?;
+    let root = absolute(&args.root)?;
+    let previous = match &args.resume {
+        Some(target) => Some(resume::find(&root, &args.root, target.as_deref(), &dag.name)?),
+        None => None,
+    };
+    let mut args_with_params = args.clone();
+    if let Some(previous) = &previous {
+        args_with_params.params = resume::params(previous, &dag, &args.params)?;
+    }
+    let plan = Arc::new(load_plan(&args_with_params, dag)?);
+    resources::over_budget(&budget, plan.tasks.iter().map(|t| (plan.dag.graph[t.node].name.as_str(), t.request)))?;
     let container_runtime = tokio::sync::OnceCell::new();
     let containers: Vec<String> = plan
         .dag
@@ -350,14 +421,13 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     if !containers.is_empty() {
         // Better said before anything runs than after the first half of the pipeline.
         if container_runtime.get_or_init(exec::detect_runtime).await.is_none() {
-            return Err(format!(
+            return Err(Refusal::Plain(format!(
                 "the pipeline has container components ({}), and neither docker nor podman answers here \
                  (`docker info` failed); start a container daemon, or pass --host to run their commands on this machine",
                 containers.join(", ")
-            ));
+            )));
         }
     }
-    let root = absolute(&args.root)?;
     let venv_dir = args.venv_dir.clone().unwrap_or_else(venv::default_venv_dir);
     // Tasks get their paths as text (environment variables, launcher code): a folder whose name is
     // not UTF-8 would reach them changed.
@@ -366,15 +436,29 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         [("the run folder (--root)", &root, true), ("the virtualenv folder", &venv_dir, needs_venv)]
     {
         if used && path.to_str().is_none() {
-            return Err(format!(
+            return Err(Refusal::Plain(format!(
                 "{what} `{}` is not UTF-8 text, which the paths given to tasks must be; choose a folder whose name is",
                 path.display()
-            ));
+            )));
         }
     }
-    let id = run_id();
-    let run_dir = root.join("runs").join(&id);
-    std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+    // A resumed run keeps its start, and counts how often it was resumed.
+    let resumes = previous.as_ref().map(|p| p.record.get("resumes").and_then(Json::as_u64).unwrap_or(0) + 1);
+    let first_started_at = previous.as_ref().and_then(|p| p.record.get("started_at").and_then(Json::as_u64));
+    let (id, run_dir, _lock) = match previous {
+        Some(previous) => (previous.id, previous.dir, previous.lock),
+        None => {
+            let id = run_id();
+            let run_dir = root.join("runs").join(&id);
+            std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+            let lock = resume::lock(&run_dir)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("cannot lock {}", run_dir.join(".lock").display()))?;
+            (id, run_dir, lock)
+        }
+    };
+    let kept = if args.resume.is_some() { resume::kept(&plan, &run_dir) } else { Default::default() };
     if !root.join(".gitignore").exists() {
         let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
     }
@@ -391,11 +475,12 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         notes: notes_tx,
         backoff: Duration::from_millis(500),
     });
-    let parallelism =
-        args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    // By default as many tasks at once as the budget has cores (rounded up): `--cpus 1` runs one
+    // task at a time, even of tasks that request no CPU.
+    let parallelism = args.parallelism.unwrap_or_else(|| budget.millicpus.div_ceil(1000) as usize).max(1);
     // The pipeline's structure, for viewers (`kflc ui`): each task with its component, innermost
     // group and the tasks it waits for (the plan's dependencies, exit handlers' included).
-    let started_at = exec::unix_seconds();
+    let started_at = first_started_at.unwrap_or_else(exec::unix_seconds);
     let graph: Vec<Json> = plan
         .tasks
         .iter()
@@ -435,6 +520,12 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             "started_at": started_at,
             "graph": graph,
             "parallelism": parallelism,
+            "budget": {
+                "cpus": budget.millicpus as f64 / 1000.0,
+                "memory_bytes": budget.memory,
+                "gpus": budget.gpus,
+            },
+            "resumes": resumes.unwrap_or(0),
             "no_cache": args.no_cache,
             "duration_ms": started.elapsed().as_millis(),
             "tasks": tasks,
@@ -447,7 +538,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
 
     let mut progress = report::progress(args.progress);
     progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
-    let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism);
+    let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism, &budget);
+    scheduler.kept = kept;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
     let mut cancel_rx = cancel.receiver.clone();
     loop {
@@ -456,7 +548,10 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
         let (jobs, skips) = scheduler.schedule();
         for skip in skips {
-            exec::write_skip_manifest(&run_dir, &skip.name, skip.status, &skip.reason);
+            // A kept instance's manifest is the one it ended with in the resumed run.
+            if skip.status != Status::Kept {
+                exec::write_skip_manifest(&run_dir, &skip.name, skip.status, &skip.reason);
+            }
             progress.finished(&skip.name, skip.status, None, Some(&skip.reason));
         }
         for job in jobs {
@@ -579,6 +674,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         outputs,
         metrics,
         elapsed: started.elapsed(),
+        resumed: resumes.is_some(),
     })
 }
 
