@@ -458,7 +458,13 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             (id, run_dir, lock)
         }
     };
-    let kept = if args.resume.is_some() { resume::kept(&plan, &run_dir) } else { Default::default() };
+    let mut leftovers = 0;
+    let kept = if args.resume.is_some() {
+        leftovers = resume::stop_leftovers(&id);
+        resume::kept(&plan, &run_dir)
+    } else {
+        Default::default()
+    };
     if !root.join(".gitignore").exists() {
         let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
     }
@@ -537,7 +543,19 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
     point_latest(&root, &id);
 
     let mut progress = report::progress(args.progress);
-    progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
+    if args.resume.is_some() {
+        progress.message(&format!(
+            "resuming run {id} of {} ({}): {} task(s) succeeded there and are kept if unchanged",
+            plan.dag.name,
+            args.file.display(),
+            kept.len()
+        ));
+        if leftovers > 0 {
+            progress.message(&format!("stopped {leftovers} task(s) the interrupted kflc left running"));
+        }
+    } else {
+        progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
+    }
     let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism, &budget);
     scheduler.kept = kept;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
@@ -554,8 +572,9 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             }
             progress.finished(&skip.name, skip.status, None, Some(&skip.reason));
         }
-        for job in jobs {
+        for mut job in jobs {
             progress.started(&job.name);
+            job.grant.env.push((resume::TASK_VAR.to_string(), format!("{id}/{}", job.name)));
             let (plan, env, tx, cancel) =
                 (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.receiver.clone());
             tokio::spawn(async move {

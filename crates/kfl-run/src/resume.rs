@@ -73,7 +73,10 @@ pub fn find(root: &Path, shown_root: &Path, target: Option<&str>, pipeline: &str
         },
     };
     if id.contains('/') || id.starts_with('.') {
-        return Err(refuse(format!("{}/latest does not point to a run", shown_runs.display()), "name the run to resume"));
+        return Err(refuse(
+            format!("{}/latest does not point to a run", shown_runs.display()),
+            "name the run to resume",
+        ));
     }
     let dir = runs.join(&id);
     let record_path = dir.join("run.json");
@@ -233,4 +236,51 @@ fn kept_instance(
         }
     }
     Some(((task, iteration), Kept { cache_key, outputs: kept }))
+}
+
+/// The variable every task of a run gets (`<run id>/<instance>`), by which `--resume` finds the
+/// processes a killed `kflc` left behind.
+pub const TASK_VAR: &str = "KFL_RUN_TASK";
+
+/// Stops what is left of the run's tasks: after kill -9 of `kflc`, their process groups (each task
+/// has its own) still run, and would write into the folders the resumed tasks use. Found by their
+/// [`TASK_VAR`] in `/proc/<pid>/environ` (never by a recorded pid, which may belong to another
+/// program by now). Returns how many groups were stopped.
+pub fn stop_leftovers(run_id: &str) -> usize {
+    let mark = format!("{TASK_VAR}={run_id}/");
+    let own = rustix::process::getpid();
+    let own_group = rustix::process::getpgrp();
+    let mut groups = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Some(pid) = rustix::process::Pid::from_raw(pid) else { continue };
+        if pid == own {
+            continue;
+        }
+        let Ok(environ) = fsutil::read_regular(&entry.path().join("environ"), 1 << 20) else { continue };
+        if !environ.split(|b| *b == 0).any(|var| var.starts_with(mark.as_bytes())) {
+            continue;
+        }
+        if let Ok(group) = rustix::process::getpgid(Some(pid)) {
+            if group != own_group {
+                groups.insert(group.as_raw_nonzero());
+            }
+        }
+    }
+    for group in &groups {
+        if let Some(group) = rustix::process::Pid::from_raw(group.get()) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+    // Give the kernel a moment to take them down before their folders are reused.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline
+        && groups.iter().any(|g| {
+            rustix::process::Pid::from_raw(g.get()).is_some_and(|g| rustix::process::test_kill_process_group(g).is_ok())
+        })
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    groups.len()
 }
