@@ -478,6 +478,8 @@ async fn prepare(
             }
             if let Some(python) = python {
                 argv[0] = path_text(python);
+            } else if let (Some(python), "python3") = (&job.grant.python, argv[0].as_str()) {
+                argv[0] = python.clone();
             }
             Ok(Prepared { argv, env: vars, cwd: work, container_name: None, runtime: None, inputs: input_paths })
         }

@@ -542,6 +542,14 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         .map_err(|e| format!("cannot write {}: {e}", run_dir.display()))?;
     point_latest(&root, &id);
 
+    // Found once, not through PATH (and a version manager's shim) by every task.
+    let host_python = if plan.dag.components.iter().any(|c| {
+        matches!(c.body, kfl_dag::Body::Script { lang: kfl_dag::ScriptLang::Python, .. }) && c.packages.is_empty()
+    }) {
+        std::env::var_os("PATH").and_then(|path| resources::find_python(&path))
+    } else {
+        None
+    };
     let mut progress = report::progress(args.progress);
     if args.resume.is_some() {
         progress.message(&format!(
@@ -575,6 +583,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         for mut job in jobs {
             progress.started(&job.name);
             job.grant.env.push((resume::TASK_VAR.to_string(), format!("{id}/{}", job.name)));
+            job.grant.python.clone_from(&host_python);
             let (plan, env, tx, cancel) =
                 (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.receiver.clone());
             tokio::spawn(async move {
