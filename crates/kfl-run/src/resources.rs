@@ -83,6 +83,14 @@ impl Free {
         request.millicpus <= self.millicpus && request.memory <= self.memory && request.gpus as usize <= self.gpus.len()
     }
 
+    /// Whether `request` fits in what is free now beside what `held` (a waiting task) needs.
+    pub fn fits_beside(&self, request: &Request, held: Option<&Request>) -> bool {
+        let held = held.copied().unwrap_or_default();
+        request.millicpus.saturating_add(held.millicpus) <= self.millicpus
+            && request.memory.saturating_add(held.memory) <= self.memory
+            && (request.gpus as usize).saturating_add(held.gpus as usize) <= self.gpus.len()
+    }
+
     /// Takes what `request` needs if it is free; `None` (and nothing taken) if it is not.
     pub fn try_claim(&mut self, request: &Request) -> Option<Grant> {
         if !self.fits(request) {

@@ -181,6 +181,9 @@ impl Scheduler {
     pub fn schedule(&mut self) -> (Vec<Job>, Vec<Skip>) {
         let mut jobs = Vec::new();
         let mut skips = Vec::new();
+        // The first ready task that does not fit holds what it needs: later (smaller) tasks may
+        // start only in what is left beside it, so a large task is not starved by small ones.
+        let mut held: Option<crate::resources::Request> = None;
         self.retire_iterations();
         let plan = Arc::clone(&self.plan);
         for &task in &plan.order {
@@ -216,7 +219,11 @@ impl Scheduler {
                         }
                         // Checked before claiming, so that a task waiting for room costs no input
                         // resolution on every pass.
-                        if !self.free.fits(&plan.tasks[task].request) {
+                        let request = &plan.tasks[task].request;
+                        if !self.free.fits_beside(request, held.as_ref()) {
+                            if held.is_none() {
+                                held = Some(*request);
+                            }
                             continue;
                         }
                         match self.resolve_inputs(task, &key.1) {

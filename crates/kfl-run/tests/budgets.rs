@@ -165,3 +165,17 @@ fn a_task_over_its_memory_limit_is_out_of_memory() {
     let report = start(&fits).expect("starts");
     assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));
 }
+
+#[test]
+fn a_large_task_is_not_starved_by_smaller_ones_after_it() {
+    let root = scratch("starve");
+    let mut args = args("starve", &root, machine(2, &[]));
+    args.cpus = Some("2".into());
+    let report = start(&args).expect("starts");
+    let times = recorded(&report);
+    let big = times.iter().find(|t| t.0 == "big").expect("big ran").clone();
+    for later in times.iter().filter(|t| ["c", "d", "e"].contains(&t.0.as_str())) {
+        // Once `big` waits for room, what frees up is kept for it: tasks after it start after it.
+        assert!(later.1 >= big.1, "`{}` started before `big`, which waited for 2 CPU: {later:?} {big:?}", later.0);
+    }
+}
