@@ -219,3 +219,62 @@ fn damaged_records() {
     assert!(text.contains("error[E0703]: the record of run `") && text.contains("is damaged"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const ARTIFACTS: &str = r#"
+component make {
+    image = "alpine:3.20"
+    input gate: String
+    output data: Dataset
+    sh """
+        echo "make" >> "$gate/ran"
+        echo "made" > "$data"
+    """
+}
+
+component use {
+    image = "alpine:3.20"
+    input gate: String
+    input data: Dataset
+    output seen: String
+    sh """
+        echo "use" >> "$gate/ran"
+        [ -e "$gate/open" ] || exit 3
+        cat "$data" > "$seen"
+    """
+}
+
+pipeline artifacts(gate: String) {
+    m = make(gate: gate)
+    u = use(gate: gate, data: m.data)
+    output seen = u.seen
+}
+"#;
+
+/// A kept task's artifact is handed on from where the run wrote it; one whose content changed
+/// since (the recorded hash no longer matches) is not kept: its task runs again.
+#[test]
+fn kept_artifacts_are_checked_against_their_recorded_hash() {
+    for tamper in [false, true] {
+        let dir = scratch(if tamper { "artifact-tampered" } else { "artifact" });
+        let gate = dir.join("gate");
+        std::fs::write(dir.join("chain.kfl"), ARTIFACTS).expect("pipeline");
+        let mut first = kflc(&dir);
+        first.args(["run", "chain.kfl", "--no-cache", "--param"]).arg(format!("gate={}", gate.display()));
+        assert_eq!(output(first).0, 1);
+        let runs = dir.join(".kfl/runs");
+        let run = runs.join(std::fs::read_link(runs.join("latest")).expect("latest"));
+        if tamper {
+            let artifact = run.join("m/outputs/artifacts/data");
+            std::fs::write(&artifact, "changed by hand\n").expect("tamper");
+        }
+        std::fs::write(gate.join("open"), "").expect("gate");
+        let mut resumed = kflc(&dir);
+        resumed.args(["run", "chain.kfl", "--resume", "--no-cache"]);
+        let (status, text) = output(resumed);
+        assert_eq!(status, 0, "{text}");
+        let expected: &[&str] = if tamper { &["make", "use", "make", "use"] } else { &["make", "use", "use"] };
+        assert_eq!(ran(&dir), expected, "tampered: {tamper}");
+        assert_eq!(run_record(&dir)["outputs"]["seen"], "made", "tampered: {tamper}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
