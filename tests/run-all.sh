@@ -48,6 +48,7 @@ run "kflc check examples/" "$CARGO_TARGET_DIR/debug/kflc" check examples
 run "kflc fmt --check examples/" "$CARGO_TARGET_DIR/debug/kflc" fmt --check examples
 run "kflc run examples/quickstart.kfl" "$CARGO_TARGET_DIR/debug/kflc" run examples/quickstart.kfl --isolation host --root "$CARGO_TARGET_DIR/kfl-runs"
 run "kflc run and kfp.local agree on the quick-start" bash tests/crosscheck/kfp-local.sh
+run "kflc run gives each GPU task its own devices (fake nvidia-smi on PATH)" bash tests/run/gpu-assignment.sh
 run "kflc ui in headless Chromium (runs list, DAG states, log, CSV preview, escaping)" bash tests/ui/run.sh
 run "fuzz targets build and replay" bash fuzz/smoke.sh
 # Coverage-guided: each target fuzzed for FUZZ_SECONDS (30) from its committed corpus.

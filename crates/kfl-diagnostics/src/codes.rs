@@ -242,6 +242,11 @@ codes! {
     ImageNotLocal = "E0603", Error, "image-not-local", "`kflc run` needs an image that is not on this machine, and a local run never pulls";
     NoContainerEngine = "E0604", Error, "no-container-engine", "`kflc run` needs a container engine, and neither podman nor docker answers";
 
+    // Local runs (`kflc run`)
+    OverLocalBudget = "E0701", Error, "over-local-budget", "a task requests more CPU, memory or GPUs than `kflc run` may use";
+    InvalidRunBudget = "E0702", Error, "invalid-run-budget", "a `--cpus`, `--memory` or `--gpus` value is not a budget this machine can give";
+    CannotResume = "E0703", Error, "cannot-resume", "`kflc run --resume` has no run it can continue, or the run's parameters would change";
+
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";
     UnusedTask = "W0002", Warning, "unused-task", "no task, condition or pipeline output uses a task's results";

@@ -65,6 +65,13 @@ pub struct ContainerSpec {
     pub network: bool,
     /// `--label` pairs (the run's id, to find a run's containers).
     pub labels: Vec<(String, String)>,
+    /// `--cpus`: the cores the scheduler granted (`None`: no limit).
+    pub cpus: Option<String>,
+    /// `--memory`, in bytes: the task's memory limit (`None`: no limit).
+    pub memory: Option<u64>,
+    /// The GPU devices granted (indexes as `nvidia-smi -L` lists them): CDI devices with podman,
+    /// `--gpus device=…` with docker.
+    pub gpus: Vec<String>,
 }
 
 /// Finds `program` in the folders of `search_path` (as `PATH` is searched).
@@ -185,6 +192,23 @@ impl Engine {
         for name in &spec.env_from_engine {
             argv.extend(["--env".into(), name.clone()]);
         }
+        if let Some(cpus) = &spec.cpus {
+            argv.extend(["--cpus".into(), cpus.clone()]);
+        }
+        if let Some(memory) = spec.memory {
+            argv.extend(["--memory".into(), format!("{memory}b")]);
+        }
+        if !spec.gpus.is_empty() {
+            match self.kind {
+                EngineKind::Podman => {
+                    for gpu in &spec.gpus {
+                        argv.extend(["--device".into(), format!("nvidia.com/gpu={gpu}")]);
+                    }
+                }
+                // Docker reads the value as CSV: quoted, the commas between devices stay in it.
+                EngineKind::Docker => argv.extend(["--gpus".into(), format!("\"device={}\"", spec.gpus.join(","))]),
+            }
+        }
         if let Some(entrypoint) = &spec.entrypoint {
             argv.extend(["--entrypoint".into(), entrypoint.clone()]);
         }
@@ -229,6 +253,7 @@ mod tests {
             mounts: vec![Mount { source: "/r/in".into(), target: "/tmp/kfl/inputs/a".into(), read_only: true }],
             network: false,
             labels: vec![("kfl.run".into(), "20261206-000000-abcdef".into())],
+            ..ContainerSpec::default()
         };
         let argv = engine.run_argv(&spec);
         let at = |s: &str| argv.iter().position(|a| a == s).expect(s);
@@ -239,8 +264,30 @@ mod tests {
         assert!(argv.contains(&"TOKEN".to_string()));
         assert_eq!(argv[at("busybox:1.36") + 2], "echo $(rm -rf /); `x`");
         // Asked for, the network is the engine's default: no `--network` at all.
-        let open = engine.run_argv(&ContainerSpec { network: true, ..spec });
+        let open = engine.run_argv(&ContainerSpec { network: true, ..spec.clone() });
         assert!(!open.contains(&"--network".to_string()), "{open:?}");
+        // No grant, no limits; a grant becomes the engine's limits and devices.
+        assert!(!argv.contains(&"--cpus".to_string()) && !argv.contains(&"--memory".to_string()), "{argv:?}");
+        let granted = ContainerSpec {
+            cpus: Some("1.5".into()),
+            memory: Some(256 << 20),
+            gpus: vec!["0".into(), "2".into()],
+            ..spec.clone()
+        };
+        let limited = engine.run_argv(&granted);
+        let at = |flag: &str| limited.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {limited:?}"));
+        assert_eq!(limited[at("--cpus") + 1], "1.5");
+        assert_eq!(limited[at("--memory") + 1], "268435456b");
+        let devices: Vec<&String> =
+            limited.iter().zip(limited.iter().skip(1)).filter(|(a, _)| *a == "--device").map(|(_, d)| d).collect();
+        assert_eq!(devices, ["nvidia.com/gpu=0", "nvidia.com/gpu=2"]);
+        let docker = Engine { kind: EngineKind::Docker, ..engine.clone() };
+        let with_docker = docker.run_argv(&granted);
+        let gpus = with_docker.iter().position(|a| a == "--gpus").expect("--gpus");
+        assert_eq!(with_docker[gpus + 1], "\"device=0,2\"");
+        // Every flag comes before the image, whose arguments are the container's own.
+        let image = limited.iter().position(|a| a == "busybox:1.36").expect("image");
+        assert!(at("--cpus") < image && at("--memory") < image && at("--device") < image);
         assert!(!mountable(Path::new("/a,b")));
         assert!(!mountable(Path::new("/a\nb")));
         assert!(mountable(Path::new("/tmp/kfl run")));

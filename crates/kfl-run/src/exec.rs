@@ -267,6 +267,8 @@ async fn run_attempt(
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(true);
+    // The devices and limits the scheduler granted (resources.rs).
+    command.envs(job.grant.env.iter().map(|(k, v)| (k, v)));
     if attempt == 1 {
         for resource in settings.resources.keys() {
             // Nothing on this machine reserves or caps it: a cluster does.
@@ -321,6 +323,12 @@ async fn run_attempt(
         }
     };
     let pid = child.id();
+    // In a container the engine applies the limit (`--memory`); a limit on the engine's own
+    // process would only starve the engine.
+    let limit_error = match prepared.container_name {
+        None => crate::resources::limit_memory(pid, &job.grant),
+        Some(_) => None,
+    };
     let timeout = settings.timeout.map(|t| t.to_std());
     enum End {
         Exited(std::io::Result<std::process::ExitStatus>),
@@ -370,10 +378,11 @@ async fn run_attempt(
             AttemptOutcome::Failed { error: format!("cannot wait for the task: {e}"), exit_code: None }
         }
         End::Exited(Ok(status)) if !status.success() => AttemptOutcome::Failed {
-            error: match status.code() {
-                Some(code) => format!("exited with code {code}"),
-                None => "killed by a signal".to_string(),
-            },
+            error: crate::resources::out_of_memory(&job.grant, status, &dir.join("stderr.log"), limit_error)
+                .unwrap_or_else(|| match status.code() {
+                    Some(code) => format!("exited with code {code}"),
+                    None => "killed by a signal".to_string(),
+                }),
             exit_code: status.code(),
         },
         End::Exited(Ok(_)) if input_stamps(&prepared.inputs) != inputs_before => {
@@ -561,6 +570,8 @@ async fn prepare(
             if !in_container {
                 if let Some(python) = python {
                     argv[0] = path_text(python);
+                } else if let (Some(python), "python3") = (&job.grant.python, argv[0].as_str()) {
+                    argv[0] = python.clone();
                 }
                 return Ok(Prepared {
                     argv,
@@ -659,6 +670,10 @@ async fn prepare(
             "kfl.run".into(),
             env.run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         )],
+        // What the scheduler granted, enforced by the engine (resources.rs).
+        cpus: (job.grant.millicpus > 0).then(|| format!("{}", job.grant.millicpus as f64 / 1000.0)),
+        memory: job.grant.memory_limit,
+        gpus: job.grant.gpus.clone(),
     };
     for (name, value) in &settings.env {
         match value {

@@ -39,6 +39,14 @@
 //! - SIGTERM or SIGHUP to `kflc run` stops it as Ctrl-C does (every task's process group gets
 //!   SIGTERM, then SIGKILL after a grace period; nothing it half-wrote is kept or cached), records
 //!   the run as `interrupted` with the signal in `run.json`, and exits 143 or 129.
+//! - A task starts only when the CPU, memory and GPUs it requests fit in what the run's budget
+//!   (`--cpus`, `--memory`, `--gpus`; the machine's by default) has free; a request over the whole
+//!   budget is refused before anything starts (E0701). A GPU task is given devices no running
+//!   task has (`CUDA_VISIBLE_DEVICES`); a memory limit is applied to the task's processes.
+//! - `--resume` continues a run in its own folder: an instance that succeeded there is kept when
+//!   its cache key (component, settings, inputs) is unchanged, whether or not caching is on; the
+//!   rest runs. A run is held by one `kflc` at a time (a lock on `<run>/.lock`, released by the
+//!   kernel when `kflc` dies, even by kill -9).
 
 mod cache;
 pub mod engine;
@@ -47,6 +55,8 @@ mod fsutil;
 mod liveness;
 mod plan;
 pub mod report;
+pub mod resources;
+mod resume;
 mod scheduler;
 mod secrets;
 mod venv;
@@ -104,6 +114,16 @@ pub struct RunArgs {
     pub secrets: Vec<String>,
     /// `--engine PATH`: this program is the engine (podman unless its name says docker).
     pub engine_program: Option<PathBuf>,
+    /// `--cpus`: cores the run's tasks may request at once (default: this machine's).
+    pub cpus: Option<String>,
+    /// `--memory`: memory the run's tasks may request at once (default: this machine's).
+    pub memory: Option<String>,
+    /// `--gpus`: GPUs the run may hand out (default: those `nvidia-smi -L` lists).
+    pub gpus: Option<String>,
+    /// What the machine has; `None`: detected (cores, `/proc/meminfo`, `nvidia-smi -L`).
+    pub machine: Option<resources::Machine>,
+    /// `--resume [RUN]`: `Some(None)` continues the newest run, `Some(Some(id))` that one.
+    pub resume: Option<Option<String>>,
 }
 
 /// Why a run could not start, with the diagnostic code when it has one (E0603, E0604).
@@ -151,6 +171,11 @@ impl RunArgs {
             allow_network: false,
             secrets: Vec::new(),
             engine_program: None,
+            cpus: None,
+            memory: None,
+            gpus: None,
+            machine: None,
+            resume: None,
         }
     }
 }
@@ -227,6 +252,8 @@ pub struct RunReport {
     pub outputs: BTreeMap<String, Result<Json, String>>,
     pub metrics: Vec<MetricRow>,
     pub elapsed: Duration,
+    /// It continued an earlier run (`--resume`).
+    pub resumed: bool,
 }
 
 impl RunReport {
@@ -351,9 +378,19 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
     let report = runtime.block_on(run_async(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
     report.map_err(|e| match e.code {
-        Some(code) => format!("{code}: {}", e.message),
+        Some(code) => format!("[{code}] {}", e.message),
         None => e.message,
     })
+}
+
+impl From<resources::StartError> for StartError {
+    fn from(e: resources::StartError) -> StartError {
+        let message = match e.help {
+            Some(help) => format!("{}\n  help: {help}", e.message),
+            None => e.message,
+        };
+        StartError { code: Some(e.code.id()), message }
+    }
 }
 
 /// The plan of a lowered pipeline, with the parameters applied.
@@ -402,8 +439,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
     let started = Instant::now();
-    let plan = Arc::new(load_plan(args, dag)?);
+    let machine = match &args.machine {
+        Some(machine) => machine.clone(),
+        None => resources::Machine::detect(std::env::var_os("PATH").as_deref()),
+    };
+    let budget = resources::budget(&machine, args.cpus.as_deref(), args.memory.as_deref(), args.gpus.as_deref())?;
     let root = absolute(&args.root)?;
+    let previous = match &args.resume {
+        Some(target) => Some(resume::find(&root, &args.root, target.as_deref(), &dag.name)?),
+        None => None,
+    };
+    let mut args_with_params = args.clone();
+    if let Some(previous) = &previous {
+        args_with_params.params = resume::params(previous, &dag, &args.params)?;
+    }
+    let plan = Arc::new(load_plan(&args_with_params, dag)?);
+    resources::over_budget(&budget, plan.tasks.iter().map(|t| (plan.dag.graph[t.node].name.as_str(), t.request)))?;
     let (notes_tx, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let isolation = resolve_isolation(args, &plan, &root, &notes_tx).await?;
     let secrets = secrets::Secrets::new(&args.secrets, root.join("secrets"))?;
@@ -421,9 +472,29 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             )));
         }
     }
-    let id = run_id();
-    let run_dir = root.join("runs").join(&id);
-    std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+    // A resumed run keeps its start, and counts how often it was resumed.
+    let resumes = previous.as_ref().map(|p| p.record.get("resumes").and_then(Json::as_u64).unwrap_or(0) + 1);
+    let first_started_at = previous.as_ref().and_then(|p| p.record.get("started_at").and_then(Json::as_u64));
+    let (id, run_dir, _lock) = match previous {
+        Some(previous) => (previous.id, previous.dir, previous.lock),
+        None => {
+            let id = run_id();
+            let run_dir = root.join("runs").join(&id);
+            std::fs::create_dir_all(&run_dir).map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+            let lock = resume::lock(&run_dir)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("cannot lock {}", run_dir.join(".lock").display()))?;
+            (id, run_dir, lock)
+        }
+    };
+    let mut leftovers = 0;
+    let kept = if args.resume.is_some() {
+        leftovers = resume::stop_leftovers(&id);
+        resume::kept(&plan, &run_dir)
+    } else {
+        Default::default()
+    };
     if !root.join(".gitignore").exists() {
         let _ = std::fs::write(root.join(".gitignore"), "# kflc run: runs and cache\n*\n");
     }
@@ -442,12 +513,13 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         notes: notes_tx,
         backoff: Duration::from_millis(500),
     });
-    let parallelism =
-        args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    // By default as many tasks at once as the budget has cores (rounded up): `--cpus 1` runs one
+    // task at a time, even of tasks that request no CPU.
+    let parallelism = args.parallelism.unwrap_or_else(|| budget.millicpus.div_ceil(1000) as usize).max(1);
     // The pipeline's structure, for viewers (`kflc ui`): each task with its component, innermost
     // group, the tasks it waits for (the plan's dependencies, exit handlers' included) and the
     // resources it asks for.
-    let started_at = exec::unix_seconds();
+    let started_at = first_started_at.unwrap_or_else(exec::unix_seconds);
     let graph: Vec<Json> = plan
         .tasks
         .iter()
@@ -488,6 +560,12 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
             "started_at": started_at,
             "graph": graph,
             "parallelism": parallelism,
+            "budget": {
+                "cpus": budget.millicpus as f64 / 1000.0,
+                "memory_bytes": budget.memory,
+                "gpus": budget.gpus,
+            },
+            "resumes": resumes.unwrap_or(0),
             "no_cache": args.no_cache,
             "duration_ms": started.elapsed().as_millis(),
             "tasks": tasks,
@@ -501,9 +579,30 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         .map_err(|e| format!("cannot write {}: {e}", run_dir.display()))?;
     point_latest(&root, &id);
 
+    // Found once, not through PATH (and a version manager's shim) by every task.
+    let host_python = if plan.dag.components.iter().any(|c| {
+        matches!(c.body, kfl_dag::Body::Script { lang: kfl_dag::ScriptLang::Python, .. }) && c.packages.is_empty()
+    }) {
+        std::env::var_os("PATH").and_then(|path| resources::find_python(&path))
+    } else {
+        None
+    };
     let mut progress = report::progress(args.progress);
-    progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
-    let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism);
+    if args.resume.is_some() {
+        progress.message(&format!(
+            "resuming run {id} of {} ({}): {} task(s) succeeded there and are kept if unchanged",
+            plan.dag.name,
+            args.file.display(),
+            kept.len()
+        ));
+        if leftovers > 0 {
+            progress.message(&format!("stopped {leftovers} task(s) the interrupted kflc left running"));
+        }
+    } else {
+        progress.message(&format!("running {} ({}) in {}", plan.dag.name, args.file.display(), run_dir.display()));
+    }
+    let mut scheduler = scheduler::Scheduler::new(Arc::clone(&plan), parallelism, &budget);
+    scheduler.kept = kept;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(scheduler::InstanceKey, exec::JobResult)>();
     let mut cancel_rx = cancel.receiver.clone();
     loop {
@@ -512,11 +611,16 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
         let (jobs, skips) = scheduler.schedule();
         for skip in skips {
-            exec::write_skip_manifest(&run_dir, &skip.name, skip.status, &skip.reason);
+            // A kept instance's manifest is the one it ended with in the resumed run.
+            if skip.status != Status::Kept {
+                exec::write_skip_manifest(&run_dir, &skip.name, skip.status, &skip.reason);
+            }
             progress.finished(&skip.name, skip.status, None, Some(&skip.reason));
         }
-        for job in jobs {
+        for mut job in jobs {
             progress.started(&job.name);
+            job.grant.env.push((resume::TASK_VAR.to_string(), format!("{id}/{}", job.name)));
+            job.grant.python.clone_from(&host_python);
             let (plan, env, tx, cancel) =
                 (Arc::clone(&plan), Arc::clone(&env), done_tx.clone(), cancel.receiver.clone());
             tokio::spawn(async move {
@@ -635,6 +739,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         outputs,
         metrics,
         elapsed: started.elapsed(),
+        resumed: resumes.is_some(),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct TaskPlan {
     pub conditions: Vec<usize>,
     pub dependencies: Vec<Dependency>,
     pub trigger: Trigger,
+    /// The CPU, memory and GPUs it requests.
+    pub request: crate::resources::Request,
 }
 
 pub struct Plan {
@@ -86,7 +88,8 @@ impl Plan {
                     None => dependencies.push(Dependency { producer, data }),
                 }
             }
-            tasks.push(TaskPlan { node, loops, conditions, dependencies, trigger: task.trigger });
+            let request = crate::resources::Request::of(&task.settings);
+            tasks.push(TaskPlan { node, loops, conditions, dependencies, trigger: task.trigger, request });
         }
         // An exit handler's tasks run after every other task of the scope it closes.
         for node in dag.graph.node_indices() {

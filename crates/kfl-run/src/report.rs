@@ -55,7 +55,7 @@ struct Plain {
 fn mark(status: Status) -> &'static str {
     match status {
         Status::Succeeded => "✓",
-        Status::Cached => "✓",
+        Status::Cached | Status::Kept => "✓",
         Status::Failed => "✗",
         Status::Cancelled => "✗",
         Status::SkippedCondition | Status::SkippedUpstream => "-",
@@ -198,15 +198,23 @@ pub fn summary(report: &RunReport) -> String {
     let skipped = count(&|s| s == Status::SkippedCondition);
     let not_run = count(&|s| matches!(s, Status::SkippedUpstream | Status::Waiting)) + report.never_ran.len();
     let cancelled = count(&|s| s == Status::Cancelled);
+    let kept = count(&|s| s == Status::Kept);
     let verdict = match report.status {
         RunStatus::Succeeded => "succeeded".to_string(),
         RunStatus::Failed => "failed".to_string(),
         RunStatus::Cancelled => "was cancelled".to_string(),
         RunStatus::Interrupted(signal) => format!("was interrupted by {}", signal.name()),
     };
-    let _ = writeln!(out, "\nrun {} {verdict} in {}", report.run_id, human(report.elapsed));
+    let resumed = if kept > 0 || report.resumed { " (resumed)" } else { "" };
+    let _ = writeln!(out, "\nrun {} {verdict}{resumed} in {}", report.run_id, human(report.elapsed));
     let mut parts = vec![format!("{succeeded} ran"), format!("{cached} cached")];
-    for (n, label) in [(failed, "failed"), (skipped, "skipped"), (not_run, "not run"), (cancelled, "cancelled")] {
+    for (n, label) in [
+        (kept, "kept from the resumed run"),
+        (failed, "failed"),
+        (skipped, "skipped"),
+        (not_run, "not run"),
+        (cancelled, "cancelled"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {label}"));
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::plan::Plan;
+use crate::resources::{Budget, Free, Grant};
 
 /// A task and its iteration indices (one per enclosing loop, outermost first).
 pub type InstanceKey = (usize, Vec<usize>);
@@ -48,6 +49,8 @@ pub enum Status {
     Succeeded,
     /// Succeeded by reusing the outputs of an earlier run.
     Cached,
+    /// Succeeded in the run being resumed (`--resume`), and kept.
+    Kept,
     Failed,
     /// Its condition was false (or it needed a task whose condition was false): not a failure.
     SkippedCondition,
@@ -61,7 +64,7 @@ impl Status {
         !matches!(self, Status::Waiting | Status::Running)
     }
     pub fn succeeded(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Cached)
+        matches!(self, Status::Succeeded | Status::Cached | Status::Kept)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -69,6 +72,8 @@ impl Status {
             Status::Running => "running",
             Status::Succeeded => "succeeded",
             Status::Cached => "cached",
+            // What it was in the run: readers of run records (`kflc ui`) know no other word.
+            Status::Kept => "succeeded",
             Status::Failed => "failed",
             Status::SkippedCondition => "skipped",
             Status::SkippedUpstream => "not run",
@@ -90,6 +95,16 @@ pub struct Instance {
     pub cache_key: Option<String>,
     /// The last lines of its logs, when it failed.
     pub log_tail: Vec<String>,
+    /// What it was given while it runs (given back when it finishes).
+    pub grant: Option<Grant>,
+}
+
+/// An instance that succeeded in the run being resumed: it is kept, not run again, as long as its
+/// cache key (its component's definition and its inputs) is still the same.
+#[derive(Clone, Debug)]
+pub struct Kept {
+    pub cache_key: String,
+    pub outputs: Outputs,
 }
 
 /// A task instance that may start now, with its inputs resolved.
@@ -98,6 +113,8 @@ pub struct Job {
     pub key: InstanceKey,
     pub name: String,
     pub inputs: Vec<(String, Resolved)>,
+    /// The devices, variables and limits it was given.
+    pub grant: Grant,
 }
 
 /// A change the scheduler made on its own (a skip), for the progress view.
@@ -138,10 +155,14 @@ pub struct Scheduler {
     pub running: usize,
     pub parallelism: usize,
     pub cancelled: bool,
+    /// What is left of the run's budget.
+    free: Free,
+    /// Instances of the run being resumed that succeeded there.
+    pub kept: HashMap<InstanceKey, Kept>,
 }
 
 impl Scheduler {
-    pub fn new(plan: Arc<Plan>, parallelism: usize) -> Scheduler {
+    pub fn new(plan: Arc<Plan>, parallelism: usize, budget: &Budget) -> Scheduler {
         Scheduler {
             plan,
             instances: BTreeMap::new(),
@@ -150,6 +171,8 @@ impl Scheduler {
             running: 0,
             parallelism: parallelism.max(1),
             cancelled: false,
+            free: Free::new(budget),
+            kept: HashMap::new(),
         }
     }
 
@@ -158,6 +181,9 @@ impl Scheduler {
     pub fn schedule(&mut self) -> (Vec<Job>, Vec<Skip>) {
         let mut jobs = Vec::new();
         let mut skips = Vec::new();
+        // The first ready task that does not fit holds what it needs: later (smaller) tasks may
+        // start only in what is left beside it, so a large task is not starved by small ones.
+        let mut held: Option<crate::resources::Request> = None;
         self.retire_iterations();
         let plan = Arc::clone(&self.plan);
         for &task in &plan.order {
@@ -185,17 +211,31 @@ impl Scheduler {
                         }
                     }
                     Readiness::Run => {
+                        if self.keep(&key, &mut skips) {
+                            continue;
+                        }
                         if self.running >= self.parallelism || !self.iterations_allow(task, &key.1) {
+                            continue;
+                        }
+                        // Checked before claiming, so that a task waiting for room costs no input
+                        // resolution on every pass.
+                        let request = &plan.tasks[task].request;
+                        if !self.free.fits_beside(request, held.as_ref()) {
+                            if held.is_none() {
+                                held = Some(*request);
+                            }
                             continue;
                         }
                         match self.resolve_inputs(task, &key.1) {
                             Ok(inputs) => {
+                                let Some(grant) = self.free.try_claim(&plan.tasks[task].request) else { continue };
                                 self.claim_iterations(task, &key.1);
                                 self.running += 1;
                                 if let Some(instance) = self.instances.get_mut(&key) {
                                     instance.status = Status::Running;
                                     instance.started = Some(std::time::Instant::now());
-                                    jobs.push(Job { key: key.clone(), name: instance.name.clone(), inputs });
+                                    instance.grant = Some(grant.clone());
+                                    jobs.push(Job { key: key.clone(), name: instance.name.clone(), inputs, grant });
                                 }
                             }
                             Err(reason) => {
@@ -217,14 +257,44 @@ impl Scheduler {
         (jobs, skips)
     }
 
-    /// Records the end of a running instance.
+    /// Records the end of a running instance, and gives back what it was granted.
     pub fn finish(&mut self, key: &InstanceKey, update: impl FnOnce(&mut Instance)) {
         if let Some(instance) = self.instances.get_mut(key) {
             if instance.status == Status::Running {
                 self.running = self.running.saturating_sub(1);
             }
+            if let Some(grant) = instance.grant.take() {
+                self.free.release(&grant);
+            }
             update(instance);
         }
+    }
+
+    /// Marks an instance of the resumed run as kept when it succeeded there and would do the same
+    /// work now (same cache key: same component, settings and inputs). A changed parameter or an
+    /// upstream task that ran again with another result changes the key, and the task runs.
+    fn keep(&mut self, key: &InstanceKey, skips: &mut Vec<Skip>) -> bool {
+        if !self.kept.contains_key(key) {
+            return false;
+        }
+        let Ok(inputs) = self.resolve_inputs(key.0, &key.1) else { return false };
+        let Some(kept) = self.kept.get(key) else { return false };
+        let plan = &self.plan;
+        let node = plan.tasks[key.0].node;
+        let now = crate::cache::cache_key(plan.dag.component_of(node), &plan.dag.graph[node].settings, &inputs);
+        if now != kept.cache_key {
+            self.kept.remove(key);
+            return false;
+        }
+        let Some(kept) = self.kept.remove(key) else { return false };
+        let Some(instance) = self.instances.get_mut(key) else { return false };
+        instance.status = Status::Kept;
+        instance.outputs = kept.outputs;
+        instance.cache_key = Some(kept.cache_key);
+        let reason = "kept: it succeeded in the run being resumed".to_string();
+        instance.reason = Some(reason.clone());
+        skips.push(Skip { name: instance.name.clone(), status: Status::Kept, reason });
+        true
     }
 
     /// Whether anything failed or was cancelled.
@@ -344,7 +414,7 @@ impl Scheduler {
                 }
                 let name = plan.instance_name(dep.producer, iv);
                 match status {
-                    Status::Succeeded | Status::Cached => {}
+                    Status::Succeeded | Status::Cached | Status::Kept => {}
                     Status::SkippedCondition => {
                         if dep.data {
                             condition_skipped.get_or_insert(format!("`{name}` was skipped"));
@@ -689,6 +759,7 @@ fn new_instance(name: String) -> Instance {
         attempts: 0,
         cache_key: None,
         log_tail: Vec::new(),
+        grant: None,
     }
 }
 

@@ -14,7 +14,11 @@ fn run_json_records_the_resources_each_task_asks_for_and_the_run_lock_is_free_af
     let mut args = RunArgs::new(file.clone());
     args.root = root.join(".kfl");
     args.progress = ProgressMode::Quiet;
+    // On this machine, whether or not an engine is installed here.
+    args.isolation = kfl_run::Isolation::Host;
     args.host = true;
+    // The task asks for 2 CPUs, 1Gi and a GPU: a machine that has them, whatever this one has.
+    args.machine = Some(kfl_run::resources::Machine { millicpus: 4000, memory: 8 << 30, gpus: vec!["0".to_string()] });
     let dag = kfl_project::lower_file(&file, None).expect("the pipeline lowers");
     let report = kfl_run::run(&args, dag, None).expect("the run starts");
     assert_eq!(report.status, RunStatus::Succeeded, "{}", kfl_run::report::summary(&report));

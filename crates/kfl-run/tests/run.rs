@@ -335,7 +335,7 @@ fn container_components_need_an_engine_or_isolation_host() {
     none.isolation = kfl_run::Isolation::Auto;
     none.engine_search_path = Some(fake_engines(&root, None));
     let e = start(&none).expect_err("no engine");
-    assert!(e.starts_with("E0604: "), "{e}");
+    assert!(e.starts_with("[E0604] "), "{e}");
     assert!(e.contains("--isolation host") && e.contains("podman") && e.contains("count_words"), "{e}");
     assert!(!root.join(".kfl/runs").exists());
     // Asked for by name, the same.
@@ -351,7 +351,7 @@ fn container_components_need_an_engine_or_isolation_host() {
     let started = Instant::now();
     let e = start(&hangs).expect_err("hangs");
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-    assert!(e.starts_with("E0604: ") && e.contains("did not answer within 0.5 s"), "{e}");
+    assert!(e.starts_with("[E0604] ") && e.contains("did not answer within 0.5 s"), "{e}");
 
     // An engine that answers but lacks the image: refused before anything runs, never pulled.
     let log = root.join("engine.log");
@@ -361,7 +361,7 @@ fn container_components_need_an_engine_or_isolation_host() {
     missing.isolation = kfl_run::Isolation::Auto;
     missing.engine_search_path = Some(fake_engines(&root, Some(&script)));
     let e = start(&missing).expect_err("no image");
-    assert!(e.starts_with("E0603: "), "{e}");
+    assert!(e.starts_with("[E0603] "), "{e}");
     assert!(
         e.contains("`busybox:1.36` (for count_words)")
             && e.contains("podman pull busybox:1.36")

@@ -118,9 +118,22 @@ enum Command {
         /// A pipeline parameter's value, `name=value` (repeatable).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
-        /// At most this many tasks at once (default: the number of cores).
+        /// At most this many tasks at once (default: the --cpus budget, rounded up).
         #[arg(long)]
         parallelism: Option<usize>,
+        /// Cores the running tasks may request at once (default: this machine's).
+        #[arg(long, value_name = "N")]
+        cpus: Option<String>,
+        /// Memory the running tasks may request at once, e.g. 8Gi (default: this machine's).
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// GPUs the run hands out, each to one task at a time (default: those `nvidia-smi -L` lists).
+        #[arg(long, value_name = "N")]
+        gpus: Option<String>,
+        /// Continue the newest run, or run RUN, that failed or was interrupted: tasks that succeeded
+        /// there are kept, the rest run, with the run's parameters.
+        #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "", require_equals = false)]
+        resume: Option<String>,
         /// Reuse no earlier outputs: run every task.
         #[arg(long)]
         no_cache: bool,
@@ -468,6 +481,10 @@ fn main() -> ExitCode {
             pipeline,
             params,
             parallelism,
+            cpus,
+            memory,
+            gpus,
+            resume,
             no_cache,
             verify_cache,
             host,
@@ -500,8 +517,14 @@ fn main() -> ExitCode {
             }
             // `kfl_run` sets the values itself; refused here first, they are printed with their code.
             let mut given = dag.clone();
-            if let Err(code) = apply_params(&mut given, &params).and_then(|()| require_values(&given, "run")) {
+            if let Err(code) = apply_params(&mut given, &params) {
                 return code;
+            }
+            // A resumed run takes the values its run had: kfl_run checks them.
+            if resume.is_none() {
+                if let Err(code) = require_values(&given, "run") {
+                    return code;
+                }
             }
             let mut args = kfl_run::RunArgs::new(file);
             args.pipeline = pipeline;
@@ -529,6 +552,10 @@ fn main() -> ExitCode {
             }
             args.allow_network = allow_network;
             args.secrets = secrets;
+            args.cpus = cpus;
+            args.memory = memory;
+            args.gpus = gpus;
+            args.resume = resume.map(|run| Some(run).filter(|r| !r.is_empty()));
             kfl_run::run_command(args, dag)
         }
         Command::Ui { port, root, open, host } => {
