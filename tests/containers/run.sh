@@ -125,6 +125,30 @@ component missing {
 pipeline absent() {
     missing()
 }
+
+// Holds 100 MB in a shell variable: more than its 32Mi limit. And one that reports its CPU quota
+// (cgroup v2's cpu.max, or v1's cfs quota).
+component hungry {
+    image = "$busybox"
+    resources { memory = 16Mi, memory_limit = 32Mi }
+    command = ["sh", "-c", "x=\$(head -c 100000000 /dev/zero | tr '\\\\0' a); echo \${#x}"]
+}
+
+component quota {
+    image = "$busybox"
+    resources { cpu = 250m, cpu_limit = 500m }
+    output max: String
+    command = ["sh", "-c", "cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null | head -c 5 > \"\$0\"", max.path]
+}
+
+pipeline limits() {
+    hungry()
+}
+
+pipeline cpu() {
+    q = quota()
+    output max = q.max
+}
 KFL
 
 value() { # value NAME FILE: the pipeline output NAME from a run's summary
@@ -200,6 +224,16 @@ check "… before any run folder is made" test ! -e r7/runs
 status=$?
 check "a --root with a comma is refused (exit 2) with containers" test "$status" = 2
 check "… naming the folder and --isolation host" grep -q 'r,9.*comma.*--isolation host' comma.out
+
+# 5c. The scheduler's grant is the container's limits: memory (an out-of-memory kill is reported as
+# such, not as a crash) and CPU (the cgroup quota the container sees).
+"$kflc" run p.kfl --pipeline limits --root r10 --no-cache >limits.out 2>&1
+status=$?
+check "a container over its memory limit fails (exit 1)" test "$status" = 1
+check "… reported as out of memory with its limit" grep -q 'out of memory.*32Mi' limits.out
+"$kflc" run p.kfl --pipeline cpu --root r11 >cpu.out 2>&1
+check "a container with a 500m CPU limit gets half a core (its cgroup's quota)" \
+  test "$(value max cpu.out)" = 50000
 
 # 6. SIGTERM and Ctrl-C while a container task runs: forwarded, container stopped and removed.
 for sig in TERM INT; do

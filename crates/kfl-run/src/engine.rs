@@ -65,8 +65,10 @@ pub struct ContainerSpec {
     pub network: bool,
     /// `--label` pairs (the run's id, to find a run's containers).
     pub labels: Vec<(String, String)>,
-    /// `--cpus`: the cores the scheduler granted (`None`: no limit).
+    /// `--cpus`: the task's CPU limit in cores (`None`: no limit).
     pub cpus: Option<String>,
+    /// `--cpu-shares`: the task's CPU request as a weight (1024 a core), as a kubelet sets it.
+    pub cpu_shares: Option<u64>,
     /// `--memory`, in bytes: the task's memory limit (`None`: no limit).
     pub memory: Option<u64>,
     /// The GPU devices granted (indexes as `nvidia-smi -L` lists them): CDI devices with podman,
@@ -195,6 +197,9 @@ impl Engine {
         if let Some(cpus) = &spec.cpus {
             argv.extend(["--cpus".into(), cpus.clone()]);
         }
+        if let Some(shares) = spec.cpu_shares {
+            argv.extend(["--cpu-shares".into(), shares.to_string()]);
+        }
         if let Some(memory) = spec.memory {
             argv.extend(["--memory".into(), format!("{memory}b")]);
         }
@@ -270,6 +275,7 @@ mod tests {
         assert!(!argv.contains(&"--cpus".to_string()) && !argv.contains(&"--memory".to_string()), "{argv:?}");
         let granted = ContainerSpec {
             cpus: Some("1.5".into()),
+            cpu_shares: Some(512),
             memory: Some(256 << 20),
             gpus: vec!["0".into(), "2".into()],
             ..spec.clone()
@@ -277,6 +283,7 @@ mod tests {
         let limited = engine.run_argv(&granted);
         let at = |flag: &str| limited.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {limited:?}"));
         assert_eq!(limited[at("--cpus") + 1], "1.5");
+        assert_eq!(limited[at("--cpu-shares") + 1], "512");
         assert_eq!(limited[at("--memory") + 1], "268435456b");
         let devices: Vec<&String> =
             limited.iter().zip(limited.iter().skip(1)).filter(|(a, _)| *a == "--device").map(|(_, d)| d).collect();

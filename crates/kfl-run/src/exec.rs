@@ -670,8 +670,10 @@ async fn prepare(
             "kfl.run".into(),
             env.run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         )],
-        // What the scheduler granted, enforced by the engine (resources.rs).
-        cpus: (job.grant.millicpus > 0).then(|| format!("{}", job.grant.millicpus as f64 / 1000.0)),
+        // What the task asks for, enforced by the engine as a kubelet does: limits cap, a CPU
+        // request weighs (resources.rs).
+        cpus: job.grant.millicpu_limit.map(|m| format!("{}", m as f64 / 1000.0)),
+        cpu_shares: (job.grant.millicpus > 0).then(|| (job.grant.millicpus * 1024 / 1000).max(2)),
         memory: job.grant.memory_limit,
         gpus: job.grant.gpus.clone(),
     };

@@ -31,6 +31,8 @@ pub struct Request {
     /// The memory the task may use before it is stopped: its limit (as on a cluster, a request alone
     /// limits nothing).
     pub memory_limit: Option<u64>,
+    /// The CPU the task may use at most (`cpu_limit`), where an engine can cap it.
+    pub millicpu_limit: Option<u64>,
 }
 
 impl Request {
@@ -40,6 +42,7 @@ impl Request {
             memory: settings.memory.or(settings.memory_limit).map_or(0, |m| m.bytes()),
             gpus: settings.gpu.unwrap_or(0),
             memory_limit: settings.memory_limit.map(|m| m.bytes()),
+            millicpu_limit: settings.cpu_limit.map(|c| c.millicores()),
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct Grant {
     /// The GPU devices given (also in `env`).
     pub gpus: Vec<String>,
     pub millicpus: u64,
+    /// The task's CPU limit, if it has one (see [`Request::millicpu_limit`]).
+    pub millicpu_limit: Option<u64>,
     pub memory: u64,
     /// The host's `python3`, found once for the run (see [`find_python`]).
     pub python: Option<String>,
@@ -111,6 +116,7 @@ impl Free {
             memory_limit: request.memory_limit,
             gpus,
             millicpus: request.millicpus,
+            millicpu_limit: request.millicpu_limit,
             memory: request.memory,
             python: None,
         })
@@ -535,7 +541,7 @@ mod tests {
     #[test]
     fn requests_over_the_budget_are_named() {
         let budget = Budget { millicpus: 1000, memory: 1 << 30, gpus: Vec::new() };
-        let big = Request { millicpus: 2000, memory: 2 << 30, gpus: 1, memory_limit: None };
+        let big = Request { millicpus: 2000, memory: 2 << 30, gpus: 1, memory_limit: None, millicpu_limit: None };
         let Err(e) = over_budget(&budget, [("small", Request::default()), ("big", big)]) else { panic!() };
         assert_eq!(e.code, Code::OverLocalBudget);
         assert!(e.message.ends_with("`big` requests 2 CPU of 1, 2Gi of memory of 1Gi, 1 GPU of 0"), "{}", e.message);
