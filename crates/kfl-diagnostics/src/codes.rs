@@ -236,6 +236,9 @@ codes! {
     // Component images
     StaleImageLock = "E0601", Error, "stale-image-lock", "a component that installs packages has no image in the lock, or its image was built from other content";
     InvalidImageLock = "E0602", Error, "invalid-image-lock", "the image lock file cannot be read";
+    ContainerEngineUnavailable = "E0603", Error, "container-engine-unavailable", "no container engine can build the images: none is installed, the one asked for does not work, or it could not be started";
+    ImageBuildFailed = "E0604", Error, "image-build-failed", "the container engine failed to build an environment's image, or did not finish within `--timeout`";
+    ImagePushFailed = "E0605", Error, "image-push-failed", "the registry did not take an image: the push failed or did not finish within `--timeout`";
 
     // Warnings
     UnusedOutput = "W0001", Warning, "unused-output", "an output of a task is never read";
