@@ -113,14 +113,52 @@ fn extra_cases() -> (Vec<Case>, Vec<String>) {
     (cases, problems)
 }
 
+/// A stand-in for buildah, for the documented cases of `kflc images build` (E0605–E0607): the
+/// same answers on every machine, whatever engines it has. It builds nothing: `bud` fails on a
+/// Containerfile `FROM` an image named `no-such-image`, as buildah does when the base image cannot
+/// be pulled, and succeeds otherwise; `push` is refused by a registry at `127.0.0.1:1` (nothing
+/// listens on port 1) and otherwise writes a digest. The real engines' failures are tested by
+/// `tests/images/run.sh`.
+const BUILDAH_STAND_IN: &str = r#"#!/bin/sh
+id=0000000000000000000000000000000000000000000000000000000000000000
+case "$1" in
+--version) echo "buildah version 1.28.2 (the stand-in of tests/diagnostics.rs)" ;;
+inspect) echo "$id" ;;
+bud)
+  while [ $# -gt 1 ]; do [ "$1" = -f ] && file=$2; shift; done
+  while read -r word image rest; do
+    case "$word $image" in
+    "FROM "*no-such-image*)
+      echo "Error: creating build container: initializing source docker://$image: pinging container registry: no such host" >&2
+      exit 125 ;;
+    esac
+  done <"$file" ;;
+push)
+  while [ $# -gt 1 ]; do [ "$1" = --digestfile ] && digestfile=$2; shift; done
+  case "$1" in
+  127.0.0.1:1/*)
+    echo "Error: pushing image "$1": dial tcp 127.0.0.1:1: connect: connection refused" >&2
+    exit 125 ;;
+  esac
+  echo "sha256:$id" >"$digestfile" ;;
+*) exit 1 ;;
+esac
+"#;
+
 /// Runs `kflc` in `dir` as a user runs it, without colour; returns the exit status, stdout, stderr.
+/// `kflc images …` runs with a `PATH` that holds only [`BUILDAH_STAND_IN`] as `buildah`.
 fn kflc(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kflc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("kflc runs");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kflc"));
+    if args.first() == Some(&"images") {
+        let engines = dir.join(".engines");
+        std::fs::create_dir_all(&engines).expect("the stand-in's folder");
+        let buildah = engines.join("buildah");
+        std::fs::write(&buildah, BUILDAH_STAND_IN).expect("the stand-in");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&buildah, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        command.env("PATH", &engines);
+    }
+    let out = command.args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("kflc runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -157,7 +195,8 @@ fn shell_words(args: &[String]) -> String {
 
 /// Renders the documented case of a code about the command line: its `$ kflc …` line runs on the
 /// example's files and must be refused with the code (`error[E….]: …`, exit status 2, as every
-/// refused command line, or 1 for a file `kflc check` is given and refuses, E0126), or, for a
+/// refused command line, or 1 for a file `kflc check` is given and refuses, E0126, and for an
+/// engine or registry that `kflc images build` reports, E0605–E0607), or, for a
 /// warning, report it (`warning[W….]: …`) and succeed; the fix's line runs on the fix's files and
 /// must succeed without the code.
 fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<String, String> {
@@ -172,9 +211,10 @@ fn render_command(case: &Case, command: &[String], scratch: &Path) -> Result<Str
     }
     // A refused command line exits with 2; `kflc check` refusing a file it was given reports an
     // error in the input, and exits with 1; a warning (W0014 of `kflc build`) refuses nothing.
+    // `kflc images build` exits with 1 when the engine or the registry says no (E0605–E0607).
     let expected = match (case.info.severity, command.first().map(String::as_str)) {
         (Severity::Warning, _) => 0,
-        (_, Some("check")) => 1,
+        (_, Some("check" | "images")) => 1,
         _ => 2,
     };
     if status != expected {

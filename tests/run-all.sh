@@ -60,7 +60,7 @@ run "language server with real clients (pytest-lsp, Neovim)" bash tests/lsp/run.
 run "VS Code extension (grammar tests, vsce package)" bash tests/editors/vscode.sh
 run "Neovim and Helix set-ups" bash tests/editors/neovim.sh
 run "tree-sitter grammar (generate check, corpus, conformance with pest, Neovim)" bash tests/editors/tree-sitter.sh
-run "pre-commit hooks (try-repo)" bash tests/editors/pre-commit.sh
+run "pre-commit language: rust hooks (one cargo install, two runs)" bash tests/editors/pre-commit.sh
 run "distribution (wheel without Rust, bundled VS Code server, pre-commit from the wheel)" bash tests/dist/run.sh
 
 printf '\n== summary ==\n'

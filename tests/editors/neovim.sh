@@ -177,7 +177,7 @@ PY
 echo "== the real kflc lsp =="
 if [[ -z ${KFLC:-} ]]; then
   echo "building kflc (cargo build --bin kflc)"
-  (cd "$ROOT" && cargo build --quiet --bin kflc) && KFLC=$ROOT/target/debug/kflc
+  (cd "$ROOT" && cargo build --quiet --bin kflc) && KFLC=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kflc
 fi
 if [[ -z ${KFLC:-} ]]; then
   fail "cargo build --bin kflc"

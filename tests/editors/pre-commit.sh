@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Tests the `language: rust` pre-commit hooks of .pre-commit-hooks.yaml (kfl-check-rust,
-# kfl-fmt-rust) the way a user's repository runs them: `pre-commit try-repo <this repository> HOOK
-# --files …` in a scratch git repository holding a good .kfl file, one with a type error and one
-# that is not formatted. (The hooks without Rust, editors/pre-commit, are tested by
-# tests/dist/run.sh.)
+# kfl-fmt-rust) the way a user's repository runs them: a scratch git repository whose
+# .pre-commit-config.yaml names this repository (a local path) at a commit, holding a good .kfl
+# file, one with a type error and one that is not formatted, and `pre-commit run --files …`.
 #
 # pre-commit 4.7.0 is installed into a venv cached under ~/.cache/kfl-editors-tests. The hooks have
-# `language: rust`, so every try-repo run builds kflc with `cargo install --path <repository>` in
-# release mode: the first build takes a few minutes (about 3 to 6 on two cores); CARGO_TARGET_DIR
-# is kept under ~/.cache/kfl-editors-tests so that later runs only relink.
+# `language: rust`: `pre-commit install-hooks` clones the repository into its store and runs the
+# real `cargo install --bins --path <clone>` (release mode), once; both `pre-commit run`s then use
+# the installed kflc, as a user's commits do. (`pre-commit try-repo` would install afresh for every
+# run: it makes a new temporary store each time, and cargo rebuilds every workspace crate of a
+# fresh clone, whose files are newer than any earlier build. That was a second release build.)
+# CARGO_TARGET_DIR for the install is kept under ~/.cache/kfl-editors-tests (or
+# KFL_HOOKS_CARGO_TARGET_DIR) so that the registry crates are compiled once per machine.
 #
-# try-repo on a local path uses the repository's committed HEAD plus any uncommitted changes to
-# tracked files (never untracked files): commit .pre-commit-hooks.yaml before running this.
+# The repository's committed HEAD is used; when tracked files have uncommitted changes, a scratch
+# clone with those changes committed is used instead (what try-repo does). Untracked files are
+# never seen: commit .pre-commit-hooks.yaml before running this.
 # KFL_HOOKS_REPO overrides the repository (default: the one holding this script).
 # Prints `N passed, M failed` last and exits non-zero on a failure.
 set -uo pipefail
@@ -54,11 +58,8 @@ if [[ ! -f $HOOKS_REPO/.pre-commit-hooks.yaml ]]; then
   finish
 fi
 if ! git -C "$HOOKS_REPO" cat-file -e HEAD:.pre-commit-hooks.yaml 2>/dev/null; then
-  fail ".pre-commit-hooks.yaml is not committed in $HOOKS_REPO (try-repo reads the committed state)"
+  fail ".pre-commit-hooks.yaml is not committed in $HOOKS_REPO (pre-commit clones the committed state)"
   finish
-fi
-if ! git -C "$HOOKS_REPO" diff --quiet HEAD; then
-  echo "note: $HOOKS_REPO has uncommitted changes to tracked files; try-repo builds them too"
 fi
 
 # The repository's own kflc, to compare what the hook wrote with the canonical layout.
@@ -66,11 +67,28 @@ KFLC_FOR_FMT=${KFLC:-${CARGO_TARGET_DIR:-$HOOKS_REPO/target}/debug/kflc}
 if [[ ! -x $KFLC_FOR_FMT ]]; then
   (cd "$HOOKS_REPO" && cargo build --quiet --bin kflc) || fail "cargo build --bin kflc"
 fi
-export CARGO_TARGET_DIR=$CACHE/pre-commit-cargo-target
+export CARGO_TARGET_DIR=${KFL_HOOKS_CARGO_TARGET_DIR:-$CACHE/pre-commit-cargo-target}
 export CARGO_TERM_COLOR=never
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PRE_COMMIT_HOME=$work/pre-commit-home
+
+# The hooks repository at a commit: HEAD, or a scratch clone with the uncommitted changes to
+# tracked files committed.
+hooks_repo=$HOOKS_REPO
+hooks_rev=$(git -C "$HOOKS_REPO" rev-parse HEAD)
+if ! git -C "$HOOKS_REPO" diff --quiet HEAD; then
+  echo "note: $HOOKS_REPO has uncommitted changes to tracked files; testing HEAD with them committed"
+  hooks_repo=$work/hooks-repo
+  if git clone -q "$HOOKS_REPO" "$hooks_repo" &&
+    git -C "$HOOKS_REPO" diff --binary HEAD | git -C "$hooks_repo" apply --binary &&
+    git -C "$hooks_repo" -c user.email=test@example.com -c user.name=test commit -qam "uncommitted changes"; then
+    hooks_rev=$(git -C "$hooks_repo" rev-parse HEAD)
+  else
+    fail "commit the uncommitted changes of $HOOKS_REPO into a scratch clone"
+    finish
+  fi
+fi
 
 repo=$work/repo
 mkdir -p "$repo"
@@ -101,24 +119,48 @@ input n:Int=3
 pipeline counting(){count_to(n:4)}
 KFL
 echo "not KFL" >notes.txt
+cat >.pre-commit-config.yaml <<YAML
+repos:
+  - repo: $hooks_repo
+    rev: $hooks_rev
+    hooks:
+      - id: kfl-check-rust
+      - id: kfl-fmt-rust
+YAML
 git add .
 git commit -qm "test files"
 
-# try_repo FILE… : runs both hooks (one install) on the files, with the output in $work/out.
-try_repo() {
-  local hook="kfl-check-rust and kfl-fmt-rust"
+step "pre-commit install-hooks: one cargo install of kflc from the clone (minutes the first time)"
+start=$SECONDS
+if "$PRE_COMMIT" install-hooks --color never >"$work/out" 2>&1; then
+  ok "the language: rust hooks installed with cargo install in $((SECONDS - start)) s"
+else
+  cat "$work/out"
+  fail "pre-commit install-hooks (cargo install of $hooks_repo at $hooks_rev)"
+  finish
+fi
+if ls "$PRE_COMMIT_HOME"/repo*/rustenv-*/bin/kflc >/dev/null 2>&1; then
+  ok "cargo install put kflc into the hook's environment: $(cd "$PRE_COMMIT_HOME" && ls repo*/rustenv-*/bin/kflc)"
+else
+  fail "no kflc in the hook's rustenv"
+  ls -R "$PRE_COMMIT_HOME" | head -40
+fi
+
+# run_hooks FILE… : runs both hooks on the files, with the output in $work/out.
+run_hooks() {
   local start=$SECONDS
-  "$PRE_COMMIT" try-repo "$HOOKS_REPO" --color never --files "$@" >"$work/out" 2>&1
+  "$PRE_COMMIT" run --color never --files "$@" >"$work/out" 2>&1
   local status=$?
-  echo "-- pre-commit try-repo $hook --files $* (exit $status, $((SECONDS - start)) s)"
-  sed -n '/^=*$/,$p' "$work/out" | grep -v '^=*$' | grep -v '^\(Using config\|repos:\|-   repo:\|    rev:\|    hooks:\|    -   id:\)' | sed 's/^/   | /'
+  echo "-- pre-commit run --files $* (exit $status, $((SECONDS - start)) s)"
+  sed 's/^/   | /' "$work/out"
+  if grep -q 'Installing environment' "$work/out"; then
+    fail "pre-commit installed the hooks again"
+  fi
   return $status
 }
 
-# Every try-repo run installs the hooks afresh (a new temporary store, and a new source path that
-# cargo cannot reuse the workspace crates for), so the runs are few and each checks several things.
-step "both hooks on a correct, formatted file and a file that is not .kfl (the first build takes minutes)"
-if try_repo good.kfl notes.txt && grep -q '^kflc check\.*Passed' "$work/out" && grep -q '^kflc fmt\.*Passed' "$work/out"; then
+step "both hooks on a correct, formatted file and a file that is not .kfl"
+if run_hooks good.kfl notes.txt && grep -q '^kflc check\.*Passed' "$work/out" && grep -q '^kflc fmt\.*Passed' "$work/out"; then
   ok "kfl-check-rust and kfl-fmt-rust pass a correct, formatted file (and are not given notes.txt: files: \\.kfl\$)"
 else
   fail "the hooks on a correct file"
@@ -128,7 +170,7 @@ fi
 step "both hooks on a file with a type error and an unformatted file"
 good_before=$(cat good.kfl)
 unformatted_before=$(cat unformatted.kfl)
-try_repo good.kfl bad.kfl unformatted.kfl
+run_hooks good.kfl bad.kfl unformatted.kfl
 if grep -q '^kflc check\.*Failed' "$work/out" && grep -q 'E0201' "$work/out" && grep -q 'bad.kfl' "$work/out"; then
   ok "kfl-check-rust fails on the file with a type error, reporting E0201 in bad.kfl"
 else

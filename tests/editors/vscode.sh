@@ -59,7 +59,7 @@ if [[ -n ${KFLC:-} ]]; then
 else
   echo "building kflc (cargo build --bin kflc)"
   if (cd "$ROOT" && cargo build --quiet --bin kflc); then
-    KFLC=$ROOT/target/debug/kflc
+    KFLC=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kflc
   else
     fail "cargo build --bin kflc"
     finish

@@ -3,13 +3,15 @@
 #   1. the pytest-lsp suite (tests/lsp/test_*.py), in a venv at tests/lsp/.venv with pinned packages;
 #   2. a headless Neovim 0.7 smoke test (tests/lsp/nvim_smoke.lua), installing Debian's neovim if
 #      it is missing.
-# The server command is $KFL_LSP_CMD if set, else `target/debug/kflc lsp` when kflc has that
-# subcommand, else `target/debug/kfl-lsp`. Exits non-zero if anything fails.
+# The server command is $KFL_LSP_CMD if set, else `$CARGO_TARGET_DIR/debug/kflc lsp` (default
+# target/) when kflc has that subcommand, else `…/debug/kfl-lsp`. Exits non-zero if anything fails.
 # Options: --bench also runs the latency benchmark (tests/lsp/bench.py) on a release build.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
+# Where cargo puts what it builds (run-all.sh sets CARGO_TARGET_DIR).
+target=${CARGO_TARGET_DIR:-$root/target}
 
 bench=0
 for arg in "$@"; do
@@ -23,15 +25,15 @@ echo "== build =="
 cargo build --quiet -p kfl-lsp --bin kfl-lsp
 # kflc (the root package) serves `kflc lsp`; if it does not build, the suite still runs on kfl-lsp.
 if ! cargo build --quiet; then
-  echo "note: kflc did not build; testing target/debug/kfl-lsp"
+  echo "note: kflc did not build; testing $target/debug/kfl-lsp"
   kflc_broken=1
 fi
 
 if [[ -z "${KFL_LSP_CMD:-}" ]]; then
-  if [[ -z "${kflc_broken:-}" ]] && target/debug/kflc --help 2>/dev/null | grep -qE '^\s+lsp\b'; then
-    KFL_LSP_CMD="$root/target/debug/kflc lsp"
+  if [[ -z "${kflc_broken:-}" ]] && "$target/debug/kflc" --help 2>/dev/null | grep -qE '^\s+lsp\b'; then
+    KFL_LSP_CMD="$target/debug/kflc lsp"
   else
-    KFL_LSP_CMD="$root/target/debug/kfl-lsp"
+    KFL_LSP_CMD="$target/debug/kfl-lsp"
   fi
 fi
 export KFL_LSP_CMD
@@ -85,7 +87,7 @@ fi
 if [[ $bench == 1 ]]; then
   echo "== benchmark (release build) =="
   cargo build --quiet --release -p kfl-lsp --bin kfl-lsp
-  if ! python3 "$here/bench.py" "$root/target/release/kfl-lsp"; then
+  if ! python3 "$here/bench.py" "$target/release/kfl-lsp"; then
     status=1
   fi
 fi

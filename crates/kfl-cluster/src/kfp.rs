@@ -140,7 +140,9 @@ pub async fn apply(args: &ApplyArgs, pipeline: &Pipeline, console: &mut Console<
 /// Uploads and starts a run; returns (run id, run name).
 pub async fn submit(endpoint: &str, args: &ApplyArgs, pipeline: &Pipeline) -> Result<(String, String), String> {
     let (dag, given) = (&pipeline.dag, &pipeline.given);
-    let yaml = kfl_dag::backend::Backend::emit(&kfl_kfp::KfpBackend::default(), dag).map_err(|e| e.to_string())?.text;
+    // The caller's options, so that what is uploaded is what `kflc build --target kfp` writes.
+    let backend = kfl_kfp::KfpBackend { options: pipeline.kfp.clone() };
+    let yaml = kfl_dag::backend::Backend::emit(&backend, dag).map_err(|e| e.to_string())?.text;
     let run_name =
         args.name.clone().unwrap_or_else(|| crate::project::run_name(&dag.k8s_name, std::time::SystemTime::now()));
     let client = client()?;

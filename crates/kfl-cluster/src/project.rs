@@ -26,12 +26,17 @@ pub struct Pipeline {
     /// gets them as the run's parameters too.
     pub given: Vec<String>,
     pub origins: Origins,
+    /// The options `--backend kfp` emits the PipelineSpec with: the caller sets them as for
+    /// `kflc build --target kfp` (the components whose locked image already has the kfp runtime
+    /// install nothing when their pod starts), so both send the same document.
+    pub kfp: kfl_kfp::KfpOptions,
 }
 
 impl Pipeline {
-    /// A pipeline without origins (errors then name no source) and without given parameters.
+    /// A pipeline without origins (errors then name no source), without given parameters, and
+    /// with the KFP backend's default options.
     pub fn new(dag: kfl_dag::Dag) -> Pipeline {
-        Pipeline { dag, given: Vec::new(), origins: Origins::default() }
+        Pipeline { dag, given: Vec::new(), origins: Origins::default(), kfp: kfl_kfp::KfpOptions::default() }
     }
 }
 

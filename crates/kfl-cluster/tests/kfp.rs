@@ -112,3 +112,27 @@ fn an_unreachable_kfp_endpoint_is_named() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot reach the Kubeflow Pipelines API at http://127.0.0.1:"), "{err}");
 }
+
+/// The uploaded PipelineSpec is emitted with the caller's options, as `kflc build --target kfp`
+/// emits it: a component whose (locked) image already has the kfp runtime installs nothing when its
+/// pod starts, while the others still install kfp.
+#[test]
+fn the_uploaded_pipeline_spec_follows_the_callers_kfp_options() {
+    let (endpoint, server) = fake_kfp(vec![
+        (200, json!({})),
+        (200, json!({ "pipeline_id": "p-1", "display_name": "small-training" })),
+        (200, json!({ "pipeline_id": "p-1", "pipeline_version_id": "v-9" })),
+        (200, json!({ "run_id": "r-5", "state": "PENDING" })),
+    ]);
+    let mut submitted = pipeline("small.kfl", &["rows=42"]);
+    submitted.kfp.kfp_in_image.insert("train".to_string());
+    let (code, _, err) = run(|c| kfl_cluster::apply_with(&args(&endpoint), &submitted, c));
+    let seen = server.join().expect("server");
+    assert_eq!(code, 0, "{err}");
+    let uploaded = &seen[1].1;
+    let expected = kfl_kfp::to_yaml(&submitted.dag, &submitted.kfp);
+    assert!(uploaded.contains(&expected), "the upload is not the backend's document:\n{uploaded}");
+    assert_ne!(expected, kfl_kfp::to_yaml(&submitted.dag, &Default::default()), "the options changed nothing");
+    let installs = uploaded.matches("pip install").count();
+    assert_eq!(installs, 1, "kfp is installed at start by `prepare` only:\n{uploaded}");
+}

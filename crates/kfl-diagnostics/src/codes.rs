@@ -242,6 +242,9 @@ codes! {
     ImageNotLocal = "E0603", Error, "image-not-local", "`kflc run` needs an image that is not on this machine, and a local run never pulls";
     NoContainerEngine = "E0604", Error, "no-container-engine", "`kflc run` needs a container engine, and neither podman nor docker answers";
 
+    ContainerEngineUnavailable = "E0605", Error, "container-engine-unavailable", "no container engine can build the images: none is installed, the one asked for does not work, or it could not be started";
+    ImageBuildFailed = "E0606", Error, "image-build-failed", "the container engine failed to build an environment's image, or did not finish within `--timeout`";
+    ImagePushFailed = "E0607", Error, "image-push-failed", "the registry did not take an image: the push failed or did not finish within `--timeout`";
     // Local runs (`kflc run`)
     OverLocalBudget = "E0701", Error, "over-local-budget", "a task requests more CPU, memory or GPUs than `kflc run` may use";
     InvalidRunBudget = "E0702", Error, "invalid-run-budget", "a `--cpus`, `--memory` or `--gpus` value is not a budget this machine can give";

@@ -230,7 +230,12 @@ pub fn containerfile(
     ));
     text.push_str(&format!("FROM {}\n", environment.base));
     text.push_str(&format!("COPY requirements.txt {REQUIREMENTS_PATH}\n"));
-    let mut pip_args = vec!["--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location"];
+    // `--no-compile`, and `-B` for pip's own modules: a `.pyc` holds the time it was written, so
+    // two builds of the same environment would differ in every compiled file. With the engine's
+    // `--timestamp 0` (kflc passes it), the same environment gives the same image id. Python
+    // compiles a module the first time a container imports it instead.
+    let mut pip_args =
+        vec!["--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"];
     if pip.no_index {
         pip_args.push("--no-index");
     }
@@ -244,12 +249,12 @@ pub fn containerfile(
         let quoted: Vec<String> = words.iter().map(|w| serde_json::Value::String(w.to_string()).to_string()).collect();
         format!("[{}]", quoted.join(", "))
     };
-    let mut run = vec!["python3", "-m", "pip", "install"];
+    let mut run = vec!["python3", "-B", "-m", "pip", "install"];
     run.extend(&pip_args);
     run.extend(["-r", REQUIREMENTS_PATH]);
     text.push_str(&format!("RUN {mount}{}\n", exec(&run)));
     if let Some(kfp) = &environment.kfp {
-        let mut run = vec!["python3", "-m", "pip", "install"];
+        let mut run = vec!["python3", "-B", "-m", "pip", "install"];
         run.extend(&pip_args);
         run.extend(["--no-deps", kfp.as_str()]);
         text.push_str(&format!("RUN {mount}{}\n", exec(&run)));

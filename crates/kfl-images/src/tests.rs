@@ -94,7 +94,7 @@ fn the_containerfile_installs_packages_from_a_requirements_file_and_labels_last(
     assert_eq!(lines[2], "COPY requirements.txt /kfl/requirements.txt");
     assert_eq!(
         lines[3],
-        r#"RUN ["python3", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "-r", "/kfl/requirements.txt"]"#
+        r#"RUN ["python3", "-B", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile", "-r", "/kfl/requirements.txt"]"#
     );
     assert!(lines[4].starts_with("LABEL "), "{text}");
     assert!(text.contains(&format!("dev.kfl.env.hash=\"sha256:{}\"", env.hash)), "{text}");

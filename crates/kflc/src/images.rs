@@ -11,6 +11,11 @@ use kfl_images::{Environment, Lock, Locked, PipSource, Provenance};
 
 use crate::load;
 
+/// The codes of the engine's and the registry's failures (`kflc explain CODE`).
+const ENGINE_UNAVAILABLE: kfl_diagnostics::Code = kfl_diagnostics::Code::ContainerEngineUnavailable;
+const BUILD_FAILED: kfl_diagnostics::Code = kfl_diagnostics::Code::ImageBuildFailed;
+const PUSH_FAILED: kfl_diagnostics::Code = kfl_diagnostics::Code::ImagePushFailed;
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Debug)]
 pub enum Engine {
     Buildah,
@@ -187,12 +192,15 @@ fn image_id(engine: Engine, tag: &str, limit: Duration) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
-/// Builds one environment's image from its context folder.
+/// Builds one environment's image from its context folder. buildah and podman build with
+/// `--timestamp 0` (the image's creation time and every file's time set to 1970), so that, with
+/// the Containerfile's pip writing no `.pyc`, two builds of one environment give the same image id.
+/// docker is given no such option (its `SOURCE_DATE_EPOCH` needs BuildKit, untested here).
 fn build_image(engine: Engine, context: &Path, tag: &str, offline: bool, limit: Duration) -> Result<(), RunError> {
     let mut command = Command::new(engine.program());
     match engine {
-        Engine::Buildah => command.args(["bud", "--layers"]),
-        Engine::Podman => command.args(["build", "--layers"]),
+        Engine::Buildah => command.args(["bud", "--layers", "--timestamp", "0"]),
+        Engine::Podman => command.args(["build", "--layers", "--timestamp", "0"]),
         Engine::Docker => command.arg("build"),
     };
     if offline {
@@ -251,7 +259,7 @@ fn how_to_build(contexts: &[(PathBuf, String)]) -> String {
         .iter()
         .map(|(dir, tag)| {
             format!(
-                "    buildah bud --layers -t {} {}",
+                "    buildah bud --layers --timestamp 0 -t {} {}",
                 quote(tag),
                 quote(&kfl_diagnostics::escape_control(&dir.to_string_lossy()))
             )
@@ -371,7 +379,7 @@ pub fn build(args: BuildArgs) -> ExitCode {
         Some(engine) if engine.works() => engine,
         Some(engine) => {
             eprintln!(
-                "error: {} does not work here ({}); the Containerfiles are written, build them with another engine:\n{}",
+                "error[{ENGINE_UNAVAILABLE}]: {} does not work here ({}); the Containerfiles are written, build them with another engine:\n{}",
                 engine.program(),
                 if engine == Engine::Docker { "`docker info` failed" } else { "it is not installed" },
                 how_to_build(&contexts.iter().map(|(d, t, _)| (d.clone(), t.clone())).collect::<Vec<_>>())
@@ -382,7 +390,7 @@ pub fn build(args: BuildArgs) -> ExitCode {
             Some(engine) => engine,
             None => {
                 eprintln!(
-                    "error: no container engine here: neither buildah nor podman is installed, and docker has no daemon"
+                    "error[{ENGINE_UNAVAILABLE}]: no container engine here: neither buildah nor podman is installed, and docker has no daemon"
                 );
                 eprintln!(
                     "  help: install buildah (Debian: `apt-get install buildah`), or build the Containerfiles written in {} elsewhere:\n{}",
@@ -419,13 +427,15 @@ pub fn build(args: BuildArgs) -> ExitCode {
             continue;
         }
         if let Err(e) = build_image(engine, dir, tag, args.no_index, limit) {
-            eprintln!("error: {} could not build {tag} for {}: {e}", engine.program(), names.join(", "));
+            // The engine gone since it was chosen is not a failed build: say which it is.
+            let code = if matches!(e, RunError::Spawn(_)) { ENGINE_UNAVAILABLE } else { BUILD_FAILED };
+            eprintln!("error[{code}]: {} could not build {tag} for {}: {e}", engine.program(), names.join(", "));
             eprintln!("  help: the build context is {}; nothing was written to {}", dir.display(), lock_path.display());
             return ExitCode::from(1);
         }
         let Some(id) = image_id(engine, tag, limit) else {
             eprintln!(
-                "error: {} built {tag} but does not show it; nothing was written to {}",
+                "error[{BUILD_FAILED}]: {} built {tag} but does not show it; nothing was written to {}",
                 engine.program(),
                 lock_path.display()
             );
@@ -436,7 +446,8 @@ pub fn build(args: BuildArgs) -> ExitCode {
             Some(_) => match push_image(engine, tag, insecure, &root, limit) {
                 Ok(digest) => Some(digest),
                 Err(e) => {
-                    eprintln!("error: {} could not push {tag}: {e}", engine.program());
+                    let code = if matches!(e, RunError::Spawn(_)) { ENGINE_UNAVAILABLE } else { PUSH_FAILED };
+                    eprintln!("error[{code}]: {} could not push {tag}: {e}", engine.program());
                     eprintln!(
                         "  help: check that the registry answers and accepts pushes; nothing was written to {}",
                         lock_path.display()
@@ -525,11 +536,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "    buildah bud --layers -t localhost/kfl-env:0123456789abcdef .kfl/images/0123456789abcdef"
+            "    buildah bud --layers --timestamp 0 -t localhost/kfl-env:0123456789abcdef .kfl/images/0123456789abcdef"
         );
         assert_eq!(
             lines[1],
-            r#"    buildah bud --layers -t 127.0.0.1:5000/kfl-env:fedcba9876543210 'my ctx/it'\''s $HOME'"#
+            r#"    buildah bud --layers --timestamp 0 -t 127.0.0.1:5000/kfl-env:fedcba9876543210 'my ctx/it'\''s $HOME'"#
         );
     }
 

@@ -217,6 +217,11 @@ enum Command {
         /// The Kubeflow Pipelines API endpoint (with --backend kfp).
         #[arg(long)]
         endpoint: Option<String>,
+        /// The image lock `kflc images build` wrote (default: `kfl.lock` beside FILE, when there is
+        /// one): components that install packages run their built image instead of installing them,
+        /// with either backend, as `kflc build` emits them.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -233,6 +238,9 @@ enum Command {
         /// Give up on a server that does not answer after this many seconds (default 30).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
+        /// The image lock (default: `kfl.lock` beside FILE, when there is one), as for `apply`.
+        #[arg(long, value_name = "FILE")]
+        images: Option<PathBuf>,
         #[command(flatten)]
         cluster: ClusterFlags,
     },
@@ -506,7 +514,7 @@ fn main() -> ExitCode {
             if images.is_some() || isolation == Some(RunIsolation::Container) {
                 let before: Vec<(String, bool)> =
                     dag.components.iter().map(|c| (c.name.clone(), !c.packages.is_empty())).collect();
-                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, images.as_deref()) {
+                if let Err(code) = with_locked_images(&db, &program, &mut dag, &file, images.as_deref(), "run") {
                     return code;
                 }
                 for ((name, had_packages), component) in before.into_iter().zip(&dag.components) {
@@ -604,12 +612,14 @@ fn main() -> ExitCode {
             skip_capacity_check,
             backend,
             endpoint,
+            images,
             cluster,
         } => {
             // Checked and rendered as `kflc check` does, and the `--param` values set (a refused one is
             // printed with its code), before anything connects to a cluster: kfl_cluster gets the
             // lowered pipeline, and where its parts come from for errors the server points at.
-            let (db, submitted) = match for_cluster(&file, pipeline.as_deref(), &params, "submitted") {
+            let (db, submitted) = match for_cluster(&file, pipeline.as_deref(), &params, images.as_deref(), "submitted")
+            {
                 Ok(ready) => ready,
                 Err(code) => return code,
             };
@@ -628,8 +638,8 @@ fn main() -> ExitCode {
             kfl_cluster::apply_command(args, &submitted, Some(&render))
         }
         #[cfg(feature = "cluster")]
-        Command::Plan { file, pipeline, params, name, timeout, cluster } => {
-            let (db, planned) = match for_cluster(&file, pipeline.as_deref(), &params, "planned") {
+        Command::Plan { file, pipeline, params, name, timeout, images, cluster } => {
+            let (db, planned) = match for_cluster(&file, pipeline.as_deref(), &params, images.as_deref(), "planned") {
                 Ok(ready) => ready,
                 Err(code) => return code,
             };
@@ -839,16 +849,43 @@ fn for_cluster(
     file: &std::path::Path,
     pipeline: Option<&str>,
     params: &[String],
+    images: Option<&std::path::Path>,
     action: &str,
 ) -> Result<(kfl_check::Database, kfl_cluster::Pipeline), ExitCode> {
-    let (db, program, mut dag) = checked_for(file, pipeline, action)?;
-    // The images of `kfl.lock` beside the file, as `kflc build` uses them (the KFP backend of the
-    // cluster client still installs the kfp runtime itself).
-    with_locked_images(&db, &program, &mut dag, file, None)?;
-    apply_params(&mut dag, params)?;
+    let Prepared { db, program, dag, backends } = prepared(file, pipeline, images, params, action)?;
     require_values(&dag, action)?;
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
-    Ok((db, kfl_cluster::Pipeline { dag, given, origins: kfl_cluster::Origins::of(&program) }))
+    let origins = kfl_cluster::Origins::of(&program);
+    Ok((db, kfl_cluster::Pipeline { dag, given, origins, kfp: backends.kfp.options }))
+}
+
+/// What `build`, `apply` and `plan` emit from: the checked program, its pipeline lowered with the
+/// images of the lock set and the `--param` values applied, and the backends with the options that
+/// follow from the lock (the components whose image has the kfp runtime install nothing at start).
+// Without the cluster commands, only `build` reads it, and not the database or the program.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+struct Prepared {
+    db: kfl_check::Database,
+    program: kfl_model::item::Program,
+    dag: kfl_dag::Dag,
+    backends: Backends,
+}
+
+/// Checks and lowers (errors printed as `kflc check` prints them), sets the lock's images
+/// ([`with_locked_images`]) and the `--param` values. `action` ends a refusal: "nothing was built".
+fn prepared(
+    file: &std::path::Path,
+    pipeline: Option<&str>,
+    images: Option<&std::path::Path>,
+    params: &[String],
+    action: &str,
+) -> Result<Prepared, ExitCode> {
+    let (db, program, mut dag) = checked_for(file, pipeline, action)?;
+    let kfp_in_image = with_locked_images(&db, &program, &mut dag, file, images, action)?;
+    apply_params(&mut dag, params)?;
+    let mut backends = Backends::default();
+    backends.kfp.options.kfp_in_image = kfp_in_image;
+    Ok(Prepared { db, program, dag, backends })
 }
 
 /// Loads a file, checks it and lowers one of its pipelines: the database (its texts render
@@ -975,19 +1012,10 @@ fn build(
         eprintln!("error: say what to build: `--target argo`, `--target kfp`, or `--summary` for a plan");
         return ExitCode::from(2);
     }
-    let (db, program, mut dag) = match checked_for(file, pipeline, "built") {
-        Ok(checked) => checked,
+    let Prepared { dag, backends, .. } = match prepared(file, pipeline, images, params, "built") {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let kfp_in_image = match with_locked_images(&db, &program, &mut dag, file, images) {
-        Ok(names) => names,
-        Err(code) => return code,
-    };
-    if let Err(code) = apply_params(&mut dag, params) {
-        return code;
-    }
-    let mut backends = Backends::default();
-    backends.kfp.options.kfp_in_image = kfp_in_image;
     let text = match target {
         None => None,
         Some(target) => {
@@ -1030,13 +1058,14 @@ fn build(
 /// on the lowered pipeline. An unreadable lock (E0602) or a component with no image, or a stale one,
 /// in it (E0601) is printed and refuses the command with exit status 2: never a silent fallback to
 /// installing packages when the pod starts. The names of the components whose image has the kfp
-/// runtime, which the KFP target then does not install either.
+/// runtime, which the KFP target then does not install either. `action` ends a refusal.
 fn with_locked_images(
     db: &kfl_check::Database,
     program: &kfl_model::item::Program,
     dag: &mut kfl_dag::Dag,
     file: &std::path::Path,
     images: Option<&std::path::Path>,
+    action: &str,
 ) -> Result<std::collections::BTreeSet<String>, ExitCode> {
     let path = images::lock_path(file, images);
     let text = match std::fs::read_to_string(&path) {
@@ -1075,7 +1104,7 @@ fn with_locked_images(
                 }
             }
             eprintln!(
-                "error: {} component(s) have no current image in {}; nothing was built",
+                "error: {} component(s) have no current image in {}; nothing was {action}",
                 errors.len(),
                 path.display()
             );

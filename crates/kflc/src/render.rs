@@ -493,7 +493,7 @@ pipeline small() {
         let file = db.set_file("small.kfl", SOURCE.to_string());
         let program = kfl_check::model::program(&db, file, None).expect("checks");
         let dag = kfl_dag::lower(&program).expect("lowers");
-        let pipeline = Pipeline { dag, given: Vec::new(), origins: Origins::of(&program) };
+        let pipeline = Pipeline { dag, given: Vec::new(), origins: Origins::of(&program), kfp: Default::default() };
         let workflow = kfl_cluster::project::workflow(&pipeline.dag, "small-1", "ml").expect("workflow");
         let field = field(&workflow);
         let error = ClusterError::Invalid {

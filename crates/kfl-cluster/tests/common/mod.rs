@@ -28,7 +28,7 @@ pub fn pipeline_of(name: &str, pipeline: Option<&str>, params: &[&str]) -> Pipel
     let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
     kfl_dag::params::apply_params(&mut dag, &params).expect("the values fit");
     let given = params.iter().filter_map(|p| Some(p.split_once('=')?.0.to_string())).collect();
-    Pipeline { dag, given, origins: Origins::of(&program) }
+    Pipeline { dag, given, origins: Origins::of(&program), kfp: Default::default() }
 }
 
 /// Renders an error with `file:line:col` for each source place, from the files on disk.
