@@ -156,19 +156,6 @@ pub fn literal(expr: &ast::Expr) -> Option<Value> {
     })
 }
 
-/// The type of a constant: a list has the type of its first element (an empty one `Unknown`), a
-/// map literal is a record.
-pub fn value_ty(value: &Value) -> Ty {
-    match value {
-        Value::String(_) => Ty::String,
-        Value::Int(_) => Ty::Int,
-        Value::Float(_) => Ty::Float,
-        Value::Bool(_) => Ty::Bool,
-        Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, value_ty))),
-        Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
-    }
-}
-
 // -------------------------------------------------------------------------------------------------
 // Components
 
@@ -702,7 +689,7 @@ impl Builder<'_> {
             _ => ExprKind::Value(literal(expr).unwrap_or(Value::String(String::new()))),
         };
         let ty = match &kind {
-            ExprKind::Value(v) => value_ty(v),
+            ExprKind::Value(v) => v.ty(),
             ExprKind::Param(name) => {
                 self.params.iter().find(|(p, _)| p == name).map_or(Ty::Unknown, |(_, t)| t.clone())
             }

@@ -15,7 +15,6 @@ use kfl_model::item::{
 };
 use kfl_model::settings::Setting;
 use kfl_model::ty::Ty;
-use kfl_model::value::Value;
 
 /// What is at an offset, as the model has it.
 #[derive(Clone, Copy, Debug)]
@@ -423,18 +422,6 @@ pub fn pipeline_loops(pipeline: &Pipeline) -> Vec<(&kfl_model::item::Loop, Vec<S
     let mut out = Vec::new();
     walk(&pipeline.body, &mut Vec::new(), &mut out);
     out
-}
-
-/// The type of a constant, as lowering gives it.
-pub fn value_ty(value: &Value) -> Ty {
-    match value {
-        Value::String(_) => Ty::String,
-        Value::Int(_) => Ty::Int,
-        Value::Float(_) => Ty::Float,
-        Value::Bool(_) => Ty::Bool,
-        Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, value_ty))),
-        Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), value_ty(v))).collect()),
-    }
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -13,6 +13,20 @@ pub enum Value {
 }
 
 impl Value {
+    /// The type of a constant: a list has the type of its first element (an empty one `Unknown`),
+    /// a map literal is a record.
+    pub fn ty(&self) -> crate::ty::Ty {
+        use crate::ty::Ty;
+        match self {
+            Value::String(_) => Ty::String,
+            Value::Int(_) => Ty::Int,
+            Value::Float(_) => Ty::Float,
+            Value::Bool(_) => Ty::Bool,
+            Value::List(items) => Ty::List(Box::new(items.first().map_or(Ty::Unknown, Value::ty))),
+            Value::Map(entries) => Ty::Struct(entries.iter().map(|(k, v)| (k.clone(), v.ty())).collect()),
+        }
+    }
+
     /// The value as JSON, which is how both backends pass structured parameters.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
