@@ -27,6 +27,21 @@ fn the_first_rows_of_a_parquet_file_are_a_table() {
     assert_eq!(rows[4][1], "", "a null is an empty cell");
 }
 
+/// Files written by pyarrow 26 with zstd (Polars' and many writers' default) and with brotli: the
+/// same 60 rows as a table.
+#[test]
+fn zstd_and_brotli_compressed_files_are_tables_too() {
+    for codec in ["zstd", "brotli"] {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/ui/sample-{codec}.parquet"));
+        let Preview::Table { rows, truncated } = parquet_table(&path) else { panic!("{codec}: not a table") };
+        assert_eq!(rows[0], ["id", "name", "score"], "{codec}");
+        assert_eq!(rows.len(), MAX_ROWS + 1, "{codec}");
+        assert!(truncated, "{codec}");
+        assert_eq!(rows[3], ["2", "row 2", "0.5"], "{codec}");
+    }
+}
+
 #[test]
 fn damaged_parquet_files_say_why() {
     let dir = scratch("parquet");
