@@ -126,10 +126,11 @@ pub struct RunArgs {
     pub resume: Option<Option<String>>,
 }
 
-/// Why a run could not start, with the diagnostic code when it has one (E0603, E0604).
+/// Why a run could not start, with the diagnostic code when it has one (a missing image or engine,
+/// a budget, a resume).
 #[derive(Clone, Debug)]
 pub struct StartError {
-    pub code: Option<&'static str>,
+    pub code: Option<kfl_diagnostics::Code>,
     pub message: String,
 }
 
@@ -389,7 +390,7 @@ impl From<resources::StartError> for StartError {
             Some(help) => format!("{}\n  help: {help}", e.message),
             None => e.message,
         };
-        StartError { code: Some(e.code.id()), message }
+        StartError { code: Some(e.code), message }
     }
 }
 
@@ -793,7 +794,7 @@ async fn resolve_isolation(
                     format!("the pipeline runs components in their images ({})", names.join(", "))
                 };
                 return Err(StartError {
-                    code: Some("E0604"),
+                    code: Some(kfl_diagnostics::Code::NoContainerEngine),
                     message: format!(
                         "{what}, and no container engine answers here ({asked}: {}); install podman, or pass \
                          --isolation host to run the tasks' commands on this machine",
@@ -850,7 +851,7 @@ async fn resolve_isolation(
             missing.join(", "),
             if missing.len() == 1 { "it" } else { "them" },
         );
-        return Err(StartError { code: Some("E0603"), message });
+        return Err(StartError { code: Some(kfl_diagnostics::Code::ImageNotLocal), message });
     }
     Ok(Resolved { host, scripts_in_container, engine: Some(engine) })
 }
