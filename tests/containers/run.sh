@@ -141,8 +141,19 @@ component quota {
     command = ["sh", "-c", "cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null | head -c 5 > \"\$0\"", max.path]
 }
 
+// A limit under what the engines take (10m): raised to it, as a kubelet raises a tiny quota.
+component tiny {
+    image = "$busybox"
+    resources { cpu = 1m, cpu_limit = 1m }
+    command = ["true"]
+}
+
 pipeline limits() {
     hungry()
+}
+
+pipeline tiny_cpu() {
+    tiny()
 }
 
 pipeline cpu() {
@@ -231,6 +242,7 @@ check "… naming the folder and --isolation host" grep -q 'r,9.*comma.*--isolat
 status=$?
 check "a container over its memory limit fails (exit 1)" test "$status" = 1
 check "… reported as out of memory with its limit" grep -q 'out of memory.*32Mi' limits.out
+check "a 1m CPU limit runs (raised to the engines' 10m)" "$kflc" run p.kfl --pipeline tiny_cpu --root r12 --no-cache
 "$kflc" run p.kfl --pipeline cpu --root r11 >cpu.out 2>&1
 check "a container with a 500m CPU limit gets half a core (its cgroup's quota)" \
   test "$(value max cpu.out)" = 50000

@@ -76,6 +76,12 @@ pub struct ContainerSpec {
     pub gpus: Vec<String>,
 }
 
+/// `--cpus` for a CPU limit in millicores. Like a kubelet, which sets a quota of at least 1 ms a
+/// 100 ms period, a limit under 10m becomes 10m: the engines refuse smaller ones.
+pub fn cpus_flag(millicpus: u64) -> String {
+    format!("{}", millicpus.max(10) as f64 / 1000.0)
+}
+
 /// Finds `program` in the folders of `search_path` (as `PATH` is searched).
 fn which(program: &str, search_path: &OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -284,6 +290,7 @@ mod tests {
         let at = |flag: &str| limited.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {limited:?}"));
         assert_eq!(limited[at("--cpus") + 1], "1.5");
         assert_eq!(limited[at("--cpu-shares") + 1], "512");
+        assert_eq!((cpus_flag(1), cpus_flag(500), cpus_flag(2000)), ("0.01".into(), "0.5".into(), "2".into()));
         assert_eq!(limited[at("--memory") + 1], "268435456b");
         let devices: Vec<&String> =
             limited.iter().zip(limited.iter().skip(1)).filter(|(a, _)| *a == "--device").map(|(_, d)| d).collect();

@@ -672,7 +672,7 @@ async fn prepare(
         )],
         // What the task asks for, enforced by the engine as a kubelet does: limits cap, a CPU
         // request weighs (resources.rs).
-        cpus: job.grant.millicpu_limit.map(|m| format!("{}", m as f64 / 1000.0)),
+        cpus: job.grant.millicpu_limit.map(engine::cpus_flag),
         cpu_shares: (job.grant.millicpus > 0).then(|| (job.grant.millicpus * 1024 / 1000).max(2)),
         memory: job.grant.memory_limit,
         gpus: job.grant.gpus.clone(),
