@@ -145,9 +145,6 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
             });
         }
     }
-    // Where each task is bound, and whether it runs in a loop.
-    let mut tasks: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
-    collect_task_callees(&pipeline.body, false, &mut tasks);
     for stmt in &pipeline.body {
         let ast::StmtKind::Output(out) = &stmt.kind else {
             continue;
@@ -157,9 +154,9 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
         }
         let ty = match (&out.ty, out.value.as_path()) {
             (Some(ty), _) => OutputTy::Declared(TypeRef::from_ast(ty)),
-            (None, Some([task, output])) => match tasks.get(task.text.as_str()) {
+            (None, Some([task, output])) => match find_task_callee(&pipeline.body, &task.text, false) {
                 Some((callee, fan_in)) => {
-                    OutputTy::FromTask { callee: callee.to_string(), output: output.text.clone(), fan_in: *fan_in }
+                    OutputTy::FromTask { callee: callee.to_string(), output: output.text.clone(), fan_in }
                 }
                 None => OutputTy::Unknown,
             },
@@ -174,23 +171,19 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
     sig
 }
 
-fn collect_task_callees<'a>(stmts: &'a [ast::Stmt], in_loop: bool, out: &mut BTreeMap<&'a str, (&'a str, bool)>) {
-    for stmt in stmts {
-        match &stmt.kind {
-            ast::StmtKind::Task(t) => {
-                let name = t.binding.as_ref().unwrap_or(&t.call.callee);
-                out.entry(name.text.as_str()).or_insert((t.call.callee.text.as_str(), in_loop));
-            }
-            ast::StmtKind::If(i) => {
-                for block in i.blocks() {
-                    collect_task_callees(&block.stmts, in_loop, out);
-                }
-            }
-            ast::StmtKind::For(f) => collect_task_callees(&f.body.stmts, true, out),
-            ast::StmtKind::Finally(b) => collect_task_callees(&b.stmts, in_loop, out),
-            ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
+/// What the first task bound to `name` calls, and whether it runs in a loop (only the pipeline's
+/// outputs without a declared type ask, so a long pipeline is not indexed for them).
+fn find_task_callee<'a>(stmts: &'a [ast::Stmt], name: &str, in_loop: bool) -> Option<(&'a str, bool)> {
+    stmts.iter().find_map(|stmt| match &stmt.kind {
+        ast::StmtKind::Task(t) => {
+            let bound = t.binding.as_ref().unwrap_or(&t.call.callee);
+            (bound.text == name).then_some((t.call.callee.text.as_str(), in_loop))
         }
-    }
+        ast::StmtKind::If(i) => i.blocks().into_iter().find_map(|block| find_task_callee(&block.stmts, name, in_loop)),
+        ast::StmtKind::For(f) => find_task_callee(&f.body.stmts, name, true),
+        ast::StmtKind::Finally(b) => find_task_callee(&b.stmts, name, in_loop),
+        ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => None,
+    })
 }
 
 /// One `import` of a file, resolved against the project.

@@ -178,7 +178,7 @@ impl Database {
 ///
 /// The file is parsed piece by piece ([`kfl_syntax::chunk`]) and each piece is memoized by its text,
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
-#[salsa::tracked(returns(ref))]
+#[salsa::tracked(returns(ref), no_eq)]
 pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
     let memoize = db.memoize_chunks();
     Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {

@@ -5,7 +5,9 @@
 //! runs. Whatever the model says is what every backend emits; a setting the checker accepted is
 //! here as a [`Setting`] of a row of the field table, or the checker reported it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use kfl_diagnostics::{Diagnostic, Span};
@@ -49,7 +51,7 @@ pub fn file_model(db: &dyn Db, file: SourceFile) -> Arc<FileModel> {
 
 /// Every error diagnostic of a file and of the files it imports, transitively.
 pub fn errors_in_project(db: &dyn Db, file: SourceFile) -> Vec<(String, Diagnostic)> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     let mut stack = vec![file];
     let mut errors = Vec::new();
     while let Some(f) = stack.pop() {
@@ -459,7 +461,7 @@ impl<'db> Builder<'db> {
                 }
             }
         }
-        let mut tasks = HashMap::new();
+        let mut tasks = HashMap::default();
         gather(db, file, &ast.body, &mut Vec::new(), &mut tasks);
         let params = ast.params.iter().map(|p| (p.name.text.clone(), resolve(db, file, &p.ty))).collect();
         Builder { db, file, path, params, loops: Vec::new(), tasks, depth, element_types: Default::default() }

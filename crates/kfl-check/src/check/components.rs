@@ -1,7 +1,7 @@
 //! Components: inputs and outputs (names, types, defaults), their fields (`image`, `packages`,
 //! `description`, …) and their body, which is one script or a container command.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_syntax::ast::{self, ExprKind, Ident};
@@ -13,7 +13,7 @@ use crate::types::{is_assignable, Ty};
 
 impl Checker<'_> {
     pub(super) fn check_component(&mut self, component: &ast::Component) {
-        let mut names: HashMap<&str, (Span, &'static str)> = HashMap::new();
+        let mut names: HashMap<&str, (Span, &'static str)> = HashMap::default();
         let mut inputs: Vec<(&ast::Param, Ty)> = Vec::new();
         let mut outputs: Vec<(&ast::OutputSig, Ty)> = Vec::new();
         let mut scripts: Vec<&ast::Script> = Vec::new();

@@ -1,7 +1,7 @@
 //! Top-level items and imports: names declared twice or shadowing a built-in, item names that
 //! become Kubernetes names, imports that are missing, repeated, cyclic or unused.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use kfl_diagnostics::{escape_control as escape_for_message, Code, Diagnostic, Label, Span};
@@ -15,7 +15,7 @@ use crate::{k8s, Db, SourceFile};
 
 impl Checker<'_> {
     pub(super) fn check_items(&mut self, file: &ast::File) {
-        let mut seen: HashMap<&str, &Ident> = HashMap::new();
+        let mut seen: HashMap<&str, &Ident> = HashMap::default();
         for item in &file.items {
             let Some(name) = item.name() else { continue };
             if let Some(first) = seen.get(name.text.as_str()) {
@@ -69,7 +69,7 @@ impl Checker<'_> {
     pub(super) fn check_imports(&mut self, file: &ast::File) {
         let imports = file_imports(self.db, self.file);
         let project_paths: Vec<Arc<str>> = self.db.project().files(self.db).keys().cloned().collect();
-        let mut seen: HashMap<SourceFile, Span> = HashMap::new();
+        let mut seen: HashMap<SourceFile, Span> = HashMap::default();
         for import in imports {
             if let Some(target) = import.file {
                 if let Some(first) = seen.get(&target) {
@@ -145,7 +145,7 @@ impl Checker<'_> {
 
     pub(super) fn check_unused_imports(&mut self) {
         let imports = file_imports(self.db, self.file);
-        let mut reported = HashSet::new();
+        let mut reported = HashSet::default();
         for import in imports {
             let Some(target) = import.file else { continue };
             if target == self.file || self.used_imports.contains(&target) || !reported.insert(target) {
@@ -166,7 +166,7 @@ impl Checker<'_> {
 /// The chain of files from `start` back to `origin`, if `start` (imported by `origin`) leads back.
 fn import_cycle(db: &dyn Db, origin: SourceFile, start: SourceFile) -> Option<Vec<SourceFile>> {
     let mut stack: Vec<(SourceFile, Vec<SourceFile>)> = vec![(start, vec![start])];
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     while let Some((file, chain)) = stack.pop() {
         if !seen.insert(file) {
             continue;

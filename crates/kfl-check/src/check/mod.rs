@@ -23,7 +23,7 @@ mod scripts;
 mod settings;
 mod type_names;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
@@ -42,9 +42,9 @@ pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
         file,
         path: file.path(db).clone(),
         out: Vec::new(),
-        used_imports: HashSet::new(),
+        used_imports: HashSet::default(),
         resource_base: Vec::new(),
-        signature_types: HashMap::new(),
+        signature_types: HashMap::default(),
     };
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);

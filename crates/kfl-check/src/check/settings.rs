@@ -2,7 +2,7 @@
 //! the `env`, `node_selector`, `labels` and `annotations` blocks, `secret(…)`, and fields or blocks
 //! that are unknown or set twice. The `resources` block is in [`super::resources`].
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_model::fields::{self, FieldKind, Place};
@@ -92,7 +92,7 @@ impl Checker<'_> {
 
     /// Checks a `name { … }` block. Returns false if the block name is unknown.
     pub(super) fn check_block(&mut self, block: &ast::KvBlock) -> bool {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: HashMap<String, Span> = HashMap::default();
         for entry in &block.entries {
             let key = entry.key.text();
             if let Some(first) = seen.get(key) {
@@ -186,7 +186,7 @@ impl Checker<'_> {
     }
 
     fn check_secret(&mut self, call: &ast::Call) {
-        let mut has = HashSet::new();
+        let mut has = HashSet::default();
         for (position, arg) in call.args.iter().enumerate() {
             let Some(name) = &arg.name else {
                 let which = ["name", "key"].get(position).copied();
@@ -236,7 +236,7 @@ impl Checker<'_> {
     }
 
     pub(super) fn check_duplicate_fields<'a>(&mut self, names: impl IntoIterator<Item = &'a Ident>) {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         for name in names {
             if let Some(first) = seen.get(name.text.as_str()) {
                 self.push(

@@ -1,7 +1,7 @@
 //! The task graph of a pipeline: dependency cycles, task names that collide once cut to 63
 //! characters, and pipelines that call themselves directly or through others.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_syntax::ast;
@@ -43,7 +43,7 @@ impl PipelineChecker<'_, '_, '_> {
             self.c.push(d);
         }
         // Kubernetes names: longer names are cut to 63 characters; two cut names must differ.
-        let mut by_k8s: HashMap<String, usize> = HashMap::new();
+        let mut by_k8s: HashMap<String, usize> = HashMap::default();
         for (i, task) in self.tasks.iter().enumerate() {
             let name = task.name.text.replace('_', "-");
             if name.len() <= 63 {
@@ -89,7 +89,7 @@ impl PipelineChecker<'_, '_, '_> {
             }
             // Walk the pipelines the callee calls, looking for this one.
             let mut stack = vec![start.clone()];
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             let mut found = false;
             while let Some((file, name)) = stack.pop() {
                 if !seen.insert((file, name.clone())) {

@@ -13,7 +13,7 @@ mod graph;
 mod tasks;
 mod unused;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
@@ -72,7 +72,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             pipeline,
             params: Vec::new(),
             tasks: Vec::new(),
-            task_index: HashMap::new(),
+            task_index: HashMap::default(),
             loops: Vec::new(),
             scopes: Vec::new(),
             current_task: None,
@@ -107,7 +107,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
     }
 
     fn check_params(&mut self) {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         for param in &self.pipeline.params {
             if let Some(first) = seen.get(param.name.text.as_str()) {
                 self.c.push(declared_twice(
@@ -170,7 +170,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         stmt: t,
                         scopes: self.scopes.clone(),
                         callee: None,
-                        outputs_read: HashMap::new(),
+                        outputs_read: HashMap::default(),
                         named_in_after: false,
                         had_bad_reference: duplicate,
                         deps: Vec::new(),
@@ -397,7 +397,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
     }
 
     fn check_outputs(&mut self) {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         for stmt in &self.pipeline.body {
             let ast::StmtKind::Output(out) = &stmt.kind else {
                 continue;

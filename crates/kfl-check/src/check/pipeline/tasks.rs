@@ -1,7 +1,7 @@
 //! Tasks of a pipeline: what a task calls, its arguments, its overrides (`resources`, `after`,
 //! …), and whether a task's output can be seen where it is read (branches, loops).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_model::fields::Place;
@@ -121,7 +121,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
         let Some(sig) = export.signature() else {
             return;
         };
-        let mut passed: HashMap<&str, Span> = HashMap::new();
+        let mut passed: HashMap<&str, Span> = HashMap::default();
         for (position, arg) in call.args.iter().enumerate() {
             let actual = self.expr_ty(&arg.value, false);
             let Some(name) = &arg.name else {

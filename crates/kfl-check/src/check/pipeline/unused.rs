@@ -1,6 +1,6 @@
 //! Warnings about what a pipeline declares but never uses: parameters, and the results of tasks.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use kfl_diagnostics::{Code, Diagnostic};
 use kfl_syntax::ast;
