@@ -101,9 +101,17 @@ fn an_edit_reparses_only_the_piece_it_touched() {
         assert!(check_file(db, file).iter().all(|d| d.code.info().id == "W0002"), "{:?}", check_file(db, file).first());
         log.lock().expect("log").len()
     };
+    let parsed_raw = |db: &Database, log: &Arc<Mutex<Vec<String>>>| {
+        log.lock().expect("log").clear();
+        let file = db.file("p.kfl").expect("the file");
+        let _ = check_file(db, file);
+        log.lock().expect("log").len()
+    };
     db.set_file("p.kfl", text("s3://a"));
-    // Two components, the pipeline's head and end, 201 statements.
-    assert_eq!(parsed(&db, &log), 2 + 2 + 201);
+    // Two components, the pipeline's head and end, and the 201 statements in groups of about 16
+    // (cut where a statement's text says so, `kfl_syntax::chunk`).
+    let cold = parsed(&db, &log);
+    assert!((2 + 2 + 201 / 64..=2 + 2 + 201 / 4).contains(&cold), "{cold} pieces");
 
     // A one-character edit: one piece.
     db.set_file("p.kfl", text("s3://b"));
@@ -116,14 +124,22 @@ fn an_edit_reparses_only_the_piece_it_touched() {
     let parse = kfl_check::parse(&db, file);
     assert_eq!(**parse, kfl_syntax::parse_whole(file.text(&db)), "the pieces are put where they belong");
 
-    // A syntax error: only that piece is parsed again (and fails); the rest of the pipeline is
-    // still there and checked, so the warnings about unused tasks are gone (the broken statement
-    // may have used them) and the syntax error is the only diagnostic.
+    // A syntax error: only that piece is parsed again (and fails), then each statement of it on
+    // its own; the rest of the pipeline is still there and checked, so the warnings about unused
+    // tasks are gone (the broken statement may have used them) and the syntax error is the only
+    // diagnostic.
     db.set_file("p.kfl", text("s3://b\" \"c"));
     log.lock().expect("log").clear();
     let file = db.file("p.kfl").expect("the file");
+    let _ = check_file(&db, file);
+    let broken_group = log.lock().expect("log").len();
+    assert!((2..=1 + 64).contains(&broken_group), "{broken_group} pieces");
+    // Typing on in the broken statement: the group and that statement, nothing else.
+    db.set_file("p.kfl", text("s3://b\" \"cd"));
+    assert_eq!(parsed_raw(&db, &log), 2);
+    db.set_file("p.kfl", text("s3://b\" \"c"));
+    let file = db.file("p.kfl").expect("the file");
     let diagnostics = check_file(&db, file);
-    assert_eq!(log.lock().expect("log").len(), 1);
     let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.info().id).collect();
     assert_eq!(codes, ["E0001"], "{diagnostics:#?}");
     let parse = kfl_check::parse(&db, file);

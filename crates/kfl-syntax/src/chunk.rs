@@ -2,10 +2,13 @@
 //!
 //! A file is cut into *chunks* by a lexical scan ([`chunks`]): one per item, except that a pipeline
 //! is cut into its head (through the `{` of its body), runs of top-level statements, and its closing
-//! `}`. Each chunk is parsed on its own ([`parse_chunk`]) with spans relative to the chunk, and
+//! `}`. Runs of statement chunks are parsed together in groups of about 16, cut where a statement's
+//! own text says so (content-defined); a group that fails falls back to its
+//! statements one by one. Each piece is parsed on its own ([`parse_chunk`]) with spans relative to it, and
 //! [`parse_with`] puts the pieces together, shifting spans to their place in the file. Whoever calls
 //! [`parse_with`] decides how a chunk is parsed: the salsa database memoizes [`parse_chunk`] by the
-//! chunk's text, so after a one-character edit in a 5,000-line file only one statement is parsed.
+//! piece's text, so after a one-character edit in a 50,000-line file one group of statements is parsed,
+//! and the memo holds a few thousand pieces rather than one per statement.
 //!
 //! Invariants (`tests/chunked.rs` checks them on every example and thousands of edited variants,
 //! and the `parse_check` fuzz target on whatever it finds):
@@ -198,11 +201,36 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool)
     // First every chunk is parsed (pest's error detail off); what needs error messages is done
     // afterwards, with the detail on.
     let mut slots: Vec<Slot> = Vec::new();
-    for item in chunks(text, &scan) {
+    for mut item in chunks(text, &scan) {
         let mut parsed = Vec::with_capacity(item.chunks.len());
-        for chunk in &item.chunks {
+        let mut pieces = Vec::with_capacity(item.chunks.len());
+        let mut i = 0;
+        while i < item.chunks.len() {
+            let chunk = item.chunks[i];
+            let group_end = statement_group_end(text, &item.chunks, i);
+            if group_end > i + 1 {
+                // A run of statements is parsed as one piece; only if it fails is each statement
+                // parsed on its own (so a broken statement still leaves its neighbours).
+                let whole =
+                    Chunk { kind: ChunkKind::Statements, start: chunk.start, end: item.chunks[group_end - 1].end };
+                if let Some(tree) = parse_chunk(whole.kind, &text[whole.start..whole.end], clean) {
+                    parsed.push(Some(tree));
+                    pieces.push(whole);
+                    i = group_end;
+                    continue;
+                }
+                for member in &item.chunks[i..group_end] {
+                    parsed.push(parse_chunk(member.kind, &text[member.start..member.end], clean));
+                    pieces.push(*member);
+                }
+                i = group_end;
+                continue;
+            }
             parsed.push(parse_chunk(chunk.kind, &text[chunk.start..chunk.end], clean));
+            pieces.push(chunk);
+            i += 1;
         }
+        item.chunks = pieces;
         slots.push(assemble(text, &item, parsed, &mut errors));
     }
     let needs_recovery = slots.iter().any(|s| !matches!(s, Slot::Done(_)));
@@ -241,6 +269,38 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool)
     }
     kfl_diagnostics::sort(&mut errors);
     Parse { file, errors, comments: scan.comments, broken_items }
+}
+
+/// Where the group of statement chunks that starts at `chunks[first]` ends (exclusive): a run of
+/// `Statements` chunks, cut before a chunk whose text hashes to a multiple of [`GROUP`]. The cut
+/// depends only on the text of the chunk after it, so an edit regroups only the chunks around it
+/// (content-defined, as backup tools cut files), and a long pipeline is a few hundred pieces for
+/// whoever memoizes them instead of one per statement.
+fn statement_group_end(text: &str, chunks: &[Chunk], first: usize) -> usize {
+    if chunks[first].kind != ChunkKind::Statements {
+        return first + 1;
+    }
+    let mut end = first + 1;
+    while end < chunks.len()
+        && chunks[end].kind == ChunkKind::Statements
+        && end - first < 4 * GROUP
+        && !starts_group(&text[chunks[end].start..chunks[end].end])
+    {
+        end += 1;
+    }
+    end
+}
+
+/// Statement chunks per group, on average.
+const GROUP: usize = 16;
+
+fn starts_group(chunk: &str) -> bool {
+    // FNV-1a over the statement's first bytes (its name and what it calls).
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in chunk.trim_start().as_bytes().iter().take(48) {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    (hash as usize).is_multiple_of(GROUP)
 }
 
 /// One item, put together from its chunks or waiting for recovery.
