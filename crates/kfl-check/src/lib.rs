@@ -180,13 +180,11 @@ impl Database {
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
 #[salsa::tracked(returns(ref), no_eq)]
 pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
-    let memoize = db.memoize_chunks();
+    if !db.memoize_chunks() {
+        return Arc::new(kfl_syntax::parse(file.text(db)));
+    }
     Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {
-        if memoize {
-            parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
-        } else {
-            parse_chunk_text(kind, text, clean)
-        }
+        parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
     }))
 }
 

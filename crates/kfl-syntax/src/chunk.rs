@@ -271,6 +271,26 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool)
     Parse { file, errors, comments: scan.comments, broken_items }
 }
 
+/// A file without syntax errors parsed the quick way, for whoever parses it once (the CLI): every
+/// item as one piece by the hand-written parser, no cutting into chunks and no memo. `None` as soon
+/// as anything needs more (an unterminated string, deep nesting, text before the first item, an
+/// item the fast parser leaves to pest); then [`parse_with`] decides, so the tree is the same.
+pub fn parse_clean_items(text: &str) -> Option<Parse> {
+    let scan = scan::scan(text);
+    if scan.too_deep.is_some() || !scan.unterminated.is_empty() || crate::leading_text_error(text, &scan).is_some() {
+        return None;
+    }
+    let mut items = Vec::with_capacity(scan.item_starts.len());
+    for (i, &start) in scan.item_starts.iter().enumerate() {
+        let end = scan.item_starts.get(i + 1).copied().unwrap_or(text.len());
+        let ChunkTree::Item(item) = crate::fast::parse_chunk(ChunkKind::Item, &text[start..end])? else {
+            return None;
+        };
+        items.push(shifted(item, start as u32));
+    }
+    Some(Parse { file: File { items }, errors: Vec::new(), comments: scan.comments, broken_items: Vec::new() })
+}
+
 /// Where the group of statement chunks that starts at `chunks[first]` ends (exclusive): a run of
 /// `Statements` chunks, cut before a chunk whose text hashes to a multiple of [`GROUP`]. The cut
 /// depends only on the text of the chunk after it, so an edit regroups only the chunks around it

@@ -70,9 +70,13 @@ pub const MAX_NESTING: usize = 64;
 /// How many operands one `and` or `or` chain may have (a chain nests like brackets do).
 pub const MAX_OPERANDS: usize = 256;
 
-/// Parses a file, piece by piece ([`chunk`]). Without syntax errors the result is exactly
+/// Parses a file once: a clean file item by item with the fast parser, anything else piece by piece
+/// ([`chunk`]). Without syntax errors the result is exactly
 /// [`parse_whole`]'s; with them, recovery is per item and per pipeline statement.
 pub fn parse(text: &str) -> Parse {
+    if let Some(parse) = chunk::parse_clean_items(text) {
+        return parse;
+    }
     chunk::parse_with(text, |kind, piece, clean| {
         let parse = if clean { chunk::parse_clean_chunk(kind, piece) } else { chunk::parse_chunk(kind, piece) };
         parse.map(std::sync::Arc::new)
