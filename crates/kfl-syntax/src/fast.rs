@@ -23,7 +23,7 @@ pub(crate) fn parse_chunk(kind: ChunkKind, text: &str) -> Option<ChunkTree> {
     if text.contains('\u{FEFF}') {
         return None;
     }
-    let mut p = Parser { text, b: text.as_bytes(), pos: 0, last: 0 };
+    let mut p = Parser { text, b: text.as_bytes(), pos: 0, last: 0, word: std::cell::Cell::new((usize::MAX, 0)) };
     let tree = match kind {
         ChunkKind::Item => ChunkTree::Item(p.item()?),
         ChunkKind::PipelineHead => ChunkTree::PipelineHead(p.pipeline_head()?),
@@ -44,8 +44,20 @@ fn is_keyword(word: &str) -> bool {
 }
 
 fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    IDENT_BYTES[usize::from(b)]
 }
+
+/// `ident_char`, by byte.
+static IDENT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 struct Parser<'t> {
     text: &'t str,
@@ -54,6 +66,9 @@ struct Parser<'t> {
     pos: usize,
     /// The end of the last token taken: where a node that ends here ends.
     last: usize,
+    /// The last word found, `(start, length)`: a statement's first word is asked for by every
+    /// alternative tried (`if`, `for`, `output`, a name…).
+    word: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'t> Parser<'t> {
@@ -117,7 +132,12 @@ impl<'t> Parser<'t> {
         if !(first.is_ascii_alphabetic() || first == b'_') {
             return None;
         }
+        let (cached_at, cached_len) = self.word.get();
+        if cached_at == at {
+            return Some(&self.text[at..at + cached_len]);
+        }
         let len = self.b[at..].iter().position(|&c| !is_ident_byte(c)).unwrap_or(self.b.len() - at);
+        self.word.set((at, len));
         Some(&self.text[at..at + len])
     }
 

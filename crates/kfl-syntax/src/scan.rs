@@ -149,11 +149,11 @@ fn scan_with(text: &str, find_runaway: bool) -> Scan {
         }
         // A byte order mark is a blank to the grammar (`WHITESPACE`): it does not part doc
         // comments from their item.
-        if text[i..].starts_with('\u{FEFF}') {
+        if b == 0xEF && text[i..].starts_with('\u{FEFF}') {
             i += '\u{FEFF}'.len_utf8();
             continue;
         }
-        if text[i..].starts_with("//") {
+        if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
             let end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
             let end_trimmed = if end > i && bytes[end - 1] == b'\r' { end - 1 } else { end };
             let body = &text[i..end_trimmed];
@@ -167,7 +167,7 @@ fn scan_with(text: &str, find_runaway: bool) -> Scan {
             i = end;
             continue;
         }
-        if text[i..].starts_with("\"\"\"") {
+        if b == b'"' && bytes[i..].starts_with(b"\"\"\"") {
             doc_run_start = None;
             nesting.token(None, b'"');
             match text[i + 3..].find("\"\"\"") {
@@ -232,7 +232,7 @@ fn scan_with(text: &str, find_runaway: bool) -> Scan {
             nots = 0;
         }
         // Step over one whole character, not one byte.
-        i += text[i..].chars().next().map_or(1, char::len_utf8);
+        i += if b.is_ascii() { 1 } else { text[i..].chars().next().map_or(1, char::len_utf8) };
     }
     out
 }
