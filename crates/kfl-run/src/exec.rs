@@ -45,6 +45,8 @@ pub struct RunEnv {
     pub notes: tokio::sync::mpsc::UnboundedSender<String>,
     /// The first backoff between attempts; it doubles each retry.
     pub backoff: Duration,
+    /// `cpu_limit` of tasks on this machine, through cgroups where this machine lets us.
+    pub cpu_caps: crate::cgroup::CpuCaps,
 }
 
 /// How an instance ended.
@@ -257,9 +259,31 @@ async fn run_attempt(
         let _ = fsutil::remove_any(&tmp);
         return AttemptOutcome::Failed { error: "cannot open the log files".into(), exit_code: None };
     };
-    let mut command = tokio::process::Command::new(&prepared.argv[0]);
+    // The CPU limit, which a container gets from the engine (`--cpus`), through a cgroup here: the
+    // task's first process joins it before it runs the task (so every process the task starts is
+    // in it), and it is removed (dropped) when the task has ended.
+    let cpu_cap = match (job.grant.millicpu_limit, &prepared.container_name) {
+        (Some(millicpus), None) => match env.cpu_caps.cap(millicpus) {
+            Ok(cap) => Some(cap),
+            Err(reason) => {
+                if let Some(reason) = env.cpu_caps.tell_once(reason) {
+                    let _ = env.notes.send(format!(
+                        "cpu_limit is not enforced for tasks on this machine ({reason}); memory_limit is, and \
+                         --isolation container caps both"
+                    ));
+                }
+                None
+            }
+        },
+        _ => None,
+    };
+    let argv = match &cpu_cap {
+        Some(cap) => cap.wrap(&prepared.argv),
+        None => prepared.argv.clone(),
+    };
+    let mut command = tokio::process::Command::new(&argv[0]);
     command
-        .args(&prepared.argv[1..])
+        .args(&argv[1..])
         .envs(prepared.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&prepared.cwd)
         .stdin(std::process::Stdio::null())
@@ -329,6 +353,7 @@ async fn run_attempt(
         None => crate::resources::limit_memory(pid, &job.grant),
         Some(_) => None,
     };
+
     let timeout = settings.timeout.map(|t| t.to_std());
     enum End {
         Exited(std::io::Result<std::process::ExitStatus>),

@@ -49,6 +49,7 @@
 //!   kernel when `kflc` dies, even by kill -9).
 
 mod cache;
+pub mod cgroup;
 pub mod engine;
 mod exec;
 mod fsutil;
@@ -513,6 +514,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         secrets,
         notes: notes_tx,
         backoff: Duration::from_millis(500),
+        cpu_caps: cgroup::CpuCaps::new(),
     });
     // By default as many tasks at once as the budget has cores (rounded up): `--cpus 1` runs one
     // task at a time, even of tasks that request no CPU.

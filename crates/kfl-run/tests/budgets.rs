@@ -181,3 +181,26 @@ fn a_large_task_is_not_starved_by_smaller_ones_after_it() {
         assert!(later.1 >= big.1, "`{}` started before `big`, which waited for 2 CPU: {later:?} {big:?}", later.0);
     }
 }
+
+/// `cpu_limit` on this machine: a cgroup's CPU quota holds a task that spins for two seconds to
+/// about a tenth of a core (where this machine lets a run make cgroups; elsewhere the task runs
+/// uncapped and the run says so once).
+#[test]
+fn a_task_on_this_machine_is_held_to_its_cpu_limit() {
+    let root = scratch("cpu-limit");
+    let report = start(&args("capped", &root, machine(2, &[]))).expect("starts");
+    let spin = report.instance("spin").expect("spin");
+    assert_eq!(spin.status, Status::Succeeded, "{:?}", spin.reason);
+    let used = spin.outputs.parameters["used"].as_str().expect("text").to_string();
+    let numbers: Vec<u64> = used.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [ticks, hundredths] = numbers[..] else { panic!("{used:?}") };
+    assert!(hundredths >= 200, "{used}");
+    match kfl_run::cgroup::CpuCaps::new().available() {
+        // 100m of two seconds is 0.2 s (20 ticks at the usual 100 a second); uncapped, the loop
+        // would have had one core, 200 ticks, or half of one on a busy machine.
+        Ok(()) => {
+            assert!(ticks <= 60, "{ticks} ticks of CPU in {hundredths} hundredths of a second under cpu_limit = 100m")
+        }
+        Err(reason) => eprintln!("no CPU cap on this machine ({reason}): the task ran uncapped, {ticks} ticks"),
+    }
+}
