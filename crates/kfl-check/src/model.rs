@@ -408,6 +408,9 @@ fn pipeline(db: &dyn Db, file: SourceFile, path: &Arc<str>, ast: &ast::Pipeline)
 /// reports pipelines that call each other in a cycle).
 const MAX_CALL_DEPTH: usize = 16;
 
+/// Output types by the file and name of a callee, then the output's name.
+type OutputTypes = HashMap<SourceFile, HashMap<String, HashMap<String, Ty>>>;
+
 struct Builder<'db> {
     db: &'db dyn Db,
     file: SourceFile,
@@ -422,9 +425,9 @@ struct Builder<'db> {
     tasks: HashMap<String, (SourceFile, String, Vec<Span>)>,
     /// How many calls of pipelines deep this builder types (see [`MAX_CALL_DEPTH`]).
     depth: usize,
-    /// The output types of tasks found so far, by task and output: a called pipeline's output is
-    /// typed once however often it is read.
-    element_types: std::cell::RefCell<HashMap<(String, String), Ty>>,
+    /// The output types found so far, by the file and name of what a task calls and the output:
+    /// a called pipeline's output is typed once however often it is read.
+    element_types: std::cell::RefCell<OutputTypes>,
 }
 
 impl<'db> Builder<'db> {
@@ -470,19 +473,33 @@ impl<'db> Builder<'db> {
     /// The type of output `output` of task `task`, read here: the callee's output type, a list of it
     /// per loop around the task that is not around the reader.
     fn output_ty(&self, task: &str, output: &str) -> Ty {
-        let Some((_, _, around)) = self.tasks.get(task) else { return Ty::Unknown };
-        let key = (task.to_string(), output.to_string());
-        let cached = self.element_types.borrow().get(&key).cloned();
+        let Some((owner, callee, around)) = self.tasks.get(task) else { return Ty::Unknown };
+        // The type depends on what the task calls, not on the task: a long pipeline calls the
+        // same few components again and again.
+        let cached = self
+            .element_types
+            .borrow()
+            .get(owner)
+            .and_then(|by_callee| by_callee.get(callee.as_str()))
+            .and_then(|by_output| by_output.get(output))
+            .cloned();
         let element = match cached {
             Some(ty) => ty,
             None => {
                 let ty = self.element_ty(task, output);
-                self.element_types.borrow_mut().insert(key, ty.clone());
+                let mut types = self.element_types.borrow_mut();
+                let by_callee = types.entry(*owner).or_default();
+                by_callee.entry(callee.clone()).or_default().insert(output.to_string(), ty.clone());
                 ty
             }
         };
-        let here: Vec<Span> = self.loops.iter().map(|(_, span, _)| *span).collect();
-        around.iter().filter(|decl| !here.contains(decl)).fold(element, |ty, _| ty.list_of())
+        if around.is_empty() {
+            return element;
+        }
+        around
+            .iter()
+            .filter(|decl| !self.loops.iter().any(|(_, span, _)| span == *decl))
+            .fold(element, |ty, _| ty.list_of())
     }
 
     /// The type the callee of `task` declares (or, for a pipeline, gives) its output `output`.
