@@ -10,10 +10,10 @@ use crate::types::{is_comparable, Ty};
 
 const ARTIFACT_PROPERTIES: [&str; 3] = ["path", "uri", "metadata"];
 
-impl PipelineChecker<'_, '_, '_> {
+impl<'a> PipelineChecker<'_, 'a, '_> {
     /// The type of an expression in the pipeline, reporting what is wrong. `condition`: it decides an
     /// `if`, so reading a task's output is fine wherever that task is.
-    pub(super) fn expr_ty(&mut self, expr: &Expr, condition: bool) -> Ty {
+    pub(super) fn expr_ty(&mut self, expr: &'a Expr, condition: bool) -> Ty {
         match &expr.kind {
             ExprKind::Str(_) => Ty::String,
             ExprKind::Bool(_) => Ty::Bool,
@@ -166,7 +166,7 @@ impl PipelineChecker<'_, '_, '_> {
         }
     }
 
-    fn path_ty(&mut self, parts: &[Ident], condition: bool) -> Ty {
+    fn path_ty(&mut self, parts: &'a [Ident], condition: bool) -> Ty {
         let head = &parts[0];
         let rest = &parts[1..];
         // Loop variables in scope, innermost first.
@@ -221,7 +221,7 @@ impl PipelineChecker<'_, '_, '_> {
         ty
     }
 
-    fn task_output_ty(&mut self, target: usize, head: &Ident, rest: &[Ident], condition: bool) -> Ty {
+    fn task_output_ty(&mut self, target: usize, head: &'a Ident, rest: &'a [Ident], condition: bool) -> Ty {
         let Some((output_name, extra)) = rest.split_first() else {
             self.tasks[target].had_bad_reference = true;
             let outputs: Vec<String> = match self.tasks[target].callee.and_then(|(_, e)| e.signature()) {
@@ -263,7 +263,7 @@ impl PipelineChecker<'_, '_, '_> {
         }
         let loops_left = self.check_task_visible(target, head, condition && self.tasks[target].scopes.is_empty());
         let Some((owner, export)) = self.tasks[target].callee else {
-            self.tasks[target].outputs_read.insert(output_name.text.clone(), true);
+            self.mark_read(target, &output_name.text);
             return Ty::Unknown;
         };
         let Some(sig) = export.signature() else {
@@ -296,7 +296,7 @@ impl PipelineChecker<'_, '_, '_> {
             self.c.push(d);
             return Ty::Unknown;
         };
-        self.tasks[target].outputs_read.insert(output_name.text.clone(), true);
+        self.mark_read(target, &output_name.text);
         let mut ty = self.c.output_ty(owner, output);
         for _ in 0..loops_left {
             ty = Ty::List(Box::new(ty));
@@ -311,5 +311,13 @@ impl PipelineChecker<'_, '_, '_> {
             ty = self.property_ty(&ty, name, &base);
         }
         ty
+    }
+
+    /// Records that output `output` of task `target` is read.
+    fn mark_read(&mut self, target: usize, output: &'a str) {
+        let read = &mut self.tasks[target].outputs_read;
+        if !read.contains(&output) {
+            read.push(output);
+        }
     }
 }

@@ -35,8 +35,8 @@ struct TaskInfo<'a, 'db> {
     stmt: &'a ast::TaskStmt,
     scopes: Vec<Scope>,
     callee: Option<(SourceFile, &'db Export)>,
-    /// Output name → read somewhere.
-    outputs_read: HashMap<String, bool>,
+    /// Names of the outputs read somewhere (a handful per task: a list is quicker than a map).
+    outputs_read: Vec<&'a str>,
     named_in_after: bool,
     /// A reference to this task had an error: its unused-result warnings would only add noise.
     had_bad_reference: bool,
@@ -170,7 +170,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         stmt: t,
                         scopes: self.scopes.clone(),
                         callee: None,
-                        outputs_read: HashMap::default(),
+                        outputs_read: Vec::new(),
                         named_in_after: false,
                         had_bad_reference: duplicate,
                         deps: Vec::new(),
@@ -316,7 +316,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         self.c.check_duplicate_fields(field_names);
     }
 
-    fn check_condition(&mut self, cond: &Expr) {
+    fn check_condition(&mut self, cond: &'a Expr) {
         let before = self.enclosing_deps.len();
         self.current_task = None;
         let ty = self.expr_ty(cond, true);

@@ -45,12 +45,12 @@ impl PipelineChecker<'_, '_, '_> {
             }
             let outputs: Vec<(&str, Ty)> =
                 sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
-            let any_read = task.outputs_read.values().any(|r| *r)
+            let any_read = !task.outputs_read.is_empty()
                 || task.named_in_after
                 || pipeline_outputs.contains(task.name.text.as_str());
             let unread: Vec<&str> = outputs
                 .iter()
-                .filter(|(n, ty)| !ty.is_display_artifact() && !task.outputs_read.contains_key(*n))
+                .filter(|(n, ty)| !ty.is_display_artifact() && !task.outputs_read.contains(n))
                 .map(|(n, _)| *n)
                 .collect();
             if unread.is_empty() {
