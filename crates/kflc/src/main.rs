@@ -985,7 +985,7 @@ fn warn_open_parameters(dag: &kfl_dag::Dag) {
 
 fn emit(output: Option<&std::path::Path>, text: &str) -> ExitCode {
     match output {
-        Some(path) => match load::write_atomically(path, text) {
+        Some(path) => match load::write_derived(path, text) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", path.display());
