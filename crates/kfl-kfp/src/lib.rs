@@ -227,7 +227,7 @@ fn pipeline_name(dag: &Dag) -> String {
 /// JSON documents first (a third of the time of `kflc build` of a 1,000-task pipeline went into
 /// building, writing and freeing them).
 pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
-    use kfl_yaml::{open_map, write_key, write_map_value, write_str_value};
+    use kfl_yaml::{open_map, write_key, write_map_value, write_plain_key, write_str_value};
     if !maps_sort_themselves() {
         // The JSON parts would be written in the order their keys were inserted.
         return to_yaml_from_json(dag, options);
@@ -237,7 +237,7 @@ pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
     // Roughly the size of the text: a few hundred bytes a task.
     out.reserve(600 * dag.graph.node_count() + 4096);
     // The PipelineSpec's keys in sorted order.
-    write_key(&mut out, "components", 0);
+    write_plain_key(&mut out, "components", 0);
     if compiled.components.is_empty() {
         out.push_str(" {}\n");
     } else {
@@ -247,17 +247,17 @@ pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
             spec.write(&mut out, 2);
         }
     }
-    write_key(&mut out, "deploymentSpec", 0);
+    write_plain_key(&mut out, "deploymentSpec", 0);
     open_map(&mut out);
-    write_key(&mut out, "executors", 2);
+    write_plain_key(&mut out, "executors", 2);
     write_map_value(&mut out, &compiled.executors, 2);
-    write_key(&mut out, "pipelineInfo", 0);
+    write_plain_key(&mut out, "pipelineInfo", 0);
     write_map_value(&mut out, &pipeline_info(dag), 0);
-    write_key(&mut out, "root", 0);
+    write_plain_key(&mut out, "root", 0);
     compiled.root.write(&mut out, 0);
-    write_key(&mut out, "schemaVersion", 0);
+    write_plain_key(&mut out, "schemaVersion", 0);
     write_str_value(&mut out, SCHEMA_VERSION, 0);
-    write_key(&mut out, "sdkVersion", 0);
+    write_plain_key(&mut out, "sdkVersion", 0);
     write_str_value(&mut out, &options.sdk_version, 0);
     if let Some(platform) = platform_spec(compiled.kubernetes) {
         out.push_str("---\n");

@@ -14,7 +14,9 @@
 
 use std::collections::BTreeMap;
 
-use kfl_yaml::{open_map, write_key, write_map_value, write_str_seq_value, write_str_value, write_value};
+use kfl_yaml::{
+    open_map, write_key, write_map_value, write_plain_key, write_str_seq_value, write_str_value, write_value,
+};
 use serde_json::{json, Map, Value as Json};
 
 use crate::compile::{Arg, Expr};
@@ -88,28 +90,28 @@ impl TaskSpec {
         open_map(out);
         let inner = indent + 2;
         if let Some(cache) = self.caching {
-            write_key(out, "cachingOptions", inner);
+            write_plain_key(out, "cachingOptions", inner);
             if cache {
                 open_map(out);
-                write_key(out, "enableCache", inner + 2);
+                write_plain_key(out, "enableCache", inner + 2);
                 out.push_str(" true\n");
             } else {
                 out.push_str(" {}\n");
             }
         }
-        write_key(out, "componentRef", inner);
+        write_plain_key(out, "componentRef", inner);
         open_map(out);
-        write_key(out, "name", inner + 2);
+        write_plain_key(out, "name", inner + 2);
         write_str_value(out, &self.component, inner + 2);
         if !self.dependent_tasks.is_empty() {
-            write_key(out, "dependentTasks", inner);
+            write_plain_key(out, "dependentTasks", inner);
             write_str_seq_value(out, self.dependent_tasks.iter().map(String::as_str), inner);
         }
         if !self.parameters.is_empty() || !self.artifacts.is_empty() {
-            write_key(out, "inputs", inner);
+            write_plain_key(out, "inputs", inner);
             open_map(out);
             if !self.artifacts.is_empty() {
-                write_key(out, "artifacts", inner + 2);
+                write_plain_key(out, "artifacts", inner + 2);
                 open_map(out);
                 for (name, arg) in &self.artifacts {
                     write_key(out, name, inner + 4);
@@ -117,7 +119,7 @@ impl TaskSpec {
                 }
             }
             if !self.parameters.is_empty() {
-                write_key(out, "parameters", inner + 2);
+                write_plain_key(out, "parameters", inner + 2);
                 open_map(out);
                 for (name, arg) in &self.parameters {
                     write_key(out, name, inner + 4);
@@ -131,23 +133,23 @@ impl TaskSpec {
             ("retryPolicy", &self.retry_policy),
         ] {
             if let Some(value) = value {
-                write_key(out, key, inner);
+                write_plain_key(out, key, inner);
                 write_value(out, value, inner);
             }
         }
-        write_key(out, "taskInfo", inner);
+        write_plain_key(out, "taskInfo", inner);
         open_map(out);
-        write_key(out, "name", inner + 2);
+        write_plain_key(out, "name", inner + 2);
         write_str_value(out, &self.name, inner + 2);
         if self.condition.is_some() || self.all_upstream_completed {
-            write_key(out, "triggerPolicy", inner);
+            write_plain_key(out, "triggerPolicy", inner);
             open_map(out);
             if let Some(condition) = &self.condition {
-                write_key(out, "condition", inner + 2);
+                write_plain_key(out, "condition", inner + 2);
                 write_str_value(out, condition, inner + 2);
             }
             if self.all_upstream_completed {
-                write_key(out, "strategy", inner + 2);
+                write_plain_key(out, "strategy", inner + 2);
                 write_str_value(out, ALL_UPSTREAM_TASKS_COMPLETED, inner + 2);
             }
         }
@@ -175,27 +177,27 @@ fn write_parameter_input(out: &mut String, arg: &Arg, indent: usize) {
     open_map(out);
     let inner = indent + 2;
     if let Expr::ComponentInput(name) = &arg.expr {
-        write_key(out, "componentInputParameter", inner);
+        write_plain_key(out, "componentInputParameter", inner);
         write_str_value(out, name, inner);
     }
     if let Some(selector) = &arg.selector {
-        write_key(out, "parameterExpressionSelector", inner);
+        write_plain_key(out, "parameterExpressionSelector", inner);
         write_str_value(out, selector, inner);
     }
     match &arg.expr {
         Expr::ComponentInput(_) => {}
         Expr::Constant(value) => {
-            write_key(out, "runtimeValue", inner);
+            write_plain_key(out, "runtimeValue", inner);
             open_map(out);
-            write_key(out, "constant", inner + 2);
+            write_plain_key(out, "constant", inner + 2);
             write_value(out, value, inner + 2);
         }
         Expr::TaskOutput { task, key } => {
-            write_key(out, "taskOutputParameter", inner);
+            write_plain_key(out, "taskOutputParameter", inner);
             open_map(out);
-            write_key(out, "outputParameterKey", inner + 2);
+            write_plain_key(out, "outputParameterKey", inner + 2);
             write_str_value(out, key, inner + 2);
-            write_key(out, "producerTask", inner + 2);
+            write_plain_key(out, "producerTask", inner + 2);
             write_str_value(out, task, inner + 2);
         }
     }
@@ -220,16 +222,16 @@ fn write_artifact_input(out: &mut String, arg: &Arg, indent: usize) {
     match &arg.expr {
         Expr::ComponentInput(name) => {
             open_map(out);
-            write_key(out, "componentInputArtifact", inner);
+            write_plain_key(out, "componentInputArtifact", inner);
             write_str_value(out, name, inner);
         }
         Expr::TaskOutput { task, key } => {
             open_map(out);
-            write_key(out, "taskOutputArtifact", inner);
+            write_plain_key(out, "taskOutputArtifact", inner);
             open_map(out);
-            write_key(out, "outputArtifactKey", inner + 2);
+            write_plain_key(out, "outputArtifactKey", inner + 2);
             write_str_value(out, key, inner + 2);
-            write_key(out, "producerTask", inner + 2);
+            write_plain_key(out, "producerTask", inner + 2);
             write_str_value(out, task, inner + 2);
         }
         Expr::Constant(_) => out.push_str(" {}\n"),
@@ -282,13 +284,13 @@ impl DagSpec {
     pub(crate) fn write(&self, out: &mut String, indent: usize) {
         open_map(out);
         let inner = indent + 2;
-        write_key(out, "dag", inner);
+        write_plain_key(out, "dag", inner);
         open_map(out);
         if !self.outputs.is_empty() {
-            write_key(out, "outputs", inner + 2);
+            write_plain_key(out, "outputs", inner + 2);
             write_map_value(out, &self.outputs, inner + 2);
         }
-        write_key(out, "tasks", inner + 2);
+        write_plain_key(out, "tasks", inner + 2);
         if self.tasks.is_empty() {
             out.push_str(" {}\n");
         } else {
@@ -299,11 +301,11 @@ impl DagSpec {
             }
         }
         if !self.input_definitions.is_empty() {
-            write_key(out, "inputDefinitions", inner);
+            write_plain_key(out, "inputDefinitions", inner);
             write_map_value(out, &self.input_definitions, inner);
         }
         if !self.output_definitions.is_empty() {
-            write_key(out, "outputDefinitions", inner);
+            write_plain_key(out, "outputDefinitions", inner);
             write_map_value(out, &self.output_definitions, inner);
         }
     }

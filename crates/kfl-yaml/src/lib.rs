@@ -102,6 +102,16 @@ pub fn write_key(out: &mut String, key: &str, indent: usize) {
     write_key_text(out, key, indent);
 }
 
+/// [`write_key`] of a key its caller knows is plain and short: a name of the format's own
+/// (`componentRef`, `tasks`), never a name from the input. It is written as it is, without looking
+/// at its characters.
+pub fn write_plain_key(out: &mut String, key: &'static str, indent: usize) {
+    debug_assert!(is_plain(key) && key.len() <= 1024, "{key:?} is not a plain key");
+    indent_to(out, indent);
+    out.push_str(key);
+    out.push(':');
+}
+
 /// The key and its `:`, at the cursor (which is at column `indent`).
 fn write_key_text(out: &mut String, key: &str, indent: usize) {
     let start = out.len();
