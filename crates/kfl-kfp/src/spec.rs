@@ -12,8 +12,6 @@
 //! [`to_yaml`]: crate::to_yaml
 //! [`pipeline_spec`]: crate::pipeline_spec
 
-use std::collections::BTreeMap;
-
 use kfl_yaml::{
     open_map, write_key, write_map_value, write_plain_key, write_str_seq_value, write_str_value, write_value,
 };
@@ -30,8 +28,8 @@ pub(crate) struct TaskSpec {
     pub component: String,
     pub dependent_tasks: Vec<String>,
     /// `inputs.parameters` and `inputs.artifacts`.
-    pub parameters: BTreeMap<String, Arg>,
-    pub artifacts: BTreeMap<String, Arg>,
+    pub parameters: Inputs,
+    pub artifacts: Inputs,
     pub iterator_policy: Option<Json>,
     pub parameter_iterator: Option<Json>,
     pub retry_policy: Option<Json>,
@@ -40,6 +38,30 @@ pub(crate) struct TaskSpec {
     /// `triggerPolicy.condition`, and whether `triggerPolicy.strategy` is `ALL_UPSTREAM_TASKS_COMPLETED`.
     pub condition: Option<String>,
     pub all_upstream_completed: bool,
+}
+
+/// A task's inputs of one kind (parameters or artifacts), by name: a map kept as a sorted `Vec`,
+/// a task having a few.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Inputs(Vec<(String, Arg)>);
+
+impl Inputs {
+    /// Sets input `name` (replacing what it was, as a map does).
+    pub(crate) fn insert(&mut self, name: String, arg: Arg) {
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) => self.0[i].1 = arg,
+            Err(i) => self.0.insert(i, (name, arg)),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// By name, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Arg)> {
+        self.0.iter().map(|(name, arg)| (name, arg))
+    }
 }
 
 const ALL_UPSTREAM_TASKS_COMPLETED: &str = "ALL_UPSTREAM_TASKS_COMPLETED";
@@ -113,7 +135,7 @@ impl TaskSpec {
             if !self.artifacts.is_empty() {
                 write_plain_key(out, "artifacts", inner + 2);
                 open_map(out);
-                for (name, arg) in &self.artifacts {
+                for (name, arg) in self.artifacts.iter() {
                     write_key(out, name, inner + 4);
                     write_artifact_input(out, arg, inner + 4);
                 }
@@ -121,7 +143,7 @@ impl TaskSpec {
             if !self.parameters.is_empty() {
                 write_plain_key(out, "parameters", inner + 2);
                 open_map(out);
-                for (name, arg) in &self.parameters {
+                for (name, arg) in self.parameters.iter() {
                     write_key(out, name, inner + 4);
                     write_parameter_input(out, arg, inner + 4);
                 }

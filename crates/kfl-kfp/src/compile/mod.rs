@@ -624,6 +624,14 @@ impl<'a> Compiler<'a> {
         for edge in dag.graph.edge_references() {
             let (p, c) = (edge.source(), edge.target());
             let (sp, sc) = (self.task_scope[p.index()], self.task_scope[c.index()]);
+            if sp == sc {
+                // Both in one DAG (what the general case gives then, without the scope chains).
+                if p != c {
+                    let (producer, consumer) = (&dag.graph[p].k8s_name, &dag.graph[c].k8s_name);
+                    self.deps[sp].entry(consumer.clone()).or_default().push(producer.clone());
+                }
+                continue;
+            }
             let common = self.lowest_common_scope(sp, sc);
             let producer = self.item_in(common, sp, self.task_key(p));
             let consumer = self.item_in(common, sc, self.task_key(c));
@@ -664,11 +672,13 @@ impl<'a> Compiler<'a> {
             spec.name = child.key.clone();
             tasks.push((child.key.clone(), spec));
         }
-        // By name; of two tasks with one name (there are none), the later is kept.
-        tasks.sort_by(|a, b| a.0.cmp(&b.0));
-        tasks.reverse();
-        tasks.dedup_by(|later, earlier| later.0 == earlier.0);
-        tasks.reverse();
+        // By name; of two tasks with one name (there are none), the later is kept. The order is
+        // sorted by index, not the tasks themselves, which are large.
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by(|a, b| tasks[*a].0.cmp(&tasks[*b].0).then(b.cmp(a)));
+        order.dedup_by(|next, first| tasks[*next].0 == tasks[*first].0);
+        let mut slots: Vec<Option<(String, TaskSpec)>> = tasks.into_iter().map(Some).collect();
+        let mut tasks: Vec<(String, TaskSpec)> = order.into_iter().filter_map(|i| slots[i].take()).collect();
         for (key, spec) in tasks.iter_mut() {
             if let Some(mut deps) = self.deps[s].remove(key.as_str()) {
                 deps.retain(|d| d != key);
