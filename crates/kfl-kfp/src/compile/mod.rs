@@ -120,7 +120,7 @@ impl Outputs {
 
 /// The executor components, their executors and Kubernetes configs, and the component of each task.
 struct Executors {
-    /// By task (`NodeIndex::index`).
+    /// By task (`NodeIndex::index`): the name of its component, with the `comp-` prefix.
     task_components: Vec<String>,
     components: Map<String, Json>,
     executors: Map<String, Json>,
@@ -487,7 +487,7 @@ impl<'a> Compiler<'a> {
     pub(crate) fn compile(mut self) -> Compiled {
         let Executors { task_components, components, executors, kubernetes } = self.executors();
         for node in self.dag.graph.node_indices() {
-            self.task(node, task_components.get(node.index()).map_or("", String::as_str));
+            self.task(node, task_components.get(node.index()).map_or("comp-", String::as_str));
         }
         for g in 0..self.dag.groups.len() {
             self.group(g);
@@ -508,6 +508,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The spec of a task that runs `component`, in the DAG of its scope.
+    /// `component` is the name of its component (`comp-…`).
     fn task(&mut self, node: NodeIndex, component: &str) {
         let dag = self.dag;
         let task = &dag.graph[node];
@@ -523,7 +524,7 @@ impl<'a> Compiler<'a> {
             let target = if input_ty.is_artifact() { &mut spec.artifacts } else { &mut spec.parameters };
             target.insert(input.clone(), arg);
         }
-        spec.component = format!("comp-{component}");
+        spec.component = component.to_string();
         spec.name = task.display_name.clone().unwrap_or(task.name.clone());
         spec.caching = Some(task.settings.cache.unwrap_or(true));
         if let Some(retries) = task.settings.retries.filter(|r| *r > 0) {
@@ -832,9 +833,12 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        let mut task_components = vec![String::new(); dag.graph.node_count()];
+        // Each variant's `comp-` name made once, then copied for its tasks.
+        let refs: Vec<Vec<String>> =
+            names.iter().map(|variants| variants.iter().map(|name| format!("comp-{name}")).collect()).collect();
+        let mut task_components = vec!["comp-".to_string(); dag.graph.node_count()];
         for (node, c, i) in task_variant {
-            task_components[node.index()] = names[c][i].clone();
+            task_components[node.index()] = refs[c][i].clone();
         }
         Executors { task_components, components, executors, kubernetes }
     }
