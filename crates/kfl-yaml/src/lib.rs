@@ -1,7 +1,10 @@
-//! KFL's YAML writer: a [`serde_json::Value`] as a block-style YAML document. Both backends build
-//! their output (an Argo `Workflow`, a KFP `PipelineSpec`) as JSON values and write them with this,
-//! which is several times faster than going through a general YAML emitter: it only ever writes one
-//! layout, and decides how to write each string in one pass over it.
+//! KFL's YAML writer: a [`serde_json::Value`] as a block-style YAML document. The Argo backend
+//! builds its `Workflow` as a JSON value and writes it with this, which is several times faster
+//! than going through a general YAML emitter: it only ever writes one layout, and decides how to
+//! write each string in one pass over it. The KFP backend writes the bulk of its `PipelineSpec`
+//! (the DAGs' tasks) from typed data, entry by entry, with the streaming pieces ([`write_key`],
+//! [`write_plain_key`], [`write_value`], [`write_str_value`], …) the `Value` writer is made of, so
+//! both ways give one layout.
 //!
 //! # Layout
 //!
