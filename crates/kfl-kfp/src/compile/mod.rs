@@ -120,7 +120,8 @@ impl Outputs {
 
 /// The executor components, their executors and Kubernetes configs, and the component of each task.
 struct Executors {
-    /// By task (`NodeIndex::index`): the name of its component, with the `comp-` prefix.
+    /// By task (`NodeIndex::index`): the name of its component, with the `comp-` prefix (empty for
+    /// a task whose component is missing).
     task_components: Vec<String>,
     components: Map<String, Json>,
     executors: Map<String, Json>,
@@ -487,7 +488,9 @@ impl<'a> Compiler<'a> {
     pub(crate) fn compile(mut self) -> Compiled {
         let Executors { task_components, components, executors, kubernetes } = self.executors();
         for node in self.dag.graph.node_indices() {
-            self.task(node, task_components.get(node.index()).map_or("comp-", String::as_str));
+            // A task whose component is missing (none is) refers to `comp-`.
+            let component = task_components.get(node.index()).filter(|c| !c.is_empty());
+            self.task(node, component.map_or("comp-", String::as_str));
         }
         for g in 0..self.dag.groups.len() {
             self.group(g);
@@ -515,14 +518,18 @@ impl<'a> Compiler<'a> {
         let scope = self.task_scope[node.index()];
         let key = task.k8s_name.clone();
         let mut spec = TaskSpec::default();
+        let mut producers = Vec::new();
         for (input, source) in &task.args {
             let Some(input_ty) = self.input_type(task, input) else { continue };
             let Some(arg) = self.resolve(source, scope) else { continue };
             if let Expr::TaskOutput { task: producer, .. } = &arg.expr {
-                self.deps[scope].entry(key.clone()).or_default().push(producer.clone());
+                producers.push(producer.clone());
             }
             let target = if input_ty.is_artifact() { &mut spec.artifacts } else { &mut spec.parameters };
             target.insert(input.clone(), arg);
+        }
+        if !producers.is_empty() {
+            self.deps[scope].entry(key.clone()).or_default().extend(producers);
         }
         spec.component = component.to_string();
         spec.name = task.display_name.clone().unwrap_or(task.name.clone());
@@ -629,7 +636,12 @@ impl<'a> Compiler<'a> {
                 // Both in one DAG (what the general case gives then, without the scope chains).
                 if p != c {
                     let (producer, consumer) = (&dag.graph[p].k8s_name, &dag.graph[c].k8s_name);
-                    self.deps[sp].entry(consumer.clone()).or_default().push(producer.clone());
+                    match self.deps[sp].get_mut(consumer.as_str()) {
+                        Some(deps) => deps.push(producer.clone()),
+                        None => {
+                            self.deps[sp].insert(consumer.clone(), vec![producer.clone()]);
+                        }
+                    }
                 }
                 continue;
             }
@@ -836,7 +848,7 @@ impl<'a> Compiler<'a> {
         // Each variant's `comp-` name made once, then copied for its tasks.
         let refs: Vec<Vec<String>> =
             names.iter().map(|variants| variants.iter().map(|name| format!("comp-{name}")).collect()).collect();
-        let mut task_components = vec!["comp-".to_string(); dag.graph.node_count()];
+        let mut task_components = vec![String::new(); dag.graph.node_count()];
         for (node, c, i) in task_variant {
             task_components[node.index()] = refs[c][i].clone();
         }
