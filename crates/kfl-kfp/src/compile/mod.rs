@@ -200,6 +200,14 @@ impl<'a> Compiler<'a> {
             compiler.task_scope.push(scope);
         }
         compiler.deps = compiler.scopes.iter().map(|_| HashMap::new()).collect();
+        // Room for each DAG's tasks at once (a TaskSpec is large).
+        let mut counts = vec![0; compiler.scopes.len()];
+        for scope in &compiler.task_scope {
+            counts[*scope] += 1;
+        }
+        for (scope, count) in compiler.scopes.iter_mut().zip(counts) {
+            scope.tasks.reserve(count);
+        }
         compiler
     }
 
@@ -303,7 +311,7 @@ impl<'a> Compiler<'a> {
                     if field.is_some() {
                         fields = true;
                     } else if let Some(ty) = self.input_type(task, input) {
-                        return ChannelType::of(&ty);
+                        return ChannelType::of(ty);
                     }
                 }
             }
@@ -323,7 +331,7 @@ impl<'a> Compiler<'a> {
             for (input, source) in &task.args {
                 if matches!(source, Source::LoopItem { group: g, field: Some(f) } if *g == group && f == field) {
                     if let Some(ty) = self.input_type(task, input) {
-                        return ChannelType::of(&ty);
+                        return ChannelType::of(ty);
                     }
                 }
             }
@@ -331,8 +339,10 @@ impl<'a> Compiler<'a> {
         ChannelType::Param(ParamType::String)
     }
 
-    fn input_type(&self, task: &Task, input: &str) -> Option<IoType> {
-        self.dag.components[task.component].inputs.iter().find(|i| i.name == input).map(|i| i.ty.clone())
+    /// (Borrowed from the DAG, not from the compiler, which stays free to change.)
+    fn input_type(&self, task: &Task, input: &str) -> Option<&'a IoType> {
+        let dag: &'a Dag = self.dag;
+        dag.components[task.component].inputs.iter().find(|i| i.name == input).map(|i| &i.ty)
     }
 
     fn output_type(&self, node: NodeIndex, output: &str) -> ChannelType {
@@ -532,7 +542,7 @@ impl<'a> Compiler<'a> {
             self.deps[scope].entry(key.clone()).or_default().extend(producers);
         }
         spec.component = component.to_string();
-        spec.name = task.display_name.clone().unwrap_or(task.name.clone());
+        spec.name = task.display_name.as_ref().unwrap_or(&task.name).clone();
         spec.caching = Some(task.settings.cache.unwrap_or(true));
         if let Some(retries) = task.settings.retries.filter(|r| *r > 0) {
             // KFL has no backoff settings: kfp's defaults.
