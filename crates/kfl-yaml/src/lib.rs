@@ -72,6 +72,7 @@ enum Style {
 /// Spaces to indent with, copied a slice at a time.
 const SPACES: &str = "                                                                ";
 
+#[inline]
 fn indent_to(out: &mut String, mut width: usize) {
     while width > SPACES.len() {
         out.push_str(SPACES);
@@ -108,6 +109,7 @@ pub fn write_key(out: &mut String, key: &str, indent: usize) {
 /// [`write_key`] of a key its caller knows is plain and short: a name of the format's own
 /// (`componentRef`, `tasks`), never a name from the input. It is written as it is, without looking
 /// at its characters.
+#[inline]
 pub fn write_plain_key(out: &mut String, key: &'static str, indent: usize) {
     debug_assert!(is_plain(key) && key.len() <= 1024, "{key:?} is not a plain key");
     indent_to(out, indent);
@@ -133,6 +135,7 @@ fn write_key_text(out: &mut String, key: &str, indent: usize) {
 
 /// After a key at column `indent` whose value is a non-empty mapping: the line break before its
 /// entries, which go at `indent + 2`.
+#[inline]
 pub fn open_map(out: &mut String) {
     out.push('\n');
 }
