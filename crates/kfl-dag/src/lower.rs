@@ -349,8 +349,9 @@ impl<'a> Lowerer<'a> {
             .components
             .get(id)
             .ok_or_else(|| LowerError::Internal(format!("component `{}` vanished", id.name)))?;
-        // The component's defaults, the task's own entries, then those of the calls around it.
-        let mut settings = Settings::default();
+        // The component's defaults, the task's own entries, then those of the calls around it, over
+        // the default settings the node was made with.
+        let settings = &mut self.graph[node].settings;
         settings.apply_all(&definition.settings);
         settings.apply_all(&t.settings);
         settings.apply_all(frame.call.settings.iter().copied());
@@ -379,7 +380,6 @@ impl<'a> Lowerer<'a> {
         let is_exit = self.group_chain(group).iter().any(|g| matches!(self.groups[*g].kind, GroupKind::ExitHandler));
         let task = &mut self.graph[node];
         task.args = args;
-        task.settings = settings;
         task.display_name = t.display_name.clone();
         if is_exit {
             task.trigger = Trigger::AllDone;
