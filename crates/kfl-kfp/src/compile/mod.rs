@@ -143,7 +143,8 @@ pub(crate) struct Compiler<'a> {
     deps: Vec<HashMap<String, Vec<String>>>,
     used_components: BTreeSet<String>,
     /// The names of tasks and sub-DAG tasks, in every DAG.
-    used_keys: BTreeSet<String>,
+    /// (Made on first use: a pipeline without groups or pass-through tasks never needs it.)
+    used_keys: Option<BTreeSet<String>>,
     /// The `kfl-passthrough` executor and its components, one per parameter type, in order of first use.
     passthrough_executor: Option<String>,
     passthrough_components: Vec<(ParamType, String)>,
@@ -172,7 +173,7 @@ impl<'a> Compiler<'a> {
             task_scope: Vec::new(),
             deps: Vec::new(),
             used_components: BTreeSet::new(),
-            used_keys: dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect(),
+            used_keys: None,
             passthrough_executor: None,
             passthrough_components: Vec::new(),
             copies: HashMap::new(),
@@ -191,7 +192,8 @@ impl<'a> Compiler<'a> {
             } else {
                 compiler.content_scope(dag.groups[g].parent)
             };
-            let key = kfl_dag::unique_name(&compiler.group_key(g), &mut compiler.used_keys);
+            let base = compiler.group_key(g);
+            let key = kfl_dag::unique_name(&base, compiler.used_keys());
             compiler.scopes[s].parent = Some(parent);
             compiler.scopes[s].key = key;
         }
@@ -209,6 +211,12 @@ impl<'a> Compiler<'a> {
             scope.tasks.reserve(count);
         }
         compiler
+    }
+
+    /// The names of tasks and sub-DAG tasks taken so far, in every DAG.
+    fn used_keys(&mut self) -> &mut BTreeSet<String> {
+        let dag = self.dag;
+        self.used_keys.get_or_insert_with(|| dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect())
     }
 
     /// The scope of a group's own contents, looking through exit handlers.

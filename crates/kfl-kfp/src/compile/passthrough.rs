@@ -17,7 +17,7 @@ impl Compiler<'_> {
     pub(super) fn passthrough_task(&mut self, scope: usize, name: &str, ty: ParamType, arg: &Arg) -> String {
         let component = self.passthrough_component(ty);
         let base = k8s_like(name).unwrap_or_else(|| "kfl-passthrough".to_string());
-        let key = kfl_dag::unique_name(&base, &mut self.used_keys);
+        let key = kfl_dag::unique_name(&base, self.used_keys());
         let mut spec = TaskSpec {
             caching: Some(true),
             component: format!("comp-{component}"),
