@@ -108,7 +108,7 @@ struct Frame<'a> {
     prefix: String,
     /// The pipeline's parameters: where each value comes from.
     params: HashMap<String, Source>,
-    tasks: HashMap<String, Bound>,
+    tasks: HashMap<&'a str, Bound>,
     pending: Vec<PendingPipeline<'a>>,
     call: Call<'a>,
 }
@@ -176,13 +176,21 @@ impl<'a> Lowerer<'a> {
         group: Option<usize>,
         made: &mut Vec<usize>,
     ) -> Result<(), LowerError> {
+        // Room for the statements' tasks at once (a task is large, and a pipeline may have
+        // thousands): a few more moves of the graph instead of one per doubling.
+        self.graph.reserve_nodes(stmts.len());
+        self.graph.reserve_edges(2 * stmts.len());
+        frame.tasks.reserve(stmts.len());
         for stmt in stmts {
             match stmt {
                 Stmt::Task(t) => match &t.callee {
                     Callee::Component(id) => {
                         let component = self.component(id)?;
+                        let mut name = String::with_capacity(frame.prefix.len() + t.name.len());
+                        name.push_str(&frame.prefix);
+                        name.push_str(&t.name);
                         let node = self.graph.add_node(Task {
-                            name: format!("{}{}", frame.prefix, t.name),
+                            name,
                             k8s_name: k8s_join(&frame.prefix, &t.name),
                             display_name: None,
                             component,
@@ -191,7 +199,7 @@ impl<'a> Lowerer<'a> {
                             settings: Settings::default(),
                             trigger: Trigger::AllSucceeded,
                         });
-                        frame.tasks.insert(t.name.clone(), Bound::Task(node));
+                        frame.tasks.insert(&t.name, Bound::Task(node));
                     }
                     Callee::Pipeline(id) => {
                         let callee = self
@@ -199,7 +207,7 @@ impl<'a> Lowerer<'a> {
                             .pipelines
                             .get(id)
                             .ok_or_else(|| LowerError::Internal(format!("pipeline `{}` vanished", id.name)))?;
-                        frame.tasks.insert(t.name.clone(), Bound::Pipeline(frame.pending.len()));
+                        frame.tasks.insert(&t.name, Bound::Pipeline(frame.pending.len()));
                         frame.pending.push(PendingPipeline {
                             task: t,
                             callee,
@@ -256,7 +264,7 @@ impl<'a> Lowerer<'a> {
         for stmt in stmts {
             match stmt {
                 Stmt::Task(t) => {
-                    if let Some(Bound::Task(node)) = frame.tasks.get(&t.name).cloned() {
+                    if let Some(Bound::Task(node)) = frame.tasks.get(t.name.as_str()).cloned() {
                         self.connect_task(frame, node, t, loops, group)?;
                     }
                 }
@@ -341,8 +349,9 @@ impl<'a> Lowerer<'a> {
             .components
             .get(id)
             .ok_or_else(|| LowerError::Internal(format!("component `{}` vanished", id.name)))?;
-        // The component's defaults, the task's own entries, then those of the calls around it.
-        let mut settings = Settings::default();
+        // The component's defaults, the task's own entries, then those of the calls around it, over
+        // the default settings the node was made with.
+        let settings = &mut self.graph[node].settings;
         settings.apply_all(&definition.settings);
         settings.apply_all(&t.settings);
         settings.apply_all(frame.call.settings.iter().copied());
@@ -371,7 +380,6 @@ impl<'a> Lowerer<'a> {
         let is_exit = self.group_chain(group).iter().any(|g| matches!(self.groups[*g].kind, GroupKind::ExitHandler));
         let task = &mut self.graph[node];
         task.args = args;
-        task.settings = settings;
         task.display_name = t.display_name.clone();
         if is_exit {
             task.trigger = Trigger::AllDone;
@@ -522,7 +530,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Param(name) => {
                 frame.params.get(name).cloned().ok_or_else(|| LowerError::Internal(format!("no parameter `{name}`")))
             }
-            ExprKind::Output { task, output } => match frame.tasks.get(task).cloned() {
+            ExprKind::Output { task, output } => match frame.tasks.get(task.as_str()).cloned() {
                 Some(Bound::Task(node)) => Ok(self.read(node, output.clone(), group)),
                 Some(Bound::Pipeline(i)) => {
                     self.ensure_pipeline(frame, i)?;
@@ -618,7 +626,22 @@ fn next_group(groups: &mut std::vec::IntoIter<usize>) -> Result<usize, LowerErro
 }
 
 fn k8s_join(prefix: &str, name: &str) -> String {
-    let full = format!("{}{}", prefix.replace('.', "-"), name).replace('_', "-");
+    // The prefix's `.` and every `_` become `-`.
+    let full: String = prefix
+        .chars()
+        .map(|c| if c == '.' { '-' } else { c })
+        .chain(name.chars())
+        .map(|c| if c == '_' { '-' } else { c })
+        .collect();
+    // Already a Kubernetes name (what `k8s_name` accepts, and then returns as it is): most names.
+    let bytes = full.as_bytes();
+    let valid = bytes.first().is_some_and(u8::is_ascii_lowercase)
+        && bytes.last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.len() <= kfl_model::k8s::LABEL_MAX_LENGTH
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if valid {
+        return full;
+    }
     match kfl_model::k8s::k8s_name(&full) {
         Ok(n) => n.as_str().to_string(),
         Err(_) => {

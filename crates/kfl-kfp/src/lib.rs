@@ -39,6 +39,7 @@
 
 mod compile;
 mod executor;
+mod spec;
 mod types;
 
 use kfl_dag::backend::{Backend, BackendError, Document, Effect, FieldSpec};
@@ -171,6 +172,21 @@ fn refusal(dag: &Dag) -> Result<(), (KfpError, String)> {
 /// The PipelineSpec of `dag`, and its PlatformSpec if any task needs Kubernetes settings.
 pub fn pipeline_spec(dag: &Dag, options: &KfpOptions) -> (Json, Option<Json>) {
     let compiled = compile::Compiler::new(dag, options).compile();
+    let components = compiled.components.iter().map(|(name, spec)| (name.clone(), spec.to_json())).collect();
+    let spec = object([
+        ("pipelineInfo", Json::Object(pipeline_info(dag))),
+        ("schemaVersion", json!(SCHEMA_VERSION)),
+        ("sdkVersion", json!(options.sdk_version)),
+        ("root", compiled.root.to_json()),
+        ("components", Json::Object(components)),
+        ("deploymentSpec", object([("executors", Json::Object(compiled.executors))])),
+    ]);
+    (sorted(spec), platform_spec(compiled.kubernetes).map(sorted))
+}
+
+const SCHEMA_VERSION: &str = "2.1.0";
+
+fn pipeline_info(dag: &Dag) -> Map<String, Json> {
     let mut info = Map::new();
     info.insert("name".into(), json!(pipeline_name(dag)));
     if let Some(display_name) = &dag.display_name {
@@ -179,19 +195,15 @@ pub fn pipeline_spec(dag: &Dag, options: &KfpOptions) -> (Json, Option<Json>) {
     if let Some(description) = &dag.description {
         info.insert("description".into(), json!(description));
     }
-    let spec = object([
-        ("pipelineInfo", Json::Object(info)),
-        ("schemaVersion", json!("2.1.0")),
-        ("sdkVersion", json!(options.sdk_version)),
-        ("root", compiled.root),
-        ("components", Json::Object(compiled.components)),
-        ("deploymentSpec", object([("executors", Json::Object(compiled.executors))])),
-    ]);
-    let platform = (!compiled.kubernetes.is_empty()).then(|| {
-        let executors = object([("executors", Json::Object(compiled.kubernetes))]);
+    info
+}
+
+/// The PlatformSpec of the executors' Kubernetes settings, if any has some.
+fn platform_spec(kubernetes: Map<String, Json>) -> Option<Json> {
+    (!kubernetes.is_empty()).then(|| {
+        let executors = object([("executors", Json::Object(kubernetes))]);
         object([("platforms", object([("kubernetes", object([("deploymentSpec", executors)]))]))])
-    });
-    (sorted(spec), platform.map(sorted))
+    })
 }
 
 /// A JSON object of `entries`, moved in (`json!` copies every value it is given, through serde).
@@ -209,13 +221,55 @@ fn pipeline_name(dag: &Dag) -> String {
 
 /// The pipeline as KFP's YAML: a comment header, the PipelineSpec, and the PlatformSpec as a
 /// second document if there is one ([`kfl_yaml`]).
+///
+/// The same text as writing [`pipeline_spec`]'s documents with [`kfl_yaml::write_document`], but
+/// the tasks (what there are many of) are written from typed data, key by key, without building
+/// JSON documents first (a third of the time of `kflc build` of a 1,000-task pipeline went into
+/// building, writing and freeing them).
 pub fn to_yaml(dag: &Dag, options: &KfpOptions) -> String {
-    to_yaml_with_spec(dag, options).0
+    use kfl_yaml::{open_map, write_key, write_map_value, write_plain_key, write_str_value};
+    if !maps_sort_themselves() {
+        // The JSON parts would be written in the order their keys were inserted.
+        return to_yaml_from_json(dag, options);
+    }
+    let compiled = compile::Compiler::new(dag, options).compile();
+    let mut out = header(dag);
+    // Roughly the size of the text: a few hundred bytes a task.
+    out.reserve(600 * dag.graph.node_count() + 4096);
+    // The PipelineSpec's keys in sorted order.
+    write_plain_key(&mut out, "components", 0);
+    if compiled.components.is_empty() {
+        out.push_str(" {}\n");
+    } else {
+        open_map(&mut out);
+        for (name, spec) in &compiled.components {
+            write_key(&mut out, name, 2);
+            spec.write(&mut out, 2);
+        }
+    }
+    write_plain_key(&mut out, "deploymentSpec", 0);
+    open_map(&mut out);
+    write_plain_key(&mut out, "executors", 2);
+    write_map_value(&mut out, &compiled.executors, 2);
+    write_plain_key(&mut out, "pipelineInfo", 0);
+    write_map_value(&mut out, &pipeline_info(dag), 0);
+    write_plain_key(&mut out, "root", 0);
+    compiled.root.write(&mut out, 0);
+    write_plain_key(&mut out, "schemaVersion", 0);
+    write_str_value(&mut out, SCHEMA_VERSION, 0);
+    write_plain_key(&mut out, "sdkVersion", 0);
+    write_str_value(&mut out, &options.sdk_version, 0);
+    if let Some(platform) = platform_spec(compiled.kubernetes) {
+        out.push_str("---\n");
+        kfl_yaml::write_document(&mut out, &sorted(platform));
+    }
+    out
 }
 
-/// [`to_yaml`], and the documents it was written from ([`pipeline_spec`]), for a caller that wants
-/// them or wants to decide when they are freed (a command that is about to exit need not).
-pub fn to_yaml_with_spec(dag: &Dag, options: &KfpOptions) -> (String, (Json, Option<Json>)) {
+/// [`to_yaml`] by writing [`pipeline_spec`]'s documents: the reference the fast path is tested
+/// against.
+#[doc(hidden)]
+pub fn to_yaml_from_json(dag: &Dag, options: &KfpOptions) -> String {
     let (spec, platform) = pipeline_spec(dag, options);
     let mut out = header(dag);
     kfl_yaml::write_document(&mut out, &spec);
@@ -223,7 +277,7 @@ pub fn to_yaml_with_spec(dag: &Dag, options: &KfpOptions) -> (String, (Json, Opt
         out.push_str("---\n");
         kfl_yaml::write_document(&mut out, platform);
     }
-    (out, (spec, platform))
+    out
 }
 
 /// A comment like kfp's `# PIPELINE DEFINITION` header: what the pipeline takes and gives.

@@ -11,6 +11,8 @@ fn every_example_pipeline_compiles_to_its_snapshot() {
     assert!(pipelines.len() >= 9, "only {} pipelines", pipelines.len());
     for (name, dag) in pipelines {
         let yaml = to_yaml(&dag, &KfpOptions::default());
+        // The tasks are written from typed data: the same text as writing the JSON documents.
+        assert_eq!(yaml, kfl_kfp::to_yaml_from_json(&dag, &KfpOptions::default()), "{name}");
         // Every line of a value is indented or quoted: `---` alone on a line separates documents.
         let documents: Vec<serde_json::Value> = yaml
             .split("\n---\n")

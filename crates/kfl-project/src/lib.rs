@@ -322,6 +322,18 @@ pub fn project_root(folder: &Path) -> Option<PathBuf> {
 /// file. A symbolic link is followed: the file it points to is replaced (keeping its permissions)
 /// and the link stays a link.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    write_through_rename(path, text, true)
+}
+
+/// [`write_atomically`] without flushing the file to the disk before the rename: for what is made
+/// from sources and can be made again (`kflc build`'s output), as compilers write their outputs.
+/// Readers still never see half a file; a crash of the machine right after may lose the new file.
+/// (The flush was most of the time of writing a 1,000-task pipeline: 4 to 13 ms.)
+pub fn write_derived(path: &Path, text: &str) -> std::io::Result<()> {
+    write_through_rename(path, text, false)
+}
+
+fn write_through_rename(path: &Path, text: &str, sync: bool) -> std::io::Result<()> {
     use std::io::Write;
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let target = if is_link { std::fs::canonicalize(path)? } else { path.to_path_buf() };
@@ -330,11 +342,9 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.kflc-{}.tmp", std::process::id()));
     // A new file, never one that is there already (nor what a link planted there points to).
     let _ = std::fs::remove_file(&tmp);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()));
+    let written = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut file| {
+        file.write_all(text.as_bytes()).and_then(|()| if sync { file.sync_all() } else { Ok(()) })
+    });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

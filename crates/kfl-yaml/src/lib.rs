@@ -1,7 +1,10 @@
-//! KFL's YAML writer: a [`serde_json::Value`] as a block-style YAML document. Both backends build
-//! their output (an Argo `Workflow`, a KFP `PipelineSpec`) as JSON values and write them with this,
-//! which is several times faster than going through a general YAML emitter: it only ever writes one
-//! layout, and decides how to write each string in one pass over it.
+//! KFL's YAML writer: a [`serde_json::Value`] as a block-style YAML document. The Argo backend
+//! builds its `Workflow` as a JSON value and writes it with this, which is several times faster
+//! than going through a general YAML emitter: it only ever writes one layout, and decides how to
+//! write each string in one pass over it. The KFP backend writes the bulk of its `PipelineSpec`
+//! (the DAGs' tasks) from typed data, entry by entry, with the streaming pieces ([`write_key`],
+//! [`write_plain_key`], [`write_value`], [`write_str_value`], …) the `Value` writer is made of, so
+//! both ways give one layout.
 //!
 //! # Layout
 //!
@@ -69,6 +72,7 @@ enum Style {
 /// Spaces to indent with, copied a slice at a time.
 const SPACES: &str = "                                                                ";
 
+#[inline]
 fn indent_to(out: &mut String, mut width: usize) {
     while width > SPACES.len() {
         out.push_str(SPACES);
@@ -84,33 +88,107 @@ fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, inline_f
         if i > 0 || !inline_first {
             indent_to(out, indent);
         }
-        let start = out.len();
-        match style(key) {
-            Style::Plain => out.push_str(key),
-            Style::SingleQuoted => write_single_quoted(out, key),
-            Style::DoubleQuoted | Style::Literal => write_double_quoted(out, key),
-        }
-        if out.len() - start > 1024 {
-            out.insert_str(start, "? ");
+        write_key_text(out, key, indent);
+        write_value(out, value, indent);
+    }
+}
+
+// Streaming: an emitter that has typed data rather than a `Value` writes a mapping entry by entry,
+// in the order of its keys (sorted, as a `Value`'s map is), with these; the layout is the one the
+// `Value` writer gives, since the writer is made of them.
+
+/// The key of a mapping entry at column `indent`, on a line of its own: the indentation, the key
+/// and the `:`; then write its value with [`write_value`], [`write_str_value`],
+/// [`write_str_seq_value`] or, for a non-empty mapping, a line break ([`open_map`]) and its entries
+/// at `indent + 2`.
+pub fn write_key(out: &mut String, key: &str, indent: usize) {
+    indent_to(out, indent);
+    write_key_text(out, key, indent);
+}
+
+/// [`write_key`] of a key its caller knows is plain and short: a name of the format's own
+/// (`componentRef`, `tasks`), never a name from the input. It is written as it is, without looking
+/// at its characters.
+#[inline]
+pub fn write_plain_key(out: &mut String, key: &'static str, indent: usize) {
+    debug_assert!(is_plain(key) && key.len() <= 1024, "{key:?} is not a plain key");
+    indent_to(out, indent);
+    out.push_str(key);
+    out.push(':');
+}
+
+/// The key and its `:`, at the cursor (which is at column `indent`).
+fn write_key_text(out: &mut String, key: &str, indent: usize) {
+    let start = out.len();
+    match style(key) {
+        Style::Plain => out.push_str(key),
+        Style::SingleQuoted => write_single_quoted(out, key),
+        Style::DoubleQuoted | Style::Literal => write_double_quoted(out, key),
+    }
+    if out.len() - start > 1024 {
+        out.insert_str(start, "? ");
+        out.push('\n');
+        indent_to(out, indent);
+    }
+    out.push(':');
+}
+
+/// After a key at column `indent` whose value is a non-empty mapping: the line break before its
+/// entries, which go at `indent + 2`.
+#[inline]
+pub fn open_map(out: &mut String) {
+    out.push('\n');
+}
+
+/// The value of a mapping entry whose key ([`write_key`]) is at column `indent`, and the line
+/// break after it.
+pub fn write_value(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Object(inner) if !inner.is_empty() => {
             out.push('\n');
-            indent_to(out, indent);
+            write_map(out, inner, indent + 2, false);
         }
-        out.push(':');
-        match value {
-            Value::Object(inner) if !inner.is_empty() => {
-                out.push('\n');
-                write_map(out, inner, indent + 2, false);
-            }
-            Value::Array(items) if !items.is_empty() => {
-                out.push('\n');
-                write_seq(out, items, indent, false);
-            }
-            scalar => {
-                out.push(' ');
-                write_scalar(out, scalar, indent + 2);
-                out.push('\n');
-            }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_seq(out, items, indent, false);
         }
+        scalar => {
+            out.push(' ');
+            write_scalar(out, scalar, indent + 2);
+            out.push('\n');
+        }
+    }
+}
+
+/// [`write_value`] of a mapping, without making a `Value` of it.
+pub fn write_map_value(out: &mut String, map: &Map<String, Value>, indent: usize) {
+    if map.is_empty() {
+        out.push_str(" {}\n");
+    } else {
+        out.push('\n');
+        write_map(out, map, indent + 2, false);
+    }
+}
+
+/// [`write_value`] of a string, without making a `Value` of it.
+pub fn write_str_value(out: &mut String, text: &str, indent: usize) {
+    out.push(' ');
+    write_str(out, text, indent + 2);
+    out.push('\n');
+}
+
+/// [`write_value`] of a sequence of strings, without making a `Value` of it.
+pub fn write_str_seq_value<'a>(out: &mut String, items: impl ExactSizeIterator<Item = &'a str>, indent: usize) {
+    if items.len() == 0 {
+        out.push_str(" []\n");
+        return;
+    }
+    out.push('\n');
+    for item in items {
+        indent_to(out, indent);
+        out.push_str("- ");
+        write_str(out, item, indent + 2);
+        out.push('\n');
     }
 }
 
@@ -141,14 +219,19 @@ fn write_scalar(out: &mut String, value: &Value, block_indent: usize) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(number) => write_number(out, number),
-        Value::String(text) => match style(text) {
-            Style::Plain => out.push_str(text),
-            Style::SingleQuoted => write_single_quoted(out, text),
-            Style::DoubleQuoted => write_double_quoted(out, text),
-            Style::Literal => write_literal(out, text, block_indent),
-        },
+        Value::String(text) => write_str(out, text, block_indent),
         Value::Object(_) => out.push_str("{}"),
         Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+/// A string scalar, without the line break after it ([`write_scalar`]).
+fn write_str(out: &mut String, text: &str, block_indent: usize) {
+    match style(text) {
+        Style::Plain => out.push_str(text),
+        Style::SingleQuoted => write_single_quoted(out, text),
+        Style::DoubleQuoted => write_double_quoted(out, text),
+        Style::Literal => write_literal(out, text, block_indent),
     }
 }
 

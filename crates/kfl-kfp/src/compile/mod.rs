@@ -25,12 +25,13 @@ use petgraph::visit::EdgeRef;
 use serde_json::{json, Map, Value as Json};
 
 use crate::executor::{executor_spec, kubernetes_config, PASSTHROUGH_VALUE};
+use crate::spec::{definitions, ComponentSpec, DagSpec, TaskSpec};
 use crate::types::ChannelType;
 use crate::KfpOptions;
 
 /// A value as it can be named inside one DAG.
 #[derive(Clone, PartialEq, Debug)]
-enum Expr {
+pub(crate) enum Expr {
     Constant(Json),
     /// An input of the DAG (a pipeline parameter at the root, a channel in a sub-DAG).
     ComponentInput(String),
@@ -43,9 +44,9 @@ enum Expr {
 
 /// A task input: a value, the CEL selector applied to it (a field of a loop item), and its type.
 #[derive(Clone, Debug)]
-struct Arg {
-    expr: Expr,
-    selector: Option<String>,
+pub(crate) struct Arg {
+    pub(crate) expr: Expr,
+    pub(crate) selector: Option<String>,
     ty: ChannelType,
 }
 
@@ -65,13 +66,14 @@ struct Scope {
     key: String,
     /// Its component, without the `comp-` prefix.
     component: String,
-    tasks: BTreeMap<String, Map<String, Json>>,
+    /// The tasks of its DAG by name (sorted and made unique by [`Compiler::assemble`]).
+    tasks: Vec<(String, TaskSpec)>,
     inputs: BTreeMap<String, ChannelType>,
     outputs: BTreeMap<String, (ChannelType, Expr)>,
     /// What the parent passes to the scope's task.
     task_inputs: BTreeMap<String, Arg>,
     /// Extra fields of the scope's task: trigger policy, iterator.
-    task_fields: Map<String, Json>,
+    task_fields: TaskSpec,
 }
 
 /// Where a value is made.
@@ -85,8 +87,8 @@ struct Origin {
 }
 
 pub(crate) struct Compiled {
-    pub root: Json,
-    pub components: Map<String, Json>,
+    pub root: DagSpec,
+    pub components: BTreeMap<String, ComponentSpec>,
     pub executors: Map<String, Json>,
     pub kubernetes: Map<String, Json>,
 }
@@ -118,7 +120,9 @@ impl Outputs {
 
 /// The executor components, their executors and Kubernetes configs, and the component of each task.
 struct Executors {
-    task_components: HashMap<NodeIndex, String>,
+    /// By task (`NodeIndex::index`): the name of its component, with the `comp-` prefix (empty for
+    /// a task whose component is missing).
+    task_components: Vec<String>,
     components: Map<String, Json>,
     executors: Map<String, Json>,
     kubernetes: Map<String, Json>,
@@ -132,12 +136,15 @@ pub(crate) struct Compiler<'a> {
     group_scope: Vec<usize>,
     /// Container (`None` is the pipeline's top level) → its exit handler group.
     handler_of: HashMap<Option<usize>, usize>,
-    task_scope: HashMap<NodeIndex, usize>,
+    /// By task (`NodeIndex::index`).
+    task_scope: Vec<usize>,
     /// `dependentTasks` by (scope, task name).
-    deps: BTreeMap<(usize, String), BTreeSet<String>>,
+    /// (In any order, and maybe repeated: [`Compiler::assemble`] sorts them.)
+    deps: Vec<HashMap<String, Vec<String>>>,
     used_components: BTreeSet<String>,
     /// The names of tasks and sub-DAG tasks, in every DAG.
-    used_keys: BTreeSet<String>,
+    /// (Made on first use: a pipeline without groups or pass-through tasks never needs it.)
+    used_keys: Option<BTreeSet<String>>,
     /// The `kfl-passthrough` executor and its components, one per parameter type, in order of first use.
     passthrough_executor: Option<String>,
     passthrough_components: Vec<(ParamType, String)>,
@@ -163,10 +170,10 @@ impl<'a> Compiler<'a> {
             scopes: Vec::new(),
             group_scope: Vec::new(),
             handler_of,
-            task_scope: HashMap::new(),
-            deps: BTreeMap::new(),
+            task_scope: Vec::new(),
+            deps: Vec::new(),
             used_components: BTreeSet::new(),
-            used_keys: dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect(),
+            used_keys: None,
             passthrough_executor: None,
             passthrough_components: Vec::new(),
             copies: HashMap::new(),
@@ -185,15 +192,31 @@ impl<'a> Compiler<'a> {
             } else {
                 compiler.content_scope(dag.groups[g].parent)
             };
-            let key = kfl_dag::unique_name(&compiler.group_key(g), &mut compiler.used_keys);
+            let base = compiler.group_key(g);
+            let key = kfl_dag::unique_name(&base, compiler.used_keys());
             compiler.scopes[s].parent = Some(parent);
             compiler.scopes[s].key = key;
         }
         for node in dag.graph.node_indices() {
             let scope = compiler.content_scope(dag.graph[node].group);
-            compiler.task_scope.insert(node, scope);
+            compiler.task_scope.push(scope);
+        }
+        compiler.deps = compiler.scopes.iter().map(|_| HashMap::new()).collect();
+        // Room for each DAG's tasks at once (a TaskSpec is large).
+        let mut counts = vec![0; compiler.scopes.len()];
+        for scope in &compiler.task_scope {
+            counts[*scope] += 1;
+        }
+        for (scope, count) in compiler.scopes.iter_mut().zip(counts) {
+            scope.tasks.reserve(count);
         }
         compiler
+    }
+
+    /// The names of tasks and sub-DAG tasks taken so far, in every DAG.
+    fn used_keys(&mut self) -> &mut BTreeSet<String> {
+        let dag = self.dag;
+        self.used_keys.get_or_insert_with(|| dag.graph.node_weights().map(|t| t.k8s_name.clone()).collect())
     }
 
     /// The scope of a group's own contents, looking through exit handlers.
@@ -296,7 +319,7 @@ impl<'a> Compiler<'a> {
                     if field.is_some() {
                         fields = true;
                     } else if let Some(ty) = self.input_type(task, input) {
-                        return ChannelType::of(&ty);
+                        return ChannelType::of(ty);
                     }
                 }
             }
@@ -316,7 +339,7 @@ impl<'a> Compiler<'a> {
             for (input, source) in &task.args {
                 if matches!(source, Source::LoopItem { group: g, field: Some(f) } if *g == group && f == field) {
                     if let Some(ty) = self.input_type(task, input) {
-                        return ChannelType::of(&ty);
+                        return ChannelType::of(ty);
                     }
                 }
             }
@@ -324,8 +347,10 @@ impl<'a> Compiler<'a> {
         ChannelType::Param(ParamType::String)
     }
 
-    fn input_type(&self, task: &Task, input: &str) -> Option<IoType> {
-        self.dag.components[task.component].inputs.iter().find(|i| i.name == input).map(|i| i.ty.clone())
+    /// (Borrowed from the DAG, not from the compiler, which stays free to change.)
+    fn input_type(&self, task: &Task, input: &str) -> Option<&'a IoType> {
+        let dag: &'a Dag = self.dag;
+        dag.components[task.component].inputs.iter().find(|i| i.name == input).map(|i| &i.ty)
     }
 
     fn output_type(&self, node: NodeIndex, output: &str) -> ChannelType {
@@ -360,7 +385,7 @@ impl<'a> Compiler<'a> {
             Source::Output { task, output } | Source::Collected { task, output, .. } => {
                 let key = self.task_key(*task).to_string();
                 Origin {
-                    scope: *self.task_scope.get(task)?,
+                    scope: *self.task_scope.get(task.index())?,
                     expr: Expr::TaskOutput { task: key.clone(), key: output.clone() },
                     channel: format!("pipelinechannel--{key}--{output}"),
                     ty: self.output_type(*task, output),
@@ -388,12 +413,23 @@ impl<'a> Compiler<'a> {
     /// and output it comes from in the DAG it leaves, as kfp's local runner expects when it
     /// evaluates conditions; parameters and loop items keep `pipelinechannel--<name>`.
     fn resolve(&mut self, source: &Source, scope: usize) -> Option<Arg> {
-        if let Source::Value(v) = source {
-            return Some(Arg {
-                expr: Expr::Constant(v.to_json()),
-                selector: None,
-                ty: ChannelType::Param(ParamType::of(v)),
-            });
+        match source {
+            Source::Value(v) => {
+                return Some(Arg {
+                    expr: Expr::Constant(v.to_json()),
+                    selector: None,
+                    ty: ChannelType::Param(ParamType::of(v)),
+                })
+            }
+            // Read in the DAG it is made in (most reads): what the general case below gives when
+            // the producer's scope is the reader's, without naming the channels it needs none of.
+            Source::Output { task, output } | Source::Collected { task, output, .. }
+                if self.task_scope.get(task.index()) == Some(&scope) =>
+            {
+                let expr = Expr::TaskOutput { task: self.task_key(*task).to_string(), key: output.clone() };
+                return Some(Arg { expr, selector: None, ty: self.output_type(*task, output) });
+            }
+            _ => {}
         }
         let origin = self.origin(source)?;
         let common = self.lowest_common_scope(origin.scope, scope);
@@ -453,7 +489,7 @@ impl<'a> Compiler<'a> {
             }
             if let Expr::TaskOutput { task, .. } = &expr {
                 if let Some(parent) = self.scopes[s].parent {
-                    self.deps.entry((parent, self.scopes[s].key.clone())).or_default().insert(task.clone());
+                    self.deps[parent].entry(self.scopes[s].key.clone()).or_default().push(task.clone());
                 }
             }
             self.scopes[s].task_inputs.insert(channel.clone(), Arg { expr, selector, ty: ty.clone() });
@@ -470,8 +506,9 @@ impl<'a> Compiler<'a> {
     pub(crate) fn compile(mut self) -> Compiled {
         let Executors { task_components, components, executors, kubernetes } = self.executors();
         for node in self.dag.graph.node_indices() {
-            let component = task_components.get(&node).cloned().unwrap_or_default();
-            self.task(node, &component);
+            // A task whose component is missing (none is) refers to `comp-`.
+            let component = task_components.get(node.index()).filter(|c| !c.is_empty());
+            self.task(node, component.map_or("comp-", String::as_str));
         }
         for g in 0..self.dag.groups.len() {
             self.group(g);
@@ -479,61 +516,57 @@ impl<'a> Compiler<'a> {
         let root_outputs = self.pipeline_outputs();
         self.order_dependencies();
         let root = self.assemble(0, root_outputs);
-        let mut components = components;
+        let mut components: BTreeMap<String, ComponentSpec> =
+            components.into_iter().map(|(name, spec)| (name, ComponentSpec::Json(spec))).collect();
         let mut executors = executors;
         self.passthrough_definitions(&mut components, &mut executors);
         for s in 1..self.scopes.len() {
             let outputs = self.sub_dag_outputs(s);
             let spec = self.assemble(s, outputs);
-            components.insert(format!("comp-{}", self.scopes[s].component), spec);
+            components.insert(format!("comp-{}", self.scopes[s].component), ComponentSpec::Dag(spec));
         }
         Compiled { root, components, executors, kubernetes }
     }
 
     /// The spec of a task that runs `component`, in the DAG of its scope.
+    /// `component` is the name of its component (`comp-…`).
     fn task(&mut self, node: NodeIndex, component: &str) {
         let dag = self.dag;
         let task = &dag.graph[node];
-        let scope = self.task_scope[&node];
+        let scope = self.task_scope[node.index()];
         let key = task.k8s_name.clone();
-        let mut spec = Map::new();
-        let mut parameters = Map::new();
-        let mut artifacts = Map::new();
+        let mut spec = TaskSpec::default();
+        let mut producers = Vec::new();
         for (input, source) in &task.args {
             let Some(input_ty) = self.input_type(task, input) else { continue };
             let Some(arg) = self.resolve(source, scope) else { continue };
             if let Expr::TaskOutput { task: producer, .. } = &arg.expr {
-                self.deps.entry((scope, key.clone())).or_default().insert(producer.clone());
+                producers.push(producer.clone());
             }
-            if input_ty.is_artifact() {
-                artifacts.insert(input.clone(), artifact_input(&arg));
-            } else {
-                parameters.insert(input.clone(), parameter_input(&arg));
-            }
+            let target = if input_ty.is_artifact() { &mut spec.artifacts } else { &mut spec.parameters };
+            target.insert(input.clone(), arg);
         }
-        insert_inputs(&mut spec, parameters, artifacts);
-        spec.insert("componentRef".into(), json!({ "name": format!("comp-{component}") }));
-        spec.insert("taskInfo".into(), json!({ "name": task.display_name.clone().unwrap_or(task.name.clone()) }));
-        let cache = task.settings.cache.unwrap_or(true);
-        spec.insert("cachingOptions".into(), if cache { json!({ "enableCache": true }) } else { json!({}) });
+        if !producers.is_empty() {
+            self.deps[scope].entry(key.clone()).or_default().extend(producers);
+        }
+        spec.component = component.to_string();
+        spec.name = task.display_name.as_ref().unwrap_or(&task.name).clone();
+        spec.caching = Some(task.settings.cache.unwrap_or(true));
         if let Some(retries) = task.settings.retries.filter(|r| *r > 0) {
             // KFL has no backoff settings: kfp's defaults.
-            spec.insert(
-                "retryPolicy".into(),
-                json!({
-                    "maxRetryCount": retries,
-                    "backoffDuration": "0s",
-                    "backoffFactor": 2.0,
-                    "backoffMaxDuration": "3600s",
-                }),
-            );
+            spec.retry_policy = Some(json!({
+                "maxRetryCount": retries,
+                "backoffDuration": "0s",
+                "backoffFactor": 2.0,
+                "backoffMaxDuration": "3600s",
+            }));
         }
         if let Some(g) = task.group.filter(|g| is_handler(dag, *g)) {
             self.exit_after(scope, &key, g, &mut spec);
         } else if task.trigger == Trigger::AllDone {
-            spec.insert("triggerPolicy".into(), json!({ "strategy": "ALL_UPSTREAM_TASKS_COMPLETED" }));
+            spec.all_upstream_completed = true;
         }
-        self.scopes[scope].tasks.insert(key, spec);
+        self.scopes[scope].tasks.push((key, spec));
     }
 
     /// The fields of a group's task: the condition's trigger, the loop's iterator, and the exit
@@ -544,7 +577,7 @@ impl<'a> Compiler<'a> {
         match &dag.groups[g].kind {
             GroupKind::Condition { condition, .. } => {
                 let cel = self.cel(condition, s);
-                self.scopes[s].task_fields.insert("triggerPolicy".into(), json!({ "condition": cel }));
+                self.scopes[s].task_fields.condition = Some(cel);
             }
             GroupKind::Loop { items, parallelism, .. } => {
                 let items = match items {
@@ -558,9 +591,9 @@ impl<'a> Compiler<'a> {
                 let item_ty = self.loop_item_type(g);
                 self.scopes[s].inputs.insert(item.clone(), item_ty);
                 let fields = &mut self.scopes[s].task_fields;
-                fields.insert("parameterIterator".into(), json!({ "itemInput": item, "items": items }));
+                fields.parameter_iterator = Some(json!({ "itemInput": item, "items": items }));
                 if let Some(limit) = parallelism.filter(|p| *p > 0) {
-                    fields.insert("iteratorPolicy".into(), json!({ "parallelismLimit": limit }));
+                    fields.iterator_policy = Some(json!({ "parallelismLimit": limit }));
                 }
             }
             GroupKind::ExitHandler | GroupKind::SubPipeline { .. } => {}
@@ -616,26 +649,34 @@ impl<'a> Compiler<'a> {
         let dag = self.dag;
         for edge in dag.graph.edge_references() {
             let (p, c) = (edge.source(), edge.target());
-            let (sp, sc) = (self.task_scope[&p], self.task_scope[&c]);
+            let (sp, sc) = (self.task_scope[p.index()], self.task_scope[c.index()]);
+            if sp == sc {
+                // Both in one DAG (what the general case gives then, without the scope chains).
+                if p != c {
+                    let (producer, consumer) = (&dag.graph[p].k8s_name, &dag.graph[c].k8s_name);
+                    match self.deps[sp].get_mut(consumer.as_str()) {
+                        Some(deps) => deps.push(producer.clone()),
+                        None => {
+                            self.deps[sp].insert(consumer.clone(), vec![producer.clone()]);
+                        }
+                    }
+                }
+                continue;
+            }
             let common = self.lowest_common_scope(sp, sc);
             let producer = self.item_in(common, sp, self.task_key(p));
             let consumer = self.item_in(common, sc, self.task_key(c));
             if producer != consumer {
-                self.deps.entry((common, consumer)).or_default().insert(producer);
+                self.deps[common].entry(consumer).or_default().push(producer);
             }
         }
     }
 
     /// A task of the exit handler `handler`: it runs after the guarded body, however that ended.
-    fn exit_after(&mut self, scope: usize, key: &str, handler: usize, spec: &mut Map<String, Json>) {
+    fn exit_after(&mut self, scope: usize, key: &str, handler: usize, spec: &mut TaskSpec) {
         let body = self.scopes[self.group_scope[handler]].key.clone();
-        self.deps.entry((scope, key.to_string())).or_default().insert(body);
-        let mut policy = match spec.remove("triggerPolicy") {
-            Some(Json::Object(policy)) => policy,
-            _ => Map::new(),
-        };
-        policy.insert("strategy".into(), json!("ALL_UPSTREAM_TASKS_COMPLETED"));
-        spec.insert("triggerPolicy".into(), Json::Object(policy));
+        self.deps[scope].entry(key.to_string()).or_default().push(body);
+        spec.all_upstream_completed = true;
     }
 
     /// The `items` of a loop over a list parameter or output: an input of the loop's task.
@@ -647,52 +688,42 @@ impl<'a> Compiler<'a> {
     }
 
     /// The component spec of scope `s` (or the root), with the tasks of its DAG.
-    fn assemble(&mut self, s: usize, outputs: Outputs) -> Json {
+    fn assemble(&mut self, s: usize, outputs: Outputs) -> DagSpec {
         // The tasks of sub-DAGs whose parent is `s`.
         let children: Vec<usize> = (1..self.scopes.len()).filter(|c| self.scopes[*c].parent == Some(s)).collect();
         let mut tasks = std::mem::take(&mut self.scopes[s].tasks);
         for c in children {
             let child = &self.scopes[c];
             let mut spec = child.task_fields.clone();
-            let mut parameters = Map::new();
-            let mut artifacts = Map::new();
             for (name, arg) in &child.task_inputs {
-                if arg.ty.is_artifact() {
-                    artifacts.insert(name.clone(), artifact_input(arg));
-                } else {
-                    parameters.insert(name.clone(), parameter_input(arg));
-                }
+                let target = if arg.ty.is_artifact() { &mut spec.artifacts } else { &mut spec.parameters };
+                target.insert(name.clone(), arg.clone());
             }
-            insert_inputs(&mut spec, parameters, artifacts);
-            spec.insert("componentRef".into(), json!({ "name": format!("comp-{}", child.component) }));
-            spec.insert("taskInfo".into(), json!({ "name": child.key }));
-            tasks.insert(child.key.clone(), spec);
+            spec.component = format!("comp-{}", child.component);
+            spec.name = child.key.clone();
+            tasks.push((child.key.clone(), spec));
         }
+        // By name; of two tasks with one name (there are none), the later is kept. The order is
+        // sorted by index, not the tasks themselves, which are large.
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by(|a, b| tasks[*a].0.cmp(&tasks[*b].0).then(b.cmp(a)));
+        order.dedup_by(|next, first| tasks[*next].0 == tasks[*first].0);
+        let mut slots: Vec<Option<(String, TaskSpec)>> = tasks.into_iter().map(Some).collect();
+        let mut tasks: Vec<(String, TaskSpec)> = order.into_iter().filter_map(|i| slots[i].take()).collect();
         for (key, spec) in tasks.iter_mut() {
-            if let Some(deps) = self.deps.get(&(s, key.clone())) {
-                let deps: Vec<&String> = deps.iter().filter(|d| *d != key).collect();
-                if !deps.is_empty() {
-                    spec.insert("dependentTasks".into(), json!(deps));
-                }
+            if let Some(mut deps) = self.deps[s].remove(key.as_str()) {
+                deps.retain(|d| d != key);
+                deps.sort_unstable();
+                deps.dedup();
+                spec.dependent_tasks = deps;
             }
         }
-        let mut dag = Map::new();
-        dag.insert("tasks".into(), Json::Object(tasks.into_iter().map(|(k, v)| (k, Json::Object(v))).collect()));
-        let selectors = definitions(outputs.parameters, outputs.artifacts);
-        if !selectors.is_empty() {
-            dag.insert("outputs".into(), Json::Object(selectors));
+        DagSpec {
+            tasks,
+            outputs: definitions(outputs.parameters, outputs.artifacts),
+            input_definitions: if s == 0 { self.root_inputs() } else { self.scope_inputs(s) },
+            output_definitions: definitions(outputs.parameter_definitions, outputs.artifact_definitions),
         }
-        let mut spec = Map::new();
-        spec.insert("dag".into(), Json::Object(dag));
-        let inputs = if s == 0 { self.root_inputs() } else { self.scope_inputs(s) };
-        if !inputs.is_empty() {
-            spec.insert("inputDefinitions".into(), Json::Object(inputs));
-        }
-        let output_definitions = definitions(outputs.parameter_definitions, outputs.artifact_definitions);
-        if !output_definitions.is_empty() {
-            spec.insert("outputDefinitions".into(), Json::Object(output_definitions));
-        }
-        Json::Object(spec)
     }
 
     fn scope_inputs(&self, s: usize) -> Map<String, Json> {
@@ -832,7 +863,13 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        let task_components = task_variant.into_iter().map(|(node, c, i)| (node, names[c][i].clone())).collect();
+        // Each variant's `comp-` name made once, then copied for its tasks.
+        let refs: Vec<Vec<String>> =
+            names.iter().map(|variants| variants.iter().map(|name| format!("comp-{name}")).collect()).collect();
+        let mut task_components = vec![String::new(); dag.graph.node_count()];
+        for (node, c, i) in task_variant {
+            task_components[node.index()] = refs[c][i].clone();
+        }
         Executors { task_components, components, executors, kubernetes }
     }
 }
@@ -844,57 +881,13 @@ impl Scope {
             parent: None,
             key: String::new(),
             component: String::new(),
-            tasks: BTreeMap::new(),
+            tasks: Vec::new(),
             inputs: BTreeMap::new(),
             outputs: BTreeMap::new(),
             task_inputs: BTreeMap::new(),
-            task_fields: Map::new(),
+            task_fields: TaskSpec::default(),
         }
     }
-}
-
-fn parameter_input(arg: &Arg) -> Json {
-    let mut input = match &arg.expr {
-        Expr::Constant(value) => json!({ "runtimeValue": { "constant": value } }),
-        Expr::ComponentInput(name) => json!({ "componentInputParameter": name }),
-        Expr::TaskOutput { task, key } => {
-            json!({ "taskOutputParameter": { "producerTask": task, "outputParameterKey": key } })
-        }
-    };
-    if let (Some(selector), Json::Object(map)) = (&arg.selector, &mut input) {
-        map.insert("parameterExpressionSelector".into(), json!(selector));
-    }
-    input
-}
-
-fn artifact_input(arg: &Arg) -> Json {
-    match &arg.expr {
-        Expr::ComponentInput(name) => json!({ "componentInputArtifact": name }),
-        Expr::TaskOutput { task, key } => {
-            json!({ "taskOutputArtifact": { "producerTask": task, "outputArtifactKey": key } })
-        }
-        // Artifacts have no constants; the checker does not let a literal reach an artifact input.
-        Expr::Constant(_) => json!({}),
-    }
-}
-
-fn insert_inputs(spec: &mut Map<String, Json>, parameters: Map<String, Json>, artifacts: Map<String, Json>) {
-    let inputs = definitions(parameters, artifacts);
-    if !inputs.is_empty() {
-        spec.insert("inputs".into(), Json::Object(inputs));
-    }
-}
-
-/// `{parameters, artifacts}`, leaving out what is empty.
-fn definitions(parameters: Map<String, Json>, artifacts: Map<String, Json>) -> Map<String, Json> {
-    let mut map = Map::new();
-    if !parameters.is_empty() {
-        map.insert("parameters".into(), Json::Object(parameters));
-    }
-    if !artifacts.is_empty() {
-        map.insert("artifacts".into(), Json::Object(artifacts));
-    }
-    map
 }
 
 /// A Kubernetes-style name (lowercase letters, digits and `-`), or `None` if nothing is left.

@@ -6,8 +6,9 @@
 use kfl_dag::ParamType;
 use serde_json::{json, Map, Value as Json};
 
-use super::{insert_inputs, k8s_like, parameter_input, Arg, Compiler};
+use super::{k8s_like, Arg, Compiler};
 use crate::executor::{passthrough_executor, PASSTHROUGH_VALUE};
+use crate::spec::{ComponentSpec, TaskSpec};
 use crate::types::ChannelType;
 
 impl Compiler<'_> {
@@ -16,14 +17,15 @@ impl Compiler<'_> {
     pub(super) fn passthrough_task(&mut self, scope: usize, name: &str, ty: ParamType, arg: &Arg) -> String {
         let component = self.passthrough_component(ty);
         let base = k8s_like(name).unwrap_or_else(|| "kfl-passthrough".to_string());
-        let key = kfl_dag::unique_name(&base, &mut self.used_keys);
-        let mut spec = Map::new();
-        let parameters = [(PASSTHROUGH_VALUE.to_string(), parameter_input(arg))].into_iter().collect();
-        insert_inputs(&mut spec, parameters, Map::new());
-        spec.insert("componentRef".into(), json!({ "name": format!("comp-{component}") }));
-        spec.insert("taskInfo".into(), json!({ "name": key }));
-        spec.insert("cachingOptions".into(), json!({ "enableCache": true }));
-        self.scopes[scope].tasks.insert(key.clone(), spec);
+        let key = kfl_dag::unique_name(&base, self.used_keys());
+        let mut spec = TaskSpec {
+            caching: Some(true),
+            component: format!("comp-{component}"),
+            name: key.clone(),
+            ..TaskSpec::default()
+        };
+        spec.parameters.insert(PASSTHROUGH_VALUE.to_string(), arg.clone());
+        self.scopes[scope].tasks.push((key.clone(), spec));
         key
     }
 
@@ -53,7 +55,7 @@ impl Compiler<'_> {
     /// The `kfl-passthrough` components and their one executor.
     pub(super) fn passthrough_definitions(
         &self,
-        components: &mut Map<String, Json>,
+        components: &mut std::collections::BTreeMap<String, ComponentSpec>,
         executors: &mut Map<String, Json>,
     ) {
         let Some(executor) = &self.passthrough_executor else { return };
@@ -66,7 +68,7 @@ impl Compiler<'_> {
                 "inputDefinitions": io,
                 "outputDefinitions": io,
             });
-            components.insert(format!("comp-{name}"), spec);
+            components.insert(format!("comp-{name}"), ComponentSpec::Json(spec));
         }
     }
 }
