@@ -2,7 +2,9 @@
 //! names, component templates, DAG tasks, loops innermost first), and the Workflow's `spec` and
 //! `metadata` around the templates.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_dag::{Dag, GroupKind, IoType, Source};
 use petgraph::graph::NodeIndex;
@@ -49,16 +51,16 @@ impl<'a> Emitter<'a> {
             options,
             fan_in_producers: BTreeSet::new(),
             loops: BTreeMap::new(),
-            member_names: HashMap::new(),
+            member_names: HashMap::default(),
             template_names: BTreeSet::new(),
             variants: Vec::new(),
             variant_templates: Vec::new(),
             no_fail_fast: BTreeSet::new(),
             extra_edges: Vec::new(),
-            loop_template_names: HashMap::new(),
+            loop_template_names: HashMap::default(),
             reps: Vec::new(),
-            scope_members: HashMap::new(),
-            loop_tasks: HashMap::new(),
+            scope_members: HashMap::default(),
+            loop_tasks: HashMap::default(),
             edges_in: Vec::new(),
         }
     }
@@ -109,7 +111,7 @@ impl<'a> Emitter<'a> {
             (0..dag.groups.len()).filter(|g| matches!(dag.groups[*g].kind, GroupKind::Loop { .. })).collect();
         loop_scopes.sort_by_key(|g| std::cmp::Reverse(self.scope_chain(Scope::Loop(*g)).len()));
         // Pass 1: every argument, so that imports and exports are complete.
-        let mut tasks: HashMap<Scope, Vec<Json>> = HashMap::new();
+        let mut tasks: HashMap<Scope, Vec<Json>> = HashMap::default();
         let mut scopes: Vec<Scope> = vec![Scope::Root];
         if has_exit {
             scopes.push(Scope::Exit);
@@ -122,14 +124,14 @@ impl<'a> Emitter<'a> {
             }
         }
         // Task members first, then every condition: they create the loops' imports and exports.
-        let mut member_json: HashMap<(Scope, Member), Json> = HashMap::new();
+        let mut member_json: HashMap<(Scope, Member), Json> = HashMap::default();
         for (scope, member) in &pending {
             if let Member::Task(t) = member {
                 let task = self.dag_task(*scope, *t)?;
                 member_json.insert((*scope, *member), task);
             }
         }
-        let mut order: HashMap<(Scope, Member), (Option<String>, Option<String>)> = HashMap::new();
+        let mut order: HashMap<(Scope, Member), (Option<String>, Option<String>)> = HashMap::default();
         for (scope, member) in &pending {
             let depends = self.depends(*scope, *member);
             let when = self.when(*scope, *member)?;

@@ -2,7 +2,9 @@
 //! exit handler, or one loop's body), what stands for it in each enclosing scope ([`Member`]: the
 //! task itself or the loop around it), and the names of members and templates.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_dag::GroupKind;
 use petgraph::graph::NodeIndex;
@@ -31,8 +33,8 @@ impl<'a> Emitter<'a> {
         let dag = self.dag;
         let count = dag.graph.node_count();
         let mut reps: Vec<Vec<(Scope, Member)>> = vec![Vec::new(); count];
-        let mut loop_tasks: HashMap<usize, Vec<NodeIndex>> = HashMap::new();
-        let mut chains: HashMap<Scope, Vec<Scope>> = HashMap::new();
+        let mut loop_tasks: HashMap<usize, Vec<NodeIndex>> = HashMap::default();
+        let mut chains: HashMap<Scope, Vec<Scope>> = HashMap::default();
         for task in dag.graph.node_indices() {
             let scope = self.scope_of(task);
             let chain = chains.entry(scope).or_insert_with(|| self.scope_chain(scope));
@@ -55,7 +57,7 @@ impl<'a> Emitter<'a> {
         for (source, target) in &self.extra_edges {
             edges_in[target.index()].push(*source);
         }
-        let mut sets: HashMap<Scope, BTreeSet<Member>> = HashMap::new();
+        let mut sets: HashMap<Scope, BTreeSet<Member>> = HashMap::default();
         for rep in &reps {
             for (s, m) in rep {
                 sets.entry(*s).or_default().insert(*m);

@@ -3,7 +3,9 @@
 //! how the pipeline becomes a graph (tasks, edges, groups, fan-in). A name that does not resolve
 //! here is a bug, reported as [`LowerError::Internal`] rather than a panic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_model::item::{self, Callee, ExprKind, ItemId, Program, Stmt};
 use kfl_model::settings::Setting;
@@ -23,11 +25,11 @@ pub fn lower(program: &Program) -> Result<Dag, LowerError> {
         graph: DiGraph::new(),
         groups: Vec::new(),
         components: Vec::new(),
-        component_index: HashMap::new(),
-        group_counters: HashMap::new(),
+        component_index: HashMap::default(),
+        group_counters: HashMap::default(),
     };
     let mut params = Vec::new();
-    let mut frame_params = HashMap::new();
+    let mut frame_params = HashMap::default();
     for p in &root.params {
         params.push(PipelineParam {
             name: p.name.clone(),
@@ -149,7 +151,7 @@ impl<'a> Lowerer<'a> {
         group: Option<usize>,
         call: &Call<'a>,
     ) -> Result<BTreeMap<String, Source>, LowerError> {
-        let mut frame = Frame { prefix, params, tasks: HashMap::new(), pending: Vec::new(), call: call.clone() };
+        let mut frame = Frame { prefix, params, tasks: HashMap::default(), pending: Vec::new(), call: call.clone() };
         // Pass 1: nodes for every task, groups for every block, so references may point forward.
         let mut groups = Vec::new();
         self.allocate(&mut frame, &pipeline.body, group, &mut groups)?;
@@ -438,7 +440,7 @@ impl<'a> Lowerer<'a> {
                 _ => None,
             })
             .collect();
-        let mut params = HashMap::new();
+        let mut params = HashMap::default();
         for arg in &task.args {
             let source = self.source(frame, &arg.value, &caller_loops, group_parent)?;
             params.insert(arg.name.clone(), source);

@@ -17,7 +17,9 @@ mod passthrough;
 
 use cel::field_selector;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use kfl_dag::{Dag, GroupKind, IoType, LoopItems, ParamType, Source, Task, Trigger, Value};
 use petgraph::graph::NodeIndex;
@@ -158,7 +160,7 @@ fn is_handler(dag: &Dag, group: usize) -> bool {
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(dag: &'a Dag, options: &'a KfpOptions) -> Compiler<'a> {
-        let mut handler_of = HashMap::new();
+        let mut handler_of = HashMap::default();
         for (g, group) in dag.groups.iter().enumerate() {
             if matches!(group.kind, GroupKind::ExitHandler) {
                 handler_of.entry(group.parent).or_insert(g);
@@ -176,7 +178,7 @@ impl<'a> Compiler<'a> {
             used_keys: None,
             passthrough_executor: None,
             passthrough_components: Vec::new(),
-            copies: HashMap::new(),
+            copies: HashMap::default(),
         };
         compiler.scopes.push(Scope::new(ScopeKind::Root));
         for g in 0..dag.groups.len() {
@@ -201,7 +203,7 @@ impl<'a> Compiler<'a> {
             let scope = compiler.content_scope(dag.graph[node].group);
             compiler.task_scope.push(scope);
         }
-        compiler.deps = compiler.scopes.iter().map(|_| HashMap::new()).collect();
+        compiler.deps = compiler.scopes.iter().map(|_| HashMap::default()).collect();
         // Room for each DAG's tasks at once (a TaskSpec is large).
         let mut counts = vec![0; compiler.scopes.len()];
         for scope in &compiler.task_scope {
