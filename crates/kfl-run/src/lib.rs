@@ -10,8 +10,9 @@
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
 //! `<root>/runs/<run-id>/run.json` the run's (with `graph`, each task's component, group and the tasks
-//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`);
-//! `<root>/cache/<key>/` the cache.
+//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`),
+//! `.spare/` emptied folders and replaced manifests kept instead of freed until the run ends
+//! (`spares.rs`); `<root>/cache/<key>/` the cache.
 //!
 //! Invariants:
 //! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
@@ -59,6 +60,7 @@ pub mod resources;
 mod resume;
 mod scheduler;
 mod secrets;
+mod spares;
 mod venv;
 
 use std::collections::BTreeMap;
@@ -513,6 +515,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         secrets,
         notes: notes_tx,
         backoff: Duration::from_millis(500),
+        spares: spares::Spares::new(&run_dir),
     });
     // By default as many tasks at once as the budget has cores (rounded up): `--cpus 1` runs one
     // task at a time, even of tasks that request no CPU.
@@ -655,6 +658,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
     }
     progress.close();
+    // Every task has ended: what was kept instead of freed goes now.
+    env.spares.clear();
     if !scheduler.cancelled {
         // Nothing runs and these still wait: they can never start. Say so rather than succeed.
         for instance in scheduler.instances.values_mut().filter(|i| i.status == Status::Waiting) {
