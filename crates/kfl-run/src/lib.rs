@@ -345,7 +345,7 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 Err(e) => eprintln!("warning: cannot handle {}: {e}", stop.name()),
             }
         }
-        run_async(&args, dag, signal).await
+        on_a_worker(&args, dag, signal).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -378,7 +378,7 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let signal = cancel.unwrap_or_else(|| cancellation().1);
-    let report = runtime.block_on(run_async(args, dag, signal));
+    let report = runtime.block_on(on_a_worker(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
     report.map_err(|e| match e.code {
         Some(code) => format!("[{code}] {}", e.message),
@@ -438,6 +438,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// [`run_async`] as a task of the runtime, not on the thread that waits for it: the loop that
+/// starts tasks then runs on a worker, where what it spawns (a task's `execute`) and what wakes it
+/// (a task's end) stay on that worker's queue, instead of going through the runtime's other threads
+/// twice per task (each hand-over a wake-up that a loaded machine can make wait for a core).
+async fn on_a_worker(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
+    let args = args.clone();
+    match tokio::spawn(async move { run_async(&args, dag, cancel).await }).await {
+        Ok(result) => result,
+        Err(e) => Err(StartError::from(format!("internal error: the run stopped: {e}"))),
+    }
 }
 
 async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
