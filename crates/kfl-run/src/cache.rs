@@ -2,9 +2,13 @@
 //! component's definition and of its resolved inputs (artifacts by the hash of their content), so an
 //! unchanged task with unchanged inputs reuses its earlier outputs, wherever they came from.
 //!
-//! An entry is a folder `<cache>/<key>/` with `outputs/` (a read-only copy of the task's outputs
-//! folder) and `entry.json`, which records every file's size, modification time and sha256. It is
-//! built under a temporary name and renamed into place, so an entry that exists is complete.
+//! An entry is a folder `<cache>/<key>/` with `entry.json` and, when the task's outputs folder has
+//! more than output parameters, `outputs/` (a read-only copy of it, without `parameters/`).
+//! `entry.json` holds the parameter files' text (`parameter_files`; they are UTF-8 text, checked
+//! when the task ended) and records every copied file's size, modification time and sha256. It is
+//! built under a temporary name and renamed into place, so an entry that exists is complete. A task
+//! with parameters only costs its entry two inodes, not five: on ext4 without a journal every new
+//! inode skips the recently freed ones one look-up at a time (see `spares.rs`).
 //!
 //! Nothing outside the cache shares a file with it (copies or reflinks, never hard links), so no
 //! task can write into it. An entry damaged from outside (a file truncated, deleted, changed) is
@@ -20,9 +24,11 @@ use crate::exec::{file_uri, read_metadata};
 use crate::fsutil;
 use crate::scheduler::{ArtifactRef, Outputs, Resolved};
 
-/// Bumped when the way tasks run changes what they produce.
-/// 2: entries record their files (size, modification time, hash); entries of 1 are never read.
-const CACHE_FORMAT: u32 = 2;
+/// Bumped when the way tasks run changes what they produce, or entries change form (the key
+/// changes with it, so entries of another form are never read).
+/// 2: entries record their files (size, modification time, hash).
+/// 3: parameter files are text in `entry.json`, not copies under `outputs/parameters/`.
+const CACHE_FORMAT: u32 = 3;
 
 fn io_json(ty: &kfl_dag::IoType) -> String {
     format!("{ty:?}")
@@ -165,25 +171,56 @@ pub fn restore(cache_dir: &Path, key: &str, dir: &Path, verify: bool) -> Lookup 
     else {
         return Lookup::Damaged("its entry.json records no files".into());
     };
-    let stored = entry_dir.join("outputs");
-    match record(&stored, false) {
-        Ok(found) => {
-            if let Some(problem) = mismatch(&recorded, &found, true) {
-                return Lookup::Damaged(problem);
+    let parameter_files = match entry.get("parameter_files") {
+        None | Some(Json::Null) => None,
+        Some(Json::Object(files)) => {
+            let mut texts = Vec::with_capacity(files.len());
+            for (name, text) in files {
+                // A name from the entry becomes a path: one plain component only.
+                let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
+                let (true, Some(text)) = (plain, text.as_str()) else {
+                    return Lookup::Damaged(format!("its entry.json has a bad parameter file `{name}`"));
+                };
+                texts.push((name.clone(), text.to_string()));
             }
+            Some(texts)
         }
-        Err(e) => return Lookup::Damaged(format!("cannot read it: {e}")),
+        Some(_) => return Lookup::Damaged("its entry.json has bad parameter files".into()),
+    };
+    let stored = entry_dir.join("outputs");
+    // Without `outputs/` when it recorded nothing there (parameters only, or no outputs at all).
+    let has_copy = std::fs::symlink_metadata(&stored).is_ok() || !recorded.is_empty();
+    if has_copy {
+        match record(&stored, false) {
+            Ok(found) => {
+                if let Some(problem) = mismatch(&recorded, &found, true) {
+                    return Lookup::Damaged(problem);
+                }
+            }
+            Err(e) => return Lookup::Damaged(format!("cannot read it: {e}")),
+        }
     }
     let target = dir.join("outputs");
     let tmp = dir.join(format!(".restore-{}.tmp", fsutil::unique_suffix()));
     // What is served is the copy, so the copy is what is checked.
     let restored = (|| -> Result<(), String> {
-        fsutil::copy_tree(&stored, &tmp).map_err(|e| format!("cannot copy it: {e}"))?;
+        if has_copy {
+            fsutil::copy_tree(&stored, &tmp).map_err(|e| format!("cannot copy it: {e}"))?;
+        } else {
+            std::fs::create_dir(&tmp).map_err(|e| format!("cannot copy it: {e}"))?;
+        }
         let copy = record(&tmp, verify).map_err(|e| format!("cannot read its copy: {e}"))?;
         if let Some(problem) = mismatch(&recorded, &copy, false) {
             return Err(problem);
         }
         let io = |e: std::io::Error| format!("cannot put it in place: {e}");
+        if let Some(files) = &parameter_files {
+            let folder = tmp.join("parameters");
+            std::fs::create_dir(&folder).map_err(io)?;
+            for (name, text) in files {
+                std::fs::write(folder.join(name), text).map_err(io)?;
+            }
+        }
         fsutil::make_read_only(&tmp, false).map_err(io)?;
         fsutil::remove_any(&target).map_err(io)?;
         std::fs::rename(&tmp, &target).map_err(io)
@@ -214,6 +251,24 @@ pub fn restore(cache_dir: &Path, key: &str, dir: &Path, verify: bool) -> Lookup 
     Lookup::Hit(outputs)
 }
 
+/// The text of every file of an outputs folder's `parameters/`, when it holds regular UTF-8 text
+/// files only (what a task that succeeded leaves there); `None` when it is missing or holds
+/// anything else (then it is copied as the rest is).
+fn parameter_texts(folder: &Path) -> std::io::Result<Option<serde_json::Map<String, Json>>> {
+    let Ok(items) = std::fs::read_dir(folder) else { return Ok(None) };
+    let mut texts = serde_json::Map::new();
+    for item in items {
+        let item = item?;
+        let Some(name) = item.file_name().to_str().map(str::to_string) else { return Ok(None) };
+        if !item.file_type()?.is_file() {
+            return Ok(None);
+        }
+        let Ok(text) = String::from_utf8(std::fs::read(item.path())?) else { return Ok(None) };
+        texts.insert(name, Json::String(text));
+    }
+    Ok(Some(texts))
+}
+
 /// Stores a copy of a task's outputs under its key, with the size, modification time and hash of
 /// every file. A no-op if a run stored them first, unless `replace` (the entry there is damaged):
 /// then the new entry takes its place in one atomic exchange.
@@ -232,14 +287,33 @@ pub fn store(
     std::fs::create_dir_all(cache_dir)?;
     let tmp = cache_dir.join(format!(".{key}.{}.tmp", fsutil::unique_suffix()));
     let result = (|| {
-        fsutil::copy_tree(&dir.join("outputs"), &tmp.join("outputs"))?;
-        fsutil::make_read_only(&tmp.join("outputs"), false)?;
+        let written = dir.join("outputs");
+        let parameter_files = parameter_texts(&written.join("parameters"))?;
+        std::fs::create_dir(&tmp)?;
+        let copy = tmp.join("outputs");
+        for item in std::fs::read_dir(&written)? {
+            let item = item?;
+            if item.file_name() == "parameters" && parameter_files.is_some() {
+                continue;
+            }
+            if !copy.exists() {
+                std::fs::create_dir(&copy)?;
+            }
+            fsutil::copy_tree(&item.path(), &copy.join(item.file_name()))?;
+        }
+        let files = if copy.exists() {
+            fsutil::make_read_only(&copy, false)?;
+            record(&copy, true)?
+        } else {
+            Vec::new()
+        };
         let entry = json!({
             "task": task,
             "created": crate::exec::unix_seconds(),
             "parameters": outputs.parameters,
             "artifacts": outputs.artifacts.iter().map(|(n, a)| (n.clone(), Json::String(a.hash.clone()))).collect::<serde_json::Map<_, _>>(),
-            "files": record(&tmp.join("outputs"), true)?,
+            "parameter_files": parameter_files,
+            "files": files,
         });
         fsutil::write_json_atomically(&tmp.join("entry.json"), &entry)?;
         match std::fs::rename(&tmp, &entry_dir) {
@@ -272,4 +346,80 @@ pub fn store(
         let _ = fsutil::remove_any(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("kfl-run-cache-{name}-{}", fsutil::unique_suffix()));
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    }
+
+    /// A task folder whose outputs are `files` (relative path, content).
+    fn task_with(root: &Path, name: &str, files: &[(&str, &str)]) -> std::io::Result<std::path::PathBuf> {
+        let dir = root.join(name);
+        std::fs::create_dir_all(dir.join("outputs"))?;
+        for (path, text) in files {
+            let path = dir.join("outputs").join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)?;
+        }
+        Ok(dir)
+    }
+
+    fn files_below(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = fsutil::tree_stamp(dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| format!("{} {}", s.kind, s.relative))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn parameters_only_outputs_and_none_are_stored_and_served_whole() -> std::io::Result<()> {
+        let root = scratch("forms");
+        let cache = root.join("cache");
+        let cases: [(&str, &[(&str, &str)]); 3] = [
+            ("parameters", &[("parameters/n", "5\n"), ("parameters/s", "two\nlines")]),
+            ("nothing", &[]),
+            ("both", &[("parameters/n", "7"), ("artifacts/data", "bytes"), ("artifacts/data.metadata.json", "{}")]),
+        ];
+        for (key, files) in cases {
+            let producer = task_with(&root, &format!("p-{key}"), files)?;
+            store(&cache, key, &producer, &Outputs::default(), key, false)?;
+            let consumer = root.join(format!("c-{key}"));
+            std::fs::create_dir_all(&consumer)?;
+            assert!(matches!(restore(&cache, key, &consumer, true), Lookup::Hit(_)), "{key}");
+            assert_eq!(files_below(&consumer.join("outputs")), files_below(&producer.join("outputs")), "{key}");
+            for (path, text) in files {
+                assert_eq!(std::fs::read_to_string(consumer.join("outputs").join(path))?, *text, "{key} {path}");
+            }
+        }
+        // Parameters only: the entry is its entry.json.
+        assert_eq!(std::fs::read_dir(cache.join("parameters"))?.count(), 1);
+        std::fs::remove_dir_all(&root).or_else(|_| fsutil::remove_any(&root))
+    }
+
+    #[test]
+    fn a_parameter_file_name_that_leaves_the_folder_is_damage() -> std::io::Result<()> {
+        let root = scratch("names");
+        let cache = root.join("cache");
+        let producer = task_with(&root, "p", &[("parameters/n", "5")])?;
+        store(&cache, "k", &producer, &Outputs::default(), "p", false)?;
+        let entry_path = cache.join("k/entry.json");
+        let text = std::fs::read_to_string(&entry_path)?;
+        std::fs::write(&entry_path, text.replace("\"n\": \"5\"", "\"../n\": \"5\""))?;
+        let consumer = root.join("c");
+        std::fs::create_dir_all(&consumer)?;
+        assert!(matches!(restore(&cache, "k", &consumer, false), Lookup::Damaged(_)));
+        assert!(!consumer.join("n").exists() && !consumer.join("outputs").exists());
+        fsutil::remove_any(&root)
+    }
 }

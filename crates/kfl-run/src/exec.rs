@@ -47,6 +47,8 @@ pub struct RunEnv {
     pub backoff: Duration,
     /// `cpu_limit` of tasks on this machine, through cgroups where this machine lets us.
     pub cpu_caps: crate::cgroup::CpuCaps,
+    /// Folders and files kept instead of freed while the run goes (`spares.rs`).
+    pub spares: crate::spares::Spares,
 }
 
 /// How an instance ended.
@@ -116,7 +118,7 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
 
     let outcome: Result<(), String> = async {
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        write_manifest(&dir, &job, component, "running", &result, &attempts, started_at, None);
+        write_manifest(&dir, &job, component, "running", &result, &attempts, started_at, None, None);
         if caching && !env.no_cache {
             match cache::restore(&env.cache_dir, &key, &dir, env.verify_cache) {
                 cache::Lookup::Hit(outputs) => {
@@ -229,7 +231,17 @@ pub async fn execute(plan: Arc<Plan>, env: Arc<RunEnv>, job: Job, cancel: watch:
         Status::Cancelled => "cancelled",
         _ => "failed",
     };
-    write_manifest(&dir, &job, component, status, &result, &attempts, started_at, Some(result.elapsed));
+    write_manifest(
+        &dir,
+        &job,
+        component,
+        status,
+        &result,
+        &attempts,
+        started_at,
+        Some(result.elapsed),
+        Some(&env.spares),
+    );
     result
 }
 
@@ -429,7 +441,7 @@ async fn run_attempt(
             Err(error) => AttemptOutcome::Failed { error, exit_code: Some(0) },
         },
     };
-    let _ = fsutil::remove_any(&tmp);
+    env.spares.retire_dir(&tmp);
     outcome
 }
 
@@ -471,7 +483,8 @@ async fn prepare(
     let in_container = env.in_container(component);
     // The program's working folder is the attempt's own, so stray files vanish with it.
     let work = tmp.to_path_buf();
-    std::fs::create_dir_all(tmp.join("outputs")).map_err(io)?;
+    env.spares.make_dir(tmp).map_err(io)?;
+    std::fs::create_dir(tmp.join("outputs")).map_err(io)?;
     if component.outputs.iter().any(|o| o.ty.is_artifact()) {
         std::fs::create_dir_all(tmp.join("outputs/artifacts")).map_err(io)?;
     }
@@ -887,6 +900,7 @@ fn write_manifest(
     attempts: &[AttemptRecord],
     started_at: u64,
     elapsed: Option<Duration>,
+    spares: Option<&crate::spares::Spares>,
 ) {
     let inputs: serde_json::Map<String, Json> = job.inputs.iter().map(|(n, v)| (n.clone(), input_json(v))).collect();
     let outputs = json!({
@@ -916,7 +930,11 @@ fn write_manifest(
         "duration_ms": elapsed.map(|e| e.as_millis()),
         "logs": { "stdout": "stdout.log", "stderr": "stderr.log" },
     });
-    let _ = fsutil::write_json_atomically(&dir.join("manifest.json"), &manifest);
+    let path = dir.join("manifest.json");
+    let _ = match spares {
+        Some(spares) => spares.write_json_replacing(&path, &manifest),
+        None => fsutil::write_json_atomically(&path, &manifest),
+    };
 }
 
 /// The manifest of an instance that never started (skipped), so that every instance has one.

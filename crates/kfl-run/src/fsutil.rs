@@ -15,21 +15,36 @@ pub fn unique_suffix() -> String {
 
 /// Writes through a temporary file in the same folder and a rename, so a reader never sees half a file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", unique_suffix()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        // No fsync: the rename makes the write atomic for readers, which is what matters here;
-        // durability across a power cut is not worth milliseconds per task.
-        file.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
+    let tmp = write_temporary(path, bytes)?;
+    let result = std::fs::rename(&tmp, path);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Writes `bytes` to a new temporary file beside `path` (its folder made if need be) and returns
+/// its path, for the caller to rename into place.
+pub fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", unique_suffix()));
+    let mut file = match std::fs::File::create(&tmp) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Its folder is missing: made only then, not checked on every write.
+            std::fs::create_dir_all(dir)?;
+            std::fs::File::create(&tmp)?
+        }
+        Err(e) => return Err(e),
+    };
+    // No fsync: the rename makes the write atomic for readers, which is what matters here;
+    // durability across a power cut is not worth milliseconds per task.
+    if let Err(e) = file.write_all(bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
 }
 
 /// Writes a value as pretty JSON, atomically.

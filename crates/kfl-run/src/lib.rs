@@ -10,8 +10,9 @@
 //! Layout: `<root>/runs/<run-id>/<task>/` holds each task instance's `manifest.json`, `stdout.log`,
 //! `stderr.log` and `outputs/` (`artifacts/<name>`, `<name>.metadata.json`, `parameters/<name>`);
 //! `<root>/runs/<run-id>/run.json` the run's (with `graph`, each task's component, group and the tasks
-//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`);
-//! `<root>/cache/<key>/` the cache.
+//! it waits for, for viewers such as `kflc ui`), `run.lock` held while the run goes (`liveness.rs`),
+//! `.spare/` emptied folders and replaced manifests kept instead of freed until the run ends
+//! (`spares.rs`); `<root>/cache/<key>/` the cache.
 //!
 //! Invariants:
 //! - Semantics are the cluster's: a task runs when everything it depends on succeeded (exit handler
@@ -60,6 +61,7 @@ pub mod resources;
 mod resume;
 mod scheduler;
 mod secrets;
+mod spares;
 mod venv;
 
 use std::collections::BTreeMap;
@@ -344,7 +346,7 @@ pub fn run_command(args: RunArgs, dag: kfl_dag::Dag) -> ExitCode {
                 Err(e) => eprintln!("warning: cannot handle {}: {e}", stop.name()),
             }
         }
-        run_async(&args, dag, signal).await
+        on_a_worker(&args, dag, signal).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -377,7 +379,7 @@ pub fn run(args: &RunArgs, dag: kfl_dag::Dag, cancel: Option<CancelSignal>) -> R
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let signal = cancel.unwrap_or_else(|| cancellation().1);
-    let report = runtime.block_on(run_async(args, dag, signal));
+    let report = runtime.block_on(on_a_worker(args, dag, signal));
     runtime.shutdown_timeout(Duration::from_secs(1));
     report.map_err(|e| match e.code {
         Some(code) => format!("[{code}] {}", e.message),
@@ -437,6 +439,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// [`run_async`] as a task of the runtime, not on the thread that waits for it: the loop that
+/// starts tasks then runs on a worker, where what it spawns (a task's `execute`) and what wakes it
+/// (a task's end) stay on that worker's queue, instead of going through the runtime's other threads
+/// twice per task (each hand-over a wake-up that a loaded machine can make wait for a core).
+async fn on_a_worker(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
+    let args = args.clone();
+    match tokio::spawn(async move { run_async(&args, dag, cancel).await }).await {
+        Ok(result) => result,
+        Err(e) => Err(StartError::from(format!("internal error: the run stopped: {e}"))),
+    }
 }
 
 async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> Result<RunReport, StartError> {
@@ -515,6 +529,7 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         notes: notes_tx,
         backoff: Duration::from_millis(500),
         cpu_caps: cgroup::CpuCaps::new(),
+        spares: spares::Spares::new(&run_dir),
     });
     // By default as many tasks at once as the budget has cores (rounded up): `--cpus 1` runs one
     // task at a time, even of tasks that request no CPU.
@@ -657,6 +672,8 @@ async fn run_async(args: &RunArgs, dag: kfl_dag::Dag, cancel: CancelSignal) -> R
         }
     }
     progress.close();
+    // Every task has ended: what was kept instead of freed goes now.
+    env.spares.clear();
     if !scheduler.cancelled {
         // Nothing runs and these still wait: they can never start. Say so rather than succeed.
         for instance in scheduler.instances.values_mut().filter(|i| i.status == Status::Waiting) {

@@ -1,6 +1,11 @@
 //! The scheduler's state machine, without IO: which task instances exist (one per loop iteration),
 //! what state each is in, and which may start now. Loops are expanded lazily, when the list they go
 //! over is known; conditions are evaluated on actual values; a failure skips what depends on it.
+//!
+//! A pass costs what changed, not the size of the pipeline: a task whose instances all ended is
+//! never looked at again, one that waits for a producer's instance only once that producer changed
+//! (`touched`), one that is ready but waits for room only while there is room. A pass that starts
+//! nothing while nothing runs looks at every task, so a missed wake-up can delay, never lose, a task.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -141,7 +146,10 @@ struct Expansion {
 }
 
 enum Readiness {
+    /// An instance of a producer it waits for has not ended (or does not exist yet).
     NotYet,
+    /// A loop list that decides which producer instances it waits for is not known yet.
+    Pending,
     Skip(Status, String),
     Run,
 }
@@ -159,12 +167,21 @@ pub struct Scheduler {
     free: Free,
     /// Instances of the run being resumed that succeeded there.
     pub kept: HashMap<InstanceKey, Kept>,
+    /// Per task: every instance ended and no more can appear (never looked at again).
+    settled: Vec<bool>,
+    /// Per task: the last pass found it waiting for producers' instances only.
+    blocked: Vec<bool>,
+    /// Per task: the last pass found an instance ready that did not start for want of room.
+    needs_room: Vec<bool>,
+    /// Per task: an instance of a task it depends on ended since the task was last looked at.
+    touched: Vec<bool>,
+    /// Per task: the tasks that depend on it.
+    consumers: Vec<Vec<usize>>,
 }
 
 impl Scheduler {
     pub fn new(plan: Arc<Plan>, parallelism: usize, budget: &Budget) -> Scheduler {
         Scheduler {
-            plan,
             instances: BTreeMap::new(),
             loops: HashMap::new(),
             active_iterations: HashMap::new(),
@@ -173,12 +190,38 @@ impl Scheduler {
             cancelled: false,
             free: Free::new(budget),
             kept: HashMap::new(),
+            settled: vec![false; plan_len(&plan)],
+            blocked: vec![false; plan_len(&plan)],
+            needs_room: vec![false; plan_len(&plan)],
+            touched: vec![false; plan_len(&plan)],
+            consumers: consumers_of(&plan),
+            plan,
+        }
+    }
+
+    /// Records that an instance of `task` ended: what depends on it is looked at again.
+    fn touch_consumers(&mut self, task: usize) {
+        for &consumer in &self.consumers[task] {
+            self.touched[consumer] = true;
         }
     }
 
     /// Creates the instances that became known, skips those that cannot run, and returns those that
     /// may start now (marked running).
     pub fn schedule(&mut self) -> (Vec<Job>, Vec<Skip>) {
+        let (mut jobs, mut skips) = self.pass(false);
+        if jobs.is_empty() && self.running == 0 && !self.cancelled {
+            // Nothing runs and nothing started: look at every task before the run may end.
+            let (more_jobs, more_skips) = self.pass(true);
+            jobs.extend(more_jobs);
+            skips.extend(more_skips);
+        }
+        (jobs, skips)
+    }
+
+    /// One pass over the tasks in producer-first order; `all`: every task not settled, whatever
+    /// the last pass found.
+    fn pass(&mut self, all: bool) -> (Vec<Job>, Vec<Skip>) {
         let mut jobs = Vec::new();
         let mut skips = Vec::new();
         // The first ready task that does not fit holds what it needs: later (smaller) tasks may
@@ -187,7 +230,19 @@ impl Scheduler {
         self.retire_iterations();
         let plan = Arc::clone(&self.plan);
         for &task in &plan.order {
+            if self.settled[task] {
+                continue;
+            }
+            let touched = std::mem::take(&mut self.touched[task]);
+            let room = self.running < self.parallelism;
+            if !all && !touched && (self.blocked[task] || self.needs_room[task] && !room) {
+                continue;
+            }
             let expansion = self.expand(task, &[]);
+            // What this pass finds about the task (`pending`: it cannot be blocked).
+            let mut pending = expansion.pending;
+            let mut waiting = false;
+            let mut needs_room = false;
             for iteration in expansion.instances {
                 let key = (task, iteration);
                 let status = match self.instances.get(&key) {
@@ -198,23 +253,31 @@ impl Scheduler {
                         Status::Waiting
                     }
                 };
+                if status == Status::Running {
+                    waiting = true;
+                }
                 if status != Status::Waiting || self.cancelled {
                     continue;
                 }
+                waiting = true;
                 match self.readiness(task, &key.1) {
                     Readiness::NotYet => {}
+                    Readiness::Pending => pending = true,
                     Readiness::Skip(status, reason) => {
                         if let Some(instance) = self.instances.get_mut(&key) {
                             instance.status = status;
                             instance.reason = Some(reason.clone());
                             skips.push(Skip { name: instance.name.clone(), status, reason });
                         }
+                        self.touch_consumers(task);
                     }
                     Readiness::Run => {
                         if self.keep(&key, &mut skips) {
+                            self.touch_consumers(task);
                             continue;
                         }
                         if self.running >= self.parallelism || !self.iterations_allow(task, &key.1) {
+                            needs_room = true;
                             continue;
                         }
                         // Checked before claiming, so that a task waiting for room costs no input
@@ -224,11 +287,15 @@ impl Scheduler {
                             if held.is_none() {
                                 held = Some(*request);
                             }
+                            needs_room = true;
                             continue;
                         }
                         match self.resolve_inputs(task, &key.1) {
                             Ok(inputs) => {
-                                let Some(grant) = self.free.try_claim(&plan.tasks[task].request) else { continue };
+                                let Some(grant) = self.free.try_claim(&plan.tasks[task].request) else {
+                                    needs_room = true;
+                                    continue;
+                                };
                                 self.claim_iterations(task, &key.1);
                                 self.running += 1;
                                 if let Some(instance) = self.instances.get_mut(&key) {
@@ -248,11 +315,16 @@ impl Scheduler {
                                         reason,
                                     });
                                 }
+                                self.touch_consumers(task);
                             }
                         }
                     }
                 }
             }
+            // After a cancel nothing starts: the flags only matter while the run goes on.
+            self.settled[task] = !pending && !waiting;
+            self.needs_room[task] = needs_room;
+            self.blocked[task] = waiting && !pending && !needs_room;
         }
         (jobs, skips)
     }
@@ -267,6 +339,9 @@ impl Scheduler {
                 self.free.release(&grant);
             }
             update(instance);
+            // Its own other instances may wait for this one (a loop's `parallel N`).
+            self.touched[key.0] = true;
+            self.touch_consumers(key.0);
         }
     }
 
@@ -404,7 +479,7 @@ impl Scheduler {
             let common = plan.common_loops(task, dep.producer);
             let expansion = self.expand(dep.producer, &iteration[..common.min(iteration.len())]);
             if expansion.pending {
-                return Readiness::NotYet;
+                return Readiness::Pending;
             }
             let producer_name = &plan.dag.graph[plan.tasks[dep.producer].node].name;
             for iv in &expansion.instances {
@@ -746,6 +821,23 @@ impl Scheduler {
             _ => Err("not available outside its loop".into()),
         }
     }
+}
+
+fn plan_len(plan: &Plan) -> usize {
+    plan.tasks.len()
+}
+
+/// For each task, the tasks that list it among their dependencies.
+fn consumers_of(plan: &Plan) -> Vec<Vec<usize>> {
+    let mut consumers = vec![Vec::new(); plan.tasks.len()];
+    for (task, task_plan) in plan.tasks.iter().enumerate() {
+        for dep in &task_plan.dependencies {
+            if let Some(list) = consumers.get_mut(dep.producer) {
+                list.push(task);
+            }
+        }
+    }
+    consumers
 }
 
 fn new_instance(name: String) -> Instance {
