@@ -65,8 +65,9 @@ fail() {
   exit 1
 }
 
-# Microseconds since the epoch, without starting a process.
-now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
+# Microseconds since the epoch are read as ${EPOCHREALTIME/[.,]/} right where they are needed:
+# `$(…)` around it would fork a subshell, and the fork and wait of the second one (a millisecond or
+# two for a shell this size) would be counted in kflc's time.
 
 # Prints the median of the numbers on stdin.
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -77,9 +78,9 @@ time_kflc() {
   shift 2
   for ((i = 0; i < runs; i++)); do
     [[ $out == - ]] || rm -f "$out"
-    t0=$(now_us)
+    t0=${EPOCHREALTIME/[.,]/}
     "$kflc" "$@" >"$work/kflc.log" 2>&1 || { cat "$work/kflc.log" >&2; fail "kflc $*"; }
-    t1=$(now_us)
+    t1=${EPOCHREALTIME/[.,]/}
     [[ $out == - || -s $out ]] || fail "kflc $* wrote nothing"
     echo $((t1 - t0))
   done | median | awk '{ printf "%.1f\n", $1 / 1000 }'
@@ -91,9 +92,9 @@ time_peer() {
   : >"$work/peer-times"
   for ((i = 0; i < runs; i++)); do
     rm -f "$out"
-    t0=$(now_us)
+    t0=${EPOCHREALTIME/[.,]/}
     "$python" "$prog" "$out" >"$work/peer.log" 2>&1 || { tail -20 "$work/peer.log" >&2; fail "$prog failed"; }
-    t1=$(now_us)
+    t1=${EPOCHREALTIME/[.,]/}
     [[ -s $out ]] || fail "$prog wrote nothing"
     inner=$(tail -1 "$work/peer.log" | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d["define_s"]+d["compile_s"])*1000)')
     echo "$(((t1 - t0) / 1000)) $inner" >>"$work/peer-times"
