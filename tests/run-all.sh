@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# No test reads what the caller's standard input holds. Started in the background from a tool
+# whose standard input was a pipe with text in it, a first run failed every cargo command: cargo
+# recorded in target/.rustc_info.json a target probe that had failed on that text, and read the
+# failure back from then on.
+exec </dev/null
 
 export CARGO_TERM_COLOR=never
 # One build cache for the workspace and the fuzz crate.
