@@ -355,14 +355,11 @@ mod tests {
             }
             drop((cap, tiny));
             assert!(!task.exists() && !tiny_dir.exists());
-            let _ = std::fs::remove_dir_all(
-                dir.join(format!("kfl-run-{}", std::process::id())).join("cgroup.subtree_control"),
-            );
-            let _ = std::fs::remove_file(
-                dir.join(format!("kfl-run-{}", std::process::id())).join("cgroup.subtree_control"),
-            );
+            // The run's folder goes with the caps (v2 wrote its controllers file there by hand).
+            let run_dir = dir.join(format!("kfl-run-{}", std::process::id()));
+            let _ = std::fs::remove_file(run_dir.join("cgroup.subtree_control"));
             drop(caps);
-            assert!(!dir.join(format!("kfl-run-{}", std::process::id())).exists());
+            assert!(!run_dir.exists());
             std::fs::remove_dir_all(&dir).expect("clean up");
         }
     }
