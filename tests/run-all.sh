@@ -6,10 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-# No test reads what the caller's standard input holds. Started in the background from a tool
-# whose standard input was a pipe with text in it, a first run failed every cargo command: cargo
-# recorded in target/.rustc_info.json a target probe that had failed on that text, and read the
-# failure back from then on.
+# No test reads what the caller's standard input holds.
 exec </dev/null
 
 export CARGO_TERM_COLOR=never
@@ -20,12 +17,25 @@ passed=0
 failed=0
 failures=()
 started=$(date +%s)
+# Cargo keeps the output of its `rustc -` target probes in target/.rustc_info.json, failures
+# included, and reads them back instead of asking rustc again. Here a probe has failed twice in
+# the middle of a run (rustc was handed `cc: error: unrecognized command-line option '-?'` as its
+# program; the same probe run again succeeds), and from then on every cargo command of every suite
+# failed on the cached failure. A failed entry is dropped before each suite, so cargo asks again.
+forget_failed_rustc_probes() {
+  local info=$CARGO_TARGET_DIR/.rustc_info.json
+  if [[ -f $info ]] && grep -q '"success":false' "$info"; then
+    echo "note: dropping a failed rustc probe cached in $info"
+    rm -f "$info"
+  fi
+}
 run() {
   local name=$1
   shift
   printf '\n== %s ==\n' "$name"
   local t0
   t0=$(date +%s)
+  forget_failed_rustc_probes
   if "$@"; then
     passed=$((passed + 1))
     echo "-- $name: ok ($(($(date +%s) - t0))s)"
