@@ -6,9 +6,6 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-# No test reads what the caller's standard input holds.
-exec </dev/null
-
 export CARGO_TERM_COLOR=never
 # One build cache for the workspace and the fuzz crate.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
@@ -17,25 +14,40 @@ passed=0
 failed=0
 failures=()
 started=$(date +%s)
-# Cargo keeps the output of its `rustc -` target probes in target/.rustc_info.json, failures
-# included, and reads them back instead of asking rustc again. Here a probe has failed twice in
-# the middle of a run (rustc was handed `cc: error: unrecognized command-line option '-?'` as its
-# program; the same probe run again succeeds), and from then on every cargo command of every suite
-# failed on the cached failure. A failed entry is dropped before each suite, so cargo asks again.
-forget_failed_rustc_probes() {
+# /dev/null must be the null device. On one machine it was a regular file: whatever a build
+# script wrote to it (`cc -? 2>/dev/null` leaves `cc: error: unrecognized command-line option`
+# there) was read back by the next process whose standard input is "null", such as cargo's
+# `rustc -` target probe, which then failed on that text as its program; cargo caches the failed
+# probe in target/.rustc_info.json and every later cargo command failed. So before each suite the
+# device is checked, put back if it is not one (we run as root in CI), and a failed probe cached
+# while it was broken is forgotten.
+null_checked_after=start
+ensure_null_device() {
+  if [[ ! -c /dev/null ]]; then
+    echo "note: /dev/null is not the null device (found after: $null_checked_after); putting it back"
+    if mknod -m 666 /dev/null.kfl-$$ c 1 3 2>/dev/null && mv -f /dev/null.kfl-$$ /dev/null; then
+      :
+    else
+      rm -f /dev/null.kfl-$$ 2>/dev/null
+      echo "warning: could not restore /dev/null; cargo and other tools may read garbage from it" >&2
+    fi
+  fi
   local info=$CARGO_TARGET_DIR/.rustc_info.json
   if [[ -f $info ]] && grep -q '"success":false' "$info"; then
     echo "note: dropping a failed rustc probe cached in $info"
     rm -f "$info"
   fi
 }
+ensure_null_device
+# No test reads what the caller's standard input holds.
+exec </dev/null
 run() {
   local name=$1
   shift
   printf '\n== %s ==\n' "$name"
   local t0
   t0=$(date +%s)
-  forget_failed_rustc_probes
+  ensure_null_device
   if "$@"; then
     passed=$((passed + 1))
     echo "-- $name: ok ($(($(date +%s) - t0))s)"
@@ -44,6 +56,7 @@ run() {
     failures+=("$name")
     echo "-- $name: FAILED ($(($(date +%s) - t0))s)"
   fi
+  null_checked_after=$name
 }
 
 # The local Kubernetes API server takes minutes to build the first time: start that early, in the
