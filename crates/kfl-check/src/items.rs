@@ -342,3 +342,36 @@ fn output_ty_depth(db: &dyn Db, owner: SourceFile, output: &OutputSigE, depth: u
         }
     }
 }
+
+/// The span of each item's name in a file (the first item of each name), for labels that point at
+/// a declaration. Kept apart from the tree, so that a check which labels an item of its own file
+/// depends only on where the items' names are, not on the rest of the text.
+#[salsa::tracked(returns(ref))]
+pub fn item_name_spans(db: &dyn Db, file: SourceFile) -> BTreeMap<String, kfl_diagnostics::Span> {
+    let mut spans = BTreeMap::new();
+    for item in &parse(db, file).file.items {
+        if let Some(name) = item.name() {
+            spans.entry(name.text.clone()).or_insert(name.span);
+        }
+    }
+    spans
+}
+
+/// The `resources` entries of each component of a file, by the component's name (the entries of
+/// every component of that name, in order), which a task's `resources` block overrides.
+#[salsa::tracked(returns(ref))]
+pub fn component_resources(db: &dyn Db, file: SourceFile) -> BTreeMap<String, Vec<ast::KvEntry>> {
+    let mut out: BTreeMap<String, Vec<ast::KvEntry>> = BTreeMap::new();
+    for item in &parse(db, file).file.items {
+        let ast::Item::Component(c) = item else { continue };
+        let entries = out.entry(c.name.text.clone()).or_default();
+        for member in &c.members {
+            if let ast::MemberKind::Block(b) = &member.kind {
+                if b.name.text == "resources" {
+                    entries.extend(b.entries.iter().cloned());
+                }
+            }
+        }
+    }
+    out
+}

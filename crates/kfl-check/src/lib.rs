@@ -178,20 +178,98 @@ impl Database {
 ///
 /// The file is parsed piece by piece ([`kfl_syntax::chunk`]) and each piece is memoized by its text,
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
+pub fn parse(db: &dyn Db, file: SourceFile) -> &Arc<kfl_syntax::Parse> {
+    &parse_file(db, file).parse
+}
+
+/// A file's parse and the pieces it was put together from.
+#[derive(salsa::SalsaValue)]
+pub(crate) struct ParsedFile<'db> {
+    pub parse: Arc<kfl_syntax::Parse>,
+    /// The pipelines put together from pieces without syntax errors (with a database that
+    /// memoizes chunks; see [`Db::memoize_chunks`]), which are checked piece by piece.
+    pub pipelines: Vec<PipelinePieces<'db>>,
+}
+
+/// The pieces of one pipeline: its head and its runs of statements, each with its offset in the file.
+#[derive(Clone, PartialEq, Eq, Debug, salsa::SalsaValue)]
+pub(crate) struct PipelinePieces<'db> {
+    /// The pipeline's place among the file's items.
+    pub item: u32,
+    pub head: (u32, Chunk<'db>),
+    pub statements: Vec<(u32, Chunk<'db>)>,
+}
+
 #[salsa::tracked(returns(ref), no_eq)]
-pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
+pub(crate) fn parse_file<'db>(db: &'db dyn Db, file: SourceFile) -> ParsedFile<'db> {
+    let text = file.text(db);
     if !db.memoize_chunks() {
-        return Arc::new(kfl_syntax::parse(file.text(db)));
+        return ParsedFile { parse: Arc::new(kfl_syntax::parse(text)), pipelines: Vec::new() };
     }
-    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {
-        parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
-    }))
+    // Every piece asked for, in order: its offset, kind, memo key and whether it parsed.
+    let mut asked: Vec<(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)> = Vec::new();
+    let parse = kfl_syntax::chunk::parse_with(text, |kind, piece, clean| {
+        let chunk = Chunk::new(db, kind, piece, clean);
+        let parsed = parse_chunk(db, chunk).clone();
+        // Pieces are slices of the text: their place is the distance from its start.
+        if let Some(offset) = (piece.as_ptr() as usize).checked_sub(text.as_ptr() as usize) {
+            if offset <= text.len() {
+                asked.push((offset as u32, kind, chunk, parsed.is_some()));
+            }
+        }
+        parsed
+    });
+    let pipelines = pipeline_pieces(&parse, &asked);
+    ParsedFile { parse: Arc::new(parse), pipelines }
+}
+
+/// The pieces each pipeline of `parse` was put together from, when all of them parsed.
+fn pipeline_pieces<'db>(
+    parse: &kfl_syntax::Parse,
+    asked: &[(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)],
+) -> Vec<PipelinePieces<'db>> {
+    use kfl_syntax::chunk::ChunkKind;
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    for (item, it) in parse.file.items.iter().enumerate() {
+        let kfl_syntax::ast::Item::Pipeline(p) = it else { continue };
+        if !p.broken.is_empty() {
+            continue;
+        }
+        let (start, end) = (p.span.start, p.span.end.saturating_sub(1));
+        // The pieces come in the order of the text.
+        while cursor < asked.len() && asked[cursor].0 < start {
+            cursor += 1;
+        }
+        let Some(&(offset, ChunkKind::PipelineHead, head, true)) = asked.get(cursor) else { continue };
+        if offset != start {
+            continue;
+        }
+        let mut statements = Vec::new();
+        let mut closed = false;
+        while let Some(&(offset, kind, chunk, ok)) = asked.get(cursor + 1) {
+            cursor += 1;
+            match kind {
+                ChunkKind::Statements if ok && offset < end => statements.push((offset, chunk)),
+                ChunkKind::Statements => {}
+                ChunkKind::PipelineEnd => {
+                    closed = ok && offset == end;
+                    break;
+                }
+                ChunkKind::Item | ChunkKind::PipelineHead => break,
+            }
+        }
+        if closed {
+            out.push(PipelinePieces { item: item as u32, head: (start, head), statements });
+        }
+    }
+    out
 }
 
 /// A piece of a file, interned by its kind and text (and whether the file around it was clean, see
 /// [`kfl_syntax::chunk::parse_clean_chunk`]): the same text is parsed once.
 #[salsa::interned(debug)]
-struct Chunk<'db> {
+pub(crate) struct Chunk<'db> {
     kind: kfl_syntax::chunk::ChunkKind,
     #[returns(ref)]
     text: String,
@@ -199,7 +277,7 @@ struct Chunk<'db> {
 }
 
 #[salsa::tracked(returns(ref))]
-fn parse_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
+pub(crate) fn parse_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
     parse_chunk_text(*chunk.kind(db), chunk.text(db), *chunk.clean(db))
 }
 
@@ -214,6 +292,13 @@ fn parse_chunk_text(
         kfl_syntax::chunk::parse_chunk(kind, text)
     };
     parse.map(Arc::new)
+}
+
+/// How many pipelines of `file` the database checks piece by piece (for the tests that hold the
+/// piece-by-piece checks to the whole-body ones).
+#[doc(hidden)]
+pub fn pipelines_checked_in_pieces(db: &dyn Db, file: SourceFile) -> usize {
+    parse_file(db, file).pipelines.len()
 }
 
 /// Every diagnostic of one file, sorted by position.

@@ -37,7 +37,7 @@ fn logging(query: &'static str) -> (Database, Arc<Mutex<Vec<String>>>) {
     let db = Database::with_event_callback(move |event| {
         if let salsa::EventKind::WillExecute { database_key } = event.kind {
             let text = format!("{database_key:?}");
-            if text.starts_with(query) {
+            if query.split('|').any(|q| text.starts_with(q)) {
                 sink.lock().expect("log").push(text);
             }
         }
@@ -57,29 +57,45 @@ fn recheck(db: &Database, log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     ran
 }
 
+/// How many `check_file` and `check_piece` queries ran.
+fn counts(ran: &[String]) -> (usize, usize) {
+    let files = ran.iter().filter(|q| q.starts_with("check_file")).count();
+    (files, ran.len() - files)
+}
+
 #[test]
 fn an_edit_rechecks_only_what_depends_on_it() {
-    let (mut db, log) = logging("check_file");
+    let (mut db, log) = logging("check_file|check_piece");
     db.set_file("lib.kfl", LIB.to_string());
     db.set_file("a.kfl", pipeline("a", "s3://a"));
     db.set_file("b.kfl", pipeline("b", "s3://b"));
-    assert_eq!(recheck(&db, &log).len(), 3, "a cold check runs every file");
+    // A cold check runs every file, and the one piece of statements of each pipeline.
+    assert_eq!(counts(&recheck(&db, &log)), (3, 2));
 
-    // An edit inside one pipeline: only that file is checked again.
+    // An edit inside one pipeline: only that file and its piece are checked again.
     db.set_file("a.kfl", pipeline("a", "s3://a-changed"));
-    assert_eq!(recheck(&db, &log).len(), 1);
+    assert_eq!(counts(&recheck(&db, &log)), (1, 1));
 
     // An edit in the library that leaves every signature alone (a script line): only the library.
     db.set_file("lib.kfl", LIB.replace("url)", "url.strip())"));
-    assert_eq!(recheck(&db, &log).len(), 1);
+    assert_eq!(counts(&recheck(&db, &log)), (1, 0));
 
     // Moving the library's text down (every span changes, no signature does): only the library.
     db.set_file("lib.kfl", format!("// a comment\n\n{}", LIB.replace("url)", "url.strip())")));
-    assert_eq!(recheck(&db, &log).len(), 1);
+    assert_eq!(counts(&recheck(&db, &log)), (1, 0));
 
-    // A signature change: everything that imports the library is checked again.
+    // A signature change: the pieces that call the library are checked again; their files'
+    // diagnostics are put together again only if a piece's changed (here none did).
     db.set_file("lib.kfl", LIB.replace("input url: String", "input url: String = \"s3://default\""));
-    assert_eq!(recheck(&db, &log).len(), 3);
+    assert_eq!(counts(&recheck(&db, &log)), (1, 2));
+
+    // A signature change that makes an error: the file that has it is put together again.
+    db.set_file("lib.kfl", LIB.replace("input url: String", "input url: Int"));
+    log.lock().expect("log").clear();
+    let a = db.file("a.kfl").expect("a.kfl");
+    assert_eq!(check_file(&db, a).len(), 1, "{:?}", check_file(&db, a));
+    let ran: Vec<String> = log.lock().expect("log").clone();
+    assert_eq!(counts(&ran), (1, 1), "{ran:?}");
 }
 
 /// A long pipeline and an edit in one of its statements: only that statement is parsed again, the

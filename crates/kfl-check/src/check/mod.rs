@@ -33,27 +33,19 @@ use crate::items::{self, lookup, Found};
 use crate::types::Ty;
 use crate::{parse, Db, SourceFile};
 
-use pipeline::PipelineChecker;
+use pipeline::scope::{At, FILE};
 
 pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
     let parse = parse(db, file);
-    let mut checker = Checker {
-        db,
-        file,
-        path: file.path(db).clone(),
-        out: Vec::new(),
-        used_imports: HashSet::default(),
-        resource_base: Vec::new(),
-        signature_types: HashMap::default(),
-    };
+    let mut checker = Checker::new(db, file);
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);
-    for item in &parse.file.items {
+    for (index, item) in parse.file.items.iter().enumerate() {
         match item {
             ast::Item::Import(_) => {}
             ast::Item::Artifact(a) => checker.check_artifact(a),
             ast::Item::Component(c) => checker.check_component(c),
-            ast::Item::Pipeline(p) => PipelineChecker::new(&mut checker, p).run(),
+            ast::Item::Pipeline(p) => pipeline::pieces::check_pipeline(&mut checker, index as u32, p),
         }
     }
     // What did not parse may have used an import.
@@ -78,16 +70,53 @@ pub(crate) struct Checker<'db> {
     /// lives in salsa's memo for all of `'db`): a long pipeline calls the same components again and
     /// again, and resolving a type name looks through the file's imports.
     signature_types: HashMap<usize, Ty>,
+    /// `Some` while a piece of a pipeline is checked: spans are then relative to the piece, and a
+    /// span anywhere else (another piece, the pipeline's head, an item of the file) is written as a
+    /// placeholder, [`FOREIGN`] plus its index here, which [`place`] resolves.
+    foreign: Option<Vec<At>>,
 }
 
+/// The bit that marks a placeholder span (see [`Checker::at`]). No file checked is 2 GiB long.
+pub(crate) const FOREIGN: u32 = 1 << 31;
+
 impl<'db> Checker<'db> {
+    fn new(db: &'db dyn Db, file: SourceFile) -> Self {
+        Checker {
+            db,
+            file,
+            path: file.path(db).clone(),
+            out: Vec::new(),
+            used_imports: HashSet::default(),
+            resource_base: Vec::new(),
+            signature_types: HashMap::default(),
+            foreign: None,
+        }
+    }
+
+    /// A checker for one piece of a pipeline (see [`Checker::foreign`]).
+    pub(crate) fn for_piece(db: &'db dyn Db, file: SourceFile) -> Self {
+        Checker { foreign: Some(Vec::new()), ..Checker::new(db, file) }
+    }
+
     fn push(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
     }
 
-    fn label_in(&self, owner: SourceFile, span: Span, message: impl Into<String>) -> Label {
+    /// A span somewhere else than the piece being checked.
+    pub(crate) fn at(&mut self, at: At) -> Span {
+        match &mut self.foreign {
+            Some(foreign) => {
+                let index = FOREIGN | foreign.len() as u32;
+                foreign.push(at);
+                Span { start: index, end: index }
+            }
+            None => at.span,
+        }
+    }
+
+    fn label_in(&mut self, owner: SourceFile, span: Span, message: impl Into<String>) -> Label {
         if owner == self.file {
-            Label::new(span, message)
+            Label::new(self.at(At { piece: FILE, span }), message)
         } else {
             Label::in_file(owner.path(self.db).clone(), span, message)
         }
@@ -95,7 +124,7 @@ impl<'db> Checker<'db> {
 
     /// The span of an item's name in the file that declares it (read only to label an error).
     fn item_name_span(&self, owner: SourceFile, name: &str) -> Option<Span> {
-        parse(self.db, owner).file.items.iter().find_map(|item| item.name().filter(|n| n.text == name).map(|n| n.span))
+        items::item_name_spans(self.db, owner).get(name).copied()
     }
 
     /// [`items::input_ty`], remembered for this check.
@@ -138,4 +167,27 @@ impl<'db> Checker<'db> {
         }
         self.push(d);
     }
+}
+
+/// Puts a diagnostic of a piece in its place in the file: a span of the piece moves by the piece's
+/// offset, a placeholder becomes the span it stands for (moved by its own piece's offset), a label
+/// in another file stays.
+pub(crate) fn place(mut d: Diagnostic, foreign: &[At], own: u32, offset_of: &impl Fn(u32) -> u32) -> Diagnostic {
+    let fix = |span: Span| -> Span {
+        let (piece, span) = if span.start & FOREIGN != 0 {
+            match foreign.get((span.start & !FOREIGN) as usize) {
+                Some(at) => (at.piece, at.span),
+                None => (own, Span { start: 0, end: 0 }),
+            }
+        } else {
+            (own, span)
+        };
+        let by = offset_of(piece);
+        Span { start: span.start.saturating_add(by), end: span.end.saturating_add(by) }
+    };
+    d.primary.span = fix(d.primary.span);
+    for label in d.secondary.iter_mut().filter(|l| l.path.is_none()) {
+        label.span = fix(label.span);
+    }
+    d
 }

@@ -4,16 +4,17 @@
 use kfl_diagnostics::{Code, Diagnostic, Label};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use super::{PipelineChecker, Scope};
+use super::scope::ScopeId;
+use super::PieceChecker;
 use crate::check::helpers::{help_did_you_mean, HelpIfNone};
 use crate::types::{is_comparable, Ty};
 
 const ARTIFACT_PROPERTIES: [&str; 3] = ["path", "uri", "metadata"];
 
-impl<'a> PipelineChecker<'_, 'a, '_> {
+impl PieceChecker<'_, '_, '_> {
     /// The type of an expression in the pipeline, reporting what is wrong. `condition`: it decides an
     /// `if`, so reading a task's output is fine wherever that task is.
-    pub(super) fn expr_ty(&mut self, expr: &'a Expr, condition: bool) -> Ty {
+    pub(super) fn expr_ty(&mut self, expr: &Expr, condition: bool) -> Ty {
         match &expr.kind {
             ExprKind::Str(_) => Ty::String,
             ExprKind::Bool(_) => Ty::Bool,
@@ -166,38 +167,41 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
         }
     }
 
-    fn path_ty(&mut self, parts: &'a [Ident], condition: bool) -> Ty {
+    fn path_ty(&mut self, parts: &[Ident], condition: bool) -> Ty {
         let head = &parts[0];
         let rest = &parts[1..];
+        let scope = self.scope;
         // Loop variables in scope, innermost first.
         let in_scope_loop = self.scopes.iter().rev().find_map(|s| match s {
-            Scope::Loop(i) if self.loops[*i].var.text == head.text => Some(*i),
+            ScopeId::Loop(i) if scope.loops[*i as usize].var == head.text => Some(*i),
             _ => None,
         });
         let mut ty = if let Some(i) = in_scope_loop {
-            self.loops[i].used = true;
-            self.loops[i].elem.clone()
-        } else if let Some(p) = self.params.iter_mut().find(|(p, _, _)| p.name.text == head.text) {
-            p.2 = true;
-            p.1.clone()
-        } else if let Some(&target) = self.task_index.get(head.text.as_str()) {
+            let state = &mut self.loops[(i - self.first_loop) as usize];
+            state.used = true;
+            state.elem.clone()
+        } else if let Some(p) = scope.params.iter().position(|p| p.name == head.text) {
+            self.effects.params_used.push(p as u32);
+            scope.params[p].ty.clone()
+        } else if let Some(&target) = scope.task_index.get(head.text.as_str()) {
             return self.task_output_ty(target, head, rest, condition);
-        } else if let Some(l) = self.loops.iter().find(|l| l.var.text == head.text) {
+        } else if let Some(l) = scope.loops.iter().find(|l| l.var == head.text) {
+            let declared = self.at(l.at);
             self.c.push(
                 Diagnostic::new(Code::LoopVariableOutOfScope, head.span, format!("loop variable `{}` is used outside its loop", head.text))
                     .label("outside the loop")
-                    .secondary(Label::new(l.var.span, "the loop variable is declared here"))
+                    .secondary(Label::new(declared, "the loop variable is declared here"))
                     .help("use it inside the loop's body; to collect results of the loop, read a task's output after the loop"),
             );
             return Ty::Unknown;
         } else if self.has_broken_statements() {
             return Ty::Unknown;
         } else {
-            let mut names: Vec<&str> = self.params.iter().map(|(p, _, _)| p.name.text.as_str()).collect();
-            names.extend(self.task_index.keys().copied());
-            for scope in &self.scopes {
-                if let Scope::Loop(i) = scope {
-                    names.push(&self.loops[*i].var.text);
+            let mut names: Vec<&str> = scope.params.iter().map(|p| p.name.as_str()).collect();
+            names.extend(scope.task_index.keys().map(String::as_str));
+            for id in &self.scopes {
+                if let ScopeId::Loop(i) = id {
+                    names.push(&scope.loops[*i as usize].var);
                 }
             }
             let help = help_did_you_mean(&head.text, names.iter().copied()).unwrap_or_else(|| {
@@ -207,7 +211,7 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
                 Diagnostic::new(
                     Code::UnresolvedName,
                     head.span,
-                    format!("cannot find `{}` in pipeline `{}`", head.text, self.pipeline.name.text),
+                    format!("cannot find `{}` in pipeline `{}`", head.text, scope.name),
                 )
                 .label("not found")
                 .help(help),
@@ -221,10 +225,10 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
         ty
     }
 
-    fn task_output_ty(&mut self, target: usize, head: &'a Ident, rest: &'a [Ident], condition: bool) -> Ty {
+    fn task_output_ty(&mut self, target: u32, head: &Ident, rest: &[Ident], condition: bool) -> Ty {
         let Some((output_name, extra)) = rest.split_first() else {
-            self.tasks[target].had_bad_reference = true;
-            let outputs: Vec<String> = match self.tasks[target].callee.and_then(|(_, e)| e.signature()) {
+            self.effects.bad.push(target);
+            let outputs: Vec<String> = match self.callee(target).and_then(|(_, e)| e.signature()) {
                 Some(sig) => sig.outputs.iter().map(|o| format!("`{}.{}`", head.text, o.name)).collect(),
                 None => Vec::new(),
             };
@@ -257,12 +261,13 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
                 );
                 return Ty::Unknown;
             }
-            self.tasks[current].deps.push((target, head.span));
+            self.current_deps.push(target);
         } else {
-            self.enclosing_deps.push((target, head.span));
+            self.enclosing_deps.push(target);
         }
-        let loops_left = self.check_task_visible(target, head, condition && self.tasks[target].scopes.is_empty());
-        let Some((owner, export)) = self.tasks[target].callee else {
+        let loops_left =
+            self.check_task_visible(target, head, condition && self.scope.tasks[target as usize].scopes.is_empty());
+        let Some((owner, export)) = self.callee(target) else {
             self.mark_read(target, &output_name.text);
             return Ty::Unknown;
         };
@@ -270,8 +275,9 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
             return Ty::Unknown;
         };
         let Some(output) = sig.output(&output_name.text) else {
-            self.tasks[target].had_bad_reference = true;
-            let callee = &self.tasks[target].stmt.call.callee.text;
+            self.effects.bad.push(target);
+            let scope = self.scope;
+            let callee = &scope.tasks[target as usize].callee;
             let help = help_did_you_mean(&output_name.text, sig.outputs.iter().map(|o| o.name.as_str()))
                 .unwrap_or_else(|| {
                     if sig.outputs.is_empty() {
@@ -314,10 +320,7 @@ impl<'a> PipelineChecker<'_, 'a, '_> {
     }
 
     /// Records that output `output` of task `target` is read.
-    fn mark_read(&mut self, target: usize, output: &'a str) {
-        let read = &mut self.tasks[target].outputs_read;
-        if !read.contains(&output) {
-            read.push(output);
-        }
+    fn mark_read(&mut self, target: u32, output: &str) {
+        self.effects.reads.push((target, output.to_string()));
     }
 }

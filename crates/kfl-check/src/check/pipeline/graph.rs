@@ -3,22 +3,24 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_diagnostics::{Code, Diagnostic, Label};
 use kfl_syntax::ast;
 
-use super::PipelineChecker;
+use super::global::Global;
 use crate::items::{file_exports, lookup, Export, Found};
 use crate::{parse, Db, SourceFile};
 
-impl PipelineChecker<'_, '_, '_> {
+impl Global<'_, '_, '_> {
     pub(super) fn check_graph(&mut self) {
         use petgraph::graph::DiGraph;
-        let mut graph: DiGraph<usize, Span> = DiGraph::with_capacity(self.tasks.len(), self.tasks.len());
-        let nodes: Vec<_> = (0..self.tasks.len()).map(|i| graph.add_node(i)).collect();
-        for (i, task) in self.tasks.iter().enumerate() {
-            for &(dep, span) in &task.deps {
-                if dep != i {
-                    graph.add_edge(nodes[dep], nodes[i], span);
+        let scope = self.scope;
+        let tasks = &scope.tasks;
+        let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(tasks.len(), self.deps.len());
+        let nodes: Vec<_> = (0..tasks.len()).map(|i| graph.add_node(i)).collect();
+        for &(task, dep) in &self.deps {
+            if dep != task {
+                if let (Some(&from), Some(&to)) = (nodes.get(dep as usize), nodes.get(task as usize)) {
+                    graph.add_edge(from, to, ());
                 }
             }
         }
@@ -28,34 +30,37 @@ impl PipelineChecker<'_, '_, '_> {
             }
             let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
             members.sort_unstable();
-            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", self.tasks[i].name.text)).collect();
+            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", tasks[i].name)).collect();
             let first = members[0];
+            let span = self.at(tasks[first].at);
             let mut d = Diagnostic::new(
                 Code::DependencyCycle,
-                self.tasks[first].name.span,
+                span,
                 format!("tasks depend on each other in a cycle: {}", names.join(" → ")),
             )
             .label("part of a cycle")
             .help("a pipeline is a graph without cycles; break the cycle by removing one of these references");
             for &i in &members[1..] {
-                d = d.secondary(Label::new(self.tasks[i].name.span, "also in the cycle"));
+                let span = self.at(tasks[i].at);
+                d = d.secondary(Label::new(span, "also in the cycle"));
             }
             self.c.push(d);
         }
         // Kubernetes names: longer names are cut to 63 characters; two cut names must differ.
         let mut by_k8s: HashMap<String, usize> = HashMap::default();
-        for (i, task) in self.tasks.iter().enumerate() {
-            let name = task.name.text.replace('_', "-");
+        for (i, task) in tasks.iter().enumerate() {
+            let name = task.name.replace('_', "-");
             if name.len() <= 63 {
                 by_k8s.entry(name).or_insert(i);
                 continue;
             }
             let cut: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_string();
             match by_k8s.get(&cut) {
-                Some(&other) if self.tasks[other].name.text != task.name.text => {
-                    let other_span = self.tasks[other].name.span;
+                Some(&other) if tasks[other].name != task.name => {
+                    let other_span = self.at(tasks[other].at);
+                    let span = self.at(task.at);
                     self.c.push(
-                        Diagnostic::new(Code::K8sNameCollision, task.name.span, format!("tasks `{}` and `{}` both become the Kubernetes name `{cut}`", self.tasks[other].name.text, task.name.text))
+                        Diagnostic::new(Code::K8sNameCollision, span, format!("tasks `{}` and `{}` both become the Kubernetes name `{cut}`", tasks[other].name, task.name))
                             .label("same Kubernetes name")
                             .secondary(Label::new(other_span, "the other task"))
                             .help("Kubernetes names are cut to 63 characters; make the first 63 characters of the names differ"),
@@ -69,21 +74,19 @@ impl PipelineChecker<'_, '_, '_> {
     }
 
     pub(super) fn check_recursion(&mut self) {
-        let me = (self.c.file, self.pipeline.name.text.clone());
-        for task in &self.tasks {
-            let Some((owner, Export::Pipeline(_))) = task.callee else {
+        let scope = self.scope;
+        let me = (self.c.file, scope.name.clone());
+        for (index, task) in scope.tasks.iter().enumerate() {
+            let Some((owner, Export::Pipeline(_))) = self.callee(index as u32) else {
                 continue;
             };
-            let start = (owner, task.stmt.call.callee.text.clone());
+            let start = (owner, task.callee.clone());
             if start == me {
+                let span = self.at(task.callee_at);
                 self.c.push(
-                    Diagnostic::new(
-                        Code::RecursivePipeline,
-                        task.stmt.call.callee.span,
-                        format!("pipeline `{}` calls itself", me.1),
-                    )
-                    .label("recursive call")
-                    .help("a pipeline is a finite graph; use a `for` loop to repeat work"),
+                    Diagnostic::new(Code::RecursivePipeline, span, format!("pipeline `{}` calls itself", me.1))
+                        .label("recursive call")
+                        .help("a pipeline is a finite graph; use a `for` loop to repeat work"),
                 );
                 continue;
             }
@@ -108,10 +111,11 @@ impl PipelineChecker<'_, '_, '_> {
                 }
             }
             if found {
+                let span = self.at(task.callee_at);
                 self.c.push(
                     Diagnostic::new(
                         Code::RecursivePipeline,
-                        task.stmt.call.callee.span,
+                        span,
                         format!("pipeline `{}` calls `{}`, which calls `{}` again", me.1, start.1, me.1),
                     )
                     .label("recursive call")

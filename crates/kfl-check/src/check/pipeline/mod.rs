@@ -1,225 +1,196 @@
 //! Pipelines: parameters, the body's statements and scopes (`if` branches, `for` loops,
-//! `finally`), conditions, loop headers and pipeline outputs. A pipeline is checked in two passes:
-//! [`PipelineChecker::collect`] finds every task and loop so references may point forward, then
-//! [`PipelineChecker::walk`] checks each statement in order.
+//! `finally`), conditions, loop headers and pipeline outputs.
+//!
+//! A pipeline is checked in three steps, so that a long one can be checked piece by piece:
+//! 1. `scope`: what the body declares (tasks, loops, outputs), summed up piece by piece and put
+//!    together, so references may point forward and into other pieces;
+//! 2. [`PieceChecker`]: each run of top-level statements is checked against that scope, giving
+//!    diagnostics and *effects* (which outputs it reads, which tasks it waits for, which
+//!    parameters it uses);
+//! 3. `global`: what needs the whole pipeline: parameters, names declared twice, the graph's
+//!    cycles, recursion, and what is never used (from the effects of every piece).
+//!
+//! `pieces` runs the steps: as salsa queries on the parser's pieces (the language server, where an
+//! edit inside one statement re-checks that statement's piece only), or at once on a whole body.
+//! Both give the same diagnostics.
 //!
 //! - `tasks`: what a task calls, its arguments and overrides
 //! - `expressions`: expressions and their types
-//! - `graph`: cycles, name collisions and recursion
-//! - `unused`: unused parameters and task results
+//! - `graph` and `unused`: parts of step 3
 
 mod expressions;
+mod global;
 mod graph;
+pub(crate) mod pieces;
+pub(crate) mod scope;
 mod tasks;
 mod unused;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use kfl_diagnostics::{Code, Diagnostic, Label, Span};
-use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
+use kfl_diagnostics::{Code, Diagnostic, Span};
+use kfl_syntax::ast::{self, Expr, ExprKind};
 
-use crate::check::helpers::{declared_twice, is_constant, strip_parens};
+use crate::check::helpers::{is_constant, strip_parens};
 use crate::check::Checker;
 use crate::items::Export;
-use crate::types::{is_assignable, Ty};
+use crate::types::Ty;
 use crate::SourceFile;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Scope {
-    Loop(usize),
-    Branch(usize),
+use scope::{At, PipelineScope, ScopeId};
+
+/// What checking one piece found out about the rest of the pipeline. Tasks are numbered in the
+/// order of the whole body; every list is sorted, so equal effects compare equal.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub(crate) struct PieceEffects {
+    /// Parameters read (their index in [`PipelineScope::params`]).
+    pub params_used: Vec<u32>,
+    /// Outputs read: the task and the output's name.
+    pub reads: Vec<(u32, String)>,
+    /// Tasks named in an `after`.
+    pub after: Vec<u32>,
+    /// Tasks referred to wrongly (their unused-result warnings would only add noise).
+    pub bad: Vec<u32>,
+    /// Task `.0` waits for task `.1`.
+    pub deps: Vec<(u32, u32)>,
+    /// Imported files a name was taken from.
+    pub used_imports: Vec<SourceFile>,
 }
 
-struct TaskInfo<'a, 'db> {
-    name: &'a Ident,
-    stmt: &'a ast::TaskStmt,
-    scopes: Vec<Scope>,
-    callee: Option<(SourceFile, &'db Export)>,
-    /// Names of the outputs read somewhere (a handful per task: a list is quicker than a map).
-    outputs_read: Vec<&'a str>,
-    named_in_after: bool,
-    /// A reference to this task had an error: its unused-result warnings would only add noise.
-    had_bad_reference: bool,
-    deps: Vec<(usize, Span)>,
+impl PieceEffects {
+    fn sort(&mut self) {
+        fn tidy<T: Ord>(list: &mut Vec<T>) {
+            list.sort_unstable();
+            list.dedup();
+        }
+        tidy(&mut self.params_used);
+        tidy(&mut self.reads);
+        tidy(&mut self.after);
+        tidy(&mut self.bad);
+        tidy(&mut self.deps);
+        self.used_imports.sort_unstable_by_key(salsa::plumbing::AsId::as_id);
+        self.used_imports.dedup();
+    }
 }
 
-struct LoopInfo<'a> {
-    var: &'a Ident,
+struct LoopState {
     elem: Ty,
     used: bool,
 }
 
-pub(super) struct PipelineChecker<'c, 'a, 'db> {
+/// Checks the statements of one piece of a pipeline body against the pipeline's scope.
+pub(super) struct PieceChecker<'c, 's, 'db> {
     c: &'c mut Checker<'db>,
-    pipeline: &'a ast::Pipeline,
-    params: Vec<(&'a ast::Param, Ty, bool)>,
-    tasks: Vec<TaskInfo<'a, 'db>>,
-    task_index: HashMap<&'a str, usize>,
-    loops: Vec<LoopInfo<'a>>,
+    scope: &'s PipelineScope,
+    /// This piece's ordinal.
+    piece: u32,
+    /// The text the piece's spans index (for the place of a `finally` keyword).
+    text: &'s str,
+    /// The loops of this piece, from the scope's number `first_loop` on.
+    loops: Vec<LoopState>,
+    first_loop: u32,
+    /// What the tasks read so far call, as their statements were checked.
+    callees: HashMap<u32, Option<(SourceFile, &'db Export)>>,
+    /// Tasks whose statements were checked already: what a later one calls is not known yet.
+    walked: u32,
     /// Current nesting while walking the body.
-    scopes: Vec<Scope>,
-    /// Tasks whose outputs the expression being checked reads go here.
-    current_task: Option<usize>,
+    scopes: Vec<ScopeId>,
+    /// The task whose statement is being checked, and the tasks it waits for so far.
+    current_task: Option<u32>,
+    current_deps: Vec<u32>,
     /// Tasks read by the conditions and loop lists that enclose the current statement.
-    enclosing_deps: Vec<(usize, Span)>,
-    branch_count: usize,
+    enclosing_deps: Vec<u32>,
+    branch_count: u32,
+    effects: PieceEffects,
 }
 
-impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
-    pub(super) fn new(c: &'c mut Checker<'db>, pipeline: &'a ast::Pipeline) -> Self {
-        PipelineChecker {
+impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
+    pub(super) fn new(c: &'c mut Checker<'db>, scope: &'s PipelineScope, piece: u32, text: &'s str) -> Self {
+        let starts = scope.starts.get(piece as usize).copied().unwrap_or_default();
+        PieceChecker {
             c,
-            pipeline,
-            params: Vec::new(),
-            tasks: Vec::new(),
-            task_index: HashMap::default(),
+            scope,
+            piece,
+            text,
             loops: Vec::new(),
+            first_loop: starts.loop_,
+            callees: HashMap::default(),
+            walked: starts.task,
             scopes: Vec::new(),
             current_task: None,
+            current_deps: Vec::new(),
             enclosing_deps: Vec::new(),
-            branch_count: 0,
+            branch_count: starts.branch,
+            effects: PieceEffects::default(),
         }
     }
 
-    pub(super) fn run(mut self) {
-        self.check_params();
-        // First pass: every task and loop, so that references may point forward.
-        let mut finally_seen: Option<Span> = None;
-        self.collect(&self.pipeline.body, true, &mut finally_seen);
-        self.scopes.clear();
-        self.branch_count = 0;
-        let mut loop_counter = 0;
-        let mut task_counter = 0;
-        self.walk(&self.pipeline.body, &mut loop_counter, &mut task_counter);
-        self.check_outputs();
-        self.check_graph();
-        self.check_recursion();
-        // A statement that did not parse may have used what looks unused.
-        if !self.has_broken_statements() {
-            self.check_unused();
-        }
+    /// Checks `stmts` (the piece's top-level statements) and returns the effects.
+    pub(super) fn run(mut self, stmts: &[ast::Stmt]) -> PieceEffects {
+        self.misplaced(stmts, true);
+        let mut loop_counter = self.first_loop;
+        let mut task_counter = self.walked;
+        self.walk(stmts, &mut loop_counter, &mut task_counter, true);
+        // Outputs are checked once every task of the whole body is known.
+        self.walked = self.scope.tasks.len() as u32;
+        self.check_outputs(stmts);
+        let mut effects = std::mem::take(&mut self.effects);
+        effects.used_imports.extend(self.c.used_imports.iter().copied());
+        effects.sort();
+        effects
     }
 
     /// Whether statements of the body did not parse (each has its syntax error). Names they might
     /// have declared are not reported as missing, and nothing is reported as unused.
     fn has_broken_statements(&self) -> bool {
-        !self.pipeline.broken.is_empty()
+        self.scope.broken
     }
 
-    fn check_params(&mut self) {
-        let mut seen: HashMap<&str, Span> = HashMap::default();
-        for param in &self.pipeline.params {
-            if let Some(first) = seen.get(param.name.text.as_str()) {
-                self.c.push(declared_twice(
-                    Code::DuplicateParameter,
-                    param.name.span,
-                    *first,
-                    format!("parameter `{}` is declared twice", param.name.text),
-                ));
-                continue;
-            }
-            seen.insert(&param.name.text, param.name.span);
-            let ty = self.c.resolve_type(&param.ty);
-            self.c.check_default(param, &ty);
-            self.params.push((param, ty, false));
+    /// A span elsewhere in the pipeline, for a label.
+    fn at(&mut self, at: At) -> Span {
+        self.c.at(at)
+    }
+
+    /// What task `target` calls, once its statement has been checked (before, `None`: the same
+    /// as an unresolved callee, so a reference to a later task is not typed).
+    fn callee(&mut self, target: u32) -> Option<(SourceFile, &'db Export)> {
+        if target >= self.walked {
+            return None;
         }
+        if let Some(known) = self.callees.get(&target) {
+            return *known;
+        }
+        let found = match self.c.lookup(&self.scope.tasks[target as usize].callee) {
+            crate::items::Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => {
+                Some((owner, export))
+            }
+            _ => None,
+        };
+        self.callees.insert(target, found);
+        found
     }
 
-    fn collect(&mut self, stmts: &'a [ast::Stmt], top: bool, finally_seen: &mut Option<Span>) {
+    /// `finally` blocks, fields and outputs where they cannot be (nested in the body).
+    fn misplaced(&mut self, stmts: &[ast::Stmt], top: bool) {
         for stmt in stmts {
             match &stmt.kind {
-                ast::StmtKind::Task(t) => {
-                    let name = t.binding.as_ref().unwrap_or(&t.call.callee);
-                    if let Some(&first) = self.task_index.get(name.text.as_str()) {
-                        let first_span = self.tasks[first].name.span;
-                        let help = if t.binding.is_none() {
-                            format!("bind the task to a new name: `{}_2 = {}(…)`", name.text, name.text)
-                        } else {
-                            "rename one of the tasks".to_string()
-                        };
-                        self.c.push(
-                            Diagnostic::new(
-                                Code::DuplicateTask,
-                                name.span,
-                                format!("a task named `{}` already exists in `{}`", name.text, self.pipeline.name.text),
-                            )
-                            .label("task declared again here")
-                            .secondary(Label::new(first_span, "first task of that name"))
-                            .help(help),
-                        );
-                        // Still check it, under its own entry, so its mistakes are reported; which of
-                        // the two a reference means is unclear, so neither gets unused warnings.
-                        self.tasks[first].had_bad_reference = true;
-                    } else if let Some((param, _, _)) = self.params.iter().find(|(p, _, _)| p.name.text == name.text) {
-                        self.c.push(
-                            Diagnostic::new(
-                                Code::DuplicateTask,
-                                name.span,
-                                format!("task `{}` has the same name as a parameter", name.text),
-                            )
-                            .label("task named like a parameter")
-                            .secondary(Label::new(param.name.span, "the parameter"))
-                            .help("rename the task: a reference to this name would mean the parameter"),
-                        );
-                    } else {
-                        self.task_index.insert(&name.text, self.tasks.len());
-                    }
-                    let duplicate = self.task_index.get(name.text.as_str()) != Some(&self.tasks.len());
-                    self.tasks.push(TaskInfo {
-                        name,
-                        stmt: t,
-                        scopes: self.scopes.clone(),
-                        callee: None,
-                        outputs_read: Vec::new(),
-                        named_in_after: false,
-                        had_bad_reference: duplicate,
-                        deps: Vec::new(),
-                    });
-                }
+                ast::StmtKind::Task(_) => {}
                 ast::StmtKind::If(i) => {
-                    // Each branch is a scope of its own.
                     for block in i.blocks() {
-                        self.scopes.push(Scope::Branch(self.branch_count));
-                        self.branch_count += 1;
-                        self.collect(&block.stmts, false, finally_seen);
-                        self.scopes.pop();
+                        self.misplaced(&block.stmts, false);
                     }
                 }
-                ast::StmtKind::For(f) => {
-                    self.scopes.push(Scope::Loop(self.loops.len()));
-                    self.loops.push(LoopInfo { var: &f.var, elem: Ty::Unknown, used: false });
-                    self.collect(&f.body.stmts, false, finally_seen);
-                    self.scopes.pop();
-                }
+                ast::StmtKind::For(f) => self.misplaced(&f.body.stmts, false),
                 ast::StmtKind::Finally(block) => {
-                    let keyword_start = match stmt.doc.span {
-                        Some(doc) => {
-                            let text = self.c.file.text(self.c.db);
-                            let from = doc.end as usize;
-                            text.get(from..)
-                                .and_then(|rest| rest.find("finally"))
-                                .map_or(stmt.span.start as usize, |i| from + i)
-                        }
-                        None => stmt.span.start as usize,
-                    };
-                    let finally_span = Span::new(keyword_start, keyword_start + "finally".len());
                     if !top {
+                        let finally_span = scope::finally_keyword(stmt, self.text);
                         self.c.push(
                             Diagnostic::new(Code::MisplacedFinally, finally_span, "`finally` must be at the top level of a pipeline")
                                 .label("inside a condition or loop")
                                 .help("move the `finally` block out to the pipeline's body: it runs once, when the whole pipeline ends"),
                         );
-                    } else if let Some(first) = finally_seen {
-                        self.c.push(
-                            Diagnostic::new(Code::MisplacedFinally, finally_span, "a pipeline has one `finally` block")
-                                .label("second `finally`")
-                                .secondary(Label::new(*first, "first `finally`"))
-                                .help("merge both blocks into one"),
-                        );
-                    } else {
-                        *finally_seen = Some(finally_span);
                     }
-                    self.collect(&block.stmts, false, finally_seen);
+                    self.misplaced(&block.stmts, false);
                 }
                 ast::StmtKind::Field(f) if !top => self.c.push(
                     Diagnostic::new(
@@ -240,14 +211,14 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
         }
     }
 
-    fn walk(&mut self, stmts: &'a [ast::Stmt], loop_counter: &mut usize, task_counter: &mut usize) {
+    fn walk(&mut self, stmts: &[ast::Stmt], loop_counter: &mut u32, task_counter: &mut u32, top: bool) {
         let mut field_names = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
-                ast::StmtKind::Task(_) => {
+                ast::StmtKind::Task(t) => {
                     let index = *task_counter;
                     *task_counter += 1;
-                    self.check_task(index);
+                    self.check_task(index, t);
                 }
                 ast::StmtKind::Field(f) => {
                     if self.scopes.is_empty() {
@@ -266,17 +237,18 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     let mut current = Some(i);
                     let pushed = self.enclosing_deps.len();
                     while let Some(i) = current {
+                        self.walked = *task_counter;
                         self.check_condition(&i.cond);
-                        self.scopes.push(Scope::Branch(self.branch_count));
+                        self.scopes.push(ScopeId::Branch(self.branch_count));
                         self.branch_count += 1;
-                        self.walk(&i.then.stmts, loop_counter, task_counter);
+                        self.walk(&i.then.stmts, loop_counter, task_counter, false);
                         self.scopes.pop();
                         current = match &i.otherwise {
                             Some(ast::Else::If(next)) => Some(next),
                             Some(ast::Else::Block(b)) => {
-                                self.scopes.push(Scope::Branch(self.branch_count));
+                                self.scopes.push(ScopeId::Branch(self.branch_count));
                                 self.branch_count += 1;
-                                self.walk(&b.stmts, loop_counter, task_counter);
+                                self.walk(&b.stmts, loop_counter, task_counter, false);
                                 self.scopes.pop();
                                 None
                             }
@@ -289,12 +261,14 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     let index = *loop_counter;
                     *loop_counter += 1;
                     let pushed = self.enclosing_deps.len();
+                    self.loops.push(LoopState { elem: Ty::Unknown, used: false });
+                    self.walked = *task_counter;
                     self.check_loop_header(f, index);
-                    self.scopes.push(Scope::Loop(index));
-                    self.walk(&f.body.stmts, loop_counter, task_counter);
+                    self.scopes.push(ScopeId::Loop(index));
+                    self.walk(&f.body.stmts, loop_counter, task_counter, false);
                     self.scopes.pop();
                     self.enclosing_deps.truncate(pushed);
-                    if !self.loops[index].used {
+                    if !self.loops[(index - self.first_loop) as usize].used {
                         self.c.push(
                             Diagnostic::new(
                                 Code::UnusedLoopVariable,
@@ -309,15 +283,17 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                         );
                     }
                 }
-                ast::StmtKind::Finally(block) => self.walk(&block.stmts, loop_counter, task_counter),
+                ast::StmtKind::Finally(block) => self.walk(&block.stmts, loop_counter, task_counter, false),
                 ast::StmtKind::Output(_) => {}
             }
         }
-        self.c.check_duplicate_fields(field_names);
+        // Fields at the top level of the body are compared across pieces (`global`).
+        if !top {
+            self.c.check_duplicate_fields(field_names);
+        }
     }
 
-    fn check_condition(&mut self, cond: &'a Expr) {
-        let before = self.enclosing_deps.len();
+    fn check_condition(&mut self, cond: &Expr) {
         self.current_task = None;
         let ty = self.expr_ty(cond, true);
         if !matches!(ty, Ty::Bool | Ty::Unknown) {
@@ -339,10 +315,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                     .help("compare a parameter or a task's output, or remove the `if`"),
             );
         }
-        let _ = before;
     }
 
-    fn check_loop_header(&mut self, f: &'a ast::ForStmt, index: usize) {
+    fn check_loop_header(&mut self, f: &ast::ForStmt, index: u32) {
         self.current_task = None;
         let ty = self.expr_ty(&f.iterable, false);
         let elem = match &ty {
@@ -393,30 +368,24 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                 );
             }
         }
-        self.loops[index].elem = elem;
+        self.loops[(index - self.first_loop) as usize].elem = elem;
     }
 
-    fn check_outputs(&mut self) {
-        let mut seen: HashMap<&str, Span> = HashMap::default();
-        for stmt in &self.pipeline.body {
+    /// The piece's top-level outputs, but those declared twice (reported by `global`).
+    fn check_outputs(&mut self, stmts: &[ast::Stmt]) {
+        for stmt in stmts {
             let ast::StmtKind::Output(out) = &stmt.kind else {
                 continue;
             };
-            if let Some(first) = seen.get(out.name.text.as_str()) {
-                self.c.push(declared_twice(
-                    Code::DuplicatePipelineOutput,
-                    out.name.span,
-                    *first,
-                    format!("output `{}` is declared twice", out.name.text),
-                ));
+            let first = self.scope.first_outputs.get(out.name.text.as_str());
+            if first.is_some_and(|first| first.span != out.name.span || !self.is_own(first.piece)) {
                 continue;
             }
-            seen.insert(&out.name.text, out.name.span);
             self.current_task = None;
             let actual = self.expr_ty(&out.value, false);
             if let Some(ty) = &out.ty {
                 let declared = self.c.resolve_type(ty);
-                if !is_assignable(self.c.db, &actual, &declared) {
+                if !crate::types::is_assignable(self.c.db, &actual, &declared) {
                     self.c.push(
                         Diagnostic::new(
                             Code::OutputTypeMismatch,
@@ -424,7 +393,7 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
                             format!("output `{}` is declared {declared}, but this is {actual}", out.name.text),
                         )
                         .label(format!("this is {actual}"))
-                        .secondary(Label::new(ty.span, format!("declared {declared}")))
+                        .secondary(kfl_diagnostics::Label::new(ty.span, format!("declared {declared}")))
                         .help(match self.collected_from_loop(&out.value) {
                             Some((task, var)) if matches!(actual, Ty::List(_)) => format!(
                                 "`{task}` runs once per `{var}` of its loop, so after the loop this is the {actual} \
@@ -439,5 +408,9 @@ impl<'c, 'a, 'db> PipelineChecker<'c, 'a, 'db> {
             }
         }
         self.enclosing_deps.clear();
+    }
+
+    fn is_own(&self, piece: u32) -> bool {
+        self.piece == piece
     }
 }

@@ -7,20 +7,21 @@ use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_model::fields::Place;
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use super::{PipelineChecker, Scope};
+use super::scope::{ScopeId, FILE};
+use super::PieceChecker;
 use crate::check::helpers::{help_did_you_mean, strip_parens, HelpIfNone};
 use crate::items::{self, lookup, visible_names, Export, Found};
 use crate::types::{is_assignable, Ty, BUILTIN_ARTIFACTS, PARAMETER_TYPES};
-use crate::{k8s, parse, SourceFile};
+use crate::{k8s, SourceFile};
 
-impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
-    pub(super) fn check_task(&mut self, index: usize) {
-        let stmt = self.tasks[index].stmt;
+impl<'db> PieceChecker<'_, '_, 'db> {
+    pub(super) fn check_task(&mut self, index: u32, stmt: &ast::TaskStmt) {
         let call = &stmt.call;
+        let name = stmt.binding.as_ref().unwrap_or(&call.callee);
         // K8s naming: the characters; length is handled by truncation (E0502 on collisions).
-        if let Err(error) = k8s::k8s_name(&self.tasks[index].name.text) {
+        if let Err(error) = k8s::k8s_name(&name.text) {
             if !matches!(error, k8s::K8sNameError::TooLong { .. }) {
-                self.c.check_k8s_name(self.tasks[index].name, "task names");
+                self.c.check_k8s_name(name, "task names");
             }
         }
         let callee = match self.c.lookup(&call.callee.text) {
@@ -44,11 +45,11 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
             Found::None if items::is_broken_item(self.c.db, self.c.file, &call.callee.text) => None,
             Found::None => {
                 let name = &call.callee.text;
-                let local = if self.params.iter().any(|(p, _, _)| p.name.text == *name) {
+                let local = if self.scope.params.iter().any(|p| p.name == *name) {
                     Some("a parameter")
-                } else if self.task_index.get(name.as_str()).is_some_and(|&t| t != index) {
+                } else if self.scope.task_index.get(name.as_str()).is_some_and(|&t| t != index) {
                     Some("a task")
-                } else if self.loops.iter().any(|l| l.var.text == *name) {
+                } else if self.scope.loops.iter().any(|l| l.var == *name) {
                     Some("a loop variable")
                 } else {
                     None
@@ -97,12 +98,13 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                 None
             }
         };
-        self.tasks[index].callee = callee;
-        let enclosing = self.enclosing_deps.clone();
-        self.tasks[index].deps.extend(enclosing);
+        self.callees.insert(index, callee);
+        self.walked = index + 1;
+        self.current_deps.clear();
+        self.current_deps.extend(self.enclosing_deps.iter().copied());
         self.current_task = Some(index);
         match callee {
-            Some((owner, export)) => self.check_args(index, owner, export),
+            Some((owner, export)) => self.check_args(call, owner, export),
             None => {
                 // Still look at the arguments for unresolved names.
                 for arg in &call.args {
@@ -111,13 +113,15 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
             }
         }
         if let Some(block) = &stmt.overrides {
-            self.check_overrides(index, block);
+            self.check_overrides(index, stmt, block);
         }
         self.current_task = None;
+        let deps = std::mem::take(&mut self.current_deps);
+        self.effects.deps.extend(deps.iter().map(|&target| (index, target)));
+        self.current_deps = deps;
     }
 
-    fn check_args(&mut self, index: usize, owner: SourceFile, export: &'db Export) {
-        let call = &self.tasks[index].stmt.call;
+    fn check_args(&mut self, call: &ast::Call, owner: SourceFile, export: &'db Export) {
         let Some(sig) = export.signature() else {
             return;
         };
@@ -239,40 +243,29 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
     }
 
     /// The `resources` entries of the component a task calls (none for pipelines).
-    fn component_resources(&self, index: usize) -> Vec<ast::KvEntry> {
-        let Some((owner, Export::Component(_))) = self.tasks[index].callee else { return Vec::new() };
-        let callee = &self.tasks[index].stmt.call.callee.text;
-        let parse = parse(self.c.db, owner);
-        let mut entries = Vec::new();
-        for item in &parse.file.items {
-            let ast::Item::Component(c) = item else { continue };
-            if c.name.text != *callee {
-                continue;
-            }
-            for member in &c.members {
-                if let ast::MemberKind::Block(b) = &member.kind {
-                    if b.name.text == "resources" {
-                        entries.extend(b.entries.iter().cloned());
-                    }
-                }
-            }
-        }
-        entries
+    fn component_resources(&mut self, index: u32, callee: &str) -> Vec<ast::KvEntry> {
+        let Some((owner, Export::Component(_))) = self.callees.get(&index).copied().flatten() else {
+            return Vec::new();
+        };
+        crate::items::component_resources(self.c.db, owner).get(callee).cloned().unwrap_or_default()
     }
 
-    fn check_overrides(&mut self, index: usize, block: &'a ast::TaskBlock) {
+    fn check_overrides(&mut self, index: u32, stmt: &ast::TaskStmt, block: &ast::TaskBlock) {
         let mut names = Vec::new();
         for member in &block.members {
             match member {
                 ast::TaskMember::Block(b) => {
                     names.push(&b.name);
                     if b.name.text == "resources" {
-                        let mut base = self.component_resources(index);
-                        // Spans in another file must not label this one: point them at the block.
-                        if self.tasks[index].callee.is_some_and(|(owner, _)| owner != self.c.file) {
-                            for entry in &mut base {
-                                entry.value.span = b.name.span;
-                            }
+                        let mut base = self.component_resources(index, &stmt.call.callee.text);
+                        let owner = self.callees.get(&index).copied().flatten().map(|(owner, _)| owner);
+                        for entry in &mut base {
+                            entry.value.span = if owner.is_some_and(|owner| owner != self.c.file) {
+                                // Spans in another file must not label this one: point them at the block.
+                                b.name.span
+                            } else {
+                                self.at(super::scope::At { piece: FILE, span: entry.value.span })
+                            };
                         }
                         self.c.resource_base = base;
                     }
@@ -307,8 +300,8 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
 
     /// A task field that a call of a pipeline cannot pass on to the tasks it contains (the field
     /// table says where each field applies). Returns whether it was refused.
-    fn refuse_on_pipeline_call(&mut self, index: usize, field: &ast::Field) -> bool {
-        let Some((_, Export::Pipeline(_))) = self.tasks[index].callee else { return false };
+    fn refuse_on_pipeline_call(&mut self, index: u32, field: &ast::Field) -> bool {
+        let Some((_, Export::Pipeline(_))) = self.callees.get(&index).copied().flatten() else { return false };
         let Some(spec) = kfl_model::fields::field(&field.name.text) else { return false };
         if spec.allowed_in(Place::PipelineCall) || !spec.allowed_in(Place::Task) {
             return false;
@@ -334,7 +327,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
         true
     }
 
-    fn check_after(&mut self, index: usize, value: &Expr) {
+    fn check_after(&mut self, index: u32, value: &Expr) {
         let items: Vec<&Expr> = match &strip_parens(value).kind {
             ExprKind::List(items) => items.iter().collect(),
             _ => vec![value],
@@ -349,7 +342,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                 continue;
             };
             let head = &parts[0];
-            match self.task_index.get(head.text.as_str()).copied() {
+            match self.scope.task_index.get(head.text.as_str()).copied() {
                 Some(target) if parts.len() == 1 => {
                     if target == index {
                         self.c.push(
@@ -363,8 +356,8 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                         );
                         continue;
                     }
-                    self.tasks[target].named_in_after = true;
-                    if self.tasks[index].deps.iter().any(|(t, _)| *t == target) {
+                    self.effects.after.push(target);
+                    if self.current_deps.contains(&target) {
                         self.c.push(
                             Diagnostic::new(
                                 Code::RedundantAfter,
@@ -376,7 +369,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                         );
                     }
                     self.check_task_visible(target, head, true);
-                    self.tasks[index].deps.push((target, head.span));
+                    self.current_deps.push(target);
                 }
                 Some(_) => self.c.push(
                     Diagnostic::new(Code::AfterNonTask, item.span, "`after` names tasks, not their outputs")
@@ -384,13 +377,14 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                         .help(format!("write `after = [{}]`", head.text)),
                 ),
                 None => {
-                    let is_param = self.params.iter().any(|(p, _, _)| p.name.text == head.text);
-                    let is_loop_var = self.loops.iter().any(|l| l.var.text == head.text);
+                    let is_param = self.scope.params.iter().any(|p| p.name == head.text);
+                    let is_loop_var = self.scope.loops.iter().any(|l| l.var == head.text);
                     let callers: Vec<String> = self
+                        .scope
                         .tasks
                         .iter()
-                        .filter(|t| t.stmt.call.callee.text == head.text)
-                        .map(|t| format!("`{}`", t.name.text))
+                        .filter(|t| t.callee == head.text)
+                        .map(|t| format!("`{}`", t.name))
                         .collect();
                     let is_item = !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
                     if is_item {
@@ -423,7 +417,7 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                             .help("`after` names tasks of this pipeline"),
                         );
                     } else if !self.has_broken_statements() {
-                        let names: Vec<&str> = self.task_index.keys().copied().collect();
+                        let names: Vec<&str> = self.scope.task_index.keys().map(String::as_str).collect();
                         self.c.push(
                             Diagnostic::new(Code::UnresolvedName, head.span, format!("no task named `{}`", head.text))
                                 .label("not found")
@@ -444,24 +438,26 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
     pub(super) fn collected_from_loop(&self, expr: &Expr) -> Option<(String, String)> {
         let ExprKind::Path(parts) = &expr.kind else { return None };
         let [head, _output] = parts.as_slice() else { return None };
-        let target = *self.task_index.get(head.text.as_str())?;
-        let left = self.tasks[target].scopes.iter().rev().find_map(|scope| match scope {
-            Scope::Loop(i) if !self.scopes.contains(scope) => Some(*i),
+        let target = *self.scope.task_index.get(head.text.as_str())?;
+        let left = self.scope.tasks[target as usize].scopes.iter().rev().find_map(|scope| match scope {
+            ScopeId::Loop(i) if !self.scopes.contains(scope) => Some(*i),
             _ => None,
         })?;
-        Some((head.text.clone(), self.loops[left].var.text.clone()))
+        Some((head.text.clone(), self.scope.loops[left as usize].var.clone()))
     }
 
-    pub(super) fn check_task_visible(&mut self, target: usize, at: &Ident, is_after: bool) -> usize {
-        let target_scopes = self.tasks[target].scopes.clone();
+    pub(super) fn check_task_visible(&mut self, target: u32, at: &Ident, is_after: bool) -> usize {
+        let scope = self.scope;
+        let target_scopes = &scope.tasks[target as usize].scopes;
         let mut loops_left = 0;
-        for scope in &target_scopes {
-            if self.scopes.contains(scope) {
+        for id in target_scopes {
+            if self.scopes.contains(id) {
                 continue;
             }
-            match scope {
-                Scope::Loop(_) => loops_left += 1,
-                Scope::Branch(_) if !is_after => {
+            match id {
+                ScopeId::Loop(_) => loops_left += 1,
+                ScopeId::Branch(_) if !is_after => {
+                    let declared = self.at(scope.tasks[target as usize].at);
                     self.c.push(
                         Diagnostic::new(
                             Code::ConditionalOutputEscapes,
@@ -469,12 +465,12 @@ impl<'a, 'db> PipelineChecker<'_, 'a, 'db> {
                             format!("task `{}` runs only inside a condition", at.text),
                         )
                         .label("read outside its branch")
-                        .secondary(Label::new(self.tasks[target].name.span, "declared inside an `if` branch"))
+                        .secondary(Label::new(declared, "declared inside an `if` branch"))
                         .help("use the output inside the same branch, or move the task out of the `if`"),
                     );
                     return loops_left;
                 }
-                Scope::Branch(_) => {}
+                ScopeId::Branch(_) => {}
             }
         }
         loops_left

@@ -1,0 +1,202 @@
+//! The checks of a pipeline that need all of it: its parameters, names declared twice across the
+//! body (tasks, top-level fields, outputs, `finally`), and, from the effects of every piece, the
+//! graph (`graph`) and what is never used (`unused`). Spans are written as placeholders
+//! ([`Checker::at`]) except those of the head, which the checker's own piece is.
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use kfl_diagnostics::{Code, Diagnostic, Label, Span};
+use kfl_syntax::ast::{self, Ident};
+
+use super::scope::{At, ParamEntry, PipelineScope, HEAD};
+use super::PieceEffects;
+use crate::check::helpers::declared_twice;
+use crate::check::Checker;
+use crate::items::{Export, Found};
+use crate::types::Ty;
+use crate::SourceFile;
+
+pub(super) struct Global<'c, 's, 'db> {
+    pub(super) c: &'c mut Checker<'db>,
+    pub(super) scope: &'s PipelineScope,
+    /// Outputs read, by task.
+    pub(super) reads: HashMap<u32, Vec<&'s str>>,
+    pub(super) after: HashSet<u32>,
+    pub(super) bad: HashSet<u32>,
+    pub(super) params_used: HashSet<u32>,
+    pub(super) deps: Vec<(u32, u32)>,
+}
+
+/// Tasks that share their name with another task or a parameter.
+fn named_twice(scope: &PipelineScope) -> impl Iterator<Item = u32> + '_ {
+    scope.tasks.iter().enumerate().flat_map(|(i, task)| {
+        let i = i as u32;
+        match scope.task_index.get(task.name.as_str()) {
+            Some(&first) if first == i => vec![],
+            Some(&first) => vec![i, first],
+            None => vec![i],
+        }
+    })
+}
+
+impl<'c, 's, 'db> Global<'c, 's, 'db> {
+    pub(super) fn new(c: &'c mut Checker<'db>, scope: &'s PipelineScope, effects: &[&'s PieceEffects]) -> Self {
+        let mut global = Global {
+            c,
+            scope,
+            reads: HashMap::default(),
+            after: HashSet::default(),
+            bad: HashSet::default(),
+            params_used: HashSet::default(),
+            deps: Vec::new(),
+        };
+        for e in effects {
+            for (task, output) in &e.reads {
+                global.reads.entry(*task).or_default().push(output);
+            }
+            global.after.extend(e.after.iter().copied());
+            global.bad.extend(e.bad.iter().copied());
+            global.params_used.extend(e.params_used.iter().copied());
+            global.deps.extend(e.deps.iter().copied());
+            global.c.used_imports.extend(e.used_imports.iter().copied());
+        }
+        global.bad.extend(named_twice(scope));
+        global
+    }
+
+    pub(super) fn run(mut self, params: &[ast::Param]) {
+        self.check_params(params);
+        self.check_names();
+        self.check_graph();
+        self.check_recursion();
+        // A statement that did not parse may have used what looks unused.
+        if !self.scope.broken {
+            self.check_unused();
+        }
+    }
+
+    /// What task `index` calls (every task's statement has been checked by now).
+    pub(super) fn callee(&mut self, index: u32) -> Option<(SourceFile, &'db Export)> {
+        match self.c.lookup(&self.scope.tasks[index as usize].callee) {
+            Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => Some((owner, export)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn at(&mut self, at: At) -> Span {
+        self.c.at(at)
+    }
+
+    fn check_params(&mut self, params: &[ast::Param]) {
+        let mut seen: HashMap<&str, Span> = HashMap::default();
+        for param in params {
+            if let Some(first) = seen.get(param.name.text.as_str()) {
+                self.c.push(declared_twice(
+                    Code::DuplicateParameter,
+                    param.name.span,
+                    *first,
+                    format!("parameter `{}` is declared twice", param.name.text),
+                ));
+                continue;
+            }
+            seen.insert(&param.name.text, param.name.span);
+            let ty = self.c.resolve_type(&param.ty);
+            self.c.check_default(param, &ty);
+        }
+    }
+
+    /// Tasks named twice or like a parameter, a second `finally`, top-level fields and outputs
+    /// declared twice.
+    fn check_names(&mut self) {
+        let scope = self.scope;
+        for (i, task) in scope.tasks.iter().enumerate() {
+            let i = i as u32;
+            match scope.task_index.get(task.name.as_str()) {
+                Some(&first) if first != i => {
+                    let help = if task.unbound {
+                        format!("bind the task to a new name: `{}_2 = {}(…)`", task.name, task.name)
+                    } else {
+                        "rename one of the tasks".to_string()
+                    };
+                    let span = self.at(task.at);
+                    let first_span = self.at(scope.tasks[first as usize].at);
+                    self.c.push(
+                        Diagnostic::new(
+                            Code::DuplicateTask,
+                            span,
+                            format!("a task named `{}` already exists in `{}`", task.name, scope.name),
+                        )
+                        .label("task declared again here")
+                        .secondary(Label::new(first_span, "first task of that name"))
+                        .help(help),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    let Some(param) = scope.params.iter().find(|p| p.name == task.name) else { continue };
+                    let span = self.at(task.at);
+                    let param_span = self.at(param.at);
+                    self.c.push(
+                        Diagnostic::new(
+                            Code::DuplicateTask,
+                            span,
+                            format!("task `{}` has the same name as a parameter", task.name),
+                        )
+                        .label("task named like a parameter")
+                        .secondary(Label::new(param_span, "the parameter"))
+                        .help("rename the task: a reference to this name would mean the parameter"),
+                    );
+                }
+            }
+        }
+        if let Some((first, again)) = scope.finallies.split_first() {
+            let first_span = self.at(*first);
+            for at in again {
+                let span = self.at(*at);
+                self.c.push(
+                    Diagnostic::new(Code::MisplacedFinally, span, "a pipeline has one `finally` block")
+                        .label("second `finally`")
+                        .secondary(Label::new(first_span, "first `finally`"))
+                        .help("merge both blocks into one"),
+                );
+            }
+        }
+        let fields: Vec<Ident> =
+            scope.fields.iter().map(|(name, at)| Ident { text: name.clone(), span: self.c.at(*at) }).collect();
+        self.c.check_duplicate_fields(&fields);
+        let mut seen: HashMap<&str, Span> = HashMap::default();
+        for output in &scope.outputs {
+            let span = self.c.at(output.at);
+            match seen.get(output.name.as_str()) {
+                Some(first) => self.c.push(declared_twice(
+                    Code::DuplicatePipelineOutput,
+                    span,
+                    *first,
+                    format!("output `{}` is declared twice", output.name),
+                )),
+                None => {
+                    seen.insert(&output.name, span);
+                }
+            }
+        }
+    }
+
+    /// Whether task `index` had a reference with an error, or shares its name: its unused-result
+    /// warnings would only add noise.
+    pub(super) fn had_bad_reference(&self, index: u32) -> bool {
+        self.bad.contains(&index)
+    }
+}
+
+/// The parameters of a pipeline's head, each name once, with their types (spans in the head).
+pub(crate) fn head_params(c: &mut Checker<'_>, params: &[ast::Param]) -> Vec<ParamEntry> {
+    let mut out: Vec<ParamEntry> = Vec::new();
+    for param in params {
+        if out.iter().any(|p| p.name == param.name.text) {
+            continue;
+        }
+        let ty: Ty = c.resolve_type(&param.ty);
+        out.push(ParamEntry { name: param.name.text.clone(), ty, at: At { piece: HEAD, span: param.name.span } });
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! Running a pipeline's checks: on a whole body at once, or piece by piece as salsa queries.
+//!
+//! The queries, for a pipeline the parser put together from pieces ([`crate::PipelinePieces`]):
+//! - [`piece_summary`]: what one piece declares, memoized by the piece's text;
+//! - [`pipeline_scope`]: the summaries put together (re-made after every edit of the file, but
+//!   equal, and so not invalidating what reads it, unless a declaration changed);
+//! - [`check_piece`]: one piece checked against the scope, by the piece's text and place;
+//! - [`piece_effects`], [`pipeline_effects`]: what the pieces found out, compared for equality, so
+//!   that [`pipeline_global`] runs again only when a reference, a dependency or a use changed.
+//!
+//! [`check_pipeline`] puts the diagnostics of all of them in their place in the file.
+
+use std::sync::Arc;
+
+use kfl_diagnostics::Diagnostic;
+use kfl_syntax::ast;
+use kfl_syntax::chunk::ChunkTree;
+
+use super::global::{head_params, Global};
+use super::scope::{summarize, At, PieceSummary, PipelineScope, FILE, HEAD};
+use super::{PieceChecker, PieceEffects};
+use crate::check::{place, Checker};
+use crate::{parse_chunk, parse_file, Chunk, Db, SourceFile};
+
+/// One pipeline of a file, by its place among the file's items.
+#[salsa::interned(debug)]
+pub(crate) struct PipelineKey<'db> {
+    #[returns(copy)]
+    file: SourceFile,
+    #[returns(copy)]
+    item: u32,
+}
+
+/// One piece of a pipeline's body: its ordinal among the pipeline's pieces, and its text.
+#[salsa::interned(debug)]
+pub(crate) struct PieceKey<'db> {
+    #[returns(copy)]
+    pipeline: PipelineKey<'db>,
+    #[returns(copy)]
+    ordinal: u32,
+    #[returns(copy)]
+    chunk: Chunk<'db>,
+}
+
+/// What one piece's checks produced: diagnostics with spans relative to the piece (placeholders
+/// for spans elsewhere, see [`Checker::at`]) and effects.
+#[derive(PartialEq, Eq, Debug)]
+pub(crate) struct Checked {
+    pub diagnostics: Vec<Diagnostic>,
+    pub foreign: Vec<At>,
+    pub effects: Arc<PieceEffects>,
+}
+
+/// Checks a pipeline and puts its diagnostics in `checker`. Piece by piece, through the queries,
+/// when the parser put it together from pieces; otherwise the whole body at once.
+pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32, pipeline: &ast::Pipeline) {
+    let db = checker.db;
+    let file = checker.file;
+    let pieces = parse_file(db, file).pipelines.iter().find(|p| p.item == item);
+    let Some(pieces) = pieces else {
+        return check_whole(checker, pipeline);
+    };
+    let key = PipelineKey::new(db, file, item);
+    let offset_of = |piece: u32| match piece {
+        FILE => 0,
+        HEAD => pieces.head.0,
+        n => pieces.statements.get(n as usize).map_or(0, |(offset, _)| *offset),
+    };
+    if let Some(global) = pipeline_global(db, key) {
+        checker.out.extend(global.diagnostics.iter().map(|d| place(d.clone(), &global.foreign, HEAD, &offset_of)));
+        checker.used_imports.extend(global.effects.used_imports.iter().copied());
+    }
+    for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
+        let Some(checked) = check_piece(db, PieceKey::new(db, key, ordinal as u32, chunk)) else { continue };
+        checker
+            .out
+            .extend(checked.diagnostics.iter().map(|d| place(d.clone(), &checked.foreign, ordinal as u32, &offset_of)));
+        checker.used_imports.extend(checked.effects.used_imports.iter().copied());
+    }
+}
+
+/// The same checks on a whole body, whose spans are the file's: one piece at offset 0.
+fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
+    let db = checker.db;
+    let file = checker.file;
+    let text = file.text(db);
+    let summary = summarize(&pipeline.body, text);
+    let params = head_params(&mut Checker::for_piece(db, file), &pipeline.params);
+    let scope = PipelineScope::new(pipeline.name.text.clone(), params, [&summary], !pipeline.broken.is_empty());
+    let at_zero = |_: u32| 0;
+    let mut piece = Checker::for_piece(db, file);
+    let effects = PieceChecker::new(&mut piece, &scope, 0, text).run(&pipeline.body);
+    let mut global = Checker::for_piece(db, file);
+    Global::new(&mut global, &scope, &[&effects]).run(&pipeline.params);
+    for c in [piece, global] {
+        let foreign = c.foreign.unwrap_or_default();
+        checker.out.extend(c.out.into_iter().map(|d| place(d, &foreign, 0, &at_zero)));
+        checker.used_imports.extend(c.used_imports);
+    }
+}
+
+/// What a piece of statements declares.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn piece_summary<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<PieceSummary>> {
+    let parsed = parse_chunk(db, chunk).as_ref()?;
+    let ChunkTree::Statements(stmts) = &parsed.tree else { return None };
+    Some(Arc::new(summarize(stmts, chunk.text(db))))
+}
+
+/// The pipeline's head: its name and parameters (spans relative to the head).
+fn head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<&'db kfl_syntax::chunk::PipelineHead> {
+    let chunk = (*pipeline_head(db, key))?;
+    match &parse_chunk(db, chunk).as_ref()?.tree {
+        ChunkTree::PipelineHead(head) => Some(head),
+        _ => None,
+    }
+}
+
+/// The piece that holds the pipeline's head (the same piece for as long as its text is the same).
+#[salsa::tracked]
+fn pipeline_head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Chunk<'db>> {
+    let pieces = parse_file(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    Some(pieces.head.1)
+}
+
+#[salsa::tracked(returns(ref))]
+pub(crate) fn pipeline_scope<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<PipelineScope>> {
+    let file = key.file(db);
+    let head = head(db, key)?;
+    let pieces = parse_file(db, file).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let params = head_params(&mut Checker::for_piece(db, file), &head.params);
+    let mut summaries = Vec::with_capacity(pieces.statements.len());
+    for &(_, chunk) in &pieces.statements {
+        summaries.push(piece_summary(db, chunk).as_ref()?);
+    }
+    Some(Arc::new(PipelineScope::new(head.name.text.clone(), params, summaries.iter().map(|s| &***s), false)))
+}
+
+#[salsa::tracked(returns(ref))]
+pub(crate) fn check_piece<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<Arc<Checked>> {
+    let scope = pipeline_scope(db, key.pipeline(db)).as_ref()?;
+    let chunk = key.chunk(db);
+    let ChunkTree::Statements(stmts) = &parse_chunk(db, chunk).as_ref()?.tree else { return None };
+    let mut c = Checker::for_piece(db, key.pipeline(db).file(db));
+    let effects = PieceChecker::new(&mut c, scope, key.ordinal(db), chunk.text(db)).run(stmts);
+    Some(Arc::new(Checked { diagnostics: c.out, foreign: c.foreign.unwrap_or_default(), effects: Arc::new(effects) }))
+}
+
+/// A piece's effects alone: equal after an edit that changed only the piece's diagnostics.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn piece_effects<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<Arc<PieceEffects>> {
+    check_piece(db, key).as_ref().map(|c| c.effects.clone())
+}
+
+/// The effects of every piece of a pipeline, in order.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn pipeline_effects<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Vec<Arc<PieceEffects>>> {
+    let pieces = parse_file(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let mut out = Vec::with_capacity(pieces.statements.len());
+    for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
+        out.push(piece_effects(db, PieceKey::new(db, key, ordinal as u32, chunk)).clone()?);
+    }
+    Some(out)
+}
+
+/// The checks that need the whole pipeline. Spans are relative to the head.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn pipeline_global<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<Checked>> {
+    let scope = pipeline_scope(db, key).as_ref()?;
+    let effects = pipeline_effects(db, key).as_ref()?;
+    let head = head(db, key)?;
+    let mut c = Checker::for_piece(db, key.file(db));
+    let all: Vec<&PieceEffects> = effects.iter().map(|e| &**e).collect();
+    Global::new(&mut c, scope, &all).run(&head.params);
+    let used_imports = {
+        let mut used: Vec<SourceFile> = c.used_imports.iter().copied().collect();
+        used.sort_unstable_by_key(salsa::plumbing::AsId::as_id);
+        used
+    };
+    Some(Arc::new(Checked {
+        diagnostics: c.out,
+        foreign: c.foreign.unwrap_or_default(),
+        effects: Arc::new(PieceEffects { used_imports, ..PieceEffects::default() }),
+    }))
+}

@@ -1,0 +1,200 @@
+//! A pipeline is checked piece by piece in the language server's database (salsa queries per run
+//! of statements) and as a whole in the CLI's (`Database::one_shot`). Both must report exactly the
+//! same diagnostics, spans and labels included: on every case and example, on thousands of edited
+//! variants of them (checked one after the other in the same database, as an editor would), and
+//! on long generated pipelines whose references cross many pieces.
+
+mod common;
+
+#[path = "../benches/generate/mod.rs"]
+mod generate;
+
+use std::path::Path;
+
+use kfl_check::{check_file, Database};
+use kfl_diagnostics::Diagnostic;
+
+use common::workspace_root;
+
+/// Every `.kfl` file under `dir`, by path relative to the workspace root, with its text.
+fn kfl_files(root: &Path, dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read folder") {
+            let p = entry.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "kfl") {
+                let text = std::fs::read_to_string(&p).expect("read");
+                out.push((p.strip_prefix(root).expect("inside").to_string_lossy().replace('\\', "/"), text));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The whole-body answer for every file of the project.
+fn whole(files: &[(String, String)]) -> Vec<Vec<Diagnostic>> {
+    let mut db = Database::one_shot();
+    for (path, text) in files {
+        db.set_file(path, text.clone());
+    }
+    files.iter().map(|(path, _)| check_file(&db, db.file(path).expect("file")).to_vec()).collect()
+}
+
+/// Sets the files in the (long-lived) piece-by-piece database and compares each file's answer.
+/// Returns how many pipelines were checked piece by piece.
+fn agree(db: &mut Database, files: &[(String, String)], what: &str) -> usize {
+    for (path, text) in files {
+        db.set_file(path, text.clone());
+    }
+    let expected = whole(files);
+    let mut pieced = 0;
+    for ((path, _), expected) in files.iter().zip(expected) {
+        let file = db.file(path).expect("file");
+        let actual = check_file(db, file).to_vec();
+        assert!(actual == expected, "{what}: {path} differs\npieces: {actual:#?}\nwhole: {expected:#?}");
+        pieced += kfl_check::pipelines_checked_in_pieces(db, file);
+    }
+    pieced
+}
+
+#[test]
+fn cases_and_examples_check_the_same_in_pieces() {
+    let root = workspace_root();
+    let mut pieced = 0;
+    let mut projects: Vec<Vec<(String, String)>> = vec![kfl_files(&root, &root.join("examples"))];
+    let cases = ["tests/check", "tests/diagnostics"].into_iter().flat_map(|dir| {
+        std::fs::read_dir(root.join(dir)).expect("a folder of cases").map(|e| e.expect("entry").path())
+    });
+    for path in cases {
+        if path.is_dir() {
+            projects.push(kfl_files(&root, &path));
+        } else if path.extension().is_some_and(|e| e == "kfl") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            projects.push(vec![(path.strip_prefix(&root).expect("inside").to_string_lossy().into_owned(), text)]);
+        }
+    }
+    for files in &projects {
+        pieced += agree(&mut Database::default(), files, "as written");
+    }
+    assert!(pieced > 20, "only {pieced} pipelines were checked in pieces");
+}
+
+/// Edits that change what is declared and referenced, not only the text: names, lines repeated or
+/// removed, new tasks, loops and branches, and broken syntax.
+const INSERTS: [&str; 16] = [
+    "x",
+    "_2",
+    "\n",
+    " ",
+    "}",
+    "\"",
+    "\n    t = a()\n",
+    "\n    extra = train(data: raw.data)\n",
+    "\n    if p > 1 {\n    }\n",
+    "\n    for i in [1, 2] {\n        u = a(n: i)\n    }\n",
+    "\n    output o = t.model\n",
+    "\n    finally {\n    }\n",
+    "\n    description = \"d\"\n",
+    ".out",
+    "(",
+    "after = [t]",
+];
+
+fn edit(text: &str, next: &mut impl FnMut(usize) -> usize) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    match next(4) {
+        // Repeat a line (a task declared twice, an output twice, …).
+        0 if !lines.is_empty() => {
+            let i = next(lines.len());
+            let mut out: Vec<&str> = lines.clone();
+            out.insert(i, lines[i]);
+            out.concat()
+        }
+        // Remove a line.
+        1 if !lines.is_empty() => {
+            let i = next(lines.len());
+            let mut out = lines.clone();
+            out.remove(i);
+            out.concat()
+        }
+        _ => {
+            let at = next(text.len() + 1);
+            let Some(at) = (at..=text.len()).find(|&i| text.is_char_boundary(i)) else { return text.to_string() };
+            let remove = next(3);
+            let end = (at + remove..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+            format!("{}{}{}", &text[..at], INSERTS[next(INSERTS.len())], &text[end..])
+        }
+    }
+}
+
+/// An edit of whole lines: one repeated, one removed, or a statement inserted before one.
+fn edit_lines(text: &str, next: &mut impl FnMut(usize) -> usize) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let i = next(lines.len());
+    let mut out = lines.clone();
+    match next(3) {
+        0 => out.insert(i, lines[i]),
+        1 => {
+            out.remove(i);
+        }
+        _ => out.insert(i, &INSERTS[6 + next(7)][1..]),
+    }
+    out.concat()
+}
+
+fn rng() -> impl FnMut(usize) -> usize {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn edited_files_check_the_same_in_pieces() {
+    let root = workspace_root();
+    let mut next = rng();
+    let mut files = kfl_files(&root, &root.join("tests/check"));
+    files.extend(kfl_files(&root, &root.join("tests/diagnostics")));
+    files.extend(kfl_files(&root, &root.join("examples")));
+    files.retain(|(_, text)| text.contains("pipeline") && text.len() < 20_000);
+    let mut variants = 0;
+    let mut pieced = 0;
+    for (path, text) in &files {
+        // One database per file, edited again and again as in an editor; the rest of its
+        // project is left out (imports then fail the same way in both).
+        let mut db = Database::default();
+        let mut current = text.clone();
+        for round in 0..24 {
+            // Every eighth round starts over from the file as written.
+            current = if round % 8 == 7 { text.clone() } else { edit(&current, &mut next) };
+            pieced += agree(&mut db, &[(path.clone(), current.clone())], &format!("{path} edit {round}"));
+            variants += 1;
+        }
+    }
+    assert!(variants > 500, "only {variants} variants");
+    assert!(pieced > variants / 3, "only {pieced} of {variants} variants were checked in pieces");
+}
+
+/// A long pipeline whose tasks read tasks many pieces away, edited at random places.
+#[test]
+fn long_pipelines_check_the_same_in_pieces() {
+    let mut next = rng();
+    let original = generate::single_file(600);
+    let mut text = original.clone();
+    let mut db = Database::default();
+    let mut pieced = agree(&mut db, &[("g.kfl".to_string(), text.clone())], "generated");
+    for round in 0..80 {
+        // Half the edits on top of the last, half on the text as generated; most of whole lines.
+        let base = if round % 2 == 0 { &original } else { &text };
+        text = if round % 3 == 0 { edit(base, &mut next) } else { edit_lines(base, &mut next) };
+        pieced += agree(&mut db, &[("g.kfl".to_string(), text.clone())], &format!("generated, edit {round}"));
+    }
+    assert!(pieced > 25, "only {pieced} checks were made in pieces");
+}
