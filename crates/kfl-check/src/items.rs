@@ -10,7 +10,7 @@ use std::sync::Arc;
 use kfl_syntax::ast;
 
 use crate::types::{resolve_artifact_name, Ty};
-use crate::{parse, resolve_import_path, Db, SourceFile};
+use crate::{parse as parse_full, parse_outline, resolve_import_path, Db, SourceFile};
 
 /// A type as written, to be resolved in the file that wrote it.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -101,14 +101,27 @@ pub struct Exports {
 
 #[salsa::tracked(returns(ref))]
 pub fn file_exports(db: &dyn Db, file: SourceFile) -> Exports {
-    let parse = parse(db, file);
+    let outline = parse_outline(db, file);
+    let parse = &outline.parse;
     let mut items = BTreeMap::new();
-    for item in &parse.file.items {
+    for (index, item) in parse.file.items.iter().enumerate() {
         let (name, export) = match item {
             ast::Item::Import(_) => continue,
             ast::Item::Artifact(a) => (&a.name, Export::Artifact { base: a.base.as_ref().map(|b| b.text.clone()) }),
             ast::Item::Component(c) => (&c.name, Export::Component(component_signature(c))),
-            ast::Item::Pipeline(p) => (&p.name, Export::Pipeline(pipeline_signature(p))),
+            ast::Item::Pipeline(p) => {
+                // A pipeline in pieces: its outputs are read from what its body declares.
+                let in_pieces = outline.pipelines.iter().any(|pieces| pieces.item == index as u32);
+                let key = crate::check::PipelineKey::new(db, file, index as u32);
+                let signature = match crate::check::pipeline_body(db, key) {
+                    Some(body) if in_pieces => pipeline_signature_from_body(p, body),
+                    _ => match parse_full(db, file).file.items.get(index) {
+                        Some(ast::Item::Pipeline(whole)) => pipeline_signature(whole),
+                        _ => Signature::default(),
+                    },
+                };
+                (&p.name, Export::Pipeline(signature))
+            }
         };
         items.entry(name.text.clone()).or_insert(export);
     }
@@ -171,6 +184,51 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
     sig
 }
 
+/// [`pipeline_signature`] of a pipeline checked in pieces, from what its body declares.
+fn pipeline_signature_from_body(pipeline: &ast::Pipeline, body: &crate::check::BodyScope) -> Signature {
+    let mut sig = Signature::default();
+    for p in &pipeline.params {
+        if sig.input(&p.name.text).is_none() {
+            sig.inputs.push(InputSig {
+                name: p.name.text.clone(),
+                ty: TypeRef::from_ast(&p.ty),
+                has_default: p.default.is_some(),
+            });
+        }
+    }
+    for out in &body.outputs {
+        if sig.output(&out.name).is_some() {
+            continue;
+        }
+        let ty = match (&out.ty, out.path.as_deref()) {
+            (Some(ty), _) => OutputTy::Declared(ty.clone()),
+            (None, Some([task, output])) => {
+                // The first task bound to that name (one named like a parameter is not indexed).
+                let found = body
+                    .task_index
+                    .get(task.as_str())
+                    .and_then(|&i| body.tasks.get(i as usize))
+                    .or_else(|| body.tasks.iter().find(|t| *t.name == **task));
+                match found {
+                    Some(t) => OutputTy::FromTask {
+                        callee: t.callee.to_string(),
+                        output: output.clone(),
+                        fan_in: t.scopes.iter().any(|s| matches!(s, crate::check::ScopeId::Loop(_))),
+                    },
+                    None => OutputTy::Unknown,
+                }
+            }
+            (None, Some([param])) => match pipeline.params.iter().find(|p| p.name.text == *param) {
+                Some(p) => OutputTy::Declared(TypeRef::from_ast(&p.ty)),
+                None => OutputTy::Unknown,
+            },
+            _ => OutputTy::Unknown,
+        };
+        sig.outputs.push(OutputSigE { name: out.name.clone(), ty });
+    }
+    sig
+}
+
 /// What the first task bound to `name` calls, and whether it runs in a loop (only the pipeline's
 /// outputs without a declared type ask, so a long pipeline is not indexed for them).
 fn find_task_callee<'a>(stmts: &'a [ast::Stmt], name: &str, in_loop: bool) -> Option<(&'a str, bool)> {
@@ -198,7 +256,8 @@ pub struct ImportRef {
 #[salsa::tracked(returns(ref))]
 pub fn file_imports(db: &dyn Db, file: SourceFile) -> Vec<ImportRef> {
     let files = db.project().files(db);
-    parse(db, file)
+    parse_outline(db, file)
+        .parse
         .file
         .items
         .iter()
@@ -349,7 +408,7 @@ fn output_ty_depth(db: &dyn Db, owner: SourceFile, output: &OutputSigE, depth: u
 #[salsa::tracked(returns(ref))]
 pub fn item_name_spans(db: &dyn Db, file: SourceFile) -> BTreeMap<String, kfl_diagnostics::Span> {
     let mut spans = BTreeMap::new();
-    for item in &parse(db, file).file.items {
+    for item in &parse_outline(db, file).parse.file.items {
         if let Some(name) = item.name() {
             spans.entry(name.text.clone()).or_insert(name.span);
         }
@@ -362,7 +421,7 @@ pub fn item_name_spans(db: &dyn Db, file: SourceFile) -> BTreeMap<String, kfl_di
 #[salsa::tracked(returns(ref))]
 pub fn component_resources(db: &dyn Db, file: SourceFile) -> BTreeMap<String, Vec<ast::KvEntry>> {
     let mut out: BTreeMap<String, Vec<ast::KvEntry>> = BTreeMap::new();
-    for item in &parse(db, file).file.items {
+    for item in &parse_outline(db, file).parse.file.items {
         let ast::Item::Component(c) = item else { continue };
         let entries = out.entry(c.name.text.clone()).or_default();
         for member in &c.members {

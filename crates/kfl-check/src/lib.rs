@@ -178,16 +178,63 @@ impl Database {
 ///
 /// The file is parsed piece by piece ([`kfl_syntax::chunk`]) and each piece is memoized by its text,
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
-pub fn parse(db: &dyn Db, file: SourceFile) -> &Arc<kfl_syntax::Parse> {
-    &parse_file(db, file).parse
+#[salsa::tracked(returns(ref), no_eq)]
+pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
+    if !db.memoize_chunks() {
+        // The outline is the whole tree then.
+        return parse_outline(db, file).parse.clone();
+    }
+    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {
+        parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
+    }))
 }
 
-/// A file's parse and the pieces it was put together from.
+/// A file's parse without the statements of the pipelines put together from pieces, and those
+/// pieces: what the checks need, and they check such a pipeline piece by piece
+/// ([`check::check`]). Its items, comments and syntax errors are those of [`parse`]; without a
+/// memo of chunks ([`Db::memoize_chunks`]) it is [`parse`] itself and no pipeline is in pieces.
+#[salsa::tracked(returns(ref), no_eq)]
+pub(crate) fn parse_outline<'db>(db: &'db dyn Db, file: SourceFile) -> ParsedFile<'db> {
+    let text = file.text(db);
+    if !db.memoize_chunks() {
+        return ParsedFile { parse: Arc::new(kfl_syntax::parse(text)), pipelines: Vec::new() };
+    }
+    // Every piece asked for, in order: its offset, kind, memo key and whether it parsed.
+    let mut asked: Vec<(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)> = Vec::new();
+    let parse = kfl_syntax::chunk::parse_with(text, |kind, piece, clean| {
+        let chunk = Chunk::new(db, kind, piece, clean);
+        let hollow = hollow_chunk(db, chunk).clone();
+        // Pieces are slices of the text: their place is the distance from its start.
+        if let Some(offset) = (piece.as_ptr() as usize).checked_sub(text.as_ptr() as usize) {
+            if offset <= text.len() {
+                asked.push((offset as u32, kind, chunk, hollow.is_some()));
+            }
+        }
+        hollow
+    });
+    let pipelines = pipeline_pieces(&parse, &asked);
+    ParsedFile { parse: Arc::new(parse), pipelines }
+}
+
+/// A chunk's parse with its statements left out (their errors kept), for [`parse_outline`].
+#[salsa::tracked(returns(ref))]
+fn hollow_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_syntax::chunk::ChunkParse>> {
+    use kfl_syntax::chunk::{ChunkParse, ChunkTree};
+    let parsed = parse_chunk(db, chunk).as_ref()?;
+    Some(match &parsed.tree {
+        ChunkTree::Statements(_) => {
+            Arc::new(ChunkParse { tree: ChunkTree::Statements(Vec::new()), errors: parsed.errors.clone() })
+        }
+        _ => parsed.clone(),
+    })
+}
+
+/// A file's outline and the pieces its pipelines were put together from.
 #[derive(salsa::SalsaValue)]
 pub(crate) struct ParsedFile<'db> {
     pub parse: Arc<kfl_syntax::Parse>,
-    /// The pipelines put together from pieces without syntax errors (with a database that
-    /// memoizes chunks; see [`Db::memoize_chunks`]), which are checked piece by piece.
+    /// The pipelines put together from pieces without syntax errors, whose statements are left
+    /// out of `parse`.
     pub pipelines: Vec<PipelinePieces<'db>>,
 }
 
@@ -198,29 +245,6 @@ pub(crate) struct PipelinePieces<'db> {
     pub item: u32,
     pub head: (u32, Chunk<'db>),
     pub statements: Vec<(u32, Chunk<'db>)>,
-}
-
-#[salsa::tracked(returns(ref), no_eq)]
-pub(crate) fn parse_file<'db>(db: &'db dyn Db, file: SourceFile) -> ParsedFile<'db> {
-    let text = file.text(db);
-    if !db.memoize_chunks() {
-        return ParsedFile { parse: Arc::new(kfl_syntax::parse(text)), pipelines: Vec::new() };
-    }
-    // Every piece asked for, in order: its offset, kind, memo key and whether it parsed.
-    let mut asked: Vec<(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)> = Vec::new();
-    let parse = kfl_syntax::chunk::parse_with(text, |kind, piece, clean| {
-        let chunk = Chunk::new(db, kind, piece, clean);
-        let parsed = parse_chunk(db, chunk).clone();
-        // Pieces are slices of the text: their place is the distance from its start.
-        if let Some(offset) = (piece.as_ptr() as usize).checked_sub(text.as_ptr() as usize) {
-            if offset <= text.len() {
-                asked.push((offset as u32, kind, chunk, parsed.is_some()));
-            }
-        }
-        parsed
-    });
-    let pipelines = pipeline_pieces(&parse, &asked);
-    ParsedFile { parse: Arc::new(parse), pipelines }
 }
 
 /// The pieces each pipeline of `parse` was put together from, when all of them parsed.
@@ -298,13 +322,13 @@ fn parse_chunk_text(
 /// piece-by-piece checks to the whole-body ones).
 #[doc(hidden)]
 pub fn pipelines_checked_in_pieces(db: &dyn Db, file: SourceFile) -> usize {
-    parse_file(db, file).pipelines.len()
+    parse_outline(db, file).pipelines.len()
 }
 
 /// Every diagnostic of one file, sorted by position.
 #[salsa::tracked(returns(ref))]
 pub fn check_file(db: &dyn Db, file: SourceFile) -> Arc<Vec<Diagnostic>> {
-    let mut diagnostics = parse(db, file).errors.clone();
+    let mut diagnostics = parse_outline(db, file).parse.errors.clone();
     diagnostics.extend(check::check(db, file));
     kfl_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup();

@@ -31,12 +31,17 @@ use kfl_syntax::ast::{self, Ident};
 
 use crate::items::{self, lookup, Found};
 use crate::types::Ty;
-use crate::{parse, Db, SourceFile};
+use crate::{parse_outline, Db, SourceFile};
 
 use pipeline::scope::{At, FILE};
 
+pub(crate) use pipeline::pieces::{pipeline_body, PipelineKey};
+pub(crate) use pipeline::scope::{BodyScope, ScopeId};
+
 pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
-    let parse = parse(db, file);
+    // The outline: a pipeline put together from pieces is checked piece by piece, without its
+    // statements ever being put in one tree.
+    let parse = &parse_outline(db, file).parse;
     let mut checker = Checker::new(db, file);
     checker.check_items(&parse.file);
     checker.check_imports(&parse.file);
@@ -45,7 +50,7 @@ pub fn check(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
             ast::Item::Import(_) => {}
             ast::Item::Artifact(a) => checker.check_artifact(a),
             ast::Item::Component(c) => checker.check_component(c),
-            ast::Item::Pipeline(p) => pipeline::pieces::check_pipeline(&mut checker, index as u32, p),
+            ast::Item::Pipeline(_) => pipeline::pieces::check_pipeline(&mut checker, index as u32),
         }
     }
     // What did not parse may have used an import.

@@ -198,7 +198,7 @@ impl PieceChecker<'_, '_, '_> {
             return Ty::Unknown;
         } else {
             let mut names: Vec<&str> = scope.params.iter().map(|p| p.name.as_str()).collect();
-            names.extend(scope.task_index.keys().map(String::as_str));
+            names.extend(scope.task_index.keys().map(|k| &**k));
             for id in &self.scopes {
                 if let ScopeId::Loop(i) = id {
                     names.push(&scope.loops[*i as usize].var);

@@ -31,7 +31,7 @@ pub(super) struct Global<'c, 's, 'db> {
 fn named_twice(scope: &PipelineScope) -> impl Iterator<Item = u32> + '_ {
     scope.tasks.iter().enumerate().flat_map(|(i, task)| {
         let i = i as u32;
-        match scope.task_index.get(task.name.as_str()) {
+        match scope.task_index.get(&*task.name) {
             Some(&first) if first == i => vec![],
             Some(&first) => vec![i, first],
             None => vec![i],
@@ -111,7 +111,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
         let scope = self.scope;
         for (i, task) in scope.tasks.iter().enumerate() {
             let i = i as u32;
-            match scope.task_index.get(task.name.as_str()) {
+            match scope.task_index.get(&*task.name) {
                 Some(&first) if first != i => {
                     let help = if task.unbound {
                         format!("bind the task to a new name: `{}_2 = {}(…)`", task.name, task.name)
@@ -133,7 +133,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 }
                 Some(_) => {}
                 None => {
-                    let Some(param) = scope.params.iter().find(|p| p.name == task.name) else { continue };
+                    let Some(param) = scope.params.iter().find(|p| *p.name == *task.name) else { continue };
                     let span = self.at(task.at);
                     let param_span = self.at(param.at);
                     self.c.push(

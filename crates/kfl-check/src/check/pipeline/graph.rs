@@ -8,7 +8,7 @@ use kfl_syntax::ast;
 
 use super::global::Global;
 use crate::items::{file_exports, lookup, Export, Found};
-use crate::{parse, Db, SourceFile};
+use crate::{parse, parse_outline, Db, SourceFile};
 
 impl Global<'_, '_, '_> {
     pub(super) fn check_graph(&mut self) {
@@ -80,7 +80,7 @@ impl Global<'_, '_, '_> {
             let Some((owner, Export::Pipeline(_))) = self.callee(index as u32) else {
                 continue;
             };
-            let start = (owner, task.callee.clone());
+            let start = (owner, task.callee.to_string());
             if start == me {
                 let span = self.at(task.callee_at);
                 self.c.push(
@@ -126,17 +126,26 @@ impl Global<'_, '_, '_> {
     }
 }
 
-/// The names a pipeline calls, read from its file's tree.
+/// The names a pipeline calls: from what its body declares when it is in pieces, else from the
+/// file's tree.
 fn pipeline_callees(db: &dyn Db, file: SourceFile, name: &str) -> Vec<String> {
-    let parse = parse(db, file);
+    let outline = parse_outline(db, file);
     let mut out = Vec::new();
-    for item in &parse.file.items {
-        if let ast::Item::Pipeline(p) = item {
-            if p.name.text == name {
-                collect_callees(&p.body, &mut out);
-                break;
-            }
+    for (index, item) in outline.parse.file.items.iter().enumerate() {
+        let ast::Item::Pipeline(p) = item else { continue };
+        if p.name.text != name {
+            continue;
         }
+        if outline.pipelines.iter().any(|pieces| pieces.item == index as u32) {
+            if let Some(body) =
+                super::pieces::pipeline_body(db, super::pieces::PipelineKey::new(db, file, index as u32))
+            {
+                out.extend(body.tasks.iter().map(|t| t.callee.to_string()));
+            }
+        } else if let Some(ast::Item::Pipeline(whole)) = parse(db, file).file.items.get(index) {
+            collect_callees(&whole.body, &mut out);
+        }
+        break;
     }
     out
 }

@@ -17,10 +17,10 @@ use kfl_syntax::ast;
 use kfl_syntax::chunk::ChunkTree;
 
 use super::global::{head_params, Global};
-use super::scope::{summarize, At, PieceSummary, PipelineScope, FILE, HEAD};
+use super::scope::{summarize, At, BodyScope, PieceSummary, PipelineScope, FILE, HEAD};
 use super::{PieceChecker, PieceEffects};
 use crate::check::{place, Checker};
-use crate::{parse_chunk, parse_file, Chunk, Db, SourceFile};
+use crate::{parse_chunk, parse_outline, Chunk, Db, SourceFile};
 
 /// One pipeline of a file, by its place among the file's items.
 #[salsa::interned(debug)]
@@ -53,12 +53,16 @@ pub(crate) struct Checked {
 
 /// Checks a pipeline and puts its diagnostics in `checker`. Piece by piece, through the queries,
 /// when the parser put it together from pieces; otherwise the whole body at once.
-pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32, pipeline: &ast::Pipeline) {
+pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32) {
     let db = checker.db;
     let file = checker.file;
-    let pieces = parse_file(db, file).pipelines.iter().find(|p| p.item == item);
+    let pieces = parse_outline(db, file).pipelines.iter().find(|p| p.item == item);
     let Some(pieces) = pieces else {
-        return check_whole(checker, pipeline);
+        // Not in pieces: the outline holds all of it, which is the whole tree's.
+        if let Some(ast::Item::Pipeline(pipeline)) = crate::parse(db, file).file.items.get(item as usize) {
+            check_whole(checker, pipeline);
+        }
+        return;
     };
     let key = PipelineKey::new(db, file, item);
     let offset_of = |piece: u32| match piece {
@@ -86,7 +90,9 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
     let text = file.text(db);
     let summary = summarize(&pipeline.body, text);
     let params = head_params(&mut Checker::for_piece(db, file), &pipeline.params);
-    let scope = PipelineScope::new(pipeline.name.text.clone(), params, [&summary], !pipeline.broken.is_empty());
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![Arc::new(summary)], !pipeline.broken.is_empty());
+    let scope = PipelineScope { params, body: Arc::new(body) };
     let at_zero = |_: u32| 0;
     let mut piece = Checker::for_piece(db, file);
     let effects = PieceChecker::new(&mut piece, &scope, 0, text).run(&pipeline.body);
@@ -119,21 +125,36 @@ fn head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<&'db kfl_syntax::
 /// The piece that holds the pipeline's head (the same piece for as long as its text is the same).
 #[salsa::tracked]
 fn pipeline_head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Chunk<'db>> {
-    let pieces = parse_file(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
     Some(pieces.head.1)
 }
 
+/// What the pipeline's body declares: the summaries of its pieces put together. Re-made after every
+/// edit of the file (the list of pieces changed), but equal unless a declaration changed.
 #[salsa::tracked(returns(ref))]
-pub(crate) fn pipeline_scope<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<PipelineScope>> {
-    let file = key.file(db);
+pub(crate) fn pipeline_body<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<BodyScope>> {
     let head = head(db, key)?;
-    let pieces = parse_file(db, file).pipelines.iter().find(|p| p.item == key.item(db))?;
-    let params = head_params(&mut Checker::for_piece(db, file), &head.params);
+    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
     let mut summaries = Vec::with_capacity(pieces.statements.len());
     for &(_, chunk) in &pieces.statements {
-        summaries.push(piece_summary(db, chunk).as_ref()?);
+        summaries.push(piece_summary(db, chunk).clone()?);
     }
-    Some(Arc::new(PipelineScope::new(head.name.text.clone(), params, summaries.iter().map(|s| &***s), false)))
+    let mut names: Vec<&str> = Vec::new();
+    for param in &head.params {
+        if !names.contains(&param.name.text.as_str()) {
+            names.push(&param.name.text);
+        }
+    }
+    Some(Arc::new(BodyScope::new(head.name.text.clone(), &names, summaries, false)))
+}
+
+/// The body's declarations and the parameters with their types.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn pipeline_scope<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<PipelineScope>> {
+    let head = head(db, key)?;
+    let body = pipeline_body(db, key).clone()?;
+    let params = head_params(&mut Checker::for_piece(db, key.file(db)), &head.params);
+    Some(Arc::new(PipelineScope { params, body }))
 }
 
 #[salsa::tracked(returns(ref))]
@@ -155,7 +176,7 @@ pub(crate) fn piece_effects<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<
 /// The effects of every piece of a pipeline, in order.
 #[salsa::tracked(returns(ref))]
 pub(crate) fn pipeline_effects<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Vec<Arc<PieceEffects>>> {
-    let pieces = parse_file(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
     let mut out = Vec::with_capacity(pieces.statements.len());
     for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
         out.push(piece_effects(db, PieceKey::new(db, key, ordinal as u32, chunk)).clone()?);

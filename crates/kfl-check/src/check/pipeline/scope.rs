@@ -8,11 +8,14 @@
 //! but nothing it declares (an argument's value, say) leaves the scope equal, and every other piece
 //! keeps its checks.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use kfl_diagnostics::Span;
 use kfl_syntax::ast;
 
+use crate::items::TypeRef;
 use crate::types::Ty;
 
 /// [`At::piece`] of a span in the pipeline's head (its name and parameters).
@@ -51,11 +54,11 @@ pub(crate) struct PieceSummary {
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub(crate) struct TaskDecl {
-    pub name: String,
+    pub name: Arc<str>,
     pub span: Span,
     /// Written without `name =` (the task is named after what it calls).
     pub unbound: bool,
-    pub callee: String,
+    pub callee: Arc<str>,
     pub callee_span: Span,
     pub scopes: Vec<ScopeId>,
 }
@@ -70,8 +73,10 @@ pub(crate) struct LoopDecl {
 pub(crate) struct OutputDecl {
     pub name: String,
     pub span: Span,
-    /// The first name of its value when that is a path (`t` of `t.model`).
-    pub head: Option<String>,
+    /// Its type, when written.
+    pub ty: Option<TypeRef>,
+    /// Its value, when that is a path (`t.model`).
+    pub path: Option<Vec<String>>,
 }
 
 /// Sums up `stmts`, a run of top-level statements whose spans index `text`.
@@ -88,10 +93,10 @@ fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt
             ast::StmtKind::Task(t) => {
                 let name = t.binding.as_ref().unwrap_or(&t.call.callee);
                 out.tasks.push(TaskDecl {
-                    name: name.text.clone(),
+                    name: name.text.as_str().into(),
                     span: name.span,
                     unbound: t.binding.is_none(),
-                    callee: t.call.callee.text.clone(),
+                    callee: t.call.callee.text.as_str().into(),
                     callee_span: t.call.callee.span,
                     scopes: scopes.clone(),
                 });
@@ -120,7 +125,8 @@ fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt
             ast::StmtKind::Output(o) if top => out.outputs.push(OutputDecl {
                 name: o.name.text.clone(),
                 span: o.name.span,
-                head: o.value.as_path().map(|p| p[0].text.clone()),
+                ty: o.ty.as_ref().map(TypeRef::from_ast),
+                path: o.value.as_path().map(|parts| parts.iter().map(|p| p.text.clone()).collect()),
             }),
             ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
         }
@@ -139,16 +145,35 @@ pub(crate) fn finally_keyword(stmt: &ast::Stmt, text: &str) -> Span {
     Span::new(keyword_start, keyword_start + "finally".len())
 }
 
-/// Everything a piece's checks need to know about the rest of its pipeline.
-#[derive(PartialEq, Eq, Debug, Default)]
+/// Everything a piece's checks need to know about the rest of its pipeline: its parameters with
+/// their types, and what its body declares ([`BodyScope`], which needs no name resolved, so that
+/// the file's exports can be read from it).
+#[derive(PartialEq, Eq, Debug)]
 pub(crate) struct PipelineScope {
-    pub name: String,
     /// The parameters, each name once (a repeated one is an error of the head, not a second entry).
     pub params: Vec<ParamEntry>,
+    pub body: Arc<BodyScope>,
+}
+
+impl std::ops::Deref for PipelineScope {
+    type Target = BodyScope;
+    fn deref(&self) -> &BodyScope {
+        &self.body
+    }
+}
+
+/// What a pipeline's body declares: the summaries of its pieces, and what is made of them.
+#[derive(Debug, Default)]
+pub(crate) struct BodyScope {
+    pub name: String,
+    /// The names of the pipeline's parameters.
+    params: Vec<String>,
+    /// What everything below is made of; two scopes of the same summaries are equal.
+    summaries: Vec<Arc<PieceSummary>>,
     /// Every task, in the order of the body.
     pub tasks: Vec<TaskEntry>,
     /// The first task of each name (a task named like a parameter is not here).
-    pub task_index: HashMap<String, u32>,
+    pub task_index: HashMap<Arc<str>, u32>,
     /// Every loop, in the order of the body.
     pub loops: Vec<LoopEntry>,
     /// Where each piece's tasks, loops and branches start in the numbering of the whole body.
@@ -169,7 +194,15 @@ pub(crate) struct PipelineScope {
 pub(crate) struct OutputEntry {
     pub name: String,
     pub at: At,
-    pub head: Option<String>,
+    pub ty: Option<TypeRef>,
+    pub path: Option<Vec<String>>,
+}
+
+impl OutputEntry {
+    /// The first name of its value when that is a path (`t` of `t.model`).
+    pub fn head(&self) -> Option<&str> {
+        self.path.as_ref().and_then(|p| p.first()).map(String::as_str)
+    }
 }
 
 #[derive(PartialEq, Eq, Debug)]
@@ -179,12 +212,26 @@ pub(crate) struct ParamEntry {
     pub at: At,
 }
 
+/// Equal when made of equal summaries (compared by pointer first: after an edit all but one
+/// are the same memo), under the same name, parameters and state.
+impl PartialEq for BodyScope {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.broken == other.broken
+            && self.params == other.params
+            && self.summaries.len() == other.summaries.len()
+            && self.summaries.iter().zip(&other.summaries).all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+    }
+}
+
+impl Eq for BodyScope {}
+
 #[derive(PartialEq, Eq, Debug)]
 pub(crate) struct TaskEntry {
-    pub name: String,
+    pub name: Arc<str>,
     pub at: At,
     pub unbound: bool,
-    pub callee: String,
+    pub callee: Arc<str>,
     pub callee_at: At,
     pub scopes: Vec<ScopeId>,
 }
@@ -202,27 +249,28 @@ pub(crate) struct Starts {
     pub branch: u32,
 }
 
-impl PipelineScope {
-    /// Puts the summaries of a pipeline's pieces together, in order. `params`: the parameters'
-    /// names, types and spans in the head, each name once.
-    pub(crate) fn new<'s>(
-        name: String,
-        params: Vec<ParamEntry>,
-        summaries: impl IntoIterator<Item = &'s PieceSummary>,
-        broken: bool,
-    ) -> Self {
-        let mut scope = PipelineScope { name, params, broken, ..PipelineScope::default() };
+impl BodyScope {
+    /// Puts the summaries of a pipeline's pieces together, in order. `params`: the names of the
+    /// pipeline's parameters (a task named like one is not indexed).
+    pub(crate) fn new(name: String, params: &[&str], summaries: Vec<Arc<PieceSummary>>, broken: bool) -> Self {
+        let tasks: usize = summaries.iter().map(|s| s.tasks.len()).sum();
+        let mut scope = BodyScope {
+            name,
+            broken,
+            params: params.iter().map(|p| p.to_string()).collect(),
+            tasks: Vec::with_capacity(tasks),
+            task_index: HashMap::with_capacity_and_hasher(tasks, Default::default()),
+            ..BodyScope::default()
+        };
         let mut branches = 0;
-        for (piece, summary) in summaries.into_iter().enumerate() {
+        for (piece, summary) in summaries.iter().enumerate() {
             let piece = piece as u32;
             let starts = Starts { task: scope.tasks.len() as u32, loop_: scope.loops.len() as u32, branch: branches };
             branches += summary.branches;
             scope.starts.push(starts);
             for task in &summary.tasks {
                 let index = scope.tasks.len() as u32;
-                if !scope.task_index.contains_key(task.name.as_str())
-                    && !scope.params.iter().any(|p| p.name == task.name)
-                {
+                if !scope.task_index.contains_key(&*task.name) && !params.contains(&&*task.name) {
                     scope.task_index.insert(task.name.clone(), index);
                 }
                 scope.tasks.push(TaskEntry {
@@ -247,11 +295,17 @@ impl PipelineScope {
             for output in &summary.outputs {
                 let at = At { piece, span: output.span };
                 scope.first_outputs.entry(output.name.clone()).or_insert(at);
-                scope.outputs.push(OutputEntry { name: output.name.clone(), at, head: output.head.clone() });
+                scope.outputs.push(OutputEntry {
+                    name: output.name.clone(),
+                    at,
+                    ty: output.ty.clone(),
+                    path: output.path.clone(),
+                });
             }
             scope.finallies.extend(summary.finallies.iter().map(|&span| At { piece, span }));
             scope.fields.extend(summary.fields.iter().map(|(name, span)| (name.clone(), At { piece, span: *span })));
         }
+        scope.summaries = summaries;
         scope
     }
 }

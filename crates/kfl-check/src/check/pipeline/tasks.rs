@@ -383,7 +383,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                         .scope
                         .tasks
                         .iter()
-                        .filter(|t| t.callee == head.text)
+                        .filter(|t| *t.callee == *head.text)
                         .map(|t| format!("`{}`", t.name))
                         .collect();
                     let is_item = !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
@@ -417,7 +417,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                             .help("`after` names tasks of this pipeline"),
                         );
                     } else if !self.has_broken_statements() {
-                        let names: Vec<&str> = self.scope.task_index.keys().map(String::as_str).collect();
+                        let names: Vec<&str> = self.scope.task_index.keys().map(|k| &**k).collect();
                         self.c.push(
                             Diagnostic::new(Code::UnresolvedName, head.span, format!("no task named `{}`", head.text))
                                 .label("not found")
