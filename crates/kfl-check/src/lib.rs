@@ -11,6 +11,12 @@
 //!   the edited file. Spans of other files are read only to label an error.
 //! - Two products: diagnostics ([`check_file`]) and the semantic model ([`model::file_model`],
 //!   [`model::program`]), which is what lowering, the backends and the runner read.
+//! - Diagnostics never need the whole tree of a long pipeline: they read the file's outline
+//!   (`parse_outline`: the parse with the statements of pipelines in pieces left out) and check
+//!   such a pipeline piece by piece (`check::pipeline`), so an edit inside one statement re-checks
+//!   that statement's piece, and the pipeline-wide checks only when a reference or use changed.
+//!   The one-shot database checks every pipeline whole; `tests/pieces.rs` holds both to the same
+//!   diagnostics. The whole tree ([`parse`]) is made when the model or an editor feature asks.
 //! - No salsa cycles: imports are read one level deep per query, and import cycles are found by an
 //!   explicit walk and reported as E0115.
 
