@@ -239,8 +239,7 @@ fn hollow_chunk<'db>(db: &'db dyn Db, chunk: Chunk<'db>) -> Option<Arc<kfl_synta
 #[derive(salsa::SalsaValue)]
 pub(crate) struct ParsedFile<'db> {
     pub parse: Arc<kfl_syntax::Parse>,
-    /// The pipelines put together from pieces without syntax errors, whose statements are left
-    /// out of `parse`.
+    /// The pipelines put together from pieces, whose statements are left out of `parse`.
     pub pipelines: Vec<PipelinePieces<'db>>,
 }
 
@@ -250,10 +249,13 @@ pub(crate) struct PipelinePieces<'db> {
     /// The pipeline's place among the file's items.
     pub item: u32,
     pub head: (u32, Chunk<'db>),
+    /// The pieces that parsed (a statement that did not is left out, and reported).
     pub statements: Vec<(u32, Chunk<'db>)>,
+    /// Statements did not parse.
+    pub broken: bool,
 }
 
-/// The pieces each pipeline of `parse` was put together from, when all of them parsed.
+/// The pieces each pipeline of `parse` was put together from (its head and end parsed).
 fn pipeline_pieces<'db>(
     parse: &kfl_syntax::Parse,
     asked: &[(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)],
@@ -263,9 +265,6 @@ fn pipeline_pieces<'db>(
     let mut cursor = 0;
     for (item, it) in parse.file.items.iter().enumerate() {
         let kfl_syntax::ast::Item::Pipeline(p) = it else { continue };
-        if !p.broken.is_empty() {
-            continue;
-        }
         let (start, end) = (p.span.start, p.span.end.saturating_sub(1));
         // The pieces come in the order of the text.
         while cursor < asked.len() && asked[cursor].0 < start {
@@ -290,7 +289,8 @@ fn pipeline_pieces<'db>(
             }
         }
         if closed {
-            out.push(PipelinePieces { item: item as u32, head: (start, head), statements });
+            let broken = !p.broken.is_empty();
+            out.push(PipelinePieces { item: item as u32, head: (start, head), statements, broken });
         }
     }
     out
@@ -324,11 +324,13 @@ fn parse_chunk_text(
     parse.map(Arc::new)
 }
 
-/// How many pipelines of `file` the database checks piece by piece (for the tests that hold the
-/// piece-by-piece checks to the whole-body ones).
+/// How many pipelines of `file` the database checks piece by piece, and how many of those have
+/// statements that did not parse (for the tests that hold the piece-by-piece checks to the
+/// whole-body ones).
 #[doc(hidden)]
-pub fn pipelines_checked_in_pieces(db: &dyn Db, file: SourceFile) -> usize {
-    parse_outline(db, file).pipelines.len()
+pub fn pipelines_checked_in_pieces(db: &dyn Db, file: SourceFile) -> (usize, usize) {
+    let pipelines = &parse_outline(db, file).pipelines;
+    (pipelines.len(), pipelines.iter().filter(|p| p.broken).count())
 }
 
 /// Every diagnostic of one file, sorted by position.

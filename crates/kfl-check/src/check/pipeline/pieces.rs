@@ -58,7 +58,7 @@ pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32) {
     let file = checker.file;
     let pieces = parse_outline(db, file).pipelines.iter().find(|p| p.item == item);
     let Some(pieces) = pieces else {
-        // Not in pieces: the outline holds all of it, which is the whole tree's.
+        // Not in pieces (its head or end did not parse): the whole tree's recovery of it.
         if let Some(ast::Item::Pipeline(pipeline)) = crate::parse(db, file).file.items.get(item as usize) {
             check_whole(checker, pipeline);
         }
@@ -145,7 +145,7 @@ pub(crate) fn pipeline_body<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Opti
             names.push(&param.name.text);
         }
     }
-    Some(Arc::new(BodyScope::new(head.name.text.clone(), &names, summaries, false)))
+    Some(Arc::new(BodyScope::new(head.name.text.clone(), &names, summaries, pieces.broken)))
 }
 
 /// The body's declarations and the parameters with their types.
