@@ -24,6 +24,15 @@
 //!   reports its own error and is listed in [`Pipeline::broken`]. So a typo in one statement of a
 //!   long pipeline neither hides the rest of it from the checker and the editor nor costs a parse
 //!   of the whole file.
+//! - The scan and the cut are a value, a [`Plan`]: [`plan`] makes it from a whole text, and
+//!   [`parse_with`]`(text, f)` is [`parse_with_plan`]`(text, &plan(text), f)`. [`replan`]`(old,
+//!   &plan(old), new)` is always equal to [`plan`]`(new)` (`tests/replan.rs` checks it on thousands
+//!   of random and chained edits); for an edit inside the statements of a pipeline body it cuts and
+//!   scans again only from a statement chunk before the edit to the first old cut after it that the
+//!   new cut meets, and otherwise makes a whole plan. It can, because every cut in a body is made in
+//!   the same state (depth one, outside strings and comments, nothing asked for more, at a line
+//!   start, no doc comment pending), so the cutter and the scan resume at any statement chunk and
+//!   agree with the old plan from any cut both make after the edit.
 
 use std::sync::Arc;
 
