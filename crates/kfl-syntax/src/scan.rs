@@ -117,6 +117,8 @@ pub(crate) struct Spans {
     /// For each bracket that opens at depth 0: the offset just after it, and the nesting that
     /// `else if` chains at depth 0 add inside it (what [`scan_body_piece`] starts from).
     pub top_opens: Vec<(usize, usize)>,
+    /// The smallest bracket depth seen (the depth the scan started at, if nothing closed below it).
+    pub shallowest: usize,
 }
 
 /// The scan of a whole file, comments as spans.
@@ -176,7 +178,7 @@ fn runaway_end(text: &str, from: usize, to: usize) -> Option<usize> {
 
 fn scan_with(text: &str, find_runaway: bool, mut nesting: Nesting) -> Spans {
     let bytes = text.as_bytes();
-    let mut out = Spans::default();
+    let mut out = Spans { shallowest: nesting.depth, ..Spans::default() };
     // Start of the run of doc comments that directly precedes the current position, if any.
     let mut doc_run_start: Option<usize> = None;
     let mut nots: usize = 0;
@@ -268,6 +270,7 @@ fn scan_with(text: &str, find_runaway: bool, mut nesting: Nesting) -> Spans {
         if nesting.token(None, b) > crate::MAX_NESTING && out.too_deep.is_none() {
             out.too_deep = Some(i);
         }
+        out.shallowest = out.shallowest.min(nesting.depth);
         if nesting.depth == 1 && matches!(b, b'(' | b'[' | b'{') {
             out.top_opens.push((i + 1, nesting.chained));
         }

@@ -11,7 +11,7 @@ use kfl_syntax::chunk::{plan, replan, replan_with_stats};
 
 /// What edits insert: the characters that move cuts (quotes, brackets, comments, line breaks,
 /// words that continue a statement or start an item) and some that do not.
-const SNIPPETS: [&str; 34] = [
+const SNIPPETS: [&str; 36] = [
     "",
     " ",
     "\n",
@@ -36,6 +36,8 @@ const SNIPPETS: [&str; 34] = [
     "else ",
     "and ",
     "if a {",
+    "} else if b {",
+    ") else if b (",
     "output\n",
     "component",
     "pipeline",
@@ -98,6 +100,8 @@ fn long_pipeline(statements: usize) -> String {
         }
     }
     text.push_str("    output\n        o = t0.out\n}\n// the end\n\ncomponent b { image = \"y\" }\n");
+    // A pipeline after it, whose cut and scan must not change when the first one is edited.
+    text.push_str("/// Another.\npipeline q() {\n    w = a()\n    if n { v = a() } else if m { v = a() }\n}\n");
     text
 }
 
@@ -187,4 +191,23 @@ fn a_plan_of_another_text_is_made_again() {
     let other = text.replacen("t3 = ", "t3é = ", 1);
     assert_eq!(parse(&text, &plan(&other)), parse(&text, &plan(&text)));
     assert_eq!(parse(&other, &plan(&text)), parse(&other, &plan(&other)));
+}
+
+#[test]
+fn an_edit_whose_brackets_close_below_the_body_makes_a_whole_plan() {
+    // `)` leaves the body, and the `else if` after it at depth 0 counts as one more level of
+    // nesting for the rest of the body, though the cut meets the old one again at `z`: `z`'s list,
+    // as deep as may be before, is now too deep.
+    let deep = kfl_syntax::MAX_NESTING - 1;
+    let text = format!(
+        "pipeline p() {{\n    x = a()\n    y = b()\n    z = c(x: {}{})\n}}\npipeline q() {{\n    w = d()\n}}\n",
+        "[".repeat(deep - 1),
+        "]".repeat(deep - 1)
+    );
+    let edited = text.replacen("x = a()", "x = a) else if b (", 1);
+    assert!(kfl_syntax::scan::scan(&text).too_deep.is_none());
+    assert!(kfl_syntax::scan::scan(&edited).too_deep.is_some());
+    let (got, stats) = replan_with_stats(&text, &plan(&text), &edited);
+    assert_eq!(got, plan(&edited));
+    assert!(stats.whole);
 }

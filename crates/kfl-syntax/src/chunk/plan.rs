@@ -10,7 +10,8 @@
 //! comment open, the first token a name that is not `else`), so the region is scanned on its own
 //! and the comments around it are moved. Anything else makes a whole plan again: an edit outside
 //! a pipeline body, a plan or region with an unterminated string or nesting too deep, an item
-//! keyword in the region, a body that no longer closes where it did.
+//! keyword in the region, a region whose brackets close below the body's depth, a body that no
+//! longer closes where it did.
 
 use kfl_diagnostics::Span;
 
@@ -219,7 +220,13 @@ fn replan_in_body(old_text: &str, old: &Plan, new_text: &str) -> Option<(Plan, u
         }
     };
     let region = scan::scan_body_piece(new_text.get(from..to)?, chained);
-    if region.too_deep.is_some() || !region.unterminated.is_empty() || !region.item_starts.is_empty() {
+    // The region must stay inside the body: at depth 0 an `else if` would change the nesting the
+    // scan counts after it.
+    if region.too_deep.is_some()
+        || !region.unterminated.is_empty()
+        || !region.item_starts.is_empty()
+        || region.shallowest == 0
+    {
         return None;
     }
     let old_to = moved_back(to);
