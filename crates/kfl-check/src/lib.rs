@@ -3,7 +3,10 @@
 //!
 //! Invariants:
 //! - Pure: no IO. The inputs are [`SourceFile`]s (a path and a text) collected in one [`Project`];
-//!   whoever owns the world (the CLI, the language server) reads files and sets the inputs.
+//!   whoever owns the world (the CLI, the language server) reads files and sets the inputs. A
+//!   database that lives through edits also keeps each text's scan and cut
+//!   ([`kfl_syntax::chunk::Plan`]) as an input beside it, always the plan of that text, which
+//!   [`Database::set_file`] makes from the old one so that a keystroke does not scan the file.
 //! - Checking never panics and never stops at the first problem: [`check_file`] returns every
 //!   diagnostic of one file, each with a permanent code and a span into that file.
 //! - Incremental: a file's own checks read other files only through [`items::file_exports`], which
