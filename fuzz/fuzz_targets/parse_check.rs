@@ -13,6 +13,9 @@
 //!   in one go (`kfl_syntax::parse_whole`): without syntax errors both give the same; with syntax
 //!   errors both report some, every item the whole parse keeps is kept the same, and the only other
 //!   items are pipelines with broken statements left out (the invariants of `kfl_syntax::chunk`);
+//! - cutting again around an edit (`kfl_syntax::chunk::replan`) gives the plan of the edited text,
+//!   for a few edits at line breaks (a line joined to the next, a line break doubled, the first
+//!   character of a line deleted);
 //! - with two files, checking incrementally (first with an empty `lib.kfl`, then with the real one)
 //!   gives the same diagnostics as checking from scratch.
 #![no_main]
@@ -34,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
 fn one_file(text: &str) {
     assert_fast_parser_agrees(text);
     assert_pieces_match_whole(text);
+    assert_replan_matches_plan(text);
     let mut db = Database::default();
     let file = db.set_file("main.kfl", text.to_string());
     let diagnostics = check_file(&db, file);
@@ -93,6 +97,22 @@ fn assert_label_valid(db: &Database, path: &str, diagnostic: &Diagnostic, label:
         text.is_char_boundary(start) && text.is_char_boundary(end),
         "a label's span {start}..{end} cuts a character of {label_path}\n{diagnostic:#?}"
     );
+}
+
+fn assert_replan_matches_plan(text: &str) {
+    use kfl_syntax::chunk::{plan, replan};
+    let old = plan(text);
+    for (at, _) in text.match_indices('\n').take(8) {
+        let next = text[at + 1..].chars().next().map_or(0, char::len_utf8);
+        let edits = [
+            format!("{}{}", &text[..at], &text[at + 1..]),
+            format!("{}{}", &text[..at + 1], &text[at..]),
+            format!("{}{}", &text[..at + 1], &text[at + 1 + next..]),
+        ];
+        for edited in edits {
+            assert_eq!(replan(text, &old, &edited), plan(&edited), "replanning after an edit at {at} differs from planning");
+        }
+    }
 }
 
 /// Wherever the hand-written parser gives a chunk's tree, pest accepts the chunk with the same tree.

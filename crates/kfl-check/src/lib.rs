@@ -3,7 +3,10 @@
 //!
 //! Invariants:
 //! - Pure: no IO. The inputs are [`SourceFile`]s (a path and a text) collected in one [`Project`];
-//!   whoever owns the world (the CLI, the language server) reads files and sets the inputs.
+//!   whoever owns the world (the CLI, the language server) reads files and sets the inputs. A
+//!   database that lives through edits also keeps each text's scan and cut
+//!   ([`kfl_syntax::chunk::Plan`]) as an input beside it, always the plan of that text, which
+//!   [`Database::set_file`] makes from the old one so that a keystroke does not scan the file.
 //! - Checking never panics and never stops at the first problem: [`check_file`] returns every
 //!   diagnostic of one file, each with a permanent code and a span into that file.
 //! - Incremental: a file's own checks read other files only through [`items::file_exports`], which
@@ -43,6 +46,11 @@ pub struct SourceFile {
     pub path: Arc<str>,
     #[returns(ref)]
     pub text: String,
+    /// The text's scan and cut ([`kfl_syntax::chunk::Plan`]), kept beside it by a database that
+    /// memoizes chunks ([`Db::memoize_chunks`]): [`Database::set_file`] makes the new one from the
+    /// old one, cutting again only around the edit. Always the plan of `text` when present.
+    #[returns(ref)]
+    pub plan: Option<Arc<kfl_syntax::chunk::Plan>>,
 }
 
 /// Every file the project knows, by normalized path.
@@ -139,11 +147,19 @@ impl Database {
         let path = normalize_path(path);
         if let Some(file) = self.project().files(self).get(&*path).copied() {
             if file.text(self) != &text {
+                let plan = self.memoize_chunks.then(|| {
+                    Arc::new(match file.plan(self) {
+                        Some(old) => kfl_syntax::chunk::replan(file.text(self), old, &text),
+                        None => kfl_syntax::chunk::plan(&text),
+                    })
+                });
                 file.set_text(self).to(text);
+                file.set_plan(self).to(plan);
             }
             return file;
         }
-        let file = SourceFile::new(self, path.clone(), text);
+        let plan = self.memoize_chunks.then(|| Arc::new(kfl_syntax::chunk::plan(&text)));
+        let file = SourceFile::new(self, path.clone(), text, plan);
         let mut files = self.project().files(self).clone();
         files.insert(path, file);
         self.project().set_files(self).to(files);
@@ -184,15 +200,20 @@ impl Database {
 ///
 /// The file is parsed piece by piece ([`kfl_syntax::chunk`]) and each piece is memoized by its text,
 /// so an edit re-parses only the piece it touched: one statement of a long pipeline, one component.
+/// The scan and cut come from the file's plan, which [`Database::set_file`] keeps up to date by
+/// cutting again only around the edit.
 #[salsa::tracked(returns(ref), no_eq)]
 pub fn parse(db: &dyn Db, file: SourceFile) -> Arc<kfl_syntax::Parse> {
     if !db.memoize_chunks() {
         // The outline is the whole tree then.
         return parse_outline(db, file).parse.clone();
     }
-    Arc::new(kfl_syntax::chunk::parse_with(file.text(db), |kind, text, clean| {
-        parse_chunk(db, Chunk::new(db, kind, text, clean)).clone()
-    }))
+    let text = file.text(db);
+    let parse_chunk = |kind, text: &str, clean| parse_chunk(db, Chunk::new(db, kind, text, clean)).clone();
+    Arc::new(match file.plan(db) {
+        Some(plan) => kfl_syntax::chunk::parse_with_plan(text, plan, parse_chunk),
+        None => kfl_syntax::chunk::parse_with(text, parse_chunk),
+    })
 }
 
 /// A file's parse without the statements of the pipelines put together from pieces, and those
@@ -388,5 +409,33 @@ mod tests {
         assert_eq!(&*normalize_path("../y.kfl"), "../y.kfl");
         assert_eq!(&*resolve_import_path("p/main.kfl", "components/a.kfl"), "p/components/a.kfl");
         assert_eq!(&*resolve_import_path("main.kfl", "../lib.kfl"), "../lib.kfl");
+    }
+
+    #[test]
+    fn a_file_edited_again_and_again_keeps_the_plan_and_the_parse_of_its_text() {
+        let mut text = String::from("component a { image = \"x\" }\npipeline p() {\n");
+        for i in 0..200 {
+            text.push_str(&format!("    t{i} = a()\n"));
+        }
+        text.push_str("}\n");
+        let mut db = Database::default();
+        let file = db.set_file("p.kfl", text.clone());
+        let edits = [
+            ("t50 = a()", "t50 = a(x: 1)"),
+            ("t50 = a(x: 1)", "t50 = a(x: "),
+            ("t50 = a(x: ", "t50 = a()"),
+            ("}\n", ""),
+        ];
+        for (from, to) in edits {
+            text = text.replacen(from, to, 1);
+            db.set_file("p.kfl", text.clone());
+            assert_eq!(file.plan(&db).as_deref(), Some(&kfl_syntax::chunk::plan(&text)));
+            assert_eq!(**parse(&db, file), kfl_syntax::parse(&text));
+        }
+        // The database of the CLI keeps no plan.
+        let mut once = Database::one_shot();
+        let file = once.set_file("p.kfl", text.clone());
+        assert_eq!(file.plan(&once), &None);
+        assert_eq!(**parse(&once, file), kfl_syntax::parse(&text));
     }
 }

@@ -24,6 +24,15 @@
 //!   reports its own error and is listed in [`Pipeline::broken`]. So a typo in one statement of a
 //!   long pipeline neither hides the rest of it from the checker and the editor nor costs a parse
 //!   of the whole file.
+//! - The scan and the cut are a value, a [`Plan`]: [`plan`] makes it from a whole text, and
+//!   [`parse_with`]`(text, f)` is [`parse_with_plan`]`(text, &plan(text), f)`. [`replan`]`(old,
+//!   &plan(old), new)` is always equal to [`plan`]`(new)` (`tests/replan.rs` checks it on thousands
+//!   of random and chained edits); for an edit inside the statements of a pipeline body it cuts and
+//!   scans again only from a statement chunk before the edit to the first old cut after it that the
+//!   new cut meets, and otherwise makes a whole plan. It can, because every cut in a body is made in
+//!   the same state (depth one, outside strings and comments, nothing asked for more, at a line
+//!   start, no doc comment pending), so the cutter and the scan resume at any statement chunk and
+//!   agree with the old plan from any cut both make after the edit.
 
 use std::sync::Arc;
 
@@ -32,6 +41,12 @@ use kfl_diagnostics::{Diagnostic, Label, Span};
 use crate::ast::*;
 use crate::parser::{self, Builder, Rule};
 use crate::{scan, Parse};
+
+mod plan;
+
+pub use plan::{plan, replan, Plan, PlannedItem};
+#[doc(hidden)]
+pub use plan::{replan_with_stats, ReplanStats};
 
 /// What a chunk holds, and so which grammar rule parses it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -98,18 +113,19 @@ pub struct ItemChunks {
 /// Cuts `text` into chunks, item by item (items as [`scan::Scan::item_starts`] finds them; text
 /// before the first item is not part of any chunk).
 pub fn chunks(text: &str, scan: &scan::Scan) -> Vec<ItemChunks> {
-    let mut out = Vec::with_capacity(scan.item_starts.len());
-    for (i, &start) in scan.item_starts.iter().enumerate() {
-        let end = scan.item_starts.get(i + 1).copied().unwrap_or(text.len());
-        let whole = || vec![Chunk { kind: ChunkKind::Item, start, end }];
-        let chunks = if first_word(&text[start..end]) == Some("pipeline") {
-            pipeline_chunks(text, start, end).unwrap_or_else(whole)
-        } else {
-            whole()
-        };
-        out.push(ItemChunks { start, end, chunks });
-    }
-    out
+    scan.item_starts.iter().enumerate().map(|(i, &start)| item_chunks(text, &scan.item_starts, i, start)).collect()
+}
+
+/// The chunks of the item that starts at `item_starts[i] == start`.
+fn item_chunks(text: &str, item_starts: &[usize], i: usize, start: usize) -> ItemChunks {
+    let end = item_starts.get(i + 1).copied().unwrap_or(text.len());
+    let whole = || vec![Chunk { kind: ChunkKind::Item, start, end }];
+    let chunks = if first_word(&text[start..end]) == Some("pipeline") {
+        pipeline_chunks(text, start, end).unwrap_or_else(whole)
+    } else {
+        whole()
+    };
+    ItemChunks { start, end, chunks }
 }
 
 /// Parses one chunk on its own. `None` when it does not parse.
@@ -191,23 +207,37 @@ fn parse_chunk_with_pest_after_scan(kind: ChunkKind, text: &str, scan: &scan::Sc
 ///
 /// The third argument of `parse_chunk` says whether the chunk is clean in the sense of
 /// [`parse_clean_chunk`], which may then be used instead of [`parse_chunk`].
-pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool) -> Option<Arc<ChunkParse>>) -> Parse {
-    let scan = scan::scan(text);
-    if scan.too_deep.is_some() {
+pub fn parse_with(text: &str, parse_chunk: impl FnMut(ChunkKind, &str, bool) -> Option<Arc<ChunkParse>>) -> Parse {
+    parse_with_plan(text, &plan(text), parse_chunk)
+}
+
+/// [`parse_with`] after the scan and the cut: `plan` must be [`plan`]`(text)` (or what [`replan`]
+/// made, which is the same). A plan made for a text of another length is made again.
+pub fn parse_with_plan(
+    text: &str,
+    plan: &Plan,
+    mut parse_chunk: impl FnMut(ChunkKind, &str, bool) -> Option<Arc<ChunkParse>>,
+) -> Parse {
+    if plan.len != text.len() {
+        return parse_with_plan(text, &self::plan(text), parse_chunk);
+    }
+    if plan.too_deep.is_some() {
         return crate::parse_whole(text);
     }
+    let scan = plan.to_scan(text);
     let clean = scan.unterminated.is_empty();
     let mut errors: Vec<Diagnostic> = crate::leading_text_error(text, &scan).into_iter().collect();
     // First every chunk is parsed (pest's error detail off); what needs error messages is done
     // afterwards, with the detail on.
-    let mut slots: Vec<Slot> = Vec::new();
-    for mut item in chunks(text, &scan) {
+    let mut slots: Vec<Slot> = Vec::with_capacity(plan.items.len());
+    for planned in &plan.items {
+        let item = &planned.chunks;
         let mut parsed = Vec::with_capacity(item.chunks.len());
         let mut pieces = Vec::with_capacity(item.chunks.len());
         let mut i = 0;
         while i < item.chunks.len() {
             let chunk = item.chunks[i];
-            let group_end = statement_group_end(text, &item.chunks, i);
+            let group_end = statement_group_end(&item.chunks, &planned.starts_group, i);
             if group_end > i + 1 {
                 // A run of statements is parsed as one piece; only if it fails is each statement
                 // parsed on its own (so a broken statement still leaves its neighbours).
@@ -230,7 +260,7 @@ pub fn parse_with(text: &str, mut parse_chunk: impl FnMut(ChunkKind, &str, bool)
             pieces.push(chunk);
             i += 1;
         }
-        item.chunks = pieces;
+        let item = ItemChunks { start: item.start, end: item.end, chunks: pieces };
         slots.push(assemble(text, &item, parsed, &mut errors));
     }
     let needs_recovery = slots.iter().any(|s| !matches!(s, Slot::Done(_)));
@@ -292,11 +322,12 @@ pub fn parse_clean_items(text: &str) -> Option<Parse> {
 }
 
 /// Where the group of statement chunks that starts at `chunks[first]` ends (exclusive): a run of
-/// `Statements` chunks, cut before a chunk whose text hashes to a multiple of [`GROUP`]. The cut
-/// depends only on the text of the chunk after it, so an edit regroups only the chunks around it
-/// (content-defined, as backup tools cut files), and a long pipeline is a few hundred pieces for
-/// whoever memoizes them instead of one per statement.
-fn statement_group_end(text: &str, chunks: &[Chunk], first: usize) -> usize {
+/// `Statements` chunks, cut before a chunk whose text hashes to a multiple of [`GROUP`]
+/// (`starts_group[i]`, from [`starts_group`]). The cut depends only on the text of the chunk after
+/// it, so an edit regroups only the chunks around it (content-defined, as backup tools cut files),
+/// and a long pipeline is a few hundred pieces for whoever memoizes them instead of one per
+/// statement.
+fn statement_group_end(chunks: &[Chunk], starts_group: &[bool], first: usize) -> usize {
     if chunks[first].kind != ChunkKind::Statements {
         return first + 1;
     }
@@ -304,7 +335,7 @@ fn statement_group_end(text: &str, chunks: &[Chunk], first: usize) -> usize {
     while end < chunks.len()
         && chunks[end].kind == ChunkKind::Statements
         && end - first < 4 * GROUP
-        && !starts_group(&text[chunks[end].start..chunks[end].end])
+        && !starts_group.get(end).copied().unwrap_or(true)
     {
         end += 1;
     }
@@ -417,51 +448,114 @@ fn pipeline_chunks(text: &str, start: usize, end: usize) -> Option<Vec<Chunk>> {
         }
     };
     out.push(Chunk { kind: ChunkKind::PipelineHead, start, end: open });
-    let mut piece_start = open;
-    // Where the run of doc comments before the current line starts.
-    let mut doc_run: Option<usize> = None;
-    // Whether the last token asks for more (an operator, `if`, `and`, …, or an opening bracket).
-    let mut need_more = true;
-    let mut line_start = false;
+    let mut cutter = BodyCutter::after_open(text, open);
     loop {
-        let at = lexer.skip_blanks(&mut line_start);
-        if at >= text.len() {
-            return None;
+        if let BodyCut::Close(_) = cutter.next_cut(&mut out)? {
+            return Some(out);
         }
-        let rest = &text[at..];
-        let first = rest.as_bytes()[0];
-        if line_start && lexer.depth == 1 && !need_more && (first.is_ascii_alphabetic() || first == b'_') {
-            let word_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-            if !CONTINUATIONS.contains(&&rest[..word_end]) {
-                let cut = doc_run.unwrap_or(at);
-                if cut > piece_start {
-                    out.push(Chunk { kind: ChunkKind::Statements, start: piece_start, end: cut });
-                    piece_start = cut;
+    }
+}
+
+/// Where [`BodyCutter::next_cut`] stopped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum BodyCut {
+    /// A statement chunk starts here (the one before it was pushed).
+    Statement(usize),
+    /// The `}` that closes the body is here (the last statement chunk and the end were pushed).
+    Close(usize),
+}
+
+/// Cuts a pipeline body into statement chunks. Its state at the start of any statement chunk is
+/// known from where the chunk is alone ([`BodyCutter::at_chunk`]), which is what lets
+/// [`replan`] cut again from there.
+struct BodyCutter<'t> {
+    lexer: Lexer<'t>,
+    /// Where the current statement chunk starts.
+    piece_start: usize,
+    /// Where the run of doc comments before the current line starts.
+    doc_run: Option<usize>,
+    /// Whether the last token asks for more (an operator, `if`, `and`, …, or an opening bracket).
+    need_more: bool,
+    line_start: bool,
+}
+
+impl<'t> BodyCutter<'t> {
+    /// Right after the `{` of a body, at `open`; `text` ends where the item does.
+    fn after_open(text: &'t str, open: usize) -> Self {
+        BodyCutter {
+            lexer: Lexer { text, i: open, depth: 1 },
+            piece_start: open,
+            doc_run: None,
+            need_more: true,
+            line_start: false,
+        }
+    }
+
+    /// At the start of a statement chunk that is not the body's first (which starts right after
+    /// the `{`, see [`BodyCutter::after_open`]). A cut is made only at depth one, at a line start
+    /// after a token that needs nothing more, before a name or the doc comments before one; a
+    /// chunk that starts with doc comments was cut in that same state (comments change nothing),
+    /// and `doc_run` was empty there, or the cut would have been earlier.
+    fn at_chunk(text: &'t str, start: usize) -> Self {
+        BodyCutter {
+            lexer: Lexer { text, i: start, depth: 1 },
+            piece_start: start,
+            doc_run: None,
+            need_more: false,
+            line_start: true,
+        }
+    }
+
+    /// Reads on to the next cut, pushing the chunks it ends. `None` at the end of the text, at a
+    /// string that does not end, or at a bracket that closes nothing.
+    fn next_cut(&mut self, out: &mut Vec<Chunk>) -> Option<BodyCut> {
+        let text = self.lexer.text;
+        loop {
+            let at = self.lexer.skip_blanks(&mut self.line_start);
+            let rest = text.get(at..)?;
+            let &first = rest.as_bytes().first()?;
+            let mut cut_here = None;
+            if self.line_start
+                && self.lexer.depth == 1
+                && !self.need_more
+                && (first.is_ascii_alphabetic() || first == b'_')
+            {
+                let word_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                if !CONTINUATIONS.contains(&&rest[..word_end]) {
+                    let cut = self.doc_run.unwrap_or(at);
+                    if cut > self.piece_start {
+                        out.push(Chunk { kind: ChunkKind::Statements, start: self.piece_start, end: cut });
+                        self.piece_start = cut;
+                        cut_here = Some(cut);
+                    }
                 }
             }
-        }
-        line_start = false;
-        let token = lexer.next()?;
-        if !matches!(token, Token::Comment) {
-            doc_run = None;
-        }
-        match token {
-            Token::Comment => {
-                // A doc comment belongs to the statement after it (a plain one is skipped).
-                if lexer.depth == 1 && rest.starts_with("///") && !rest.starts_with("////") {
-                    doc_run.get_or_insert(at);
+            self.line_start = false;
+            let token = self.lexer.next()?;
+            if !matches!(token, Token::Comment) {
+                self.doc_run = None;
+            }
+            match token {
+                Token::Comment => {
+                    // A doc comment belongs to the statement after it (a plain one is skipped).
+                    if self.lexer.depth == 1 && rest.starts_with("///") && !rest.starts_with("////") {
+                        self.doc_run.get_or_insert(at);
+                    }
                 }
+                Token::Open(_) => self.need_more = true,
+                Token::Close(b'}') if self.lexer.depth == 0 => {
+                    let close = self.lexer.i - 1;
+                    out.push(Chunk { kind: ChunkKind::Statements, start: self.piece_start, end: close });
+                    out.push(Chunk { kind: ChunkKind::PipelineEnd, start: close, end: text.len() });
+                    return Some(BodyCut::Close(close));
+                }
+                Token::Close(_) | Token::Str => self.need_more = false,
+                Token::Word(word) => self.need_more = NEED_MORE.contains(&word),
+                Token::Punct(b) => self.need_more = b"=,.:<>!-".contains(&b),
             }
-            Token::Open(_) => need_more = true,
-            Token::Close(b'}') if lexer.depth == 0 => {
-                let close = lexer.i - 1;
-                out.push(Chunk { kind: ChunkKind::Statements, start: piece_start, end: close });
-                out.push(Chunk { kind: ChunkKind::PipelineEnd, start: close, end });
-                return Some(out);
+            if let Some(cut) = cut_here {
+                return Some(BodyCut::Statement(cut));
             }
-            Token::Close(_) | Token::Str => need_more = false,
-            Token::Word(word) => need_more = NEED_MORE.contains(&word),
-            Token::Punct(b) => need_more = b"=,.:<>!-".contains(&b),
         }
     }
 }

@@ -91,17 +91,60 @@ fn is_ident_byte(b: u8) -> bool {
 }
 
 pub fn scan(text: &str) -> Scan {
-    let plain = scan_with(text, false);
+    let Spans { comments, unterminated, item_starts, too_deep, .. } = spans(text);
+    let comments = comments
+        .into_iter()
+        .map(|c| Comment { span: c.span, text: text[c.span.range()].to_string(), is_doc: c.is_doc })
+        .collect();
+    Scan { comments, unterminated, item_starts, too_deep }
+}
+
+/// Where a comment is, without its text (which is `text[span]`): what [`crate::chunk::Plan`]
+/// keeps, so that moving comments after an edit copies no text.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CommentSpan {
+    pub span: Span,
+    pub is_doc: bool,
+}
+
+/// [`Scan`] with comments as spans, and where brackets open at the top level.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Spans {
+    pub comments: Vec<CommentSpan>,
+    pub unterminated: Vec<Span>,
+    pub item_starts: Vec<usize>,
+    pub too_deep: Option<usize>,
+    /// For each bracket that opens at depth 0: the offset just after it, and the nesting that
+    /// `else if` chains at depth 0 add inside it (what [`scan_body_piece`] starts from).
+    pub top_opens: Vec<(usize, usize)>,
+    /// The smallest bracket depth seen (the depth the scan started at, if nothing closed below it).
+    pub shallowest: usize,
+}
+
+/// The scan of a whole file, comments as spans.
+pub(crate) fn spans(text: &str) -> Spans {
+    let plain = scan_with(text, false, Nesting::default());
     // A `"""` left open pairs with the next script's opening quotes, and every script after it is
     // read inside out until the last `"""` of the file is left open. If that happened, find the
     // script that runs on into a following item instead, and report that one.
     if plain.unterminated.iter().any(|s| s.len() == 3) {
-        let runaway = scan_with(text, true);
+        let runaway = scan_with(text, true, Nesting::default());
         if runaway.unterminated != plain.unterminated {
             return runaway;
         }
     }
     plain
+}
+
+/// The scan of a piece of a body at bracket depth one that starts where a statement may (the first
+/// token of `piece` is a name that is not `else`, or doc comments before one, or the piece follows
+/// the `{` of the body): what a scan of the whole file finds in it, with spans relative to the
+/// piece. `chained` is the nesting that `else if` chains at depth 0 add there (from
+/// [`Spans::top_opens`]). Unterminated strings are reported as they are found, without looking
+/// for a script that runs away.
+pub(crate) fn scan_body_piece(piece: &str, chained: usize) -> Spans {
+    let nesting = Nesting { depth: 1, chains: vec![chained], chained, after_else: false, after_close: false };
+    scan_with(piece, false, nesting)
 }
 
 /// Where a triple-quoted string's text (starting at `from`) runs on into a following item: the
@@ -133,12 +176,11 @@ fn runaway_end(text: &str, from: usize, to: usize) -> Option<usize> {
     None
 }
 
-fn scan_with(text: &str, find_runaway: bool) -> Scan {
+fn scan_with(text: &str, find_runaway: bool, mut nesting: Nesting) -> Spans {
     let bytes = text.as_bytes();
-    let mut out = Scan::default();
+    let mut out = Spans { shallowest: nesting.depth, ..Spans::default() };
     // Start of the run of doc comments that directly precedes the current position, if any.
     let mut doc_run_start: Option<usize> = None;
-    let mut nesting = Nesting::default();
     let mut nots: usize = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -163,7 +205,7 @@ fn scan_with(text: &str, find_runaway: bool) -> Scan {
             if is_doc {
                 doc_run_start.get_or_insert(i);
             }
-            out.comments.push(Comment { span: Span::new(i, end_trimmed), text: body.to_string(), is_doc });
+            out.comments.push(CommentSpan { span: Span::new(i, end_trimmed), is_doc });
             i = end;
             continue;
         }
@@ -227,6 +269,10 @@ fn scan_with(text: &str, find_runaway: bool) -> Scan {
         doc_run_start = None;
         if nesting.token(None, b) > crate::MAX_NESTING && out.too_deep.is_none() {
             out.too_deep = Some(i);
+        }
+        out.shallowest = out.shallowest.min(nesting.depth);
+        if nesting.depth == 1 && matches!(b, b'(' | b'[' | b'{') {
+            out.top_opens.push((i + 1, nesting.chained));
         }
         if !b.is_ascii_whitespace() && b != b'(' {
             nots = 0;
