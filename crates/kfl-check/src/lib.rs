@@ -228,7 +228,7 @@ pub(crate) fn parse_outline<'db>(db: &'db dyn Db, file: SourceFile) -> ParsedFil
     }
     // Every piece asked for, in order: its offset, kind, memo key and whether it parsed.
     let mut asked: Vec<(u32, kfl_syntax::chunk::ChunkKind, Chunk<'db>, bool)> = Vec::new();
-    let parse = kfl_syntax::chunk::parse_with(text, |kind, piece, clean| {
+    let parse_chunk = |kind, piece: &str, clean| {
         let chunk = Chunk::new(db, kind, piece, clean);
         let hollow = hollow_chunk(db, chunk).clone();
         // Pieces are slices of the text: their place is the distance from its start.
@@ -238,7 +238,11 @@ pub(crate) fn parse_outline<'db>(db: &'db dyn Db, file: SourceFile) -> ParsedFil
             }
         }
         hollow
-    });
+    };
+    let parse = match file.plan(db) {
+        Some(plan) => kfl_syntax::chunk::parse_with_plan(text, plan, parse_chunk),
+        None => kfl_syntax::chunk::parse_with(text, parse_chunk),
+    };
     let pipelines = pipeline_pieces(&parse, &asked);
     ParsedFile { parse: Arc::new(parse), pipelines }
 }
