@@ -193,3 +193,35 @@ fn a_one_shot_database_parses_and_checks_as_the_memoizing_one() {
         assert_eq!(check_file(&memo, a), check_file(&once, b), "{name}");
     }
 }
+
+/// Changing an argument of any statement of a long pipeline re-checks that statement's piece and
+/// nothing else: the pieces keep their bounds (they are cut by what each statement declares and
+/// calls, not by its arguments), so no later piece is renumbered and checked again.
+#[test]
+fn an_argument_edit_rechecks_one_piece() {
+    let (mut db, log) = logging("check_piece");
+    let text = |urls: &[String]| {
+        let mut out = format!("{LIB}\npipeline p() {{\n");
+        for (i, url) in urls.iter().enumerate() {
+            out.push_str(&format!("    raw{i} = load(url: \"{url}\")\n    t{i} = train(data: raw{i}.data)\n"));
+            out.push_str(&format!("    output model{i} = t{i}.model\n"));
+        }
+        out.push_str("}\n");
+        out
+    };
+    let mut urls: Vec<String> = (0..300).map(|i| format!("s3://bucket/{i}")).collect();
+    db.set_file("p.kfl", text(&urls));
+    let file = db.file("p.kfl").expect("the file");
+    assert!(check_file(&db, file).is_empty(), "{:?}", check_file(&db, file).first());
+    assert_eq!(kfl_check::pipelines_checked_in_pieces(&db, file), (1, 0));
+    for edited in (0..300).step_by(7) {
+        for value in ["s3://x", "s3://y/z", "gs://another/longer/path"] {
+            urls[edited] = value.to_string();
+            db.set_file("p.kfl", text(&urls));
+            log.lock().expect("log").clear();
+            assert!(check_file(&db, file).is_empty());
+            let ran = log.lock().expect("log").clone();
+            assert_eq!(ran.len(), 1, "statement {edited} set to {value}: {ran:?} checked again");
+        }
+    }
+}

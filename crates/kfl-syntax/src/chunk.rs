@@ -346,9 +346,13 @@ fn statement_group_end(chunks: &[Chunk], starts_group: &[bool], first: usize) ->
 const GROUP: usize = 16;
 
 fn starts_group(chunk: &str) -> bool {
-    // FNV-1a over the statement's first bytes (its name and what it calls).
+    // FNV-1a over the statement's first bytes: its name and what it calls, up to the first bracket,
+    // quote or line break. So editing an argument never moves a group's bounds (which would make
+    // the checks of every later group in the pipeline run again: they are numbered).
     let mut hash: u32 = 0x811c_9dc5;
-    for &byte in chunk.trim_start().as_bytes().iter().take(48) {
+    let head = chunk.trim_start().as_bytes();
+    let head = head.iter().take(48).take_while(|b| !matches!(b, b'(' | b'{' | b'[' | b'"' | b'\n'));
+    for &byte in head {
         hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
     }
     (hash as usize).is_multiple_of(GROUP)

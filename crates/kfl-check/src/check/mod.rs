@@ -33,7 +33,7 @@ use crate::items::{self, lookup, Found};
 use crate::types::Ty;
 use crate::{parse_outline, Db, SourceFile};
 
-use pipeline::scope::{At, FILE};
+use pipeline::scope::At;
 
 pub(crate) use pipeline::pieces::{pipeline_body, PipelineKey};
 pub(crate) use pipeline::scope::{BodyScope, ScopeId};
@@ -115,13 +115,17 @@ impl<'db> Checker<'db> {
                 foreign.push(at);
                 Span { start: index, end: index }
             }
-            None => at.span,
+            // The file's own checks name only spans of the file.
+            None => match at {
+                At::File(span) | At::Head(span) => span,
+                _ => Span::default(),
+            },
         }
     }
 
     fn label_in(&mut self, owner: SourceFile, span: Span, message: impl Into<String>) -> Label {
         if owner == self.file {
-            Label::new(self.at(At { piece: FILE, span }), message)
+            Label::new(self.at(At::File(span)), message)
         } else {
             Label::in_file(owner.path(self.db).clone(), span, message)
         }
@@ -175,19 +179,14 @@ impl<'db> Checker<'db> {
 }
 
 /// Puts a diagnostic of a piece in its place in the file: a span of the piece moves by the piece's
-/// offset, a placeholder becomes the span it stands for (moved by its own piece's offset), a label
-/// in another file stays.
-pub(crate) fn place(mut d: Diagnostic, foreign: &[At], own: u32, offset_of: &impl Fn(u32) -> u32) -> Diagnostic {
+/// offset `by`, a placeholder becomes the span of the place it stands for (`resolve`), a label in
+/// another file stays.
+pub(crate) fn place(mut d: Diagnostic, foreign: &[At], by: u32, resolve: &impl Fn(At) -> Option<Span>) -> Diagnostic {
     let fix = |span: Span| -> Span {
-        let (piece, span) = if span.start & FOREIGN != 0 {
-            match foreign.get((span.start & !FOREIGN) as usize) {
-                Some(at) => (at.piece, at.span),
-                None => (own, Span { start: 0, end: 0 }),
-            }
-        } else {
-            (own, span)
-        };
-        let by = offset_of(piece);
+        if span.start & FOREIGN != 0 {
+            let at = foreign.get((span.start & !FOREIGN) as usize);
+            return at.and_then(|at| resolve(*at)).unwrap_or(Span { start: by, end: by });
+        }
         Span { start: span.start.saturating_add(by), end: span.end.saturating_add(by) }
     };
     d.primary.span = fix(d.primary.span);

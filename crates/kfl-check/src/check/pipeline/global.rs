@@ -8,7 +8,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_syntax::ast::{self, Ident};
 
-use super::scope::{At, ParamEntry, PipelineScope, HEAD};
+use super::scope::{At, ParamEntry, PipelineScope};
 use super::PieceEffects;
 use crate::check::helpers::declared_twice;
 use crate::check::Checker;
@@ -149,10 +149,10 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 }
             }
         }
-        if let Some((first, again)) = scope.finallies.split_first() {
-            let first_span = self.at(*first);
-            for at in again {
-                let span = self.at(*at);
+        if scope.finallies > 1 {
+            let first_span = self.at(At::Finally(0));
+            for again in 1..scope.finallies {
+                let span = self.at(At::Finally(again));
                 self.c.push(
                     Diagnostic::new(Code::MisplacedFinally, span, "a pipeline has one `finally` block")
                         .label("second `finally`")
@@ -161,8 +161,9 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 );
             }
         }
-        let fields: Vec<Ident> =
-            scope.fields.iter().map(|(name, at)| Ident { text: name.clone(), span: self.c.at(*at) }).collect();
+        let fields: Vec<Ident> = (scope.fields.iter().enumerate())
+            .map(|(i, name)| Ident { text: name.clone(), span: self.c.at(At::Field(i as u32)) })
+            .collect();
         self.c.check_duplicate_fields(&fields);
         let mut seen: HashMap<&str, Span> = HashMap::default();
         for output in &scope.outputs {
@@ -196,7 +197,7 @@ pub(crate) fn head_params(c: &mut Checker<'_>, params: &[ast::Param]) -> Vec<Par
             continue;
         }
         let ty: Ty = c.resolve_type(&param.ty);
-        out.push(ParamEntry { name: param.name.text.clone(), ty, at: At { piece: HEAD, span: param.name.span } });
+        out.push(ParamEntry { name: param.name.text.clone(), ty, at: At::Head(param.name.span) });
     }
     out
 }

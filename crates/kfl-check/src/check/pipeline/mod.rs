@@ -373,12 +373,14 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
 
     /// The piece's top-level outputs, but those declared twice (reported by `global`).
     fn check_outputs(&mut self, stmts: &[ast::Stmt]) {
+        let mut index = self.scope.starts.get(self.piece as usize).map_or(0, |s| s.output);
         for stmt in stmts {
             let ast::StmtKind::Output(out) = &stmt.kind else {
                 continue;
             };
-            let first = self.scope.first_outputs.get(out.name.text.as_str());
-            if first.is_some_and(|first| first.span != out.name.span || !self.is_own(first.piece)) {
+            let first = self.scope.first_outputs.get(out.name.text.as_str()).copied();
+            index += 1;
+            if first.is_some_and(|first| first != index - 1) {
                 continue;
             }
             self.current_task = None;
@@ -408,9 +410,5 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
             }
         }
         self.enclosing_deps.clear();
-    }
-
-    fn is_own(&self, piece: u32) -> bool {
-        self.piece == piece
     }
 }

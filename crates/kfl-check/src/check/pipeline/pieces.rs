@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use kfl_diagnostics::Diagnostic;
+use kfl_diagnostics::{Diagnostic, Span};
 use kfl_syntax::ast;
 use kfl_syntax::chunk::ChunkTree;
 
 use super::global::{head_params, Global};
-use super::scope::{summarize, At, BodyScope, PieceSummary, PipelineScope, FILE, HEAD};
+use super::scope::{resolve as resolve_at, summarize, At, BodyScope, PieceSummary, PipelineScope};
 use super::{PieceChecker, PieceEffects};
 use crate::check::{place, Checker};
 use crate::{parse_chunk, parse_outline, Chunk, Db, SourceFile};
@@ -65,20 +65,25 @@ pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32) {
         return;
     };
     let key = PipelineKey::new(db, file, item);
-    let offset_of = |piece: u32| match piece {
-        FILE => 0,
-        HEAD => pieces.head.0,
-        n => pieces.statements.get(n as usize).map_or(0, |(offset, _)| *offset),
+    let offsets: Vec<u32> = pieces.statements.iter().map(|(offset, _)| *offset).collect();
+    // The spans of places named by diagnostics, from the pieces' current summaries (looked up only
+    // if a diagnostic names a place elsewhere).
+    let summaries = std::cell::OnceCell::new();
+    let resolve = |at: At| -> Option<Span> {
+        let body = pipeline_body(db, key).as_ref()?;
+        let summaries = summaries.get_or_init(|| {
+            pieces.statements.iter().map(|&(_, chunk)| piece_summary(db, chunk).as_deref()).collect::<Option<Vec<_>>>()
+        });
+        resolve_at(at, body, summaries.as_deref()?, &offsets, pieces.head.0)
     };
     if let Some(global) = pipeline_global(db, key) {
-        checker.out.extend(global.diagnostics.iter().map(|d| place(d.clone(), &global.foreign, HEAD, &offset_of)));
+        let by = pieces.head.0;
+        checker.out.extend(global.diagnostics.iter().map(|d| place(d.clone(), &global.foreign, by, &resolve)));
         checker.used_imports.extend(global.effects.used_imports.iter().copied());
     }
-    for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
+    for (ordinal, &(by, chunk)) in pieces.statements.iter().enumerate() {
         let Some(checked) = check_piece(db, PieceKey::new(db, key, ordinal as u32, chunk)) else { continue };
-        checker
-            .out
-            .extend(checked.diagnostics.iter().map(|d| place(d.clone(), &checked.foreign, ordinal as u32, &offset_of)));
+        checker.out.extend(checked.diagnostics.iter().map(|d| place(d.clone(), &checked.foreign, by, &resolve)));
         checker.used_imports.extend(checked.effects.used_imports.iter().copied());
     }
 }
@@ -91,16 +96,17 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
     let summary = summarize(&pipeline.body, text);
     let params = head_params(&mut Checker::for_piece(db, file), &pipeline.params);
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![Arc::new(summary)], !pipeline.broken.is_empty());
+    let summary = Arc::new(summary);
+    let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![summary.clone()], !pipeline.broken.is_empty());
     let scope = PipelineScope { params, body: Arc::new(body) };
-    let at_zero = |_: u32| 0;
+    let resolve = |at: At| resolve_at(at, &scope.body, &[&summary], &[0], 0);
     let mut piece = Checker::for_piece(db, file);
     let effects = PieceChecker::new(&mut piece, &scope, 0, text).run(&pipeline.body);
     let mut global = Checker::for_piece(db, file);
     Global::new(&mut global, &scope, &[&effects]).run(&pipeline.params);
     for c in [piece, global] {
         let foreign = c.foreign.unwrap_or_default();
-        checker.out.extend(c.out.into_iter().map(|d| place(d, &foreign, 0, &at_zero)));
+        checker.out.extend(c.out.into_iter().map(|d| place(d, &foreign, 0, &resolve)));
         checker.used_imports.extend(c.used_imports);
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! The body of a long pipeline is checked in pieces (runs of top-level statements, as the parser
 //! cuts them). Each piece is summed up on its own, with spans relative to the piece
-//! ([`PieceSummary`]), and the summaries are put together into one [`PipelineScope`], in which a
-//! span is an [`At`]: a piece and a span relative to it. So an edit that changes a piece's text
-//! but nothing it declares (an argument's value, say) leaves the scope equal, and every other piece
-//! keeps its checks.
+//! ([`PieceSummary`]), and the summaries are put together into one [`PipelineScope`], which holds
+//! no span: a place is an [`At`], such as "the name of task 12", and its span is found only when
+//! the diagnostics are put in the file ([`resolve`]). So an edit that changes a piece's text but
+//! nothing it declares (an argument's value, even one that moves everything after it) leaves the
+//! scope equal, and every other piece keeps its checks.
 
 use std::sync::Arc;
 
@@ -18,16 +19,26 @@ use kfl_syntax::ast;
 use crate::items::TypeRef;
 use crate::types::Ty;
 
-/// [`At::piece`] of a span in the pipeline's head (its name and parameters).
-pub(crate) const HEAD: u32 = u32::MAX - 1;
-/// [`At::piece`] of a span that is already a position in the file (an item of the same file).
-pub(crate) const FILE: u32 = u32::MAX;
-
-/// A span in one piece of a pipeline: a statement piece (its ordinal), [`HEAD`] or [`FILE`].
+/// A place in a pipeline, named by what is there: a span of the body moves with every edit before
+/// it, and a check that named spans would change with it. [`resolve`] finds the span.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(crate) struct At {
-    pub piece: u32,
-    pub span: Span,
+pub(crate) enum At {
+    /// The name of the task of that number (in the order of the body).
+    Task(u32),
+    /// What that task calls.
+    Callee(u32),
+    /// The variable of the loop of that number.
+    Loop(u32),
+    /// The name of the top-level output of that number.
+    Output(u32),
+    /// The keyword of the top-level `finally` of that number.
+    Finally(u32),
+    /// The name of the top-level field of that number.
+    Field(u32),
+    /// A span in the pipeline's head (its parameters), which an edit of the body does not move.
+    Head(Span),
+    /// A position in the file (an item of the same file).
+    File(Span),
 }
 
 /// A scope of the body: a loop or one branch of an `if`, numbered in the order of the body.
@@ -181,13 +192,13 @@ pub(crate) struct BodyScope {
     /// Statements of the body did not parse: names they might declare are not reported missing.
     pub broken: bool,
     /// The first declaration of each top-level output (a later one of the same name is an error).
-    pub first_outputs: HashMap<String, At>,
+    pub first_outputs: HashMap<String, u32>,
     /// Every top-level output, in order.
     pub outputs: Vec<OutputEntry>,
-    /// The `finally` keywords at the top level, in order.
-    pub finallies: Vec<At>,
+    /// How many `finally` blocks the top level has.
+    pub finallies: u32,
     /// Fields set at the top level, in order.
-    pub fields: Vec<(String, At)>,
+    pub fields: Vec<String>,
 }
 
 #[derive(PartialEq, Eq, Debug)]
@@ -212,15 +223,15 @@ pub(crate) struct ParamEntry {
     pub at: At,
 }
 
-/// Equal when made of equal summaries (compared by pointer first: after an edit all but one
-/// are the same memo), under the same name, parameters and state.
+/// Equal when made of summaries that declare the same (compared by pointer first: after an edit
+/// all but one are the same memo), under the same name, parameters and state. Spans do not count.
 impl PartialEq for BodyScope {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
             && self.broken == other.broken
             && self.params == other.params
             && self.summaries.len() == other.summaries.len()
-            && self.summaries.iter().zip(&other.summaries).all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+            && self.summaries.iter().zip(&other.summaries).all(|(a, b)| Arc::ptr_eq(a, b) || a.declares_the_same(b))
     }
 }
 
@@ -247,6 +258,35 @@ pub(crate) struct Starts {
     pub task: u32,
     pub loop_: u32,
     pub branch: u32,
+    pub output: u32,
+    pub finally: u32,
+    pub field: u32,
+}
+
+impl PieceSummary {
+    /// Whether two summaries declare the same, wherever it is written.
+    pub(crate) fn declares_the_same(&self, other: &PieceSummary) -> bool {
+        let tasks = self.tasks.len() == other.tasks.len()
+            && self.tasks.iter().zip(&other.tasks).all(|(a, b)| {
+                a.name == b.name && a.unbound == b.unbound && a.callee == b.callee && a.scopes == b.scopes
+            });
+        let loops =
+            self.loops.len() == other.loops.len() && self.loops.iter().zip(&other.loops).all(|(a, b)| a.var == b.var);
+        let outputs = self.outputs.len() == other.outputs.len()
+            && self
+                .outputs
+                .iter()
+                .zip(&other.outputs)
+                .all(|(a, b)| a.name == b.name && a.ty == b.ty && a.path == b.path);
+        let fields =
+            self.fields.len() == other.fields.len() && self.fields.iter().zip(&other.fields).all(|(a, b)| a.0 == b.0);
+        tasks
+            && loops
+            && outputs
+            && fields
+            && self.branches == other.branches
+            && self.finallies.len() == other.finallies.len()
+    }
 }
 
 impl BodyScope {
@@ -263,9 +303,15 @@ impl BodyScope {
             ..BodyScope::default()
         };
         let mut branches = 0;
-        for (piece, summary) in summaries.iter().enumerate() {
-            let piece = piece as u32;
-            let starts = Starts { task: scope.tasks.len() as u32, loop_: scope.loops.len() as u32, branch: branches };
+        for summary in &summaries {
+            let starts = Starts {
+                task: scope.tasks.len() as u32,
+                loop_: scope.loops.len() as u32,
+                branch: branches,
+                output: scope.outputs.len() as u32,
+                finally: scope.finallies,
+                field: scope.fields.len() as u32,
+            };
             branches += summary.branches;
             scope.starts.push(starts);
             for task in &summary.tasks {
@@ -275,10 +321,10 @@ impl BodyScope {
                 }
                 scope.tasks.push(TaskEntry {
                     name: task.name.clone(),
-                    at: At { piece, span: task.span },
+                    at: At::Task(index),
                     unbound: task.unbound,
                     callee: task.callee.clone(),
-                    callee_at: At { piece, span: task.callee_span },
+                    callee_at: At::Callee(index),
                     scopes: task
                         .scopes
                         .iter()
@@ -290,22 +336,70 @@ impl BodyScope {
                 });
             }
             for l in &summary.loops {
-                scope.loops.push(LoopEntry { var: l.var.clone(), at: At { piece, span: l.span } });
+                let at = At::Loop(scope.loops.len() as u32);
+                scope.loops.push(LoopEntry { var: l.var.clone(), at });
             }
             for output in &summary.outputs {
-                let at = At { piece, span: output.span };
-                scope.first_outputs.entry(output.name.clone()).or_insert(at);
+                let index = scope.outputs.len() as u32;
+                scope.first_outputs.entry(output.name.clone()).or_insert(index);
                 scope.outputs.push(OutputEntry {
                     name: output.name.clone(),
-                    at,
+                    at: At::Output(index),
                     ty: output.ty.clone(),
                     path: output.path.clone(),
                 });
             }
-            scope.finallies.extend(summary.finallies.iter().map(|&span| At { piece, span }));
-            scope.fields.extend(summary.fields.iter().map(|(name, span)| (name.clone(), At { piece, span: *span })));
+            scope.finallies += summary.finallies.len() as u32;
+            scope.fields.extend(summary.fields.iter().map(|(name, _)| name.clone()));
         }
         scope.summaries = summaries;
         scope
     }
+}
+
+/// The span of a place in a pipeline whose pieces (their summaries, in order) start at `offsets`,
+/// and whose head starts at `head`. `None` for a place the pieces do not have.
+pub(crate) fn resolve(
+    at: At,
+    scope: &BodyScope,
+    summaries: &[&PieceSummary],
+    offsets: &[u32],
+    head: u32,
+) -> Option<Span> {
+    let shift = |span: Span, by: u32| Span { start: span.start + by, end: span.end + by };
+    // The piece that holds the `index`th place of a kind: the last to start at or before it that
+    // has that many (pieces without any start where the next one does).
+    let find = |index: u32, start: fn(&Starts) -> u32, count: fn(&PieceSummary) -> usize| {
+        let after = scope.starts.partition_point(|s| start(s) <= index);
+        (0..after).rev().find_map(|p| {
+            let local = (index - start(&scope.starts[p])) as usize;
+            (local < count(summaries.get(p)?)).then_some((p, local))
+        })
+    };
+    let (piece, span) = match at {
+        At::Head(span) => return Some(shift(span, head)),
+        At::File(span) => return Some(span),
+        At::Task(i) | At::Callee(i) => {
+            let (p, local) = find(i, |s| s.task, |s| s.tasks.len())?;
+            let task = &summaries[p].tasks[local];
+            (p, if matches!(at, At::Task(_)) { task.span } else { task.callee_span })
+        }
+        At::Loop(i) => {
+            let (p, local) = find(i, |s| s.loop_, |s| s.loops.len())?;
+            (p, summaries[p].loops[local].span)
+        }
+        At::Output(i) => {
+            let (p, local) = find(i, |s| s.output, |s| s.outputs.len())?;
+            (p, summaries[p].outputs[local].span)
+        }
+        At::Finally(i) => {
+            let (p, local) = find(i, |s| s.finally, |s| s.finallies.len())?;
+            (p, summaries[p].finallies[local])
+        }
+        At::Field(i) => {
+            let (p, local) = find(i, |s| s.field, |s| s.fields.len())?;
+            (p, summaries[p].fields[local].1)
+        }
+    };
+    Some(shift(span, *offsets.get(piece)?))
 }

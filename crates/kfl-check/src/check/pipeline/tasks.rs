@@ -7,7 +7,7 @@ use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_model::fields::Place;
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use super::scope::{ScopeId, FILE};
+use super::scope::ScopeId;
 use super::PieceChecker;
 use crate::check::helpers::{help_did_you_mean, strip_parens, HelpIfNone};
 use crate::items::{self, lookup, visible_names, Export, Found};
@@ -264,7 +264,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                                 // Spans in another file must not label this one: point them at the block.
                                 b.name.span
                             } else {
-                                self.at(super::scope::At { piece: FILE, span: entry.value.span })
+                                self.at(super::scope::At::File(entry.value.span))
                             };
                         }
                         self.c.resource_base = base;
