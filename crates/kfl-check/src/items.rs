@@ -204,11 +204,10 @@ fn pipeline_signature_from_body(pipeline: &ast::Pipeline, body: &crate::check::B
             (Some(ty), _) => OutputTy::Declared(ty.clone()),
             (None, Some([task, output])) => {
                 // The first task bound to that name (one named like a parameter is not indexed).
-                let found = body
-                    .task_index
-                    .get(task.as_str())
-                    .and_then(|&i| body.tasks.get(i as usize))
-                    .or_else(|| body.tasks.iter().find(|t| *t.name == **task));
+                let found = match body.task_named(task) {
+                    Some(i) => body.task(i),
+                    None => body.tasks().map(|(_, t)| t).find(|t| **t.name == **task),
+                };
                 match found {
                     Some(t) => OutputTy::FromTask {
                         callee: t.callee.to_string(),

@@ -193,11 +193,13 @@ fn edited_files_check_the_same_in_pieces() {
     assert!(broken > variants / 10, "only {broken} of {variants} variants had statements that did not parse");
 }
 
-/// A long pipeline whose tasks read tasks many pieces away, edited at random places.
+/// A long pipeline (about 200 pieces) whose tasks read tasks many pieces away, edited at random
+/// places.
 #[test]
 fn long_pipelines_check_the_same_in_pieces() {
     let mut next = rng();
-    let original = generate::single_file(600);
+    // Enough pieces for several blocks of task names (`PIECES_PER_BLOCK`).
+    let original = generate::single_file(3000);
     let mut text = original.clone();
     let mut db = Database::default();
     let mut pieced = agree(&mut db, &[("g.kfl".to_string(), text.clone())], "generated");

@@ -183,7 +183,7 @@ impl PieceChecker<'_, '_, '_> {
         } else if let Some(p) = scope.params.iter().position(|p| p.name == head.text) {
             self.effects.params_used.push(p as u32);
             scope.params[p].ty.clone()
-        } else if let Some(&target) = scope.task_index.get(head.text.as_str()) {
+        } else if let Some(target) = scope.task_named(&head.text) {
             return self.task_output_ty(target, head, rest, condition);
         } else if let Some(l) = scope.loops.iter().find(|l| l.var == head.text) {
             let declared = self.at(l.at);
@@ -198,7 +198,7 @@ impl PieceChecker<'_, '_, '_> {
             return Ty::Unknown;
         } else {
             let mut names: Vec<&str> = scope.params.iter().map(|p| p.name.as_str()).collect();
-            names.extend(scope.task_index.keys().map(|k| &**k));
+            names.extend(scope.task_names());
             for id in &self.scopes {
                 if let ScopeId::Loop(i) = id {
                     names.push(&scope.loops[*i as usize].var);
@@ -265,8 +265,11 @@ impl PieceChecker<'_, '_, '_> {
         } else {
             self.enclosing_deps.push(target);
         }
-        let loops_left =
-            self.check_task_visible(target, head, condition && self.scope.tasks[target as usize].scopes.is_empty());
+        let loops_left = self.check_task_visible(
+            target,
+            head,
+            condition && self.scope.task(target).is_some_and(|t| t.scopes.is_empty()),
+        );
         let Some((owner, export)) = self.callee(target) else {
             self.mark_read(target, &output_name.text);
             return Ty::Unknown;
@@ -277,7 +280,7 @@ impl PieceChecker<'_, '_, '_> {
         let Some(output) = sig.output(&output_name.text) else {
             self.effects.bad.push(target);
             let scope = self.scope;
-            let callee = &scope.tasks[target as usize].callee;
+            let callee = scope.task(target).map_or("", |t| &**t.callee);
             let help = help_did_you_mean(&output_name.text, sig.outputs.iter().map(|o| o.name.as_str()))
                 .unwrap_or_else(|| {
                     if sig.outputs.is_empty() {

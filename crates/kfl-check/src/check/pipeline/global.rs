@@ -29,13 +29,10 @@ pub(super) struct Global<'c, 's, 'db> {
 
 /// Tasks that share their name with another task or a parameter.
 fn named_twice(scope: &PipelineScope) -> impl Iterator<Item = u32> + '_ {
-    scope.tasks.iter().enumerate().flat_map(|(i, task)| {
-        let i = i as u32;
-        match scope.task_index.get(&*task.name) {
-            Some(&first) if first == i => vec![],
-            Some(&first) => vec![i, first],
-            None => vec![i],
-        }
+    scope.tasks().flat_map(|(i, task)| match scope.task_named(task.name) {
+        Some(first) if first == i => vec![],
+        Some(first) => vec![i, first],
+        None => vec![i],
     })
 }
 
@@ -77,7 +74,9 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
 
     /// What task `index` calls (every task's statement has been checked by now).
     pub(super) fn callee(&mut self, index: u32) -> Option<(SourceFile, &'db Export)> {
-        match self.c.lookup(&self.scope.tasks[index as usize].callee) {
+        let scope = self.scope;
+        let task = scope.task(index)?;
+        match self.c.lookup(task.callee) {
             Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => Some((owner, export)),
             _ => None,
         }
@@ -109,17 +108,16 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
     /// declared twice.
     fn check_names(&mut self) {
         let scope = self.scope;
-        for (i, task) in scope.tasks.iter().enumerate() {
-            let i = i as u32;
-            match scope.task_index.get(&*task.name) {
-                Some(&first) if first != i => {
+        for (i, task) in scope.tasks() {
+            match scope.task_named(task.name) {
+                Some(first) if first != i => {
                     let help = if task.unbound {
                         format!("bind the task to a new name: `{}_2 = {}(…)`", task.name, task.name)
                     } else {
                         "rename one of the tasks".to_string()
                     };
                     let span = self.at(task.at);
-                    let first_span = self.at(scope.tasks[first as usize].at);
+                    let first_span = self.at(At::Task(first));
                     self.c.push(
                         Diagnostic::new(
                             Code::DuplicateTask,
@@ -133,7 +131,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 }
                 Some(_) => {}
                 None => {
-                    let Some(param) = scope.params.iter().find(|p| *p.name == *task.name) else { continue };
+                    let Some(param) = scope.params.iter().find(|p| *p.name == **task.name) else { continue };
                     let span = self.at(task.at);
                     let param_span = self.at(param.at);
                     self.c.push(

@@ -14,7 +14,7 @@ impl Global<'_, '_, '_> {
     pub(super) fn check_graph(&mut self) {
         use petgraph::graph::DiGraph;
         let scope = self.scope;
-        let tasks = &scope.tasks;
+        let tasks: Vec<_> = scope.tasks().map(|(_, task)| task).collect();
         let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(tasks.len(), self.deps.len());
         let nodes: Vec<_> = (0..tasks.len()).map(|i| graph.add_node(i)).collect();
         for &(task, dep) in &self.deps {
@@ -76,8 +76,8 @@ impl Global<'_, '_, '_> {
     pub(super) fn check_recursion(&mut self) {
         let scope = self.scope;
         let me = (self.c.file, scope.name.clone());
-        for (index, task) in scope.tasks.iter().enumerate() {
-            let Some((owner, Export::Pipeline(_))) = self.callee(index as u32) else {
+        for (index, task) in scope.tasks() {
+            let Some((owner, Export::Pipeline(_))) = self.callee(index) else {
                 continue;
             };
             let start = (owner, task.callee.to_string());
@@ -140,7 +140,7 @@ fn pipeline_callees(db: &dyn Db, file: SourceFile, name: &str) -> Vec<String> {
             if let Some(body) =
                 super::pieces::pipeline_body(db, super::pieces::PipelineKey::new(db, file, index as u32))
             {
-                out.extend(body.tasks.iter().map(|t| t.callee.to_string()));
+                out.extend(body.tasks().map(|(_, t)| t.callee.to_string()));
             }
         } else if let Some(ast::Item::Pipeline(whole)) = parse(db, file).file.items.get(index) {
             collect_callees(&whole.body, &mut out);

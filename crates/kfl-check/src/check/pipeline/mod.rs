@@ -132,7 +132,7 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
         let mut task_counter = self.walked;
         self.walk(stmts, &mut loop_counter, &mut task_counter, true);
         // Outputs are checked once every task of the whole body is known.
-        self.walked = self.scope.tasks.len() as u32;
+        self.walked = self.scope.task_count();
         self.check_outputs(stmts);
         let mut effects = std::mem::take(&mut self.effects);
         effects.used_imports.extend(self.c.used_imports.iter().copied());
@@ -160,8 +160,9 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
         if let Some(known) = self.callees.get(&target) {
             return *known;
         }
-        let found = match self.c.lookup(&self.scope.tasks[target as usize].callee) {
-            crate::items::Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => {
+        let scope = self.scope;
+        let found = match scope.task(target).map(|t| self.c.lookup(t.callee)) {
+            Some(crate::items::Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_)))) => {
                 Some((owner, export))
             }
             _ => None,

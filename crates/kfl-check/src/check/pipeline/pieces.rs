@@ -17,7 +17,9 @@ use kfl_syntax::ast;
 use kfl_syntax::chunk::ChunkTree;
 
 use super::global::{head_params, Global};
-use super::scope::{resolve as resolve_at, summarize, At, BodyScope, PieceSummary, PipelineScope};
+use super::scope::{
+    resolve as resolve_at, summarize, At, BodyScope, PieceSummary, PipelineScope, TaskBlock, PIECES_PER_BLOCK,
+};
 use super::{PieceChecker, PieceEffects};
 use crate::check::{place, Checker};
 use crate::{parse_chunk, parse_outline, Chunk, Db, SourceFile};
@@ -97,7 +99,9 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
     let params = head_params(&mut Checker::for_piece(db, file), &pipeline.params);
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
     let summary = Arc::new(summary);
-    let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![summary.clone()], !pipeline.broken.is_empty());
+    let block = Arc::new(TaskBlock::new([&*summary]));
+    let broken = !pipeline.broken.is_empty();
+    let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![summary.clone()], vec![block], broken);
     let scope = PipelineScope { params, body: Arc::new(body) };
     let resolve = |at: At| resolve_at(at, &scope.body, &[&summary], &[0], 0);
     let mut piece = Checker::for_piece(db, file);
@@ -109,6 +113,23 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
         checker.out.extend(c.out.into_iter().map(|d| place(d, &foreign, 0, &resolve)));
         checker.used_imports.extend(c.used_imports);
     }
+}
+
+/// A run of consecutive pieces of statements (see [`TaskBlock`]).
+#[salsa::interned(debug)]
+pub(crate) struct Run<'db> {
+    #[returns(ref)]
+    chunks: Vec<Chunk<'db>>,
+}
+
+/// The names of the tasks of a run of pieces: made again only for the run an edit touched.
+#[salsa::tracked(returns(ref))]
+fn task_block<'db>(db: &'db dyn Db, run: Run<'db>) -> Option<Arc<TaskBlock>> {
+    let mut summaries = Vec::with_capacity(run.chunks(db).len());
+    for &chunk in run.chunks(db) {
+        summaries.push(piece_summary(db, chunk).as_deref()?);
+    }
+    Some(Arc::new(TaskBlock::new(summaries)))
 }
 
 /// What a piece of statements declares.
@@ -145,13 +166,17 @@ pub(crate) fn pipeline_body<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Opti
     for &(_, chunk) in &pieces.statements {
         summaries.push(piece_summary(db, chunk).clone()?);
     }
+    let mut blocks = Vec::with_capacity(pieces.statements.len() / PIECES_PER_BLOCK + 1);
+    for run in pieces.statements.chunks(PIECES_PER_BLOCK) {
+        blocks.push(task_block(db, Run::new(db, run.iter().map(|(_, chunk)| *chunk).collect::<Vec<_>>())).clone()?);
+    }
     let mut names: Vec<&str> = Vec::new();
     for param in &head.params {
         if !names.contains(&param.name.text.as_str()) {
             names.push(&param.name.text);
         }
     }
-    Some(Arc::new(BodyScope::new(head.name.text.clone(), &names, summaries, pieces.broken)))
+    Some(Arc::new(BodyScope::new(head.name.text.clone(), &names, summaries, blocks, pieces.broken)))
 }
 
 /// The body's declarations and the parameters with their types.

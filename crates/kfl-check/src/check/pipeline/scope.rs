@@ -181,10 +181,12 @@ pub(crate) struct BodyScope {
     params: Vec<String>,
     /// What everything below is made of; two scopes of the same summaries are equal.
     summaries: Vec<Arc<PieceSummary>>,
-    /// Every task, in the order of the body.
-    pub tasks: Vec<TaskEntry>,
-    /// The first task of each name (a task named like a parameter is not here).
-    pub task_index: HashMap<Arc<str>, u32>,
+    /// The tasks' names, a block of pieces at a time (each block is memoized by its pieces, so an
+    /// edit makes one block again, not an index of every task), and the number of each block's
+    /// first task.
+    blocks: Vec<(u32, Arc<TaskBlock>)>,
+    /// How many tasks the body has.
+    task_count: u32,
     /// Every loop, in the order of the body.
     pub loops: Vec<LoopEntry>,
     /// Where each piece's tasks, loops and branches start in the numbering of the whole body.
@@ -237,15 +239,39 @@ impl PartialEq for BodyScope {
 
 impl Eq for BodyScope {}
 
-#[derive(PartialEq, Eq, Debug)]
-pub(crate) struct TaskEntry {
-    pub name: Arc<str>,
+/// A task of the body, as [`BodyScope::task`] finds it.
+pub(crate) struct TaskEntry<'s> {
+    pub name: &'s Arc<str>,
     pub at: At,
     pub unbound: bool,
-    pub callee: Arc<str>,
+    pub callee: &'s Arc<str>,
     pub callee_at: At,
+    /// The scopes it is in, outermost first, in the numbering of the whole body.
     pub scopes: Vec<ScopeId>,
 }
+
+/// The first task of each name in a run of pieces, numbered from the run's first task.
+#[derive(PartialEq, Eq, Debug, Default)]
+pub(crate) struct TaskBlock {
+    pub names: HashMap<Arc<str>, u32>,
+    pub tasks: u32,
+}
+
+impl TaskBlock {
+    pub(crate) fn new<'s>(summaries: impl IntoIterator<Item = &'s PieceSummary>) -> Self {
+        let mut block = TaskBlock::default();
+        for summary in summaries {
+            for task in &summary.tasks {
+                block.names.entry(task.name.clone()).or_insert(block.tasks);
+                block.tasks += 1;
+            }
+        }
+        block
+    }
+}
+
+/// Pieces per [`TaskBlock`].
+pub(crate) const PIECES_PER_BLOCK: usize = 64;
 
 #[derive(PartialEq, Eq, Debug)]
 pub(crate) struct LoopEntry {
@@ -292,68 +318,115 @@ impl PieceSummary {
 impl BodyScope {
     /// Puts the summaries of a pipeline's pieces together, in order. `params`: the names of the
     /// pipeline's parameters (a task named like one is not indexed).
-    pub(crate) fn new(name: String, params: &[&str], summaries: Vec<Arc<PieceSummary>>, broken: bool) -> Self {
-        let tasks: usize = summaries.iter().map(|s| s.tasks.len()).sum();
+    pub(crate) fn new(
+        name: String,
+        params: &[&str],
+        summaries: Vec<Arc<PieceSummary>>,
+        blocks: Vec<Arc<TaskBlock>>,
+        broken: bool,
+    ) -> Self {
         let mut scope = BodyScope {
             name,
             broken,
             params: params.iter().map(|p| p.to_string()).collect(),
-            tasks: Vec::with_capacity(tasks),
-            task_index: HashMap::with_capacity_and_hasher(tasks, Default::default()),
+            starts: Vec::with_capacity(summaries.len()),
             ..BodyScope::default()
         };
-        let mut branches = 0;
+        for block in blocks {
+            scope.blocks.push((scope.task_count, block.clone()));
+            scope.task_count += block.tasks;
+        }
+        let mut starts = Starts::default();
         for summary in &summaries {
-            let starts = Starts {
-                task: scope.tasks.len() as u32,
-                loop_: scope.loops.len() as u32,
-                branch: branches,
-                output: scope.outputs.len() as u32,
-                finally: scope.finallies,
-                field: scope.fields.len() as u32,
-            };
-            branches += summary.branches;
             scope.starts.push(starts);
-            for task in &summary.tasks {
-                let index = scope.tasks.len() as u32;
-                if !scope.task_index.contains_key(&*task.name) && !params.contains(&&*task.name) {
-                    scope.task_index.insert(task.name.clone(), index);
-                }
-                scope.tasks.push(TaskEntry {
-                    name: task.name.clone(),
-                    at: At::Task(index),
-                    unbound: task.unbound,
-                    callee: task.callee.clone(),
-                    callee_at: At::Callee(index),
-                    scopes: task
-                        .scopes
-                        .iter()
-                        .map(|s| match *s {
-                            ScopeId::Loop(i) => ScopeId::Loop(starts.loop_ + i),
-                            ScopeId::Branch(i) => ScopeId::Branch(starts.branch + i),
-                        })
-                        .collect(),
-                });
-            }
+            starts.task += summary.tasks.len() as u32;
+            starts.branch += summary.branches;
+            starts.finally += summary.finallies.len() as u32;
             for l in &summary.loops {
-                let at = At::Loop(scope.loops.len() as u32);
-                scope.loops.push(LoopEntry { var: l.var.clone(), at });
+                scope.loops.push(LoopEntry { var: l.var.clone(), at: At::Loop(starts.loop_) });
+                starts.loop_ += 1;
             }
             for output in &summary.outputs {
-                let index = scope.outputs.len() as u32;
-                scope.first_outputs.entry(output.name.clone()).or_insert(index);
+                scope.first_outputs.entry(output.name.clone()).or_insert(starts.output);
                 scope.outputs.push(OutputEntry {
                     name: output.name.clone(),
-                    at: At::Output(index),
+                    at: At::Output(starts.output),
                     ty: output.ty.clone(),
                     path: output.path.clone(),
                 });
+                starts.output += 1;
             }
-            scope.finallies += summary.finallies.len() as u32;
-            scope.fields.extend(summary.fields.iter().map(|(name, _)| name.clone()));
+            for (name, _) in &summary.fields {
+                scope.fields.push(name.clone());
+                starts.field += 1;
+            }
         }
+        scope.finallies = starts.finally;
         scope.summaries = summaries;
         scope
+    }
+
+    /// How many tasks the body has.
+    pub(crate) fn task_count(&self) -> u32 {
+        self.task_count
+    }
+
+    /// The first task of that name, unless a parameter has it.
+    pub(crate) fn task_named(&self, name: &str) -> Option<u32> {
+        if self.params.iter().any(|p| p == name) {
+            return None;
+        }
+        self.blocks.iter().find_map(|(first, block)| block.names.get(name).map(|local| first + local))
+    }
+
+    /// The names of the tasks, each once, but those a parameter has.
+    pub(crate) fn task_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut seen = rustc_hash::FxHashSet::default();
+        for (_, block) in &self.blocks {
+            for name in block.names.keys() {
+                if seen.insert(&**name) && !self.params.iter().any(|p| **p == **name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// The piece that holds task `index`, and its place in it.
+    fn piece_of_task(&self, index: u32) -> Option<(usize, usize)> {
+        let after = self.starts.partition_point(|s| s.task <= index);
+        (0..after).rev().find_map(|p| {
+            let local = (index - self.starts[p].task) as usize;
+            (local < self.summaries[p].tasks.len()).then_some((p, local))
+        })
+    }
+
+    /// Task `index` of the body.
+    pub(crate) fn task(&self, index: u32) -> Option<TaskEntry<'_>> {
+        let (piece, local) = self.piece_of_task(index)?;
+        let starts = self.starts[piece];
+        let task = &self.summaries[piece].tasks[local];
+        Some(TaskEntry {
+            name: &task.name,
+            at: At::Task(index),
+            unbound: task.unbound,
+            callee: &task.callee,
+            callee_at: At::Callee(index),
+            scopes: task
+                .scopes
+                .iter()
+                .map(|s| match *s {
+                    ScopeId::Loop(i) => ScopeId::Loop(starts.loop_ + i),
+                    ScopeId::Branch(i) => ScopeId::Branch(starts.branch + i),
+                })
+                .collect(),
+        })
+    }
+
+    /// Every task, in the order of the body.
+    pub(crate) fn tasks(&self) -> impl Iterator<Item = (u32, TaskEntry<'_>)> + '_ {
+        (0..self.task_count).filter_map(|i| Some((i, self.task(i)?)))
     }
 }
 

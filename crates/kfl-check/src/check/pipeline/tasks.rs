@@ -47,7 +47,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                 let name = &call.callee.text;
                 let local = if self.scope.params.iter().any(|p| p.name == *name) {
                     Some("a parameter")
-                } else if self.scope.task_index.get(name.as_str()).is_some_and(|&t| t != index) {
+                } else if self.scope.task_named(name).is_some_and(|t| t != index) {
                     Some("a task")
                 } else if self.scope.loops.iter().any(|l| l.var == *name) {
                     Some("a loop variable")
@@ -342,7 +342,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                 continue;
             };
             let head = &parts[0];
-            match self.scope.task_index.get(head.text.as_str()).copied() {
+            match self.scope.task_named(&head.text) {
                 Some(target) if parts.len() == 1 => {
                     if target == index {
                         self.c.push(
@@ -381,9 +381,9 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                     let is_loop_var = self.scope.loops.iter().any(|l| l.var == head.text);
                     let callers: Vec<String> = self
                         .scope
-                        .tasks
-                        .iter()
-                        .filter(|t| *t.callee == *head.text)
+                        .tasks()
+                        .map(|(_, t)| t)
+                        .filter(|t| **t.callee == *head.text)
                         .map(|t| format!("`{}`", t.name))
                         .collect();
                     let is_item = !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
@@ -417,7 +417,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                             .help("`after` names tasks of this pipeline"),
                         );
                     } else if !self.has_broken_statements() {
-                        let names: Vec<&str> = self.scope.task_index.keys().map(|k| &**k).collect();
+                        let names: Vec<&str> = self.scope.task_names();
                         self.c.push(
                             Diagnostic::new(Code::UnresolvedName, head.span, format!("no task named `{}`", head.text))
                                 .label("not found")
@@ -438,8 +438,8 @@ impl<'db> PieceChecker<'_, '_, 'db> {
     pub(super) fn collected_from_loop(&self, expr: &Expr) -> Option<(String, String)> {
         let ExprKind::Path(parts) = &expr.kind else { return None };
         let [head, _output] = parts.as_slice() else { return None };
-        let target = *self.scope.task_index.get(head.text.as_str())?;
-        let left = self.scope.tasks[target as usize].scopes.iter().rev().find_map(|scope| match scope {
+        let target = self.scope.task_named(&head.text)?;
+        let left = self.scope.task(target)?.scopes.iter().rev().find_map(|scope| match scope {
             ScopeId::Loop(i) if !self.scopes.contains(scope) => Some(*i),
             _ => None,
         })?;
@@ -448,7 +448,8 @@ impl<'db> PieceChecker<'_, '_, 'db> {
 
     pub(super) fn check_task_visible(&mut self, target: u32, at: &Ident, is_after: bool) -> usize {
         let scope = self.scope;
-        let target_scopes = &scope.tasks[target as usize].scopes;
+        let Some(target_task) = scope.task(target) else { return 0 };
+        let target_scopes = &target_task.scopes;
         let mut loops_left = 0;
         for id in target_scopes {
             if self.scopes.contains(id) {
@@ -457,7 +458,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
             match id {
                 ScopeId::Loop(_) => loops_left += 1,
                 ScopeId::Branch(_) if !is_after => {
-                    let declared = self.at(scope.tasks[target as usize].at);
+                    let declared = self.at(target_task.at);
                     self.c.push(
                         Diagnostic::new(
                             Code::ConditionalOutputEscapes,

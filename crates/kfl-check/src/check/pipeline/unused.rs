@@ -22,8 +22,7 @@ impl Global<'_, '_, '_> {
         }
         let pipeline_outputs: HashSet<&str> = scope.outputs.iter().filter_map(|o| o.head()).collect();
         let mut warnings = Vec::new();
-        for (index, task) in scope.tasks.iter().enumerate() {
-            let index = index as u32;
+        for (index, task) in scope.tasks() {
             if self.had_bad_reference(index) {
                 continue;
             }
@@ -36,7 +35,7 @@ impl Global<'_, '_, '_> {
             let outputs: Vec<(&str, Ty)> =
                 sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
             let read: &[&str] = self.reads.get(&index).map_or(&[], Vec::as_slice);
-            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&*task.name);
+            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&**task.name);
             let unread: Vec<&str> = outputs
                 .iter()
                 .filter(|(n, ty)| !ty.is_display_artifact() && !read.contains(n))
