@@ -25,15 +25,24 @@ pub(super) struct Global<'c, 's, 'db> {
     pub(super) bad: HashSet<u32>,
     pub(super) params_used: HashSet<u32>,
     pub(super) deps: Vec<(u32, u32)>,
+    /// What each task calls, once looked up (the checks below ask for every task, twice).
+    callees: HashMap<u32, Option<(SourceFile, &'db Export)>>,
 }
 
 /// Tasks that share their name with another task or a parameter.
-fn named_twice(scope: &PipelineScope) -> impl Iterator<Item = u32> + '_ {
-    scope.tasks().flat_map(|(i, task)| match scope.task_named(task.name) {
-        Some(first) if first == i => vec![],
-        Some(first) => vec![i, first],
-        None => vec![i],
-    })
+fn named_twice(scope: &PipelineScope, out: &mut HashSet<u32>) {
+    for (i, task) in scope.tasks() {
+        match scope.task_named(task.name) {
+            Some(first) if first == i => {}
+            Some(first) => {
+                out.insert(i);
+                out.insert(first);
+            }
+            None => {
+                out.insert(i);
+            }
+        }
+    }
 }
 
 impl<'c, 's, 'db> Global<'c, 's, 'db> {
@@ -46,6 +55,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             bad: HashSet::default(),
             params_used: HashSet::default(),
             deps: Vec::new(),
+            callees: HashMap::default(),
         };
         for e in effects {
             for (task, output) in &e.reads {
@@ -57,7 +67,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             global.deps.extend(e.deps.iter().copied());
             global.c.used_imports.extend(e.used_imports.iter().copied());
         }
-        global.bad.extend(named_twice(scope));
+        named_twice(scope, &mut global.bad);
         global
     }
 
@@ -74,12 +84,16 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
 
     /// What task `index` calls (every task's statement has been checked by now).
     pub(super) fn callee(&mut self, index: u32) -> Option<(SourceFile, &'db Export)> {
-        let scope = self.scope;
-        let task = scope.task(index)?;
-        match self.c.lookup(task.callee) {
-            Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => Some((owner, export)),
-            _ => None,
+        if let Some(known) = self.callees.get(&index) {
+            return *known;
         }
+        let scope = self.scope;
+        let found = match scope.task(index).map(|task| self.c.lookup(task.callee)) {
+            Some(Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_)))) => Some((owner, export)),
+            _ => None,
+        };
+        self.callees.insert(index, found);
+        found
     }
 
     pub(super) fn at(&mut self, at: At) -> Span {
