@@ -16,6 +16,9 @@
 //! - cutting again around an edit (`kfl_syntax::chunk::replan`) gives the plan of the edited text,
 //!   for a few edits at line breaks (a line joined to the next, a line break doubled, the first
 //!   character of a line deleted);
+//! - the language server's database (each long pipeline checked piece by piece) and the CLI's
+//!   (each pipeline checked whole) report the same diagnostics, before and after a statement is
+//!   inserted in the same database;
 //! - with two files, checking incrementally (first with an empty `lib.kfl`, then with the real one)
 //!   gives the same diagnostics as checking from scratch.
 #![no_main]
@@ -42,6 +45,22 @@ fn one_file(text: &str) {
     let file = db.set_file("main.kfl", text.to_string());
     let diagnostics = check_file(&db, file);
     assert_spans_valid(&db, "main.kfl", diagnostics);
+    assert_same_as_whole(&db, text);
+    // Edited in the same database (pieces checked again or kept), still the same as checked whole.
+    if let Some((at, _)) = text.match_indices('\n').nth(1) {
+        let edited = format!("{}\n    extra = t()\n{}", &text[..at], &text[at..]);
+        db.set_file("main.kfl", edited.clone());
+        assert_same_as_whole(&db, &edited);
+    }
+}
+
+/// The language server's database (pipelines checked piece by piece) and the CLI's (each pipeline
+/// whole) report the same diagnostics.
+fn assert_same_as_whole(db: &Database, text: &str) {
+    let mut whole = Database::one_shot();
+    let once = whole.set_file("main.kfl", text.to_string());
+    let file = db.file("main.kfl").expect("main.kfl");
+    assert_eq!(check_file(db, file), check_file(&whole, once), "checking in pieces differs from checking whole");
 }
 
 fn two_files(lib: &str, main: &str) {
