@@ -719,3 +719,44 @@ impl Builder<'_> {
         Expr { kind, span, parts: parts_spans, ty }
     }
 }
+
+/// What the task named `task`, in the pipeline around `offset`, calls and its outputs with their
+/// types, as [`file_model`] has them, when a component is called. Found through the pipeline's
+/// pieces and the component's own model, so that after an edit of a long pipeline it costs what
+/// the edit did, not a model of the whole file (the editor's completion after `task.`). `None`
+/// where it cannot tell that way (a pipeline not in pieces, a called pipeline, nothing found):
+/// ask [`file_model`] then.
+pub fn task_outputs_at(
+    db: &dyn Db,
+    file: SourceFile,
+    offset: usize,
+    task: &str,
+) -> Option<(String, Vec<(String, Ty)>)> {
+    let outline = crate::parse_outline(db, file);
+    let item = outline.parse.file.items.iter().position(|item| match item {
+        ast::Item::Pipeline(p) => p.span.contains(offset),
+        _ => false,
+    })?;
+    outline.pipelines.iter().find(|p| p.item == item as u32)?;
+    let body = crate::check::pipeline_body(db, crate::check::PipelineKey::new(db, file, item as u32)).as_ref()?;
+    let found = match body.task_named(task) {
+        Some(index) => body.task(index),
+        None => body.tasks().map(|(_, t)| t).find(|t| **t.name == *task),
+    }?;
+    let callee = found.callee.to_string();
+    let crate::items::Found::One(owner, crate::items::Export::Component(_)) = crate::items::lookup(db, file, &callee)
+    else {
+        return None;
+    };
+    let component = crate::parse_outline(db, owner).parse.file.items.iter().find_map(|item| match item {
+        ast::Item::Component(c) if c.name.text == callee => Some(c),
+        _ => None,
+    })?;
+    let model = component_model(db, owner, component);
+    Some((callee, model.outputs.iter().map(|o| (o.name.clone(), o.ty.clone())).collect()))
+}
+
+/// The model of one component of a file.
+fn component_model(db: &dyn Db, file: SourceFile, ast: &ast::Component) -> Component {
+    component(db, file, &file.path(db).clone(), ast)
+}

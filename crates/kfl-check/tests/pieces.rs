@@ -211,3 +211,57 @@ fn long_pipelines_check_the_same_in_pieces() {
     }
     assert!(pieced > 25, "only {pieced} checks were made in pieces");
 }
+
+/// What the editor completes after `task.`: the outputs found through the pieces
+/// (`model::task_outputs_at`) are those of the file's model, for every task of every pipeline of
+/// the examples and cases.
+#[test]
+fn task_outputs_through_the_pieces_are_the_model_s() {
+    use kfl_check::model::{file_model, task_outputs_at};
+    use kfl_model::item::{Callee, Stmt, Task};
+
+    fn tasks<'m>(stmts: &'m [Stmt], out: &mut Vec<&'m Task>) {
+        for stmt in stmts {
+            match stmt {
+                Stmt::Task(t) => out.push(t),
+                Stmt::If(i) => i.branches.iter().for_each(|b| tasks(&b.body, out)),
+                Stmt::For(l) => tasks(&l.body, out),
+                Stmt::Finally(f) => tasks(&f.body, out),
+            }
+        }
+    }
+
+    let root = workspace_root();
+    let mut files = kfl_files(&root, &root.join("examples"));
+    files.extend(kfl_files(&root, &root.join("tests/check")));
+    let mut db = Database::default();
+    for (path, text) in &files {
+        db.set_file(path, text.clone());
+    }
+    let mut answered = 0;
+    for (path, _) in &files {
+        let file = db.file(path).expect("file");
+        let model = file_model(&db, file);
+        for pipeline in &model.pipelines {
+            let mut all = Vec::new();
+            tasks(&pipeline.body, &mut all);
+            for task in &all {
+                let Some((callee, outputs)) =
+                    task_outputs_at(&db, file, pipeline.origin.span.start as usize, &task.name)
+                else {
+                    continue;
+                };
+                answered += 1;
+                // The model's answer: the first task of that name, its callee's outputs.
+                let first = all.iter().find(|t| t.name == task.name).expect("itself at least");
+                let Callee::Component(id) = &first.callee else { panic!("{path}: `{}` calls a pipeline", task.name) };
+                let owner = db.file(&id.file).expect("the callee's file");
+                let component =
+                    file_model(&db, owner).components.iter().find(|c| c.id == *id).cloned().expect("the component");
+                let expected: Vec<_> = component.outputs.iter().map(|o| (o.name.clone(), o.ty.clone())).collect();
+                assert_eq!((callee.as_str(), &outputs), (id.name.as_str(), &expected), "{path}: task `{}`", task.name);
+            }
+        }
+    }
+    assert!(answered > 100, "only {answered} tasks were answered through the pieces");
+}

@@ -291,12 +291,20 @@ fn task_members(ctx: &Ctx<'_>, offset: usize) -> Option<Vec<CompletionItem>> {
     {
         return None;
     }
-    let pipeline = lookup::pipeline_around(ctx.db, ctx.file, offset)?;
-    let task = lookup::find_task(pipeline, &text[base_start..base_end])?;
-    let callee = lookup::callee_item(ctx.db, &task.callee)?;
+    let task_name = &text[base_start..base_end];
+    // Through the pipeline's pieces when it can (right after an edit of a long pipeline, the
+    // model of the whole file is not made again for this), else through the file's model.
+    let (callee_name, outputs) = match kfl_check::model::task_outputs_at(ctx.db, ctx.file, offset, task_name) {
+        Some(found) => found,
+        None => {
+            let pipeline = lookup::pipeline_around(ctx.db, ctx.file, offset)?;
+            let task = lookup::find_task(pipeline, task_name)?;
+            let callee = lookup::callee_item(ctx.db, &task.callee)?;
+            (callee.id().name.clone(), callee.outputs())
+        }
+    };
     let mut b = Builder { ctx, range: Span::new(prefix_start, offset), items: Vec::new() };
-    let callee_name = &callee.id().name;
-    for (i, (name, ty)) in callee.outputs().iter().enumerate() {
+    for (i, (name, ty)) in outputs.iter().enumerate() {
         let item = b.push(name, CompletionItemKind::FIELD, Some(format!("{ty}: output of {callee_name}")));
         item.sort_text = Some(format!("{i:03}"));
     }
