@@ -46,13 +46,13 @@ impl Cap {
     /// would leave outside whatever it had already started). The cgroup's path and `argv` are
     /// arguments of the shell, never part of its program. Should the write fail, the task still
     /// runs and its log says so.
-    pub fn wrap(&self, argv: &[String]) -> Vec<String> {
-        let mut out = vec![
-            "/bin/sh".to_string(),
-            "-c".to_string(),
-            r#"echo $$ > "$1" || echo "kflc: the task runs without its CPU limit" >&2; shift; exec "$@""#.to_string(),
-            "kfl-cpu-limit".to_string(),
-            self.dir.join("cgroup.procs").display().to_string(),
+    pub fn wrap(&self, argv: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            r#"echo $$ > "$1" || echo "kflc: the task runs without its CPU limit" >&2; shift; exec "$@""#.into(),
+            "kfl-cpu-limit".into(),
+            self.dir.join("cgroup.procs").into(),
         ];
         out.extend(argv.iter().cloned());
         out
@@ -323,7 +323,7 @@ mod tests {
             // The task joins it itself, from a shell that then becomes the task.
             // What the task is given reaches it as it is, never read by the shell.
             let literal = "$1 $(exit 3) `false` \"; exit 4";
-            let argv = cap.wrap(&["echo".to_string(), literal.to_string()]);
+            let argv = cap.wrap(&["echo".into(), literal.into()]);
             let output = std::process::Command::new(&argv[0]).args(&argv[1..]).output().expect("/bin/sh runs");
             assert!(output.status.success(), "{output:?}");
             assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{literal}\n"));

@@ -54,6 +54,7 @@ pub mod cgroup;
 pub mod engine;
 mod exec;
 mod fsutil;
+mod host_sh;
 mod liveness;
 mod plan;
 pub mod report;
