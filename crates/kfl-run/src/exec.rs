@@ -347,10 +347,6 @@ async fn run_attempt(
         }
         _ => prepared.argv.iter().map(Into::into).collect(),
     };
-    let argv = match &cpu_cap {
-        Some(cap) => cap.wrap(&argv),
-        None => argv,
-    };
     let mut command = tokio::process::Command::new(&argv[0]);
     command
         .args(&argv[1..])
@@ -362,6 +358,9 @@ async fn run_attempt(
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(cap) = &cpu_cap {
+        cap.join_on_start(command.as_std_mut());
+    }
     // Read-only permissions do not stop root (nor a task that changes them back): a write is
     // noticed afterwards, by the inode change times that no program can set.
     let inputs_before = input_stamps(&prepared.inputs);
