@@ -13,7 +13,10 @@
 //!   the launcher itself, which fails as it always has: nothing here imitates a failure before the
 //!   script.
 //! - The script's exit status is the launcher's: a script killed by signal N is exit code 128 + N,
-//!   as the launcher shell (`set -e`) reports it.
+//!   with the note `dash` (the launcher's usual shell) writes on standard error, such as `Killed`.
+//!   The one message that is not the shell's word for word: an output artifact's `{}` metadata that
+//!   cannot be written (its folder gone) fails with exit code 2, as the launcher does, but says
+//!   `kfl: COMPONENT: cannot create …`.
 //! - Nothing here is cluster-side: Argo and KFP keep the launcher, byte for byte.
 
 use std::collections::BTreeMap;
