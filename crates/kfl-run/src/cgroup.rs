@@ -41,22 +41,57 @@ pub struct Cap {
 }
 
 impl Cap {
-    /// `argv` started so that its first process joins the cgroup before it runs: a shell writes
-    /// its own process id into the cgroup, then becomes `argv` (a process moved in after it started
-    /// would leave outside whatever it had already started). The cgroup's path and `argv` are
-    /// arguments of the shell, never part of its program. Should the write fail, the task still
-    /// runs and its log says so.
-    pub fn wrap(&self, argv: &[String]) -> Vec<String> {
-        let mut out = vec![
-            "/bin/sh".to_string(),
-            "-c".to_string(),
-            r#"echo $$ > "$1" || echo "kflc: the task runs without its CPU limit" >&2; shift; exec "$@""#.to_string(),
-            "kfl-cpu-limit".to_string(),
-            self.dir.join("cgroup.procs").display().to_string(),
-        ];
-        out.extend(argv.iter().cloned());
-        out
+    /// Makes `command`'s process join the cgroup before it runs its program (a process moved in
+    /// after it started would leave outside whatever it had already started): the cgroup's
+    /// `cgroup.procs` is opened here, and the new process writes its own id into it between fork and
+    /// exec. Should that fail, the task still runs and its standard error says so.
+    pub fn join_on_start(&self, command: &mut std::process::Command) {
+        // Opened as a shell's `>` would: close-on-exec, so the task never holds it.
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.dir.join("cgroup.procs"))
+            .ok()
+            .map(std::os::fd::OwnedFd::from);
+        let hook = move || {
+            join(procs.as_ref());
+            Ok(())
+        };
+        // SAFETY: the hook runs in the child between fork and exec, where only async-signal-safe
+        // calls are allowed. `join` makes system calls only (getpid, write), allocates nothing,
+        // takes no lock, and reads only what was made before the fork (a descriptor and a stack
+        // buffer).
+        #[allow(unsafe_code)]
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, hook);
+        }
     }
+}
+
+/// In a child between fork and exec: writes its process id to `procs` (see
+/// [`Cap::join_on_start`]), or says on its standard error that it could not.
+fn join(procs: Option<&std::os::fd::OwnedFd>) {
+    let mut buffer = [0u8; 20];
+    let text = decimal(rustix::process::getpid().as_raw_nonzero().get().unsigned_abs(), &mut buffer);
+    let joined = procs.is_some_and(|fd| rustix::io::write(fd, text).is_ok_and(|n| n == text.len()));
+    if !joined {
+        let _ = rustix::io::write(rustix::stdio::stderr(), b"kflc: the task runs without its CPU limit\n");
+    }
+}
+
+/// `n` in decimal, written at the end of `buffer` (no allocation).
+fn decimal(mut n: u32, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buffer[start..]
 }
 
 impl Drop for Cap {
@@ -95,7 +130,7 @@ impl CpuCaps {
     }
 
     /// A new cgroup that lets the processes in it use `millicpus` of CPU time per second of wall
-    /// time; a task joins it through [`Cap::wrap`]. The error says why it could not be made.
+    /// time; a task joins it through [`Cap::join_on_start`]. The error says why it could not be made.
     pub fn cap(&self, millicpus: u64) -> Result<Cap, String> {
         let run_dir = self.run_dir()?;
         let version = self.version()?;
@@ -320,15 +355,19 @@ mod tests {
             let cap = caps.cap(250).expect("a cap");
             let task = dir.join(format!("kfl-run-{}/task-0", std::process::id()));
             let read = |name: &str| std::fs::read_to_string(task.join(name)).expect(name);
-            // The task joins it itself, from a shell that then becomes the task.
-            // What the task is given reaches it as it is, never read by the shell.
+            // The task joins it itself before it runs its program, which gets its arguments as
+            // they are.
             let literal = "$1 $(exit 3) `false` \"; exit 4";
-            let argv = cap.wrap(&["echo".to_string(), literal.to_string()]);
-            let output = std::process::Command::new(&argv[0]).args(&argv[1..]).output().expect("/bin/sh runs");
+            let mut command = std::process::Command::new("echo");
+            command.arg(literal).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            cap.join_on_start(&mut command);
+            let child = command.spawn().expect("echo runs");
+            let pid = child.id();
+            let output = child.wait_with_output().expect("echo ends");
             assert!(output.status.success(), "{output:?}");
             assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{literal}\n"));
-            let joined = read("cgroup.procs");
-            assert!(joined.trim().parse::<u32>().is_ok(), "{joined:?}");
+            assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+            assert_eq!(read("cgroup.procs"), pid.to_string());
             match version {
                 Version::V1 => {
                     assert_eq!((read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")), ("25000".into(), "100000".into()))
@@ -347,6 +386,17 @@ mod tests {
             }))
             .expect("quota")
             .starts_with("1000"));
+            // A cgroup that cannot be joined: the task runs all the same, and says so.
+            let gone = Cap { dir: dir.join("no-such-cgroup") };
+            let mut command = std::process::Command::new("echo");
+            command.arg("ran");
+            gone.join_on_start(&mut command);
+            let output = command.output().expect("echo runs");
+            assert!(output.status.success(), "{output:?}");
+            assert_eq!(String::from_utf8_lossy(&output.stdout), "ran\n");
+            assert_eq!(String::from_utf8_lossy(&output.stderr), "kflc: the task runs without its CPU limit\n");
+            assert_eq!(decimal(0, &mut [0; 20]), b"0");
+            assert_eq!(decimal(u32::MAX, &mut [0; 20]), b"4294967295");
             // A real cgroup folder empties itself when its processes end; here the files go by hand.
             for cap_dir in [&task, &tiny_dir] {
                 for entry in std::fs::read_dir(cap_dir).expect("files").flatten() {

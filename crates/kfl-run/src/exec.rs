@@ -289,22 +289,11 @@ async fn run_attempt(
         },
         _ => None,
     };
-    let argv = match &cpu_cap {
-        Some(cap) => cap.wrap(&prepared.argv),
-        None => prepared.argv.clone(),
-    };
-    let mut command = tokio::process::Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&prepared.cwd)
-        .stdin(std::process::Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0)
-        .kill_on_drop(true);
-    // The devices and limits the scheduler granted (resources.rs).
-    command.envs(job.grant.env.iter().map(|(k, v)| (k, v)));
+    // The task's variables on top of this process's environment, later ones winning: the
+    // launcher's, the devices and limits the scheduler granted (resources.rs), the task's `env`.
+    let mut task_env: Vec<(String, std::ffi::OsString)> =
+        prepared.env.iter().map(|(k, v)| (k.clone(), v.into())).collect();
+    task_env.extend(job.grant.env.iter().map(|(k, v)| (k.clone(), v.into())));
     if attempt == 1 {
         for resource in settings.resources.keys() {
             // Nothing on this machine reserves or caps it: a cluster does.
@@ -319,13 +308,13 @@ async fn run_attempt(
             EnvValue::Literal(text) => {
                 // In a container the literal is in the engine's arguments already.
                 if prepared.container_name.is_none() {
-                    command.env(name, text);
+                    task_env.push((name.clone(), text.into()));
                 }
             }
             EnvValue::Secret { name: secret, key } => match env.secrets.value(secret, key) {
                 // To the program on this machine, or to the engine, which passes it on (`--env NAME`).
                 Ok(Some(value)) => {
-                    command.env(name, value);
+                    task_env.push((name.clone(), value.into()));
                 }
                 Ok(None) => {
                     // No local value: the variable keeps the one it has here, if any.
@@ -344,6 +333,33 @@ async fn run_attempt(
                 }
             },
         }
+    }
+    // A variable as the task's first process finds it in its environment.
+    let lookup = |name: &str| {
+        task_env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var_os(name))
+    };
+    // An `sh` script runs on its own where its launcher's bindings hold; else the launcher runs
+    // and says what is wrong.
+    let sh_bound = prepared.sh_script.as_ref().and_then(|_| crate::host_sh::bind(component, lookup));
+    let argv: Vec<std::ffi::OsString> = match (&prepared.sh_script, &sh_bound) {
+        (Some(source), Some(bound)) => {
+            ["sh", "-eu", "-c", source].iter().map(Into::into).chain([bound.label().to_os_string()]).collect()
+        }
+        _ => prepared.argv.iter().map(Into::into).collect(),
+    };
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .envs(task_env.iter().map(|(k, v)| (k, v)))
+        .envs(sh_bound.iter().flat_map(crate::host_sh::Bound::vars))
+        .current_dir(&prepared.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cap) = &cpu_cap {
+        cap.join_on_start(command.as_std_mut());
     }
     // Read-only permissions do not stop root (nor a task that changes them back): a write is
     // noticed afterwards, by the inode change times that no program can set.
@@ -380,6 +396,12 @@ async fn run_attempt(
     let container = prepared.container_name.as_deref().zip(env.engine.as_ref());
     let end = match end {
         End::Exited(status) => {
+            // The launcher's end, while what the script left in its group still runs, as when the
+            // launcher shell did it.
+            let status = match (status, &sh_bound) {
+                (Ok(status), Some(bound)) => Ok(bound.finish(component, status, &dir.join("stderr.log"), lookup)),
+                (status, _) => status,
+            };
             // Whatever the program left behind in its group goes too.
             kill_group(pid, rustix::process::Signal::KILL);
             End::Exited(status)
@@ -456,6 +478,9 @@ struct Prepared {
     /// In a container: output artifacts written at the cluster's path (`<folder>/data`), moved to
     /// the attempt's `outputs/artifacts/<name>` once it ended.
     moved_outputs: Vec<(PathBuf, PathBuf)>,
+    /// An `sh` script on this machine (`host_sh.rs`): `argv` is its launcher, run only where the
+    /// launcher would fail before the script; otherwise the script runs on its own.
+    sh_script: Option<String>,
 }
 
 /// The stamps of a task's input copies, to see afterwards whether it wrote to them.
@@ -606,6 +631,18 @@ async fn prepare(
         Body::Script { .. } => {
             let mut argv = kfl_launcher::script_command(component).ok_or("not a script")?;
             if !in_container {
+                // The script itself, its launcher's work done around it (`host_sh.rs`).
+                if let Body::Script { lang: kfl_dag::ScriptLang::Sh, source } = &component.body {
+                    return Ok(Prepared {
+                        argv,
+                        env: vars,
+                        cwd: work,
+                        container_name: None,
+                        inputs: input_paths,
+                        moved_outputs,
+                        sh_script: Some(source.clone()),
+                    });
+                }
                 if let Some(python) = python {
                     argv[0] = path_text(python);
                 } else if let (Some(python), "python3") = (&job.grant.python, argv[0].as_str()) {
@@ -618,6 +655,7 @@ async fn prepare(
                     container_name: None,
                     inputs: input_paths,
                     moved_outputs,
+                    sh_script: None,
                 });
             }
             let mut argv = argv.into_iter();
@@ -674,6 +712,7 @@ async fn prepare(
                     container_name: None,
                     inputs: input_paths,
                     moved_outputs,
+                    sh_script: None,
                 });
             }
             // As in the Workflow: `command` replaces the image's entrypoint, `args` follow it;
@@ -729,6 +768,7 @@ async fn prepare(
         container_name: Some(container_name),
         inputs: input_paths,
         moved_outputs,
+        sh_script: None,
     })
 }
 

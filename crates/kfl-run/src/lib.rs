@@ -1,7 +1,8 @@
 //! `kflc run`: runs a KFL pipeline on this machine, the default that needs no cluster.
 //!
 //! The input is the one [`kfl_dag::Dag`]; every task runs through the same launcher the cluster
-//! backends use (`kfl-launcher`). Where (`--isolation`, decided before any task starts): in its
+//! backends use (`kfl-launcher`), except that an `sh` script on this machine runs on its own, its
+//! launcher's work done around it by `kflc` to the same effect (`host_sh.rs`). Where (`--isolation`, decided before any task starts): in its
 //! image with podman or docker (`engine`), the default where an engine answers; or on this machine,
 //! script components with the host's `python3` or `sh` (python packages in one cached virtualenv per
 //! package set), container components' commands as they are. Independent tasks run concurrently, at
@@ -54,6 +55,7 @@ pub mod cgroup;
 pub mod engine;
 mod exec;
 mod fsutil;
+mod host_sh;
 mod liveness;
 mod plan;
 pub mod report;

@@ -74,15 +74,23 @@ fn finished_line(name: &str, status: Status, elapsed: Option<Duration>, reason: 
     line
 }
 
+/// One line to stderr in one write (`eprintln!` writes each piece of its format on its own, a
+/// dozen system calls a task), and no panic when stderr is gone.
+fn print_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 impl Progress for Plain {
     fn started(&mut self, name: &str) {
-        eprintln!("[{:>7}] started {name}", human(self.start.elapsed()));
+        print_line(format!("[{:>7}] started {name}", human(self.start.elapsed())));
     }
     fn finished(&mut self, name: &str, status: Status, elapsed: Option<Duration>, reason: Option<&str>) {
-        eprintln!("[{:>7}] {}", human(self.start.elapsed()), finished_line(name, status, elapsed, reason));
+        print_line(format!("[{:>7}] {}", human(self.start.elapsed()), finished_line(name, status, elapsed, reason)));
     }
     fn message(&mut self, text: &str) {
-        eprintln!("{text}");
+        print_line(text.to_string());
     }
     fn close(&mut self) {}
 }

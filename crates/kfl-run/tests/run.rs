@@ -744,3 +744,37 @@ fn outputs_that_are_not_regular_files_fail_their_task_and_never_hang() {
     assert_eq!(status(&again, "link"), Status::Cached);
     assert_eq!(output(&again, "text"), Json::from("hello"));
 }
+
+#[test]
+fn a_host_sh_task_reports_what_its_launcher_would() {
+    let root = scratch("sh-contract");
+    let report = run(&args(pipeline("sh_contract"), &root, &[]));
+    let stderr = |name: &str| std::fs::read_to_string(report.run_dir.join(name).join("stderr.log")).unwrap_or_default();
+    let stdout = |name: &str| std::fs::read_to_string(report.run_dir.join(name).join("stdout.log")).unwrap_or_default();
+    let reason = |name: &str| report.instance(name).and_then(|i| i.reason.clone()).unwrap_or_default();
+    assert_eq!(status(&report, "a"), Status::Failed);
+    assert_eq!(stdout("a"), "ran as no_output\n");
+    assert!(
+        stderr("a").starts_with("kfl: no_output: the script never wrote the output parameter `n` (to \"$n\")\n"),
+        "{}",
+        stderr("a")
+    );
+    assert_eq!(reason("a"), "exited with code 1");
+    assert_eq!(status(&report, "b"), Status::Failed);
+    assert!(
+        stderr("b").starts_with("kfl: not_an_int: the output parameter `n` should be an Int, got: 4-2\n"),
+        "{}",
+        stderr("b")
+    );
+    assert_eq!(status(&report, "c"), Status::Failed);
+    assert!(stderr("c").starts_with("Killed\n"), "{}", stderr("c"));
+    assert_eq!(reason("c"), "exited with code 137");
+    assert_eq!(manifest(&report, "c")["exit_code"], 137);
+    assert_eq!(status(&report, "d"), Status::Succeeded, "{}", stderr("d"));
+    let d = manifest(&report, "d");
+    assert_eq!(d["outputs"]["parameters"]["ok"], true);
+    assert_eq!(d["outputs"]["artifacts"]["data"]["metadata"], serde_json::json!({}));
+    let data = report.run_dir.join("d/outputs/artifacts/data.metadata.json");
+    assert_eq!(std::fs::read_to_string(&data).ok().as_deref(), Some("{}"));
+    let _ = std::fs::remove_dir_all(&root);
+}
