@@ -147,7 +147,8 @@ fn component_signature(component: &ast::Component) -> Signature {
     sig
 }
 
-fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
+/// A pipeline's inputs: its parameters, each name once.
+fn pipeline_inputs(pipeline: &ast::Pipeline) -> Signature {
     let mut sig = Signature::default();
     for p in &pipeline.params {
         if sig.input(&p.name.text).is_none() {
@@ -158,6 +159,11 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
             });
         }
     }
+    sig
+}
+
+fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
+    let mut sig = pipeline_inputs(pipeline);
     for stmt in &pipeline.body {
         let ast::StmtKind::Output(out) = &stmt.kind else {
             continue;
@@ -186,16 +192,7 @@ fn pipeline_signature(pipeline: &ast::Pipeline) -> Signature {
 
 /// [`pipeline_signature`] of a pipeline checked in pieces, from what its body declares.
 fn pipeline_signature_from_body(pipeline: &ast::Pipeline, body: &crate::check::BodyScope) -> Signature {
-    let mut sig = Signature::default();
-    for p in &pipeline.params {
-        if sig.input(&p.name.text).is_none() {
-            sig.inputs.push(InputSig {
-                name: p.name.text.clone(),
-                ty: TypeRef::from_ast(&p.ty),
-                has_default: p.default.is_some(),
-            });
-        }
-    }
+    let mut sig = pipeline_inputs(pipeline);
     for out in &body.outputs {
         if sig.output(&out.name).is_some() {
             continue;

@@ -631,22 +631,17 @@ async fn prepare(
         Body::Script { .. } => {
             let mut argv = kfl_launcher::script_command(component).ok_or("not a script")?;
             if !in_container {
-                // The script itself, its launcher's work done around it (`host_sh.rs`).
-                if let Body::Script { lang: kfl_dag::ScriptLang::Sh, source } = &component.body {
-                    return Ok(Prepared {
-                        argv,
-                        env: vars,
-                        cwd: work,
-                        container_name: None,
-                        inputs: input_paths,
-                        moved_outputs,
-                        sh_script: Some(source.clone()),
-                    });
-                }
-                if let Some(python) = python {
-                    argv[0] = path_text(python);
-                } else if let (Some(python), "python3") = (&job.grant.python, argv[0].as_str()) {
-                    argv[0] = python.clone();
+                // An sh script runs itself, its launcher's work done around it (`host_sh.rs`).
+                let sh_script = match &component.body {
+                    Body::Script { lang: kfl_dag::ScriptLang::Sh, source } => Some(source.clone()),
+                    _ => None,
+                };
+                if sh_script.is_none() {
+                    if let Some(python) = python {
+                        argv[0] = path_text(python);
+                    } else if let (Some(python), "python3") = (&job.grant.python, argv[0].as_str()) {
+                        argv[0] = python.clone();
+                    }
                 }
                 return Ok(Prepared {
                     argv,
@@ -655,7 +650,7 @@ async fn prepare(
                     container_name: None,
                     inputs: input_paths,
                     moved_outputs,
-                    sh_script: None,
+                    sh_script,
                 });
             }
             let mut argv = argv.into_iter();
