@@ -81,9 +81,11 @@ browser = Browser(profile + "-killed")
 tasks = []
 try:
     browser.goto(url)
-    first_row = "document.querySelector('tr[data-run]')"
-    run_id, _ = browser.wait(f"{first_row}?.querySelector('.status')?.textContent === 'running' && "
-                             f"{first_row}.getAttribute('data-run')", timeout=20)
+    # The row of the run that is running: the run lost just before may have started in the same
+    # second, and runs of the same second are listed by their ids' random part.
+    running_row = ("[...document.querySelectorAll('tr[data-run]')]"
+                   ".find(row => row.querySelector('.status')?.textContent === 'running')")
+    run_id, _ = browser.wait(f"{running_row}?.getAttribute('data-run')", timeout=20)
     browser.goto(f"{url}#/run/{run_id}/first")
     browser.wait(f"({status % 'first'}) === 'running'", timeout=15)
     tasks = descendants(run.pid)
@@ -117,9 +119,11 @@ run = subprocess.Popen([kflc, "run", f"{here}/slow.kfl", "--isolation", "host", 
 browser = Browser(profile + "-cancel")
 try:
     browser.goto(url)
-    first_row = "document.querySelector('tr[data-run]')"
-    run_id, _ = browser.wait(f"{first_row}?.querySelector('.status')?.textContent === 'running' && "
-                             f"{first_row}.getAttribute('data-run')", timeout=20)
+    # The row of the run that is running: the run lost just before may have started in the same
+    # second, and runs of the same second are listed by their ids' random part.
+    running_row = ("[...document.querySelectorAll('tr[data-run]')]"
+                   ".find(row => row.querySelector('.status')?.textContent === 'running')")
+    run_id, _ = browser.wait(f"{running_row}?.getAttribute('data-run')", timeout=20)
     browser.goto(f"{url}#/run/{run_id}")
     browser.wait(f"({status % 'first'}) === 'running' && document.getElementById('cancel-run') !== null", timeout=15)
     browser.eval("document.getElementById('cancel-run').click()")
