@@ -31,8 +31,8 @@ pub(super) struct Global<'c, 's, 'db> {
 
 /// Tasks that share their name with another task or a parameter.
 fn named_twice(scope: &PipelineScope, out: &mut HashSet<u32>) {
-    for (i, task) in scope.tasks() {
-        match scope.task_named(task.name) {
+    for (i, _, task) in scope.task_decls() {
+        match scope.task_named(&task.name) {
             Some(first) if first == i => {}
             Some(first) => {
                 out.insert(i);
@@ -122,15 +122,15 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
     /// declared twice.
     fn check_names(&mut self) {
         let scope = self.scope;
-        for (i, task) in scope.tasks() {
-            match scope.task_named(task.name) {
+        for (i, _, task) in scope.task_decls() {
+            match scope.task_named(&task.name) {
                 Some(first) if first != i => {
                     let help = if task.unbound {
                         format!("bind the task to a new name: `{}_2 = {}(…)`", task.name, task.name)
                     } else {
                         "rename one of the tasks".to_string()
                     };
-                    let span = self.at(task.at);
+                    let span = self.at(At::Task(i));
                     let first_span = self.at(At::Task(first));
                     self.c.push(
                         Diagnostic::new(
@@ -145,8 +145,8 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 }
                 Some(_) => {}
                 None => {
-                    let Some(param) = scope.params.iter().find(|p| *p.name == **task.name) else { continue };
-                    let span = self.at(task.at);
+                    let Some(param) = scope.params.iter().find(|p| *p.name == *task.name) else { continue };
+                    let span = self.at(At::Task(i));
                     let param_span = self.at(param.at);
                     self.c.push(
                         Diagnostic::new(

@@ -7,6 +7,7 @@ use kfl_diagnostics::{Code, Diagnostic, Label};
 use kfl_syntax::ast;
 
 use super::global::Global;
+use super::scope::At;
 use crate::items::{file_exports, lookup, Export, Found};
 use crate::{parse, parse_outline, Db, SourceFile};
 
@@ -14,7 +15,7 @@ impl Global<'_, '_, '_> {
     pub(super) fn check_graph(&mut self) {
         use petgraph::graph::DiGraph;
         let scope = self.scope;
-        let tasks: Vec<_> = scope.tasks().map(|(_, task)| task).collect();
+        let tasks: Vec<&std::sync::Arc<str>> = scope.task_decls().map(|(_, _, task)| &task.name).collect();
         let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(tasks.len(), self.deps.len());
         let nodes: Vec<_> = (0..tasks.len()).map(|i| graph.add_node(i)).collect();
         for &(task, dep) in &self.deps {
@@ -30,9 +31,9 @@ impl Global<'_, '_, '_> {
             }
             let mut members: Vec<usize> = component.iter().map(|n| graph[*n]).collect();
             members.sort_unstable();
-            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", tasks[i].name)).collect();
+            let names: Vec<String> = members.iter().map(|&i| format!("`{}`", tasks[i])).collect();
             let first = members[0];
-            let span = self.at(tasks[first].at);
+            let span = self.at(At::Task(first as u32));
             let mut d = Diagnostic::new(
                 Code::DependencyCycle,
                 span,
@@ -41,26 +42,30 @@ impl Global<'_, '_, '_> {
             .label("part of a cycle")
             .help("a pipeline is a graph without cycles; break the cycle by removing one of these references");
             for &i in &members[1..] {
-                let span = self.at(tasks[i].at);
+                let span = self.at(At::Task(i as u32));
                 d = d.secondary(Label::new(span, "also in the cycle"));
             }
             self.c.push(d);
         }
-        // Kubernetes names: longer names are cut to 63 characters; two cut names must differ.
+        // Kubernetes names: longer names are cut to 63 characters; two cut names must differ
+        // (only a name that is cut can collide).
+        if tasks.iter().all(|name| name.len() <= 63) {
+            return;
+        }
         let mut by_k8s: HashMap<String, usize> = HashMap::default();
         for (i, task) in tasks.iter().enumerate() {
-            let name = task.name.replace('_', "-");
+            let name = task.replace('_', "-");
             if name.len() <= 63 {
                 by_k8s.entry(name).or_insert(i);
                 continue;
             }
             let cut: String = name.chars().take(63).collect::<String>().trim_end_matches('-').to_string();
             match by_k8s.get(&cut) {
-                Some(&other) if tasks[other].name != task.name => {
-                    let other_span = self.at(tasks[other].at);
-                    let span = self.at(task.at);
+                Some(&other) if tasks[other] != *task => {
+                    let other_span = self.at(At::Task(other as u32));
+                    let span = self.at(At::Task(i as u32));
                     self.c.push(
-                        Diagnostic::new(Code::K8sNameCollision, span, format!("tasks `{}` and `{}` both become the Kubernetes name `{cut}`", tasks[other].name, task.name))
+                        Diagnostic::new(Code::K8sNameCollision, span, format!("tasks `{}` and `{}` both become the Kubernetes name `{cut}`", tasks[other], task))
                             .label("same Kubernetes name")
                             .secondary(Label::new(other_span, "the other task"))
                             .help("Kubernetes names are cut to 63 characters; make the first 63 characters of the names differ"),
@@ -76,13 +81,13 @@ impl Global<'_, '_, '_> {
     pub(super) fn check_recursion(&mut self) {
         let scope = self.scope;
         let me = (self.c.file, scope.name.clone());
-        for (index, task) in scope.tasks() {
+        for (index, _, task) in scope.task_decls() {
             let Some((owner, Export::Pipeline(_))) = self.callee(index) else {
                 continue;
             };
             let start = (owner, task.callee.to_string());
             if start == me {
-                let span = self.at(task.callee_at);
+                let span = self.at(At::Callee(index));
                 self.c.push(
                     Diagnostic::new(Code::RecursivePipeline, span, format!("pipeline `{}` calls itself", me.1))
                         .label("recursive call")
@@ -111,7 +116,7 @@ impl Global<'_, '_, '_> {
                 }
             }
             if found {
-                let span = self.at(task.callee_at);
+                let span = self.at(At::Callee(index));
                 self.c.push(
                     Diagnostic::new(
                         Code::RecursivePipeline,
@@ -140,7 +145,7 @@ fn pipeline_callees(db: &dyn Db, file: SourceFile, name: &str) -> Vec<String> {
             if let Some(body) =
                 super::pieces::pipeline_body(db, super::pieces::PipelineKey::new(db, file, index as u32))
             {
-                out.extend(body.tasks().map(|(_, t)| t.callee.to_string()));
+                out.extend(body.task_decls().map(|(_, _, t)| t.callee.to_string()));
             }
         } else if let Some(ast::Item::Pipeline(whole)) = parse(db, file).file.items.get(index) {
             collect_callees(&whole.body, &mut out);

@@ -40,7 +40,7 @@ use crate::SourceFile;
 use scope::{At, PipelineScope, ScopeId};
 
 /// What checking one piece found out about the rest of the pipeline. Tasks are numbered in the
-/// order of the whole body; every list is sorted, so equal effects compare equal.
+/// order of the whole body.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub(crate) struct PieceEffects {
     /// Parameters read (their index in [`PipelineScope::params`]).
@@ -58,16 +58,9 @@ pub(crate) struct PieceEffects {
 }
 
 impl PieceEffects {
-    fn sort(&mut self) {
-        fn tidy<T: Ord>(list: &mut Vec<T>) {
-            list.sort_unstable();
-            list.dedup();
-        }
-        tidy(&mut self.params_used);
-        tidy(&mut self.reads);
-        tidy(&mut self.after);
-        tidy(&mut self.bad);
-        tidy(&mut self.deps);
+    /// The imported files in a fixed order (they were gathered in a set). The other lists are in
+    /// the order of the piece's text, so checking the same text gives equal effects.
+    fn tidy(&mut self) {
         self.used_imports.sort_unstable_by_key(salsa::plumbing::AsId::as_id);
         self.used_imports.dedup();
     }
@@ -136,7 +129,7 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
         self.check_outputs(stmts);
         let mut effects = std::mem::take(&mut self.effects);
         effects.used_imports.extend(self.c.used_imports.iter().copied());
-        effects.sort();
+        effects.tidy();
         effects
     }
 

@@ -243,9 +243,7 @@ impl Eq for BodyScope {}
 pub(crate) struct TaskEntry<'s> {
     pub name: &'s Arc<str>,
     pub at: At,
-    pub unbound: bool,
     pub callee: &'s Arc<str>,
-    pub callee_at: At,
     /// The scopes it is in, outermost first, in the numbering of the whole body.
     pub scopes: Vec<ScopeId>,
 }
@@ -410,9 +408,7 @@ impl BodyScope {
         Some(TaskEntry {
             name: &task.name,
             at: At::Task(index),
-            unbound: task.unbound,
             callee: &task.callee,
-            callee_at: At::Callee(index),
             scopes: task
                 .scopes
                 .iter()
@@ -426,7 +422,31 @@ impl BodyScope {
 
     /// Every task, in the order of the body.
     pub(crate) fn tasks(&self) -> impl Iterator<Item = (u32, TaskEntry<'_>)> + '_ {
-        (0..self.task_count).filter_map(|i| Some((i, self.task(i)?)))
+        self.task_decls().map(|(index, piece, task)| {
+            let starts = self.starts[piece];
+            let entry = TaskEntry {
+                name: &task.name,
+                at: At::Task(index),
+                callee: &task.callee,
+                scopes: task
+                    .scopes
+                    .iter()
+                    .map(|s| match *s {
+                        ScopeId::Loop(i) => ScopeId::Loop(starts.loop_ + i),
+                        ScopeId::Branch(i) => ScopeId::Branch(starts.branch + i),
+                    })
+                    .collect(),
+            };
+            (index, entry)
+        })
+    }
+
+    /// Every task as its piece declares it, in the order of the body: its number, its piece's,
+    /// and the declaration (for what needs only names).
+    pub(crate) fn task_decls(&self) -> impl Iterator<Item = (u32, usize, &TaskDecl)> + '_ {
+        self.summaries.iter().zip(&self.starts).enumerate().flat_map(|(piece, (summary, starts))| {
+            (summary.tasks.iter().enumerate()).map(move |(local, task)| (starts.task + local as u32, piece, task))
+        })
     }
 }
 

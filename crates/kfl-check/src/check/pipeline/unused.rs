@@ -22,7 +22,7 @@ impl Global<'_, '_, '_> {
         }
         let pipeline_outputs: HashSet<&str> = scope.outputs.iter().filter_map(|o| o.head()).collect();
         let mut warnings = Vec::new();
-        for (index, task) in scope.tasks() {
+        for (index, _, task) in scope.task_decls() {
             if self.had_bad_reference(index) {
                 continue;
             }
@@ -35,7 +35,7 @@ impl Global<'_, '_, '_> {
             let outputs: Vec<(&str, Ty)> =
                 sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
             let read: &[&str] = self.reads.get(&index).map_or(&[], Vec::as_slice);
-            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&**task.name);
+            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&*task.name);
             let unread: Vec<&str> = outputs
                 .iter()
                 .filter(|(n, ty)| !ty.is_display_artifact() && !read.contains(n))
@@ -44,7 +44,7 @@ impl Global<'_, '_, '_> {
             if unread.is_empty() {
                 continue;
             }
-            let span = self.c.at(task.at);
+            let span = self.c.at(super::scope::At::Task(index));
             let task_name = &task.name;
             if !any_read {
                 warnings.push(
