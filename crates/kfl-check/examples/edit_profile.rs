@@ -18,7 +18,15 @@ fn main() {
     let tasks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let edits: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let text = generate::single_file(tasks);
-    let variants: Vec<String> = (0..2).map(|v| generate::edit_pipeline_string(&text, v)).collect();
+    // KFL_EDIT=declare: a task is added and removed again (the pipeline's scope changes, so every
+    // piece of it is checked again); otherwise an argument is edited.
+    let variants: Vec<String> = if std::env::var_os("KFL_EDIT").is_some_and(|v| v == "declare") {
+        let at = text.find("    load_0 = ").expect("a generated pipeline");
+        let added = format!("{}    extra = load_data(source: \"gs://x\", seed: seed)\n{}", &text[..at], &text[at..]);
+        vec![added, text.clone()]
+    } else {
+        (0..2).map(|v| generate::edit_pipeline_string(&text, v)).collect()
+    };
     let mut db = Database::default();
     let file = db.set_file("generated.kfl", text);
     let cold = Instant::now();
