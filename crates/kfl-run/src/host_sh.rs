@@ -396,9 +396,21 @@ mod tests {
             "kill -USR2 $$",
             "echo \"$undefined\"",
         ];
+        // The note a shell writes for a command killed by a signal is its own: kflc writes dash's.
+        // Where the `sh` that runs the launcher here is another shell, those cases are held to
+        // dash's notes instead of to that shell's.
+        let dash = std::fs::canonicalize("/bin/sh").is_ok_and(|sh| sh.ends_with("dash"));
+        let notes =
+            [("kill -9", "Killed\n"), ("kill -TERM", "Terminated\n"), ("kill -USR2", "User defined signal 2\n")];
         for script in cases {
             let (launcher, direct) = both(&component("step", script, &inputs, &outputs), &env);
-            assert_eq!(launcher, direct, "{script}");
+            match notes.iter().find(|(kill, _)| script.contains(kill)) {
+                Some((_, note)) if !dash => {
+                    assert_eq!((launcher.code, &launcher.stdout), (direct.code, &direct.stdout), "{script}");
+                    assert!(direct.stderr.ends_with(note), "{script}: {direct:?}");
+                }
+                _ => assert_eq!(launcher, direct, "{script}"),
+            }
         }
         // The first case ran through: what it left is worth a look of its own.
         let (_, direct) = both(&component("step", cases[0], &inputs, &outputs), &env);
