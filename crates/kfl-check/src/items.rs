@@ -199,21 +199,14 @@ fn pipeline_signature_from_body(pipeline: &ast::Pipeline, body: &crate::check::B
         }
         let ty = match (&out.ty, out.path.as_deref()) {
             (Some(ty), _) => OutputTy::Declared(ty.clone()),
-            (None, Some([task, output])) => {
-                // The first task bound to that name (one named like a parameter is not indexed).
-                let found = match body.task_named(task) {
-                    Some(i) => body.task(i),
-                    None => body.tasks().map(|(_, t)| t).find(|t| **t.name == **task),
-                };
-                match found {
-                    Some(t) => OutputTy::FromTask {
-                        callee: t.callee.to_string(),
-                        output: output.clone(),
-                        fan_in: t.scopes.iter().any(|s| matches!(s, crate::check::ScopeId::Loop(_))),
-                    },
-                    None => OutputTy::Unknown,
-                }
-            }
+            (None, Some([task, output])) => match body.first_task(task) {
+                Some(t) => OutputTy::FromTask {
+                    callee: t.callee.to_string(),
+                    output: output.clone(),
+                    fan_in: t.scopes.iter().any(|s| matches!(s, crate::check::ScopeId::Loop(_))),
+                },
+                None => OutputTy::Unknown,
+            },
             (None, Some([param])) => match pipeline.params.iter().find(|p| p.name.text == *param) {
                 Some(p) => OutputTy::Declared(TypeRef::from_ast(&p.ty)),
                 None => OutputTy::Unknown,

@@ -739,10 +739,7 @@ pub fn task_outputs_at(
     })?;
     outline.pipelines.iter().find(|p| p.item == item as u32)?;
     let body = crate::check::pipeline_body(db, crate::check::PipelineKey::new(db, file, item as u32)).as_ref()?;
-    let found = match body.task_named(task) {
-        Some(index) => body.task(index),
-        None => body.tasks().map(|(_, t)| t).find(|t| **t.name == *task),
-    }?;
+    let found = body.first_task(task)?;
     let callee = found.callee.to_string();
     let crate::items::Found::One(owner, crate::items::Export::Component(_)) = crate::items::lookup(db, file, &callee)
     else {

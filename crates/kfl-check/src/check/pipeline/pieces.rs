@@ -115,6 +115,11 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
     }
 }
 
+/// The pieces of the pipeline `key` names.
+fn pieces_of<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<&'db crate::PipelinePieces<'db>> {
+    parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))
+}
+
 /// A run of consecutive pieces of statements (see [`TaskBlock`]).
 #[salsa::interned(debug)]
 pub(crate) struct Run<'db> {
@@ -152,7 +157,7 @@ fn head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<&'db kfl_syntax::
 /// The piece that holds the pipeline's head (the same piece for as long as its text is the same).
 #[salsa::tracked]
 fn pipeline_head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Chunk<'db>> {
-    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let pieces = pieces_of(db, key)?;
     Some(pieces.head.1)
 }
 
@@ -161,7 +166,7 @@ fn pipeline_head<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Chunk<'d
 #[salsa::tracked(returns(ref))]
 pub(crate) fn pipeline_body<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Arc<BodyScope>> {
     let head = head(db, key)?;
-    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let pieces = pieces_of(db, key)?;
     let mut summaries = Vec::with_capacity(pieces.statements.len());
     for &(_, chunk) in &pieces.statements {
         summaries.push(piece_summary(db, chunk).clone()?);
@@ -207,7 +212,7 @@ pub(crate) fn piece_effects<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<
 /// The effects of every piece of a pipeline, in order.
 #[salsa::tracked(returns(ref))]
 pub(crate) fn pipeline_effects<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Vec<Arc<PieceEffects>>> {
-    let pieces = parse_outline(db, key.file(db)).pipelines.iter().find(|p| p.item == key.item(db))?;
+    let pieces = pieces_of(db, key)?;
     let mut out = Vec::with_capacity(pieces.statements.len());
     for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
         out.push(piece_effects(db, PieceKey::new(db, key, ordinal as u32, chunk)).clone()?);

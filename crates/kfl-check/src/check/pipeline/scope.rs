@@ -403,9 +403,27 @@ impl BodyScope {
     /// Task `index` of the body.
     pub(crate) fn task(&self, index: u32) -> Option<TaskEntry<'_>> {
         let (piece, local) = self.piece_of_task(index)?;
+        Some(self.entry(index, piece, &self.summaries[piece].tasks[local]))
+    }
+
+    /// The first task of that name, a parameter's name or not (what a pipeline's output or the
+    /// editor means by `name.output`).
+    pub(crate) fn first_task(&self, name: &str) -> Option<TaskEntry<'_>> {
+        match self.task_named(name) {
+            Some(index) => self.task(index),
+            None => self.tasks().map(|(_, t)| t).find(|t| **t.name == *name),
+        }
+    }
+
+    /// Every task, in the order of the body.
+    pub(crate) fn tasks(&self) -> impl Iterator<Item = (u32, TaskEntry<'_>)> + '_ {
+        self.task_decls().map(|(index, piece, task)| (index, self.entry(index, piece, task)))
+    }
+
+    /// Task `index`, declared as `task` in `piece`, with its scopes numbered in the whole body.
+    fn entry<'s>(&'s self, index: u32, piece: usize, task: &'s TaskDecl) -> TaskEntry<'s> {
         let starts = self.starts[piece];
-        let task = &self.summaries[piece].tasks[local];
-        Some(TaskEntry {
+        TaskEntry {
             name: &task.name,
             at: At::Task(index),
             callee: &task.callee,
@@ -417,28 +435,7 @@ impl BodyScope {
                     ScopeId::Branch(i) => ScopeId::Branch(starts.branch + i),
                 })
                 .collect(),
-        })
-    }
-
-    /// Every task, in the order of the body.
-    pub(crate) fn tasks(&self) -> impl Iterator<Item = (u32, TaskEntry<'_>)> + '_ {
-        self.task_decls().map(|(index, piece, task)| {
-            let starts = self.starts[piece];
-            let entry = TaskEntry {
-                name: &task.name,
-                at: At::Task(index),
-                callee: &task.callee,
-                scopes: task
-                    .scopes
-                    .iter()
-                    .map(|s| match *s {
-                        ScopeId::Loop(i) => ScopeId::Loop(starts.loop_ + i),
-                        ScopeId::Branch(i) => ScopeId::Branch(starts.branch + i),
-                    })
-                    .collect(),
-            };
-            (index, entry)
-        })
+        }
     }
 
     /// Every task as its piece declares it, in the order of the body: its number, its piece's,
