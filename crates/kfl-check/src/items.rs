@@ -285,8 +285,38 @@ pub enum Found<'db> {
 
 /// Looks a name up in a file: its own items first, then the items of the files it imports.
 pub fn lookup<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Found<'db> {
+    match looked_up(db, LookupKey::new(db, file, name)) {
+        Looked::None => Found::None,
+        Looked::One(owner, export) => Found::One(*owner, export),
+        Looked::Ambiguous(owners) => Found::Ambiguous(owners.clone()),
+    }
+}
+
+/// A name looked up in a file (see [`lookup`]).
+#[salsa::interned(debug)]
+struct LookupKey<'db> {
+    #[returns(copy)]
+    file: SourceFile,
+    #[returns(ref)]
+    name: String,
+}
+
+/// What [`lookup`] finds.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Looked {
+    None,
+    One(SourceFile, Export),
+    Ambiguous(Vec<SourceFile>),
+}
+
+/// [`lookup`], memoized by name: it is equal after an edit unless what that name means changed,
+/// so the checks that looked a component up are not run again when another item of the file (a
+/// pipeline's outputs, another component's inputs) changes.
+#[salsa::tracked(returns(ref))]
+fn looked_up<'db>(db: &'db dyn Db, key: LookupKey<'db>) -> Looked {
+    let (file, name) = (key.file(db), key.name(db));
     if let Some(export) = file_exports(db, file).items.get(name) {
-        return Found::One(file, export);
+        return Looked::One(file, export.clone());
     }
     let mut found: Option<(SourceFile, &Export)> = None;
     let mut all = Vec::new();
@@ -297,9 +327,9 @@ pub fn lookup<'db>(db: &'db dyn Db, file: SourceFile, name: &str) -> Found<'db> 
         }
     }
     match (found, all.len()) {
-        (Some((f, e)), 1) => Found::One(f, e),
-        (Some(_), _) => Found::Ambiguous(all),
-        (None, _) => Found::None,
+        (Some((f, e)), 1) => Looked::One(f, e.clone()),
+        (Some(_), _) => Looked::Ambiguous(all),
+        (None, _) => Looked::None,
     }
 }
 

@@ -225,3 +225,64 @@ fn an_argument_edit_rechecks_one_piece() {
         }
     }
 }
+
+/// Adding, removing or renaming a task of a long pipeline changes what the pipeline declares; the
+/// pieces checked again are those whose text changed and those that read the name whose meaning
+/// changed, not every piece (nothing a piece's check sees is numbered in the order of the body).
+#[test]
+fn a_declaration_edit_rechecks_the_pieces_that_read_it() {
+    let (mut db, log) = logging("check_piece");
+    let text = |top: &str, renamed: &str| {
+        let mut out = format!("{LIB}\npipeline p() {{\n{top}");
+        for i in 0..300 {
+            let name = if i == 150 { renamed.to_string() } else { format!("t{i}") };
+            out.push_str(&format!(
+                "    raw{i} = load(url: \"s3://bucket/{i}\")\n    {name} = train(data: raw{i}.data)\n"
+            ));
+        }
+        // Every task is read at the end, far from where it is declared.
+        for i in 0..300 {
+            out.push_str(&format!("    output model{i} = t{i}.model\n"));
+        }
+        out.push_str("}\n");
+        out
+    };
+    let check = |db: &mut Database, text: String| {
+        db.set_file("p.kfl", text.clone());
+        log.lock().expect("log").clear();
+        let file = db.file("p.kfl").expect("the file");
+        let diagnostics = check_file(db, file).to_vec();
+        let mut once = Database::one_shot();
+        let whole = once.set_file("p.kfl", text);
+        assert_eq!(diagnostics, check_file(&once, whole).to_vec(), "the pieces check as the whole does");
+        let ran = log.lock().expect("log").len();
+        let mut codes: Vec<&str> = diagnostics.iter().map(|d| d.code.info().id).collect();
+        codes.sort_unstable();
+        (ran, codes)
+    };
+    let (cold, codes) = check(&mut db, text("", "t150"));
+    assert!(cold > 30 && codes.is_empty(), "{cold} pieces, {codes:?}");
+
+    // A task added above every other: its piece (perhaps cut in two), not the ones below.
+    let added = "    extra = load(url: \"s3://extra\")\n";
+    let (ran, codes) = check(&mut db, text(added, "t150"));
+    assert!((1..=3).contains(&ran), "{ran} pieces checked again");
+    assert_eq!(codes, ["W0002"], "the new task's results are not used");
+    // Typing its name, letter by letter.
+    for typed in ["e", "ex", "ext", "extr"] {
+        let (ran, _) = check(&mut db, text(&added.replace("extra", typed), "t150"));
+        assert!((1..=3).contains(&ran), "`{typed}`: {ran} pieces checked again");
+    }
+    // And removing it again.
+    let (ran, codes) = check(&mut db, text("", "t150"));
+    assert!((1..=3).contains(&ran) && codes.is_empty(), "{ran} pieces checked again, {codes:?}");
+
+    // Renaming a task: its piece, and the piece far below that reads the old name, now unknown.
+    let (ran, codes) = check(&mut db, text("", "t150_renamed"));
+    assert!((2..=4).contains(&ran), "{ran} pieces checked again");
+    assert_eq!(codes, ["E0102", "W0002"], "the old name is unknown, the new task unused");
+    // Naming it back makes the reader's reference good again: the reader is checked again; the
+    // task's piece has its text of before, and salsa still has its check.
+    let (ran, codes) = check(&mut db, text("", "t150"));
+    assert!((1..=4).contains(&ran) && codes.is_empty(), "{ran} pieces checked again, {codes:?}");
+}

@@ -181,11 +181,11 @@ impl<'db> Checker<'db> {
 /// Puts a diagnostic of a piece in its place in the file: a span of the piece moves by the piece's
 /// offset `by`, a placeholder becomes the span of the place it stands for (`resolve`), a label in
 /// another file stays.
-pub(crate) fn place(mut d: Diagnostic, foreign: &[At], by: u32, resolve: &impl Fn(At) -> Option<Span>) -> Diagnostic {
+pub(crate) fn place(mut d: Diagnostic, foreign: &[At], by: u32, resolve: &impl Fn(&At) -> Option<Span>) -> Diagnostic {
     let fix = |span: Span| -> Span {
         if span.start & FOREIGN != 0 {
             let at = foreign.get((span.start & !FOREIGN) as usize);
-            return at.and_then(|at| resolve(*at)).unwrap_or(Span { start: by, end: by });
+            return at.and_then(resolve).unwrap_or(Span { start: by, end: by });
         }
         Span { start: span.start.saturating_add(by), end: span.end.saturating_add(by) }
     };

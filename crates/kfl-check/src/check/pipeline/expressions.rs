@@ -4,7 +4,7 @@
 use kfl_diagnostics::{Code, Diagnostic, Label};
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use super::scope::ScopeId;
+use super::scope::{At, ScopeId};
 use super::PieceChecker;
 use crate::check::helpers::{help_did_you_mean, HelpIfNone};
 use crate::types::{is_comparable, Ty};
@@ -173,11 +173,11 @@ impl PieceChecker<'_, '_, '_> {
         let scope = self.scope;
         // Loop variables in scope, innermost first.
         let in_scope_loop = self.scopes.iter().rev().find_map(|s| match s {
-            ScopeId::Loop(i) if scope.loops[*i as usize].var == head.text => Some(*i),
+            ScopeId::Loop(i) if scope.loop_var(*i) == Some(head.text.as_str()) => Some(*i),
             _ => None,
         });
         let mut ty = if let Some(i) = in_scope_loop {
-            let state = &mut self.loops[(i - self.first_loop) as usize];
+            let state = &mut self.loops[i as usize];
             state.used = true;
             state.elem.clone()
         } else if let Some(p) = scope.params.iter().position(|p| p.name == head.text) {
@@ -185,8 +185,8 @@ impl PieceChecker<'_, '_, '_> {
             scope.params[p].ty.clone()
         } else if let Some(target) = scope.task_named(&head.text) {
             return self.task_output_ty(target, head, rest, condition);
-        } else if let Some(l) = scope.loops.iter().find(|l| l.var == head.text) {
-            let declared = self.at(l.at);
+        } else if scope.meaning(&head.text).loop_var {
+            let declared = self.at(At::FirstLoop(head.text.as_str().into()));
             self.c.push(
                 Diagnostic::new(Code::LoopVariableOutOfScope, head.span, format!("loop variable `{}` is used outside its loop", head.text))
                     .label("outside the loop")
@@ -201,7 +201,7 @@ impl PieceChecker<'_, '_, '_> {
             names.extend(scope.task_names());
             for id in &self.scopes {
                 if let ScopeId::Loop(i) = id {
-                    names.push(&scope.loops[*i as usize].var);
+                    names.extend(scope.loop_var(*i));
                 }
             }
             let help = help_did_you_mean(&head.text, names.iter().copied()).unwrap_or_else(|| {
@@ -227,7 +227,8 @@ impl PieceChecker<'_, '_, '_> {
 
     fn task_output_ty(&mut self, target: u32, head: &Ident, rest: &[Ident], condition: bool) -> Ty {
         let Some((output_name, extra)) = rest.split_first() else {
-            self.effects.bad.push(target);
+            let name = self.task_name(target);
+            self.effects.bad.push(name);
             let outputs: Vec<String> = match self.callee(target).and_then(|(_, e)| e.signature()) {
                 Some(sig) => sig.outputs.iter().map(|o| format!("`{}.{}`", head.text, o.name)).collect(),
                 None => Vec::new(),
@@ -268,7 +269,7 @@ impl PieceChecker<'_, '_, '_> {
         let loops_left = self.check_task_visible(
             target,
             head,
-            condition && self.scope.task(target).is_some_and(|t| t.scopes.is_empty()),
+            condition && self.scope.task(target).is_some_and(|t| t.is_top_level()),
         );
         let Some((owner, export)) = self.callee(target) else {
             self.mark_read(target, &output_name.text);
@@ -278,9 +279,10 @@ impl PieceChecker<'_, '_, '_> {
             return Ty::Unknown;
         };
         let Some(output) = sig.output(&output_name.text) else {
-            self.effects.bad.push(target);
+            let name = self.task_name(target);
+            self.effects.bad.push(name);
             let scope = self.scope;
-            let callee = scope.task(target).map_or("", |t| &**t.callee);
+            let callee: &str = scope.task(target).map_or("", |t| t.callee);
             let help = help_did_you_mean(&output_name.text, sig.outputs.iter().map(|o| o.name.as_str()))
                 .unwrap_or_else(|| {
                     if sig.outputs.is_empty() {
@@ -324,6 +326,7 @@ impl PieceChecker<'_, '_, '_> {
 
     /// Records that output `output` of task `target` is read.
     fn mark_read(&mut self, target: u32, output: &str) {
-        self.effects.reads.push((target, output.to_string()));
+        let name = self.task_name(target);
+        self.effects.reads.push((name, output.to_string()));
     }
 }

@@ -3,6 +3,8 @@
 //! graph (`graph`) and what is never used (`unused`). Spans are written as placeholders
 //! ([`Checker::at`]) except those of the head, which the checker's own piece is.
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use kfl_diagnostics::{Code, Diagnostic, Label, Span};
@@ -25,8 +27,9 @@ pub(super) struct Global<'c, 's, 'db> {
     pub(super) bad: HashSet<u32>,
     pub(super) params_used: HashSet<u32>,
     pub(super) deps: Vec<(u32, u32)>,
-    /// What each task calls, once looked up (the checks below ask for every task, twice).
-    callees: HashMap<u32, Option<(SourceFile, &'db Export)>>,
+    /// What each name calls, once looked up (the checks below ask for every task, twice; most
+    /// tasks call what others call too).
+    callees: HashMap<Arc<str>, Option<(SourceFile, &'db Export)>>,
 }
 
 /// Tasks that share their name with another task or a parameter.
@@ -57,14 +60,19 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             deps: Vec::new(),
             callees: HashMap::default(),
         };
-        for e in effects {
-            for (task, output) in &e.reads {
-                global.reads.entry(*task).or_default().push(output);
+        // Effects name the tasks they read; a reference means the first task of the name.
+        let task = |name: &str| scope.task_named(name);
+        for (piece, e) in effects.iter().enumerate() {
+            let first = scope.starts.get(piece).map_or(0, |s| s.task);
+            for (name, output) in &e.reads {
+                if let Some(index) = task(name) {
+                    global.reads.entry(index).or_default().push(output);
+                }
             }
-            global.after.extend(e.after.iter().copied());
-            global.bad.extend(e.bad.iter().copied());
+            global.after.extend(e.after.iter().filter_map(|name| task(name)));
+            global.bad.extend(e.bad.iter().filter_map(|name| task(name)));
             global.params_used.extend(e.params_used.iter().copied());
-            global.deps.extend(e.deps.iter().copied());
+            global.deps.extend(e.deps.iter().filter_map(|(local, name)| Some((first + local, task(name)?))));
             global.c.used_imports.extend(e.used_imports.iter().copied());
         }
         named_twice(scope, &mut global.bad);
@@ -84,15 +92,16 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
 
     /// What task `index` calls (every task's statement has been checked by now).
     pub(super) fn callee(&mut self, index: u32) -> Option<(SourceFile, &'db Export)> {
-        if let Some(known) = self.callees.get(&index) {
+        let scope = self.scope;
+        let name = scope.task(index)?.callee;
+        if let Some(known) = self.callees.get(name) {
             return *known;
         }
-        let scope = self.scope;
-        let found = match scope.task(index).map(|task| self.c.lookup(task.callee)) {
-            Some(Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_)))) => Some((owner, export)),
+        let found = match self.c.lookup(name) {
+            Found::One(owner, export @ (Export::Component(_) | Export::Pipeline(_))) => Some((owner, export)),
             _ => None,
         };
-        self.callees.insert(index, found);
+        self.callees.insert(name.clone(), found);
         found
     }
 
@@ -147,7 +156,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 None => {
                     let Some(param) = scope.params.iter().find(|p| *p.name == *task.name) else { continue };
                     let span = self.at(At::Task(i));
-                    let param_span = self.at(param.at);
+                    let param_span = self.at(param.at.clone());
                     self.c.push(
                         Diagnostic::new(
                             Code::DuplicateTask,
@@ -179,7 +188,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
         self.c.check_duplicate_fields(&fields);
         let mut seen: HashMap<&str, Span> = HashMap::default();
         for output in &scope.outputs {
-            let span = self.c.at(output.at);
+            let span = self.c.at(output.at.clone());
             match seen.get(output.name.as_str()) {
                 Some(first) => self.c.push(declared_twice(
                     Code::DuplicatePipelineOutput,

@@ -21,10 +21,13 @@
 mod expressions;
 mod global;
 mod graph;
+mod piece_scope;
 pub(crate) mod pieces;
 pub(crate) mod scope;
 mod tasks;
 mod unused;
+
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -37,22 +40,24 @@ use crate::items::Export;
 use crate::types::Ty;
 use crate::SourceFile;
 
-use scope::{At, PipelineScope, ScopeId};
+use piece_scope::PieceScope;
+use scope::{At, ScopeId};
 
-/// What checking one piece found out about the rest of the pipeline. Tasks are numbered in the
-/// order of the whole body.
+/// What checking one piece found out about the rest of the pipeline. A task it reads is named by
+/// its name (a reference means the first task of that name); one of its own tasks by its number
+/// in the piece. Nothing depends on where the piece is in the body.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub(crate) struct PieceEffects {
-    /// Parameters read (their index in [`PipelineScope::params`]).
+    /// Parameters read (their index in [`scope::PipelineScope::params`]).
     pub params_used: Vec<u32>,
     /// Outputs read: the task and the output's name.
-    pub reads: Vec<(u32, String)>,
+    pub reads: Vec<(Arc<str>, String)>,
     /// Tasks named in an `after`.
-    pub after: Vec<u32>,
+    pub after: Vec<Arc<str>>,
     /// Tasks referred to wrongly (their unused-result warnings would only add noise).
-    pub bad: Vec<u32>,
-    /// Task `.0` waits for task `.1`.
-    pub deps: Vec<(u32, u32)>,
+    pub bad: Vec<Arc<str>>,
+    /// The piece's task `.0` waits for task `.1`.
+    pub deps: Vec<(u32, Arc<str>)>,
     /// Imported files a name was taken from.
     pub used_imports: Vec<SourceFile>,
 }
@@ -71,21 +76,18 @@ struct LoopState {
     used: bool,
 }
 
-/// Checks the statements of one piece of a pipeline body against the pipeline's scope.
+/// Checks the statements of one piece of a pipeline body against what it reads of the rest of
+/// the pipeline ([`PieceScope`]). Tasks are handles of the piece's scope (its own tasks first,
+/// numbered from 0); loops and branches are numbered from the piece's first.
 pub(super) struct PieceChecker<'c, 's, 'db> {
     c: &'c mut Checker<'db>,
-    scope: &'s PipelineScope,
-    /// This piece's ordinal.
-    piece: u32,
+    scope: &'s PieceScope,
     /// The text the piece's spans index (for the place of a `finally` keyword).
     text: &'s str,
-    /// The loops of this piece, from the scope's number `first_loop` on.
+    /// The loops of this piece.
     loops: Vec<LoopState>,
-    first_loop: u32,
-    /// What the tasks read so far call, as their statements were checked.
+    /// What the tasks read so far call.
     callees: HashMap<u32, Option<(SourceFile, &'db Export)>>,
-    /// Tasks whose statements were checked already: what a later one calls is not known yet.
-    walked: u32,
     /// Current nesting while walking the body.
     scopes: Vec<ScopeId>,
     /// The task whose statement is being checked, and the tasks it waits for so far.
@@ -98,22 +100,18 @@ pub(super) struct PieceChecker<'c, 's, 'db> {
 }
 
 impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
-    pub(super) fn new(c: &'c mut Checker<'db>, scope: &'s PipelineScope, piece: u32, text: &'s str) -> Self {
-        let starts = scope.starts.get(piece as usize).copied().unwrap_or_default();
+    pub(super) fn new(c: &'c mut Checker<'db>, scope: &'s PieceScope, text: &'s str) -> Self {
         PieceChecker {
             c,
             scope,
-            piece,
             text,
             loops: Vec::new(),
-            first_loop: starts.loop_,
             callees: HashMap::default(),
-            walked: starts.task,
             scopes: Vec::new(),
             current_task: None,
             current_deps: Vec::new(),
             enclosing_deps: Vec::new(),
-            branch_count: starts.branch,
+            branch_count: 0,
             effects: PieceEffects::default(),
         }
     }
@@ -121,11 +119,9 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
     /// Checks `stmts` (the piece's top-level statements) and returns the effects.
     pub(super) fn run(mut self, stmts: &[ast::Stmt]) -> PieceEffects {
         self.misplaced(stmts, true);
-        let mut loop_counter = self.first_loop;
-        let mut task_counter = self.walked;
+        let mut loop_counter = 0;
+        let mut task_counter = 0;
         self.walk(stmts, &mut loop_counter, &mut task_counter, true);
-        // Outputs are checked once every task of the whole body is known.
-        self.walked = self.scope.task_count();
         self.check_outputs(stmts);
         let mut effects = std::mem::take(&mut self.effects);
         effects.used_imports.extend(self.c.used_imports.iter().copied());
@@ -144,12 +140,13 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
         self.c.at(at)
     }
 
-    /// What task `target` calls, once its statement has been checked (before, `None`: the same
-    /// as an unresolved callee, so a reference to a later task is not typed).
+    /// The name of task `handle`, as effects name it.
+    fn task_name(&self, handle: u32) -> Arc<str> {
+        self.scope.task(handle).map_or_else(|| Arc::from(""), |t| t.name.clone())
+    }
+
+    /// What task `target` calls (a task further down is typed like one above).
     fn callee(&mut self, target: u32) -> Option<(SourceFile, &'db Export)> {
-        if target >= self.walked {
-            return None;
-        }
         if let Some(known) = self.callees.get(&target) {
             return *known;
         }
@@ -231,7 +228,6 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
                     let mut current = Some(i);
                     let pushed = self.enclosing_deps.len();
                     while let Some(i) = current {
-                        self.walked = *task_counter;
                         self.check_condition(&i.cond);
                         self.scopes.push(ScopeId::Branch(self.branch_count));
                         self.branch_count += 1;
@@ -256,13 +252,12 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
                     *loop_counter += 1;
                     let pushed = self.enclosing_deps.len();
                     self.loops.push(LoopState { elem: Ty::Unknown, used: false });
-                    self.walked = *task_counter;
                     self.check_loop_header(f, index);
                     self.scopes.push(ScopeId::Loop(index));
                     self.walk(&f.body.stmts, loop_counter, task_counter, false);
                     self.scopes.pop();
                     self.enclosing_deps.truncate(pushed);
-                    if !self.loops[(index - self.first_loop) as usize].used {
+                    if !self.loops[index as usize].used {
                         self.c.push(
                             Diagnostic::new(
                                 Code::UnusedLoopVariable,
@@ -362,19 +357,17 @@ impl<'c, 's, 'db> PieceChecker<'c, 's, 'db> {
                 );
             }
         }
-        self.loops[(index - self.first_loop) as usize].elem = elem;
+        self.loops[index as usize].elem = elem;
     }
 
     /// The piece's top-level outputs, but those declared twice (reported by `global`).
     fn check_outputs(&mut self, stmts: &[ast::Stmt]) {
-        let mut index = self.scope.starts.get(self.piece as usize).map_or(0, |s| s.output);
-        for stmt in stmts {
-            let ast::StmtKind::Output(out) = &stmt.kind else {
-                continue;
-            };
-            let first = self.scope.first_outputs.get(out.name.text.as_str()).copied();
-            index += 1;
-            if first.is_some_and(|first| first != index - 1) {
+        let outputs = stmts.iter().filter_map(|stmt| match &stmt.kind {
+            ast::StmtKind::Output(out) => Some(out),
+            _ => None,
+        });
+        for (index, out) in outputs.enumerate() {
+            if !self.scope.first_outputs.get(index).copied().unwrap_or(true) {
                 continue;
             }
             self.current_task = None;

@@ -4,7 +4,10 @@
 //! - [`piece_summary`]: what one piece declares, memoized by the piece's text;
 //! - [`pipeline_scope`]: the summaries put together (re-made after every edit of the file, but
 //!   equal, and so not invalidating what reads it, unless a declaration changed);
-//! - [`check_piece`]: one piece checked against the scope, by the piece's text and place;
+//! - [`piece_scope`]: what one piece reads of that scope (re-made when a declaration changed, but
+//!   equal unless a name the piece reads means something else now);
+//! - [`check_piece`]: one piece checked against its piece scope, by the piece's text (and how many
+//!   pieces of the same text come before it, not its place: a piece added above renumbers none);
 //! - [`piece_effects`], [`pipeline_effects`]: what the pieces found out, compared for equality, so
 //!   that [`pipeline_global`] runs again only when a reference, a dependency or a use changed.
 //!
@@ -17,8 +20,9 @@ use kfl_syntax::ast;
 use kfl_syntax::chunk::ChunkTree;
 
 use super::global::{head_params, Global};
+use super::piece_scope::PieceScope;
 use super::scope::{
-    resolve as resolve_at, summarize, At, BodyScope, PieceSummary, PipelineScope, TaskBlock, PIECES_PER_BLOCK,
+    resolve as resolve_at, summarize, At, BodyScope, PieceSummary, PipelineScope, Starts, TaskBlock, PIECES_PER_BLOCK,
 };
 use super::{PieceChecker, PieceEffects};
 use crate::check::{place, Checker};
@@ -33,15 +37,30 @@ pub(crate) struct PipelineKey<'db> {
     item: u32,
 }
 
-/// One piece of a pipeline's body: its ordinal among the pipeline's pieces, and its text.
+/// One piece of a pipeline's body: its text, and how many pieces of the same text come before it
+/// (not its place among the pieces: a piece added above would make every later one new).
 #[salsa::interned(debug)]
 pub(crate) struct PieceKey<'db> {
     #[returns(copy)]
     pipeline: PipelineKey<'db>,
     #[returns(copy)]
-    ordinal: u32,
-    #[returns(copy)]
     chunk: Chunk<'db>,
+    #[returns(copy)]
+    occurrence: u32,
+}
+
+/// The keys of a pipeline's pieces, in order.
+#[salsa::tracked(returns(ref))]
+fn piece_keys<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Vec<PieceKey<'db>>> {
+    let pieces = pieces_of(db, key)?;
+    let mut seen: rustc_hash::FxHashMap<Chunk<'db>, u32> = rustc_hash::FxHashMap::default();
+    seen.reserve(pieces.statements.len());
+    let keys = pieces.statements.iter().map(|&(_, chunk)| {
+        let occurrence = seen.entry(chunk).or_insert(0);
+        *occurrence += 1;
+        PieceKey::new(db, key, chunk, *occurrence - 1)
+    });
+    Some(keys.collect())
 }
 
 /// What one piece's checks produced: diagnostics with spans relative to the piece (placeholders
@@ -71,7 +90,7 @@ pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32) {
     // The spans of places named by diagnostics, from the pieces' current summaries (looked up only
     // if a diagnostic names a place elsewhere).
     let summaries = std::cell::OnceCell::new();
-    let resolve = |at: At| -> Option<Span> {
+    let resolve = |at: &At| -> Option<Span> {
         let body = pipeline_body(db, key).as_ref()?;
         let summaries = summaries.get_or_init(|| {
             pieces.statements.iter().map(|&(_, chunk)| piece_summary(db, chunk).as_deref()).collect::<Option<Vec<_>>>()
@@ -83,8 +102,9 @@ pub(crate) fn check_pipeline(checker: &mut Checker<'_>, item: u32) {
         checker.out.extend(global.diagnostics.iter().map(|d| place(d.clone(), &global.foreign, by, &resolve)));
         checker.used_imports.extend(global.effects.used_imports.iter().copied());
     }
-    for (ordinal, &(by, chunk)) in pieces.statements.iter().enumerate() {
-        let Some(checked) = check_piece(db, PieceKey::new(db, key, ordinal as u32, chunk)) else { continue };
+    let keys = piece_keys(db, key).as_deref().unwrap_or_default();
+    for (&(by, _), &piece) in pieces.statements.iter().zip(keys) {
+        let Some(checked) = check_piece(db, piece) else { continue };
         checker.out.extend(checked.diagnostics.iter().map(|d| place(d.clone(), &checked.foreign, by, &resolve)));
         checker.used_imports.extend(checked.effects.used_imports.iter().copied());
     }
@@ -102,10 +122,11 @@ fn check_whole(checker: &mut Checker<'_>, pipeline: &ast::Pipeline) {
     let block = Arc::new(TaskBlock::new([&*summary]));
     let broken = !pipeline.broken.is_empty();
     let body = BodyScope::new(pipeline.name.text.clone(), &names, vec![summary.clone()], vec![block], broken);
-    let scope = PipelineScope { params, body: Arc::new(body) };
-    let resolve = |at: At| resolve_at(at, &scope.body, &[&summary], &[0], 0);
+    let scope = Arc::new(PipelineScope::new(params, Arc::new(body)));
+    let resolve = |at: &At| resolve_at(at, &scope.body, &[&summary], &[0], 0);
     let mut piece = Checker::for_piece(db, file);
-    let effects = PieceChecker::new(&mut piece, &scope, 0, text).run(&pipeline.body);
+    let piece_scope = PieceScope::new(&scope, &summary, || Some(Starts::default()));
+    let effects = PieceChecker::new(&mut piece, &piece_scope, text).run(&pipeline.body);
     let mut global = Checker::for_piece(db, file);
     Global::new(&mut global, &scope, &[&effects]).run(&pipeline.params);
     for c in [piece, global] {
@@ -190,16 +211,32 @@ pub(crate) fn pipeline_scope<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Opt
     let head = head(db, key)?;
     let body = pipeline_body(db, key).clone()?;
     let params = head_params(&mut Checker::for_piece(db, key.file(db)), &head.params);
-    Some(Arc::new(PipelineScope { params, body }))
+    Some(Arc::new(PipelineScope::new(params, body)))
+}
+
+/// What a piece reads of the rest of its pipeline: made again whenever a declaration of the
+/// pipeline changed, but equal (and so not invalidating the piece's checks) unless the meaning of a
+/// name the piece reads changed.
+#[salsa::tracked(returns(ref))]
+pub(crate) fn piece_scope<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<Arc<PieceScope>> {
+    let scope = pipeline_scope(db, key.pipeline(db)).as_ref()?;
+    let summary = piece_summary(db, key.chunk(db)).as_ref()?;
+    // Where the piece is, only when a name is declared both here and in another piece.
+    let starts = || {
+        let keys = piece_keys(db, key.pipeline(db)).as_ref()?;
+        let ordinal = keys.iter().position(|k| *k == key)?;
+        scope.starts.get(ordinal).copied()
+    };
+    Some(Arc::new(PieceScope::new(scope, summary, starts)))
 }
 
 #[salsa::tracked(returns(ref))]
 pub(crate) fn check_piece<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<Arc<Checked>> {
-    let scope = pipeline_scope(db, key.pipeline(db)).as_ref()?;
+    let scope = piece_scope(db, key).as_ref()?;
     let chunk = key.chunk(db);
     let ChunkTree::Statements(stmts) = &parse_chunk(db, chunk).as_ref()?.tree else { return None };
     let mut c = Checker::for_piece(db, key.pipeline(db).file(db));
-    let effects = PieceChecker::new(&mut c, scope, key.ordinal(db), chunk.text(db)).run(stmts);
+    let effects = PieceChecker::new(&mut c, scope, chunk.text(db)).run(stmts);
     Some(Arc::new(Checked { diagnostics: c.out, foreign: c.foreign.unwrap_or_default(), effects: Arc::new(effects) }))
 }
 
@@ -212,10 +249,10 @@ pub(crate) fn piece_effects<'db>(db: &'db dyn Db, key: PieceKey<'db>) -> Option<
 /// The effects of every piece of a pipeline, in order.
 #[salsa::tracked(returns(ref))]
 pub(crate) fn pipeline_effects<'db>(db: &'db dyn Db, key: PipelineKey<'db>) -> Option<Vec<Arc<PieceEffects>>> {
-    let pieces = pieces_of(db, key)?;
-    let mut out = Vec::with_capacity(pieces.statements.len());
-    for (ordinal, &(_, chunk)) in pieces.statements.iter().enumerate() {
-        out.push(piece_effects(db, PieceKey::new(db, key, ordinal as u32, chunk)).clone()?);
+    let keys = piece_keys(db, key).as_ref()?;
+    let mut out = Vec::with_capacity(keys.len());
+    for &piece in keys {
+        out.push(piece_effects(db, piece).clone()?);
     }
     Some(out)
 }

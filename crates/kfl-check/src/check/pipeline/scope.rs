@@ -21,10 +21,15 @@ use crate::types::Ty;
 
 /// A place in a pipeline, named by what is there: a span of the body moves with every edit before
 /// it, and a check that named spans would change with it. [`resolve`] finds the span.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum At {
     /// The name of the task of that number (in the order of the body).
     Task(u32),
+    /// The name of the first task of that name (what a reference to the name means): a piece
+    /// names another piece's task so, since an edit above renumbers every task.
+    FirstTask(Arc<str>),
+    /// The variable of the first loop over that variable.
+    FirstLoop(Arc<str>),
     /// What that task calls.
     Callee(u32),
     /// The variable of the loop of that number.
@@ -61,6 +66,14 @@ pub(crate) struct PieceSummary {
     pub fields: Vec<(String, Span)>,
     /// Outputs at the top level of the body.
     pub outputs: Vec<OutputDecl>,
+    /// The names the piece's expressions start with (`t` of `t.model`, a parameter, a loop
+    /// variable), each once, sorted: what its checks look up in the rest of the pipeline.
+    pub reads: Vec<Arc<str>>,
+    /// What its tasks call, each once, sorted (looked up too, when it is no component).
+    pub callees: Vec<Arc<str>>,
+    /// The names of its tasks, each once, sorted: with the first task of the name and how many
+    /// tasks have it.
+    pub declared: Vec<(Arc<str>, u32, u32)>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -95,13 +108,51 @@ pub(crate) fn summarize(stmts: &[ast::Stmt], text: &str) -> PieceSummary {
     let mut summary = PieceSummary::default();
     let mut scopes = Vec::new();
     collect(&mut summary, &mut scopes, stmts, text, true);
+    summary.reads.sort_unstable();
+    summary.reads.dedup();
+    summary.callees = summary.tasks.iter().map(|t| t.callee.clone()).collect();
+    summary.callees.sort_unstable();
+    summary.callees.dedup();
+    for (index, task) in summary.tasks.iter().enumerate() {
+        match summary.declared.iter_mut().find(|(name, ..)| *name == task.name) {
+            Some((_, _, count)) => *count += 1,
+            None => summary.declared.push((task.name.clone(), index as u32, 1)),
+        }
+    }
+    summary.declared.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     summary
+}
+
+/// Adds the first name of every path in `expr` to `reads`.
+fn read_names(reads: &mut Vec<Arc<str>>, expr: &ast::Expr) {
+    use ast::ExprKind;
+    match &expr.kind {
+        ExprKind::Path(parts) => reads.push(parts[0].text.as_str().into()),
+        ExprKind::Field(inner, _) | ExprKind::Not(inner) | ExprKind::Paren(inner) => read_names(reads, inner),
+        ExprKind::Binary(_, _, a, b) => {
+            read_names(reads, a);
+            read_names(reads, b);
+        }
+        ExprKind::List(items) => items.iter().for_each(|e| read_names(reads, e)),
+        ExprKind::Map(entries) => entries.iter().for_each(|e| read_names(reads, &e.value)),
+        ExprKind::Call(call) => call.args.iter().for_each(|a| read_names(reads, &a.value)),
+        ExprKind::Str(_) | ExprKind::Number(_) | ExprKind::Bool(_) => {}
+    }
 }
 
 fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt], text: &str, top: bool) {
     for stmt in stmts {
         match &stmt.kind {
             ast::StmtKind::Task(t) => {
+                t.call.args.iter().for_each(|a| read_names(&mut out.reads, &a.value));
+                for member in t.overrides.iter().flat_map(|b| &b.members) {
+                    match member {
+                        ast::TaskMember::Block(b) => {
+                            b.entries.iter().for_each(|e| read_names(&mut out.reads, &e.value))
+                        }
+                        ast::TaskMember::Field(f) => read_names(&mut out.reads, &f.value),
+                    }
+                }
                 let name = t.binding.as_ref().unwrap_or(&t.call.callee);
                 out.tasks.push(TaskDecl {
                     name: name.text.as_str().into(),
@@ -113,6 +164,14 @@ fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt
                 });
             }
             ast::StmtKind::If(i) => {
+                let mut cond = Some(i);
+                while let Some(i) = cond {
+                    read_names(&mut out.reads, &i.cond);
+                    cond = match &i.otherwise {
+                        Some(ast::Else::If(next)) => Some(next),
+                        _ => None,
+                    };
+                }
                 for block in i.blocks() {
                     scopes.push(ScopeId::Branch(out.branches));
                     out.branches += 1;
@@ -121,6 +180,8 @@ fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt
                 }
             }
             ast::StmtKind::For(f) => {
+                read_names(&mut out.reads, &f.iterable);
+                f.parallel.iter().for_each(|p| read_names(&mut out.reads, p));
                 scopes.push(ScopeId::Loop(out.loops.len() as u32));
                 out.loops.push(LoopDecl { var: f.var.text.clone(), span: f.var.span });
                 collect(out, scopes, &f.body.stmts, text, false);
@@ -133,12 +194,15 @@ fn collect(out: &mut PieceSummary, scopes: &mut Vec<ScopeId>, stmts: &[ast::Stmt
                 collect(out, scopes, &block.stmts, text, false);
             }
             ast::StmtKind::Field(f) if top => out.fields.push((f.name.text.clone(), f.name.span)),
-            ast::StmtKind::Output(o) if top => out.outputs.push(OutputDecl {
-                name: o.name.text.clone(),
-                span: o.name.span,
-                ty: o.ty.as_ref().map(TypeRef::from_ast),
-                path: o.value.as_path().map(|parts| parts.iter().map(|p| p.text.clone()).collect()),
-            }),
+            ast::StmtKind::Output(o) if top => {
+                read_names(&mut out.reads, &o.value);
+                out.outputs.push(OutputDecl {
+                    name: o.name.text.clone(),
+                    span: o.name.span,
+                    ty: o.ty.as_ref().map(TypeRef::from_ast),
+                    path: o.value.as_path().map(|parts| parts.iter().map(|p| p.text.clone()).collect()),
+                });
+            }
             ast::StmtKind::Field(_) | ast::StmtKind::Output(_) => {}
         }
     }
@@ -156,14 +220,55 @@ pub(crate) fn finally_keyword(stmt: &ast::Stmt, text: &str) -> Span {
     Span::new(keyword_start, keyword_start + "finally".len())
 }
 
-/// Everything a piece's checks need to know about the rest of its pipeline: its parameters with
-/// their types, and what its body declares ([`BodyScope`], which needs no name resolved, so that
-/// the file's exports can be read from it).
-#[derive(PartialEq, Eq, Debug)]
+/// What a pipeline declares: its parameters with their types, and what its body declares
+/// ([`BodyScope`], which needs no name resolved, so that the file's exports can be read from it),
+/// with an index of every name. Made again only when a declaration changed.
+#[derive(Debug)]
 pub(crate) struct PipelineScope {
     /// The parameters, each name once (a repeated one is an error of the head, not a second entry).
-    pub params: Vec<ParamEntry>,
+    pub params: Arc<Vec<ParamEntry>>,
     pub body: Arc<BodyScope>,
+    /// For each name of a task (whether a parameter has it or not): the first task of that name,
+    /// how many tasks have it, and the piece of the first.
+    pub(super) names: HashMap<Arc<str>, (u32, u32, u32)>,
+    /// The first loop over each variable.
+    loop_vars: HashMap<String, u32>,
+}
+
+/// Equal when made of the same parameters and declarations (the indexes are made of those).
+impl PartialEq for PipelineScope {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params && self.body == other.body
+    }
+}
+
+impl Eq for PipelineScope {}
+
+impl PipelineScope {
+    pub(crate) fn new(params: Vec<ParamEntry>, body: Arc<BodyScope>) -> Self {
+        let mut names: HashMap<Arc<str>, (u32, u32, u32)> = HashMap::default();
+        names.reserve(body.task_count as usize);
+        for (index, piece, task) in body.task_decls() {
+            names.entry(task.name.clone()).or_insert((index, 0, piece as u32)).1 += 1;
+        }
+        let mut loop_vars = HashMap::default();
+        for (index, l) in body.loops.iter().enumerate() {
+            loop_vars.entry(l.var.clone()).or_insert(index as u32);
+        }
+        PipelineScope { params: Arc::new(params), body, names, loop_vars }
+    }
+
+    /// The first task of that name, unless a parameter has it (the same as
+    /// [`BodyScope::task_named`], from an index of every name).
+    pub(crate) fn task_named(&self, name: &str) -> Option<u32> {
+        let &(first, ..) = self.names.get(name)?;
+        (!self.params.iter().any(|p| p.name == name)).then_some(first)
+    }
+
+    /// Whether a loop of the body is over a variable of that name.
+    pub(crate) fn is_loop_var(&self, name: &str) -> bool {
+        self.loop_vars.contains_key(name)
+    }
 }
 
 impl std::ops::Deref for PipelineScope {
@@ -218,7 +323,7 @@ impl OutputEntry {
     }
 }
 
-#[derive(PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub(crate) struct ParamEntry {
     pub name: String,
     pub ty: Ty,
@@ -242,7 +347,6 @@ impl Eq for BodyScope {}
 /// A task of the body, as [`BodyScope::task`] finds it.
 pub(crate) struct TaskEntry<'s> {
     pub name: &'s Arc<str>,
-    pub at: At,
     pub callee: &'s Arc<str>,
     /// The scopes it is in, outermost first, in the numbering of the whole body.
     pub scopes: Vec<ScopeId>,
@@ -364,11 +468,6 @@ impl BodyScope {
         scope
     }
 
-    /// How many tasks the body has.
-    pub(crate) fn task_count(&self) -> u32 {
-        self.task_count
-    }
-
     /// The first task of that name, unless a parameter has it.
     pub(crate) fn task_named(&self, name: &str) -> Option<u32> {
         if self.params.iter().any(|p| p == name) {
@@ -403,7 +502,7 @@ impl BodyScope {
     /// Task `index` of the body.
     pub(crate) fn task(&self, index: u32) -> Option<TaskEntry<'_>> {
         let (piece, local) = self.piece_of_task(index)?;
-        Some(self.entry(index, piece, &self.summaries[piece].tasks[local]))
+        Some(self.entry(piece, &self.summaries[piece].tasks[local]))
     }
 
     /// The first task of that name, a parameter's name or not (what a pipeline's output or the
@@ -417,15 +516,14 @@ impl BodyScope {
 
     /// Every task, in the order of the body.
     pub(crate) fn tasks(&self) -> impl Iterator<Item = (u32, TaskEntry<'_>)> + '_ {
-        self.task_decls().map(|(index, piece, task)| (index, self.entry(index, piece, task)))
+        self.task_decls().map(|(index, piece, task)| (index, self.entry(piece, task)))
     }
 
-    /// Task `index`, declared as `task` in `piece`, with its scopes numbered in the whole body.
-    fn entry<'s>(&'s self, index: u32, piece: usize, task: &'s TaskDecl) -> TaskEntry<'s> {
+    /// A task declared as `task` in `piece`, with its scopes numbered in the whole body.
+    fn entry<'s>(&'s self, piece: usize, task: &'s TaskDecl) -> TaskEntry<'s> {
         let starts = self.starts[piece];
         TaskEntry {
             name: &task.name,
-            at: At::Task(index),
             callee: &task.callee,
             scopes: task
                 .scopes
@@ -440,6 +538,11 @@ impl BodyScope {
 
     /// Every task as its piece declares it, in the order of the body: its number, its piece's,
     /// and the declaration (for what needs only names).
+    /// The summary of piece `index`.
+    pub(crate) fn summary(&self, index: u32) -> Option<&Arc<PieceSummary>> {
+        self.summaries.get(index as usize)
+    }
+
     pub(crate) fn task_decls(&self) -> impl Iterator<Item = (u32, usize, &TaskDecl)> + '_ {
         self.summaries.iter().zip(&self.starts).enumerate().flat_map(|(piece, (summary, starts))| {
             (summary.tasks.iter().enumerate()).map(move |(local, task)| (starts.task + local as u32, piece, task))
@@ -450,7 +553,7 @@ impl BodyScope {
 /// The span of a place in a pipeline whose pieces (their summaries, in order) start at `offsets`,
 /// and whose head starts at `head`. `None` for a place the pieces do not have.
 pub(crate) fn resolve(
-    at: At,
+    at: &At,
     scope: &BodyScope,
     summaries: &[&PieceSummary],
     offsets: &[u32],
@@ -466,7 +569,13 @@ pub(crate) fn resolve(
             (local < count(summaries.get(p)?)).then_some((p, local))
         })
     };
+    let at = match at {
+        At::FirstTask(name) => At::Task(scope.task_named(name)?),
+        At::FirstLoop(var) => At::Loop(scope.loops.iter().position(|l| *l.var == **var)? as u32),
+        other => other.clone(),
+    };
     let (piece, span) = match at {
+        At::FirstTask(_) | At::FirstLoop(_) => return None,
         At::Head(span) => return Some(shift(span, head)),
         At::File(span) => return Some(span),
         At::Task(i) | At::Callee(i) => {

@@ -7,7 +7,8 @@ use kfl_diagnostics::{Code, Diagnostic, Label, Span};
 use kfl_model::fields::Place;
 use kfl_syntax::ast::{self, Expr, ExprKind, Ident};
 
-use super::scope::ScopeId;
+use super::piece_scope::Within;
+use super::scope::{At, ScopeId};
 use super::PieceChecker;
 use crate::check::helpers::{help_did_you_mean, strip_parens, HelpIfNone};
 use crate::items::{self, lookup, visible_names, Export, Found};
@@ -49,7 +50,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                     Some("a parameter")
                 } else if self.scope.task_named(name).is_some_and(|t| t != index) {
                     Some("a task")
-                } else if self.scope.loops.iter().any(|l| l.var == *name) {
+                } else if self.scope.meaning(name).loop_var {
                     Some("a loop variable")
                 } else {
                     None
@@ -99,7 +100,6 @@ impl<'db> PieceChecker<'_, '_, 'db> {
             }
         };
         self.callees.insert(index, callee);
-        self.walked = index + 1;
         self.current_deps.clear();
         self.current_deps.extend(self.enclosing_deps.iter().copied());
         self.current_task = Some(index);
@@ -117,7 +117,10 @@ impl<'db> PieceChecker<'_, '_, 'db> {
         }
         self.current_task = None;
         let deps = std::mem::take(&mut self.current_deps);
-        self.effects.deps.extend(deps.iter().map(|&target| (index, target)));
+        for &target in &deps {
+            let name = self.task_name(target);
+            self.effects.deps.push((index, name));
+        }
         self.current_deps = deps;
     }
 
@@ -356,7 +359,8 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                         );
                         continue;
                     }
-                    self.effects.after.push(target);
+                    let name = self.task_name(target);
+                    self.effects.after.push(name);
                     if self.current_deps.contains(&target) {
                         self.c.push(
                             Diagnostic::new(
@@ -378,14 +382,9 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                 ),
                 None => {
                     let is_param = self.scope.params.iter().any(|p| p.name == head.text);
-                    let is_loop_var = self.scope.loops.iter().any(|l| l.var == head.text);
-                    let callers: Vec<String> = self
-                        .scope
-                        .tasks()
-                        .map(|(_, t)| t)
-                        .filter(|t| **t.callee == *head.text)
-                        .map(|t| format!("`{}`", t.name))
-                        .collect();
+                    let is_loop_var = self.scope.meaning(&head.text).loop_var;
+                    let callers: Vec<String> =
+                        self.scope.callers(&head.text).into_iter().map(|t| format!("`{t}`")).collect();
                     let is_item = !matches!(lookup(self.c.db, self.c.file, &head.text), Found::None);
                     if is_item {
                         let help = if callers.is_empty() {
@@ -439,26 +438,28 @@ impl<'db> PieceChecker<'_, '_, 'db> {
         let ExprKind::Path(parts) = &expr.kind else { return None };
         let [head, _output] = parts.as_slice() else { return None };
         let target = self.scope.task_named(&head.text)?;
-        let left = self.scope.task(target)?.scopes.iter().rev().find_map(|scope| match scope {
-            ScopeId::Loop(i) if !self.scopes.contains(scope) => Some(*i),
+        let var = self.scope.task(target)?.scopes().rev().find_map(|place| match place {
+            Within::Here(id @ ScopeId::Loop(i)) if !self.scopes.contains(&id) => {
+                self.scope.loop_var(i).map(String::from)
+            }
+            Within::Loop(var) => Some(var.to_string()),
             _ => None,
         })?;
-        Some((head.text.clone(), self.scope.loops[left as usize].var.clone()))
+        Some((head.text.clone(), var))
     }
 
     pub(super) fn check_task_visible(&mut self, target: u32, at: &Ident, is_after: bool) -> usize {
         let scope = self.scope;
         let Some(target_task) = scope.task(target) else { return 0 };
-        let target_scopes = &target_task.scopes;
         let mut loops_left = 0;
-        for id in target_scopes {
-            if self.scopes.contains(id) {
+        for place in target_task.scopes() {
+            if matches!(place, Within::Here(id) if self.scopes.contains(&id)) {
                 continue;
             }
-            match id {
-                ScopeId::Loop(_) => loops_left += 1,
-                ScopeId::Branch(_) if !is_after => {
-                    let declared = self.at(target_task.at);
+            match place {
+                Within::Here(ScopeId::Loop(_)) | Within::Loop(_) => loops_left += 1,
+                Within::Here(ScopeId::Branch(_)) | Within::Branch if !is_after => {
+                    let declared = self.at(At::FirstTask(target_task.name.clone()));
                     self.c.push(
                         Diagnostic::new(
                             Code::ConditionalOutputEscapes,
@@ -471,7 +472,7 @@ impl<'db> PieceChecker<'_, '_, 'db> {
                     );
                     return loops_left;
                 }
-                ScopeId::Branch(_) => {}
+                Within::Here(ScopeId::Branch(_)) | Within::Branch => {}
             }
         }
         loops_left

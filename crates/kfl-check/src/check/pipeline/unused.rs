@@ -12,7 +12,7 @@ impl Global<'_, '_, '_> {
         let scope = self.scope;
         for (index, param) in scope.params.iter().enumerate() {
             if !self.params_used.contains(&(index as u32)) {
-                let span = self.at(param.at);
+                let span = self.at(param.at.clone());
                 self.c.push(
                     Diagnostic::new(Code::UnusedParameter, span, format!("parameter `{}` is never used", param.name))
                         .label("unused")
