@@ -21,8 +21,8 @@ use crate::SourceFile;
 pub(super) struct Global<'c, 's, 'db> {
     pub(super) c: &'c mut Checker<'db>,
     pub(super) scope: &'s PipelineScope,
-    /// Outputs read, by task.
-    pub(super) reads: HashMap<u32, Vec<&'s str>>,
+    /// Outputs read: the task and the output, sorted by task.
+    pub(super) reads: Vec<(u32, &'s str)>,
     pub(super) after: HashSet<u32>,
     pub(super) bad: HashSet<u32>,
     pub(super) params_used: HashSet<u32>,
@@ -30,10 +30,15 @@ pub(super) struct Global<'c, 's, 'db> {
     /// What each name calls, once looked up (the checks below ask for every task, twice; most
     /// tasks call what others call too).
     callees: HashMap<Arc<str>, Option<(SourceFile, &'db Export)>>,
+    /// What each task calls, by its number.
+    callee_names: Vec<&'s Arc<str>>,
 }
 
 /// Tasks that share their name with another task or a parameter.
 fn named_twice(scope: &PipelineScope, out: &mut HashSet<u32>) {
+    if !scope.names_shared {
+        return;
+    }
     for (i, _, task) in scope.task_decls() {
         match scope.task_named(&task.name) {
             Some(first) if first == i => {}
@@ -53,12 +58,13 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
         let mut global = Global {
             c,
             scope,
-            reads: HashMap::default(),
+            reads: Vec::new(),
             after: HashSet::default(),
             bad: HashSet::default(),
             params_used: HashSet::default(),
             deps: Vec::new(),
             callees: HashMap::default(),
+            callee_names: scope.task_decls().map(|(_, _, t)| &t.callee).collect(),
         };
         // Effects name the tasks they read; a reference means the first task of the name.
         let task = |name: &str| scope.task_named(name);
@@ -66,7 +72,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             let first = scope.starts.get(piece).map_or(0, |s| s.task);
             for (name, output) in &e.reads {
                 if let Some(index) = task(name) {
-                    global.reads.entry(index).or_default().push(output);
+                    global.reads.push((index, output));
                 }
             }
             global.after.extend(e.after.iter().filter_map(|name| task(name)));
@@ -75,6 +81,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             global.deps.extend(e.deps.iter().filter_map(|(local, name)| Some((first + local, task(name)?))));
             global.c.used_imports.extend(e.used_imports.iter().copied());
         }
+        global.reads.sort_unstable_by_key(|&(task, _)| task);
         named_twice(scope, &mut global.bad);
         global
     }
@@ -92,8 +99,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
 
     /// What task `index` calls (every task's statement has been checked by now).
     pub(super) fn callee(&mut self, index: u32) -> Option<(SourceFile, &'db Export)> {
-        let scope = self.scope;
-        let name = scope.task(index)?.callee;
+        let name = *self.callee_names.get(index as usize)?;
         if let Some(known) = self.callees.get(name) {
             return *known;
         }
@@ -131,7 +137,8 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
     /// declared twice.
     fn check_names(&mut self) {
         let scope = self.scope;
-        for (i, _, task) in scope.task_decls() {
+        let tasks = scope.task_decls().filter(|_| scope.names_shared);
+        for (i, _, task) in tasks {
             match scope.task_named(&task.name) {
                 Some(first) if first != i => {
                     let help = if task.unbound {
@@ -201,6 +208,12 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
                 }
             }
         }
+    }
+
+    /// The outputs of task `index` that are read.
+    pub(super) fn read_of(&self, index: u32) -> impl Iterator<Item = &'s str> + '_ {
+        let from = self.reads.partition_point(|&(task, _)| task < index);
+        self.reads[from..].iter().take_while(move |&&(task, _)| task == index).map(|&(_, output)| output)
     }
 
     /// Whether task `index` had a reference with an error, or shares its name: its unused-result

@@ -104,7 +104,7 @@ impl PieceScope {
         let mut meaning = |piece: &mut PieceScope, name: &Arc<str>| {
             let param = scope.params.iter().position(|p| *p.name == **name).map(|p| p as u32);
             let task = match (param, scope.names.get(name)) {
-                (None, Some(&(first, count, first_piece))) => {
+                (None, Some(&(first, count, first_piece, _))) => {
                     let here = || summary.declared.binary_search_by(|(n, ..)| n.cmp(name)).ok();
                     let first_here = if count == 1 {
                         // The only task of that name: here if this piece declares it. (The scope

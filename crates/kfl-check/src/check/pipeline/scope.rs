@@ -229,10 +229,12 @@ pub(crate) struct PipelineScope {
     pub params: Arc<Vec<ParamEntry>>,
     pub body: Arc<BodyScope>,
     /// For each name of a task (whether a parameter has it or not): the first task of that name,
-    /// how many tasks have it, and the piece of the first.
-    pub(super) names: HashMap<Arc<str>, (u32, u32, u32)>,
+    /// how many tasks have it, the piece of the first, and whether a parameter has the name.
+    pub(super) names: HashMap<Arc<str>, (u32, u32, u32, bool)>,
     /// The first loop over each variable.
     loop_vars: HashMap<String, u32>,
+    /// Whether two tasks share a name, or a task and a parameter.
+    pub(super) names_shared: bool,
 }
 
 /// Equal when made of the same parameters and declarations (the indexes are made of those).
@@ -246,23 +248,29 @@ impl Eq for PipelineScope {}
 
 impl PipelineScope {
     pub(crate) fn new(params: Vec<ParamEntry>, body: Arc<BodyScope>) -> Self {
-        let mut names: HashMap<Arc<str>, (u32, u32, u32)> = HashMap::default();
+        let mut names: HashMap<Arc<str>, (u32, u32, u32, bool)> = HashMap::default();
         names.reserve(body.task_count as usize);
         for (index, piece, task) in body.task_decls() {
-            names.entry(task.name.clone()).or_insert((index, 0, piece as u32)).1 += 1;
+            names.entry(task.name.clone()).or_insert((index, 0, piece as u32, false)).1 += 1;
+        }
+        for param in &params {
+            if let Some(entry) = names.get_mut(param.name.as_str()) {
+                entry.3 = true;
+            }
         }
         let mut loop_vars = HashMap::default();
         for (index, l) in body.loops.iter().enumerate() {
             loop_vars.entry(l.var.clone()).or_insert(index as u32);
         }
-        PipelineScope { params: Arc::new(params), body, names, loop_vars }
+        let names_shared = names.values().any(|&(_, count, _, a_parameter_has_it)| count > 1 || a_parameter_has_it);
+        PipelineScope { params: Arc::new(params), body, names, loop_vars, names_shared }
     }
 
     /// The first task of that name, unless a parameter has it (the same as
     /// [`BodyScope::task_named`], from an index of every name).
     pub(crate) fn task_named(&self, name: &str) -> Option<u32> {
-        let &(first, ..) = self.names.get(name)?;
-        (!self.params.iter().any(|p| p.name == name)).then_some(first)
+        let &(first, _, _, a_parameter_has_it) = self.names.get(name)?;
+        (!a_parameter_has_it).then_some(first)
     }
 
     /// Whether a loop of the body is over a variable of that name.

@@ -34,7 +34,7 @@ impl Global<'_, '_, '_> {
             };
             let outputs: Vec<(&str, Ty)> =
                 sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
-            let read: &[&str] = self.reads.get(&index).map_or(&[], Vec::as_slice);
+            let read: Vec<&str> = self.read_of(index).collect();
             let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&*task.name);
             let unread: Vec<&str> = outputs
                 .iter()
