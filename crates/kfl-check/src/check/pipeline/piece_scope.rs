@@ -57,7 +57,7 @@ pub(crate) struct NameInfo {
 
 /// See the module's documentation. Tasks are handles: the piece's own tasks in order from 0, then
 /// the other pieces' tasks it reads.
-#[derive(PartialEq, Eq, Debug)]
+#[derive(Debug)]
 pub(crate) struct PieceScope {
     /// The pipeline's name.
     pub name: String,
@@ -75,7 +75,30 @@ pub(crate) struct PieceScope {
     /// The whole scope, only when the piece reads a name that is not found: what to suggest then
     /// depends on every name of the body.
     everything: Option<Arc<PipelineScope>>,
+    /// `reads` and `callees` by name, for a piece that reads many names (a whole body, as the CLI
+    /// checks it); made of the fields above.
+    by_name: Option<rustc_hash::FxHashMap<Arc<str>, NameInfo>>,
 }
+
+/// Equal when every field is, but the index made of them.
+impl PartialEq for PieceScope {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.broken == other.broken
+            && self.params == other.params
+            && self.summary == other.summary
+            && self.foreign == other.foreign
+            && self.reads == other.reads
+            && self.callees == other.callees
+            && self.first_outputs == other.first_outputs
+            && self.everything == other.everything
+    }
+}
+
+impl Eq for PieceScope {}
+
+/// A piece reading more names than this gets an index by name.
+const INDEXED: usize = 64;
 
 impl PieceScope {
     /// The scope of the piece that declares `summary`, in `scope`. `starts`: where the piece's
@@ -99,6 +122,7 @@ impl PieceScope {
             callees: Vec::with_capacity(summary.callees.len()),
             first_outputs: Vec::with_capacity(summary.outputs.len()),
             everything: None,
+            by_name: None,
         };
         let local_tasks = summary.tasks.len() as u32;
         let mut meaning = |piece: &mut PieceScope, name: &Arc<str>| {
@@ -144,15 +168,17 @@ impl PieceScope {
             };
             piece.callees.push(info);
         }
+        let mut outputs_here: rustc_hash::FxHashMap<&str, (usize, usize)> = rustc_hash::FxHashMap::default();
         for (local, output) in summary.outputs.iter().enumerate() {
-            let first_here = summary.outputs.iter().position(|o| o.name == output.name) == Some(local);
-            let first = first_here
+            outputs_here.entry(&output.name).or_insert((local, 0)).1 += 1;
+        }
+        for (local, output) in summary.outputs.iter().enumerate() {
+            let (first_local, mine) = outputs_here[output.name.as_str()];
+            let first = first_local == local
                 && match scope.first_outputs.get(&output.name) {
                     // The first of its name is here unless another piece has one before.
-                    Some(&first) => {
-                        let all = scope.outputs.iter().filter(|o| o.name == output.name).count();
-                        let mine = summary.outputs.iter().filter(|o| o.name == output.name).count();
-                        all == mine || start().is_some_and(|s| s.output + local as u32 == first)
+                    Some(&(first, all)) => {
+                        all as usize == mine || start().is_some_and(|s| s.output + local as u32 == first)
                     }
                     None => true,
                 };
@@ -161,6 +187,11 @@ impl PieceScope {
         // (A callee's name that means nothing here is an item's, found elsewhere.)
         if piece.reads.iter().any(|n| *n == NameInfo::default()) {
             piece.everything = Some(scope.clone());
+        }
+        if summary.reads.len() + summary.callees.len() > INDEXED {
+            let names = summary.reads.iter().zip(&piece.reads).chain(summary.callees.iter().zip(&piece.callees));
+            // A name both read and called means the same either way.
+            piece.by_name = Some(names.map(|(name, info)| (name.clone(), *info)).collect());
         }
         piece
     }
@@ -182,6 +213,11 @@ impl PieceScope {
 
     /// What `name` means: a name the piece reads or calls.
     pub(crate) fn meaning(&self, name: &str) -> NameInfo {
+        if let Some(by_name) = &self.by_name {
+            if let Some(info) = by_name.get(name) {
+                return *info;
+            }
+        }
         let find = |names: &[Arc<str>]| names.binary_search_by(|n| (**n).cmp(name)).ok();
         match (find(&self.summary.reads), find(&self.summary.callees)) {
             (Some(i), _) => self.reads[i],

@@ -113,13 +113,17 @@ pub(crate) fn summarize(stmts: &[ast::Stmt], text: &str) -> PieceSummary {
     summary.callees = summary.tasks.iter().map(|t| t.callee.clone()).collect();
     summary.callees.sort_unstable();
     summary.callees.dedup();
-    for (index, task) in summary.tasks.iter().enumerate() {
-        match summary.declared.iter_mut().find(|(name, ..)| *name == task.name) {
-            Some((_, _, count)) => *count += 1,
-            None => summary.declared.push((task.name.clone(), index as u32, 1)),
+    // (A whole body is one piece for the CLI: no search per task.)
+    let mut names: Vec<(&Arc<str>, u32)> = summary.tasks.iter().enumerate().map(|(i, t)| (&t.name, i as u32)).collect();
+    names.sort_unstable();
+    let mut declared: Vec<(Arc<str>, u32, u32)> = Vec::new();
+    for (name, index) in names {
+        match declared.last_mut() {
+            Some((last, _, count)) if last == name => *count += 1,
+            _ => declared.push((name.clone(), index, 1)),
         }
     }
-    summary.declared.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    summary.declared = declared;
     summary
 }
 
@@ -306,8 +310,9 @@ pub(crate) struct BodyScope {
     pub starts: Vec<Starts>,
     /// Statements of the body did not parse: names they might declare are not reported missing.
     pub broken: bool,
-    /// The first declaration of each top-level output (a later one of the same name is an error).
-    pub first_outputs: HashMap<String, u32>,
+    /// The first declaration of each top-level output (a later one of the same name is an error),
+    /// and how many there are.
+    pub first_outputs: HashMap<String, (u32, u32)>,
     /// Every top-level output, in order.
     pub outputs: Vec<OutputEntry>,
     /// How many `finally` blocks the top level has.
@@ -457,7 +462,7 @@ impl BodyScope {
                 starts.loop_ += 1;
             }
             for output in &summary.outputs {
-                scope.first_outputs.entry(output.name.clone()).or_insert(starts.output);
+                scope.first_outputs.entry(output.name.clone()).or_insert((starts.output, 0)).1 += 1;
                 scope.outputs.push(OutputEntry {
                     name: output.name.clone(),
                     at: At::Output(starts.output),
