@@ -21,8 +21,9 @@ use crate::SourceFile;
 pub(super) struct Global<'c, 's, 'db> {
     pub(super) c: &'c mut Checker<'db>,
     pub(super) scope: &'s PipelineScope,
-    /// Outputs read: the task and the output, sorted by task.
-    pub(super) reads: Vec<(u32, &'s str)>,
+    /// Outputs read, by task: those of task `i` are `reads[read_starts[i]..read_starts[i + 1]]`.
+    pub(super) reads: Vec<&'s str>,
+    read_starts: Vec<u32>,
     pub(super) after: HashSet<u32>,
     pub(super) bad: HashSet<u32>,
     pub(super) params_used: HashSet<u32>,
@@ -59,6 +60,7 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             c,
             scope,
             reads: Vec::new(),
+            read_starts: Vec::new(),
             after: HashSet::default(),
             bad: HashSet::default(),
             params_used: HashSet::default(),
@@ -68,11 +70,12 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
         };
         // Effects name the tasks they read; a reference means the first task of the name.
         let task = |name: &str| scope.task_named(name);
+        let mut reads: Vec<(u32, &str)> = Vec::new();
         for (piece, e) in effects.iter().enumerate() {
             let first = scope.starts.get(piece).map_or(0, |s| s.task);
             for (name, output) in &e.reads {
                 if let Some(index) = task(name) {
-                    global.reads.push((index, output));
+                    reads.push((index, output));
                 }
             }
             global.after.extend(e.after.iter().filter_map(|name| task(name)));
@@ -81,7 +84,25 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
             global.deps.extend(e.deps.iter().filter_map(|(local, name)| Some((first + local, task(name)?))));
             global.c.used_imports.extend(e.used_imports.iter().copied());
         }
-        global.reads.sort_unstable_by_key(|&(task, _)| task);
+        // Grouped by task (counted, not sorted: there may be a read per task and more).
+        let mut starts = vec![0u32; global.callee_names.len() + 1];
+        for &(task, _) in &reads {
+            if let Some(count) = starts.get_mut(task as usize + 1) {
+                *count += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        global.reads = vec![""; reads.len()];
+        for (task, output) in reads {
+            if let Some(at) = next.get_mut(task as usize) {
+                global.reads[*at as usize] = output;
+                *at += 1;
+            }
+        }
+        global.read_starts = starts;
         named_twice(scope, &mut global.bad);
         global
     }
@@ -210,10 +231,10 @@ impl<'c, 's, 'db> Global<'c, 's, 'db> {
         }
     }
 
-    /// The outputs of task `index` that are read.
-    pub(super) fn read_of(&self, index: u32) -> impl Iterator<Item = &'s str> + '_ {
-        let from = self.reads.partition_point(|&(task, _)| task < index);
-        self.reads[from..].iter().take_while(move |&&(task, _)| task == index).map(|&(_, output)| output)
+    /// Where the outputs of task `index` that are read are in `reads`.
+    pub(super) fn read_range(&self, index: u32) -> std::ops::Range<usize> {
+        let at = |i: u32| self.read_starts.get(i as usize).map_or(0, |&s| s as usize);
+        at(index)..at(index + 1).max(at(index))
     }
 
     /// Whether task `index` had a reference with an error, or shares its name: its unused-result

@@ -5,7 +5,6 @@ use rustc_hash::FxHashSet as HashSet;
 use kfl_diagnostics::{Code, Diagnostic};
 
 use super::global::Global;
-use crate::types::Ty;
 
 impl Global<'_, '_, '_> {
     pub(super) fn check_unused(&mut self) {
@@ -32,18 +31,19 @@ impl Global<'_, '_, '_> {
             let Some(sig) = export.signature() else {
                 continue;
             };
-            let outputs: Vec<(&str, Ty)> =
-                sig.outputs.iter().map(|o| (o.name.as_str(), self.c.output_ty(owner, o))).collect();
-            let read: Vec<&str> = self.read_of(index).collect();
-            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&*task.name);
-            let unread: Vec<&str> = outputs
-                .iter()
-                .filter(|(n, ty)| !ty.is_display_artifact() && !read.contains(n))
-                .map(|(n, _)| *n)
-                .collect();
+            let range = self.read_range(index);
+            let read = &self.reads[range];
+            // (Most tasks have every output read: that costs no list.)
+            let mut unread: Vec<&str> = Vec::new();
+            for output in &sig.outputs {
+                if !read.contains(&output.name.as_str()) && !self.c.output_ty(owner, output).is_display_artifact() {
+                    unread.push(&output.name);
+                }
+            }
             if unread.is_empty() {
                 continue;
             }
+            let any_read = !read.is_empty() || self.after.contains(&index) || pipeline_outputs.contains(&*task.name);
             let span = self.c.at(super::scope::At::Task(index));
             let task_name = &task.name;
             if !any_read {
