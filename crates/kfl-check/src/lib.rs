@@ -17,7 +17,9 @@
 //! - Diagnostics never need the whole tree of a long pipeline: they read the file's outline
 //!   (`parse_outline`: the parse with the statements of pipelines in pieces left out) and check
 //!   such a pipeline piece by piece (`check::pipeline`), so an edit inside one statement re-checks
-//!   that statement's piece, and the pipeline-wide checks only when a reference or use changed.
+//!   that statement's piece, and the pipeline-wide checks only when a reference or use changed. A
+//!   piece reads only what the names it reads mean: an edit that declares something else (a task
+//!   added, renamed) re-checks the pieces that read a changed name, and the pipeline-wide checks.
 //!   The one-shot database checks every pipeline whole; `tests/pieces.rs` holds both to the same
 //!   diagnostics. The whole tree ([`parse`]) is made when the model or an editor feature asks.
 //! - No salsa cycles: imports are read one level deep per query, and import cycles are found by an
