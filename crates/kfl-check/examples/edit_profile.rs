@@ -20,6 +20,8 @@ fn main() {
     let text = generate::single_file(tasks);
     // KFL_EDIT=declare: a task is added and removed again (the pipeline's scope changes, so every
     // piece of it is checked again); otherwise an argument is edited.
+    // KFL_EDIT=distinct: every edit gives a text not seen before (memory over a long session).
+    let distinct = std::env::var_os("KFL_EDIT").is_some_and(|v| v == "distinct");
     let variants: Vec<String> = if std::env::var_os("KFL_EDIT").is_some_and(|v| v == "declare") {
         let at = text.find("    load_0 = ").expect("a generated pipeline");
         let added = format!("{}    extra = load_data(source: \"gs://x\", seed: seed)\n{}", &text[..at], &text[at..]);
@@ -28,14 +30,15 @@ fn main() {
         (0..2).map(|v| generate::edit_pipeline_string(&text, v)).collect()
     };
     let mut db = Database::default();
-    let file = db.set_file("generated.kfl", text);
+    let file = db.set_file("generated.kfl", text.clone());
     let cold = Instant::now();
     let n = check_file(&db, file).len();
     println!("cold check: {:.1} ms ({n} diagnostics)", cold.elapsed().as_secs_f64() * 1e3);
     let (mut set, mut parsed, mut checked) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..edits {
         let t0 = Instant::now();
-        db.set_file("generated.kfl", variants[round % 2].clone());
+        let next = if distinct { generate::edit_pipeline_string(&text, round) } else { variants[round % 2].clone() };
+        db.set_file("generated.kfl", next);
         let t1 = Instant::now();
         std::hint::black_box(check_file(&db, file).len());
         let t2 = Instant::now();
