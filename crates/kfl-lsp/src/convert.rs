@@ -54,16 +54,78 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// Applies one content change of `textDocument/didChange` (a UTF-16 range, or the whole text).
-pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str) {
-    let Some(range) = range else {
-        text.clear();
-        text.push_str(new_text);
-        return;
-    };
-    let index = LineIndex::new(text);
-    let span = Lines { text, index: &index }.span(range);
-    text.replace_range(span.range(), new_text);
+/// The text of an open document with the starts of its lines, both kept up to date through its
+/// edits, so that a `didChange` finds its UTF-16 range without scanning the whole text (at 50,000
+/// lines, building a [`LineIndex`] for every content change cost more than the rest of applying
+/// it) and is applied in place.
+///
+/// Lines end at `\n` and columns count UTF-16 units, as in [`LineIndex`]: a position past the end
+/// of its line is clamped to the line's end (before its `\n`), one past the last line to the end of
+/// the text, and a column inside a surrogate pair to the end of that character.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DocumentText {
+    text: String,
+    /// Byte offset of the start of each line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl DocumentText {
+    pub fn new(text: String) -> DocumentText {
+        let mut starts = vec![0];
+        starts.extend(newlines(&text, 0));
+        DocumentText { text, starts }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Applies one content change of `textDocument/didChange`: a UTF-16 range (its ends in either
+    /// order) and its new text, or the whole text.
+    pub fn apply_change(&mut self, range: Option<Range>, new_text: &str) {
+        let Some(range) = range else {
+            self.text.clear();
+            self.text.push_str(new_text);
+            self.starts.clear();
+            self.starts.push(0);
+            self.starts.extend(newlines(new_text, 0));
+            return;
+        };
+        let (a, b) = (self.offset(range.start), self.offset(range.end));
+        let (start, end) = (a.min(b), a.max(b));
+        self.text.replace_range(start..end, new_text);
+        // Lines that started inside the replaced bytes go (their `\n` went with them), those of
+        // the new text come in, and those after move by the change in length.
+        let first_gone = self.starts.partition_point(|&s| s <= start);
+        let first_kept = self.starts.partition_point(|&s| s <= end);
+        let added = newlines(new_text, start);
+        let count = added.len();
+        self.starts.splice(first_gone..first_kept, added);
+        for s in &mut self.starts[first_gone + count..] {
+            *s = *s - (end - start) + new_text.len();
+        }
+    }
+
+    /// The byte offset of a position (as [`LineIndex::offset_utf16`]).
+    fn offset(&self, position: Position) -> usize {
+        let Some(&start) = self.starts.get(position.line as usize) else {
+            return self.text.len();
+        };
+        let end = self.starts.get(position.line as usize + 1).map_or(self.text.len(), |&e| e);
+        let mut units = 0u32;
+        for (i, c) in self.text[start..end].char_indices() {
+            if units >= position.character || c == '\n' {
+                return start + i;
+            }
+            units += c.len_utf16() as u32;
+        }
+        end
+    }
+}
+
+/// The offsets just after each `\n` of `text`, moved by `base`.
+fn newlines(text: &str, base: usize) -> Vec<usize> {
+    text.match_indices('\n').map(|(i, _)| base + i + 1).collect()
 }
 
 /// The project path of a document: the file system path of a `file:` URI, the URI itself otherwise.
@@ -176,19 +238,123 @@ mod tests {
         Position { line, character }
     }
 
+    fn range(start: (u32, u32), end: (u32, u32)) -> Option<Range> {
+        Some(Range { start: pos(start.0, start.1), end: pos(end.0, end.1) })
+    }
+
+    /// Applies a change and checks that the line starts are those of the new text.
+    fn change(doc: &mut DocumentText, range: Option<Range>, new_text: &str) {
+        doc.apply_change(range, new_text);
+        assert_eq!(*doc, DocumentText::new(doc.text().to_string()), "line starts out of date");
+    }
+
+    /// What a change did before documents kept their line starts: a fresh [`LineIndex`] each time.
+    fn reference_change(text: &mut String, range: Option<Range>, new_text: &str) {
+        let Some(range) = range else {
+            *text = new_text.to_string();
+            return;
+        };
+        let index = LineIndex::new(text);
+        let span = Lines { text, index: &index }.span(range);
+        text.replace_range(span.range(), new_text);
+    }
+
     #[test]
     fn changes_count_utf16_units() {
         // `é` is one UTF-16 unit and two bytes, `𝄞` two units and four bytes.
-        let mut text = "a é𝄞 b\nx".to_string();
-        apply_change(&mut text, Some(Range { start: pos(0, 5), end: pos(0, 6) }), "c");
-        assert_eq!(text, "a é𝄞cb\nx");
-        apply_change(&mut text, Some(Range { start: pos(0, 2), end: pos(0, 5) }), "");
-        assert_eq!(text, "a cb\nx");
+        let mut doc = DocumentText::new("a é𝄞 b\nx".to_string());
+        change(&mut doc, range((0, 5), (0, 6)), "c");
+        assert_eq!(doc.text(), "a é𝄞cb\nx");
+        change(&mut doc, range((0, 2), (0, 5)), "");
+        assert_eq!(doc.text(), "a cb\nx");
         // Past the end of a line or of the text is clamped.
-        apply_change(&mut text, Some(Range { start: pos(1, 9), end: pos(7, 0) }), "y");
-        assert_eq!(text, "a cb\nxy");
-        apply_change(&mut text, None, "new");
-        assert_eq!(text, "new");
+        change(&mut doc, range((1, 9), (7, 0)), "y");
+        assert_eq!(doc.text(), "a cb\nxy");
+        change(&mut doc, None, "new\ntext");
+        assert_eq!(doc.text(), "new\ntext");
+    }
+
+    #[test]
+    fn astral_characters_take_two_columns() {
+        let mut doc = DocumentText::new("𝄞𝄞x\n𝄞y".to_string());
+        // Column 4 is after both clefs; column 2 after the first.
+        change(&mut doc, range((0, 4), (0, 5)), "z");
+        assert_eq!(doc.text(), "𝄞𝄞z\n𝄞y");
+        change(&mut doc, range((0, 2), (0, 4)), "");
+        assert_eq!(doc.text(), "𝄞z\n𝄞y");
+        // A column inside a surrogate pair stands for the end of that character, as before.
+        change(&mut doc, range((1, 1), (1, 1)), "|");
+        assert_eq!(doc.text(), "𝄞z\n𝄞|y");
+    }
+
+    #[test]
+    fn several_changes_apply_in_order() {
+        // One notification: each change's positions are in the text the previous ones left.
+        let mut doc = DocumentText::new("one\ntwo\nthree\n".to_string());
+        for (r, new_text) in [
+            (range((0, 0), (0, 3)), "1\n1.5"),
+            (range((2, 0), (2, 3)), "2"),
+            (range((3, 5), (4, 0)), ""),
+            (range((0, 1), (0, 1)), "!"),
+        ] {
+            change(&mut doc, r, new_text);
+        }
+        assert_eq!(doc.text(), "1!\n1.5\n2\nthree");
+    }
+
+    #[test]
+    fn newlines_come_and_go() {
+        let mut doc = DocumentText::new("a\nb\nc\nd\n".to_string());
+        change(&mut doc, range((1, 0), (3, 0)), "");
+        assert_eq!(doc.text(), "a\nd\n");
+        change(&mut doc, range((0, 1), (0, 1)), "\nx\ny");
+        assert_eq!(doc.text(), "a\nx\ny\nd\n");
+        // Ends in the wrong order are put right.
+        change(&mut doc, range((3, 0), (1, 1)), "");
+        assert_eq!(doc.text(), "a\nxd\n");
+        change(&mut doc, range((9, 0), (9, 0)), "end");
+        assert_eq!(doc.text(), "a\nxd\nend");
+        change(&mut doc, range((0, 0), (9, 9)), "");
+        assert_eq!(doc.text(), "");
+        change(&mut doc, range((0, 0), (0, 0)), "\n\n");
+        assert_eq!(doc.text(), "\n\n");
+    }
+
+    #[test]
+    fn crlf_lines_end_at_the_line_feed() {
+        // As in `LineIndex`: only `\n` ends a line, and a column past the end stops before it (so
+        // after the `\r`).
+        let mut doc = DocumentText::new("ab\r\ncd\r\n".to_string());
+        change(&mut doc, range((0, 1), (1, 1)), "X");
+        assert_eq!(doc.text(), "aXd\r\n");
+        change(&mut doc, range((0, 9), (0, 9)), "!");
+        assert_eq!(doc.text(), "aXd\r!\n");
+        change(&mut doc, range((0, 3), (1, 0)), "\r\n\r\n");
+        assert_eq!(doc.text(), "aXd\r\n\r\n");
+    }
+
+    #[test]
+    fn changes_match_a_fresh_line_index() {
+        // Pseudo-random changes, positions often past the ends, checked against the old way.
+        let pieces = ["", "x", "é", "𝄞", "\n", "\r\n", "ab\ncd", "𝄞\n\né", "  "];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound) as u32
+        };
+        let start = "first line\nsé𝄞cond\r\n\nlast".to_string();
+        let mut doc = DocumentText::new(start.clone());
+        let mut reference = start;
+        for _ in 0..2000 {
+            let lines = reference.matches('\n').count() as u64 + 2;
+            let r = if next(50) == 0 { None } else { range((next(lines), next(14)), (next(lines), next(14))) };
+            let new_text: String = (0..next(3)).map(|_| pieces[next(pieces.len() as u64) as usize]).collect();
+            reference_change(&mut reference, r, &new_text);
+            change(&mut doc, r, &new_text);
+            assert_eq!(doc.text(), reference);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use kfl_check::{Database, SourceFile};
 use tower_lsp_server::ls_types::{TextDocumentContentChangeEvent, Uri};
 
-use crate::convert::{apply_change, path_of_uri, ClientSupport, UriMap};
+use crate::convert::{path_of_uri, ClientSupport, DocumentText, UriMap};
 
 /// At most this many files are read from the workspace folders at start.
 const MAX_WORKSPACE_FILES: usize = 10_000;
@@ -22,6 +22,9 @@ const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct OpenDocument {
     pub uri: Uri,
     pub version: i32,
+    /// The editor's text, which the database's file holds a copy of: edits are applied here, in
+    /// place, and the result copied into the database.
+    text: DocumentText,
 }
 
 #[derive(Default)]
@@ -59,10 +62,11 @@ impl State {
     pub fn did_open(&mut self, uri: Uri, version: i32, text: String) -> Arc<str> {
         let path = path_of_uri(&uri);
         Arc::make_mut(&mut self.uris).known.insert(path.clone(), uri.clone());
-        self.open.insert(path.clone(), OpenDocument { uri, version });
+        let text = DocumentText::new(text);
+        let file = self.db.set_file(&path, text.text().to_string());
+        self.open.insert(path.clone(), OpenDocument { uri, version, text });
         // A file opened may be the one an import was missing.
         self.missing.clear();
-        let file = self.db.set_file(&path, text);
         self.load_imports(vec![file]);
         path
     }
@@ -77,12 +81,10 @@ impl State {
         let path = path_of_uri(uri);
         let doc = self.open.get_mut(&path)?;
         doc.version = version;
-        let file = self.db.file(&path)?;
-        let mut text = file.text(&self.db).clone();
         for change in changes {
-            apply_change(&mut text, change.range, &change.text);
+            doc.text.apply_change(change.range, &change.text);
         }
-        let file = self.db.set_file(&path, text);
+        let file = self.db.set_file(&path, doc.text.text().to_string());
         self.load_imports(vec![file]);
         Some(path)
     }
