@@ -65,6 +65,8 @@ pub struct FrameReader<R> {
     searched: usize,
     /// Set while dropping bytes up to the next header.
     skipping: Option<Skipping>,
+    /// Bodies are passed on as they are, without looking inside them (see [`FrameReader::trusted`]).
+    trusted: bool,
 }
 
 /// A run of bytes being dropped up to the next `Content-Length` header.
@@ -108,7 +110,16 @@ enum Step {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(input: R) -> FrameReader<R> {
-        FrameReader { input, buffer: Vec::new(), at_end: false, searched: 0, skipping: None }
+        FrameReader { input, buffer: Vec::new(), at_end: false, searched: 0, skipping: None, trusted: false }
+    }
+
+    /// A reader of the server's own output, which tower-lsp-server frames and serializes itself:
+    /// headers are read as from the client, but a body is passed on once its `Content-Length` bytes
+    /// have arrived, without parsing it as JSON (three times, to tell a request from a response)
+    /// or searching it for a header. For a large answer that work was most of its cost: about
+    /// 70 ms of the ~250 ms a `semanticTokens/full` of a 50,000-line file took.
+    pub fn trusted(input: R) -> FrameReader<R> {
+        FrameReader { trusted: true, ..FrameReader::new(input) }
     }
 
     /// Reads the next frame; `None` at the end of the input.
@@ -231,6 +242,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         // a string, where a raw line feed cannot follow it. (A client that sent a body that is not
         // JSON, with such a line in it, is resynchronised there too: it has nothing to lose.)
         let available = self.buffer.len() - body_start;
+        if self.trusted {
+            if available < length {
+                return Step::More;
+            }
+            let body = self.buffer[body_start..body_start + length].to_vec();
+            self.consume(body_start + length);
+            return Step::Frame(Frame::Message(body));
+        }
         if available < length {
             let from = body_start.max(self.searched.saturating_sub(MAX_MARKER));
             if let Some(at) = find_header(&self.buffer[from..]) {
@@ -473,7 +492,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut server = FrameReader::new(server);
+    let mut server = FrameReader::trusted(server);
     let mut errors_open = true;
     loop {
         tokio::select! {
@@ -758,5 +777,30 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(error(&got[0])["error"]["code"], -32700);
         assert_eq!(got[1], Ok(GOOD.to_string()));
+    }
+
+    #[test]
+    fn the_servers_output_is_framed_without_being_parsed() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        // Not JSON-RPC, not JSON, holding a header line: passed on as it is, by its length.
+        let odd = b"{\"a\":1}\nContent-Length: 3\r\n\r\nabc".to_vec();
+        let large = format!(r#"{{"jsonrpc":"2.0","id":7,"result":{{"data":[{}0]}}}}"#, "1,".repeat(100_000));
+        let mut input = [frame(&odd), frame(large.as_bytes()), frame(GOOD.as_bytes())].concat();
+        input.extend_from_slice(b"Content-Length: 10\r\n\r\n{}");
+        let chunks: Vec<Vec<u8>> = input.chunks(4096).map(|c| c.to_vec()).collect();
+        let got = runtime.block_on(async {
+            let mut reader = FrameReader::trusted(Chunks(chunks.into()));
+            let mut got = Vec::new();
+            while let Some(frame) = reader.read_frame().await.expect("frames") {
+                got.push(frame);
+            }
+            got
+        });
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], Frame::Message(odd));
+        assert_eq!(got[1], Frame::Message(large.into_bytes()));
+        assert_eq!(got[2], Frame::Message(GOOD.as_bytes().to_vec()));
+        // The end of the output inside a body is still an unfinished message.
+        assert!(matches!(&got[3], Frame::Invalid { response: None, .. }), "{:?}", got[3]);
     }
 }
