@@ -235,9 +235,26 @@ pub struct LineCol {
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // (`memchr` finds the line ends several times faster than a search for '\n': the language
+        // server makes an index of a 50,000-line file after every edit.)
+        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
+        line_starts.push(0);
+        line_starts.extend(newlines(text, 0));
         LineIndex { line_starts }
+    }
+
+    /// Follows the replacement of the bytes `start..end` of the text by `new_text`: lines that
+    /// started inside the replaced bytes go (their `\n` went with them), those of the new text come
+    /// in, and those after move by the change in length.
+    pub fn replace(&mut self, start: usize, end: usize, new_text: &str) {
+        let first_gone = self.line_starts.partition_point(|&s| s <= start);
+        let first_kept = self.line_starts.partition_point(|&s| s <= end);
+        let added: Vec<usize> = newlines(new_text, start).collect();
+        let count = added.len();
+        self.line_starts.splice(first_gone..first_kept, added);
+        for s in &mut self.line_starts[first_gone + count..] {
+            *s = *s - (end - start) + new_text.len();
+        }
     }
 
     /// The position of a byte offset (clamped to the text, and to a character boundary).
@@ -279,6 +296,11 @@ impl LineIndex {
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }
+}
+
+/// The offsets just after each `\n` of `text`, moved by `base`.
+fn newlines(text: &str, base: usize) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr_iter(b'\n', text.as_bytes()).map(move |i| base + i + 1)
 }
 
 #[cfg(test)]

@@ -6,89 +6,22 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use kfl_check::{Db, SourceFile};
-use kfl_diagnostics::{Code, Severity, Span};
+use kfl_diagnostics::{Code, LineIndex, Severity, Span};
 use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, DiagnosticTag, Location, NumberOrString, Position, Range, Uri,
 };
 
-/// The line starts of a file, kept with the file's text.
+/// The line index of a file, kept with the file's text.
 #[salsa::tracked(returns(ref))]
-pub fn line_index(db: &dyn Db, file: SourceFile) -> Arc<LineStarts> {
-    Arc::new(LineStarts::new(file.text(db)))
-}
-
-/// Where the lines of a text start. Lines end at `\n` and columns count UTF-16 units, as in
-/// [`kfl_diagnostics::LineIndex`], whose positions these are; the starts are found with `memchr`,
-/// several times faster than the `\n` search of `LineIndex::new` (at 50,000 lines that search
-/// cost about 0.8 ms, and the first diagnostic, hover or highlight after every edit paid it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LineStarts {
-    /// Byte offset of the start of each line; the first is 0.
-    starts: Vec<usize>,
-}
-
-impl LineStarts {
-    pub fn new(text: &str) -> LineStarts {
-        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
-        starts.push(0);
-        starts.extend(newlines(text, 0));
-        LineStarts { starts }
-    }
-
-    /// The position of a byte offset (clamped to the text, and to a character boundary).
-    pub fn position(&self, text: &str, offset: usize) -> Position {
-        let mut offset = offset.min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line = self.starts.partition_point(|&start| start <= offset) - 1;
-        let prefix = &text[self.starts[line]..offset];
-        Position { line: line as u32, character: prefix.encode_utf16().count() as u32 }
-    }
-
-    /// The byte offset of a position: a column past the end of its line is the line's end (before
-    /// its `\n`), a line past the last one the end of the text, a column inside a surrogate pair the
-    /// end of that character.
-    pub fn offset(&self, text: &str, position: Position) -> usize {
-        let Some(&start) = self.starts.get(position.line as usize) else {
-            return text.len();
-        };
-        let end = self.starts.get(position.line as usize + 1).map_or(text.len(), |&e| e);
-        let mut units = 0u32;
-        for (i, c) in text[start..end].char_indices() {
-            if units >= position.character || c == '\n' {
-                return start + i;
-            }
-            units += c.len_utf16() as u32;
-        }
-        end
-    }
-
-    /// Follows the replacement of the bytes `start..end` of the text by `new_text`: lines that
-    /// started inside the replaced bytes go (their `\n` went with them), those of the new text
-    /// come in, and those after move by the change in length.
-    fn replace(&mut self, start: usize, end: usize, new_text: &str) {
-        let first_gone = self.starts.partition_point(|&s| s <= start);
-        let first_kept = self.starts.partition_point(|&s| s <= end);
-        let added: Vec<usize> = newlines(new_text, start).collect();
-        let count = added.len();
-        self.starts.splice(first_gone..first_kept, added);
-        for s in &mut self.starts[first_gone + count..] {
-            *s = *s - (end - start) + new_text.len();
-        }
-    }
-}
-
-/// The offsets just after each `\n` of `text`, moved by `base`.
-fn newlines(text: &str, base: usize) -> impl Iterator<Item = usize> + '_ {
-    memchr::memchr_iter(b'\n', text.as_bytes()).map(move |i| base + i + 1)
+pub fn line_index(db: &dyn Db, file: SourceFile) -> Arc<LineIndex> {
+    Arc::new(LineIndex::new(file.text(db)))
 }
 
 /// Positions of one text.
 #[derive(Clone, Copy)]
 pub struct Lines<'a> {
     pub text: &'a str,
-    pub index: &'a LineStarts,
+    pub index: &'a LineIndex,
 }
 
 impl<'a> Lines<'a> {
@@ -97,7 +30,8 @@ impl<'a> Lines<'a> {
     }
 
     pub fn position(&self, offset: usize) -> Position {
-        self.index.position(self.text, offset)
+        let at = self.index.line_col(self.text, offset);
+        Position { line: at.line, character: at.column_utf16 }
     }
 
     pub fn range(&self, span: Span) -> Range {
@@ -106,7 +40,7 @@ impl<'a> Lines<'a> {
 
     /// The byte offset of a position; positions past a line's end or the text's end are clamped.
     pub fn offset(&self, position: Position) -> usize {
-        self.index.offset(self.text, position)
+        self.index.offset_utf16(self.text, position.line, position.character)
     }
 
     /// The byte span of a range (start and end in order, whatever the client sent).
@@ -127,12 +61,12 @@ impl<'a> Lines<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocumentText {
     text: String,
-    lines: LineStarts,
+    lines: LineIndex,
 }
 
 impl DocumentText {
     pub fn new(text: String) -> DocumentText {
-        let lines = LineStarts::new(&text);
+        let lines = LineIndex::new(&text);
         DocumentText { text, lines }
     }
 
@@ -141,15 +75,16 @@ impl DocumentText {
     }
 
     /// Applies one content change of `textDocument/didChange`: a UTF-16 range (its ends in either
-    /// order, positions resolved as [`LineStarts::offset`]) and its new text, or the whole text.
+    /// order, positions resolved as [`LineIndex::offset_utf16`]) and its new text, or the whole text.
     pub fn apply_change(&mut self, range: Option<Range>, new_text: &str) {
         let Some(range) = range else {
             self.text.clear();
             self.text.push_str(new_text);
-            self.lines = LineStarts::new(new_text);
+            self.lines = LineIndex::new(new_text);
             return;
         };
-        let (a, b) = (self.lines.offset(&self.text, range.start), self.lines.offset(&self.text, range.end));
+        let offset = |p: Position| self.lines.offset_utf16(&self.text, p.line, p.character);
+        let (a, b) = (offset(range.start), offset(range.end));
         let (start, end) = (a.min(b), a.max(b));
         self.text.replace_range(start..end, new_text);
         self.lines.replace(start, end, new_text);
@@ -281,30 +216,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn line_starts_agree_with_line_index() {
-        let pieces = ["", "x", "é", "𝄞", "\n", "\r\n", "\r", "ab\ncd", "\n\n", "\u{2028}"];
-        let mut next = generator(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..300 {
-            let text: String = (0..next(40)).map(|_| pieces[next(pieces.len() as u64) as usize]).collect();
-            let ours = LineStarts::new(&text);
-            let theirs = LineIndex::new(&text);
-            for offset in 0..=text.len() + 2 {
-                let at = theirs.line_col(&text, offset);
-                assert_eq!(ours.position(&text, offset), pos(at.line, at.column_utf16), "{text:?} at {offset}");
-            }
-            for line in 0..theirs.line_count() as u32 + 2 {
-                for character in 0..12 {
-                    assert_eq!(
-                        ours.offset(&text, pos(line, character)),
-                        theirs.offset_utf16(&text, line, character),
-                        "{text:?} at {line}:{character}"
-                    );
-                }
-            }
-        }
-    }
-
     /// Applies a change and checks that the line starts are those of the new text.
     fn change(doc: &mut DocumentText, range: Option<Range>, new_text: &str) {
         doc.apply_change(range, new_text);
@@ -418,7 +329,7 @@ mod tests {
     #[test]
     fn positions_round_trip() {
         let text = "é𝄞x\nz";
-        let index = LineStarts::new(text);
+        let index = LineIndex::new(text);
         let lines = Lines { text, index: &index };
         let x = text.find('x').unwrap_or_default();
         assert_eq!(lines.position(x), pos(0, 3));

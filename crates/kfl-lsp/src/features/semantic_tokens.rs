@@ -157,7 +157,7 @@ struct Cursor {
 
 impl Cursor {
     /// The position of a byte offset (clamped to the text and to a character boundary, as
-    /// `LineStarts::position` does); an offset before the last one starts again from the top.
+    /// `LineIndex::line_col` does); an offset before the last one starts again from the top.
     fn advance(&mut self, text: &str, offset: usize) -> (u32, u32) {
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
@@ -475,12 +475,12 @@ mod tests {
     #[test]
     fn cursor_agrees_with_line_starts() {
         let text = "a\r\né𝄞x\n\n中 😀b\r\n\r\nend";
-        let lines = crate::convert::LineStarts::new(text);
+        let lines = kfl_diagnostics::LineIndex::new(text);
         let mut cursor = Cursor::default();
         // Forward (with offsets inside characters, and past the end), then backward.
         for offset in (0..=text.len() + 2).chain((0..text.len()).rev()) {
-            let at = lines.position(text, offset);
-            assert_eq!(cursor.advance(text, offset), (at.line, at.character), "at {offset}");
+            let at = lines.line_col(text, offset);
+            assert_eq!(cursor.advance(text, offset), (at.line, at.column_utf16), "at {offset}");
         }
     }
 }
