@@ -132,8 +132,9 @@ impl PieceScope {
                     let here = || summary.declared.binary_search_by(|(n, ..)| n.cmp(name)).ok();
                     let first_here = if count == 1 {
                         // The only task of that name: here if this piece declares it. (The scope
-                        // holds this piece's summary when it was made since this piece's text;
-                        // else an older one, equal in what it declares.)
+                        // holds this very summary if it was made after this piece's text last
+                        // changed, else an older one that declares the same: the pointer is only
+                        // a shortcut.)
                         let same = scope.summary(first_piece).is_some_and(|s| Arc::ptr_eq(s, summary));
                         if same || here().is_some() {
                             scope.starts.get(first_piece as usize).map(|s| first - s.task)
