@@ -52,6 +52,12 @@ mod tests {
         let try_shared = || rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockShared);
         assert!(try_shared().is_err(), "a second open file must not get the lock while the run holds it");
         drop(lock);
+        // Another test of this process may be between fork and exec of a child, which then shares
+        // the open file (and its lock) until the exec closes it: wait for that, briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while try_shared().is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(try_shared().is_ok(), "the lock must be free once the run lets go");
         std::fs::remove_dir_all(&dir).expect("rm");
     }
