@@ -80,43 +80,11 @@ pub fn semantic_tokens(ctx: &Ctx<'_>) -> Vec<SemanticToken> {
             TokenKind::Punct | TokenKind::Unknown => continue,
             TokenKind::Ident => match last_at(&from_model, &mut in_model, key, |c| c.0, |_| true) {
                 Some(&(_, class)) => class,
-                None => match last_at(occurrences, &mut in_index, key, span_key, |o| o.role != Role::Mention) {
-                    Some(o) => {
-                        let declaration = if matches!(o.role, Role::Decl) { DECLARATION } else { 0 };
-                        match &o.symbol {
-                            Symbol::Item { file: of, name } => {
-                                let export = if *of == file {
-                                    exports.items.get(name)
-                                } else {
-                                    file_exports(db, *of).items.get(name)
-                                };
-                                match export {
-                                    Some(Export::Artifact { .. }) => (CLASS, declaration),
-                                    _ => (FUNCTION, declaration),
-                                }
-                            }
-                            Symbol::Input { .. } => (PARAMETER, declaration),
-                            Symbol::Output { .. } => (PROPERTY, declaration),
-                            Symbol::Task { .. } | Symbol::LoopVar { .. } => (VARIABLE, declaration),
-                            Symbol::BuiltinType(_) => (TYPE, DEFAULT_LIBRARY),
-                            Symbol::File(_) => (NAMESPACE, 0),
-                        }
-                    }
-                    None => {
-                        let next = tokens[i + 1..].iter().find(|t| !t.is_trivia()).map(|t| t.text(text));
-                        if matches!(word, "python" | "sh") {
-                            (KEYWORD, 0)
-                        } else if word == "secret" {
-                            (FUNCTION, DEFAULT_LIBRARY)
-                        } else if PARAMETER_TYPES.contains(&word) || BUILTIN_ARTIFACTS.contains(&word) {
-                            (TYPE, DEFAULT_LIBRARY)
-                        } else if matches!(next, Some("=") | Some("{") | Some(":")) {
-                            (PROPERTY, 0)
-                        } else {
-                            (VARIABLE, 0)
-                        }
-                    }
-                },
+                None => {
+                    let occurrence = last_at(occurrences, &mut in_index, key, span_key, |o| o.role != Role::Mention);
+                    let next = || tokens[i + 1..].iter().find(|t| !t.is_trivia()).map(|t| t.text(text));
+                    ident_class(db, file, exports, occurrence, word, next)
+                }
             },
         };
         let start = cursor.advance(text, token.span.start as usize);
@@ -304,6 +272,46 @@ fn push_token(
     }
 }
 
+/// The class of a name the model does not classify: from its occurrence in the file's index,
+/// else from the word itself and the token after it (`next`).
+fn ident_class<'t>(
+    db: &dyn kfl_check::Db,
+    file: kfl_check::SourceFile,
+    exports: &kfl_check::items::Exports,
+    occurrence: Option<&Occurrence>,
+    word: &str,
+    next: impl FnOnce() -> Option<&'t str>,
+) -> (u32, u32) {
+    let Some(o) = occurrence else {
+        return if matches!(word, "python" | "sh") {
+            (KEYWORD, 0)
+        } else if word == "secret" {
+            (FUNCTION, DEFAULT_LIBRARY)
+        } else if PARAMETER_TYPES.contains(&word) || BUILTIN_ARTIFACTS.contains(&word) {
+            (TYPE, DEFAULT_LIBRARY)
+        } else if matches!(next(), Some("=") | Some("{") | Some(":")) {
+            (PROPERTY, 0)
+        } else {
+            (VARIABLE, 0)
+        };
+    };
+    let declaration = if matches!(o.role, Role::Decl) { DECLARATION } else { 0 };
+    match &o.symbol {
+        Symbol::Item { file: of, name } => {
+            let export = if *of == file { exports.items.get(name) } else { file_exports(db, *of).items.get(name) };
+            match export {
+                Some(Export::Artifact { .. }) => (CLASS, declaration),
+                _ => (FUNCTION, declaration),
+            }
+        }
+        Symbol::Input { .. } => (PARAMETER, declaration),
+        Symbol::Output { .. } => (PROPERTY, declaration),
+        Symbol::Task { .. } | Symbol::LoopVar { .. } => (VARIABLE, declaration),
+        Symbol::BuiltinType(_) => (TYPE, DEFAULT_LIBRARY),
+        Symbol::File(_) => (NAMESPACE, 0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -342,43 +350,11 @@ mod tests {
                 TokenKind::Ident if from_model.contains_key(&(token.span.start, token.span.end)) => {
                     from_model[&(token.span.start, token.span.end)]
                 }
-                TokenKind::Ident => match by_span.get(&(token.span.start, token.span.end)) {
-                    Some(o) => {
-                        let declaration = if matches!(o.role, Role::Decl) { DECLARATION } else { 0 };
-                        match &o.symbol {
-                            Symbol::Item { file, name } => {
-                                let export = if *file == ctx.file {
-                                    exports.items.get(name)
-                                } else {
-                                    file_exports(ctx.db, *file).items.get(name)
-                                };
-                                match export {
-                                    Some(Export::Artifact { .. }) => (CLASS, declaration),
-                                    _ => (FUNCTION, declaration),
-                                }
-                            }
-                            Symbol::Input { .. } => (PARAMETER, declaration),
-                            Symbol::Output { .. } => (PROPERTY, declaration),
-                            Symbol::Task { .. } | Symbol::LoopVar { .. } => (VARIABLE, declaration),
-                            Symbol::BuiltinType(_) => (TYPE, DEFAULT_LIBRARY),
-                            Symbol::File(_) => (NAMESPACE, 0),
-                        }
-                    }
-                    None => {
-                        let next = tokens[i + 1..].iter().find(|t| !t.is_trivia()).map(|t| t.text(text));
-                        if matches!(word, "python" | "sh") {
-                            (KEYWORD, 0)
-                        } else if word == "secret" {
-                            (FUNCTION, DEFAULT_LIBRARY)
-                        } else if PARAMETER_TYPES.contains(&word) || BUILTIN_ARTIFACTS.contains(&word) {
-                            (TYPE, DEFAULT_LIBRARY)
-                        } else if matches!(next, Some("=") | Some("{") | Some(":")) {
-                            (PROPERTY, 0)
-                        } else {
-                            (VARIABLE, 0)
-                        }
-                    }
-                },
+                TokenKind::Ident => {
+                    let occurrence = by_span.get(&(token.span.start, token.span.end)).copied();
+                    let next = || tokens[i + 1..].iter().find(|t| !t.is_trivia()).map(|t| t.text(text));
+                    ident_class(ctx.db, ctx.file, exports, occurrence, word, next)
+                }
             };
             reference_push(ctx, token.span, ty, modifiers, &mut last, &mut out);
         }
